@@ -1,0 +1,183 @@
+//! The message a worker sends to a shard, and gets back with the replies.
+//!
+//! A `Batch` carries every op one worker has for one shard in one poll round.
+//! It is recycled: the worker fills it, the shard executes it and writes the
+//! replies into it, the worker encodes them and clears it for the next round.
+//! Argument bytes and reply payloads live in two flat buffers inside the
+//! batch, so a steady stream of requests allocates nothing.
+
+/// What a shard-side op does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpCode {
+    /// GET key → bulk or nil.
+    Get,
+    /// SET key value with the options in `flags`/`num` → OK, nil, or the old value.
+    Set,
+    /// DEL key → 1 or 0.
+    Del,
+    /// EXISTS key → 1 or 0.
+    Exists,
+    /// DBSIZE of `db` → integer.
+    DbSize,
+    /// FLUSHDB of `db` → OK.
+    FlushDb,
+    /// FLUSHALL → OK.
+    FlushAll,
+    /// Snapshot of this shard's counters for INFO → `Reply::Info`.
+    Info,
+    /// Replace the shard's limits: `num` = maxmemory, `aux` = max_keys, `flags` = policy index.
+    SetLimits,
+    /// Clear the shard's statistics counters (CONFIG RESETSTAT).
+    ResetStats,
+}
+
+/// SET flags carried in `Op::flags`.
+pub mod set_flags {
+    /// Only set when the key does not exist.
+    pub const NX: u8 = 1;
+    /// Only set when the key exists.
+    pub const XX: u8 = 2;
+    /// Reply with the old value.
+    pub const GET: u8 = 4;
+    /// Keep the current TTL.
+    pub const KEEPTTL: u8 = 8;
+}
+
+/// One shard-side operation. Arguments are indices into the batch's buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct Op {
+    /// What to do.
+    pub code: OpCode,
+    /// Database index (SELECT).
+    pub db: u8,
+    /// Op-specific flags (see `set_flags`).
+    pub flags: u8,
+    /// Index of the first argument in `Batch::ranges`.
+    pub arg: u32,
+    /// Number of arguments.
+    pub nargs: u32,
+    /// Op-specific number: an absolute expiry in unix ms for SET, 0 if none.
+    pub num: u64,
+    /// A second op-specific number.
+    pub aux: u64,
+}
+
+/// Error replies a shard can produce, as Redis spells them (without the leading `-`).
+pub mod errors {
+    /// Write refused under `maxmemory`/`max-keys` with no eviction possible.
+    pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+}
+
+/// A shard's snapshot for INFO.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// Keys per database.
+    pub keys: [u64; crate::NUM_DBS],
+    /// Keys with a TTL per database.
+    pub expires: [u64; crate::NUM_DBS],
+    /// Mean remaining TTL estimate (ms) per database.
+    pub avg_ttl: [u64; crate::NUM_DBS],
+    /// Bytes the shard's data structures use.
+    pub used_memory: u64,
+    /// Per-shard maxmemory (0 = none).
+    pub maxmemory: u64,
+    /// Read lookups that found a key.
+    pub hits: u64,
+    /// Read lookups that did not.
+    pub misses: u64,
+    /// Keys removed by TTL.
+    pub expired: u64,
+    /// Keys removed by a limit.
+    pub evicted: u64,
+}
+
+/// A shard's answer to one op. Bulk payloads are ranges of `Batch::out`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `+OK`
+    Ok,
+    /// Null bulk.
+    Nil,
+    /// Integer reply.
+    Int(i64),
+    /// Bulk string at `out[start..start + len]`.
+    Bulk {
+        /// Offset in `Batch::out`.
+        start: usize,
+        /// Length in bytes.
+        len: usize,
+    },
+    /// Error reply (text without the leading `-`).
+    Err(&'static str),
+    /// INFO snapshot.
+    Info(Box<ShardInfo>),
+}
+
+/// A reusable bundle of ops for one shard from one worker.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Index of the worker that owns this batch; the shard replies to it.
+    pub worker: usize,
+    /// Index of the shard this batch is for.
+    pub shard: usize,
+    /// Ops in request order.
+    pub ops: Vec<Op>,
+    /// Concatenated argument bytes.
+    pub data: Vec<u8>,
+    /// `(start, len)` of each argument in `data`.
+    pub ranges: Vec<(usize, usize)>,
+    /// One reply per op, filled by the shard.
+    pub replies: Vec<Reply>,
+    /// Bulk reply payloads.
+    pub out: Vec<u8>,
+}
+
+impl Batch {
+    /// An empty batch owned by `worker`, addressed to `shard`.
+    pub fn new(worker: usize, shard: usize) -> Self {
+        Batch {
+            worker,
+            shard,
+            ..Default::default()
+        }
+    }
+
+    /// Empties the batch, keeping its buffers' capacity.
+    pub fn clear(&mut self) {
+        self.ops.clear();
+        self.data.clear();
+        self.ranges.clear();
+        self.replies.clear();
+        self.out.clear();
+    }
+
+    /// True when the batch holds no op.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Appends an argument and returns its index in `ranges`.
+    pub fn push_arg(&mut self, arg: &[u8]) -> u32 {
+        let start = self.data.len();
+        self.data.extend_from_slice(arg);
+        self.ranges.push((start, arg.len()));
+        (self.ranges.len() - 1) as u32
+    }
+
+    /// Appends an op and returns its index (the index of its reply).
+    pub fn push_op(&mut self, op: Op) -> u32 {
+        self.ops.push(op);
+        (self.ops.len() - 1) as u32
+    }
+
+    /// Argument `i` of `op`.
+    pub fn arg(&self, op: &Op, i: u32) -> &[u8] {
+        let (start, len) = self.ranges[(op.arg + i) as usize];
+        &self.data[start..start + len]
+    }
+
+    /// The payload of a bulk reply.
+    pub fn bulk(&self, start: usize, len: usize) -> &[u8] {
+        &self.out[start..start + len]
+    }
+}

@@ -1,0 +1,133 @@
+//! Command handlers: each parses its arguments into shard ops (through the
+//! router) or answers directly. One file per family, as in mini-redis.
+
+mod keys;
+mod server;
+mod string;
+
+use crate::command::{self, Cmd, CommandSpec};
+use crate::resp::{encode, Args};
+use crate::router::Router;
+use crate::server::Shared;
+
+/// Per-connection state a command may read or change.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// Selected database.
+    pub db: u8,
+    /// Set when the connection must close once its replies are written.
+    pub close: bool,
+}
+
+/// Everything a handler sees.
+pub struct Ctx<'a> {
+    /// The command's arguments, name first.
+    pub args: &'a Args,
+    /// Its table row.
+    pub spec: &'static CommandSpec,
+    /// The connection's token, to address its reply.
+    pub conn: usize,
+    /// Connection state.
+    pub session: &'a mut Session,
+    /// The round's router.
+    pub router: &'a mut Router,
+    /// Server-wide state.
+    pub shared: &'a Shared,
+    /// Unix time in ms for this round (relative expiries become absolute with it).
+    pub now_ms: u64,
+}
+
+impl Ctx<'_> {
+    /// Replies with an error (`msg` includes its `ERR`/`OOM`/... prefix).
+    pub fn error(&mut self, msg: &str) {
+        self.router.reply(self.conn, |out| encode::error(out, msg));
+    }
+    /// Replies with Redis's syntax error.
+    pub fn syntax_error(&mut self) {
+        self.error("ERR syntax error");
+    }
+    /// Replies with Redis's integer error.
+    pub fn not_integer(&mut self) {
+        self.error("ERR value is not an integer or out of range");
+    }
+    /// Replies with the arity error for `name` (a command or `cmd|sub`).
+    pub fn arity_error(&mut self, name: &str) {
+        let msg = format!("ERR wrong number of arguments for '{name}' command");
+        self.error(&msg);
+    }
+    /// Replies with any encoder.
+    pub fn reply(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.router.reply(self.conn, write);
+    }
+}
+
+/// Routes one decoded, non-empty command.
+pub fn dispatch(
+    args: &Args,
+    conn: usize,
+    session: &mut Session,
+    router: &mut Router,
+    shared: &Shared,
+    now_ms: u64,
+) {
+    let Some(spec) = command::lookup(args.get(0)) else {
+        let msg = unknown_command(args);
+        router.reply(conn, |out| encode::error(out, &msg));
+        return;
+    };
+    let mut ctx = Ctx {
+        args,
+        spec,
+        conn,
+        session,
+        router,
+        shared,
+        now_ms,
+    };
+    if !spec.arity_ok(args.len()) {
+        ctx.arity_error(spec.name);
+        return;
+    }
+    match spec.cmd {
+        Cmd::Ping => server::ping(&mut ctx),
+        Cmd::Echo => server::echo(&mut ctx),
+        Cmd::Quit => server::quit(&mut ctx),
+        Cmd::Info => server::info(&mut ctx),
+        Cmd::Config => server::config(&mut ctx),
+        Cmd::Command => server::command(&mut ctx),
+        Cmd::Select => keys::select(&mut ctx),
+        Cmd::Del => keys::del(&mut ctx),
+        Cmd::Exists => keys::exists(&mut ctx),
+        Cmd::DbSize => keys::dbsize(&mut ctx),
+        Cmd::FlushAll => keys::flush(&mut ctx, true),
+        Cmd::FlushDb => keys::flush(&mut ctx, false),
+        Cmd::Get => string::get(&mut ctx),
+        Cmd::Set => string::set(&mut ctx),
+        Cmd::MGet => string::mget(&mut ctx),
+        Cmd::MSet => string::mset(&mut ctx),
+    }
+}
+
+/// Redis 7.0's text: the name and the first arguments, each cut to what is
+/// left of a 128-byte budget.
+fn unknown_command(args: &Args) -> String {
+    let name = args.get(0);
+    let name = String::from_utf8_lossy(&name[..name.len().min(128)]);
+    let mut list = String::new();
+    for a in args.iter_from(1) {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        let a = String::from_utf8_lossy(&a[..a.len().min(room)]);
+        list.push('\'');
+        list.push_str(&a);
+        list.push_str("' ");
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {list}")
+}
+
+/// Parses an argument as Redis's `getLongLongFromObject` does.
+pub fn parse_int(arg: &[u8]) -> Option<i64> {
+    crate::resp::parse_i64(arg)
+}

@@ -1,0 +1,297 @@
+//! Connection and server commands answered by the worker: PING, ECHO, QUIT,
+//! INFO, CONFIG, COMMAND.
+
+use super::Ctx;
+use crate::command::{flags, lookup, CommandSpec, COMMANDS};
+use crate::config::{self, PROTO_MAX_BULK_LEN};
+use crate::info;
+use crate::resp::encode;
+use crate::router::Merge;
+use shards::{EvictionPolicy, OpCode};
+use std::sync::atomic::Ordering;
+
+pub fn ping(ctx: &mut Ctx) {
+    match ctx.args.len() {
+        1 => ctx.reply(|out| encode::simple(out, "PONG")),
+        2 => {
+            let msg = ctx.args.get(1);
+            ctx.router.reply(ctx.conn, |out| encode::bulk(out, msg));
+        }
+        _ => ctx.arity_error("ping"),
+    }
+}
+
+pub fn echo(ctx: &mut Ctx) {
+    let msg = ctx.args.get(1);
+    ctx.router.reply(ctx.conn, |out| encode::bulk(out, msg));
+}
+
+pub fn quit(ctx: &mut Ctx) {
+    ctx.reply(encode::ok);
+    ctx.session.close = true;
+}
+
+pub fn info(ctx: &mut Ctx) {
+    let mask = info::parse_sections(ctx.args.iter_from(1));
+    ctx.router.begin(ctx.conn, Merge::Info(mask));
+    ctx.router.each_shard_op(OpCode::Info, 0, 0, 0, 0);
+}
+
+fn unknown_subcommand(ctx: &mut Ctx) {
+    let sub = String::from_utf8_lossy(ctx.args.get(1));
+    let sub: String = sub.chars().take(128).collect();
+    let msg = format!(
+        "ERR unknown subcommand '{sub}'. Try {} HELP.",
+        ctx.spec.name.to_ascii_uppercase()
+    );
+    ctx.error(&msg);
+}
+
+/// Every parameter CONFIG GET knows, with its current value.
+fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
+    let s = ctx.shared;
+    let c = &s.config;
+    let dir = std::path::absolute(&c.dir).unwrap_or_else(|_| c.dir.clone());
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    vec![
+        ("port", s.addr.port().to_string()),
+        ("bind", c.bind.clone()),
+        ("databases", shards::NUM_DBS.to_string()),
+        ("maxmemory", s.maxmemory.load(Ordering::Relaxed).to_string()),
+        ("maxmemory-policy", s.policy().name().to_string()),
+        ("max-keys", s.max_keys.load(Ordering::Relaxed).to_string()),
+        ("save", String::new()),
+        ("appendonly", yes_no(c.appendonly == config::YesNo::Yes)),
+        ("appendfsync", c.appendfsync.name().to_string()),
+        ("appendfilename", "appendonly.aof".to_string()),
+        ("dir", dir.display().to_string()),
+        ("maxclients", "10000".to_string()),
+        ("timeout", "0".to_string()),
+        ("tcp-keepalive", "300".to_string()),
+        ("tcp-backlog", config::BACKLOG.to_string()),
+        ("hz", "10".to_string()),
+        ("proto-max-bulk-len", PROTO_MAX_BULK_LEN.to_string()),
+        ("client-query-buffer-limit", (1u64 << 30).to_string()),
+        ("io-threads", "1".to_string()),
+        ("workers", s.workers.to_string()),
+        ("shards", s.shards.to_string()),
+    ]
+}
+
+pub fn config(ctx: &mut Ctx) {
+    let sub = ctx.args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"get" => {
+            if ctx.args.len() < 3 {
+                ctx.arity_error("config|get");
+                return;
+            }
+            let params = config_params(ctx);
+            let mut matched: Vec<&(&str, String)> = Vec::new();
+            for pattern in ctx.args.iter_from(2) {
+                for p in &params {
+                    if shards::glob::matches(pattern, p.0.as_bytes(), true)
+                        && !matched.iter().any(|m| m.0 == p.0)
+                    {
+                        matched.push(p);
+                    }
+                }
+            }
+            ctx.router.reply(ctx.conn, |out| {
+                encode::array(out, matched.len() * 2);
+                for (name, value) in matched {
+                    encode::bulk(out, name.as_bytes());
+                    encode::bulk(out, value.as_bytes());
+                }
+            });
+        }
+        b"set" => config_set(ctx),
+        b"resetstat" => {
+            if ctx.args.len() != 2 {
+                ctx.arity_error("config|resetstat");
+                return;
+            }
+            for w in &ctx.shared.worker_stats {
+                w.commands.store(0, Ordering::Relaxed);
+                w.net_in.store(0, Ordering::Relaxed);
+                w.net_out.store(0, Ordering::Relaxed);
+            }
+            ctx.router.begin(ctx.conn, Merge::AllOk);
+            ctx.router.each_shard_op(OpCode::ResetStats, 0, 0, 0, 0);
+        }
+        b"help" => {
+            let lines = [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "HELP",
+                "    Print this help.",
+            ];
+            ctx.reply(|out| {
+                encode::array(out, lines.len());
+                for l in lines {
+                    encode::simple(out, l);
+                }
+            });
+        }
+        _ => unknown_subcommand(ctx),
+    }
+}
+
+/// CONFIG SET for the parameters that can change at run time: maxmemory,
+/// maxmemory-policy and max-keys. All pairs are validated before any applies.
+fn config_set(ctx: &mut Ctx) {
+    if ctx.args.len() < 4 || ctx.args.len() % 2 != 0 {
+        ctx.arity_error("config|set");
+        return;
+    }
+    let s = ctx.shared;
+    let mut maxmemory = s.maxmemory.load(Ordering::Relaxed);
+    let mut policy = s.policy();
+    let mut max_keys = s.max_keys.load(Ordering::Relaxed);
+    let mut i = 2;
+    while i < ctx.args.len() {
+        let name = String::from_utf8_lossy(ctx.args.get(i)).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(ctx.args.get(i + 1)).to_string();
+        let failed = |why: &str| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}");
+        match name.as_str() {
+            "maxmemory" => match config::parse_memory(&value) {
+                Ok(v) => maxmemory = v,
+                Err(_) => return ctx.error(&failed("argument must be a memory value")),
+            },
+            "max-keys" => match value.parse::<u64>() {
+                Ok(v) => max_keys = v,
+                Err(_) => return ctx.error(&failed("argument couldn't be parsed into an integer")),
+            },
+            "maxmemory-policy" => match EvictionPolicy::parse(&value) {
+                Some(p) => policy = p,
+                None => {
+                    let names: Vec<_> = EvictionPolicy::ALL.iter().map(|p| p.name()).collect();
+                    let why = format!("argument(s) must be one of the following: {}", names.join(", "));
+                    return ctx.error(&failed(&why));
+                }
+            },
+            _ if config_params(ctx).iter().any(|(n, _)| *n == name) => {
+                return ctx.error(&failed("can't set immutable config"));
+            }
+            _ => {
+                let msg = format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'");
+                return ctx.error(&msg);
+            }
+        }
+        i += 2;
+    }
+    s.maxmemory.store(maxmemory, Ordering::Relaxed);
+    s.max_keys.store(max_keys, Ordering::Relaxed);
+    s.set_policy(policy);
+    let policy_idx = EvictionPolicy::ALL.iter().position(|p| *p == policy).unwrap_or(0) as u8;
+    let n = ctx.router.shards();
+    ctx.router.begin(ctx.conn, Merge::AllOk);
+    for shard in 0..n {
+        ctx.router.shard_op(
+            shard,
+            OpCode::SetLimits,
+            policy_idx,
+            config::split_even(maxmemory, n, shard),
+            config::split_even(max_keys, n, shard),
+        );
+    }
+}
+
+fn write_flags(out: &mut Vec<u8>, spec: &CommandSpec) {
+    let names: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(bit, _)| spec.has(*bit))
+        .map(|(_, n)| *n)
+        .collect();
+    encode::array(out, names.len());
+    for n in names {
+        encode::simple(out, n);
+    }
+}
+
+/// One entry of `COMMAND` / `COMMAND INFO` in Redis 7's 10-element shape.
+fn write_command_info(out: &mut Vec<u8>, spec: &CommandSpec) {
+    encode::array(out, 10);
+    encode::bulk(out, spec.name.as_bytes());
+    encode::int(out, spec.arity as i64);
+    write_flags(out, spec);
+    encode::int(out, spec.first_key as i64);
+    encode::int(out, spec.last_key as i64);
+    encode::int(out, spec.step as i64);
+    encode::array(out, spec.acl.len());
+    for c in spec.acl {
+        encode::simple(out, &format!("@{c}"));
+    }
+    encode::array(out, 0); // tips
+    encode::array(out, 0); // key specs
+    encode::array(out, 0); // subcommands
+}
+
+fn write_command_docs(out: &mut Vec<u8>, spec: &CommandSpec) {
+    encode::bulk(out, spec.name.as_bytes());
+    encode::array(out, 6);
+    for (k, v) in [("summary", spec.summary), ("since", spec.since), ("group", spec.group)] {
+        encode::bulk(out, k.as_bytes());
+        encode::bulk(out, v.as_bytes());
+    }
+}
+
+pub fn command(ctx: &mut Ctx) {
+    if ctx.args.len() == 1 {
+        ctx.reply(|out| {
+            encode::array(out, COMMANDS.len());
+            for spec in COMMANDS {
+                write_command_info(out, spec);
+            }
+        });
+        return;
+    }
+    let sub = ctx.args.get(1).to_ascii_lowercase();
+    let args = ctx.args;
+    match sub.as_slice() {
+        b"count" if args.len() == 2 => ctx.reply(|out| encode::int(out, COMMANDS.len() as i64)),
+        b"list" if args.len() == 2 => ctx.reply(|out| {
+            encode::array(out, COMMANDS.len());
+            for spec in COMMANDS {
+                encode::bulk(out, spec.name.as_bytes());
+            }
+        }),
+        b"info" => ctx.reply(|out| {
+            if args.len() == 2 {
+                encode::array(out, COMMANDS.len());
+                for spec in COMMANDS {
+                    write_command_info(out, spec);
+                }
+                return;
+            }
+            encode::array(out, args.len() - 2);
+            for name in args.iter_from(2) {
+                match lookup(name) {
+                    Some(spec) => write_command_info(out, spec),
+                    None => encode::nil(out),
+                }
+            }
+        }),
+        b"docs" => ctx.reply(|out| {
+            let specs: Vec<&CommandSpec> = if args.len() == 2 {
+                COMMANDS.iter().collect()
+            } else {
+                args.iter_from(2).filter_map(lookup).collect()
+            };
+            encode::array(out, specs.len() * 2);
+            for spec in specs {
+                write_command_docs(out, spec);
+            }
+        }),
+        b"count" | b"list" => {
+            let name = format!("command|{}", String::from_utf8_lossy(&sub));
+            ctx.arity_error(&name);
+        }
+        _ => unknown_subcommand(ctx),
+    }
+}

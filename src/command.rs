@@ -1,0 +1,231 @@
+//! The command table: every command is declared once here, with its arity,
+//! flags and key positions. The table drives lookup, arity errors, routing
+//! and the `COMMAND` / `COMMAND DOCS` replies.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Which handler runs a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmd {
+    /// PING [message]
+    Ping,
+    /// ECHO message
+    Echo,
+    /// QUIT
+    Quit,
+    /// GET key
+    Get,
+    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]
+    Set,
+    /// DEL key [key ...] (also DELETE, UNLINK)
+    Del,
+    /// EXISTS key [key ...]
+    Exists,
+    /// MGET key [key ...]
+    MGet,
+    /// MSET key value [key value ...]
+    MSet,
+    /// DBSIZE
+    DbSize,
+    /// FLUSHALL [ASYNC|SYNC]
+    FlushAll,
+    /// FLUSHDB [ASYNC|SYNC]
+    FlushDb,
+    /// SELECT index
+    Select,
+    /// INFO [section ...]
+    Info,
+    /// CONFIG GET|SET|RESETSTAT|HELP
+    Config,
+    /// COMMAND [COUNT|DOCS|INFO|LIST]
+    Command,
+}
+
+/// Command flags, Redis's names.
+pub mod flags {
+    /// Modifies data.
+    pub const WRITE: u16 = 1;
+    /// Only reads data.
+    pub const READONLY: u16 = 2;
+    /// Refused under `maxmemory` when nothing can be evicted.
+    pub const DENYOOM: u16 = 4;
+    /// O(1) or O(log N).
+    pub const FAST: u16 = 8;
+    /// Administrative.
+    pub const ADMIN: u16 = 16;
+    /// Allowed while loading.
+    pub const LOADING: u16 = 32;
+    /// Allowed on stale replicas.
+    pub const STALE: u16 = 64;
+    /// Not allowed in scripts.
+    pub const NOSCRIPT: u16 = 128;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u16 = 256;
+
+    /// Flag names in the order `COMMAND` lists them.
+    pub const NAMES: [(u16, &str); 9] = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (NO_AUTH, "no_auth"),
+        (FAST, "fast"),
+    ];
+}
+
+/// One row of the command table.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: N exactly, or -N for at least N (the name counts).
+    pub arity: i32,
+    /// Bit set of `flags`.
+    pub flags: u16,
+    /// Position of the first key (0 = no keys).
+    pub first_key: i32,
+    /// Position of the last key (-1 = the last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// Handler.
+    pub cmd: Cmd,
+    /// Redis command group (`COMMAND DOCS`).
+    pub group: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    /// One-line summary for `COMMAND DOCS` / redis-cli help.
+    pub summary: &'static str,
+    /// ACL categories without the `@`.
+    pub acl: &'static [&'static str],
+}
+
+impl CommandSpec {
+    /// True when `argc` (name included) satisfies the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity >= 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= (-self.arity) as usize
+        }
+    }
+    /// True when the command has this flag.
+    pub fn has(&self, flag: u16) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+use flags::*;
+
+macro_rules! spec {
+    ($name:expr, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $cmd:ident,
+     $group:expr, $since:expr, $acl:expr, $summary:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $first,
+            last_key: $last,
+            step: $step,
+            cmd: Cmd::$cmd,
+            group: $group,
+            since: $since,
+            acl: $acl,
+            summary: $summary,
+        }
+    };
+}
+
+/// Every command shardcache serves.
+pub static COMMANDS: &[CommandSpec] = &[
+    spec!("ping", -1, FAST, 0, 0, 0, Ping, "connection", "1.0.0", &["fast", "connection"],
+        "Returns the server's liveliness response."),
+    spec!("echo", 2, FAST, 0, 0, 0, Echo, "connection", "1.0.0", &["fast", "connection"],
+        "Returns the given string."),
+    spec!("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, 0, 0, 0, Quit, "connection",
+        "1.0.0", &["fast", "connection"], "Closes the connection."),
+    spec!("select", 2, LOADING | STALE | FAST, 0, 0, 0, Select, "connection", "1.0.0",
+        &["fast", "connection"], "Changes the selected database."),
+    spec!("get", 2, READONLY | FAST, 1, 1, 1, Get, "string", "1.0.0",
+        &["read", "string", "fast"], "Returns the string value of a key."),
+    spec!("set", -3, WRITE | DENYOOM, 1, 1, 1, Set, "string", "1.0.0",
+        &["write", "string", "slow"],
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    spec!("mget", -2, READONLY | FAST, 1, -1, 1, MGet, "string", "1.0.0",
+        &["read", "string", "fast"], "Atomically returns the string values of one or more keys."),
+    spec!("mset", -3, WRITE | DENYOOM, 1, -1, 2, MSet, "string", "1.0.1",
+        &["write", "string", "slow"], "Atomically creates or modifies the string values of one or more keys."),
+    spec!("del", -2, WRITE, 1, -1, 1, Del, "generic", "1.0.0", &["keyspace", "write", "slow"],
+        "Deletes one or more keys."),
+    spec!("delete", -2, WRITE, 1, -1, 1, Del, "generic", "1.0.0", &["keyspace", "write", "slow"],
+        "Deletes one or more keys (the original project's name for DEL)."),
+    spec!("unlink", -2, WRITE | FAST, 1, -1, 1, Del, "generic", "4.0.0",
+        &["keyspace", "write", "fast"], "Asynchronously deletes one or more keys."),
+    spec!("exists", -2, READONLY | FAST, 1, -1, 1, Exists, "generic", "1.0.0",
+        &["keyspace", "read", "fast"], "Determines whether one or more keys exist."),
+    spec!("dbsize", 1, READONLY | FAST, 0, 0, 0, DbSize, "server", "1.0.0",
+        &["keyspace", "read", "fast"], "Returns the number of keys in the database."),
+    spec!("flushall", -1, WRITE, 0, 0, 0, FlushAll, "server", "1.0.0",
+        &["keyspace", "write", "slow", "dangerous"], "Removes all keys from all databases."),
+    spec!("flushdb", -1, WRITE, 0, 0, 0, FlushDb, "server", "1.0.0",
+        &["keyspace", "write", "slow", "dangerous"], "Remove all keys from the current database."),
+    spec!("info", -1, LOADING | STALE, 0, 0, 0, Info, "server", "1.0.0",
+        &["slow", "dangerous"], "Returns information and statistics about the server."),
+    spec!("config", -2, 0, 0, 0, 0, Config, "server", "2.0.0", &["slow"],
+        "A container for server configuration commands."),
+    spec!("command", -1, LOADING | STALE, 0, 0, 0, Command, "server", "2.8.13",
+        &["slow", "connection"], "Returns detailed information about all commands."),
+];
+
+fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState> {
+    static TABLE: OnceLock<HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState>> =
+        OnceLock::new();
+    TABLE.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect())
+}
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    // Command names are short; fold case on the stack instead of allocating.
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    table().get(&*lower).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert_eq!(lookup(b"GeT").unwrap().cmd, Cmd::Get);
+        assert_eq!(lookup(b"DELETE").unwrap().cmd, Cmd::Del);
+        assert!(lookup(b"nosuch").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+        assert!(COMMANDS.iter().all(|c| c.name == c.name.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn arity() {
+        let get = lookup(b"get").unwrap();
+        assert!(get.arity_ok(2) && !get.arity_ok(1) && !get.arity_ok(3));
+        let set = lookup(b"set").unwrap();
+        assert!(set.arity_ok(3) && set.arity_ok(7) && !set.arity_ok(2));
+    }
+}

@@ -1,0 +1,181 @@
+//! Command-line configuration. One struct; defaults are named constants.
+
+use clap::{Parser, ValueEnum};
+use shards::EvictionPolicy;
+use std::path::PathBuf;
+
+/// Default TCP port: beside a Redis on 6379.
+pub const DEFAULT_PORT: u16 = 6380;
+/// Default listen address: loopback only.
+pub const DEFAULT_BIND: &str = "127.0.0.1";
+/// Default data directory.
+pub const DEFAULT_DIR: &str = "./data";
+/// Redis's `proto-max-bulk-len`.
+pub const PROTO_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
+/// Listen backlog (Redis's `tcp-backlog` is 511; the brief asks for at least 1024).
+pub const BACKLOG: i32 = 1024;
+
+/// `yes` / `no`, as Redis configuration spells booleans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum YesNo {
+    /// On.
+    Yes,
+    /// Off.
+    No,
+}
+
+/// AOF fsync policy (used by persistence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FsyncPolicy {
+    /// fsync before each reply leaves (one fsync per drained batch).
+    Always,
+    /// fsync once a second.
+    Everysec,
+    /// Leave flushing to the OS.
+    No,
+}
+
+impl FsyncPolicy {
+    /// Redis's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Everysec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+}
+
+/// shardcache: a Redis-compatible, sharded, multi-threaded in-memory cache.
+#[derive(Parser, Debug, Clone)]
+#[command(version, about, long_about = None)]
+pub struct Config {
+    /// TCP port to listen on (0 picks a free port and logs it).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_BIND)]
+    pub bind: String,
+
+    /// Worker threads (connections, RESP parsing, replies). Default: one per core.
+    #[arg(long)]
+    pub workers: Option<usize>,
+
+    /// Shard threads (each owns a slice of the keyspace). Default: one per core.
+    #[arg(long)]
+    pub shards: Option<usize>,
+
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
+
+    /// Memory limit for data, like Redis's maxmemory: bytes or a unit (100mb, 2gb); 0 = none.
+    /// Split evenly over shards.
+    #[arg(long, default_value = "0", value_parser = parse_memory)]
+    pub maxmemory: u64,
+
+    /// What to evict when a limit is reached.
+    #[arg(long, default_value = "allkeys-lru", value_parser = parse_policy)]
+    pub maxmemory_policy: EvictionPolicy,
+
+    /// Key-count capacity (0 = none), split evenly over shards; the LRU evicts past it.
+    #[arg(long, default_value_t = 0)]
+    pub max_keys: u64,
+
+    /// Data directory for the append-only files.
+    #[arg(long, default_value = DEFAULT_DIR)]
+    pub dir: PathBuf,
+
+    /// Append-only persistence (accepted; persistence is tracked in its own issue).
+    #[arg(long, value_enum, default_value_t = YesNo::No)]
+    pub appendonly: YesNo,
+
+    /// AOF fsync policy (accepted; persistence is tracked in its own issue).
+    #[arg(long, value_enum, default_value_t = FsyncPolicy::Everysec)]
+    pub appendfsync: FsyncPolicy,
+}
+
+impl Config {
+    /// Worker count after defaults.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(cores).max(1)
+    }
+    /// Shard count after defaults.
+    pub fn shard_count(&self) -> usize {
+        self.shards.unwrap_or_else(cores).clamp(1, u16::MAX as usize)
+    }
+}
+
+/// Cores available to this process.
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn parse_policy(s: &str) -> Result<EvictionPolicy, String> {
+    EvictionPolicy::parse(s).ok_or_else(|| {
+        let names: Vec<_> = EvictionPolicy::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown policy '{s}' (one of: {})", names.join(", "))
+    })
+}
+
+/// Parses a Redis memory size: `1024`, `1k` (1000), `1kb` (1024), `mb`, `gb`, case-insensitive.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(format!("invalid memory size '{s}'")),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("invalid memory size '{s}'"))
+}
+
+/// Splits `total` as evenly as possible over `n` parts (the first parts take the remainder).
+pub fn split_even(total: u64, n: usize, i: usize) -> u64 {
+    if total == 0 {
+        return 0;
+    }
+    let n = n as u64;
+    let base = total / n;
+    let extra = (i as u64) < total % n;
+    // Never round a non-zero limit down to "unlimited".
+    (base + extra as u64).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("100").unwrap(), 100);
+        assert_eq!(parse_memory("1k").unwrap(), 1000);
+        assert_eq!(parse_memory("1KB").unwrap(), 1024);
+        assert_eq!(parse_memory("2mb").unwrap(), 2 << 20);
+        assert_eq!(parse_memory("1gb").unwrap(), 1 << 30);
+        assert!(parse_memory("1tb").is_err());
+        assert!(parse_memory("mb").is_err());
+    }
+
+    #[test]
+    fn even_split() {
+        let parts: Vec<u64> = (0..3).map(|i| split_even(10, 3, i)).collect();
+        assert_eq!(parts, [4, 3, 3]);
+        assert_eq!(split_even(0, 4, 2), 0);
+        assert_eq!(split_even(2, 4, 3), 1);
+    }
+}

@@ -1,0 +1,289 @@
+//! INFO: Redis 7.0's sections and field names, over the shards' snapshots.
+
+use crate::server::Shared;
+use shards::{ShardInfo, NUM_DBS};
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// INFO sections, as bits of a mask.
+pub mod section {
+    /// `# Server`
+    pub const SERVER: u32 = 1;
+    /// `# Clients`
+    pub const CLIENTS: u32 = 2;
+    /// `# Memory`
+    pub const MEMORY: u32 = 4;
+    /// `# Persistence`
+    pub const PERSISTENCE: u32 = 8;
+    /// `# Stats`
+    pub const STATS: u32 = 16;
+    /// `# Replication`
+    pub const REPLICATION: u32 = 32;
+    /// `# CPU`
+    pub const CPU: u32 = 64;
+    /// `# Cluster`
+    pub const CLUSTER: u32 = 128;
+    /// `# Keyspace`
+    pub const KEYSPACE: u32 = 256;
+    /// What `INFO` and `INFO default` print.
+    pub const DEFAULT: u32 = 511;
+    /// What `INFO all` and `INFO everything` print.
+    pub const ALL: u32 = DEFAULT;
+
+    /// Section names as INFO accepts them.
+    pub const NAMES: [(&str, u32); 9] = [
+        ("server", SERVER),
+        ("clients", CLIENTS),
+        ("memory", MEMORY),
+        ("persistence", PERSISTENCE),
+        ("stats", STATS),
+        ("replication", REPLICATION),
+        ("cpu", CPU),
+        ("cluster", CLUSTER),
+        ("keyspace", KEYSPACE),
+    ];
+}
+
+/// Maps INFO's arguments to a section mask (unknown names select nothing, as in Redis).
+pub fn parse_sections<'a>(args: impl Iterator<Item = &'a [u8]>) -> u32 {
+    let mut mask = 0;
+    let mut any = false;
+    for a in args {
+        any = true;
+        let a = String::from_utf8_lossy(a).to_ascii_lowercase();
+        mask |= match a.as_str() {
+            "all" | "everything" => section::ALL,
+            "default" => section::DEFAULT,
+            name => section::NAMES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |&(_, bit)| bit),
+        };
+    }
+    if any {
+        mask
+    } else {
+        section::DEFAULT
+    }
+}
+
+/// Redis's `bytesToHuman`.
+pub fn human(n: u64) -> String {
+    let n = n as f64;
+    const K: f64 = 1024.0;
+    if n < K {
+        format!("{}B", n as u64)
+    } else if n < K * K {
+        format!("{:.2}K", n / K)
+    } else if n < K * K * K {
+        format!("{:.2}M", n / (K * K))
+    } else if n < K * K * K * K {
+        format!("{:.2}G", n / (K * K * K))
+    } else {
+        format!("{:.2}T", n / (K * K * K * K))
+    }
+}
+
+/// Resident set size of this process, from /proc.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// (user, system) CPU seconds of this process.
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (tick(11), tick(12))
+}
+
+/// Renders the INFO text for `mask` from every shard's snapshot.
+pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
+    let mut out = String::with_capacity(2048);
+    let section = |name: &str, out: &mut String| {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let _ = write!(out, "# {name}\r\n");
+    };
+    let sum = |f: fn(&ShardInfo) -> u64| shards.iter().map(|s| f(s)).sum::<u64>();
+    let uptime = shared.started.elapsed().as_secs();
+    macro_rules! field {
+        ($out:expr, $name:expr, $val:expr) => {
+            let _ = write!($out, "{}:{}\r\n", $name, $val);
+        };
+    }
+    if mask & section::SERVER != 0 {
+        section("Server", &mut out);
+        field!(out, "redis_version", "7.0.15");
+        field!(out, "shardcache_version", env!("CARGO_PKG_VERSION"));
+        field!(out, "redis_git_sha1", "00000000");
+        field!(out, "redis_git_dirty", 0);
+        field!(out, "redis_build_id", "0");
+        field!(out, "redis_mode", "standalone");
+        field!(out, "os", format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+        field!(out, "arch_bits", usize::BITS);
+        field!(out, "monotonic_clock", "POSIX clock_gettime");
+        field!(out, "multiplexing_api", "epoll");
+        field!(out, "process_id", std::process::id());
+        field!(out, "process_supervised", "no");
+        field!(out, "run_id", shared.run_id);
+        field!(out, "tcp_port", shared.addr.port());
+        field!(out, "server_time_usec", shards::clock::unix_ms() * 1000);
+        field!(out, "uptime_in_seconds", uptime);
+        field!(out, "uptime_in_days", uptime / 86400);
+        field!(out, "hz", 10);
+        field!(out, "configured_hz", 10);
+        field!(out, "lru_clock", (shards::clock::unix_ms() / 1000) & ((1 << 24) - 1));
+        field!(
+            out,
+            "executable",
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+        field!(out, "config_file", "");
+        field!(out, "io_threads_active", 0);
+        field!(out, "shardcache_workers", shared.workers);
+        field!(out, "shardcache_shards", shared.shards);
+    }
+    if mask & section::CLIENTS != 0 {
+        section("Clients", &mut out);
+        field!(out, "connected_clients", shared.clients.load(Ordering::Relaxed));
+        field!(out, "cluster_connections", 0);
+        field!(out, "maxclients", 10000);
+        field!(out, "client_recent_max_input_buffer", 0);
+        field!(out, "client_recent_max_output_buffer", 0);
+        field!(out, "blocked_clients", 0);
+        field!(out, "tracking_clients", 0);
+        field!(out, "clients_in_timeout_table", 0);
+    }
+    if mask & section::MEMORY != 0 {
+        section("Memory", &mut out);
+        let used = sum(|s| s.used_memory);
+        let rss = rss_bytes();
+        let maxmemory = shared.maxmemory.load(Ordering::Relaxed);
+        field!(out, "used_memory", used);
+        field!(out, "used_memory_human", human(used));
+        field!(out, "used_memory_rss", rss);
+        field!(out, "used_memory_rss_human", human(rss));
+        field!(out, "used_memory_dataset", used);
+        let sys = total_system_memory();
+        field!(out, "total_system_memory", sys);
+        field!(out, "total_system_memory_human", human(sys));
+        field!(out, "maxmemory", maxmemory);
+        field!(out, "maxmemory_human", human(maxmemory));
+        field!(out, "maxmemory_policy", shared.policy().name());
+        let ratio = if used == 0 { 0.0 } else { rss as f64 / used as f64 };
+        field!(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
+        field!(out, "mem_allocator", "libc");
+        field!(out, "shardcache_max_keys", shared.max_keys.load(Ordering::Relaxed));
+    }
+    if mask & section::PERSISTENCE != 0 {
+        section("Persistence", &mut out);
+        field!(out, "loading", 0);
+        field!(out, "async_loading", 0);
+        field!(out, "rdb_changes_since_last_save", 0);
+        field!(out, "rdb_bgsave_in_progress", 0);
+        field!(out, "rdb_last_save_time", shards::clock::unix_ms() / 1000 - uptime);
+        field!(out, "rdb_last_bgsave_status", "ok");
+        field!(out, "aof_enabled", 0);
+        field!(out, "aof_rewrite_in_progress", 0);
+        field!(out, "aof_rewrite_scheduled", 0);
+        field!(out, "aof_last_bgrewrite_status", "ok");
+        field!(out, "aof_last_write_status", "ok");
+    }
+    if mask & section::STATS != 0 {
+        section("Stats", &mut out);
+        field!(out, "total_connections_received", shared.total_connections.load(Ordering::Relaxed));
+        field!(out, "total_commands_processed", shared.sum(|w| &w.commands));
+        field!(out, "instantaneous_ops_per_sec", 0);
+        field!(out, "total_net_input_bytes", shared.sum(|w| &w.net_in));
+        field!(out, "total_net_output_bytes", shared.sum(|w| &w.net_out));
+        field!(out, "rejected_connections", 0);
+        field!(out, "expired_keys", sum(|s| s.expired));
+        field!(out, "evicted_keys", sum(|s| s.evicted));
+        field!(out, "keyspace_hits", sum(|s| s.hits));
+        field!(out, "keyspace_misses", sum(|s| s.misses));
+        field!(out, "pubsub_channels", 0);
+        field!(out, "pubsub_patterns", 0);
+        field!(out, "total_error_replies", 0);
+    }
+    if mask & section::REPLICATION != 0 {
+        section("Replication", &mut out);
+        field!(out, "role", "master");
+        field!(out, "connected_slaves", 0);
+        field!(out, "master_failover_state", "no-failover");
+        field!(out, "master_replid", shared.run_id);
+        field!(out, "master_replid2", "0000000000000000000000000000000000000000");
+        field!(out, "master_repl_offset", 0);
+        field!(out, "second_repl_offset", -1);
+        field!(out, "repl_backlog_active", 0);
+    }
+    if mask & section::CPU != 0 {
+        section("CPU", &mut out);
+        let (user, sys) = cpu_seconds();
+        field!(out, "used_cpu_sys", format!("{sys:.6}"));
+        field!(out, "used_cpu_user", format!("{user:.6}"));
+    }
+    if mask & section::CLUSTER != 0 {
+        section("Cluster", &mut out);
+        field!(out, "cluster_enabled", 0);
+    }
+    if mask & section::KEYSPACE != 0 {
+        section("Keyspace", &mut out);
+        for db in 0..NUM_DBS {
+            let keys: u64 = shards.iter().map(|s| s.keys[db]).sum();
+            if keys == 0 {
+                continue;
+            }
+            let expires: u64 = shards.iter().map(|s| s.expires[db]).sum();
+            // Weight each shard's TTL estimate by its share of volatile keys.
+            let avg_ttl = if expires == 0 {
+                0
+            } else {
+                shards
+                    .iter()
+                    .map(|s| s.avg_ttl[db] as u128 * s.expires[db] as u128)
+                    .sum::<u128>()
+                    / expires as u128
+            };
+            let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes_like_redis() {
+        assert_eq!(human(0), "0B");
+        assert_eq!(human(1023), "1023B");
+        assert_eq!(human(1024), "1.00K");
+        assert_eq!(human(1536 * 1024), "1.50M");
+    }
+
+    #[test]
+    fn section_selection() {
+        let m = parse_sections([&b"MEMORY"[..], b"keyspace"].into_iter());
+        assert_eq!(m, section::MEMORY | section::KEYSPACE);
+        assert_eq!(parse_sections(std::iter::empty()), section::DEFAULT);
+        assert_eq!(parse_sections([&b"nosuch"[..]].into_iter()), 0);
+    }
+}

@@ -1,0 +1,38 @@
+//! shardcache: a Redis-compatible, sharded, multi-threaded in-memory cache.
+//!
+//! ```text
+//!                 ┌──────────┐ TcpStream + Waker (round-robin)
+//!  clients ─TCP──▶│ acceptor │──────────────────────────┐
+//!                 └──────────┘                          ▼
+//!   ┌──────────────────────────────────────────────────────────────┐
+//!   │ worker 0..W  (pinned, one mio Poll each)                      │
+//!   │  read → resp::Decoder → cmd::dispatch → router (hash % N)     │
+//!   │  → ONE Batch per shard per round ─┐     ┌─ replies in order   │
+//!   └───────────────────────────────────┼─────▲─────────────────────┘
+//!                        crossbeam      ▼     │ crossbeam
+//!   ┌──────────────────────────────────────────────────────────────┐
+//!   │ shard 0..N  (shards::shard::run; owns one shards::Store)     │
+//!   └──────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! A request flows one way: socket → `resp` (decode) → `cmd` (parse the
+//! command named in the `command` table into ops) → `router` (batch per
+//! shard, exchange, merge) → `resp::encode` → socket.
+//!
+//! - `config`: command-line flags and defaults.
+//! - `server`: binds the listener and starts the acceptor, workers and shards.
+//! - `worker`: the per-thread event loop and connection buffers.
+//! - `resp`: RESP2 decoder (multibulk and inline) and reply encoder.
+//! - `command`: the command table (name, arity, flags, key positions).
+//! - `cmd`: one handler per command, one file per family.
+//! - `router`: split commands into shard ops, merge replies in order.
+//! - `info`: the INFO text.
+
+pub mod cmd;
+pub mod command;
+pub mod config;
+pub mod info;
+pub mod resp;
+pub mod router;
+pub mod server;
+pub mod worker;

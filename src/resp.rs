@@ -1,0 +1,493 @@
+//! RESP2 decoding (multibulk and inline, resumable at any byte) and reply encoding.
+//!
+//! The decoder follows Redis's `processMultibulkBuffer` and
+//! `processInlineBuffer` (networking.c) closely, so that malformed input gets
+//! the same `Protocol error: ...` text and the same leniency: the two bytes
+//! after a bulk payload are skipped, not checked, and `*0`/`*-1` are empty
+//! commands that are silently ignored.
+
+use thiserror::Error;
+
+/// Longest inline command, and longest multibulk or bulk header line (`PROTO_INLINE_MAX_SIZE`).
+pub const INLINE_MAX: usize = 64 * 1024;
+
+/// Input that breaks the protocol; the connection is answered and closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ProtocolError {
+    /// `*<n>` that is not an integer or is over `i32::MAX`.
+    #[error("Protocol error: invalid multibulk length")]
+    InvalidMultibulkLength,
+    /// `$<n>` that is not an integer, negative, or over `proto-max-bulk-len`.
+    #[error("Protocol error: invalid bulk length")]
+    InvalidBulkLength,
+    /// An argument of a multibulk that does not start with `$`.
+    #[error("Protocol error: expected '$', got '{}'", *.0 as char)]
+    ExpectedDollar(u8),
+    /// A multibulk header without CR within 64 KB.
+    #[error("Protocol error: too big mbulk count string")]
+    TooBigMbulkCount,
+    /// A bulk header without CR within 64 KB.
+    #[error("Protocol error: too big bulk count string")]
+    TooBigBulkCount,
+    /// An inline command without LF within 64 KB.
+    #[error("Protocol error: too big inline request")]
+    TooBigInline,
+    /// An inline command whose quotes do not close.
+    #[error("Protocol error: unbalanced quotes in request")]
+    UnbalancedQuotes,
+}
+
+/// The arguments of one command, copied into one flat buffer.
+#[derive(Debug, Default)]
+pub struct Args {
+    data: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Args {
+    /// Forgets every argument, keeping capacity.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.ranges.clear();
+    }
+    /// Appends one argument.
+    pub fn push(&mut self, arg: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(arg);
+        self.ranges.push((start, arg.len()));
+    }
+    /// Number of arguments, the command name included.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+    /// True when there is no argument (an empty line or `*0`).
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+    /// Argument `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let (s, l) = self.ranges[i];
+        &self.data[s..s + l]
+    }
+    /// Arguments from `from` on.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        self.ranges[from..]
+            .iter()
+            .map(move |&(s, l)| &self.data[s..s + l])
+    }
+    /// Bytes held by this buffer (for client memory accounting).
+    pub fn capacity(&self) -> usize {
+        self.data.capacity() + self.ranges.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+}
+
+/// What one call of `Decoder::decode` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded {
+    /// A whole command is in `Args` (it may be empty: skip it).
+    Command,
+    /// More bytes are needed; what was consumed is already in `Args`.
+    Incomplete,
+}
+
+/// Resumable RESP decoder for one connection. `Incomplete` is control flow:
+/// the connection reads more and calls again with the unconsumed bytes.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// Arguments still expected in the current multibulk (0: between commands).
+    multibulk: usize,
+    /// Length of the bulk whose header was read but whose payload was not.
+    bulk: Option<usize>,
+}
+
+impl Decoder {
+    /// Decodes from `buf`, returning what it found and how many bytes it consumed.
+    pub fn decode(
+        &mut self,
+        buf: &[u8],
+        args: &mut Args,
+        max_bulk: usize,
+    ) -> Result<(Decoded, usize), ProtocolError> {
+        let mut pos = 0;
+        if self.multibulk == 0 {
+            args.clear();
+            if buf.is_empty() {
+                return Ok((Decoded::Incomplete, 0));
+            }
+            if buf[0] != b'*' {
+                return decode_inline(buf, args);
+            }
+            let Some(cr) = memchr::memchr(b'\r', buf) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(ProtocolError::TooBigMbulkCount);
+                }
+                return Ok((Decoded::Incomplete, 0));
+            };
+            if cr + 2 > buf.len() {
+                return Ok((Decoded::Incomplete, 0));
+            }
+            let n = match parse_i64(&buf[1..cr]) {
+                Some(n) if n <= i32::MAX as i64 => n,
+                _ => return Err(ProtocolError::InvalidMultibulkLength),
+            };
+            pos = cr + 2;
+            if n <= 0 {
+                return Ok((Decoded::Command, pos));
+            }
+            self.multibulk = n as usize;
+        }
+        while self.multibulk > 0 {
+            let len = match self.bulk {
+                Some(len) => len,
+                None => {
+                    let rest = &buf[pos..];
+                    let Some(cr) = memchr::memchr(b'\r', rest) else {
+                        if rest.len() > INLINE_MAX {
+                            return Err(ProtocolError::TooBigBulkCount);
+                        }
+                        break;
+                    };
+                    if cr + 2 > rest.len() {
+                        break;
+                    }
+                    if rest[0] != b'$' {
+                        return Err(ProtocolError::ExpectedDollar(rest[0]));
+                    }
+                    let len = match parse_i64(&rest[1..cr]) {
+                        Some(n) if n >= 0 && n as u64 <= max_bulk as u64 => n as usize,
+                        _ => return Err(ProtocolError::InvalidBulkLength),
+                    };
+                    pos += cr + 2;
+                    self.bulk = Some(len);
+                    len
+                }
+            };
+            if buf.len() - pos < len + 2 {
+                break;
+            }
+            args.push(&buf[pos..pos + len]);
+            pos += len + 2;
+            self.bulk = None;
+            self.multibulk -= 1;
+        }
+        if self.multibulk == 0 {
+            Ok((Decoded::Command, pos))
+        } else {
+            Ok((Decoded::Incomplete, pos))
+        }
+    }
+
+    /// Bytes the decoder still needs before the current bulk completes, if known;
+    /// lets the connection size its read buffer for big values in one step.
+    pub fn pending_bulk(&self) -> Option<usize> {
+        self.bulk
+    }
+}
+
+fn decode_inline(buf: &[u8], args: &mut Args) -> Result<(Decoded, usize), ProtocolError> {
+    let Some(lf) = memchr::memchr(b'\n', buf) else {
+        if buf.len() > INLINE_MAX {
+            return Err(ProtocolError::TooBigInline);
+        }
+        return Ok((Decoded::Incomplete, 0));
+    };
+    let mut line = &buf[..lf];
+    if line.last() == Some(&b'\r') {
+        line = &line[..line.len() - 1];
+    }
+    split_args(line, args)?;
+    Ok((Decoded::Command, lf + 1))
+}
+
+/// Redis's `string2ll`: optional `-`, digits, no leading zeros, no `+`, no spaces.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Splits an inline command line the way Redis's `sdssplitargs` does:
+/// whitespace separates, "double quotes" take `\n \r \t \b \a \xHH` and `\c`
+/// escapes, 'single quotes' take only `\'`, and a closing quote must be
+/// followed by whitespace or the end of the line.
+pub fn split_args(line: &[u8], args: &mut Args) -> Result<(), ProtocolError> {
+    // sdssplitargs works on a C string: a NUL ends the line.
+    let line = match memchr::memchr(0, line) {
+        Some(n) => &line[..n],
+        None => line,
+    };
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    let mut p = 0;
+    let mut cur: Vec<u8> = Vec::new();
+    loop {
+        while p < line.len() && is_space(line[p]) {
+            p += 1;
+        }
+        if p >= line.len() {
+            return Ok(());
+        }
+        cur.clear();
+        let (mut inq, mut insq) = (false, false);
+        loop {
+            let c = at(p);
+            if inq {
+                if c == b'\\' && at(p + 1) == b'x' {
+                    if let (Some(h), Some(l)) = (hex_val(at(p + 2)), hex_val(at(p + 3))) {
+                        cur.push(h * 16 + l);
+                        p += 4;
+                        continue;
+                    }
+                }
+                if c == b'\\' && at(p + 1) != 0 {
+                    p += 1;
+                    cur.push(match at(p) {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
+                        return Err(ProtocolError::UnbalancedQuotes);
+                    }
+                    p += 1;
+                    break;
+                } else if c == 0 {
+                    return Err(ProtocolError::UnbalancedQuotes);
+                } else {
+                    cur.push(c);
+                }
+            } else if insq {
+                if c == b'\\' && at(p + 1) == b'\'' {
+                    p += 1;
+                    cur.push(b'\'');
+                } else if c == b'\'' {
+                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
+                        return Err(ProtocolError::UnbalancedQuotes);
+                    }
+                    p += 1;
+                    break;
+                } else if c == 0 {
+                    return Err(ProtocolError::UnbalancedQuotes);
+                } else {
+                    cur.push(c);
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                        if c != 0 {
+                            p += 1;
+                        }
+                        break;
+                    }
+                    b'"' => inq = true,
+                    b'\'' => insq = true,
+                    _ => cur.push(c),
+                }
+            }
+            p += 1;
+        }
+        args.push(&cur);
+    }
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Appends RESP2 replies to an output buffer.
+pub mod encode {
+    /// `+s\r\n`
+    pub fn simple(out: &mut Vec<u8>, s: &str) {
+        out.push(b'+');
+        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    /// `-msg\r\n`; `msg` carries its own prefix (`ERR`, `OOM`, ...).
+    pub fn error(out: &mut Vec<u8>, msg: &str) {
+        out.push(b'-');
+        // A reply error must stay on one line.
+        for &c in msg.as_bytes() {
+            out.push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    /// `:n\r\n`
+    pub fn int(out: &mut Vec<u8>, n: i64) {
+        out.push(b':');
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    /// `$len\r\nbytes\r\n`
+    pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+        out.push(b'$');
+        out.extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(b);
+        out.extend_from_slice(b"\r\n");
+    }
+    /// `$-1\r\n`
+    pub fn nil(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"$-1\r\n");
+    }
+    /// `*n\r\n`
+    pub fn array(out: &mut Vec<u8>, n: usize) {
+        out.push(b'*');
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    /// `+OK\r\n`
+    pub fn ok(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"+OK\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+        let mut d = Decoder::default();
+        let mut args = Args::default();
+        let mut pos = 0;
+        let mut out = Vec::new();
+        loop {
+            let (what, n) = d.decode(&input[pos..], &mut args, 512 << 20)?;
+            pos += n;
+            match what {
+                Decoded::Command => {
+                    if !args.is_empty() {
+                        out.push(args.iter_from(0).map(|a| a.to_vec()).collect());
+                    }
+                }
+                Decoded::Incomplete => return Ok(out),
+            }
+        }
+    }
+
+    fn strs(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn multibulk_and_split_points() {
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$5\r\nhello\r\n*1\r\n$4\r\nPING\r\n";
+        let whole = decode_all(input).unwrap();
+        assert_eq!(whole, vec![strs(&["SET", "a", "hello"]), strs(&["PING"])]);
+        // Feed the same bytes one at a time, keeping unconsumed bytes as a connection does.
+        let mut d = Decoder::default();
+        let mut args = Args::default();
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        for &b in input.iter() {
+            buf.push(b);
+            loop {
+                let (what, n) = d.decode(&buf, &mut args, 512 << 20).unwrap();
+                buf.drain(..n);
+                if what == Decoded::Command {
+                    got.push(args.iter_from(0).map(|a| a.to_vec()).collect::<Vec<_>>());
+                } else {
+                    break;
+                }
+            }
+        }
+        assert_eq!(got, whole);
+    }
+
+    #[test]
+    fn inline_quoting_as_sdssplitargs() {
+        assert_eq!(
+            decode_all(b"set name Drishti\r\n").unwrap(),
+            vec![strs(&["set", "name", "Drishti"])]
+        );
+        assert_eq!(decode_all(b"get a\n").unwrap(), vec![strs(&["get", "a"])]);
+        assert_eq!(
+            decode_all(b"set k \"a b\\n\\x41\" 'it\\'s'\r\n").unwrap(),
+            vec![vec![b"set".to_vec(), b"k".to_vec(), b"a b\nA".to_vec(), b"it's".to_vec()]]
+        );
+        assert_eq!(decode_all(b"\r\n\n   \r\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
+        assert_eq!(
+            decode_all(b"set k \"abc\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            decode_all(b"set k \"abc\"x\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(decode_all(b"echo ab\"c d\"e\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            decode_all(b"echo ab\"c d\"\r\n").unwrap(),
+            vec![strs(&["echo", "abc d"])]
+        );
+    }
+
+    #[test]
+    fn protocol_errors_match_redis() {
+        assert_eq!(decode_all(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(
+            decode_all(b"*3000000000\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(decode_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(decode_all(b"*1\r\n$01\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(decode_all(b"*1\r\n:1\r\n"), Err(ProtocolError::ExpectedDollar(b':')));
+        assert_eq!(
+            ProtocolError::ExpectedDollar(b':').to_string(),
+            "Protocol error: expected '$', got ':'"
+        );
+        assert_eq!(decode_all(&[b'x'; INLINE_MAX + 1]), Err(ProtocolError::TooBigInline));
+        let mut big = b"*".to_vec();
+        big.extend(std::iter::repeat_n(b'1', INLINE_MAX + 1));
+        assert_eq!(decode_all(&big), Err(ProtocolError::TooBigMbulkCount));
+        // Empty multibulks are ignored, as in Redis.
+        assert_eq!(
+            decode_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap(),
+            vec![strs(&["PING"])]
+        );
+    }
+
+    #[test]
+    fn string2ll_rules() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-12"), Some(-12));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"+1", b"01", b"-0", b" 1", b"1 ", b"9223372036854775808", b"-"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Splits commands into per-shard ops and merges the replies back in request order.
+//!
+//! During a poll round a worker routes every command it decodes: a key goes to
+//! shard `hash(key) % N`, a multi-key command becomes one op per key, and a
+//! keyspace-wide command (DBSIZE, FLUSHALL, INFO) one op per shard. All ops of
+//! the round for one shard travel in one `Batch`, so a round costs one channel
+//! send and one reply per shard it touches, however many requests it carries.
+//!
+//! Each command leaves a `Pending` entry, in arrival order, naming where its
+//! reply comes from: bytes the worker wrote itself, or a list of shard
+//! replies and how to merge them. After the exchange the entries are encoded
+//! in order into their connections' output buffers.
+
+use crate::info;
+use crate::resp::encode;
+use crate::server::Shared;
+use crossbeam_channel::{Receiver, Sender};
+use shards::{Batch, Op, OpCode, Reply, ShardInfo};
+
+/// How the replies of a command's sub-ops become one reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// Bytes the worker wrote into the round's immediate buffer.
+    Immediate {
+        /// Offset in the immediate buffer.
+        start: usize,
+        /// Length.
+        len: usize,
+    },
+    /// The one sub-reply, as it is.
+    One,
+    /// The sum of integer sub-replies (DEL, EXISTS, DBSIZE).
+    Sum,
+    /// An array of the sub-replies in argument order (MGET).
+    Array,
+    /// `+OK` unless a sub-reply is an error (MSET, FLUSHALL).
+    AllOk,
+    /// An INFO reply over the shards' snapshots; the value is the section mask.
+    Info(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    conn: usize,
+    merge: Merge,
+    first: u32,
+    count: u32,
+}
+
+/// Where a connection's replies go; implemented by the worker's connection table.
+pub trait ReplySink {
+    /// The output buffer of connection `token`, if it is still open.
+    fn out(&mut self, token: usize) -> Option<&mut Vec<u8>>;
+}
+
+/// Fixed seeds for routing. The AOF manifest records a fingerprint of the
+/// routing, so data written by one build is re-routed if this ever changes.
+const ROUTE_SEEDS: [u64; 4] = [
+    0x5348_4152_4443_4143,
+    0x4845_2d52_4f55_5445,
+    0x0123_4567_89ab_cdef,
+    0xfedc_ba98_7654_3210,
+];
+
+/// Builds the routing hasher (the same in every worker).
+pub fn route_hasher() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(ROUTE_SEEDS[0], ROUTE_SEEDS[1], ROUTE_SEEDS[2], ROUTE_SEEDS[3])
+}
+
+/// A worker's per-round routing state. Buffers are reused across rounds.
+pub struct Router {
+    hasher: ahash::RandomState,
+    batches: Vec<Batch>,
+    pending: Vec<Pending>,
+    subs: Vec<(u32, u32)>,
+    imm: Vec<u8>,
+}
+
+impl Router {
+    /// A router for worker `worker` over `shards` shards.
+    pub fn new(worker: usize, shards: usize) -> Self {
+        Router {
+            hasher: route_hasher(),
+            batches: (0..shards).map(|s| Batch::new(worker, s)).collect(),
+            pending: Vec::new(),
+            subs: Vec::new(),
+            imm: Vec::new(),
+        }
+    }
+
+    /// Number of shards.
+    pub fn shards(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// The shard that owns `key`.
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        (self.hasher.hash_one(key) % self.batches.len() as u64) as usize
+    }
+
+    /// True when the round has replies to deliver.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Records a reply the worker produces itself; `write` encodes it.
+    pub fn reply(&mut self, conn: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.imm.len();
+        write(&mut self.imm);
+        let len = self.imm.len() - start;
+        self.pending.push(Pending {
+            conn,
+            merge: Merge::Immediate { start, len },
+            first: 0,
+            count: 0,
+        });
+    }
+
+    /// Starts a command whose reply merges sub-op replies; add them with
+    /// `key_op` / `each_shard_op`.
+    pub fn begin(&mut self, conn: usize, merge: Merge) {
+        self.pending.push(Pending {
+            conn,
+            merge,
+            first: self.subs.len() as u32,
+            count: 0,
+        });
+    }
+
+    fn push_op(&mut self, shard: usize, op: Op, args: &[&[u8]]) {
+        let b = &mut self.batches[shard];
+        let mut op = op;
+        op.arg = b.ranges.len() as u32;
+        op.nargs = args.len() as u32;
+        for a in args {
+            b.push_arg(a);
+        }
+        let idx = b.push_op(op);
+        self.subs.push((shard as u32, idx));
+        if let Some(p) = self.pending.last_mut() {
+            p.count += 1;
+        }
+    }
+
+    /// Adds an op on `args[0]` (the key) to the current command.
+    pub fn key_op(&mut self, code: OpCode, db: u8, flags: u8, num: u64, args: &[&[u8]]) {
+        let shard = self.shard_of(args[0]);
+        let op = Op {
+            code,
+            db,
+            flags,
+            arg: 0,
+            nargs: 0,
+            num,
+            aux: 0,
+        };
+        self.push_op(shard, op, args);
+    }
+
+    /// Adds an argument-less op for one shard.
+    pub fn shard_op(&mut self, shard: usize, code: OpCode, flags: u8, num: u64, aux: u64) {
+        let op = Op {
+            code,
+            db: 0,
+            flags,
+            arg: 0,
+            nargs: 0,
+            num,
+            aux,
+        };
+        self.push_op(shard, op, &[]);
+    }
+
+    /// Adds the same op, without arguments, for every shard.
+    pub fn each_shard_op(&mut self, code: OpCode, db: u8, flags: u8, num: u64, aux: u64) {
+        for shard in 0..self.batches.len() {
+            let op = Op {
+                code,
+                db,
+                flags,
+                arg: 0,
+                nargs: 0,
+                num,
+                aux,
+            };
+            self.push_op(shard, op, &[]);
+        }
+    }
+
+    /// Sends every non-empty batch to its shard (one send each) and waits for all of them.
+    pub fn exchange(&mut self, to_shards: &[Sender<Batch>], replies: &Receiver<Batch>) {
+        let mut inflight = 0;
+        for (shard, tx) in to_shards.iter().enumerate() {
+            if !self.batches[shard].is_empty() {
+                let batch = std::mem::take(&mut self.batches[shard]);
+                tx.send(batch).expect("shard thread exited");
+                inflight += 1;
+            }
+        }
+        while inflight > 0 {
+            let batch = replies.recv().expect("shard thread exited");
+            let shard = batch.shard;
+            self.batches[shard] = batch;
+            inflight -= 1;
+        }
+    }
+
+    /// Encodes every pending reply, in order, into its connection's output,
+    /// then clears the round.
+    pub fn deliver(&mut self, sink: &mut impl ReplySink, shared: &Shared) {
+        for p in &self.pending {
+            let Some(out) = sink.out(p.conn) else {
+                continue;
+            };
+            let subs = &self.subs[p.first as usize..(p.first + p.count) as usize];
+            let batches = &self.batches;
+            let reply_of = |&(s, i): &(u32, u32)| (&batches[s as usize], &batches[s as usize].replies[i as usize]);
+            match p.merge {
+                Merge::Immediate { start, len } => out.extend_from_slice(&self.imm[start..start + len]),
+                Merge::One => {
+                    let (b, r) = reply_of(&subs[0]);
+                    encode_reply(out, b, r);
+                }
+                Merge::Array => {
+                    encode::array(out, subs.len());
+                    for s in subs {
+                        let (b, r) = reply_of(s);
+                        encode_reply(out, b, r);
+                    }
+                }
+                Merge::Sum => {
+                    let mut sum = 0i64;
+                    let mut err = None;
+                    for s in subs {
+                        match reply_of(s).1 {
+                            Reply::Int(n) => sum += n,
+                            Reply::Err(e) => err = err.or(Some(*e)),
+                            _ => {}
+                        }
+                    }
+                    match err {
+                        Some(e) => encode::error(out, e),
+                        None => encode::int(out, sum),
+                    }
+                }
+                Merge::AllOk => {
+                    let err = subs.iter().find_map(|s| match reply_of(s).1 {
+                        Reply::Err(e) => Some(*e),
+                        _ => None,
+                    });
+                    match err {
+                        Some(e) => encode::error(out, e),
+                        None => encode::ok(out),
+                    }
+                }
+                Merge::Info(mask) => {
+                    let snaps: Vec<&ShardInfo> = subs
+                        .iter()
+                        .filter_map(|s| match reply_of(s).1 {
+                            Reply::Info(i) => Some(&**i),
+                            _ => None,
+                        })
+                        .collect();
+                    let text = info::render(mask, &snaps, shared);
+                    encode::bulk(out, text.as_bytes());
+                }
+            }
+        }
+        self.pending.clear();
+        self.subs.clear();
+        self.imm.clear();
+        for b in &mut self.batches {
+            b.clear();
+        }
+    }
+}
+
+/// Encodes one shard reply as RESP2.
+pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply) {
+    match reply {
+        Reply::Ok => encode::ok(out),
+        Reply::Nil => encode::nil(out),
+        Reply::Int(n) => encode::int(out, *n),
+        Reply::Bulk { start, len } => encode::bulk(out, batch.bulk(*start, *len)),
+        Reply::Err(e) => encode::error(out, e),
+        // INFO snapshots are merged by `Merge::Info`, never sent alone.
+        Reply::Info(_) => encode::error(out, "ERR internal: unmerged INFO reply"),
+    }
+}
