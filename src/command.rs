@@ -40,6 +40,10 @@ pub enum Cmd {
     Config,
     /// COMMAND [COUNT|DOCS|INFO|LIST]
     Command,
+    /// BGREWRITEAOF
+    BgRewriteAof,
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]
+    Shutdown,
 }
 
 /// Command flags, Redis's names.
@@ -177,6 +181,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["slow", "dangerous"], "Returns information and statistics about the server."),
     spec!("config", -2, 0, 0, 0, 0, Config, "server", "2.0.0", &["slow"],
         "A container for server configuration commands."),
+    spec!("bgrewriteaof", 1, ADMIN | NOSCRIPT, 0, 0, 0, BgRewriteAof, "server", "1.0.0",
+        &["admin", "slow", "dangerous"], "Asynchronously rewrites the append-only file to disk."),
+    spec!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, 0, 0, 0, Shutdown, "server", "1.0.0",
+        &["admin", "slow", "dangerous"], "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     spec!("command", -1, LOADING | STALE, 0, 0, 0, Command, "server", "2.8.13",
         &["slow", "connection"], "Returns detailed information about all commands."),
 ];
@@ -218,7 +226,9 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), COMMANDS.len());
-        assert!(COMMANDS.iter().all(|c| c.name == c.name.to_ascii_lowercase()));
+        assert!(COMMANDS
+            .iter()
+            .all(|c| c.name == c.name.to_ascii_lowercase()));
     }
 
     #[test]

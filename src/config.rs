@@ -36,12 +36,12 @@ pub enum FsyncPolicy {
 }
 
 impl FsyncPolicy {
-    /// Redis's spelling.
-    pub fn name(self) -> &'static str {
+    /// The engine's policy.
+    pub fn to_engine(self) -> shards::aof::Fsync {
         match self {
-            FsyncPolicy::Always => "always",
-            FsyncPolicy::Everysec => "everysec",
-            FsyncPolicy::No => "no",
+            FsyncPolicy::Always => shards::aof::Fsync::Always,
+            FsyncPolicy::Everysec => shards::aof::Fsync::Everysec,
+            FsyncPolicy::No => shards::aof::Fsync::No,
         }
     }
 }
@@ -87,13 +87,33 @@ pub struct Config {
     #[arg(long, default_value = DEFAULT_DIR)]
     pub dir: PathBuf,
 
-    /// Append-only persistence (accepted; persistence is tracked in its own issue).
-    #[arg(long, value_enum, default_value_t = YesNo::No)]
+    /// Append-only persistence: one AOF segment per shard in --dir, replayed at start.
+    #[arg(long, value_enum, default_value_t = YesNo::Yes)]
     pub appendonly: YesNo,
 
-    /// AOF fsync policy (accepted; persistence is tracked in its own issue).
+    /// When AOF writes reach the disk: before each reply (always, one fsync per
+    /// group of batches), once a second (everysec), or when the OS decides (no).
     #[arg(long, value_enum, default_value_t = FsyncPolicy::Everysec)]
     pub appendfsync: FsyncPolicy,
+
+    /// Rewrite a segment when it grew by this percentage over its size after the
+    /// last rewrite (0 = never automatically).
+    #[arg(long, default_value_t = 100)]
+    pub auto_aof_rewrite_percentage: u64,
+
+    /// ... and only when it is at least this big.
+    #[arg(long, default_value = "64mb", value_parser = parse_memory)]
+    pub auto_aof_rewrite_min_size: u64,
+
+    /// Start when a segment ends in a torn record, keeping the valid prefix
+    /// (Redis's aof-load-truncated).
+    #[arg(long, value_enum, default_value_t = YesNo::Yes)]
+    pub aof_load_truncated: YesNo,
+
+    /// Start even when a segment is corrupt before its end, keeping the valid
+    /// prefix and moving the rest aside to `<segment>.corrupt-<offset>`.
+    #[arg(long, value_enum, default_value_t = YesNo::No)]
+    pub aof_load_corrupt: YesNo,
 }
 
 impl Config {
@@ -101,9 +121,23 @@ impl Config {
     pub fn worker_count(&self) -> usize {
         self.workers.unwrap_or_else(cores).max(1)
     }
+    /// Persistence settings for the engine, or None with `--appendonly no`.
+    pub fn aof(&self) -> Option<shards::aof::AofConfig> {
+        (self.appendonly == YesNo::Yes).then(|| shards::aof::AofConfig {
+            dir: self.dir.clone(),
+            fsync: self.appendfsync.to_engine(),
+            rewrite_percentage: self.auto_aof_rewrite_percentage,
+            rewrite_min_size: self.auto_aof_rewrite_min_size,
+            load_truncated: self.aof_load_truncated == YesNo::Yes,
+            load_corrupt: self.aof_load_corrupt == YesNo::Yes,
+        })
+    }
+
     /// Shard count after defaults.
     pub fn shard_count(&self) -> usize {
-        self.shards.unwrap_or_else(cores).clamp(1, u16::MAX as usize)
+        self.shards
+            .unwrap_or_else(cores)
+            .clamp(1, u16::MAX as usize)
     }
 }
 

@@ -136,7 +136,11 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "redis_git_dirty", 0);
         field!(out, "redis_build_id", "0");
         field!(out, "redis_mode", "standalone");
-        field!(out, "os", format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+        field!(
+            out,
+            "os",
+            format!("{} {}", std::env::consts::OS, std::env::consts::ARCH)
+        );
         field!(out, "arch_bits", usize::BITS);
         field!(out, "monotonic_clock", "POSIX clock_gettime");
         field!(out, "multiplexing_api", "epoll");
@@ -149,11 +153,17 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "uptime_in_days", uptime / 86400);
         field!(out, "hz", 10);
         field!(out, "configured_hz", 10);
-        field!(out, "lru_clock", (shards::clock::unix_ms() / 1000) & ((1 << 24) - 1));
+        field!(
+            out,
+            "lru_clock",
+            (shards::clock::unix_ms() / 1000) & ((1 << 24) - 1)
+        );
         field!(
             out,
             "executable",
-            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default()
+            std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         );
         field!(out, "config_file", "");
         field!(out, "io_threads_active", 0);
@@ -162,7 +172,11 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
     }
     if mask & section::CLIENTS != 0 {
         section("Clients", &mut out);
-        field!(out, "connected_clients", shared.clients.load(Ordering::Relaxed));
+        field!(
+            out,
+            "connected_clients",
+            shared.clients.load(Ordering::Relaxed)
+        );
         field!(out, "cluster_connections", 0);
         field!(out, "maxclients", 10000);
         field!(out, "client_recent_max_input_buffer", 0);
@@ -187,28 +201,72 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "maxmemory", maxmemory);
         field!(out, "maxmemory_human", human(maxmemory));
         field!(out, "maxmemory_policy", shared.policy().name());
-        let ratio = if used == 0 { 0.0 } else { rss as f64 / used as f64 };
+        let ratio = if used == 0 {
+            0.0
+        } else {
+            rss as f64 / used as f64
+        };
         field!(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
         field!(out, "mem_allocator", "libc");
-        field!(out, "shardcache_max_keys", shared.max_keys.load(Ordering::Relaxed));
+        field!(
+            out,
+            "shardcache_max_keys",
+            shared.max_keys.load(Ordering::Relaxed)
+        );
     }
     if mask & section::PERSISTENCE != 0 {
         section("Persistence", &mut out);
+        let aofs: Vec<_> = shards.iter().filter_map(|s| s.aof.as_ref()).collect();
+        let write_error = aofs.iter().find_map(|a| a.write_error.clone());
+        let ok = |b: bool| if b { "ok" } else { "err" };
         field!(out, "loading", 0);
         field!(out, "async_loading", 0);
         field!(out, "rdb_changes_since_last_save", 0);
         field!(out, "rdb_bgsave_in_progress", 0);
-        field!(out, "rdb_last_save_time", shards::clock::unix_ms() / 1000 - uptime);
+        field!(
+            out,
+            "rdb_last_save_time",
+            shards::clock::unix_ms() / 1000 - uptime
+        );
         field!(out, "rdb_last_bgsave_status", "ok");
-        field!(out, "aof_enabled", 0);
-        field!(out, "aof_rewrite_in_progress", 0);
+        field!(out, "aof_enabled", shared.aof_enabled as u8);
+        field!(
+            out,
+            "aof_rewrite_in_progress",
+            aofs.iter().any(|a| a.rewrite_in_progress) as u8
+        );
         field!(out, "aof_rewrite_scheduled", 0);
-        field!(out, "aof_last_bgrewrite_status", "ok");
-        field!(out, "aof_last_write_status", "ok");
+        field!(
+            out,
+            "aof_last_bgrewrite_status",
+            ok(aofs.iter().all(|a| a.last_rewrite_ok))
+        );
+        field!(out, "aof_last_write_status", ok(write_error.is_none()));
+        if let Some(e) = &write_error {
+            field!(out, "aof_last_write_error", e);
+        }
+        if shared.aof_enabled {
+            field!(
+                out,
+                "aof_current_size",
+                aofs.iter().map(|a| a.current_size).sum::<u64>()
+            );
+            field!(
+                out,
+                "aof_base_size",
+                aofs.iter().map(|a| a.base_size).sum::<u64>()
+            );
+            field!(out, "aof_fsync", shared.appendfsync().name());
+            field!(out, "aof_segments", aofs.len());
+        }
     }
     if mask & section::STATS != 0 {
         section("Stats", &mut out);
-        field!(out, "total_connections_received", shared.total_connections.load(Ordering::Relaxed));
+        field!(
+            out,
+            "total_connections_received",
+            shared.total_connections.load(Ordering::Relaxed)
+        );
         field!(out, "total_commands_processed", shared.sum(|w| &w.commands));
         field!(out, "instantaneous_ops_per_sec", 0);
         field!(out, "total_net_input_bytes", shared.sum(|w| &w.net_in));
@@ -228,7 +286,11 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "connected_slaves", 0);
         field!(out, "master_failover_state", "no-failover");
         field!(out, "master_replid", shared.run_id);
-        field!(out, "master_replid2", "0000000000000000000000000000000000000000");
+        field!(
+            out,
+            "master_replid2",
+            "0000000000000000000000000000000000000000"
+        );
         field!(out, "master_repl_offset", 0);
         field!(out, "second_repl_offset", -1);
         field!(out, "repl_backlog_active", 0);
@@ -261,7 +323,10 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
                     .sum::<u128>()
                     / expires as u128
             };
-            let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n");
+            let _ = write!(
+                out,
+                "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+            );
         }
     }
     out

@@ -1,11 +1,15 @@
 use clap::Parser;
-use std::io::IsTerminal;
 use shardcache::config::Config;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -19,11 +23,33 @@ fn main() {
         std::process::exit(70);
     }));
     let config = Config::parse();
-    match shardcache::server::start(config) {
-        Ok(server) => server.join(),
+    let server = match shardcache::server::start(config) {
+        Ok(server) => server,
         Err(e) => {
             eprintln!("shardcache: cannot start: {e}");
             std::process::exit(1);
+        }
+    };
+    // SIGTERM / SIGINT: flush and fsync every AOF segment after the batches
+    // already queued, then exit 0 so supervisors see a clean stop.
+    let mut signals = match Signals::new([SIGTERM, SIGINT]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("shardcache: cannot install signal handlers: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Some(sig) = signals.forever().next() {
+        tracing::info!(signal = sig, "shutting down: flushing the AOF");
+        match server.shutdown() {
+            Ok(()) => {
+                tracing::info!("AOF flushed; bye");
+                std::process::exit(0);
+            }
+            Err(e) => {
+                tracing::error!("shutdown could not flush the AOF: {e}");
+                std::process::exit(1);
+            }
         }
     }
 }

@@ -437,9 +437,17 @@ mod tests {
         assert_eq!(decode_all(b"get a\n").unwrap(), vec![strs(&["get", "a"])]);
         assert_eq!(
             decode_all(b"set k \"a b\\n\\x41\" 'it\\'s'\r\n").unwrap(),
-            vec![vec![b"set".to_vec(), b"k".to_vec(), b"a b\nA".to_vec(), b"it's".to_vec()]]
+            vec![vec![
+                b"set".to_vec(),
+                b"k".to_vec(),
+                b"a b\nA".to_vec(),
+                b"it's".to_vec()
+            ]]
         );
-        assert_eq!(decode_all(b"\r\n\n   \r\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
+        assert_eq!(
+            decode_all(b"\r\n\n   \r\n").unwrap(),
+            Vec::<Vec<Vec<u8>>>::new()
+        );
         assert_eq!(
             decode_all(b"set k \"abc\r\n"),
             Err(ProtocolError::UnbalancedQuotes)
@@ -448,7 +456,10 @@ mod tests {
             decode_all(b"set k \"abc\"x\r\n"),
             Err(ProtocolError::UnbalancedQuotes)
         );
-        assert_eq!(decode_all(b"echo ab\"c d\"e\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            decode_all(b"echo ab\"c d\"e\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
         assert_eq!(
             decode_all(b"echo ab\"c d\"\r\n").unwrap(),
             vec![strs(&["echo", "abc d"])]
@@ -457,19 +468,34 @@ mod tests {
 
     #[test]
     fn protocol_errors_match_redis() {
-        assert_eq!(decode_all(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(
+            decode_all(b"*x\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
         assert_eq!(
             decode_all(b"*3000000000\r\n"),
             Err(ProtocolError::InvalidMultibulkLength)
         );
-        assert_eq!(decode_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(decode_all(b"*1\r\n$01\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(decode_all(b"*1\r\n:1\r\n"), Err(ProtocolError::ExpectedDollar(b':')));
+        assert_eq!(
+            decode_all(b"*1\r\n$-1\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n$01\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n:1\r\n"),
+            Err(ProtocolError::ExpectedDollar(b':'))
+        );
         assert_eq!(
             ProtocolError::ExpectedDollar(b':').to_string(),
             "Protocol error: expected '$', got ':'"
         );
-        assert_eq!(decode_all(&[b'x'; INLINE_MAX + 1]), Err(ProtocolError::TooBigInline));
+        assert_eq!(
+            decode_all(&[b'x'; INLINE_MAX + 1]),
+            Err(ProtocolError::TooBigInline)
+        );
         let mut big = b"*".to_vec();
         big.extend(std::iter::repeat_n(b'1', INLINE_MAX + 1));
         assert_eq!(decode_all(&big), Err(ProtocolError::TooBigMbulkCount));
@@ -486,7 +512,16 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"+1", b"01", b"-0", b" 1", b"1 ", b"9223372036854775808", b"-"] {
+        for bad in [
+            &b""[..],
+            b"+1",
+            b"01",
+            b"-0",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"-",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -37,6 +37,19 @@ pub enum Merge {
     AllOk,
     /// An INFO reply over the shards' snapshots; the value is the section mask.
     Info(u32),
+    /// BGREWRITEAOF: Redis's status line unless a shard refused.
+    Rewrite,
+    /// SHUTDOWN: every shard flushed its AOF; exit the process (no reply, as Redis).
+    Shutdown,
+}
+
+/// The text of an error reply.
+fn error_of(r: &Reply) -> Option<&str> {
+    match r {
+        Reply::Err(e) => Some(e),
+        Reply::ErrText(e) => Some(e),
+        _ => None,
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -53,23 +66,9 @@ pub trait ReplySink {
     fn out(&mut self, token: usize) -> Option<&mut Vec<u8>>;
 }
 
-/// Fixed seeds for routing. The AOF manifest records a fingerprint of the
-/// routing, so data written by one build is re-routed if this ever changes.
-const ROUTE_SEEDS: [u64; 4] = [
-    0x5348_4152_4443_4143,
-    0x4845_2d52_4f55_5445,
-    0x0123_4567_89ab_cdef,
-    0xfedc_ba98_7654_3210,
-];
-
-/// Builds the routing hasher (the same in every worker).
-pub fn route_hasher() -> ahash::RandomState {
-    ahash::RandomState::with_seeds(ROUTE_SEEDS[0], ROUTE_SEEDS[1], ROUTE_SEEDS[2], ROUTE_SEEDS[3])
-}
-
 /// A worker's per-round routing state. Buffers are reused across rounds.
 pub struct Router {
-    hasher: ahash::RandomState,
+    route: shards::route::Router,
     batches: Vec<Batch>,
     pending: Vec<Pending>,
     subs: Vec<(u32, u32)>,
@@ -80,7 +79,7 @@ impl Router {
     /// A router for worker `worker` over `shards` shards.
     pub fn new(worker: usize, shards: usize) -> Self {
         Router {
-            hasher: route_hasher(),
+            route: shards::route::Router::new(shards),
             batches: (0..shards).map(|s| Batch::new(worker, s)).collect(),
             pending: Vec::new(),
             subs: Vec::new(),
@@ -95,7 +94,7 @@ impl Router {
 
     /// The shard that owns `key`.
     pub fn shard_of(&self, key: &[u8]) -> usize {
-        (self.hasher.hash_one(key) % self.batches.len() as u64) as usize
+        self.route.shard_of(key)
     }
 
     /// True when the round has replies to deliver.
@@ -214,9 +213,16 @@ impl Router {
             };
             let subs = &self.subs[p.first as usize..(p.first + p.count) as usize];
             let batches = &self.batches;
-            let reply_of = |&(s, i): &(u32, u32)| (&batches[s as usize], &batches[s as usize].replies[i as usize]);
+            let reply_of = |&(s, i): &(u32, u32)| {
+                (
+                    &batches[s as usize],
+                    &batches[s as usize].replies[i as usize],
+                )
+            };
             match p.merge {
-                Merge::Immediate { start, len } => out.extend_from_slice(&self.imm[start..start + len]),
+                Merge::Immediate { start, len } => {
+                    out.extend_from_slice(&self.imm[start..start + len])
+                }
                 Merge::One => {
                     let (b, r) = reply_of(&subs[0]);
                     encode_reply(out, b, r);
@@ -230,26 +236,30 @@ impl Router {
                 }
                 Merge::Sum => {
                     let mut sum = 0i64;
-                    let mut err = None;
                     for s in subs {
-                        match reply_of(s).1 {
-                            Reply::Int(n) => sum += n,
-                            Reply::Err(e) => err = err.or(Some(*e)),
-                            _ => {}
+                        if let Reply::Int(n) = reply_of(s).1 {
+                            sum += n;
                         }
                     }
-                    match err {
+                    match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
                         Some(e) => encode::error(out, e),
                         None => encode::int(out, sum),
                     }
                 }
-                Merge::AllOk => {
-                    let err = subs.iter().find_map(|s| match reply_of(s).1 {
-                        Reply::Err(e) => Some(*e),
-                        _ => None,
-                    });
-                    match err {
+                Merge::AllOk | Merge::Rewrite | Merge::Shutdown => {
+                    match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
+                        Some(e) if p.merge == Merge::Shutdown => {
+                            tracing::error!("SHUTDOWN could not flush the AOF: {e}");
+                            encode::error(out, "ERR Errors trying to SHUTDOWN. Check logs.");
+                        }
                         Some(e) => encode::error(out, e),
+                        None if p.merge == Merge::Rewrite => {
+                            encode::simple(out, "Background append only file rewriting started")
+                        }
+                        None if p.merge == Merge::Shutdown => {
+                            tracing::info!("SHUTDOWN: AOF flushed; bye");
+                            std::process::exit(0);
+                        }
                         None => encode::ok(out),
                     }
                 }
@@ -283,6 +293,7 @@ pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply) {
         Reply::Int(n) => encode::int(out, *n),
         Reply::Bulk { start, len } => encode::bulk(out, batch.bulk(*start, *len)),
         Reply::Err(e) => encode::error(out, e),
+        Reply::ErrText(e) => encode::error(out, e),
         // INFO snapshots are merged by `Merge::Info`, never sent alone.
         Reply::Info(_) => encode::error(out, "ERR internal: unmerged INFO reply"),
     }

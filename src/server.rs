@@ -2,15 +2,17 @@
 
 use crate::config::{self, Config, BACKLOG};
 use crate::worker::Worker;
-use crossbeam_channel::{unbounded, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use mio::Waker;
-use shards::{Batch, EvictionPolicy, Limits, Store};
+use shards::aof::Fsync;
+use shards::exec::Persist;
+use shards::{Batch, EvictionPolicy, Limits, Op, OpCode, Reply, Store};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Counters one worker updates; padded so workers never share a cache line.
@@ -54,6 +56,10 @@ pub struct Shared {
     pub max_keys: AtomicU64,
     /// Current eviction policy, as an index into `EvictionPolicy::ALL`.
     policy: AtomicU8,
+    /// Current appendfsync policy (an `aof::Fsync` code).
+    pub appendfsync: AtomicU8,
+    /// True when the AOF is on.
+    pub aof_enabled: bool,
 }
 
 impl Shared {
@@ -62,9 +68,17 @@ impl Shared {
         EvictionPolicy::ALL[self.policy.load(Ordering::Relaxed) as usize]
     }
 
+    /// The appendfsync policy in force.
+    pub fn appendfsync(&self) -> Fsync {
+        Fsync::from_code(self.appendfsync.load(Ordering::Relaxed)).unwrap_or(Fsync::Everysec)
+    }
+
     /// Records a new eviction policy (the shards are told separately).
     pub fn set_policy(&self, p: EvictionPolicy) {
-        let idx = EvictionPolicy::ALL.iter().position(|x| *x == p).unwrap_or(0);
+        let idx = EvictionPolicy::ALL
+            .iter()
+            .position(|x| *x == p)
+            .unwrap_or(0);
         self.policy.store(idx as u8, Ordering::Relaxed);
     }
 
@@ -83,14 +97,45 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Shared state.
     pub shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
+    /// Queues to every shard, for control messages from outside the workers.
+    to_shards: Vec<Sender<Batch>>,
+    /// The reply queue of the control "worker" (index = number of workers).
+    control: Receiver<Batch>,
 }
 
 impl Server {
-    /// Blocks until every server thread has exited (they run until the process ends).
-    pub fn join(self) {
-        for t in self.threads {
-            let _ = t.join();
+    /// Flushes and fsyncs every shard's AOF, after every batch queued before
+    /// this call; from then on every write is synced before its reply. Call
+    /// it, then exit the process.
+    pub fn shutdown(&self) -> Result<(), String> {
+        let me = self.shared.workers;
+        for (i, tx) in self.to_shards.iter().enumerate() {
+            let mut b = Batch::new(me, i);
+            b.push_op(Op {
+                code: OpCode::Shutdown,
+                db: 0,
+                flags: 0,
+                arg: 0,
+                nargs: 0,
+                num: 0,
+                aux: 0,
+            });
+            tx.send(b).map_err(|_| format!("shard {i} is gone"))?;
+        }
+        let mut errors = Vec::new();
+        for _ in 0..self.to_shards.len() {
+            let b = self
+                .control
+                .recv()
+                .map_err(|_| "a shard is gone".to_string())?;
+            if let Some(Reply::ErrText(e)) = b.replies.first() {
+                errors.push(format!("shard {}: {e}", b.shard));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
         }
     }
 }
@@ -148,28 +193,34 @@ pub fn start(config: Config) -> io::Result<Server> {
         maxmemory: AtomicU64::new(config.maxmemory),
         max_keys: AtomicU64::new(config.max_keys),
         policy: AtomicU8::new(0),
+        appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
+        aof_enabled: config.aof().is_some(),
         config,
     });
     shared.set_policy(shared.config.maxmemory_policy);
     let config = &shared.config;
 
-    let mut threads = Vec::new();
-    let (reply_tx, reply_rx): (Vec<_>, Vec<_>) = (0..nworkers).map(|_| unbounded::<Batch>()).unzip();
-    let mut shard_tx = Vec::with_capacity(nshards);
-    for i in 0..nshards {
-        let (tx, rx) = unbounded::<Batch>();
-        shard_tx.push(tx);
-        let limits = Limits {
+    let limits: Vec<Limits> = (0..nshards)
+        .map(|i| Limits {
             maxmemory: config::split_even(config.maxmemory, nshards, i) as usize,
             max_keys: config::split_even(config.max_keys, nshards, i) as usize,
             policy: config.maxmemory_policy,
-        };
+        })
+        .collect();
+    let (stores, persists) = load(config, nshards, &limits)?;
+
+    // One reply queue per worker, plus one for control messages (shutdown).
+    let (reply_tx, mut reply_rx): (Vec<_>, Vec<_>) =
+        (0..=nworkers).map(|_| unbounded::<Batch>()).unzip();
+    let control = reply_rx.pop().expect("control queue");
+    let mut shard_tx = Vec::with_capacity(nshards);
+    for (i, (store, persist)) in stores.into_iter().zip(persists).enumerate() {
+        let (tx, rx) = unbounded::<Batch>();
+        shard_tx.push(tx);
         let replies = reply_tx.clone();
-        threads.push(
-            thread::Builder::new()
-                .name(format!("shard-{i}"))
-                .spawn(move || shards::shard::run(Store::new(limits), rx, replies))?,
-        );
+        thread::Builder::new()
+            .name(format!("shard-{i}"))
+            .spawn(move || shards::shard::run(store, persist, rx, replies))?;
     }
     drop(reply_tx);
 
@@ -181,14 +232,15 @@ pub fn start(config: Config) -> io::Result<Server> {
         let core = pin.then(|| cores[i % cores.len()]);
         let mut w = Worker::new(i, shared.clone(), conn_rx, shard_tx.clone(), replies)?;
         handoff.push((conn_tx, w.waker()));
-        threads.push(thread::Builder::new().name(format!("worker-{i}")).spawn(move || {
-            if let Some(core) = core {
-                core_affinity::set_for_current(core);
-            }
-            w.run();
-        })?);
+        thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                w.run();
+            })?;
     }
-    drop(shard_tx);
 
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -203,19 +255,51 @@ pub fn start(config: Config) -> io::Result<Server> {
     eprintln!("shardcache listening on {addr}");
 
     let acceptor_shared = shared.clone();
-    threads.push(
-        thread::Builder::new()
-            .name("acceptor".into())
-            .spawn(move || accept_loop(listener, handoff, acceptor_shared))?,
-    );
+    thread::Builder::new()
+        .name("acceptor".into())
+        .spawn(move || accept_loop(listener, handoff, acceptor_shared))?;
     Ok(Server {
         addr,
         shared,
-        threads,
+        to_shards: shard_tx,
+        control,
     })
 }
 
-fn accept_loop(listener: TcpListener, workers: Vec<(Sender<TcpStream>, Arc<Waker>)>, shared: Arc<Shared>) {
+/// Builds every shard's store: empty, or replayed from the AOF.
+fn load(
+    config: &Config,
+    nshards: usize,
+    limits: &[Limits],
+) -> io::Result<(Vec<Store>, Vec<Persist>)> {
+    let Some(aof) = config.aof() else {
+        let stores = limits.iter().map(|&l| Store::new(l)).collect();
+        return Ok((stores, (0..nshards).map(|_| Persist::off()).collect()));
+    };
+    let started = Instant::now();
+    let opened = shards::aof::open(&aof, &shards::route::Router::new(nshards), limits)
+        .map_err(|e| io::Error::other(format!("cannot load the AOF: {e}")))?;
+    let keys: usize = opened.stores.iter().map(|s| s.len()).sum();
+    let bytes: u64 = opened.segments.iter().map(|s| s.bytes).sum();
+    tracing::info!(
+        keys,
+        bytes,
+        segments = opened.segments.len(),
+        ms = started.elapsed().as_millis() as u64,
+        resharded_from = opened.resharded_from,
+        "AOF loaded"
+    );
+    Ok((
+        opened.stores,
+        opened.aofs.into_iter().map(Persist::on).collect(),
+    ))
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    workers: Vec<(Sender<TcpStream>, Arc<Waker>)>,
+    shared: Arc<Shared>,
+) {
     let mut next = 0usize;
     loop {
         let stream = match listener.accept() {

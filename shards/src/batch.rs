@@ -29,6 +29,22 @@ pub enum OpCode {
     SetLimits,
     /// Clear the shard's statistics counters (CONFIG RESETSTAT).
     ResetStats,
+    /// Start an AOF rewrite (BGREWRITEAOF).
+    RewriteAof,
+    /// Change the fsync policy: `flags` = `aof::Fsync` code.
+    SetFsync,
+    /// Flush and fsync the segment, and from then on sync every write (shutdown).
+    Shutdown,
+}
+
+impl OpCode {
+    /// True for ops that change data: refused while the AOF cannot be written.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            OpCode::Set | OpCode::Del | OpCode::FlushDb | OpCode::FlushAll
+        )
+    }
 }
 
 /// SET flags carried in `Op::flags`.
@@ -66,6 +82,13 @@ pub struct Op {
 pub mod errors {
     /// Write refused under `maxmemory`/`max-keys` with no eviction possible.
     pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    /// Prefix of the error for writes refused while the AOF cannot be written.
+    pub const MISCONF_AOF: &str = "MISCONF Errors writing to the AOF file: ";
+    /// BGREWRITEAOF while one runs.
+    pub const REWRITE_RUNNING: &str =
+        "ERR Background append only file rewriting already in progress";
+    /// BGREWRITEAOF with persistence off.
+    pub const AOF_OFF: &str = "ERR Append only file is disabled";
 }
 
 /// A shard's snapshot for INFO.
@@ -89,6 +112,8 @@ pub struct ShardInfo {
     pub expired: u64,
     /// Keys removed by a limit.
     pub evicted: u64,
+    /// Persistence figures, when the AOF is on.
+    pub aof: Option<crate::aof::AofStatus>,
 }
 
 /// A shard's answer to one op. Bulk payloads are ranges of `Batch::out`.
@@ -109,6 +134,8 @@ pub enum Reply {
     },
     /// Error reply (text without the leading `-`).
     Err(&'static str),
+    /// Error reply whose text is built at run time.
+    ErrText(Box<str>),
     /// INFO snapshot.
     Info(Box<ShardInfo>),
 }

@@ -3,17 +3,49 @@
 //! Command parsing and reply merging stay in the server; here each op is one
 //! key (or the whole shard) and one reply.
 
+use crate::aof::{Aof, Fsync, Log};
 use crate::batch::{errors, set_flags, Batch, Op, OpCode, Reply, ShardInfo};
 use crate::store::{EvictionPolicy, Expiry, Limits, Store};
 use crate::NUM_DBS;
 
-/// Executes every op of `batch` against `store`, filling `batch.replies`.
-pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64) {
+/// A shard's persistence: the records of what it executed, and its segment.
+#[derive(Default)]
+pub struct Persist {
+    /// Records waiting to be written.
+    pub log: Log,
+    /// The open segment, when the AOF is on.
+    pub aof: Option<Aof>,
+}
+
+impl Persist {
+    /// No persistence: nothing is recorded.
+    pub fn off() -> Self {
+        Persist::default()
+    }
+
+    /// Persistence to `aof`.
+    pub fn on(aof: Aof) -> Self {
+        Persist {
+            log: Log::new(true),
+            aof: Some(aof),
+        }
+    }
+}
+
+/// Executes every op of `batch` against `store`, filling `batch.replies` and
+/// recording every change in `persist.log` (written later, once per group).
+pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64, persist: &mut Persist) {
     batch.replies.clear();
     batch.out.clear();
     for i in 0..batch.ops.len() {
         let op = batch.ops[i];
-        let reply = execute_op(store, batch, &op, now_ms);
+        let reply = match &persist.log.refuse_writes {
+            Some(why) if op.code.is_write() => {
+                Reply::ErrText(format!("{}{why}", errors::MISCONF_AOF).into())
+            }
+            _ => execute_op(store, batch, &op, now_ms, persist),
+        };
+        store.drain_evicted(|db, key| persist.log.del(db, key));
         batch.replies.push(reply);
     }
 }
@@ -27,8 +59,15 @@ fn bulk(out: &mut Vec<u8>, v: &[u8]) -> Reply {
     }
 }
 
-fn execute_op(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply {
+fn execute_op(
+    store: &mut Store,
+    batch: &mut Batch,
+    op: &Op,
+    now_ms: u64,
+    persist: &mut Persist,
+) -> Reply {
     let db = op.db as usize;
+    let log = &mut persist.log;
     match op.code {
         OpCode::Get => {
             let (start, len) = batch.ranges[op.arg as usize];
@@ -38,8 +77,15 @@ fn execute_op(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Rep
                 None => Reply::Nil,
             }
         }
-        OpCode::Set => exec_set(store, batch, op, now_ms),
-        OpCode::Del => Reply::Int(store.del(db, batch.arg(op, 0), now_ms) as i64),
+        OpCode::Set => exec_set(store, batch, op, now_ms, log),
+        OpCode::Del => {
+            let key = batch.arg(op, 0);
+            let existed = store.del(db, key, now_ms);
+            if existed {
+                log.del(op.db, key);
+            }
+            Reply::Int(existed as i64)
+        }
         OpCode::Exists => {
             let (start, len) = batch.ranges[op.arg as usize];
             Reply::Int(store.exists(db, &batch.data[start..start + len], now_ms) as i64)
@@ -47,13 +93,43 @@ fn execute_op(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Rep
         OpCode::DbSize => Reply::Int(store.db_len(db) as i64),
         OpCode::FlushDb => {
             store.flush_db(db);
+            log.flush_db(op.db);
             Reply::Ok
         }
         OpCode::FlushAll => {
             store.flush_all();
+            log.flush_all();
             Reply::Ok
         }
-        OpCode::Info => Reply::Info(Box::new(info(store))),
+        OpCode::Info => {
+            let mut i = info(store);
+            i.aof = persist.aof.as_ref().map(|a| a.status());
+            Reply::Info(Box::new(i))
+        }
+        OpCode::RewriteAof => match persist.aof.as_mut().map(|a| a.request_rewrite()) {
+            None => Reply::Err(errors::AOF_OFF),
+            Some(true) => Reply::Ok,
+            Some(false) => Reply::Err(errors::REWRITE_RUNNING),
+        },
+        OpCode::SetFsync => {
+            if let (Some(aof), Some(f)) = (persist.aof.as_mut(), Fsync::from_code(op.flags)) {
+                aof.set_fsync(f);
+            }
+            Reply::Ok
+        }
+        OpCode::Shutdown => match persist.aof.as_mut() {
+            None => Reply::Ok,
+            Some(aof) => {
+                // Anything that arrives after this point is synced before
+                // its reply, so a reply never outruns the disk while the
+                // process is on its way out.
+                aof.set_fsync(Fsync::Always);
+                match aof.sync_all(&mut persist.log) {
+                    Ok(()) => Reply::Ok,
+                    Err(e) => Reply::ErrText(format!("ERR AOF flush failed: {e}").into()),
+                }
+            }
+        },
         OpCode::SetLimits => {
             let policy = EvictionPolicy::ALL
                 .get(op.flags as usize)
@@ -73,7 +149,7 @@ fn execute_op(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Rep
     }
 }
 
-fn exec_set(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply {
+fn exec_set(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &mut Log) -> Reply {
     let db = op.db as usize;
     let (ks, kl) = batch.ranges[op.arg as usize];
     let (vs, vl) = batch.ranges[op.arg as usize + 1];
@@ -105,8 +181,21 @@ fn exec_set(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply
         Expiry::Clear
     };
     match store.set(db, key, value, expiry, now_ms) {
-        Ok(()) if f & set_flags::GET != 0 => reply_old(),
-        Ok(()) => Reply::Ok,
+        Ok(()) => {
+            if log.enabled {
+                let at = match expiry {
+                    Expiry::At(t) => t,
+                    Expiry::Clear => 0,
+                    Expiry::Keep => store.expire_at(db, key, now_ms).unwrap_or(0),
+                };
+                log.set(op.db, key, value, at);
+            }
+            if f & set_flags::GET != 0 {
+                reply_old()
+            } else {
+                Reply::Ok
+            }
+        }
         Err(_) => Reply::Err(errors::OOM),
     }
 }
@@ -156,9 +245,15 @@ mod tests {
         op(OpCode::Set, &mut b, &[b"k", b"v1"], set_flags::NX, 0);
         op(OpCode::Set, &mut b, &[b"k", b"v2"], set_flags::NX, 0);
         op(OpCode::Set, &mut b, &[b"k", b"v3"], set_flags::GET, 0);
-        op(OpCode::Set, &mut b, &[b"k", b"v4"], set_flags::NX | set_flags::GET, 0);
+        op(
+            OpCode::Set,
+            &mut b,
+            &[b"k", b"v4"],
+            set_flags::NX | set_flags::GET,
+            0,
+        );
         op(OpCode::Get, &mut b, &[b"k"], 0, 0);
-        execute(&mut store, &mut b, 0);
+        execute(&mut store, &mut b, 0, &mut Persist::off());
         let r = &b.replies;
         assert_eq!(r[0], Reply::Nil);
         assert_eq!(r[1], Reply::Ok);
@@ -187,7 +282,7 @@ mod tests {
             op(OpCode::Get, &mut b, &[b"k"], 0, 0);
             op(OpCode::Del, &mut b, &[b"k"], 0, 0);
             op(OpCode::Exists, &mut b, &[b"k"], 0, 0);
-            execute(&mut store, &mut b, 0);
+            execute(&mut store, &mut b, 0, &mut Persist::off());
             assert_eq!(b.replies.len(), 4);
             assert_eq!(b.replies[0], Reply::Ok);
             assert_eq!(b.replies[1], Reply::Bulk { start: 0, len: 1 });

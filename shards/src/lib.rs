@@ -9,15 +9,19 @@
 //! - `store`: arena slab addressed by `u32`, exact intrusive LRU, one
 //!   hashbrown `HashTable<u32>` per database (keys are stored once, in the
 //!   slab), TTLs, eviction policies and memory accounting.
+//! - `aof`: per-shard append-only segments, manifest, replay, rewrite.
 //! - `batch`: the reusable message between a worker and a shard.
 //! - `exec`: each op code executed against a store.
 //! - `shard`: the thread loop that drains batches and replies.
+//! - `route`: key → shard hashing and its fingerprint.
 //! - `glob`: Redis's glob matcher (KEYS, SCAN MATCH, CONFIG GET).
 
+pub mod aof;
 pub mod batch;
 pub mod clock;
 pub mod exec;
 pub mod glob;
+pub mod route;
 pub mod shard;
 pub mod store;
 

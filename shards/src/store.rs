@@ -67,7 +67,9 @@ impl EvictionPolicy {
     fn volatile_only(self) -> bool {
         matches!(
             self,
-            EvictionPolicy::VolatileLru | EvictionPolicy::VolatileRandom | EvictionPolicy::VolatileTtl
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
         )
     }
 }
@@ -120,6 +122,9 @@ pub enum Expiry {
     /// Expire at this absolute unix time in milliseconds.
     At(u64),
 }
+
+/// An evicted entry kept for the AOF: (db, key length, key+value block).
+type Evicted = (u8, u32, Box<[u8]>);
 
 struct Entry {
     /// Key bytes followed by value bytes: one allocation per entry.
@@ -185,6 +190,9 @@ pub struct Store {
     rng: u64,
     epoch: Instant,
     avg_ttl: [u64; NUM_DBS],
+    /// Keys evicted since the last drain, kept only when persistence needs
+    /// to log their removal: (db, key length, the entry's key+value block).
+    evicted: Option<Vec<Evicted>>,
 }
 
 impl Default for Store {
@@ -221,7 +229,43 @@ impl Store {
             rng: 0x9e37_79b9_7f4a_7c15,
             epoch: Instant::now(),
             avg_ttl: [0; NUM_DBS],
+            evicted: None,
         }
+    }
+
+    /// Keeps the keys of evicted entries until `drain_evicted`, so the AOF
+    /// can record their removal.
+    pub fn track_evictions(&mut self, on: bool) {
+        self.evicted = on.then(Vec::new);
+    }
+
+    /// Hands every key evicted since the last call to `f(db, key)`.
+    pub fn drain_evicted(&mut self, mut f: impl FnMut(u8, &[u8])) {
+        if let Some(list) = self.evicted.as_mut() {
+            for (db, klen, data) in list.drain(..) {
+                f(db, &data[..klen as usize]);
+            }
+        }
+    }
+
+    /// Calls `f(db, key, value, expire_at)` for every live, unexpired entry in
+    /// slab slots `cursor..cursor + max`; returns the next cursor, or None
+    /// once the slab is exhausted. Slots are stable, so a walk over several
+    /// calls with writes in between sees every entry that lived throughout.
+    pub fn snapshot_range(
+        &self,
+        cursor: usize,
+        max: usize,
+        now_ms: u64,
+        mut f: impl FnMut(u8, &[u8], &[u8], u64),
+    ) -> Option<usize> {
+        let end = (cursor + max).min(self.entries.len());
+        for e in &self.entries[cursor.min(end)..end] {
+            if e.live && (e.expire_at == 0 || e.expire_at > now_ms) {
+                f(e.db, e.key(), e.value(), e.expire_at);
+            }
+        }
+        (end < self.entries.len()).then_some(end)
     }
 
     /// Replaces the limits; takes effect at the next write.
@@ -520,7 +564,7 @@ impl Store {
         self.db_volatile[db] -= 1;
     }
 
-    fn remove_idx(&mut self, idx: u32, h: u64) {
+    fn remove_idx(&mut self, idx: u32, h: u64) -> Box<[u8]> {
         let db = self.entries[idx as usize].db as usize;
         if let Ok(slot) = self.dbs[db].find_entry(h, |&i| i == idx) {
             slot.remove();
@@ -531,18 +575,19 @@ impl Store {
         self.unlink(idx);
         let e = &mut self.entries[idx as usize];
         self.data_bytes -= alloc_size(e.data.len());
-        e.data = Box::default();
+        let data = std::mem::take(&mut e.data);
         e.live = false;
         e.expire_at = 0;
         e.next = self.free;
         self.free = idx;
         self.live -= 1;
         self.db_keys[db] -= 1;
+        data
     }
 
-    fn remove_by_idx(&mut self, idx: u32) {
+    fn remove_by_idx(&mut self, idx: u32) -> Box<[u8]> {
         let h = self.hash(self.entries[idx as usize].key());
-        self.remove_idx(idx, h);
+        self.remove_idx(idx, h)
     }
 
     fn link_front(&mut self, idx: u32) {
@@ -654,11 +699,22 @@ impl Store {
                 found.or_else(|| Some(self.sample_volatile_min(|e| e.atime as u64)))
             }
         };
-        debug_assert!(self.limits.policy.volatile_only() || victim.is_some() || self.live == 0
-            || self.limits.policy == EvictionPolicy::NoEviction);
+        debug_assert!(
+            self.limits.policy.volatile_only()
+                || victim.is_some()
+                || self.live == 0
+                || self.limits.policy == EvictionPolicy::NoEviction
+        );
         match victim {
             Some(idx) => {
-                self.remove_by_idx(idx);
+                let (db, klen) = {
+                    let e = &self.entries[idx as usize];
+                    (e.db, e.klen)
+                };
+                let data = self.remove_by_idx(idx);
+                if let Some(list) = self.evicted.as_mut() {
+                    list.push((db, klen, data));
+                }
                 self.stats.evicted += 1;
                 true
             }
@@ -698,10 +754,9 @@ impl Store {
                 }
             }
             for db in 0..NUM_DBS {
-                if ttl_n[db] > 0 {
+                if let Some(sample) = ttl_sum[db].checked_div(ttl_n[db]) {
                     // Same smoothing as Redis: mostly the old estimate, a
                     // little of this sample's mean.
-                    let sample = ttl_sum[db] / ttl_n[db];
                     self.avg_ttl[db] = if self.avg_ttl[db] == 0 {
                         sample
                     } else {
@@ -730,8 +785,10 @@ impl Store {
     pub fn flush_all(&mut self) {
         let limits = self.limits;
         let stats = self.stats;
+        let tracking = self.evicted.is_some();
         *self = Store::new(limits);
         self.stats = stats;
+        self.track_evictions(tracking);
     }
 
     /// Every live key of one database, in no particular order (KEYS, SCAN).
@@ -757,7 +814,10 @@ impl Store {
     /// Seconds since the key was last read or written (OBJECT IDLETIME).
     pub fn idle_secs(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<u32> {
         let idx = self.lookup(db, key, now_ms)?;
-        Some(self.now_secs().saturating_sub(self.entries[idx as usize].atime))
+        Some(
+            self.now_secs()
+                .saturating_sub(self.entries[idx as usize].atime),
+        )
     }
 }
 
@@ -823,7 +883,11 @@ mod tests {
         for i in 100..150u32 {
             s.set(0, &i.to_le_bytes(), b"v", Expiry::Clear, 0).unwrap();
         }
-        assert_eq!(s.entries.len(), cap, "freed slots are reused before the slab grows");
+        assert_eq!(
+            s.entries.len(),
+            cap,
+            "freed slots are reused before the slab grows"
+        );
         assert_eq!(s.len(), 100);
         for i in 50..150u32 {
             assert_eq!(s.get(0, &i.to_le_bytes(), 0), Some(&b"v"[..]));
@@ -900,7 +964,10 @@ mod tests {
         assert!(s.get(0, b"key:0", 0).is_none());
         let survivors = s.len();
         for i in (1000 - survivors as u32)..1000 {
-            assert!(s.peek(0, format!("key:{i}").as_bytes(), 0).is_some(), "key:{i}");
+            assert!(
+                s.peek(0, format!("key:{i}").as_bytes(), 0).is_some(),
+                "key:{i}"
+            );
         }
     }
 
@@ -918,7 +985,8 @@ mod tests {
                 refused = true;
                 break;
             }
-            s.set(0, &i.to_le_bytes(), &value, Expiry::Clear, 0).unwrap();
+            s.set(0, &i.to_le_bytes(), &value, Expiry::Clear, 0)
+                .unwrap();
         }
         assert!(refused);
         assert_eq!(s.stats().evicted, 0);
@@ -993,7 +1061,8 @@ mod tests {
     fn active_expiry_collects_without_access() {
         let mut s = Store::default();
         for i in 0..1000u32 {
-            s.set(0, &i.to_le_bytes(), b"v", Expiry::At(100), 0).unwrap();
+            s.set(0, &i.to_le_bytes(), b"v", Expiry::At(100), 0)
+                .unwrap();
         }
         for i in 1000..1100u32 {
             s.set(0, &i.to_le_bytes(), b"v", Expiry::Clear, 0).unwrap();
@@ -1013,8 +1082,14 @@ mod tests {
             ..Limits::default()
         });
         for i in 0..10u32 {
-            s.set(i as usize % NUM_DBS, &i.to_le_bytes(), b"v", Expiry::Clear, 0)
-                .unwrap();
+            s.set(
+                i as usize % NUM_DBS,
+                &i.to_le_bytes(),
+                b"v",
+                Expiry::Clear,
+                0,
+            )
+            .unwrap();
         }
         let before = s.used_memory();
         s.flush_all();

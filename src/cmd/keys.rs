@@ -49,7 +49,11 @@ pub fn flush(ctx: &mut Ctx, all: bool) {
         ctx.syntax_error();
         return;
     }
-    let code = if all { OpCode::FlushAll } else { OpCode::FlushDb };
+    let code = if all {
+        OpCode::FlushAll
+    } else {
+        OpCode::FlushDb
+    };
     ctx.router.begin(ctx.conn, Merge::AllOk);
     ctx.router.each_shard_op(code, ctx.session.db, 0, 0, 0);
 }

@@ -95,6 +95,8 @@ pub fn dispatch(
         Cmd::Info => server::info(&mut ctx),
         Cmd::Config => server::config(&mut ctx),
         Cmd::Command => server::command(&mut ctx),
+        Cmd::BgRewriteAof => server::bgrewriteaof(&mut ctx),
+        Cmd::Shutdown => server::shutdown(&mut ctx),
         Cmd::Select => keys::select(&mut ctx),
         Cmd::Del => keys::del(&mut ctx),
         Cmd::Exists => keys::exists(&mut ctx),

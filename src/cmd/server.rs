@@ -7,6 +7,7 @@ use crate::config::{self, PROTO_MAX_BULK_LEN};
 use crate::info;
 use crate::resp::encode;
 use crate::router::Merge;
+use shards::aof::Fsync;
 use shards::{EvictionPolicy, OpCode};
 use std::sync::atomic::Ordering;
 
@@ -62,7 +63,19 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("max-keys", s.max_keys.load(Ordering::Relaxed).to_string()),
         ("save", String::new()),
         ("appendonly", yes_no(c.appendonly == config::YesNo::Yes)),
-        ("appendfsync", c.appendfsync.name().to_string()),
+        ("appendfsync", s.appendfsync().name().to_string()),
+        (
+            "auto-aof-rewrite-percentage",
+            c.auto_aof_rewrite_percentage.to_string(),
+        ),
+        (
+            "auto-aof-rewrite-min-size",
+            c.auto_aof_rewrite_min_size.to_string(),
+        ),
+        (
+            "aof-load-truncated",
+            yes_no(c.aof_load_truncated == config::YesNo::Yes),
+        ),
         ("appendfilename", "appendonly.aof".to_string()),
         ("dir", dir.display().to_string()),
         ("maxclients", "10000".to_string()),
@@ -153,11 +166,14 @@ fn config_set(ctx: &mut Ctx) {
     let mut maxmemory = s.maxmemory.load(Ordering::Relaxed);
     let mut policy = s.policy();
     let mut max_keys = s.max_keys.load(Ordering::Relaxed);
+    let mut fsync = s.appendfsync();
     let mut i = 2;
     while i < ctx.args.len() {
         let name = String::from_utf8_lossy(ctx.args.get(i)).to_ascii_lowercase();
         let value = String::from_utf8_lossy(ctx.args.get(i + 1)).to_string();
-        let failed = |why: &str| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}");
+        let failed = |why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
         match name.as_str() {
             "maxmemory" => match config::parse_memory(&value) {
                 Ok(v) => maxmemory = v,
@@ -167,11 +183,22 @@ fn config_set(ctx: &mut Ctx) {
                 Ok(v) => max_keys = v,
                 Err(_) => return ctx.error(&failed("argument couldn't be parsed into an integer")),
             },
+            "appendfsync" => match Fsync::parse(&value) {
+                Some(f) => fsync = f,
+                None => {
+                    return ctx.error(&failed(
+                        "argument(s) must be one of the following: always, everysec, no",
+                    ))
+                }
+            },
             "maxmemory-policy" => match EvictionPolicy::parse(&value) {
                 Some(p) => policy = p,
                 None => {
                     let names: Vec<_> = EvictionPolicy::ALL.iter().map(|p| p.name()).collect();
-                    let why = format!("argument(s) must be one of the following: {}", names.join(", "));
+                    let why = format!(
+                        "argument(s) must be one of the following: {}",
+                        names.join(", ")
+                    );
                     return ctx.error(&failed(&why));
                 }
             },
@@ -179,7 +206,8 @@ fn config_set(ctx: &mut Ctx) {
                 return ctx.error(&failed("can't set immutable config"));
             }
             _ => {
-                let msg = format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'");
+                let msg =
+                    format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'");
                 return ctx.error(&msg);
             }
         }
@@ -188,7 +216,11 @@ fn config_set(ctx: &mut Ctx) {
     s.maxmemory.store(maxmemory, Ordering::Relaxed);
     s.max_keys.store(max_keys, Ordering::Relaxed);
     s.set_policy(policy);
-    let policy_idx = EvictionPolicy::ALL.iter().position(|p| *p == policy).unwrap_or(0) as u8;
+    s.appendfsync.store(fsync.to_code(), Ordering::Relaxed);
+    let policy_idx = EvictionPolicy::ALL
+        .iter()
+        .position(|p| *p == policy)
+        .unwrap_or(0) as u8;
     let n = ctx.router.shards();
     ctx.router.begin(ctx.conn, Merge::AllOk);
     for shard in 0..n {
@@ -199,7 +231,31 @@ fn config_set(ctx: &mut Ctx) {
             config::split_even(maxmemory, n, shard),
             config::split_even(max_keys, n, shard),
         );
+        ctx.router
+            .shard_op(shard, OpCode::SetFsync, fsync.to_code(), 0, 0);
     }
+}
+
+pub fn bgrewriteaof(ctx: &mut Ctx) {
+    ctx.router.begin(ctx.conn, Merge::Rewrite);
+    ctx.router.each_shard_op(OpCode::RewriteAof, 0, 0, 0, 0);
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: every shard flushes and fsyncs its
+/// AOF after what was queued before, then the process exits 0. With the AOF
+/// on there is nothing else to save, so NOSAVE and SAVE behave alike (as in
+/// Redis, where NOSAVE skips only the RDB).
+pub fn shutdown(ctx: &mut Ctx) {
+    for a in ctx.args.iter_from(1) {
+        let a = a.to_ascii_lowercase();
+        match a.as_slice() {
+            b"nosave" | b"save" | b"now" | b"force" => {}
+            b"abort" => return ctx.error("ERR No shutdown in progress."),
+            _ => return ctx.syntax_error(),
+        }
+    }
+    ctx.router.begin(ctx.conn, Merge::Shutdown);
+    ctx.router.each_shard_op(OpCode::Shutdown, 0, 0, 0, 0);
 }
 
 fn write_flags(out: &mut Vec<u8>, spec: &CommandSpec) {
@@ -235,7 +291,11 @@ fn write_command_info(out: &mut Vec<u8>, spec: &CommandSpec) {
 fn write_command_docs(out: &mut Vec<u8>, spec: &CommandSpec) {
     encode::bulk(out, spec.name.as_bytes());
     encode::array(out, 6);
-    for (k, v) in [("summary", spec.summary), ("since", spec.since), ("group", spec.group)] {
+    for (k, v) in [
+        ("summary", spec.summary),
+        ("since", spec.since),
+        ("group", spec.group),
+    ] {
         encode::bulk(out, k.as_bytes());
         encode::bulk(out, v.as_bytes());
     }

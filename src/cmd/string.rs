@@ -39,7 +39,10 @@ pub fn set(ctx: &mut Ctx) {
             flags |= set_flags::GET;
         } else if is("keepttl") && unit == Unit::None {
             flags |= set_flags::KEEPTTL;
-        } else if flags & set_flags::KEEPTTL == 0 && has_next && (is("ex") || is("px") || is("exat") || is("pxat")) {
+        } else if flags & set_flags::KEEPTTL == 0
+            && has_next
+            && (is("ex") || is("px") || is("exat") || is("pxat"))
+        {
             let u = if is("ex") {
                 Unit::Ex
             } else if is("px") {
@@ -117,7 +120,8 @@ pub fn mset(ctx: &mut Ctx) {
     let mut i = 1;
     while i < ctx.args.len() {
         let (k, v) = (ctx.args.get(i), ctx.args.get(i + 1));
-        ctx.router.key_op(OpCode::Set, ctx.session.db, 0, 0, &[k, v]);
+        ctx.router
+            .key_op(OpCode::Set, ctx.session.db, 0, 0, &[k, v]);
         i += 2;
     }
 }

@@ -1,0 +1,1332 @@
+//! Per-shard append-only files.
+//!
+//! ```text
+//! <dir>/manifest              shard count, routing fingerprint, generation, segments
+//! <dir>/shard-<i>.<gen>.aof   one segment per shard, Redis AOF (RESP) format
+//! ```
+//!
+//! Records are absolute state changes only: `SET k v [PXAT ms]`, `DEL k`,
+//! `FLUSHDB`, `FLUSHALL`, with `SELECT` whenever the database changes. Being
+//! absolute, a record may be applied twice without harm, which is what makes
+//! the incremental rewrite below correct, and every segment is a valid Redis
+//! AOF (`redis-check-aof` accepts it, `redis-cli --pipe` imports it).
+//!
+//! Group commit: the shard executes every batch it drained, then writes the
+//! records of all of them with one `write` and, under `appendfsync always`,
+//! one `fdatasync` before any reply leaves.
+//!
+//! Rewrite: the shard walks its slab a few thousand entries at a time between
+//! batches, writing the live keys to `<segment>.rewrite`, while the records
+//! of new writes go both to the old segment and to a side buffer. When the
+//! walk ends the buffer is appended, the file synced and renamed over the
+//! segment. A key changed during the walk appears in the snapshot (old or
+//! new state) and again, later, in the buffer; replay ends on its last state.
+
+use crate::route::Router;
+use crate::store::{Expiry, Limits, Store};
+use crate::NUM_DBS;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// When the AOF reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before every reply (one fdatasync per drained group of batches).
+    Always,
+    /// Once a second.
+    Everysec,
+    /// When the OS decides.
+    No,
+}
+
+impl Fsync {
+    /// Redis's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::Everysec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+    /// Parses Redis's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Fsync::Always, Fsync::Everysec, Fsync::No]
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+    }
+    fn code(self) -> u8 {
+        self as u8
+    }
+    /// Inverse of the code carried in ops.
+    pub fn from_code(c: u8) -> Option<Self> {
+        [Fsync::Always, Fsync::Everysec, Fsync::No]
+            .get(c as usize)
+            .copied()
+    }
+}
+
+/// Persistence settings.
+#[derive(Clone, Debug)]
+pub struct AofConfig {
+    /// Data directory.
+    pub dir: PathBuf,
+    /// fsync policy.
+    pub fsync: Fsync,
+    /// Rewrite when a segment grew by this many percent over its last rewritten size.
+    pub rewrite_percentage: u64,
+    /// ... and is at least this big (bytes).
+    pub rewrite_min_size: u64,
+    /// Start with the valid prefix when a segment ends in a torn record.
+    pub load_truncated: bool,
+    /// Start with the valid prefix even when a segment is corrupt before its end
+    /// (the bad remainder is moved aside, not deleted).
+    pub load_corrupt: bool,
+}
+
+impl Fsync {
+    /// Code carried in an op's flags.
+    pub fn to_code(self) -> u8 {
+        self.code()
+    }
+}
+
+/// The records a shard produced while executing, waiting to be written.
+#[derive(Debug, Default)]
+pub struct Log {
+    /// False when persistence is off: recording costs nothing then.
+    pub enabled: bool,
+    /// Set while the segment cannot be written: write ops are refused (MISCONF).
+    pub refuse_writes: Option<String>,
+    buf: Vec<u8>,
+    db: Option<u8>,
+}
+
+fn put_bulk(buf: &mut Vec<u8>, arg: &[u8]) {
+    buf.push(b'$');
+    buf.extend_from_slice(itoa::Buffer::new().format(arg.len()).as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    buf.extend_from_slice(arg);
+    buf.extend_from_slice(b"\r\n");
+}
+
+fn put_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
+    buf.push(b'*');
+    buf.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    for a in args {
+        put_bulk(buf, a);
+    }
+}
+
+fn put_select(buf: &mut Vec<u8>, db: u8) {
+    put_command(buf, &[b"SELECT", itoa::Buffer::new().format(db).as_bytes()]);
+}
+
+fn put_set(buf: &mut Vec<u8>, key: &[u8], value: &[u8], expire_at: u64) {
+    if expire_at == 0 {
+        put_command(buf, &[b"SET", key, value]);
+    } else {
+        let mut t = itoa::Buffer::new();
+        put_command(
+            buf,
+            &[b"SET", key, value, b"PXAT", t.format(expire_at).as_bytes()],
+        );
+    }
+}
+
+impl Log {
+    /// A log that records (persistence on) or not.
+    pub fn new(enabled: bool) -> Self {
+        Log {
+            enabled,
+            ..Default::default()
+        }
+    }
+
+    fn select(&mut self, db: u8) {
+        if self.db != Some(db) {
+            put_select(&mut self.buf, db);
+            self.db = Some(db);
+        }
+    }
+
+    /// Records a SET with an absolute expiry (0 = none).
+    pub fn set(&mut self, db: u8, key: &[u8], value: &[u8], expire_at: u64) {
+        if self.enabled {
+            self.select(db);
+            put_set(&mut self.buf, key, value, expire_at);
+        }
+    }
+
+    /// Records a DEL.
+    pub fn del(&mut self, db: u8, key: &[u8]) {
+        if self.enabled {
+            self.select(db);
+            put_command(&mut self.buf, &[b"DEL", key]);
+        }
+    }
+
+    /// Records a FLUSHDB.
+    pub fn flush_db(&mut self, db: u8) {
+        if self.enabled {
+            self.select(db);
+            put_command(&mut self.buf, &[b"FLUSHDB"]);
+        }
+    }
+
+    /// Records a FLUSHALL.
+    pub fn flush_all(&mut self) {
+        if self.enabled {
+            put_command(&mut self.buf, &[b"FLUSHALL"]);
+        }
+    }
+
+    /// Forgets the current database so the next record starts with SELECT.
+    pub fn reset_db(&mut self) {
+        self.db = None;
+    }
+
+    /// True when records wait to be written.
+    pub fn has_pending(&self) -> bool {
+        !self.buf.is_empty()
+    }
+}
+
+struct Rewrite {
+    tmp: PathBuf,
+    out: BufWriter<File>,
+    cursor: usize,
+    db: Option<u8>,
+    buffer: Vec<u8>,
+    written: u64,
+    synced: u64,
+    started: Instant,
+}
+
+/// One shard's open segment.
+pub struct Aof {
+    path: PathBuf,
+    file: File,
+    fsync: Fsync,
+    size: u64,
+    base_size: u64,
+    last_fsync: Instant,
+    unsynced: bool,
+    error: Option<String>,
+    rewrite: Option<Rewrite>,
+    rewrite_percentage: u64,
+    rewrite_min_size: u64,
+    last_rewrite_ok: bool,
+    rewrite_requested: bool,
+}
+
+/// Persistence figures for INFO.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AofStatus {
+    /// Bytes in the segment.
+    pub current_size: u64,
+    /// Bytes after the last rewrite (or at startup).
+    pub base_size: u64,
+    /// A rewrite is under way.
+    pub rewrite_in_progress: bool,
+    /// The last rewrite succeeded.
+    pub last_rewrite_ok: bool,
+    /// The last write error, if writes currently fail.
+    pub write_error: Option<String>,
+}
+
+/// Entries of the slab walked per rewrite step, and the most a step may take.
+const REWRITE_STEP_ENTRIES: usize = 4096;
+const REWRITE_STEP_BUDGET: Duration = Duration::from_millis(2);
+/// Sync the rewrite file every this many bytes so the final sync is short.
+const REWRITE_SYNC_EVERY: u64 = 8 << 20;
+
+impl Aof {
+    fn open(path: PathBuf, cfg: &AofConfig) -> io::Result<Aof> {
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Aof {
+            path,
+            file,
+            fsync: cfg.fsync,
+            size,
+            base_size: size,
+            last_fsync: Instant::now(),
+            unsynced: false,
+            error: None,
+            rewrite: None,
+            rewrite_percentage: cfg.rewrite_percentage,
+            rewrite_min_size: cfg.rewrite_min_size,
+            last_rewrite_ok: true,
+            rewrite_requested: false,
+        })
+    }
+
+    /// The segment's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Changes the fsync policy (CONFIG SET appendfsync).
+    pub fn set_fsync(&mut self, f: Fsync) {
+        self.fsync = f;
+    }
+
+    /// Writes what `log` holds (one `write` for the whole drained group) and,
+    /// under `always`, syncs it. On failure the records stay in `log` to be
+    /// retried, and `log.refuse_writes` is set until a write succeeds.
+    pub fn commit(&mut self, log: &mut Log) -> Result<(), String> {
+        if log.buf.is_empty() {
+            return self.error.clone().map_or(Ok(()), Err);
+        }
+        let mut written = 0;
+        let result = loop {
+            if written == log.buf.len() {
+                break Ok(());
+            }
+            match self.file.write(&log.buf[written..]) {
+                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        // Whatever reached the file is part of the stream, even if the rest
+        // did not: keep only the remainder for the retry.
+        self.size += written as u64;
+        if let Some(rw) = self.rewrite.as_mut() {
+            rw.buffer.extend_from_slice(&log.buf[..written]);
+        }
+        log.buf.drain(..written);
+        let result = result.and_then(|()| {
+            self.unsynced = true;
+            if self.fsync == Fsync::Always {
+                self.sync()
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                if self.error.take().is_some() {
+                    tracing_note(&format!("{}: writes succeed again", self.path.display()));
+                }
+                log.refuse_writes = None;
+                Ok(())
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if self.error.is_none() {
+                    tracing_note(&format!("{}: AOF write failed: {msg}", self.path.display()));
+                }
+                self.error = Some(msg.clone());
+                log.refuse_writes = Some(msg.clone());
+                Err(msg)
+            }
+        }
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()?;
+        self.unsynced = false;
+        self.last_fsync = Instant::now();
+        Ok(())
+    }
+
+    /// Periodic work between batches: the `everysec` fsync, retrying a
+    /// failed write, and the rewrite. `store` is the shard's data.
+    pub fn tick(&mut self, log: &mut Log, store: &Store) {
+        if self.error.is_some() || log.has_pending() {
+            let _ = self.commit(log);
+        }
+        if self.fsync == Fsync::Everysec
+            && self.unsynced
+            && self.last_fsync.elapsed() >= Duration::from_secs(1)
+        {
+            if let Err(e) = self.sync() {
+                self.error = Some(e.to_string());
+                log.refuse_writes = Some(e.to_string());
+            }
+        }
+        if self.rewrite.is_some() {
+            self.rewrite_step(log, store);
+        } else if self.rewrite_requested || self.should_rewrite() {
+            self.rewrite_requested = false;
+            self.start_rewrite(log);
+        }
+    }
+
+    /// Flushes and syncs everything written so far (shutdown).
+    pub fn sync_all(&mut self, log: &mut Log) -> Result<(), String> {
+        self.commit(log)?;
+        self.sync().map_err(|e| e.to_string())
+    }
+
+    /// True while a rewrite is walking the slab (the shard should come back soon).
+    pub fn rewriting(&self) -> bool {
+        self.rewrite.is_some()
+    }
+
+    /// Asks for a rewrite at the next tick (BGREWRITEAOF). False if one is running.
+    pub fn request_rewrite(&mut self) -> bool {
+        if self.rewrite.is_some() {
+            return false;
+        }
+        self.rewrite_requested = true;
+        true
+    }
+
+    fn should_rewrite(&self) -> bool {
+        self.error.is_none()
+            && self.rewrite_percentage > 0
+            && self.size >= self.rewrite_min_size
+            && self.size >= self.base_size + self.base_size * self.rewrite_percentage / 100
+    }
+
+    fn start_rewrite(&mut self, log: &mut Log) {
+        let tmp = self.path.with_extension("aof.rewrite");
+        match File::create(&tmp) {
+            Ok(f) => {
+                // The buffered records must open with a SELECT of their own.
+                log.reset_db();
+                self.rewrite = Some(Rewrite {
+                    tmp,
+                    out: BufWriter::with_capacity(1 << 20, f),
+                    cursor: 0,
+                    db: None,
+                    buffer: Vec::new(),
+                    written: 0,
+                    synced: 0,
+                    started: Instant::now(),
+                });
+            }
+            Err(e) => {
+                tracing_note(&format!("{}: cannot start rewrite: {e}", tmp.display()));
+                self.last_rewrite_ok = false;
+            }
+        }
+    }
+
+    fn rewrite_step(&mut self, log: &mut Log, store: &Store) {
+        let Some(rw) = self.rewrite.as_mut() else {
+            return;
+        };
+        let start = Instant::now();
+        let now = crate::clock::unix_ms();
+        let mut chunk = Vec::with_capacity(64 * 1024);
+        let mut result: io::Result<bool> = Ok(false);
+        while start.elapsed() < REWRITE_STEP_BUDGET {
+            let next =
+                store.snapshot_range(rw.cursor, REWRITE_STEP_ENTRIES, now, |db, k, v, exp| {
+                    if rw.db != Some(db) {
+                        put_select(&mut chunk, db);
+                        rw.db = Some(db);
+                    }
+                    put_set(&mut chunk, k, v, exp);
+                });
+            rw.written += chunk.len() as u64;
+            if let Err(e) = rw.out.write_all(&chunk) {
+                result = Err(e);
+                break;
+            }
+            chunk.clear();
+            match next {
+                Some(c) => rw.cursor = c,
+                None => {
+                    result = Ok(true);
+                    break;
+                }
+            }
+        }
+        if let Ok(false) = result {
+            if rw.written - rw.synced >= REWRITE_SYNC_EVERY {
+                rw.synced = rw.written;
+                result = rw
+                    .out
+                    .flush()
+                    .and_then(|()| rw.out.get_ref().sync_data())
+                    .map(|()| false);
+            }
+        }
+        match result {
+            Ok(false) => {}
+            Ok(true) => {
+                let rw = self.rewrite.take().expect("rewrite in progress");
+                if let Err(e) = self.finish_rewrite(rw, log) {
+                    tracing_note(&format!("{}: rewrite failed: {e}", self.path.display()));
+                    self.last_rewrite_ok = false;
+                }
+            }
+            Err(e) => {
+                let rw = self.rewrite.take().expect("rewrite in progress");
+                let _ = fs::remove_file(&rw.tmp);
+                tracing_note(&format!("{}: rewrite failed: {e}", self.path.display()));
+                self.last_rewrite_ok = false;
+            }
+        }
+    }
+
+    fn finish_rewrite(&mut self, mut rw: Rewrite, log: &mut Log) -> io::Result<()> {
+        // Records still in `log` were never written to the old segment: they
+        // go to the new one through the normal commit after the swap.
+        rw.out.write_all(&rw.buffer)?;
+        rw.out.flush()?;
+        let file = rw.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_data()?;
+        fs::rename(&rw.tmp, &self.path)?;
+        sync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
+        let size = file.metadata()?.len();
+        let mut file = file;
+        file.seek(SeekFrom::End(0))?;
+        self.file = file;
+        self.size = size;
+        self.base_size = size;
+        self.unsynced = false;
+        self.last_rewrite_ok = true;
+        // The new segment ends with the buffer, whose database context
+        // matches `log`'s, so appending continues seamlessly.
+        let _ = log;
+        tracing_note(&format!(
+            "{}: rewritten to {} bytes in {} ms",
+            self.path.display(),
+            size,
+            rw.started.elapsed().as_millis()
+        ));
+        Ok(())
+    }
+
+    /// Figures for INFO persistence.
+    pub fn status(&self) -> AofStatus {
+        AofStatus {
+            current_size: self.size,
+            base_size: self.base_size,
+            rewrite_in_progress: self.rewrite.is_some(),
+            last_rewrite_ok: self.last_rewrite_ok,
+            write_error: self.error.clone(),
+        }
+    }
+}
+
+/// The engine has no logging framework of its own; persistence events are
+/// rare and worth a line on stderr.
+fn tracing_note(msg: &str) {
+    eprintln!("shardcache aof: {msg}");
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+// ---------------------------------------------------------------------------
+// Manifest
+
+const MANIFEST: &str = "manifest";
+const MANIFEST_MAGIC: &str = "shardcache-aof-manifest 1";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Manifest {
+    shards: usize,
+    fingerprint: u64,
+    generation: u64,
+    segments: Vec<String>,
+}
+
+impl Manifest {
+    fn render(&self) -> String {
+        let mut s = format!(
+            "{MANIFEST_MAGIC}\nshards {}\nfingerprint {:016x}\ngeneration {}\n",
+            self.shards, self.fingerprint, self.generation
+        );
+        for (i, seg) in self.segments.iter().enumerate() {
+            s.push_str(&format!("segment {i} {seg}\n"));
+        }
+        s
+    }
+
+    fn parse(text: &str) -> Result<Manifest, String> {
+        let mut lines = text.lines();
+        if lines.next() != Some(MANIFEST_MAGIC) {
+            return Err("not a shardcache manifest".into());
+        }
+        let mut m = Manifest {
+            shards: 0,
+            fingerprint: 0,
+            generation: 0,
+            segments: Vec::new(),
+        };
+        for line in lines {
+            let mut f = line.split_whitespace();
+            let bad = || format!("bad manifest line '{line}'");
+            match f.next() {
+                Some("shards") => {
+                    m.shards = f.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?
+                }
+                Some("fingerprint") => {
+                    m.fingerprint = f
+                        .next()
+                        .and_then(|v| u64::from_str_radix(v, 16).ok())
+                        .ok_or_else(bad)?
+                }
+                Some("generation") => {
+                    m.generation = f.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?
+                }
+                Some("segment") => {
+                    let i: usize = f.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+                    let name = f.next().ok_or_else(bad)?;
+                    if i != m.segments.len() || name.contains('/') {
+                        return Err(bad());
+                    }
+                    m.segments.push(name.to_string());
+                }
+                None => {}
+                Some(_) => return Err(bad()),
+            }
+        }
+        if m.shards == 0 || m.segments.len() != m.shards {
+            return Err("manifest lists the wrong number of segments".into());
+        }
+        Ok(m)
+    }
+
+    /// Write-temp, fsync, rename, fsync the directory.
+    fn store(&self, dir: &Path) -> io::Result<()> {
+        let tmp = dir.join("manifest.tmp");
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(self.render().as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, dir.join(MANIFEST))?;
+        sync_dir(dir)
+    }
+}
+
+fn segment_name(shard: usize, generation: u64) -> String {
+    format!("shard-{shard}.{generation}.aof")
+}
+
+// ---------------------------------------------------------------------------
+// Replay
+
+/// Why a segment stopped replaying.
+#[derive(Debug)]
+enum Stop {
+    /// The file ends inside a record: a torn tail.
+    Truncated { offset: u64 },
+    /// Bytes that are not a record we write, followed by more data.
+    Corrupt { offset: u64, why: String },
+}
+
+/// Streams multibulk records out of a segment.
+struct Reader {
+    file: File,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
+}
+
+/// One parsed record: argument ranges into the reader's window.
+struct Record<'a> {
+    window: &'a [u8],
+    ranges: &'a [(usize, usize)],
+}
+
+impl<'a> Record<'a> {
+    fn len(&self) -> usize {
+        self.ranges.len()
+    }
+    fn arg(&self, i: usize) -> &'a [u8] {
+        let (s, l) = self.ranges[i];
+        &self.window[s..s + l]
+    }
+}
+
+enum Frame {
+    Done(usize),
+    Incomplete,
+    Bad(String),
+}
+
+fn parse_len(line: &[u8]) -> Option<usize> {
+    std::str::from_utf8(line).ok()?.parse().ok()
+}
+
+/// Parses one multibulk frame at the start of `b`, filling `args` with ranges.
+fn parse_frame(b: &[u8], args: &mut Vec<(usize, usize)>) -> Frame {
+    args.clear();
+    let line = |from: usize| -> Option<usize> { memchr_crlf(&b[from..]).map(|i| from + i) };
+    if b.is_empty() {
+        return Frame::Incomplete;
+    }
+    if b[0] != b'*' {
+        return Frame::Bad(format!("expected '*', got byte 0x{:02x}", b[0]));
+    }
+    let Some(cr) = line(1) else {
+        return if b.len() > 32 {
+            Frame::Bad("multibulk header too long".into())
+        } else {
+            Frame::Incomplete
+        };
+    };
+    let Some(n) = parse_len(&b[1..cr]) else {
+        return Frame::Bad("invalid multibulk length".into());
+    };
+    if n == 0 || n > 1 << 20 {
+        return Frame::Bad("invalid multibulk length".into());
+    }
+    let mut pos = cr + 2;
+    for _ in 0..n {
+        if pos >= b.len() {
+            return Frame::Incomplete;
+        }
+        if b[pos] != b'$' {
+            return Frame::Bad(format!("expected '$', got byte 0x{:02x}", b[pos]));
+        }
+        let Some(cr) = line(pos + 1) else {
+            return if b.len() - pos > 32 {
+                Frame::Bad("bulk header too long".into())
+            } else {
+                Frame::Incomplete
+            };
+        };
+        let Some(len) = parse_len(&b[pos + 1..cr]) else {
+            return Frame::Bad("invalid bulk length".into());
+        };
+        let data = cr + 2;
+        if b.len() < data + len + 2 {
+            return Frame::Incomplete;
+        }
+        if &b[data + len..data + len + 2] != b"\r\n" {
+            return Frame::Bad("bulk not terminated by CRLF".into());
+        }
+        args.push((data, len));
+        pos = data + len + 2;
+    }
+    Frame::Done(pos)
+}
+
+fn memchr_crlf(b: &[u8]) -> Option<usize> {
+    let i = b.iter().position(|&c| c == b'\r')?;
+    (i + 1 < b.len()).then_some(i)
+}
+
+impl Reader {
+    fn open(path: &Path) -> io::Result<Reader> {
+        Ok(Reader {
+            file: File::open(path)?,
+            buf: vec![0; 4 << 20],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+        })
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let len = self.buf.len() * 2;
+            self.buf.resize(len, 0);
+        }
+        let n = self.file.read(&mut self.buf[self.end..])?;
+        if n == 0 {
+            self.eof = true;
+        }
+        self.end += n;
+        Ok(())
+    }
+
+    /// Calls `apply` for every record; returns the byte length of the valid
+    /// prefix and why it stopped early, if it did.
+    fn replay(
+        &mut self,
+        mut apply: impl FnMut(Record) -> Result<(), String>,
+    ) -> io::Result<(u64, Option<Stop>)> {
+        let mut ranges = Vec::new();
+        loop {
+            let window = &self.buf[self.start..self.end];
+            let frame = parse_frame(window, &mut ranges);
+            match frame {
+                Frame::Done(n) => {
+                    if let Err(why) = apply(Record {
+                        window,
+                        ranges: &ranges,
+                    }) {
+                        return Ok((
+                            self.offset,
+                            Some(Stop::Corrupt {
+                                offset: self.offset,
+                                why,
+                            }),
+                        ));
+                    }
+                    self.start += n;
+                    self.offset += n as u64;
+                }
+                Frame::Incomplete if self.eof => {
+                    let stop = (self.start < self.end).then_some(Stop::Truncated {
+                        offset: self.offset,
+                    });
+                    return Ok((self.offset, stop));
+                }
+                Frame::Incomplete => {
+                    self.fill()?;
+                }
+                Frame::Bad(why) => {
+                    return Ok((
+                        self.offset,
+                        Some(Stop::Corrupt {
+                            offset: self.offset,
+                            why,
+                        }),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn parse_u64(b: &[u8]) -> Option<u64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// Applies one record to a store, Redis-AOF style.
+fn apply_record(store: &mut Store, db: &mut u8, rec: Record, now: u64) -> Result<(), String> {
+    let mut name = [0u8; 16];
+    let cmd = rec.arg(0);
+    if cmd.len() > name.len() {
+        return Err("unexpected record".into());
+    }
+    name[..cmd.len()].copy_from_slice(cmd);
+    name[..cmd.len()].make_ascii_uppercase();
+    let name = &name[..cmd.len()];
+    let args: [&[u8]; 5] =
+        std::array::from_fn(|i| if i < rec.len() { rec.arg(i) } else { &[][..] });
+    match (name, rec.len()) {
+        (b"SELECT", 2) => {
+            let d = parse_u64(args[1])
+                .filter(|&d| (d as usize) < NUM_DBS)
+                .ok_or("bad SELECT")?;
+            *db = d as u8;
+        }
+        (b"SET", 3) => {
+            let _ = store.set(*db as usize, args[1], args[2], Expiry::Clear, now);
+        }
+        (b"SET", 5) if args[3].eq_ignore_ascii_case(b"PXAT") => {
+            let at = parse_u64(args[4]).ok_or("bad PXAT")?;
+            if at <= now {
+                // Already expired: it must not come back.
+                store.del(*db as usize, args[1], now);
+            } else {
+                let _ = store.set(*db as usize, args[1], args[2], Expiry::At(at), now);
+            }
+        }
+        (b"DEL", n) if n >= 2 => {
+            for i in 1..n {
+                store.del(*db as usize, rec.arg(i), now);
+            }
+        }
+        (b"PEXPIREAT", 3) => {
+            let at = parse_u64(args[2]).ok_or("bad PEXPIREAT")?;
+            if at <= now {
+                store.del(*db as usize, args[1], now);
+            } else {
+                store.expire(*db as usize, args[1], at, now);
+            }
+        }
+        (b"FLUSHDB", 1) => store.flush_db(*db as usize),
+        (b"FLUSHALL", 1) => store.flush_all(),
+        _ => {
+            return Err(format!(
+                "unexpected record '{}' with {} arguments",
+                String::from_utf8_lossy(name),
+                rec.len()
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// What loading one segment found.
+#[derive(Debug, Default, Clone)]
+pub struct SegmentReport {
+    /// File name.
+    pub name: String,
+    /// Bytes replayed.
+    pub bytes: u64,
+    /// Keys in the store afterwards.
+    pub keys: usize,
+    /// Bytes dropped from a torn or corrupt tail.
+    pub dropped: u64,
+}
+
+fn load_segment(
+    dir: &Path,
+    name: &str,
+    cfg: &AofConfig,
+    limits: Limits,
+) -> Result<(Store, SegmentReport), String> {
+    let path = dir.join(name);
+    let mut store = Store::new(Limits::default());
+    let mut report = SegmentReport {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    if !path.exists() {
+        store.set_limits(limits);
+        return Ok((store, report));
+    }
+    let len = fs::metadata(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    let now = crate::clock::unix_ms();
+    let mut db = 0u8;
+    let mut reader = Reader::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (valid, stop) = reader
+        .replay(|rec| apply_record(&mut store, &mut db, rec, now))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match stop {
+        None => {}
+        Some(Stop::Truncated { offset }) => {
+            if !cfg.load_truncated {
+                return Err(format!(
+                    "{}: truncated record at offset {offset} ({} bytes after it); start with --aof-load-truncated yes to keep the valid prefix",
+                    path.display(),
+                    len - offset
+                ));
+            }
+            report.dropped = len - valid;
+            truncate(&path, valid)?;
+            eprintln!(
+                "shardcache aof: {}: dropped a torn tail of {} bytes at offset {valid}; kept {valid} bytes",
+                path.display(),
+                report.dropped
+            );
+        }
+        Some(Stop::Corrupt { offset, why }) => {
+            if !cfg.load_corrupt {
+                return Err(format!(
+                    "{}: corrupt at offset {offset}: {why} ({} bytes follow); inspect it with redis-check-aof, or start with --aof-load-corrupt yes to keep the {offset} valid bytes (the rest is moved aside)",
+                    path.display(),
+                    len - offset
+                ));
+            }
+            let aside = dir.join(format!("{name}.corrupt-{offset}"));
+            copy_tail(&path, offset, &aside)?;
+            truncate(&path, valid)?;
+            report.dropped = len - valid;
+            eprintln!(
+                "shardcache aof: {}: corrupt at offset {offset} ({why}); kept {valid} bytes, moved {} bytes to {}",
+                path.display(),
+                report.dropped,
+                aside.display()
+            );
+        }
+    }
+    report.bytes = valid;
+    report.keys = store.len();
+    store.set_limits(limits);
+    Ok((store, report))
+}
+
+fn truncate(path: &Path, len: u64) -> Result<(), String> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.set_len(len)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("{}: truncate: {e}", path.display()))
+}
+
+fn copy_tail(path: &Path, from: u64, to: &Path) -> Result<(), String> {
+    let mut src = File::open(path).map_err(|e| e.to_string())?;
+    src.seek(SeekFrom::Start(from)).map_err(|e| e.to_string())?;
+    let mut dst = File::create(to).map_err(|e| e.to_string())?;
+    io::copy(&mut src, &mut dst).map_err(|e| e.to_string())?;
+    dst.sync_all().map_err(|e| e.to_string())
+}
+
+/// Writes a store's live keys as a segment.
+fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let now = crate::clock::unix_ms();
+    let mut db = None;
+    let mut chunk = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let next = store.snapshot_range(cursor, 65536, now, |d, k, v, exp| {
+            if db != Some(d) {
+                put_select(&mut chunk, d);
+                db = Some(d);
+            }
+            put_set(&mut chunk, k, v, exp);
+        });
+        out.write_all(&chunk)?;
+        chunk.clear();
+        match next {
+            Some(c) => cursor = c,
+            None => break,
+        }
+    }
+    out.flush()?;
+    out.get_ref().sync_all()
+}
+
+/// Stores and open segments, ready for the shard threads.
+pub struct Opened {
+    /// One store per shard, loaded.
+    pub stores: Vec<Store>,
+    /// One open segment per shard.
+    pub aofs: Vec<Aof>,
+    /// Per-segment figures of what was replayed.
+    pub segments: Vec<SegmentReport>,
+    /// Set when the data was re-routed to a new shard count or routing.
+    pub resharded_from: Option<usize>,
+}
+
+/// Opens (or creates) the data directory, replays every segment — one
+/// thread per segment — and re-routes the keys when the shard count or the
+/// routing changed since the manifest was written.
+pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opened, String> {
+    let dir = &cfg.dir;
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let n = router.shards();
+    let manifest = match fs::read_to_string(dir.join(MANIFEST)) {
+        Ok(text) => Some(
+            Manifest::parse(&text).map_err(|e| format!("{}: {e}", dir.join(MANIFEST).display()))?,
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{}: {e}", dir.join(MANIFEST).display())),
+    };
+    let Some(m) = manifest else {
+        let m = Manifest {
+            shards: n,
+            fingerprint: router.fingerprint(),
+            generation: 1,
+            segments: (0..n).map(|i| segment_name(i, 1)).collect(),
+        };
+        for seg in &m.segments {
+            File::create(dir.join(seg)).map_err(|e| format!("{seg}: {e}"))?;
+        }
+        m.store(dir).map_err(|e| format!("manifest: {e}"))?;
+        return finish(
+            cfg,
+            &m,
+            limits.iter().map(|&l| Store::new(l)).collect(),
+            Vec::new(),
+            None,
+        );
+    };
+
+    let same_routing = m.shards == n && m.fingerprint == router.fingerprint();
+    let replay_limits: Vec<Limits> = if same_routing {
+        limits.to_vec()
+    } else {
+        vec![Limits::default(); m.shards]
+    };
+    let loaded: Vec<Result<(Store, SegmentReport), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = m
+            .segments
+            .iter()
+            .zip(replay_limits)
+            .map(|(seg, lim)| s.spawn(move || load_segment(dir, seg, cfg, lim)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("segment replay panicked".into()))
+            })
+            .collect()
+    });
+    let mut stores = Vec::with_capacity(loaded.len());
+    let mut reports = Vec::with_capacity(loaded.len());
+    for r in loaded {
+        let (s, rep) = r?;
+        stores.push(s);
+        reports.push(rep);
+    }
+    if same_routing {
+        return finish(cfg, &m, stores, reports, None);
+    }
+
+    // Re-route: every old segment was replayed into a store of its own (so a
+    // FLUSHALL in one segment only affects the keys that came from it); now
+    // move each key to its new shard and write a new generation.
+    let mut fresh: Vec<Store> = (0..n).map(|_| Store::new(Limits::default())).collect();
+    let now = crate::clock::unix_ms();
+    for old in &stores {
+        let mut cursor = 0;
+        loop {
+            let next = old.snapshot_range(cursor, 65536, now, |db, k, v, exp| {
+                let expiry = if exp == 0 {
+                    Expiry::Clear
+                } else {
+                    Expiry::At(exp)
+                };
+                let _ = fresh[router.shard_of(k)].set(db as usize, k, v, expiry, now);
+            });
+            match next {
+                Some(c) => cursor = c,
+                None => break,
+            }
+        }
+    }
+    drop(stores);
+    let generation = m.generation + 1;
+    let segments: Vec<String> = (0..n).map(|i| segment_name(i, generation)).collect();
+    for (store, seg) in fresh.iter().zip(&segments) {
+        write_snapshot(&dir.join(seg), store).map_err(|e| format!("{seg}: {e}"))?;
+    }
+    let new = Manifest {
+        shards: n,
+        fingerprint: router.fingerprint(),
+        generation,
+        segments,
+    };
+    new.store(dir).map_err(|e| format!("manifest: {e}"))?;
+    for old in &m.segments {
+        let _ = fs::remove_file(dir.join(old));
+    }
+    for (store, lim) in fresh.iter_mut().zip(limits) {
+        store.set_limits(*lim);
+    }
+    eprintln!(
+        "shardcache aof: re-routed {} keys from {} to {n} shards (generation {generation})",
+        fresh.iter().map(|s| s.len()).sum::<usize>(),
+        m.shards
+    );
+    finish(cfg, &new, fresh, reports, Some(m.shards))
+}
+
+fn finish(
+    cfg: &AofConfig,
+    m: &Manifest,
+    stores: Vec<Store>,
+    segments: Vec<SegmentReport>,
+    resharded_from: Option<usize>,
+) -> Result<Opened, String> {
+    let aofs = m
+        .segments
+        .iter()
+        .map(|seg| Aof::open(cfg.dir.join(seg), cfg).map_err(|e| format!("{seg}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Leftovers of a rewrite interrupted by a crash are never part of the data.
+    if let Ok(entries) = fs::read_dir(&cfg.dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".aof.rewrite") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(Opened {
+        stores,
+        aofs,
+        segments,
+        resharded_from,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(dir: &Path) -> AofConfig {
+        AofConfig {
+            dir: dir.to_path_buf(),
+            fsync: Fsync::Always,
+            rewrite_percentage: 100,
+            rewrite_min_size: 64 << 20,
+            load_truncated: true,
+            load_corrupt: false,
+        }
+    }
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("shardcache-aof-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn records_replay_and_manifest_round_trip() {
+        let dir = tmpdir("roundtrip");
+        let c = cfg(&dir);
+        let router = Router::new(2);
+        let limits = vec![Limits::default(); 2];
+        let mut opened = open(&c, &router, &limits).unwrap();
+        let mut log = Log::new(true);
+        let far = crate::clock::unix_ms() + 1_000_000;
+        log.set(0, b"a", b"1", 0);
+        log.set(3, b"b", b"2", far);
+        log.set(0, b"gone", b"x", 5); // expired long ago
+        log.del(0, b"a");
+        log.set(0, b"c", b"3", 0);
+        opened.aofs[0].commit(&mut log).unwrap();
+        drop(opened);
+        let opened = open(&c, &router, &limits).unwrap();
+        let s = &opened.stores[0];
+        assert_eq!(s.len(), 2);
+        let mut s0 = opened.stores.into_iter().next().unwrap();
+        assert_eq!(s0.get(3, b"b", 0), Some(&b"2"[..]));
+        assert_eq!(s0.expire_at(3, b"b", 0), Some(far));
+        assert_eq!(s0.get(0, b"c", 0), Some(&b"3"[..]));
+        assert_eq!(s0.get(0, b"a", 0), None);
+        assert_eq!(s0.get(0, b"gone", 0), None);
+        let m = Manifest::parse(&fs::read_to_string(dir.join(MANIFEST)).unwrap()).unwrap();
+        assert_eq!(m.shards, 2);
+        assert_eq!(m.generation, 1);
+    }
+
+    #[test]
+    fn torn_tail_keeps_prefix_and_corruption_refuses() {
+        let dir = tmpdir("torn");
+        let c = cfg(&dir);
+        let router = Router::new(1);
+        let limits = vec![Limits::default()];
+        let mut opened = open(&c, &router, &limits).unwrap();
+        let mut log = Log::new(true);
+        for i in 0..10 {
+            log.set(0, format!("k{i}").as_bytes(), b"v", 0);
+        }
+        opened.aofs[0].commit(&mut log).unwrap();
+        let path = opened.aofs[0].path().to_path_buf();
+        drop(opened);
+        let full = fs::read(&path).unwrap();
+        // Cut inside the last record at every offset: always 9 keys back.
+        let last_start = full.len() - b"*3\r\n$3\r\nSET\r\n$2\r\nk9\r\n$1\r\nv\r\n".len();
+        for cut in last_start + 1..full.len() {
+            fs::write(&path, &full[..cut]).unwrap();
+            let o = open(&c, &router, &limits).unwrap();
+            assert_eq!(o.stores[0].len(), 9, "cut at {cut}");
+            assert_eq!(fs::metadata(&path).unwrap().len(), last_start as u64);
+        }
+        // Garbage in the middle: refuse, naming the offset.
+        let mut bad = full.clone();
+        bad[last_start] = b'#';
+        bad.extend_from_slice(b"*1\r\n$7\r\nFLUSHDB\r\n");
+        fs::write(&path, &bad).unwrap();
+        let err = open(&c, &router, &limits).err().unwrap();
+        assert!(err.contains(&format!("offset {last_start}")), "{err}");
+        let mut lenient = c.clone();
+        lenient.load_corrupt = true;
+        let o = open(&lenient, &router, &limits).unwrap();
+        assert_eq!(o.stores[0].len(), 9);
+    }
+
+    #[test]
+    fn reshard_moves_every_key() {
+        let dir = tmpdir("reshard");
+        let c = cfg(&dir);
+        let limits4 = vec![Limits::default(); 4];
+        let r4 = Router::new(4);
+        let mut opened = open(&c, &r4, &limits4).unwrap();
+        for i in 0..1000u32 {
+            let k = format!("key:{i}");
+            let shard = r4.shard_of(k.as_bytes());
+            let mut log = Log::new(true);
+            log.set((i % 3) as u8, k.as_bytes(), i.to_string().as_bytes(), 0);
+            opened.aofs[shard].commit(&mut log).unwrap();
+        }
+        drop(opened);
+        for n in [2usize, 3] {
+            let r = Router::new(n);
+            let opened = open(&c, &r, &vec![Limits::default(); n]).unwrap();
+            assert_eq!(opened.resharded_from, Some(if n == 2 { 4 } else { 2 }));
+            let mut stores = opened.stores;
+            let total: usize = stores.iter().map(|s| s.len()).sum();
+            assert_eq!(total, 1000);
+            for i in 0..1000u32 {
+                let k = format!("key:{i}");
+                let s = &mut stores[r.shard_of(k.as_bytes())];
+                assert_eq!(
+                    s.get((i % 3) as usize, k.as_bytes(), 0),
+                    Some(i.to_string().as_bytes())
+                );
+            }
+        }
+        let m = Manifest::parse(&fs::read_to_string(dir.join(MANIFEST)).unwrap()).unwrap();
+        assert_eq!((m.shards, m.generation), (3, 3));
+        let files: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(files.len(), 4, "old generations removed: {files:?}");
+    }
+
+    #[test]
+    fn rewrite_compacts_and_keeps_concurrent_writes() {
+        let dir = tmpdir("rewrite");
+        let mut c = cfg(&dir);
+        c.fsync = Fsync::No;
+        let router = Router::new(1);
+        let limits = vec![Limits::default()];
+        let mut opened = open(&c, &router, &limits).unwrap();
+        let mut store = opened.stores.pop().unwrap();
+        let mut aof = opened.aofs.pop().unwrap();
+        let mut log = Log::new(true);
+        for round in 0..50u32 {
+            for i in 0..200u32 {
+                let k = format!("k{i}");
+                let v = format!("v{round}");
+                store
+                    .set(0, k.as_bytes(), v.as_bytes(), Expiry::Clear, 0)
+                    .unwrap();
+                log.set(0, k.as_bytes(), v.as_bytes(), 0);
+            }
+            aof.commit(&mut log).unwrap();
+        }
+        let before = aof.status().current_size;
+        assert!(aof.request_rewrite());
+        aof.tick(&mut log, &store);
+        let mut steps = 0;
+        while aof.rewriting() {
+            // Writes keep coming during the rewrite.
+            let k = format!("k{}", steps % 200);
+            store
+                .set(0, k.as_bytes(), b"late", Expiry::Clear, 0)
+                .unwrap();
+            log.set(0, k.as_bytes(), b"late", 0);
+            store.del(0, b"k199", 0);
+            log.del(0, b"k199");
+            aof.commit(&mut log).unwrap();
+            aof.tick(&mut log, &store);
+            steps += 1;
+            assert!(steps < 10_000);
+        }
+        let after = aof.status().current_size;
+        assert!(after < before / 10, "{after} vs {before}");
+        log.set(0, b"after", b"swap", 0);
+        aof.commit(&mut log).unwrap();
+        drop(aof);
+        let mut reopened = open(&c, &router, &limits).unwrap();
+        let mut s = reopened.stores.pop().unwrap();
+        assert_eq!(
+            s.len(),
+            store.len() + 1,
+            "every key plus the one logged after the swap"
+        );
+        for i in 0..199u32 {
+            let k = format!("k{i}");
+            assert_eq!(
+                s.get(0, k.as_bytes(), 0),
+                store.peek(0, k.as_bytes(), 0),
+                "{k}"
+            );
+        }
+        assert_eq!(s.get(0, b"k199", 0), None);
+        assert_eq!(s.get(0, b"after", 0), Some(&b"swap"[..]));
+    }
+}
