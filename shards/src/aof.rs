@@ -317,7 +317,7 @@ impl Aof {
                 Ok(())
             }
             Err(e) => {
-                let msg = e.to_string();
+                let msg = strerror(&e);
                 if self.error.is_none() {
                     tracing_note(&format!("{}: AOF write failed: {msg}", self.path.display()));
                 }
@@ -346,8 +346,8 @@ impl Aof {
             && self.last_fsync.elapsed() >= Duration::from_secs(1)
         {
             if let Err(e) = self.sync() {
-                self.error = Some(e.to_string());
-                log.refuse_writes = Some(e.to_string());
+                self.error = Some(strerror(&e));
+                log.refuse_writes = Some(strerror(&e));
             }
         }
         if self.rewrite.is_some() {
@@ -506,6 +506,16 @@ impl Aof {
             last_rewrite_ok: self.last_rewrite_ok,
             write_error: self.error.clone(),
         }
+    }
+}
+
+/// An I/O error as C's `strerror` words it (what Redis prints), without
+/// Rust's ` (os error N)` suffix.
+fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rsplit_once(" (os error ") {
+        Some((text, _)) => text.to_string(),
+        None => s,
     }
 }
 
