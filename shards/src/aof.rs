@@ -364,14 +364,15 @@ impl Aof {
         self.sync().map_err(|e| e.to_string())
     }
 
-    /// True while a rewrite is walking the slab (the shard should come back soon).
+    /// True while a rewrite is requested or walking the slab (the shard
+    /// should tick again without sleeping).
     pub fn rewriting(&self) -> bool {
-        self.rewrite.is_some()
+        self.rewrite.is_some() || self.rewrite_requested
     }
 
     /// Asks for a rewrite at the next tick (BGREWRITEAOF). False if one is running.
     pub fn request_rewrite(&mut self) -> bool {
-        if self.rewrite.is_some() {
+        if self.rewriting() {
             return false;
         }
         self.rewrite_requested = true;
@@ -502,7 +503,7 @@ impl Aof {
         AofStatus {
             current_size: self.size,
             base_size: self.base_size,
-            rewrite_in_progress: self.rewrite.is_some(),
+            rewrite_in_progress: self.rewriting(),
             last_rewrite_ok: self.last_rewrite_ok,
             write_error: self.error.clone(),
         }
