@@ -205,6 +205,54 @@ struct Rewrite {
     started: Instant,
 }
 
+/// The `everysec` fsync, off the shard thread (Redis's bio fsync job): a
+/// thread per shard that syncs a dup of the segment's descriptor on request.
+struct Syncer {
+    tx: crossbeam_channel::Sender<File>,
+    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Syncer {
+    fn spawn(name: String) -> io::Result<Syncer> {
+        let (tx, rx) = crossbeam_channel::bounded::<File>(1);
+        let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let (b, f) = (busy.clone(), failed.clone());
+        std::thread::Builder::new().name(name).spawn(move || {
+            for file in rx {
+                let result = file.sync_data();
+                *f.lock().unwrap_or_else(|p| p.into_inner()) = result.err().map(|e| strerror(&e));
+                b.store(false, std::sync::atomic::Ordering::Release);
+            }
+        })?;
+        Ok(Syncer { tx, busy, failed })
+    }
+
+    /// Starts a background sync of `file` unless one is still running.
+    fn request(&self, file: &File) -> io::Result<bool> {
+        use std::sync::atomic::Ordering;
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        match file.try_clone() {
+            Ok(dup) => {
+                // Capacity 1 and `busy` guard: this never blocks.
+                let _ = self.tx.send(dup);
+                Ok(true)
+            }
+            Err(e) => {
+                self.busy.store(false, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    fn take_error(&self) -> Option<String> {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// One shard's open segment.
 pub struct Aof {
     path: PathBuf,
@@ -220,6 +268,7 @@ pub struct Aof {
     rewrite_min_size: u64,
     last_rewrite_ok: bool,
     rewrite_requested: bool,
+    syncer: Option<Syncer>,
 }
 
 /// Persistence figures for INFO.
@@ -261,6 +310,7 @@ impl Aof {
             rewrite_min_size: cfg.rewrite_min_size,
             last_rewrite_ok: true,
             rewrite_requested: false,
+            syncer: None,
         })
     }
 
@@ -341,13 +391,37 @@ impl Aof {
         if self.error.is_some() || log.has_pending() {
             let _ = self.commit(log);
         }
+        if let Some(e) = self.syncer.as_ref().and_then(Syncer::take_error) {
+            self.error = Some(e.clone());
+            log.refuse_writes = Some(e);
+        }
         if self.fsync == Fsync::Everysec
             && self.unsynced
             && self.last_fsync.elapsed() >= Duration::from_secs(1)
         {
-            if let Err(e) = self.sync() {
-                self.error = Some(strerror(&e));
-                log.refuse_writes = Some(strerror(&e));
+            if self.syncer.is_none() {
+                let name = format!(
+                    "aof-sync-{}",
+                    self.path
+                        .file_name()
+                        .map_or("".into(), |n| n.to_string_lossy())
+                );
+                self.syncer = Syncer::spawn(name).ok();
+            }
+            let started = match &self.syncer {
+                Some(s) => s.request(&self.file),
+                None => self.sync().map(|()| true),
+            };
+            match started {
+                Ok(true) => {
+                    self.unsynced = false;
+                    self.last_fsync = Instant::now();
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    self.error = Some(strerror(&e));
+                    log.refuse_writes = Some(strerror(&e));
+                }
             }
         }
         if self.rewrite.is_some() {
