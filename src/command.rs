@@ -44,6 +44,8 @@ pub enum Cmd {
     BgRewriteAof,
     /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]
     Shutdown,
+    /// LATENCY HISTOGRAM|LATEST|RESET|HELP
+    Latency,
 }
 
 /// Command flags, Redis's names.
@@ -185,18 +187,30 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["admin", "slow", "dangerous"], "Asynchronously rewrites the append-only file to disk."),
     spec!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, 0, 0, 0, Shutdown, "server", "1.0.0",
         &["admin", "slow", "dangerous"], "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    spec!("latency", -2, ADMIN | NOSCRIPT | LOADING | STALE, 0, 0, 0, Latency, "server", "2.8.13",
+        &["admin", "slow", "dangerous"], "A container for latency diagnostics commands."),
     spec!("command", -1, LOADING | STALE, 0, 0, 0, Command, "server", "2.8.13",
         &["slow", "connection"], "Returns detailed information about all commands."),
 ];
 
-fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState> {
-    static TABLE: OnceLock<HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState>> =
-        OnceLock::new();
-    TABLE.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect())
+fn table() -> &'static HashMap<&'static [u8], usize, ahash::RandomState> {
+    static TABLE: OnceLock<HashMap<&'static [u8], usize, ahash::RandomState>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes(), i))
+            .collect()
+    })
 }
 
 /// Finds a command by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup_id(name).map(|i| &COMMANDS[i])
+}
+
+/// Finds a command's index in `COMMANDS` by name, case-insensitively.
+pub fn lookup_id(name: &[u8]) -> Option<usize> {
     // Command names are short; fold case on the stack instead of allocating.
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {

@@ -110,6 +110,10 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = YesNo::Yes)]
     pub aof_load_truncated: YesNo,
 
+    /// Track per-command latency (INFO latencystats, LATENCY HISTOGRAM).
+    #[arg(long, value_enum, default_value_t = YesNo::Yes)]
+    pub latency_tracking: YesNo,
+
     /// Start even when a segment is corrupt before its end, keeping the valid
     /// prefix and moving the rest aside to `<segment>.corrupt-<offset>`.
     #[arg(long, value_enum, default_value_t = YesNo::No)]

@@ -25,13 +25,16 @@ pub mod section {
     pub const CLUSTER: u32 = 128;
     /// `# Keyspace`
     pub const KEYSPACE: u32 = 256;
+    /// `# Latencystats`
+    pub const LATENCYSTATS: u32 = 512;
     /// What `INFO` and `INFO default` print.
     pub const DEFAULT: u32 = 511;
     /// What `INFO all` and `INFO everything` print.
-    pub const ALL: u32 = DEFAULT;
+    pub const ALL: u32 = DEFAULT | LATENCYSTATS;
 
     /// Section names as INFO accepts them.
-    pub const NAMES: [(&str, u32); 9] = [
+    pub const NAMES: [(&str, u32); 10] = [
+        ("latencystats", LATENCYSTATS),
         ("server", SERVER),
         ("clients", CLIENTS),
         ("memory", MEMORY),
@@ -304,6 +307,24 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
     if mask & section::CLUSTER != 0 {
         section("Cluster", &mut out);
         field!(out, "cluster_enabled", 0);
+    }
+    if mask & section::LATENCYSTATS != 0 {
+        section("Latencystats", &mut out);
+        let all = shared.latencies();
+        for (spec, h) in crate::command::COMMANDS.iter().zip(&all) {
+            if h.is_empty() {
+                continue;
+            }
+            let q = |p: f64| h.value_at_quantile(p) as f64;
+            let _ = write!(
+                out,
+                "latency_percentiles_usec_{}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
+                spec.name,
+                q(0.5),
+                q(0.99),
+                q(0.999)
+            );
+        }
     }
     if mask & section::KEYSPACE != 0 {
         section("Keyspace", &mut out);

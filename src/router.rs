@@ -73,6 +73,8 @@ pub struct Router {
     pending: Vec<Pending>,
     subs: Vec<(u32, u32)>,
     imm: Vec<u8>,
+    /// Calls of each command table row in this round, for latency tracking.
+    calls: Vec<u64>,
 }
 
 impl Router {
@@ -84,6 +86,22 @@ impl Router {
             pending: Vec::new(),
             subs: Vec::new(),
             imm: Vec::new(),
+            calls: vec![0; crate::command::COMMANDS.len()],
+        }
+    }
+
+    /// Counts one call of command table row `id` in this round.
+    pub fn count_call(&mut self, id: usize) {
+        self.calls[id] += 1;
+    }
+
+    /// Records `micros` for every call counted this round, then resets the counts.
+    pub fn record_latency(&mut self, latencies: &mut crate::server::Latencies, micros: u64) {
+        for (h, n) in latencies.iter_mut().zip(self.calls.iter_mut()) {
+            if *n > 0 {
+                let _ = h.record_n(micros.max(1), *n);
+                *n = 0;
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 use crate::config::{self, Config, BACKLOG};
 use crate::worker::Worker;
 use crossbeam_channel::{unbounded, Receiver, Sender};
+use hdrhistogram::Histogram;
 use mio::Waker;
 use shards::aof::Fsync;
 use shards::exec::Persist;
@@ -11,12 +12,24 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// Latency histograms of one worker, one per command table row, in µs.
+pub type Latencies = Vec<Histogram<u64>>;
+
+/// Empty histograms for every command (2 significant figures, as Redis's
+/// latency tracking uses; 1 µs to 100 s).
+pub fn new_latencies() -> Latencies {
+    crate::command::COMMANDS
+        .iter()
+        .map(|_| Histogram::new_with_bounds(1, 100_000_000, 2).expect("valid histogram bounds"))
+        .collect()
+}
+
 /// Counters one worker updates; padded so workers never share a cache line.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(128))]
 pub struct WorkerStats {
     /// Commands executed.
@@ -25,6 +38,21 @@ pub struct WorkerStats {
     pub net_in: AtomicU64,
     /// Bytes written to clients.
     pub net_out: AtomicU64,
+    /// Per-command latency. Only its worker records into it, once per poll
+    /// round; INFO and LATENCY lock it briefly to read. Never shared by two
+    /// recording threads.
+    pub latency: Mutex<Latencies>,
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            commands: AtomicU64::new(0),
+            net_in: AtomicU64::new(0),
+            net_out: AtomicU64::new(0),
+            latency: Mutex::new(new_latencies()),
+        }
+    }
 }
 
 /// Server-wide state: configuration and counters. No key data lives here.
@@ -63,6 +91,18 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Every worker's latency histograms merged, per command.
+    pub fn latencies(&self) -> Latencies {
+        let mut all = new_latencies();
+        for w in &self.worker_stats {
+            let mine = w.latency.lock().unwrap_or_else(|p| p.into_inner());
+            for (a, m) in all.iter_mut().zip(mine.iter()) {
+                let _ = a.add(m);
+            }
+        }
+        all
+    }
+
     /// The eviction policy in force.
     pub fn policy(&self) -> EvictionPolicy {
         EvictionPolicy::ALL[self.policy.load(Ordering::Relaxed) as usize]

@@ -71,6 +71,7 @@ pub struct Worker {
     conns: Conns,
     touched: Vec<usize>,
     carry: Vec<usize>,
+    track_latency: bool,
 }
 
 impl Worker {
@@ -89,7 +90,6 @@ impl Worker {
             id,
             poll,
             waker,
-            shared,
             new_conns,
             to_shards,
             replies,
@@ -97,6 +97,8 @@ impl Worker {
             conns: Conns::default(),
             touched: Vec::new(),
             carry: Vec::new(),
+            track_latency: shared.config.latency_tracking == crate::config::YesNo::Yes,
+            shared,
         })
     }
 
@@ -121,6 +123,7 @@ impl Worker {
                 panic!("worker {} poll failed: {e}", self.id);
             }
             let now = shards::clock::unix_ms();
+            let round_start = self.track_latency.then(std::time::Instant::now);
             for token in std::mem::take(&mut self.carry) {
                 self.read_and_dispatch(token, now);
             }
@@ -140,6 +143,16 @@ impl Worker {
             if self.router.has_pending() {
                 self.router.exchange(&self.to_shards, &self.replies);
                 self.router.deliver(&mut self.conns, &self.shared);
+                if let Some(t0) = round_start {
+                    // Every command of the round waited from the round's
+                    // start until its reply was encoded: one record per
+                    // command kind per round keeps the cost off the
+                    // per-request path.
+                    let micros = t0.elapsed().as_micros() as u64;
+                    let stats = &self.shared.worker_stats[self.id];
+                    let mut lat = stats.latency.lock().unwrap_or_else(|p| p.into_inner());
+                    self.router.record_latency(&mut lat, micros);
+                }
             }
             for i in 0..self.touched.len() {
                 let token = self.touched[i];

@@ -70,11 +70,13 @@ pub fn dispatch(
     shared: &Shared,
     now_ms: u64,
 ) {
-    let Some(spec) = command::lookup(args.get(0)) else {
+    let Some(id) = command::lookup_id(args.get(0)) else {
         let msg = unknown_command(args);
         router.reply(conn, |out| encode::error(out, &msg));
         return;
     };
+    let spec = &command::COMMANDS[id];
+    router.count_call(id);
     let mut ctx = Ctx {
         args,
         spec,
@@ -97,6 +99,7 @@ pub fn dispatch(
         Cmd::Command => server::command(&mut ctx),
         Cmd::BgRewriteAof => server::bgrewriteaof(&mut ctx),
         Cmd::Shutdown => server::shutdown(&mut ctx),
+        Cmd::Latency => server::latency(&mut ctx),
         Cmd::Select => keys::select(&mut ctx),
         Cmd::Del => keys::del(&mut ctx),
         Cmd::Exists => keys::exists(&mut ctx),

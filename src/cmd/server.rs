@@ -128,6 +128,8 @@ pub fn config(ctx: &mut Ctx) {
                 w.commands.store(0, Ordering::Relaxed);
                 w.net_in.store(0, Ordering::Relaxed);
                 w.net_out.store(0, Ordering::Relaxed);
+                let mut lat = w.latency.lock().unwrap_or_else(|p| p.into_inner());
+                lat.iter_mut().for_each(|h| h.reset());
             }
             ctx.router.begin(ctx.conn, Merge::AllOk);
             ctx.router.each_shard_op(OpCode::ResetStats, 0, 0, 0, 0);
@@ -351,6 +353,89 @@ pub fn command(ctx: &mut Ctx) {
         b"count" | b"list" => {
             let name = format!("command|{}", String::from_utf8_lossy(&sub));
             ctx.arity_error(&name);
+        }
+        _ => unknown_subcommand(ctx),
+    }
+}
+
+/// LATENCY HISTOGRAM [command ...] in Redis 7's shape: per command, its calls
+/// and a cumulative distribution over power-of-two microsecond buckets.
+/// The latency monitor (LATEST, HISTORY, DOCTOR) is not kept: its replies
+/// are empty, as on a Redis whose `latency-monitor-threshold` is 0.
+pub fn latency(ctx: &mut Ctx) {
+    let sub = ctx.args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"histogram" => {
+            let all = ctx.shared.latencies();
+            let wanted: Vec<usize> = if ctx.args.len() == 2 {
+                (0..COMMANDS.len())
+                    .filter(|&i| !all[i].is_empty())
+                    .collect()
+            } else {
+                let mut ids: Vec<usize> = ctx
+                    .args
+                    .iter_from(2)
+                    .filter_map(crate::command::lookup_id)
+                    .filter(|&i| !all[i].is_empty())
+                    .collect();
+                ids.dedup();
+                ids
+            };
+            ctx.reply(|out| {
+                encode::array(out, wanted.len() * 2);
+                for i in wanted {
+                    let h = &all[i];
+                    encode::bulk(out, COMMANDS[i].name.as_bytes());
+                    encode::array(out, 4);
+                    encode::bulk(out, b"calls");
+                    encode::int(out, h.len() as i64);
+                    encode::bulk(out, b"histogram_usec");
+                    let mut buckets = Vec::new();
+                    let mut cumulative = 0u64;
+                    for v in h.iter_log(1, 2.0) {
+                        let before = cumulative;
+                        cumulative += v.count_since_last_iteration();
+                        if cumulative > before {
+                            // Bucket upper bounds as Redis prints them: 1, 2, 4, 8 ... µs.
+                            buckets.push((v.value_iterated_to() + 1, cumulative));
+                        }
+                    }
+                    encode::array(out, buckets.len() * 2);
+                    for (micros, count) in buckets {
+                        encode::int(out, micros as i64);
+                        encode::int(out, count as i64);
+                    }
+                }
+            });
+        }
+        b"latest" | b"history" if ctx.args.len() <= 3 => ctx.reply(|out| encode::array(out, 0)),
+        b"reset" => ctx.reply(|out| encode::int(out, 0)),
+        b"doctor" => ctx.reply(|out| {
+            encode::bulk(
+                out,
+                b"Dave, the latency monitor is not enabled on shardcache; \
+                  use LATENCY HISTOGRAM or INFO latencystats for per-command latency.",
+            )
+        }),
+        b"help" => {
+            let lines = [
+                "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "HISTOGRAM [COMMAND ...]",
+                "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+                "    If no commands are specified then all histograms are replied.",
+                "LATEST",
+                "    Return an empty list: the latency monitor is not kept.",
+                "RESET",
+                "    Return 0.",
+                "HELP",
+                "    Print this help.",
+            ];
+            ctx.reply(|out| {
+                encode::array(out, lines.len());
+                for l in lines {
+                    encode::simple(out, l);
+                }
+            });
         }
         _ => unknown_subcommand(ctx),
     }
