@@ -282,17 +282,14 @@ pub fn start(config: Config) -> io::Result<Server> {
             })?;
     }
 
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        %addr,
-        workers = nworkers,
-        shards = nshards,
-        pinned = pin,
-        dir = %config.dir.display(),
-        "shardcache ready to accept connections"
+    // The one start-up line. Printed directly rather than through the log
+    // filter: tools and tests read the port from it when started with --port 0.
+    eprintln!(
+        "shardcache listening on {addr} version={} workers={nworkers} shards={nshards} pinned={pin} dir={} appendonly={}",
+        env!("CARGO_PKG_VERSION"),
+        config.dir.display(),
+        if shared.aof_enabled { "yes" } else { "no" },
     );
-    // The line tests and tools read to learn the port when started with --port 0.
-    eprintln!("shardcache listening on {addr}");
 
     let acceptor_shared = shared.clone();
     thread::Builder::new()
