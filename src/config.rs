@@ -48,8 +48,14 @@ impl FsyncPolicy {
 
 /// shardcache: a Redis-compatible, sharded, multi-threaded in-memory cache.
 #[derive(Parser, Debug, Clone)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_override_self = true)]
 pub struct Config {
+    /// Read settings from FILE first: Redis-style `name value` lines with the
+    /// flags' names (`port 6381`, `maxmemory 100mb`, `no-pin yes`); `#` starts a
+    /// comment. Flags given on the command line override the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// TCP port to listen on (0 picks a free port and logs it).
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
@@ -145,6 +151,84 @@ impl Config {
     }
 }
 
+/// Parses the process arguments, reading `--config FILE` first when given,
+/// so that the file's settings come before (and are overridden by) the
+/// command line's. Exits as clap does on `--help`, `--version` and bad input.
+pub fn from_args() -> Config {
+    match try_from_args() {
+        Ok(c) => c,
+        Err(ArgsError::File(e)) => {
+            eprintln!("shardcache: {e}");
+            std::process::exit(2);
+        }
+        Err(ArgsError::Clap(e)) => e.exit(),
+    }
+}
+
+enum ArgsError {
+    File(String),
+    Clap(clap::Error),
+}
+
+fn try_from_args() -> Result<Config, ArgsError> {
+    let argv: Vec<String> = std::env::args().collect();
+    let path = argv.iter().enumerate().find_map(|(i, a)| {
+        if a == "--config" {
+            argv.get(i + 1).cloned()
+        } else {
+            a.strip_prefix("--config=").map(str::to_string)
+        }
+    });
+    let mut full = vec![argv.first().cloned().unwrap_or_else(|| "shardcache".into())];
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ArgsError::File(format!("--config {path}: {e}")))?;
+        let args = config_file_args(&text)
+            .map_err(|e| ArgsError::File(format!("--config {path}: {e}")))?;
+        full.extend(args);
+    }
+    full.extend(argv.into_iter().skip(1));
+    Config::try_parse_from(full).map_err(ArgsError::Clap)
+}
+
+/// Turns config-file lines into flags: `name value` → `--name value`;
+/// switches take `yes`/`no` (`no-pin yes` → `--no-pin`).
+pub fn config_file_args(text: &str) -> Result<Vec<String>, String> {
+    const SWITCHES: [&str; 1] = ["no-pin"];
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, value) = match line.split_once(char::is_whitespace) {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), v.trim()),
+            None => return Err(format!("line {}: '{line}' has no value", n + 1)),
+        };
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        if name == "config" {
+            return Err(format!(
+                "line {}: a config file cannot include another",
+                n + 1
+            ));
+        }
+        if SWITCHES.contains(&name.as_str()) {
+            match value.to_ascii_lowercase().as_str() {
+                "yes" => out.push(format!("--{name}")),
+                "no" => {}
+                _ => return Err(format!("line {}: {name} takes yes or no", n + 1)),
+            }
+        } else {
+            out.push(format!("--{name}"));
+            out.push(value.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// Cores available to this process.
 pub fn cores() -> usize {
     std::thread::available_parallelism()
@@ -207,6 +291,30 @@ mod tests {
         assert_eq!(parse_memory("1gb").unwrap(), 1 << 30);
         assert!(parse_memory("1tb").is_err());
         assert!(parse_memory("mb").is_err());
+    }
+
+    #[test]
+    fn config_file_then_command_line() {
+        let file = "# a comment\nport 7000\nmaxmemory 100mb\nmaxmemory-policy \"volatile-lru\"\nno-pin yes\n\nappendfsync always\n";
+        let mut argv = vec!["shardcache".to_string()];
+        argv.extend(config_file_args(file).unwrap());
+        argv.extend(["--port".to_string(), "7001".to_string()]);
+        let c = Config::try_parse_from(argv).unwrap();
+        assert_eq!(c.port, 7001, "the command line wins");
+        assert_eq!(c.maxmemory, 100 << 20);
+        assert_eq!(c.maxmemory_policy, EvictionPolicy::VolatileLru);
+        assert!(c.no_pin);
+        assert_eq!(c.appendfsync, FsyncPolicy::Always);
+        assert!(config_file_args("port").is_err());
+        assert!(config_file_args("no-pin maybe").is_err());
+        let bad: Vec<String> = ["shardcache".to_string()]
+            .into_iter()
+            .chain(config_file_args("nosuch-flag 1").unwrap())
+            .collect();
+        assert!(
+            Config::try_parse_from(bad).is_err(),
+            "unknown names are refused"
+        );
     }
 
     #[test]

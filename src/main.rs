@@ -1,5 +1,3 @@
-use clap::Parser;
-use shardcache::config::Config;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::io::IsTerminal;
@@ -22,7 +20,7 @@ fn main() {
         tracing::error!("thread panicked; exiting: {info}");
         std::process::exit(70);
     }));
-    let config = Config::parse();
+    let config = shardcache::config::from_args();
     let server = match shardcache::server::start(config) {
         Ok(server) => server,
         Err(e) => {
