@@ -281,7 +281,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "keyspace_misses", sum(|s| s.misses));
         field!(out, "pubsub_channels", 0);
         field!(out, "pubsub_patterns", 0);
-        field!(out, "total_error_replies", 0);
+        field!(out, "total_error_replies", shared.sum(|w| &w.errors));
     }
     if mask & section::REPLICATION != 0 {
         section("Replication", &mut out);

@@ -337,11 +337,15 @@ pub mod encode {
         out.extend_from_slice(s.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    /// `-msg\r\n`; `msg` carries its own prefix (`ERR`, `OOM`, ...).
+    /// `-msg\r\n`; `msg` carries its own prefix (`ERR`, `OOM`, ...). A reply
+    /// error must stay on one line, so CR and LF become spaces.
     pub fn error(out: &mut Vec<u8>, msg: &str) {
+        error_bytes(out, msg.as_bytes());
+    }
+    /// `-msg\r\n` from raw bytes (messages that quote client input verbatim).
+    pub fn error_bytes(out: &mut Vec<u8>, msg: &[u8]) {
         out.push(b'-');
-        // A reply error must stay on one line.
-        for &c in msg.as_bytes() {
+        for &c in msg {
             out.push(if c == b'\r' || c == b'\n' { b' ' } else { c });
         }
         out.extend_from_slice(b"\r\n");

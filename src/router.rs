@@ -16,6 +16,7 @@ use crate::resp::encode;
 use crate::server::Shared;
 use crossbeam_channel::{Receiver, Sender};
 use shards::{Batch, Op, OpCode, Reply, ShardInfo};
+use std::sync::atomic::Ordering;
 
 /// How the replies of a command's sub-ops become one reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +59,8 @@ struct Pending {
     merge: Merge,
     first: u32,
     count: u32,
+    /// A command that passed lookup and arity (INFO's total_commands_processed).
+    executed: bool,
 }
 
 /// Where a connection's replies go; implemented by the worker's connection table.
@@ -68,6 +71,9 @@ pub trait ReplySink {
 
 /// A worker's per-round routing state. Buffers are reused across rounds.
 pub struct Router {
+    worker: usize,
+    /// The next pending entry belongs to an executed command.
+    next_executed: bool,
     route: shards::route::Router,
     batches: Vec<Batch>,
     pending: Vec<Pending>,
@@ -81,6 +87,8 @@ impl Router {
     /// A router for worker `worker` over `shards` shards.
     pub fn new(worker: usize, shards: usize) -> Self {
         Router {
+            worker,
+            next_executed: false,
             route: shards::route::Router::new(shards),
             batches: (0..shards).map(|s| Batch::new(worker, s)).collect(),
             pending: Vec::new(),
@@ -90,9 +98,11 @@ impl Router {
         }
     }
 
-    /// Counts one call of command table row `id` in this round.
+    /// Counts one call of command table row `id` in this round; its reply
+    /// (the next pending entry) counts as an executed command.
     pub fn count_call(&mut self, id: usize) {
         self.calls[id] += 1;
+        self.next_executed = true;
     }
 
     /// Records `micros` for every call counted this round, then resets the counts.
@@ -125,22 +135,26 @@ impl Router {
         let start = self.imm.len();
         write(&mut self.imm);
         let len = self.imm.len() - start;
+        let executed = std::mem::take(&mut self.next_executed);
         self.pending.push(Pending {
             conn,
             merge: Merge::Immediate { start, len },
             first: 0,
             count: 0,
+            executed,
         });
     }
 
     /// Starts a command whose reply merges sub-op replies; add them with
     /// `key_op` / `each_shard_op`.
     pub fn begin(&mut self, conn: usize, merge: Merge) {
+        let executed = std::mem::take(&mut self.next_executed);
         self.pending.push(Pending {
             conn,
             merge,
             first: self.subs.len() as u32,
             count: 0,
+            executed,
         });
     }
 
@@ -225,10 +239,24 @@ impl Router {
     /// Encodes every pending reply, in order, into its connection's output,
     /// then clears the round.
     pub fn deliver(&mut self, sink: &mut impl ReplySink, shared: &Shared) {
+        let stats = &shared.worker_stats[self.worker];
+        let (mut commands, mut errors) = (0u64, 0u64);
+        let flush = |commands: &mut u64, errors: &mut u64| {
+            stats
+                .commands
+                .fetch_add(std::mem::take(commands), Ordering::Relaxed);
+            stats
+                .errors
+                .fetch_add(std::mem::take(errors), Ordering::Relaxed);
+        };
         for p in &self.pending {
+            // Counted after its reply, as Redis counts a command once it ran:
+            // an INFO sees every command before it, not itself.
+            commands += p.executed as u64;
             let Some(out) = sink.out(p.conn) else {
                 continue;
             };
+            let reply_at = out.len();
             let subs = &self.subs[p.first as usize..(p.first + p.count) as usize];
             let batches = &self.batches;
             let reply_of = |&(s, i): &(u32, u32)| {
@@ -282,6 +310,9 @@ impl Router {
                     }
                 }
                 Merge::Info(mask) => {
+                    commands -= p.executed as u64;
+                    flush(&mut commands, &mut errors);
+                    commands += p.executed as u64;
                     let snaps: Vec<&ShardInfo> = subs
                         .iter()
                         .filter_map(|s| match reply_of(s).1 {
@@ -293,7 +324,9 @@ impl Router {
                     encode::bulk(out, text.as_bytes());
                 }
             }
+            errors += (out.get(reply_at) == Some(&b'-')) as u64;
         }
+        flush(&mut commands, &mut errors);
         self.pending.clear();
         self.subs.clear();
         self.imm.clear();

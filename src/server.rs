@@ -38,6 +38,8 @@ pub struct WorkerStats {
     pub net_in: AtomicU64,
     /// Bytes written to clients.
     pub net_out: AtomicU64,
+    /// Error replies sent.
+    pub errors: AtomicU64,
     /// Per-command latency. Only its worker records into it, once per poll
     /// round; INFO and LATENCY lock it briefly to read. Never shared by two
     /// recording threads.
@@ -50,6 +52,7 @@ impl Default for WorkerStats {
             commands: AtomicU64::new(0),
             net_in: AtomicU64::new(0),
             net_out: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
             latency: Mutex::new(new_latencies()),
         }
     }

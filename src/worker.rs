@@ -259,7 +259,6 @@ impl Worker {
         }
         stats.net_in.fetch_add(total as u64, Ordering::Relaxed);
 
-        let mut commands = 0;
         while !conn.session.close {
             let buf = &conn.rbuf[conn.rstart..conn.rend];
             match conn.decoder.decode(buf, &mut conn.args, PROTO_MAX_BULK_LEN) {
@@ -276,7 +275,6 @@ impl Worker {
                         break;
                     }
                     if !conn.args.is_empty() {
-                        commands += 1;
                         cmd::dispatch(
                             &conn.args,
                             token,
@@ -289,7 +287,6 @@ impl Worker {
                 }
             }
         }
-        stats.commands.fetch_add(commands, Ordering::Relaxed);
         if conn.rstart == conn.rend {
             conn.rstart = 0;
             conn.rend = 0;

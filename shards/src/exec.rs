@@ -160,7 +160,11 @@ fn exec_set(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &mu
     }
     let f = op.flags;
     let old = if f & (set_flags::NX | set_flags::XX | set_flags::GET) != 0 {
-        store.peek(db, key, now_ms).map(|v| bulk(&mut batch.out, v))
+        // SET ... GET reads like GET (hits, misses); NX/XX look the key up
+        // for writing. Both refresh its LRU position, as in Redis.
+        store
+            .read(db, key, now_ms, f & set_flags::GET != 0)
+            .map(|v| bulk(&mut batch.out, v))
     } else {
         None
     };

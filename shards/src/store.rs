@@ -365,17 +365,23 @@ impl Store {
     /// Reads a key for a read command: counts a hit or miss and moves the key
     /// to the LRU head. The value stays valid until the next mutation.
     pub fn get(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<&[u8]> {
-        match self.lookup(db, key, now_ms) {
-            Some(idx) => {
+        self.read(db, key, now_ms, true)
+    }
+
+    /// Looks a key up and moves it to the LRU head, counting a hit or miss
+    /// only when `count` (Redis's `lookupKeyRead` vs `lookupKeyWrite`).
+    pub fn read(&mut self, db: usize, key: &[u8], now_ms: u64, count: bool) -> Option<&[u8]> {
+        let found = self.lookup(db, key, now_ms);
+        if count {
+            if found.is_some() {
                 self.stats.hits += 1;
-                self.touch(idx);
-                Some(self.entries[idx as usize].value())
-            }
-            None => {
+            } else {
                 self.stats.misses += 1;
-                None
             }
         }
+        let idx = found?;
+        self.touch(idx);
+        Some(self.entries[idx as usize].value())
     }
 
     /// Whether a key exists; counts a hit or miss but leaves the LRU order alone (as EXISTS).

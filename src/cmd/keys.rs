@@ -1,14 +1,14 @@
 //! Keyspace commands: SELECT, DEL, EXISTS, DBSIZE, FLUSHDB, FLUSHALL.
 
-use super::{parse_int, Ctx};
+use super::{parse_i32_or_reply, Ctx};
 use crate::resp::encode;
 use crate::router::Merge;
 use shards::{OpCode, NUM_DBS};
 
 pub fn select(ctx: &mut Ctx) {
-    match parse_int(ctx.args.get(1)) {
-        None => ctx.not_integer(),
-        Some(db) if db < 0 || db >= NUM_DBS as i64 => ctx.error("ERR DB index is out of range"),
+    match parse_i32_or_reply(ctx, ctx.args.get(1)) {
+        None => {}
+        Some(db) if db < 0 || db >= NUM_DBS as i32 => ctx.error("ERR DB index is out of range"),
         Some(db) => {
             ctx.session.db = db as u8;
             ctx.reply(encode::ok);

@@ -72,11 +72,10 @@ pub fn dispatch(
 ) {
     let Some(id) = command::lookup_id(args.get(0)) else {
         let msg = unknown_command(args);
-        router.reply(conn, |out| encode::error(out, &msg));
+        router.reply(conn, |out| encode::error_bytes(out, &msg));
         return;
     };
     let spec = &command::COMMANDS[id];
-    router.count_call(id);
     let mut ctx = Ctx {
         args,
         spec,
@@ -90,6 +89,7 @@ pub fn dispatch(
         ctx.arity_error(spec.name);
         return;
     }
+    ctx.router.count_call(id);
     match spec.cmd {
         Cmd::Ping => server::ping(&mut ctx),
         Cmd::Echo => server::echo(&mut ctx),
@@ -114,22 +114,57 @@ pub fn dispatch(
 }
 
 /// Redis 7.0's text: the name and the first arguments, each cut to what is
-/// left of a 128-byte budget.
-fn unknown_command(args: &Args) -> String {
+/// left of a 128-byte budget, quoted byte for byte.
+fn unknown_command(args: &Args) -> Vec<u8> {
     let name = args.get(0);
-    let name = String::from_utf8_lossy(&name[..name.len().min(128)]);
-    let mut list = String::new();
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(&name[..name.len().min(128)]);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    let mut list = 0;
     for a in args.iter_from(1) {
-        if list.len() >= 128 {
+        if list >= 128 {
             break;
         }
-        let room = 128 - list.len();
-        let a = String::from_utf8_lossy(&a[..a.len().min(room)]);
-        list.push('\'');
-        list.push_str(&a);
-        list.push_str("' ");
+        let take = a.len().min(128 - list);
+        msg.push(b'\'');
+        msg.extend_from_slice(&a[..take]);
+        msg.extend_from_slice(b"' ");
+        list += take + 3;
     }
-    format!("ERR unknown command '{name}', with args beginning with: {list}")
+    msg
+}
+
+/// Redis's `unknown subcommand` error for `ctx`'s command, quoting the
+/// subcommand byte for byte.
+pub fn unknown_subcommand(ctx: &mut Ctx) {
+    let sub = ctx.args.get(1);
+    let mut msg = b"ERR unknown subcommand '".to_vec();
+    msg.extend_from_slice(&sub[..sub.len().min(128)]);
+    msg.extend_from_slice(
+        format!("'. Try {} HELP.", ctx.spec.name.to_ascii_uppercase()).as_bytes(),
+    );
+    ctx.router
+        .reply(ctx.conn, |out| encode::error_bytes(out, &msg));
+}
+
+/// Parses an argument as Redis's `getIntFromObjectOrReply`: an integer that
+/// fits in 32 bits, or the matching error reply.
+pub fn parse_i32_or_reply(ctx: &mut Ctx, arg: &[u8]) -> Option<i32> {
+    match parse_int(arg) {
+        None => {
+            ctx.not_integer();
+            None
+        }
+        Some(v) => match i32::try_from(v) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                ctx.error(
+                    "ERR value is out of range, value must between -2147483648 and 2147483647",
+                );
+                None
+            }
+        },
+    }
 }
 
 /// Parses an argument as Redis's `getLongLongFromObject` does.

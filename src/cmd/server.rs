@@ -1,7 +1,7 @@
 //! Connection and server commands answered by the worker: PING, ECHO, QUIT,
 //! INFO, CONFIG, COMMAND.
 
-use super::Ctx;
+use super::{unknown_subcommand, Ctx};
 use crate::command::{flags, lookup, CommandSpec, COMMANDS};
 use crate::config::{self, PROTO_MAX_BULK_LEN};
 use crate::info;
@@ -38,16 +38,6 @@ pub fn info(ctx: &mut Ctx) {
     ctx.router.each_shard_op(OpCode::Info, 0, 0, 0, 0);
 }
 
-fn unknown_subcommand(ctx: &mut Ctx) {
-    let sub = String::from_utf8_lossy(ctx.args.get(1));
-    let sub: String = sub.chars().take(128).collect();
-    let msg = format!(
-        "ERR unknown subcommand '{sub}'. Try {} HELP.",
-        ctx.spec.name.to_ascii_uppercase()
-    );
-    ctx.error(&msg);
-}
-
 /// Every parameter CONFIG GET knows, with its current value.
 fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
     let s = ctx.shared;
@@ -60,6 +50,9 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("databases", shards::NUM_DBS.to_string()),
         ("maxmemory", s.maxmemory.load(Ordering::Relaxed).to_string()),
         ("maxmemory-policy", s.policy().name().to_string()),
+        ("maxmemory-samples", "5".to_string()),
+        ("maxmemory-eviction-tenacity", "10".to_string()),
+        ("maxmemory-clients", "0".to_string()),
         ("max-keys", s.max_keys.load(Ordering::Relaxed).to_string()),
         ("save", String::new()),
         ("appendonly", yes_no(c.appendonly == config::YesNo::Yes)),
@@ -100,20 +93,31 @@ pub fn config(ctx: &mut Ctx) {
                 return;
             }
             let params = config_params(ctx);
-            let mut matched: Vec<&(&str, String)> = Vec::new();
+            // (name as replied, value); an exact name is echoed as the
+            // client wrote it, a pattern's matches by their own names.
+            let mut matched: Vec<(&[u8], &str)> = Vec::new();
             for pattern in ctx.args.iter_from(2) {
+                let is_glob = pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
                 for p in &params {
-                    if shards::glob::matches(pattern, p.0.as_bytes(), true)
-                        && !matched.iter().any(|m| m.0 == p.0)
+                    let hit = if is_glob {
+                        shards::glob::matches(pattern, p.0.as_bytes(), true)
+                    } else {
+                        pattern.eq_ignore_ascii_case(p.0.as_bytes())
+                    };
+                    if hit
+                        && !matched
+                            .iter()
+                            .any(|m| m.0.eq_ignore_ascii_case(p.0.as_bytes()))
                     {
-                        matched.push(p);
+                        matched
+                            .push((if is_glob { p.0.as_bytes() } else { pattern }, p.1.as_str()));
                     }
                 }
             }
             ctx.router.reply(ctx.conn, |out| {
                 encode::array(out, matched.len() * 2);
                 for (name, value) in matched {
-                    encode::bulk(out, name.as_bytes());
+                    encode::bulk(out, name);
                     encode::bulk(out, value.as_bytes());
                 }
             });
@@ -128,12 +132,15 @@ pub fn config(ctx: &mut Ctx) {
                 w.commands.store(0, Ordering::Relaxed);
                 w.net_in.store(0, Ordering::Relaxed);
                 w.net_out.store(0, Ordering::Relaxed);
+                w.errors.store(0, Ordering::Relaxed);
                 let mut lat = w.latency.lock().unwrap_or_else(|p| p.into_inner());
                 lat.iter_mut().for_each(|h| h.reset());
             }
+            ctx.shared.total_connections.store(0, Ordering::Relaxed);
             ctx.router.begin(ctx.conn, Merge::AllOk);
             ctx.router.each_shard_op(OpCode::ResetStats, 0, 0, 0, 0);
         }
+        b"help" if ctx.args.len() != 2 => ctx.arity_error("config|help"),
         b"help" => {
             let lines = [
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -144,7 +151,7 @@ pub fn config(ctx: &mut Ctx) {
                 "RESETSTAT",
                 "    Reset statistics reported by the INFO command.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ];
             ctx.reply(|out| {
                 encode::array(out, lines.len());
@@ -160,8 +167,12 @@ pub fn config(ctx: &mut Ctx) {
 /// CONFIG SET for the parameters that can change at run time: maxmemory,
 /// maxmemory-policy and max-keys. All pairs are validated before any applies.
 fn config_set(ctx: &mut Ctx) {
-    if ctx.args.len() < 4 || ctx.args.len() % 2 != 0 {
+    if ctx.args.len() < 4 {
         ctx.arity_error("config|set");
+        return;
+    }
+    if ctx.args.len() % 2 != 0 {
+        ctx.syntax_error();
         return;
     }
     let s = ctx.shared;
@@ -169,13 +180,19 @@ fn config_set(ctx: &mut Ctx) {
     let mut policy = s.policy();
     let mut max_keys = s.max_keys.load(Ordering::Relaxed);
     let mut fsync = s.appendfsync();
+    let mut seen: Vec<String> = Vec::new();
     let mut i = 2;
     while i < ctx.args.len() {
-        let name = String::from_utf8_lossy(ctx.args.get(i)).to_ascii_lowercase();
+        let given = String::from_utf8_lossy(ctx.args.get(i)).to_string();
+        let name = given.to_ascii_lowercase();
         let value = String::from_utf8_lossy(ctx.args.get(i + 1)).to_string();
         let failed = |why: &str| {
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+            format!("ERR CONFIG SET failed (possibly related to argument '{given}') - {why}")
         };
+        if seen.contains(&name) {
+            return ctx.error(&failed("duplicate parameter"));
+        }
+        seen.push(name.clone());
         match name.as_str() {
             "maxmemory" => match config::parse_memory(&value) {
                 Ok(v) => maxmemory = v,
@@ -196,12 +213,10 @@ fn config_set(ctx: &mut Ctx) {
             "maxmemory-policy" => match EvictionPolicy::parse(&value) {
                 Some(p) => policy = p,
                 None => {
-                    let names: Vec<_> = EvictionPolicy::ALL.iter().map(|p| p.name()).collect();
-                    let why = format!(
-                        "argument(s) must be one of the following: {}",
-                        names.join(", ")
-                    );
-                    return ctx.error(&failed(&why));
+                    // Redis's list in Redis's order, less the LFU policies,
+                    // which shardcache does not implement.
+                    let why = "argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, allkeys-lru, allkeys-random, noeviction";
+                    return ctx.error(&failed(why));
                 }
             },
             _ if config_params(ctx).iter().any(|(n, _)| *n == name) => {
@@ -209,7 +224,7 @@ fn config_set(ctx: &mut Ctx) {
             }
             _ => {
                 let msg =
-                    format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'");
+                    format!("ERR Unknown option or number of arguments for CONFIG SET - '{given}'");
                 return ctx.error(&msg);
             }
         }
@@ -317,6 +332,7 @@ pub fn command(ctx: &mut Ctx) {
     let args = ctx.args;
     match sub.as_slice() {
         b"count" if args.len() == 2 => ctx.reply(|out| encode::int(out, COMMANDS.len() as i64)),
+        b"list" if args.len() > 2 => ctx.syntax_error(),
         b"list" if args.len() == 2 => ctx.reply(|out| {
             encode::array(out, COMMANDS.len());
             for spec in COMMANDS {
@@ -350,10 +366,7 @@ pub fn command(ctx: &mut Ctx) {
                 write_command_docs(out, spec);
             }
         }),
-        b"count" | b"list" => {
-            let name = format!("command|{}", String::from_utf8_lossy(&sub));
-            ctx.arity_error(&name);
-        }
+        b"count" => ctx.arity_error("command|count"),
         _ => unknown_subcommand(ctx),
     }
 }
