@@ -94,6 +94,30 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Server-wide state for `config`, bound to `addr`, with zeroed counters.
+    pub fn new(config: Config, addr: SocketAddr) -> Shared {
+        let workers = config.worker_count();
+        let shared = Shared {
+            addr,
+            workers,
+            shards: config.shard_count(),
+            started: Instant::now(),
+            run_id: run_id(),
+            clients: AtomicUsize::new(0),
+            total_connections: AtomicU64::new(0),
+            worker_stats: (0..workers).map(|_| WorkerStats::default()).collect(),
+            next_client_id: AtomicU64::new(1),
+            maxmemory: AtomicU64::new(config.maxmemory),
+            max_keys: AtomicU64::new(config.max_keys),
+            policy: AtomicU8::new(0),
+            appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
+            aof_enabled: config.aof().is_some(),
+            config,
+        };
+        shared.set_policy(shared.config.maxmemory_policy);
+        shared
+    }
+
     /// Every worker's latency histograms merged, per command.
     pub fn latencies(&self) -> Latencies {
         let mut all = new_latencies();
@@ -221,26 +245,8 @@ fn run_id() -> String {
 pub fn start(config: Config) -> io::Result<Server> {
     let listener = listener(&config)?;
     let addr = listener.local_addr()?;
-    let nworkers = config.worker_count();
-    let nshards = config.shard_count();
-    let shared = Arc::new(Shared {
-        addr,
-        workers: nworkers,
-        shards: nshards,
-        started: Instant::now(),
-        run_id: run_id(),
-        clients: AtomicUsize::new(0),
-        total_connections: AtomicU64::new(0),
-        worker_stats: (0..nworkers).map(|_| WorkerStats::default()).collect(),
-        next_client_id: AtomicU64::new(1),
-        maxmemory: AtomicU64::new(config.maxmemory),
-        max_keys: AtomicU64::new(config.max_keys),
-        policy: AtomicU8::new(0),
-        appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
-        aof_enabled: config.aof().is_some(),
-        config,
-    });
-    shared.set_policy(shared.config.maxmemory_policy);
+    let shared = Arc::new(Shared::new(config, addr));
+    let (nworkers, nshards) = (shared.workers, shared.shards);
     let config = &shared.config;
 
     let limits: Vec<Limits> = (0..nshards)

@@ -176,7 +176,8 @@ impl Worker {
             }
             let conn = Conn {
                 stream,
-                rbuf: vec![0; READ_CHUNK],
+                // Allocated on the first read: idle connections cost little.
+                rbuf: Vec::new(),
                 rstart: 0,
                 rend: 0,
                 wbuf: Vec::new(),

@@ -1206,10 +1206,15 @@ fn finish(
         .iter()
         .map(|seg| Aof::open(cfg.dir.join(seg), cfg).map_err(|e| format!("{seg}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    // Leftovers of a rewrite interrupted by a crash are never part of the data.
+    // Leftovers of a crash are never part of the data: a rewrite that did
+    // not finish, or segments of an older generation whose removal did not
+    // happen after the manifest switched.
     if let Ok(entries) = fs::read_dir(&cfg.dir) {
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().ends_with(".aof.rewrite") {
+            let name = e.file_name().to_string_lossy().to_string();
+            let stale_segment =
+                name.starts_with("shard-") && name.ends_with(".aof") && !m.segments.contains(&name);
+            if name.ends_with(".aof.rewrite") || stale_segment {
                 let _ = fs::remove_file(e.path());
             }
         }
