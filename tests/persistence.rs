@@ -17,7 +17,7 @@ struct Proc {
 impl Proc {
     fn start(dir: &Path, extra: &[&str]) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shardcache"))
-            .args(["--port", "0", "--no-pin", "--dir"])
+            .args(["--port", "0", "--no-pin", "--workers", "2", "--dir"])
             .arg(dir)
             .args(extra)
             .stderr(Stdio::piped())

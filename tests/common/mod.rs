@@ -60,8 +60,20 @@ impl Server {
         if std::env::var_os(AGAINST_REDIS).is_some() {
             return Server::start_redis(extra_args, dir);
         }
+        // Several shards and workers whatever the machine's defaults, so
+        // cross-shard routing and merging are always exercised; a test's own
+        // flags come later and win.
         let mut child = Command::new(env!("CARGO_BIN_EXE_shardcache"))
-            .args(["--port", "0", "--no-pin", "--dir"])
+            .args([
+                "--port",
+                "0",
+                "--no-pin",
+                "--shards",
+                "4",
+                "--workers",
+                "2",
+                "--dir",
+            ])
             .arg(&dir)
             .args(extra_args)
             .stdin(Stdio::null())
