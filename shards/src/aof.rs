@@ -199,9 +199,16 @@ struct Rewrite {
     out: BufWriter<File>,
     cursor: usize,
     db: Option<u8>,
+    /// Records of writes made since the rewrite began.
     buffer: Vec<u8>,
+    /// How much of `buffer` is already in the new file.
+    buffer_written: usize,
     written: u64,
     synced: u64,
+    /// The walk over the slab is over; the bulk sync and swap remain.
+    walked: bool,
+    /// A background sync of the whole walked file was requested.
+    bulk_sync_requested: bool,
     started: Instant,
 }
 
@@ -246,6 +253,11 @@ impl Syncer {
                 Err(e)
             }
         }
+    }
+
+    /// True while a requested sync has not finished.
+    fn busy(&self) -> bool {
+        self.busy.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn take_error(&self) -> Option<String> {
@@ -399,15 +411,7 @@ impl Aof {
             && self.unsynced
             && self.last_fsync.elapsed() >= Duration::from_secs(1)
         {
-            if self.syncer.is_none() {
-                let name = format!(
-                    "aof-sync-{}",
-                    self.path
-                        .file_name()
-                        .map_or("".into(), |n| n.to_string_lossy())
-                );
-                self.syncer = Syncer::spawn(name).ok();
-            }
+            self.ensure_syncer();
             let started = match &self.syncer {
                 Some(s) => s.request(&self.file),
                 None => self.sync().map(|()| true),
@@ -460,7 +464,20 @@ impl Aof {
             && self.size >= self.base_size + self.base_size * self.rewrite_percentage / 100
     }
 
+    fn ensure_syncer(&mut self) {
+        if self.syncer.is_none() {
+            let name = format!(
+                "aof-sync-{}",
+                self.path
+                    .file_name()
+                    .map_or("".into(), |n| n.to_string_lossy())
+            );
+            self.syncer = Syncer::spawn(name).ok();
+        }
+    }
+
     fn start_rewrite(&mut self, log: &mut Log) {
+        self.ensure_syncer();
         let tmp = self.path.with_extension("aof.rewrite");
         match File::create(&tmp) {
             Ok(f) => {
@@ -472,8 +489,11 @@ impl Aof {
                     cursor: 0,
                     db: None,
                     buffer: Vec::new(),
+                    buffer_written: 0,
                     written: 0,
                     synced: 0,
+                    walked: false,
+                    bulk_sync_requested: false,
                     started: Instant::now(),
                 });
             }
@@ -484,45 +504,73 @@ impl Aof {
         }
     }
 
+    /// One bounded step of the rewrite. The disk syncs that a big file needs
+    /// run on the background syncer, never on the shard thread: first every
+    /// few MB during the walk, then one for the whole walked file; only the
+    /// short tail written after that is synced here, before the rename.
     fn rewrite_step(&mut self, log: &mut Log, store: &Store) {
         let Some(rw) = self.rewrite.as_mut() else {
             return;
         };
         let start = Instant::now();
-        let now = crate::clock::unix_ms();
-        let mut chunk = Vec::with_capacity(64 * 1024);
         let mut result: io::Result<bool> = Ok(false);
-        while start.elapsed() < REWRITE_STEP_BUDGET {
-            let next =
-                store.snapshot_range(rw.cursor, REWRITE_STEP_ENTRIES, now, |db, k, v, exp| {
-                    if rw.db != Some(db) {
-                        put_select(&mut chunk, db);
-                        rw.db = Some(db);
-                    }
-                    put_set(&mut chunk, k, v, exp);
-                });
-            rw.written += chunk.len() as u64;
-            if let Err(e) = rw.out.write_all(&chunk) {
-                result = Err(e);
-                break;
-            }
-            chunk.clear();
-            match next {
-                Some(c) => rw.cursor = c,
-                None => {
-                    result = Ok(true);
+        if !rw.walked {
+            let now = crate::clock::unix_ms();
+            let mut chunk = Vec::with_capacity(64 * 1024);
+            while start.elapsed() < REWRITE_STEP_BUDGET {
+                let next =
+                    store.snapshot_range(rw.cursor, REWRITE_STEP_ENTRIES, now, |db, k, v, exp| {
+                        if rw.db != Some(db) {
+                            put_select(&mut chunk, db);
+                            rw.db = Some(db);
+                        }
+                        put_set(&mut chunk, k, v, exp);
+                    });
+                rw.written += chunk.len() as u64;
+                if let Err(e) = rw.out.write_all(&chunk) {
+                    result = Err(e);
                     break;
+                }
+                chunk.clear();
+                match next {
+                    Some(c) => rw.cursor = c,
+                    None => {
+                        rw.walked = true;
+                        break;
+                    }
+                }
+            }
+            if result.is_ok() && !rw.walked && rw.written - rw.synced >= REWRITE_SYNC_EVERY {
+                if let Some(syncer) = &self.syncer {
+                    result = rw.out.flush().and_then(|()| {
+                        if syncer.request(rw.out.get_ref())? {
+                            rw.synced = rw.written;
+                        }
+                        Ok(false)
+                    });
                 }
             }
         }
-        if let Ok(false) = result {
-            if rw.written - rw.synced >= REWRITE_SYNC_EVERY {
-                rw.synced = rw.written;
-                result = rw
-                    .out
-                    .flush()
-                    .and_then(|()| rw.out.get_ref().sync_data())
-                    .map(|()| false);
+        if rw.walked && result.is_ok() {
+            // Keep the new file level with the buffer so the final tail stays short.
+            result = rw
+                .out
+                .write_all(&rw.buffer[rw.buffer_written..])
+                .and_then(|()| rw.out.flush())
+                .map(|()| false);
+            rw.buffer_written = rw.buffer.len();
+            match &self.syncer {
+                Some(syncer) if !rw.bulk_sync_requested => {
+                    if let Ok(false) = result {
+                        match syncer.request(rw.out.get_ref()) {
+                            Ok(started) => rw.bulk_sync_requested = started,
+                            Err(e) => result = Err(e),
+                        }
+                    }
+                }
+                Some(syncer) if syncer.busy() => {}
+                // The bulk sync is done (or there is no syncer): swap now.
+                _ => result = result.map(|_| true),
             }
         }
         match result {
@@ -545,8 +593,9 @@ impl Aof {
 
     fn finish_rewrite(&mut self, mut rw: Rewrite, log: &mut Log) -> io::Result<()> {
         // Records still in `log` were never written to the old segment: they
-        // go to the new one through the normal commit after the swap.
-        rw.out.write_all(&rw.buffer)?;
+        // go to the new one through the normal commit after the swap. The
+        // bulk of the file is synced already; this sync covers the short tail.
+        rw.out.write_all(&rw.buffer[rw.buffer_written..])?;
         rw.out.flush()?;
         let file = rw.out.into_inner().map_err(|e| e.into_error())?;
         file.sync_data()?;
@@ -555,7 +604,14 @@ impl Aof {
         let size = file.metadata()?.len();
         let mut file = file;
         file.seek(SeekFrom::End(0))?;
-        self.file = file;
+        // The old segment is unlinked now; closing its last descriptor makes
+        // the filesystem free all its blocks, which for a big file takes tens
+        // of milliseconds. Close it off the shard thread, as Redis's
+        // background close job does.
+        let old = std::mem::replace(&mut self.file, file);
+        let _ = std::thread::Builder::new()
+            .name("aof-close".into())
+            .spawn(move || drop(old));
         self.size = size;
         self.base_size = size;
         self.unsynced = false;
