@@ -46,6 +46,56 @@ pub enum Cmd {
     Shutdown,
     /// LATENCY HISTOGRAM|LATEST|RESET|HELP
     Latency,
+    /// INCR key
+    Incr,
+    /// DECR key
+    Decr,
+    /// INCRBY key increment
+    IncrBy,
+    /// DECRBY key decrement
+    DecrBy,
+    /// INCRBYFLOAT key increment
+    IncrByFloat,
+    /// APPEND key value
+    Append,
+    /// STRLEN key
+    Strlen,
+    /// GETSET key value
+    GetSet,
+    /// GETDEL key
+    GetDel,
+    /// SETNX key value
+    SetNx,
+    /// SETEX key seconds value
+    SetEx,
+    /// PSETEX key milliseconds value
+    PSetEx,
+    /// GETRANGE key start end (also SUBSTR)
+    GetRange,
+    /// SETRANGE key offset value
+    SetRange,
+    /// TTL key
+    Ttl,
+    /// PTTL key
+    PTtl,
+    /// EXPIRETIME key
+    ExpireTime,
+    /// PEXPIRETIME key
+    PExpireTime,
+    /// EXPIRE key seconds [NX|XX|GT|LT]
+    Expire,
+    /// PEXPIRE key milliseconds [NX|XX|GT|LT]
+    PExpire,
+    /// EXPIREAT key unix-time-seconds [NX|XX|GT|LT]
+    ExpireAt,
+    /// PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]
+    PExpireAt,
+    /// PERSIST key
+    Persist,
+    /// TYPE key
+    Type,
+    /// TOUCH key [key ...]
+    Touch,
 }
 
 /// Command flags, Redis's names.
@@ -165,6 +215,58 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["read", "string", "fast"], "Atomically returns the string values of one or more keys."),
     spec!("mset", -3, WRITE | DENYOOM, 1, -1, 2, MSet, "string", "1.0.1",
         &["write", "string", "slow"], "Atomically creates or modifies the string values of one or more keys."),
+    spec!("incr", 2, WRITE | DENYOOM | FAST, 1, 1, 1, Incr, "string", "1.0.0",
+        &["write", "string", "fast"], "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    spec!("decr", 2, WRITE | DENYOOM | FAST, 1, 1, 1, Decr, "string", "1.0.0",
+        &["write", "string", "fast"], "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    spec!("incrby", 3, WRITE | DENYOOM | FAST, 1, 1, 1, IncrBy, "string", "1.0.0",
+        &["write", "string", "fast"], "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    spec!("decrby", 3, WRITE | DENYOOM | FAST, 1, 1, 1, DecrBy, "string", "1.0.0",
+        &["write", "string", "fast"], "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    spec!("incrbyfloat", 3, WRITE | DENYOOM | FAST, 1, 1, 1, IncrByFloat, "string", "2.6.0",
+        &["write", "string", "fast"], "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    spec!("append", 3, WRITE | DENYOOM | FAST, 1, 1, 1, Append, "string", "2.0.0",
+        &["write", "string", "fast"], "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    spec!("strlen", 2, READONLY | FAST, 1, 1, 1, Strlen, "string", "2.2.0",
+        &["read", "string", "fast"], "Returns the length of a string value."),
+    spec!("getset", 3, WRITE | DENYOOM | FAST, 1, 1, 1, GetSet, "string", "1.0.0",
+        &["write", "string", "fast"], "Returns the previous string value of a key after setting it to a new value."),
+    spec!("getdel", 2, WRITE | FAST, 1, 1, 1, GetDel, "string", "6.2.0",
+        &["write", "string", "fast"], "Returns the string value of a key after deleting the key."),
+    spec!("setnx", 3, WRITE | DENYOOM | FAST, 1, 1, 1, SetNx, "string", "1.0.0",
+        &["write", "string", "fast"], "Set the string value of a key only when the key doesn't exist."),
+    spec!("setex", 4, WRITE | DENYOOM, 1, 1, 1, SetEx, "string", "2.0.0",
+        &["write", "string", "slow"], "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    spec!("psetex", 4, WRITE | DENYOOM, 1, 1, 1, PSetEx, "string", "2.6.0",
+        &["write", "string", "slow"], "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    spec!("getrange", 4, READONLY, 1, 1, 1, GetRange, "string", "2.4.0",
+        &["read", "string", "slow"], "Returns a substring of the string stored at a key."),
+    spec!("substr", 4, READONLY, 1, 1, 1, GetRange, "string", "1.0.0",
+        &["read", "string", "slow"], "Returns a substring from a string value."),
+    spec!("setrange", 4, WRITE | DENYOOM, 1, 1, 1, SetRange, "string", "2.2.0",
+        &["write", "string", "slow"], "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    spec!("ttl", 2, READONLY | FAST, 1, 1, 1, Ttl, "generic", "1.0.0",
+        &["keyspace", "read", "fast"], "Returns the expiration time in seconds of a key."),
+    spec!("pttl", 2, READONLY | FAST, 1, 1, 1, PTtl, "generic", "2.6.0",
+        &["keyspace", "read", "fast"], "Returns the expiration time in milliseconds of a key."),
+    spec!("expiretime", 2, READONLY | FAST, 1, 1, 1, ExpireTime, "generic", "7.0.0",
+        &["keyspace", "read", "fast"], "Returns the expiration time of a key as a Unix timestamp."),
+    spec!("pexpiretime", 2, READONLY | FAST, 1, 1, 1, PExpireTime, "generic", "7.0.0",
+        &["keyspace", "read", "fast"], "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    spec!("expire", -3, WRITE | FAST, 1, 1, 1, Expire, "generic", "1.0.0",
+        &["keyspace", "write", "fast"], "Sets the expiration time of a key in seconds."),
+    spec!("pexpire", -3, WRITE | FAST, 1, 1, 1, PExpire, "generic", "2.6.0",
+        &["keyspace", "write", "fast"], "Sets the expiration time of a key in milliseconds."),
+    spec!("expireat", -3, WRITE | FAST, 1, 1, 1, ExpireAt, "generic", "1.2.0",
+        &["keyspace", "write", "fast"], "Sets the expiration time of a key to a Unix timestamp."),
+    spec!("pexpireat", -3, WRITE | FAST, 1, 1, 1, PExpireAt, "generic", "2.6.0",
+        &["keyspace", "write", "fast"], "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    spec!("persist", 2, WRITE | FAST, 1, 1, 1, Persist, "generic", "2.2.0",
+        &["keyspace", "write", "fast"], "Removes the expiration time of a key."),
+    spec!("type", 2, READONLY | FAST, 1, 1, 1, Type, "generic", "1.0.0",
+        &["keyspace", "read", "fast"], "Determines the type of value stored at a key."),
+    spec!("touch", -2, READONLY | FAST, 1, -1, 1, Touch, "generic", "3.2.1",
+        &["keyspace", "read", "fast"], "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
     spec!("del", -2, WRITE, 1, -1, 1, Del, "generic", "1.0.0", &["keyspace", "write", "slow"],
         "Deletes one or more keys."),
     spec!("delete", -2, WRITE, 1, -1, 1, Del, "generic", "1.0.0", &["keyspace", "write", "slow"],

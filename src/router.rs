@@ -188,6 +188,12 @@ impl Router {
         self.push_op(shard, op, args);
     }
 
+    /// Adds `op` (its `arg`/`nargs` are filled in) on `args[0]`, the key.
+    pub fn key_op_full(&mut self, op: Op, args: &[&[u8]]) {
+        let shard = self.shard_of(args[0]);
+        self.push_op(shard, op, args);
+    }
+
     /// Adds an argument-less op for one shard.
     pub fn shard_op(&mut self, shard: usize, code: OpCode, flags: u8, num: u64, aux: u64) {
         let op = Op {
@@ -345,6 +351,7 @@ pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply) {
         Reply::Bulk { start, len } => encode::bulk(out, batch.bulk(*start, *len)),
         Reply::Err(e) => encode::error(out, e),
         Reply::ErrText(e) => encode::error(out, e),
+        Reply::Status(s) => encode::simple(out, s),
         // INFO snapshots are merged by `Merge::Info`, never sent alone.
         Reply::Info(_) => encode::error(out, "ERR internal: unmerged INFO reply"),
     }

@@ -1,102 +1,15 @@
 //! Persistence, black-box: start the real binary on a data directory, kill it
 //! (SIGTERM, SIGKILL, SHUTDOWN), start it again, and check what came back.
 
+mod common;
+
+use common::proc::{tempdir, Proc};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-struct Proc {
-    child: Child,
-    port: u16,
-}
-
-impl Proc {
-    fn start(dir: &Path, extra: &[&str]) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shardcache"))
-            .args(["--port", "0", "--no-pin", "--workers", "2", "--dir"])
-            .arg(dir)
-            .args(extra)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn shardcache");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("");
-                    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(Ok(port));
-                    }
-                } else if line.contains("cannot start") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(Err(line.clone()));
-                    }
-                }
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(p)) => p,
-            Ok(Err(line)) => panic!("server refused to start: {line}"),
-            Err(_) => panic!("server did not report its port"),
-        };
-        Proc { child, port }
-    }
-
-    fn client(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig}");
-    }
-
-    /// Waits for exit and returns the exit code (None if killed by a signal).
-    fn wait(mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "server did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "shardcache-it-{name}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn dbsize(c: &mut redis::Connection, db: i64) -> i64 {
     redis::cmd("SELECT").arg(db).exec(c).unwrap();

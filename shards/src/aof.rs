@@ -168,6 +168,15 @@ impl Log {
         }
     }
 
+    /// Records a PEXPIREAT with an absolute deadline in unix ms.
+    pub fn pexpireat(&mut self, db: u8, key: &[u8], at: u64) {
+        if self.enabled {
+            self.select(db);
+            let mut t = itoa::Buffer::new();
+            put_command(&mut self.buf, &[b"PEXPIREAT", key, t.format(at).as_bytes()]);
+        }
+    }
+
     /// Records a FLUSHDB.
     pub fn flush_db(&mut self, db: u8) {
         if self.enabled {
@@ -186,6 +195,12 @@ impl Log {
     /// Forgets the current database so the next record starts with SELECT.
     pub fn reset_db(&mut self) {
         self.db = None;
+    }
+
+    /// The records waiting to be written (for tests).
+    #[cfg(test)]
+    pub(crate) fn pending_bytes(&self) -> &[u8] {
+        &self.buf
     }
 
     /// True when records wait to be written.

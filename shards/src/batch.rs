@@ -35,6 +35,31 @@ pub enum OpCode {
     SetFsync,
     /// Flush and fsync the segment, and from then on sync every write (shutdown).
     Shutdown,
+    /// INCRBY key: `num` is the increment (an `i64`'s bits) → the new value.
+    IncrBy,
+    /// INCRBYFLOAT key increment → the new value as Redis prints it.
+    IncrByFloat,
+    /// APPEND key value → the new length.
+    Append,
+    /// STRLEN key → the length, 0 when absent.
+    Strlen,
+    /// GETDEL key → the value (then deleted), or nil.
+    GetDel,
+    /// GETRANGE key: `num`/`aux` are start/end (`i64` bits) → bulk, empty when absent.
+    GetRange,
+    /// SETRANGE key value: `num` is the offset (checked ≥ 0) → the new length.
+    SetRange,
+    /// TTL family: `flags` is a `ttl_mode`; → ms/s remaining or deadline, -1, -2.
+    Ttl,
+    /// EXPIRE family: `num` is the absolute deadline in ms (`i64` bits),
+    /// `flags` the `expire_flags` → 1 or 0.
+    Expire,
+    /// PERSIST key → 1 when a TTL was removed, else 0.
+    Persist,
+    /// TYPE key → `+string` or `+none`.
+    Type,
+    /// TOUCH key → 1 when the key exists (read lookup), else 0.
+    Touch,
 }
 
 impl OpCode {
@@ -42,7 +67,17 @@ impl OpCode {
     pub fn is_write(self) -> bool {
         matches!(
             self,
-            OpCode::Set | OpCode::Del | OpCode::FlushDb | OpCode::FlushAll
+            OpCode::Set
+                | OpCode::Del
+                | OpCode::FlushDb
+                | OpCode::FlushAll
+                | OpCode::IncrBy
+                | OpCode::IncrByFloat
+                | OpCode::Append
+                | OpCode::GetDel
+                | OpCode::SetRange
+                | OpCode::Expire
+                | OpCode::Persist
         )
     }
 }
@@ -57,6 +92,32 @@ pub mod set_flags {
     pub const GET: u8 = 4;
     /// Keep the current TTL.
     pub const KEEPTTL: u8 = 8;
+    /// Reply 1/0 instead of OK/nil (SETNX).
+    pub const INT_REPLY: u8 = 16;
+}
+
+/// EXPIRE options carried in `Op::flags`.
+pub mod expire_flags {
+    /// Only when the key has no TTL.
+    pub const NX: u8 = 1;
+    /// Only when the key has a TTL.
+    pub const XX: u8 = 2;
+    /// Only when the new deadline is later than the current one.
+    pub const GT: u8 = 4;
+    /// Only when the new deadline is earlier than the current one.
+    pub const LT: u8 = 8;
+}
+
+/// What a `OpCode::Ttl` op replies, in `Op::flags`.
+pub mod ttl_mode {
+    /// Seconds remaining (TTL).
+    pub const TTL: u8 = 0;
+    /// Milliseconds remaining (PTTL).
+    pub const PTTL: u8 = 1;
+    /// Absolute deadline in seconds (EXPIRETIME).
+    pub const EXPIRETIME: u8 = 2;
+    /// Absolute deadline in ms (PEXPIRETIME).
+    pub const PEXPIRETIME: u8 = 3;
 }
 
 /// One shard-side operation. Arguments are indices into the batch's buffers.
@@ -89,6 +150,16 @@ pub mod errors {
         "ERR Background append only file rewriting already in progress";
     /// BGREWRITEAOF with persistence off.
     pub const AOF_OFF: &str = "ERR Append only file is disabled";
+    /// INCR family on a value that is not an integer.
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    /// INCR family past i64.
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    /// INCRBYFLOAT on an operand that is not a float.
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    /// INCRBYFLOAT to NaN or ±infinity.
+    pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
+    /// APPEND / SETRANGE past 512 MB.
+    pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 }
 
 /// A shard's snapshot for INFO.
@@ -136,6 +207,8 @@ pub enum Reply {
     Err(&'static str),
     /// Error reply whose text is built at run time.
     ErrText(Box<str>),
+    /// Simple string reply (`+text`).
+    Status(&'static str),
     /// INFO snapshot.
     Info(Box<ShardInfo>),
 }

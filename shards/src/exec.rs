@@ -8,6 +8,9 @@ use crate::batch::{errors, set_flags, Batch, Op, OpCode, Reply, ShardInfo};
 use crate::store::{EvictionPolicy, Expiry, Limits, Store};
 use crate::NUM_DBS;
 
+mod expire;
+pub mod string;
+
 /// A shard's persistence: the records of what it executed, and its segment.
 #[derive(Default)]
 pub struct Persist {
@@ -146,6 +149,18 @@ fn execute_op(
             store.reset_stats();
             Reply::Ok
         }
+        OpCode::IncrBy => string::incr_by(store, batch, op, now_ms, log),
+        OpCode::IncrByFloat => string::incr_by_float(store, batch, op, now_ms, log),
+        OpCode::Append => string::append(store, batch, op, now_ms, log),
+        OpCode::SetRange => string::set_range(store, batch, op, now_ms, log),
+        OpCode::Strlen => string::strlen(store, batch, op, now_ms),
+        OpCode::GetRange => string::get_range(store, batch, op, now_ms),
+        OpCode::GetDel => string::get_del(store, batch, op, now_ms, log),
+        OpCode::Ttl => expire::ttl(store, batch, op, now_ms),
+        OpCode::Expire => expire::expire(store, batch, op, now_ms, log),
+        OpCode::Persist => expire::persist(store, batch, op, now_ms, log),
+        OpCode::Type => expire::key_type(store, batch, op, now_ms),
+        OpCode::Touch => expire::touch(store, batch, op, now_ms),
     }
 }
 
@@ -171,7 +186,9 @@ fn exec_set(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &mu
     let exists = old.is_some();
     let reply_old = || old.clone().unwrap_or(Reply::Nil);
     if (f & set_flags::NX != 0 && exists) || (f & set_flags::XX != 0 && !exists) {
-        return if f & set_flags::GET != 0 {
+        return if f & set_flags::INT_REPLY != 0 {
+            Reply::Int(0)
+        } else if f & set_flags::GET != 0 {
             reply_old()
         } else {
             Reply::Nil
@@ -194,7 +211,9 @@ fn exec_set(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &mu
                 };
                 log.set(op.db, key, value, at);
             }
-            if f & set_flags::GET != 0 {
+            if f & set_flags::INT_REPLY != 0 {
+                Reply::Int(1)
+            } else if f & set_flags::GET != 0 {
                 reply_old()
             } else {
                 Reply::Ok
@@ -293,6 +312,140 @@ mod tests {
             assert_eq!(b.out, [round]);
             assert_eq!(b.replies[2], Reply::Int(1));
             assert_eq!(b.replies[3], Reply::Int(0));
+        }
+    }
+
+    fn bulk_of(b: &Batch, r: &Reply) -> Vec<u8> {
+        match *r {
+            Reply::Bulk { start, len } => b.bulk(start, len).to_vec(),
+            ref other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn read_modify_write_ops_keep_ttl_and_log_absolute_sets() {
+        let mut store = Store::default();
+        let mut persist = Persist {
+            log: Log::new(true),
+            aof: None,
+        };
+        let mut b = Batch::new(0, 0);
+        op(OpCode::Set, &mut b, &[b"n", b"41"], 0, 5_000);
+        op(OpCode::IncrBy, &mut b, &[b"n"], 0, 1);
+        op(OpCode::IncrBy, &mut b, &[b"n"], 0, i64::MAX as u64);
+        op(OpCode::Append, &mut b, &[b"n", b"x"], 0, 0);
+        op(OpCode::IncrBy, &mut b, &[b"n"], 0, 1);
+        op(OpCode::SetRange, &mut b, &[b"r", b"ab"], 0, 2);
+        op(OpCode::Strlen, &mut b, &[b"r"], 0, 0);
+        op(OpCode::Get, &mut b, &[b"r"], 0, 0);
+        op(OpCode::GetDel, &mut b, &[b"r"], 0, 0);
+        op(OpCode::GetDel, &mut b, &[b"r"], 0, 0);
+        execute(&mut store, &mut b, 1_000, &mut persist);
+        let r = &b.replies;
+        assert_eq!(r[1], Reply::Int(42));
+        assert_eq!(r[2], Reply::Err(errors::OVERFLOW));
+        assert_eq!(r[3], Reply::Int(3));
+        assert_eq!(r[4], Reply::Err(errors::NOT_INTEGER));
+        assert_eq!(r[5], Reply::Int(4));
+        assert_eq!(r[6], Reply::Int(4));
+        assert_eq!(bulk_of(&b, &r[7]), b"\0\0ab");
+        assert_eq!(bulk_of(&b, &r[8]), b"\0\0ab");
+        assert_eq!(r[9], Reply::Nil);
+        assert_eq!(store.expire_at(0, b"n", 1_000), Some(5_000));
+        assert_eq!(store.peek(0, b"n", 1_000), Some(&b"42x"[..]));
+        let text = String::from_utf8(persist.log.pending_bytes().to_vec()).unwrap();
+        assert!(text.contains("$3\r\nSET\r\n$1\r\nn\r\n$2\r\n42\r\n$4\r\nPXAT\r\n$4\r\n5000\r\n"));
+        assert!(text.contains("$3\r\n42x\r\n$4\r\nPXAT"));
+        assert!(text.contains("$3\r\nDEL\r\n$1\r\nr\r\n"));
+        assert!(!text.contains("INCR") && !text.contains("APPEND"));
+    }
+
+    #[test]
+    fn incr_by_float_keeps_ttl_and_logs_the_printed_value() {
+        let mut store = Store::default();
+        let mut persist = Persist {
+            log: Log::new(true),
+            aof: None,
+        };
+        let mut b = Batch::new(0, 0);
+        op(OpCode::Set, &mut b, &[b"f", b"10.5"], 0, 5_000);
+        op(OpCode::IncrByFloat, &mut b, &[b"f", b"0.1"], 0, 0);
+        op(OpCode::IncrByFloat, &mut b, &[b"f", b"x"], 0, 0);
+        op(OpCode::IncrByFloat, &mut b, &[b"f", b"inf"], 0, 0);
+        execute(&mut store, &mut b, 1_000, &mut persist);
+        assert_eq!(bulk_of(&b, &b.replies[1]), b"10.6");
+        assert_eq!(b.replies[2], Reply::Err(errors::NOT_FLOAT));
+        assert_eq!(b.replies[3], Reply::Err(errors::NAN_OR_INF));
+        assert_eq!(store.expire_at(0, b"f", 1_000), Some(5_000));
+        let text = String::from_utf8(persist.log.pending_bytes().to_vec()).unwrap();
+        assert!(text.contains("$4\r\n10.6\r\n$4\r\nPXAT\r\n$4\r\n5000\r\n"));
+    }
+
+    #[test]
+    fn expire_ops_follow_redis_and_log_pexpireat() {
+        use crate::batch::{expire_flags as f, ttl_mode};
+        let mut store = Store::default();
+        let mut persist = Persist {
+            log: Log::new(true),
+            aof: None,
+        };
+        let mut b = Batch::new(0, 0);
+        op(OpCode::Set, &mut b, &[b"k", b"v"], 0, 0);
+        op(OpCode::Ttl, &mut b, &[b"k"], ttl_mode::TTL, 0);
+        op(OpCode::Expire, &mut b, &[b"k"], f::XX, 10_000);
+        op(OpCode::Expire, &mut b, &[b"k"], f::GT, 10_000);
+        op(OpCode::Expire, &mut b, &[b"k"], f::NX, 10_000);
+        op(OpCode::Expire, &mut b, &[b"k"], f::LT, 20_000);
+        op(OpCode::Expire, &mut b, &[b"k"], f::LT, 5_000);
+        op(OpCode::Ttl, &mut b, &[b"k"], ttl_mode::PTTL, 0);
+        op(OpCode::Ttl, &mut b, &[b"k"], ttl_mode::TTL, 0);
+        op(OpCode::Ttl, &mut b, &[b"k"], ttl_mode::PEXPIRETIME, 0);
+        op(OpCode::Persist, &mut b, &[b"k"], 0, 0);
+        op(OpCode::Persist, &mut b, &[b"k"], 0, 0);
+        op(OpCode::Type, &mut b, &[b"k"], 0, 0);
+        op(OpCode::Expire, &mut b, &[b"k"], 0, (-1i64) as u64);
+        op(OpCode::Type, &mut b, &[b"k"], 0, 0);
+        op(OpCode::Ttl, &mut b, &[b"k"], ttl_mode::TTL, 0);
+        op(OpCode::Expire, &mut b, &[b"k"], 0, 10_000);
+        execute(&mut store, &mut b, 1_000, &mut persist);
+        let r: Vec<Reply> = b.replies.clone();
+        let ints = |from: usize, to: usize| -> Vec<Reply> { r[from..to].to_vec() };
+        assert_eq!(
+            ints(1, 12),
+            [-1, 0, 0, 1, 0, 1, 4_000, 4, 5_000, 1, 0].map(Reply::Int)
+        );
+        assert_eq!(r[12], Reply::Status("string"));
+        assert_eq!(r[13], Reply::Int(1));
+        assert_eq!(r[14], Reply::Status("none"));
+        assert_eq!(r[15], Reply::Int(-2));
+        assert_eq!(r[16], Reply::Int(0));
+        let text = String::from_utf8(persist.log.pending_bytes().to_vec()).unwrap();
+        assert!(text.contains("$9\r\nPEXPIREAT\r\n$1\r\nk\r\n$5\r\n10000\r\n"));
+        assert!(text.contains("$9\r\nPEXPIREAT\r\n$1\r\nk\r\n$4\r\n5000\r\n"));
+        assert!(text.contains("$3\r\nDEL\r\n$1\r\nk\r\n"));
+    }
+
+    #[test]
+    fn new_write_ops_are_refused_under_misconf() {
+        for code in [
+            OpCode::IncrBy,
+            OpCode::IncrByFloat,
+            OpCode::Append,
+            OpCode::SetRange,
+            OpCode::GetDel,
+            OpCode::Expire,
+            OpCode::Persist,
+        ] {
+            assert!(code.is_write(), "{code:?}");
+        }
+        for code in [
+            OpCode::Strlen,
+            OpCode::GetRange,
+            OpCode::Ttl,
+            OpCode::Type,
+            OpCode::Touch,
+        ] {
+            assert!(!code.is_write(), "{code:?}");
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod batch;
 pub mod clock;
 pub mod exec;
 pub mod glob;
+pub mod ld;
 pub mod route;
 pub mod shard;
 pub mod store;

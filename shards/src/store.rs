@@ -384,6 +384,41 @@ impl Store {
         Some(self.entries[idx as usize].value())
     }
 
+    /// Looks a key up like `read` and also returns its absolute expiry (0 = none).
+    pub fn read_entry(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: u64,
+        count: bool,
+    ) -> Option<(&[u8], u64)> {
+        let found = self.lookup(db, key, now_ms);
+        if count {
+            if found.is_some() {
+                self.stats.hits += 1;
+            } else {
+                self.stats.misses += 1;
+            }
+        }
+        let idx = found?;
+        self.touch(idx);
+        let e = &self.entries[idx as usize];
+        Some((e.value(), e.expire_at))
+    }
+
+    /// The absolute expiry of a key (0 = none), or None when absent; counts a
+    /// hit or miss but leaves the LRU order alone (Redis's `LOOKUP_NOTOUCH`,
+    /// as TTL and TYPE).
+    pub fn expire_at_counted(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<u64> {
+        let found = self.lookup(db, key, now_ms);
+        if found.is_some() {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        Some(self.entries[found? as usize].expire_at)
+    }
+
     /// Whether a key exists; counts a hit or miss but leaves the LRU order alone (as EXISTS).
     pub fn exists(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
         let found = self.lookup(db, key, now_ms).is_some();

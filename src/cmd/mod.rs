@@ -1,6 +1,7 @@
 //! Command handlers: each parses its arguments into shard ops (through the
 //! router) or answers directly. One file per family, as in mini-redis.
 
+mod expire;
 mod keys;
 mod server;
 mod string;
@@ -110,6 +111,31 @@ pub fn dispatch(
         Cmd::Set => string::set(&mut ctx),
         Cmd::MGet => string::mget(&mut ctx),
         Cmd::MSet => string::mset(&mut ctx),
+        Cmd::Incr => string::incr(&mut ctx),
+        Cmd::Decr => string::decr(&mut ctx),
+        Cmd::IncrBy => string::incrby(&mut ctx),
+        Cmd::DecrBy => string::decrby(&mut ctx),
+        Cmd::IncrByFloat => string::incrbyfloat(&mut ctx),
+        Cmd::Append => string::append(&mut ctx),
+        Cmd::Strlen => string::strlen(&mut ctx),
+        Cmd::GetSet => string::getset(&mut ctx),
+        Cmd::GetDel => string::getdel(&mut ctx),
+        Cmd::SetNx => string::setnx(&mut ctx),
+        Cmd::SetEx => string::setex(&mut ctx, true),
+        Cmd::PSetEx => string::setex(&mut ctx, false),
+        Cmd::GetRange => string::getrange(&mut ctx),
+        Cmd::SetRange => string::setrange(&mut ctx),
+        Cmd::Ttl => expire::ttl(&mut ctx),
+        Cmd::PTtl => expire::pttl(&mut ctx),
+        Cmd::ExpireTime => expire::expiretime(&mut ctx),
+        Cmd::PExpireTime => expire::pexpiretime(&mut ctx),
+        Cmd::Expire => expire::expire(&mut ctx, true, true),
+        Cmd::PExpire => expire::expire(&mut ctx, false, true),
+        Cmd::ExpireAt => expire::expire(&mut ctx, true, false),
+        Cmd::PExpireAt => expire::expire(&mut ctx, false, false),
+        Cmd::Persist => expire::persist(&mut ctx),
+        Cmd::Type => expire::key_type(&mut ctx),
+        Cmd::Touch => expire::touch(&mut ctx),
     }
 }
 

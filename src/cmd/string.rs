@@ -1,4 +1,6 @@
-//! String commands: GET, SET, MGET, MSET.
+//! String commands: GET, SET, MGET, MSET, INCR/DECR/INCRBY/DECRBY,
+//! INCRBYFLOAT, APPEND,
+//! STRLEN, GETSET, GETDEL, SETNX, SETEX, PSETEX, GETRANGE/SUBSTR, SETRANGE.
 
 use super::{parse_int, Ctx};
 use crate::router::Merge;
@@ -124,4 +126,157 @@ pub fn mset(ctx: &mut Ctx) {
             .key_op(OpCode::Set, ctx.session.db, 0, 0, &[k, v]);
         i += 2;
     }
+}
+
+fn incr_op(ctx: &mut Ctx, by: i64) {
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router.key_op(
+        OpCode::IncrBy,
+        ctx.session.db,
+        0,
+        by as u64,
+        &[ctx.args.get(1)],
+    );
+}
+
+pub fn incr(ctx: &mut Ctx) {
+    incr_op(ctx, 1);
+}
+
+pub fn decr(ctx: &mut Ctx) {
+    incr_op(ctx, -1);
+}
+
+pub fn incrby(ctx: &mut Ctx) {
+    match parse_int(ctx.args.get(2)) {
+        Some(by) => incr_op(ctx, by),
+        None => ctx.not_integer(),
+    }
+}
+
+pub fn decrby(ctx: &mut Ctx) {
+    match parse_int(ctx.args.get(2)) {
+        // Negating i64::MIN would overflow (Redis 7.0 checks it first).
+        Some(i64::MIN) => ctx.error("ERR decrement would overflow"),
+        Some(by) => incr_op(ctx, -by),
+        None => ctx.not_integer(),
+    }
+}
+
+/// An op on the key and the value (args 1 and 2).
+fn key_value_op(ctx: &mut Ctx, code: OpCode, flags: u8, num: u64) {
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router.key_op(
+        code,
+        ctx.session.db,
+        flags,
+        num,
+        &[ctx.args.get(1), ctx.args.get(2)],
+    );
+}
+
+fn key_op(ctx: &mut Ctx, code: OpCode) {
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(code, ctx.session.db, 0, 0, &[ctx.args.get(1)]);
+}
+
+/// INCRBYFLOAT key increment: both operands are parsed on the shard.
+pub fn incrbyfloat(ctx: &mut Ctx) {
+    key_value_op(ctx, OpCode::IncrByFloat, 0, 0);
+}
+
+pub fn append(ctx: &mut Ctx) {
+    key_value_op(ctx, OpCode::Append, 0, 0);
+}
+
+pub fn strlen(ctx: &mut Ctx) {
+    key_op(ctx, OpCode::Strlen);
+}
+
+pub fn getdel(ctx: &mut Ctx) {
+    key_op(ctx, OpCode::GetDel);
+}
+
+/// GETSET key value: SET ... GET, which clears the TTL.
+pub fn getset(ctx: &mut Ctx) {
+    key_value_op(ctx, OpCode::Set, set_flags::GET, 0);
+}
+
+/// SETNX key value → 1 or 0.
+pub fn setnx(ctx: &mut Ctx) {
+    key_value_op(ctx, OpCode::Set, set_flags::NX | set_flags::INT_REPLY, 0);
+}
+
+/// SETEX key seconds value / PSETEX key milliseconds value.
+pub fn setex(ctx: &mut Ctx, seconds: bool) {
+    let Some(v) = parse_int(ctx.args.get(2)) else {
+        ctx.not_integer();
+        return;
+    };
+    let ms = if seconds {
+        v.checked_mul(1000)
+    } else {
+        Some(v)
+    };
+    let at = ms
+        .filter(|_| v > 0)
+        .and_then(|ms| ms.checked_add(ctx.now_ms as i64));
+    let Some(at) = at else {
+        let msg = format!("ERR invalid expire time in '{}' command", ctx.spec.name);
+        ctx.error(&msg);
+        return;
+    };
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router.key_op(
+        OpCode::Set,
+        ctx.session.db,
+        0,
+        at as u64,
+        &[ctx.args.get(1), ctx.args.get(3)],
+    );
+}
+
+/// GETRANGE key start end (also SUBSTR).
+pub fn getrange(ctx: &mut Ctx) {
+    let (Some(start), Some(end)) = (parse_int(ctx.args.get(2)), parse_int(ctx.args.get(3))) else {
+        ctx.not_integer();
+        return;
+    };
+    ctx.router.begin(ctx.conn, Merge::One);
+    let op = shards::Op {
+        code: OpCode::GetRange,
+        db: ctx.session.db,
+        flags: 0,
+        arg: 0,
+        nargs: 0,
+        num: start as u64,
+        aux: end as u64,
+    };
+    ctx.router.key_op_full(op, &[ctx.args.get(1)]);
+}
+
+/// SETRANGE key offset value.
+pub fn setrange(ctx: &mut Ctx) {
+    let Some(offset) = parse_int(ctx.args.get(2)) else {
+        ctx.not_integer();
+        return;
+    };
+    if offset < 0 {
+        ctx.error("ERR offset is out of range");
+        return;
+    }
+    let len = ctx.args.get(3).len() as u64;
+    if len > 0 && offset as u64 + len > crate::config::PROTO_MAX_BULK_LEN as u64 {
+        ctx.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return;
+    }
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router.key_op(
+        OpCode::SetRange,
+        ctx.session.db,
+        0,
+        offset as u64,
+        &[ctx.args.get(1), ctx.args.get(3)],
+    );
 }

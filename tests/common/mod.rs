@@ -4,6 +4,8 @@
 //! Every test binary includes this module; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod proc;
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
