@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-20000}
-cargo build --release -q --bin shardcache -p shardcache -p shardcache-bench
+cargo build --release -q -p shardcache -p shardcache-bench
 W=$(mktemp -d); PORT=16600; B=./target/release/shardcache-bench
 ./target/release/shardcache --port $PORT --dir "$W" 2>/dev/null & pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$W"' EXIT
