@@ -50,6 +50,16 @@ impl Args {
         self.data.clear();
         self.ranges.clear();
     }
+    /// Starts an argument built byte by byte (`push_byte`, then `end_arg`).
+    fn begin_arg(&mut self) -> usize {
+        self.data.len()
+    }
+    fn push_byte(&mut self, b: u8) {
+        self.data.push(b);
+    }
+    fn end_arg(&mut self, start: usize) {
+        self.ranges.push((start, self.data.len() - start));
+    }
     /// Appends one argument.
     pub fn push(&mut self, arg: &[u8]) {
         let start = self.data.len();
@@ -218,7 +228,6 @@ pub fn split_args(line: &[u8], args: &mut Args) -> Result<(), ProtocolError> {
     };
     let at = |i: usize| line.get(i).copied().unwrap_or(0);
     let mut p = 0;
-    let mut cur: Vec<u8> = Vec::new();
     loop {
         while p < line.len() && is_space(line[p]) {
             p += 1;
@@ -226,21 +235,22 @@ pub fn split_args(line: &[u8], args: &mut Args) -> Result<(), ProtocolError> {
         if p >= line.len() {
             return Ok(());
         }
-        cur.clear();
+        // Unescaped bytes go straight into `args`: no buffer per argument.
+        let start = args.begin_arg();
         let (mut inq, mut insq) = (false, false);
         loop {
             let c = at(p);
             if inq {
                 if c == b'\\' && at(p + 1) == b'x' {
                     if let (Some(h), Some(l)) = (hex_val(at(p + 2)), hex_val(at(p + 3))) {
-                        cur.push(h * 16 + l);
+                        args.push_byte(h * 16 + l);
                         p += 4;
                         continue;
                     }
                 }
                 if c == b'\\' && at(p + 1) != 0 {
                     p += 1;
-                    cur.push(match at(p) {
+                    args.push_byte(match at(p) {
                         b'n' => b'\n',
                         b'r' => b'\r',
                         b't' => b'\t',
@@ -257,12 +267,12 @@ pub fn split_args(line: &[u8], args: &mut Args) -> Result<(), ProtocolError> {
                 } else if c == 0 {
                     return Err(ProtocolError::UnbalancedQuotes);
                 } else {
-                    cur.push(c);
+                    args.push_byte(c);
                 }
             } else if insq {
                 if c == b'\\' && at(p + 1) == b'\'' {
                     p += 1;
-                    cur.push(b'\'');
+                    args.push_byte(b'\'');
                 } else if c == b'\'' {
                     if at(p + 1) != 0 && !is_space(at(p + 1)) {
                         return Err(ProtocolError::UnbalancedQuotes);
@@ -272,7 +282,7 @@ pub fn split_args(line: &[u8], args: &mut Args) -> Result<(), ProtocolError> {
                 } else if c == 0 {
                     return Err(ProtocolError::UnbalancedQuotes);
                 } else {
-                    cur.push(c);
+                    args.push_byte(c);
                 }
             } else {
                 match c {
@@ -284,12 +294,12 @@ pub fn split_args(line: &[u8], args: &mut Args) -> Result<(), ProtocolError> {
                     }
                     b'"' => inq = true,
                     b'\'' => insq = true,
-                    _ => cur.push(c),
+                    _ => args.push_byte(c),
                 }
             }
             p += 1;
         }
-        args.push(&cur);
+        args.end_arg(start);
     }
 }
 
