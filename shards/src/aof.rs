@@ -56,7 +56,8 @@ impl Fsync {
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(s))
     }
-    fn code(self) -> u8 {
+    /// Code carried in an op's flags.
+    pub fn to_code(self) -> u8 {
         self as u8
     }
     /// Inverse of the code carried in ops.
@@ -83,13 +84,6 @@ pub struct AofConfig {
     /// Start with the valid prefix even when a segment is corrupt before its end
     /// (the bad remainder is moved aside, not deleted).
     pub load_corrupt: bool,
-}
-
-impl Fsync {
-    /// Code carried in an op's flags.
-    pub fn to_code(self) -> u8 {
-        self.code()
-    }
 }
 
 /// The records a shard produced while executing, waiting to be written.
