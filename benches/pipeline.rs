@@ -12,7 +12,7 @@
 
 use clap::Parser;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::unbounded;
 use shardcache::cmd::{self, Session};
 use shardcache::config::{Config, PROTO_MAX_BULK_LEN};
 use shardcache::resp::{Args, Decoded, Decoder};
@@ -45,8 +45,6 @@ struct Round {
     args: Args,
     session: Session,
     router: Router,
-    to_shards: Vec<Sender<Batch>>,
-    replies: Receiver<Batch>,
     sink: Sink,
 }
 
@@ -59,14 +57,13 @@ impl Round {
             .name("bench-shard".into())
             .spawn(move || shards::shard::run(Store::default(), Persist::off(), rx, vec![reply_tx]))
             .expect("spawn shard");
+        let order = shared.order.clone();
         Round {
             shared,
             decoder: Decoder::default(),
             args: Args::default(),
             session: Session::default(),
-            router: Router::new(0, 1),
-            to_shards: vec![tx],
-            replies,
+            router: Router::new(0, vec![tx], replies, order),
             sink: Sink(Vec::new()),
         }
     }
@@ -95,7 +92,7 @@ impl Round {
             }
         }
         if self.router.has_pending() {
-            self.router.exchange(&self.to_shards, &self.replies);
+            self.router.exchange();
             self.router.deliver(&mut self.sink, &self.shared);
         }
         let written = self.sink.0.len();

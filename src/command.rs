@@ -96,6 +96,26 @@ pub enum Cmd {
     Type,
     /// TOUCH key [key ...]
     Touch,
+    /// MULTI
+    Multi,
+    /// EXEC
+    Exec,
+    /// DISCARD
+    Discard,
+    /// WATCH key [key ...]
+    Watch,
+    /// UNWATCH
+    Unwatch,
+    /// RENAME key newkey
+    Rename,
+    /// RENAMENX key newkey
+    RenameNx,
+    /// COPY source destination [DB destination-db] [REPLACE]
+    Copy,
+    /// SWAPDB index1 index2
+    SwapDb,
+    /// MSETNX key value [key value ...]
+    MSetNx,
 }
 
 /// Command flags, Redis's names.
@@ -293,6 +313,28 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["admin", "slow", "dangerous"], "A container for latency diagnostics commands."),
     spec!("command", -1, LOADING | STALE, 0, 0, 0, Command, "server", "2.8.13",
         &["slow", "connection"], "Returns detailed information about all commands."),
+    spec!("multi", 1, NOSCRIPT | LOADING | STALE | FAST, 0, 0, 0, Multi, "transactions", "1.2.0",
+        &["fast", "transaction"], "Starts a transaction."),
+    spec!("exec", 1, NOSCRIPT | LOADING | STALE, 0, 0, 0, Exec, "transactions", "1.2.0",
+        &["slow", "transaction"], "Executes all commands in a transaction."),
+    spec!("discard", 1, NOSCRIPT | LOADING | STALE | FAST, 0, 0, 0, Discard, "transactions",
+        "2.0.0", &["fast", "transaction"], "Discards a transaction."),
+    spec!("watch", -2, NOSCRIPT | LOADING | STALE | FAST, 1, -1, 1, Watch, "transactions",
+        "2.2.0", &["fast", "transaction"],
+        "Monitors changes to keys to determine the execution of a transaction."),
+    spec!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, 0, 0, 0, Unwatch, "transactions",
+        "2.2.0", &["fast", "transaction"], "Forgets about watched keys of a transaction."),
+    spec!("rename", 3, WRITE, 1, 2, 1, Rename, "generic", "1.0.0",
+        &["keyspace", "write", "slow"], "Renames a key and overwrites the destination."),
+    spec!("renamenx", 3, WRITE | FAST, 1, 2, 1, RenameNx, "generic", "1.0.0",
+        &["keyspace", "write", "fast"], "Renames a key only when the target key name doesn't exist."),
+    spec!("copy", -3, WRITE | DENYOOM, 1, 2, 1, Copy, "generic", "6.2.0",
+        &["keyspace", "write", "slow"], "Copies the value of a key to a new key."),
+    spec!("swapdb", 3, WRITE | FAST, 0, 0, 0, SwapDb, "server", "4.0.0",
+        &["keyspace", "write", "fast", "dangerous"], "Swaps two Redis databases."),
+    spec!("msetnx", -3, WRITE | DENYOOM, 1, -1, 2, MSetNx, "string", "1.0.1",
+        &["write", "string", "slow"],
+        "Atomically modifies the string values of one or more keys only when all keys don't exist."),
 ];
 
 fn table() -> &'static HashMap<&'static [u8], usize, ahash::RandomState> {

@@ -346,6 +346,10 @@ pub mod encode {
     pub fn nil(out: &mut Vec<u8>) {
         out.extend_from_slice(b"$-1\r\n");
     }
+    /// The null array (`*-1`): EXEC after a WATCHed key changed.
+    pub fn null_array(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"*-1\r\n");
+    }
     /// `*n\r\n`
     pub fn array(out: &mut Vec<u8>, n: usize) {
         out.push(b'*');

@@ -17,6 +17,18 @@ use crate::server::Shared;
 use crossbeam_channel::{Receiver, Sender};
 use shards::{Batch, Op, OpCode, Reply, ShardInfo};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// The connection token of ops whose replies nobody reads (clean-up such as
+/// forgetting a closed connection's WATCHes).
+pub const NO_CONN: usize = usize::MAX;
+
+/// Where one op's reply will be: its shard and its index in that batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpRef {
+    shard: u32,
+    idx: u32,
+}
 
 /// How the replies of a command's sub-ops become one reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,8 +82,31 @@ pub trait ReplySink {
 }
 
 /// A worker's per-round routing state. Buffers are reused across rounds.
+///
+/// Atomicity across shards: a round in which one command's ops span several
+/// shards sends its batches while holding the server-wide `order` lock, so
+/// every shard receives such rounds in the same order and executes each
+/// batch whole: a multi-key command (MGET, MSET, DEL, EXEC) is seen by every
+/// other such command either entirely before or entirely after it. Rounds
+/// of single-shard commands skip the lock. A command whose later step needs
+/// an earlier step's reply (cross-shard RENAME, MSETNX, EXEC after WATCH)
+/// runs in a section: `hold` the shards (sent under the lock), exchange as
+/// often as needed, `release`.
 pub struct Router {
     worker: usize,
+    to_shards: Vec<Sender<Batch>>,
+    replies: Receiver<Batch>,
+    order: Arc<Mutex<()>>,
+    /// Some command of this exchange has ops on more than one shard.
+    ordered: bool,
+    /// Shards held by the current section.
+    held: Vec<bool>,
+    /// A handler asked to run its command again once the round is delivered.
+    deferred: bool,
+    /// Set while a deferred command runs: handlers may hold and exchange.
+    section: bool,
+    /// Command table row counted last (undone when the command defers).
+    last_call: usize,
     /// The next pending entry belongs to an executed command.
     next_executed: bool,
     route: shards::route::Router,
@@ -84,10 +119,26 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router for worker `worker` over `shards` shards.
-    pub fn new(worker: usize, shards: usize) -> Self {
+    /// A router for worker `worker`: `to_shards[s]` is shard `s`'s queue,
+    /// `replies` this worker's reply queue, `order` the server-wide lock
+    /// that orders multi-shard rounds.
+    pub fn new(
+        worker: usize,
+        to_shards: Vec<Sender<Batch>>,
+        replies: Receiver<Batch>,
+        order: Arc<Mutex<()>>,
+    ) -> Self {
+        let shards = to_shards.len();
         Router {
             worker,
+            to_shards,
+            replies,
+            order,
+            ordered: false,
+            held: vec![false; shards],
+            deferred: false,
+            section: false,
+            last_call: 0,
             next_executed: false,
             route: shards::route::Router::new(shards),
             batches: (0..shards).map(|s| Batch::new(worker, s)).collect(),
@@ -102,7 +153,60 @@ impl Router {
     /// (the next pending entry) counts as an executed command.
     pub fn count_call(&mut self, id: usize) {
         self.calls[id] += 1;
+        self.last_call = id;
         self.next_executed = true;
+    }
+
+    /// Asks the worker to run the current command again after this round is
+    /// delivered, with `in_section()` true, before the connection's next
+    /// command. The connection's later commands wait until then.
+    pub fn defer(&mut self) {
+        self.deferred = true;
+        self.calls[self.last_call] -= 1;
+        self.next_executed = false;
+    }
+
+    /// True (and reset) when the last dispatched command deferred itself.
+    pub fn take_deferred(&mut self) -> bool {
+        std::mem::take(&mut self.deferred)
+    }
+
+    /// True while a deferred command runs (it may `hold`, `exchange`, `release`).
+    pub fn in_section(&self) -> bool {
+        self.section
+    }
+
+    /// Marks the start or end of a deferred command's run.
+    pub fn set_section(&mut self, on: bool) {
+        self.section = on;
+    }
+
+    /// Takes shard `shard` for the current section at the next exchange.
+    pub fn hold(&mut self, shard: usize) {
+        if !self.held[shard] {
+            self.held[shard] = true;
+            self.batches[shard].hold = true;
+        }
+    }
+
+    /// Ends the section on every held shard at the next exchange.
+    pub fn release(&mut self) {
+        for (s, h) in self.held.iter_mut().enumerate() {
+            if std::mem::take(h) {
+                self.batches[s].release = true;
+            }
+        }
+    }
+
+    /// Orders this exchange's sends (a command whose ops were routed one by
+    /// one, such as EXEC's queued commands, spans several shards).
+    pub fn mark_ordered(&mut self) {
+        self.ordered = true;
+    }
+
+    /// True while some shard is held.
+    pub fn holding(&self) -> bool {
+        self.held.iter().any(|&h| h)
     }
 
     /// Records `micros` for every call counted this round, then resets the counts.
@@ -158,7 +262,7 @@ impl Router {
         });
     }
 
-    fn push_op(&mut self, shard: usize, op: Op, args: &[&[u8]]) {
+    fn push_raw(&mut self, shard: usize, op: Op, args: &[&[u8]]) -> OpRef {
         let b = &mut self.batches[shard];
         let mut op = op;
         op.arg = b.ranges.len() as u32;
@@ -167,10 +271,34 @@ impl Router {
             b.push_arg(a);
         }
         let idx = b.push_op(op);
-        self.subs.push((shard as u32, idx));
+        OpRef {
+            shard: shard as u32,
+            idx,
+        }
+    }
+
+    fn push_op(&mut self, shard: usize, op: Op, args: &[&[u8]]) {
+        let r = self.push_raw(shard, op, args);
         if let Some(p) = self.pending.last_mut() {
+            if p.count > 0 && self.subs[p.first as usize].0 != r.shard {
+                self.ordered = true;
+            }
             p.count += 1;
         }
+        self.subs.push((r.shard, r.idx));
+    }
+
+    /// Adds an op whose reply the caller reads itself with `reply_of` after
+    /// the next `exchange` (a step of a multi-step command); no pending
+    /// command owns it.
+    pub fn step_op(&mut self, shard: usize, op: Op, args: &[&[u8]]) -> OpRef {
+        self.push_raw(shard, op, args)
+    }
+
+    /// The reply to a `step_op`, and the batch its payload lives in.
+    pub fn reply_of(&self, r: OpRef) -> (&Batch, &Reply) {
+        let b = &self.batches[r.shard as usize];
+        (b, &b.replies[r.idx as usize])
     }
 
     /// Adds an op on `args[0]` (the key) to the current command.
@@ -224,18 +352,28 @@ impl Router {
         }
     }
 
-    /// Sends every non-empty batch to its shard (one send each) and waits for all of them.
-    pub fn exchange(&mut self, to_shards: &[Sender<Batch>], replies: &Receiver<Batch>) {
+    /// Sends every batch with new ops (or a hold or release) to its shard,
+    /// one send each, and waits for all of them. Ops that ran in an earlier
+    /// exchange of this round do not run again.
+    pub fn exchange(&mut self) {
+        let takes_hold = self.batches.iter().any(|b| b.hold);
+        // Only the sends are ordered; the wait for replies happens unlocked.
+        let guard = (self.ordered || takes_hold)
+            .then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
         let mut inflight = 0;
-        for (shard, tx) in to_shards.iter().enumerate() {
-            if !self.batches[shard].is_empty() {
+        for (shard, tx) in self.to_shards.iter().enumerate() {
+            if self.batches[shard].must_send() {
                 let batch = std::mem::take(&mut self.batches[shard]);
                 tx.send(batch).expect("shard thread exited");
                 inflight += 1;
             }
         }
+        drop(guard);
+        self.ordered = false;
         while inflight > 0 {
-            let batch = replies.recv().expect("shard thread exited");
+            let mut batch = self.replies.recv().expect("shard thread exited");
+            batch.hold = false;
+            batch.release = false;
             let shard = batch.shard;
             self.batches[shard] = batch;
             inflight -= 1;
@@ -354,5 +492,6 @@ pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply) {
         Reply::Status(s) => encode::simple(out, s),
         // INFO snapshots are merged by `Merge::Info`, never sent alone.
         Reply::Info(_) => encode::error(out, "ERR internal: unmerged INFO reply"),
+        Reply::Entry { start, len, .. } => encode::bulk(out, batch.bulk(*start, *len)),
     }
 }

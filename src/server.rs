@@ -91,6 +91,10 @@ pub struct Shared {
     pub appendfsync: AtomicU8,
     /// True when the AOF is on.
     pub aof_enabled: bool,
+    /// Held by a worker while it sends the batches of a round whose commands
+    /// span several shards, so every shard sees such rounds in one order
+    /// (see `router`). Never held while waiting for a shard.
+    pub order: Arc<Mutex<()>>,
 }
 
 impl Shared {
@@ -112,6 +116,7 @@ impl Shared {
             policy: AtomicU8::new(0),
             appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
             aof_enabled: config.aof().is_some(),
+            order: Arc::new(Mutex::new(())),
             config,
         };
         shared.set_policy(shared.config.maxmemory_policy);

@@ -44,6 +44,9 @@ struct Conn {
     eof: bool,
     /// Already in this round's list of connections to flush.
     in_round: bool,
+    /// Its last decoded command waits for the round's second phase (see
+    /// `Router::defer`); decoding resumes after it ran.
+    deferred: bool,
 }
 
 #[derive(Default)]
@@ -65,12 +68,14 @@ pub struct Worker {
     waker: Arc<Waker>,
     shared: Arc<Shared>,
     new_conns: Receiver<std::net::TcpStream>,
-    to_shards: Vec<Sender<Batch>>,
-    replies: Receiver<Batch>,
     router: Router,
     conns: Conns,
     touched: Vec<usize>,
     carry: Vec<usize>,
+    /// Connections whose current command runs after this round is delivered.
+    deferred: Vec<usize>,
+    /// Shards where closed connections left WATCHes to forget.
+    unwatch: Vec<(usize, u64)>,
     track_latency: bool,
 }
 
@@ -85,18 +90,18 @@ impl Worker {
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
-        let router = Router::new(id, to_shards.len());
+        let router = Router::new(id, to_shards, replies, shared.order.clone());
         Ok(Worker {
             id,
             poll,
             waker,
             new_conns,
-            to_shards,
-            replies,
             router,
             conns: Conns::default(),
             touched: Vec::new(),
             carry: Vec::new(),
+            deferred: Vec::new(),
+            unwatch: Vec::new(),
             track_latency: shared.config.latency_tracking == crate::config::YesNo::Yes,
             shared,
         })
@@ -140,8 +145,11 @@ impl Worker {
                     self.touch(token.0);
                 }
             }
+            if !self.unwatch.is_empty() {
+                self.forget_watches();
+            }
             if self.router.has_pending() {
-                self.router.exchange(&self.to_shards, &self.replies);
+                self.router.exchange();
                 self.router.deliver(&mut self.conns, &self.shared);
                 if let Some(t0) = round_start {
                     // Every command of the round waited from the round's
@@ -154,11 +162,54 @@ impl Worker {
                     self.router.record_latency(&mut lat, micros);
                 }
             }
+            for token in std::mem::take(&mut self.deferred) {
+                self.run_deferred(token, now);
+            }
             for i in 0..self.touched.len() {
                 let token = self.touched[i];
                 self.flush(token);
             }
             self.touched.clear();
+        }
+    }
+
+    /// The second phase of a round: a command that deferred itself runs
+    /// alone, after every earlier reply of the round was delivered, and may
+    /// exchange with the shards several times (see `Router::defer`).
+    fn run_deferred(&mut self, token: usize, now: u64) {
+        let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
+            return;
+        };
+        conn.deferred = false;
+        self.router.set_section(true);
+        cmd::dispatch(
+            &conn.args,
+            token,
+            &mut conn.session,
+            &mut self.router,
+            &self.shared,
+            now,
+        );
+        self.router.set_section(false);
+        if self.router.holding() {
+            // A handler that returned early still ends its section.
+            self.router.release();
+        }
+        self.router.exchange();
+        self.router.deliver(&mut self.conns, &self.shared);
+        // Commands that arrived behind it are still in the read buffer.
+        self.carry.push(token);
+        self.touch(token);
+    }
+
+    /// Queues ops that forget the WATCHes of connections closed since the
+    /// last round; nobody reads their replies.
+    fn forget_watches(&mut self) {
+        self.router
+            .begin(crate::router::NO_CONN, crate::router::Merge::AllOk);
+        for (shard, client) in std::mem::take(&mut self.unwatch) {
+            self.router
+                .shard_op(shard, shards::OpCode::Unwatch, 0, client, 0);
         }
     }
 
@@ -184,10 +235,11 @@ impl Worker {
                 wpos: 0,
                 decoder: Decoder::default(),
                 args: Args::default(),
-                session: Session::default(),
+                session: Session::new(self.shared.next_client_id.fetch_add(1, Ordering::Relaxed)),
                 writable: false,
                 eof: false,
                 in_round: false,
+                deferred: false,
             };
             if token == self.conns.slots.len() {
                 self.conns.slots.push(Some(conn));
@@ -260,7 +312,7 @@ impl Worker {
         }
         stats.net_in.fetch_add(total as u64, Ordering::Relaxed);
 
-        while !conn.session.close {
+        while !conn.session.close && !conn.deferred {
             let buf = &conn.rbuf[conn.rstart..conn.rend];
             match conn.decoder.decode(buf, &mut conn.args, PROTO_MAX_BULK_LEN) {
                 Err(e) => {
@@ -284,6 +336,10 @@ impl Worker {
                             &self.shared,
                             now,
                         );
+                        if self.router.take_deferred() {
+                            conn.deferred = true;
+                            self.deferred.push(token);
+                        }
                     }
                 }
             }
@@ -363,6 +419,9 @@ impl Worker {
     fn close(&mut self, token: usize) {
         if let Some(mut conn) = self.conns.slots.get_mut(token).and_then(Option::take) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
+            let id = conn.session.id;
+            self.unwatch
+                .extend(conn.session.take_watched_shards().map(|s| (s, id)));
             self.conns.free.push(token);
             self.shared.clients.fetch_sub(1, Ordering::Relaxed);
         }

@@ -179,6 +179,17 @@ impl Log {
         }
     }
 
+    /// Records a SWAPDB.
+    pub fn swap_db(&mut self, a: u8, b: u8) {
+        if self.enabled {
+            let (mut x, mut y) = (itoa::Buffer::new(), itoa::Buffer::new());
+            put_command(
+                &mut self.buf,
+                &[b"SWAPDB", x.format(a).as_bytes(), y.format(b).as_bytes()],
+            );
+        }
+    }
+
     /// Records a FLUSHALL.
     pub fn flush_all(&mut self) {
         if self.enabled {
@@ -637,6 +648,20 @@ impl Aof {
         Ok(())
     }
 
+    /// Starts a running rewrite over (SWAPDB during a rewrite: the entries
+    /// walked before it carry their old database, and replaying SWAPDB from
+    /// the buffer after them would swap the ones walked later twice).
+    /// The new walk starts at a later tick, after the SWAPDB record went to
+    /// the old segment only.
+    pub fn restart_rewrite(&mut self) {
+        if let Some(rw) = self.rewrite.take() {
+            let tmp = rw.tmp.clone();
+            drop(rw);
+            let _ = fs::remove_file(&tmp);
+            self.rewrite_requested = true;
+        }
+    }
+
     /// Figures for INFO persistence.
     pub fn status(&self) -> AofStatus {
         AofStatus {
@@ -992,6 +1017,14 @@ fn apply_record(store: &mut Store, db: &mut u8, rec: Record, now: u64) -> Result
             } else {
                 store.expire(*db as usize, args[1], at, now);
             }
+        }
+        (b"SWAPDB", 3) => {
+            let parse = |b: &[u8]| {
+                parse_u64(b)
+                    .filter(|&d| (d as usize) < NUM_DBS)
+                    .ok_or("bad SWAPDB")
+            };
+            store.swap_db(parse(args[1])? as usize, parse(args[2])? as usize);
         }
         (b"FLUSHDB", 1) => store.flush_db(*db as usize),
         (b"FLUSHALL", 1) => store.flush_all(),

@@ -60,6 +60,27 @@ pub enum OpCode {
     Type,
     /// TOUCH key → 1 when the key exists (read lookup), else 0.
     Touch,
+    /// WATCH key for client `num` → OK. Later changes to the key mark the client dirty.
+    Watch,
+    /// Forget every key client `num` watches on this shard → OK.
+    Unwatch,
+    /// Whether a key client `num` watches changed (or expired) since WATCH → 1 or 0.
+    /// Its watches on this shard are then forgotten.
+    WatchCheck,
+    /// The value and absolute expiry of a key, without touching statistics
+    /// or LRU order (cross-shard RENAME/COPY read their source with it) →
+    /// `Reply::Entry` or nil.
+    Dump,
+    /// RENAME src dst on one shard; `flags` has `rename_flags` → OK / 1 / 0 or an error.
+    Rename,
+    /// COPY src dst: `aux` is the destination db, `flags` has `rename_flags::REPLACE` → 1 or 0.
+    Copy,
+    /// MSETNX key value [...] of the keys on this shard → 1 when none existed
+    /// and all were set, else 0. With `rename_flags::CHECK` only reports
+    /// (1 = some key exists) and sets nothing.
+    MSetNx,
+    /// SWAPDB of databases `num` and `aux` → OK.
+    SwapDb,
 }
 
 impl OpCode {
@@ -78,6 +99,10 @@ impl OpCode {
                 | OpCode::SetRange
                 | OpCode::Expire
                 | OpCode::Persist
+                | OpCode::Rename
+                | OpCode::Copy
+                | OpCode::MSetNx
+                | OpCode::SwapDb
         )
     }
 }
@@ -94,6 +119,16 @@ pub mod set_flags {
     pub const KEEPTTL: u8 = 8;
     /// Reply 1/0 instead of OK/nil (SETNX).
     pub const INT_REPLY: u8 = 16;
+}
+
+/// RENAME / COPY / MSETNX options carried in `Op::flags`.
+pub mod rename_flags {
+    /// RENAMENX: only when the destination does not exist; reply 1/0.
+    pub const NX: u8 = 1;
+    /// COPY ... REPLACE.
+    pub const REPLACE: u8 = 2;
+    /// MSETNX's first phase across shards: only check.
+    pub const CHECK: u8 = 4;
 }
 
 /// EXPIRE options carried in `Op::flags`.
@@ -158,6 +193,8 @@ pub mod errors {
     pub const NOT_FLOAT: &str = "ERR value is not a valid float";
     /// INCRBYFLOAT to NaN or ±infinity.
     pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
+    /// RENAME / RENAMENX of a missing key.
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
     /// APPEND / SETRANGE past 512 MB.
     pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 }
@@ -211,6 +248,16 @@ pub enum Reply {
     Status(&'static str),
     /// INFO snapshot.
     Info(Box<ShardInfo>),
+    /// A key's value at `out[start..start + len]` and its absolute expiry
+    /// in unix ms (0 = none), for a cross-shard move of the key.
+    Entry {
+        /// Offset in `Batch::out`.
+        start: usize,
+        /// Length in bytes.
+        len: usize,
+        /// Absolute expiry, 0 when none.
+        expire_at: u64,
+    },
 }
 
 /// A reusable bundle of ops for one shard from one worker.
@@ -230,6 +277,14 @@ pub struct Batch {
     pub replies: Vec<Reply>,
     /// Bulk reply payloads.
     pub out: Vec<u8>,
+    /// After executing this batch, the shard serves only this batch's worker
+    /// until a batch of that worker with `release` (a cross-shard atomic section).
+    pub hold: bool,
+    /// After executing this batch, the shard ends its hold.
+    pub release: bool,
+    /// Index of the first op the shard's last execution ran (the ones before
+    /// it had run in an earlier exchange of the same round).
+    pub ran_from: usize,
 }
 
 impl Batch {
@@ -249,6 +304,20 @@ impl Batch {
         self.ranges.clear();
         self.replies.clear();
         self.out.clear();
+        self.hold = false;
+        self.release = false;
+        self.ran_from = 0;
+    }
+
+    /// True when some op has not been executed yet (ops run once: a batch
+    /// sent twice in one round only runs the ops added since).
+    pub fn has_new_ops(&self) -> bool {
+        self.ops.len() > self.replies.len()
+    }
+
+    /// True when the batch must travel: new ops, or a hold or release.
+    pub fn must_send(&self) -> bool {
+        self.has_new_ops() || self.hold || self.release
     }
 
     /// True when the batch holds no op.

@@ -9,6 +9,7 @@ use crate::store::{EvictionPolicy, Expiry, Limits, Store};
 use crate::NUM_DBS;
 
 mod expire;
+mod keys;
 pub mod string;
 
 /// A shard's persistence: the records of what it executed, and its segment.
@@ -37,10 +38,13 @@ impl Persist {
 
 /// Executes every op of `batch` against `store`, filling `batch.replies` and
 /// recording every change in `persist.log` (written later, once per group).
+///
+/// Only ops without a reply yet run: a worker may send the same batch again
+/// within one round with more ops appended (an atomic section that needs a
+/// reply before it can build its next step), and earlier replies stay.
 pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64, persist: &mut Persist) {
-    batch.replies.clear();
-    batch.out.clear();
-    for i in 0..batch.ops.len() {
+    batch.ran_from = batch.replies.len();
+    for i in batch.ran_from..batch.ops.len() {
         let op = batch.ops[i];
         let reply = match &persist.log.refuse_writes {
             Some(why) if op.code.is_write() => {
@@ -161,6 +165,17 @@ fn execute_op(
         OpCode::Persist => expire::persist(store, batch, op, now_ms, log),
         OpCode::Type => expire::key_type(store, batch, op, now_ms),
         OpCode::Touch => expire::touch(store, batch, op, now_ms),
+        OpCode::Watch => keys::watch(store, batch, op, now_ms),
+        OpCode::Unwatch => {
+            store.unwatch(op.num);
+            Reply::Ok
+        }
+        OpCode::WatchCheck => Reply::Int(store.watch_check(op.num, now_ms) as i64),
+        OpCode::Dump => keys::dump(store, batch, op, now_ms),
+        OpCode::Rename => keys::rename(store, batch, op, now_ms, log),
+        OpCode::Copy => keys::copy(store, batch, op, now_ms, log),
+        OpCode::MSetNx => keys::msetnx(store, batch, op, now_ms, log),
+        OpCode::SwapDb => keys::swap_db(store, op, persist),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::clock;
 use crate::exec::{self, Persist};
 use crate::store::Store;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// How often idle shards sample keys with a TTL and tick the AOF.
@@ -22,6 +23,13 @@ const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 ///
 /// `replies[w]` is worker `w`'s reply queue; a batch goes back to
 /// `replies[batch.worker]`.
+///
+/// A batch with `hold` set starts an atomic section for its worker: from
+/// then on only that worker's batches run, the others wait in arrival
+/// order, until one of its batches has `release`. Workers send the batches
+/// that take holds while holding one server-wide lock, so every shard sees
+/// the holds (and every other multi-shard batch) in the same order and two
+/// sections can never wait on each other.
 pub fn run(
     mut store: Store,
     mut persist: Persist,
@@ -30,17 +38,26 @@ pub fn run(
 ) {
     store.track_evictions(persist.log.enabled);
     let mut drained: Vec<Batch> = Vec::with_capacity(replies.len());
+    // Batches that arrived while another worker held this shard.
+    let mut waiting: VecDeque<Batch> = VecDeque::new();
+    let mut held_by: Option<usize> = None;
     let mut last_tick = Instant::now();
     loop {
         // A rewrite in progress advances between batches; do not sleep on it.
         let rewriting = persist.aof.as_ref().is_some_and(|a| a.rewriting());
-        let wait = if rewriting { Duration::ZERO } else { TICK };
+        let runnable = held_by.is_none() && !waiting.is_empty();
+        let wait = if rewriting || runnable {
+            Duration::ZERO
+        } else {
+            TICK
+        };
         match rx.recv_timeout(wait) {
-            Ok(b) => drained.push(b),
+            Ok(b) => waiting.push_back(b),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        drained.extend(rx.try_iter());
+        waiting.extend(rx.try_iter());
+        take_runnable(&mut waiting, &mut drained, &mut held_by);
         if !drained.is_empty() {
             let now = clock::unix_ms();
             for b in drained.iter_mut() {
@@ -53,13 +70,54 @@ pub fn run(
                 let _ = replies[w].send(b);
             }
         }
-        if rewriting || last_tick.elapsed() >= TICK {
+        // Expiry and rewrite steps change or walk the data: not inside a
+        // section, which must see the shard exactly as it left it.
+        if held_by.is_none() && (rewriting || last_tick.elapsed() >= TICK) {
             if last_tick.elapsed() >= TICK {
                 store.active_expire(clock::unix_ms(), EXPIRE_BUDGET);
                 last_tick = Instant::now();
             }
             if let Some(aof) = persist.aof.as_mut() {
                 aof.tick(&mut persist.log, &store);
+            }
+        }
+    }
+}
+
+/// Moves the batches that may run now from `waiting` to `drained`, in
+/// arrival order: with no hold, everything up to and including the first
+/// batch that takes one; under a hold, the holder's batches up to and
+/// including its release (then, with the hold gone, the rest as above).
+fn take_runnable(
+    waiting: &mut VecDeque<Batch>,
+    drained: &mut Vec<Batch>,
+    held_by: &mut Option<usize>,
+) {
+    loop {
+        match *held_by {
+            None => {
+                let Some(b) = waiting.pop_front() else {
+                    return;
+                };
+                if b.hold {
+                    *held_by = Some(b.worker);
+                }
+                let release = b.release;
+                drained.push(b);
+                if release {
+                    *held_by = None;
+                }
+            }
+            Some(w) => {
+                let Some(pos) = waiting.iter().position(|b| b.worker == w) else {
+                    return;
+                };
+                let b = waiting.remove(pos).expect("position is in range");
+                let release = b.release;
+                drained.push(b);
+                if release {
+                    *held_by = None;
+                }
             }
         }
     }
@@ -78,7 +136,8 @@ fn commit(persist: &mut Persist, drained: &mut [Batch]) {
     }
     if let Err(why) = aof.commit(&mut persist.log) {
         for b in drained.iter_mut() {
-            for (op, reply) in b.ops.iter().zip(b.replies.iter_mut()) {
+            let from = b.ran_from;
+            for (op, reply) in b.ops[from..].iter().zip(b.replies[from..].iter_mut()) {
                 if op.code.is_write() && !matches!(reply, Reply::Err(_) | Reply::ErrText(_)) {
                     *reply = Reply::ErrText(format!("{}{why}", errors::MISCONF_AOF).into());
                 }

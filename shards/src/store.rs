@@ -10,6 +10,7 @@
 use crate::clock;
 use ahash::RandomState;
 use hashbrown::HashTable;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// The "no entry" value of a `u32` slab link.
@@ -193,6 +194,33 @@ pub struct Store {
     /// Keys evicted since the last drain, kept only when persistence needs
     /// to log their removal: (db, key length, the entry's key+value block).
     evicted: Option<Vec<Evicted>>,
+    /// WATCHed keys of this shard; None while nobody watches, so a write
+    /// pays one branch for the feature.
+    watches: Option<Box<Watches>>,
+}
+
+/// Redis's `watched_keys`: who watches which key, and who saw a change.
+#[derive(Default)]
+struct Watches {
+    /// `[db, key...]` → the ids of the clients watching it.
+    keys: HashMap<Vec<u8>, Vec<u64>, RandomState>,
+    /// Client id → its `[db, key...]` entries on this shard.
+    clients: HashMap<u64, Vec<Vec<u8>>, RandomState>,
+    /// Clients one of whose keys changed since they watched it.
+    dirty: HashSet<u64, RandomState>,
+    /// Reused `[db, key...]` lookup buffer.
+    scratch: Vec<u8>,
+}
+
+impl Watches {
+    fn touch(&mut self, db: u8, key: &[u8]) {
+        self.scratch.clear();
+        self.scratch.push(db);
+        self.scratch.extend_from_slice(key);
+        if let Some(ids) = self.keys.get(self.scratch.as_slice()) {
+            self.dirty.extend(ids.iter().copied());
+        }
+    }
 }
 
 impl Default for Store {
@@ -230,7 +258,116 @@ impl Store {
             epoch: Instant::now(),
             avg_ttl: [0; NUM_DBS],
             evicted: None,
+            watches: None,
         }
+    }
+
+    /// Marks the clients watching `key` dirty (Redis's `signalModifiedKey`).
+    #[inline]
+    fn modified(&mut self, db: usize, key: &[u8]) {
+        if let Some(w) = self.watches.as_mut() {
+            w.touch(db as u8, key);
+        }
+    }
+
+    /// WATCH: `client` is told (by `watch_check`) if `key` changes from now on.
+    pub fn watch(&mut self, db: usize, key: &[u8], client: u64, now_ms: u64) {
+        // An already expired key is removed first, so its removal is not
+        // taken for a change made after the WATCH.
+        let _ = self.lookup(db, key, now_ms);
+        let w = self.watches.get_or_insert_with(Default::default);
+        let mut k = Vec::with_capacity(key.len() + 1);
+        k.push(db as u8);
+        k.extend_from_slice(key);
+        let ids = w.keys.entry(k.clone()).or_default();
+        if ids.contains(&client) {
+            return;
+        }
+        ids.push(client);
+        w.clients.entry(client).or_default().push(k);
+    }
+
+    /// Forgets every key `client` watches here.
+    pub fn unwatch(&mut self, client: u64) {
+        let Some(w) = self.watches.as_mut() else {
+            return;
+        };
+        w.dirty.remove(&client);
+        if let Some(list) = w.clients.remove(&client) {
+            for k in list {
+                if let Some(ids) = w.keys.get_mut(&k) {
+                    ids.retain(|&c| c != client);
+                    if ids.is_empty() {
+                        w.keys.remove(&k);
+                    }
+                }
+            }
+        }
+        if w.clients.is_empty() {
+            self.watches = None;
+        }
+    }
+
+    /// EXEC's check: true when a key `client` watches here changed since its
+    /// WATCH, or has expired since (Redis 7.0 aborts on both). The client's
+    /// watches here are forgotten either way.
+    pub fn watch_check(&mut self, client: u64, now_ms: u64) -> bool {
+        let Some(w) = self.watches.as_ref() else {
+            return false;
+        };
+        let mut dirty = w.dirty.contains(&client);
+        if !dirty {
+            if let Some(list) = w.clients.get(&client) {
+                dirty = list.iter().any(|k| {
+                    let h = self.hash(&k[1..]);
+                    self.find(k[0] as usize, h, &k[1..])
+                        .is_some_and(|idx| self.is_expired(idx, now_ms))
+                });
+            }
+        }
+        self.unwatch(client);
+        dirty
+    }
+
+    /// Marks dirty every client watching a key of `dbs` that exists in one of
+    /// them (FLUSHDB, FLUSHALL, SWAPDB: Redis's `touchAllWatchedKeysInDb`).
+    fn touch_watched_in(&mut self, dbs: &[usize]) {
+        let Some(w) = self.watches.as_ref() else {
+            return;
+        };
+        let mut hit = Vec::new();
+        for (k, ids) in &w.keys {
+            if !dbs.contains(&(k[0] as usize)) {
+                continue;
+            }
+            let h = self.hash(&k[1..]);
+            if dbs.iter().any(|&db| self.find(db, h, &k[1..]).is_some()) {
+                hit.extend(ids.iter().copied());
+            }
+        }
+        if let Some(w) = self.watches.as_mut() {
+            w.dirty.extend(hit);
+        }
+    }
+
+    /// SWAPDB: the two databases trade their keys. Entries carry their db,
+    /// so this walks both (Redis swaps two pointers; a shard holds a slice
+    /// of the keyspace, and the walk runs between batches).
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        self.touch_watched_in(&[a, b]);
+        for &idx in self.dbs[a].iter() {
+            self.entries[idx as usize].db = b as u8;
+        }
+        for &idx in self.dbs[b].iter() {
+            self.entries[idx as usize].db = a as u8;
+        }
+        self.dbs.swap(a, b);
+        self.db_keys.swap(a, b);
+        self.db_volatile.swap(a, b);
+        self.avg_ttl.swap(a, b);
     }
 
     /// Keeps the keys of evicted entries until `drain_evicted`, so the AOF
@@ -480,6 +617,7 @@ impl Store {
         expiry: Expiry,
         now_ms: u64,
     ) -> Result<(), OutOfMemory> {
+        self.modified(db, key);
         let h = self.hash(key);
         let existing = match self.find(db, h, key) {
             Some(idx) if self.is_expired(idx, now_ms) => {
@@ -541,6 +679,7 @@ impl Store {
     pub fn expire(&mut self, db: usize, key: &[u8], at: u64, now_ms: u64) -> bool {
         match self.lookup(db, key, now_ms) {
             Some(idx) => {
+                self.modified(db, key);
                 self.set_expire(idx, at);
                 true
             }
@@ -607,6 +746,9 @@ impl Store {
 
     fn remove_idx(&mut self, idx: u32, h: u64) -> Box<[u8]> {
         let db = self.entries[idx as usize].db as usize;
+        if let Some(w) = self.watches.as_mut() {
+            w.touch(db as u8, self.entries[idx as usize].key());
+        }
         if let Ok(slot) = self.dbs[db].find_entry(h, |&i| i == idx) {
             slot.remove();
         }
@@ -824,11 +966,15 @@ impl Store {
 
     /// Empties every database and gives the memory back.
     pub fn flush_all(&mut self) {
+        let all: Vec<usize> = (0..NUM_DBS).collect();
+        self.touch_watched_in(&all);
         let limits = self.limits;
         let stats = self.stats;
         let tracking = self.evicted.is_some();
+        let watches = self.watches.take();
         *self = Store::new(limits);
         self.stats = stats;
+        self.watches = watches;
         self.track_evictions(tracking);
     }
 

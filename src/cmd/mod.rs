@@ -5,6 +5,7 @@ mod expire;
 mod keys;
 mod server;
 mod string;
+pub mod txn;
 
 use crate::command::{self, Cmd, CommandSpec};
 use crate::resp::{encode, Args};
@@ -14,10 +15,40 @@ use crate::server::Shared;
 /// Per-connection state a command may read or change.
 #[derive(Debug, Default)]
 pub struct Session {
+    /// CLIENT ID: unique for the server's life.
+    pub id: u64,
     /// Selected database.
     pub db: u8,
     /// Set when the connection must close once its replies are written.
     pub close: bool,
+    /// The transaction being queued, between MULTI and EXEC/DISCARD.
+    pub multi: Option<Box<txn::Multi>>,
+    /// Shards holding a WATCH of this connection.
+    pub watched: Vec<u16>,
+}
+
+impl Session {
+    /// A fresh connection's state.
+    pub fn new(id: u64) -> Self {
+        Session {
+            id,
+            ..Default::default()
+        }
+    }
+
+    /// Records that `shard` holds a WATCH of this connection.
+    pub fn note_watch(&mut self, shard: usize) {
+        if !self.watched.contains(&(shard as u16)) {
+            self.watched.push(shard as u16);
+        }
+    }
+
+    /// The shards that hold this connection's WATCHes, forgotten here.
+    pub fn take_watched_shards(&mut self) -> impl Iterator<Item = usize> {
+        std::mem::take(&mut self.watched)
+            .into_iter()
+            .map(usize::from)
+    }
 }
 
 /// Everything a handler sees.
@@ -74,9 +105,33 @@ pub fn dispatch(
     let Some(id) = command::lookup_id(args.get(0)) else {
         let msg = unknown_command(args);
         router.reply(conn, |out| encode::error_bytes(out, &msg));
+        if let Some(m) = session.multi.as_mut() {
+            m.aborted = true;
+        }
         return;
     };
     let spec = &command::COMMANDS[id];
+    if let Some(m) = session.multi.as_mut() {
+        if !matches!(
+            spec.cmd,
+            Cmd::Exec | Cmd::Discard | Cmd::Multi | Cmd::Watch | Cmd::Quit
+        ) {
+            // Redis checks name and arity now and everything else at EXEC.
+            if spec.arity_ok(args.len()) {
+                let mut queued = Args::default();
+                for a in args.iter_from(0) {
+                    queued.push(a);
+                }
+                m.cmds.push(queued);
+                router.reply(conn, |out| encode::simple(out, "QUEUED"));
+            } else {
+                m.aborted = true;
+                let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
+                router.reply(conn, |out| encode::error(out, &msg));
+            }
+            return;
+        }
+    }
     let mut ctx = Ctx {
         args,
         spec,
@@ -136,6 +191,16 @@ pub fn dispatch(
         Cmd::Persist => expire::persist(&mut ctx),
         Cmd::Type => expire::key_type(&mut ctx),
         Cmd::Touch => expire::touch(&mut ctx),
+        Cmd::Multi => txn::multi(&mut ctx),
+        Cmd::Exec => txn::exec(&mut ctx),
+        Cmd::Discard => txn::discard(&mut ctx),
+        Cmd::Watch => txn::watch(&mut ctx),
+        Cmd::Unwatch => txn::unwatch(&mut ctx),
+        Cmd::Rename => keys::rename(&mut ctx, false),
+        Cmd::RenameNx => keys::rename(&mut ctx, true),
+        Cmd::Copy => keys::copy(&mut ctx),
+        Cmd::SwapDb => keys::swapdb(&mut ctx),
+        Cmd::MSetNx => string::msetnx(&mut ctx),
     }
 }
 

@@ -3,9 +3,10 @@
 //! STRLEN, GETSET, GETDEL, SETNX, SETEX, PSETEX, GETRANGE/SUBSTR, SETRANGE.
 
 use super::{parse_int, Ctx};
+use crate::resp::encode;
 use crate::router::Merge;
-use shards::batch::set_flags;
-use shards::OpCode;
+use shards::batch::{rename_flags, set_flags};
+use shards::{Op, OpCode, Reply};
 
 pub fn get(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::One);
@@ -279,4 +280,73 @@ pub fn setrange(ctx: &mut Ctx) {
         offset as u64,
         &[ctx.args.get(1), ctx.args.get(3)],
     );
+}
+
+/// MSETNX key value [key value ...]: all or nothing. Keys on one shard: one
+/// op that checks and sets. On several: a deferred section that asks every
+/// shard first and sets only if no key exists anywhere.
+pub fn msetnx(ctx: &mut Ctx) {
+    if ctx.args.len() % 2 == 0 {
+        ctx.arity_error("msetnx");
+        return;
+    }
+    let db = ctx.session.db;
+    let first = ctx.router.shard_of(ctx.args.get(1));
+    let one_shard = ctx
+        .args
+        .iter_from(1)
+        .step_by(2)
+        .all(|k| ctx.router.shard_of(k) == first);
+    let all: Vec<&[u8]> = ctx.args.iter_from(1).collect();
+    if one_shard {
+        ctx.router.begin(ctx.conn, Merge::One);
+        ctx.router.key_op(OpCode::MSetNx, db, 0, 0, &all);
+        return;
+    }
+    if !ctx.router.in_section() {
+        ctx.router.defer();
+        return;
+    }
+    let mut per_shard: Vec<Vec<&[u8]>> = vec![Vec::new(); ctx.router.shards()];
+    for pair in all.chunks(2) {
+        per_shard[ctx.router.shard_of(pair[0])].extend_from_slice(pair);
+    }
+    let step = |ctx: &mut Ctx, flags: u8| {
+        let mut refs = Vec::new();
+        for (s, args) in per_shard.iter().enumerate() {
+            if !args.is_empty() {
+                ctx.router.hold(s);
+                let o = Op {
+                    code: OpCode::MSetNx,
+                    db,
+                    flags,
+                    arg: 0,
+                    nargs: 0,
+                    num: 0,
+                    aux: 0,
+                };
+                refs.push(ctx.router.step_op(s, o, args));
+            }
+        }
+        ctx.router.exchange();
+        refs.into_iter()
+            .map(|r| ctx.router.reply_of(r).1.clone())
+            .collect::<Vec<Reply>>()
+    };
+    if step(ctx, rename_flags::CHECK)
+        .iter()
+        .any(|r| matches!(r, Reply::Int(1)))
+    {
+        ctx.reply(|out| encode::int(out, 0));
+        return;
+    }
+    let replies = step(ctx, 0);
+    match replies.iter().find_map(|r| match r {
+        Reply::Err(e) => Some(e.to_string()),
+        Reply::ErrText(e) => Some(e.to_string()),
+        _ => None,
+    }) {
+        Some(e) => ctx.error(&e),
+        None => ctx.reply(|out| encode::int(out, 1)),
+    }
 }

@@ -1,0 +1,236 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH (Redis's `multi.c`).
+//!
+//! Between MULTI and EXEC a connection's commands are checked (name, arity)
+//! and queued in its `Session`. EXEC dispatches them in order, like any
+//! pipeline, behind one `*N` header. Atomicity across shards comes from the
+//! router: the EXEC's ops on each shard run in one batch with nothing in
+//! between, and a round whose commands span shards is sent under the
+//! server-wide order lock, so every shard places the whole transaction at
+//! the same point among the other multi-shard commands.
+//!
+//! Two cases need more than one exchange and run as a deferred section
+//! (the shards involved are held, see `Router::hold`): EXEC after WATCH
+//! (the watched shards must confirm no key changed before anything runs)
+//! and transactions containing a command whose later step depends on an
+//! earlier one across shards (RENAME, COPY, MSETNX over several shards).
+
+use super::{dispatch, Ctx};
+use crate::command::{self, Cmd};
+use crate::resp::{encode, Args};
+use crate::router::{Merge, NO_CONN};
+use shards::{Op, OpCode, Reply};
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct Multi {
+    /// The queued commands, in order.
+    pub cmds: Vec<Args>,
+    /// A queued command was refused (unknown, wrong arity): EXEC aborts.
+    pub aborted: bool,
+}
+
+/// MULTI
+pub fn multi(ctx: &mut Ctx) {
+    if ctx.session.multi.is_some() {
+        ctx.error("ERR MULTI calls can not be nested");
+        return;
+    }
+    ctx.session.multi = Some(Box::default());
+    ctx.reply(encode::ok);
+}
+
+/// DISCARD
+pub fn discard(ctx: &mut Ctx) {
+    if ctx.session.multi.take().is_none() {
+        ctx.error("ERR DISCARD without MULTI");
+        return;
+    }
+    forget_watches(ctx, NO_CONN);
+    ctx.reply(encode::ok);
+}
+
+/// WATCH key [key ...]
+pub fn watch(ctx: &mut Ctx) {
+    if ctx.session.multi.is_some() {
+        ctx.error("ERR WATCH inside MULTI is not allowed");
+        return;
+    }
+    ctx.router.begin(ctx.conn, Merge::AllOk);
+    for key in ctx.args.iter_from(1) {
+        let shard = ctx.router.shard_of(key);
+        ctx.session.note_watch(shard);
+        ctx.router
+            .key_op(OpCode::Watch, ctx.session.db, 0, ctx.session.id, &[key]);
+    }
+}
+
+/// UNWATCH
+pub fn unwatch(ctx: &mut Ctx) {
+    if ctx.session.watched.is_empty() {
+        ctx.reply(encode::ok);
+    } else {
+        forget_watches(ctx, ctx.conn);
+    }
+}
+
+/// Queues Unwatch ops for every shard the session watches on; the reply
+/// (`+OK`) goes to `conn`, or nowhere for `NO_CONN`.
+fn forget_watches(ctx: &mut Ctx, conn: usize) {
+    if ctx.session.watched.is_empty() {
+        return;
+    }
+    ctx.router.begin(conn, Merge::AllOk);
+    for shard in std::mem::take(&mut ctx.session.watched) {
+        ctx.router
+            .shard_op(shard as usize, OpCode::Unwatch, 0, ctx.session.id, 0);
+    }
+}
+
+/// Commands that never reach a shard: a transaction made only of these and
+/// keyed commands holds just the shards of its keys.
+fn is_local(cmd: Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::Ping
+            | Cmd::Echo
+            | Cmd::Select
+            | Cmd::Quit
+            | Cmd::Command
+            | Cmd::Latency
+            | Cmd::Multi
+            | Cmd::Exec
+            | Cmd::Discard
+            | Cmd::Watch
+            | Cmd::Unwatch
+    )
+}
+
+/// The key arguments of `args` by the command table's key positions.
+fn keys_of(args: &Args) -> impl Iterator<Item = &[u8]> {
+    let spec = command::lookup(args.get(0));
+    let (first, last, step) = spec.map_or((0, 0, 0), |s| (s.first_key, s.last_key, s.step));
+    let n = args.len() as i32;
+    let last = if last < 0 { n + last } else { last.min(n - 1) };
+    let mut i = first;
+    std::iter::from_fn(move || {
+        if first <= 0 || step <= 0 || i > last {
+            return None;
+        }
+        let k = args.get(i as usize);
+        i += step;
+        Some(k)
+    })
+}
+
+/// True when `args` needs a section of its own: one step's reply decides
+/// the next step on another shard.
+pub fn needs_section(ctx: &Ctx, args: &Args) -> bool {
+    let Some(spec) = command::lookup(args.get(0)) else {
+        return false;
+    };
+    let router = &*ctx.router;
+    match spec.cmd {
+        Cmd::Rename | Cmd::RenameNx | Cmd::Copy if args.len() >= 3 => {
+            router.shard_of(args.get(1)) != router.shard_of(args.get(2))
+        }
+        Cmd::MSetNx if args.len() >= 3 => {
+            let first = router.shard_of(args.get(1));
+            args.iter_from(1)
+                .step_by(2)
+                .any(|k| router.shard_of(k) != first)
+        }
+        _ => false,
+    }
+}
+
+/// EXEC
+pub fn exec(ctx: &mut Ctx) {
+    let Some(multi) = ctx.session.multi.take() else {
+        ctx.error("ERR EXEC without MULTI");
+        return;
+    };
+    if multi.aborted {
+        forget_watches(ctx, NO_CONN);
+        ctx.error("EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    let section =
+        !ctx.session.watched.is_empty() || multi.cmds.iter().any(|a| needs_section(ctx, a));
+    if section && !ctx.router.in_section() {
+        ctx.session.multi = Some(multi);
+        ctx.router.defer();
+        return;
+    }
+    if section {
+        hold_involved(ctx, &multi.cmds);
+        if !ctx.session.watched.is_empty() && watched_changed(ctx) {
+            ctx.reply(encode::null_array);
+            return;
+        }
+    }
+    if multi.cmds.len() > 1 {
+        ctx.router.mark_ordered();
+    }
+    ctx.reply(|out| encode::array(out, multi.cmds.len()));
+    for args in &multi.cmds {
+        dispatch(
+            args,
+            ctx.conn,
+            ctx.session,
+            ctx.router,
+            ctx.shared,
+            ctx.now_ms,
+        );
+    }
+}
+
+/// Holds every shard the queued commands (and the session's WATCHes) touch.
+fn hold_involved(ctx: &mut Ctx, cmds: &[Args]) {
+    let all = cmds
+        .iter()
+        .any(|a| command::lookup(a.get(0)).is_some_and(|s| s.first_key <= 0 && !is_local(s.cmd)));
+    if all {
+        for s in 0..ctx.router.shards() {
+            ctx.router.hold(s);
+        }
+        return;
+    }
+    for a in cmds {
+        for k in keys_of(a) {
+            let s = ctx.router.shard_of(k);
+            ctx.router.hold(s);
+        }
+    }
+    for i in 0..ctx.session.watched.len() {
+        let s = ctx.session.watched[i] as usize;
+        ctx.router.hold(s);
+    }
+}
+
+/// Asks every watched (and now held) shard whether a watched key changed;
+/// the shards forget the session's watches either way.
+fn watched_changed(ctx: &mut Ctx) -> bool {
+    let id = ctx.session.id;
+    let refs: Vec<_> = std::mem::take(&mut ctx.session.watched)
+        .into_iter()
+        .map(|s| {
+            ctx.router
+                .step_op(s as usize, op(OpCode::WatchCheck, id), &[])
+        })
+        .collect();
+    ctx.router.exchange();
+    refs.into_iter()
+        .any(|r| matches!(ctx.router.reply_of(r).1, Reply::Int(1)))
+}
+
+fn op(code: OpCode, num: u64) -> Op {
+    Op {
+        code,
+        db: 0,
+        flags: 0,
+        arg: 0,
+        nargs: 0,
+        num,
+        aux: 0,
+    }
+}
