@@ -353,17 +353,53 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     lookup_id(name).map(|i| &COMMANDS[i])
 }
 
+/// `rename-command`: names taken away and names given, set once at start.
+struct Renames {
+    hidden: Vec<bool>,
+    added: HashMap<Vec<u8>, usize, ahash::RandomState>,
+}
+
+static RENAMES: OnceLock<Renames> = OnceLock::new();
+
+/// Applies `rename-command` pairs (`NAME NEW`; an empty `NEW` disables the
+/// command), as Redis does at start. Call once, before serving.
+pub fn apply_renames(pairs: &[(String, String)]) -> Result<(), String> {
+    let mut r = Renames {
+        hidden: vec![false; COMMANDS.len()],
+        added: HashMap::default(),
+    };
+    for (old, new) in pairs {
+        let id = lookup_id(old.as_bytes())
+            .ok_or_else(|| format!("rename-command: no such command '{old}'"))?;
+        r.hidden[id] = true;
+        if !new.is_empty() {
+            r.added.insert(new.to_ascii_lowercase().into_bytes(), id);
+        }
+    }
+    RENAMES
+        .set(r)
+        .map_err(|_| "rename-command applied twice".to_string())
+}
+
 /// Finds a command's index in `COMMANDS` by name, case-insensitively.
 pub fn lookup_id(name: &[u8]) -> Option<usize> {
     // Command names are short; fold case on the stack instead of allocating.
-    let mut buf = [0u8; 32];
+    let mut buf = [0u8; 64];
     if name.len() > buf.len() {
         return None;
     }
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    table().get(&*lower).copied()
+    match RENAMES.get() {
+        None => table().get(&*lower).copied(),
+        Some(r) => {
+            if let Some(&id) = r.added.get(&*lower) {
+                return Some(id);
+            }
+            table().get(&*lower).copied().filter(|&id| !r.hidden[id])
+        }
+    }
 }
 
 #[cfg(test)]

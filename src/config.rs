@@ -125,6 +125,98 @@ pub struct Config {
     /// prefix and moving the rest aside to `<segment>.corrupt-<offset>`.
     #[arg(long, value_enum, default_value_t = YesNo::No)]
     pub aof_load_corrupt: YesNo,
+
+    /// Most clients connected at once; the next one gets
+    /// `-ERR max number of clients reached` and is closed. The open-file limit
+    /// is raised to fit at start when allowed, else this is lowered to fit.
+    #[arg(long, default_value_t = DEFAULT_MAXCLIENTS)]
+    pub maxclients: u64,
+
+    /// Close a connection idle for this many seconds (0 = never).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+
+    /// Send TCP keepalive probes after this many idle seconds (0 = off).
+    #[arg(long, default_value_t = 300)]
+    pub tcp_keepalive: u64,
+
+    /// Close a connection whose unprocessed input passes this size (at least 1mb).
+    #[arg(long, default_value = "1gb", value_parser = parse_min_1mb)]
+    pub client_query_buffer_limit: u64,
+
+    /// Largest bulk string a client may send (at least 1mb); longer is a protocol error.
+    #[arg(long, default_value = "512mb", value_parser = parse_min_1mb)]
+    pub proto_max_bulk_len: u64,
+
+    /// Stop reading a client's requests while its unsent replies pass this
+    /// size, and resume once they drain to half of it (0 = never pause).
+    /// TCP flow control then slows a client that does not read its replies.
+    #[arg(long, default_value = "1mb", value_parser = parse_memory)]
+    pub client_output_pause: u64,
+
+    /// Output limits of normal clients, as Redis writes them:
+    /// `normal <hard> <soft> <soft-seconds>` (0 = no limit). A client whose
+    /// unsent replies pass the hard limit, or stay above the soft one for
+    /// soft-seconds, is disconnected.
+    #[arg(long, default_value = "normal 0 0 0", value_parser = parse_output_limit)]
+    pub client_output_buffer_limit: OutputLimit,
+
+    /// Rename a command (`--rename-command FLUSHALL ""` disables it); may repeat.
+    #[arg(long, num_args = 2, value_names = ["NAME", "NEW_NAME"], action = clap::ArgAction::Append, allow_hyphen_values = true)]
+    pub rename_command: Vec<String>,
+}
+
+/// Redis's default `maxclients`.
+pub const DEFAULT_MAXCLIENTS: u64 = 10_000;
+
+/// `client-output-buffer-limit` for normal clients.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Disconnect above this many unsent bytes (0 = none).
+    pub hard: u64,
+    /// Disconnect after `soft_secs` above this many (0 = none).
+    pub soft: u64,
+    /// Seconds above `soft` that are tolerated.
+    pub soft_secs: u64,
+}
+
+fn parse_min_1mb(s: &str) -> Result<u64, String> {
+    let v = parse_memory(s)?;
+    if v < 1024 * 1024 {
+        return Err(format!("'{s}' is below the minimum of 1mb"));
+    }
+    Ok(v)
+}
+
+/// Parses Redis's `client-output-buffer-limit` value; classes other than
+/// `normal` (replica, pubsub) are accepted and ignored: shardcache has neither.
+pub fn parse_output_limit(s: &str) -> Result<OutputLimit, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if words.is_empty() || words.len() % 4 != 0 {
+        return Err(format!(
+            "'{s}': expected <class> <hard> <soft> <soft-seconds> groups"
+        ));
+    }
+    let mut limit = OutputLimit::default();
+    for g in words.chunks(4) {
+        let class = g[0].to_ascii_lowercase();
+        if !matches!(class.as_str(), "normal" | "replica" | "slave" | "pubsub") {
+            return Err(format!("unknown client class '{}'", g[0]));
+        }
+        let hard = parse_memory(g[1])?;
+        let soft = parse_memory(g[2])?;
+        let soft_secs = g[3]
+            .parse::<u64>()
+            .map_err(|_| format!("invalid seconds '{}'", g[3]))?;
+        if class == "normal" {
+            limit = OutputLimit {
+                hard,
+                soft,
+                soft_secs,
+            };
+        }
+    }
+    Ok(limit)
 }
 
 impl Config {
@@ -206,17 +298,34 @@ pub fn config_file_args(text: &str) -> Result<Vec<String>, String> {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), v.trim()),
             None => return Err(format!("line {}: '{line}' has no value", n + 1)),
         };
+        let raw_value = value;
         let value = value
             .strip_prefix('"')
             .and_then(|v| v.strip_suffix('"'))
             .unwrap_or(value);
+        let value = if name == "rename-command" {
+            raw_value
+        } else {
+            value
+        };
         if name == "config" {
             return Err(format!(
                 "line {}: a config file cannot include another",
                 n + 1
             ));
         }
-        if SWITCHES.contains(&name.as_str()) {
+        if name == "rename-command" {
+            // Two words, either possibly quoted empty: `rename-command CONFIG ""`.
+            let words = config_words(value);
+            if words.len() != 2 {
+                return Err(format!(
+                    "line {}: rename-command takes NAME NEW_NAME",
+                    n + 1
+                ));
+            }
+            out.push("--rename-command".into());
+            out.extend(words);
+        } else if SWITCHES.contains(&name.as_str()) {
             match value.to_ascii_lowercase().as_str() {
                 "yes" => out.push(format!("--{name}")),
                 "no" => {}
@@ -228,6 +337,24 @@ pub fn config_file_args(text: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// Splits a config value into words, `"..."` quoting a word (possibly empty).
+fn config_words(value: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = value.trim();
+    while !rest.is_empty() {
+        if let Some(q) = rest.strip_prefix('"') {
+            let end = q.find('"').unwrap_or(q.len());
+            words.push(q[..end].to_string());
+            rest = q.get(end + 1..).unwrap_or("").trim_start();
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            words.push(rest[..end].to_string());
+            rest = rest[end..].trim_start();
+        }
+    }
+    words
 }
 
 /// Default worker and shard counts: half the cores each, so that the
@@ -325,6 +452,27 @@ mod tests {
             Config::try_parse_from(bad).is_err(),
             "unknown names are refused"
         );
+    }
+
+    #[test]
+    fn limits_and_renames_parse() {
+        let file = "rename-command FLUSHALL \"\"\nrename-command CONFIG cfg-secret\nclient-output-buffer-limit normal 64mb 16mb 30 pubsub 32mb 8mb 60\nmaxclients 50\n";
+        let mut argv = vec!["shardcache".to_string()];
+        argv.extend(config_file_args(file).unwrap());
+        let c = Config::try_parse_from(argv).unwrap();
+        assert_eq!(c.rename_command, ["FLUSHALL", "", "CONFIG", "cfg-secret"]);
+        assert_eq!(
+            c.client_output_buffer_limit,
+            OutputLimit {
+                hard: 64 << 20,
+                soft: 16 << 20,
+                soft_secs: 30
+            }
+        );
+        assert_eq!(c.maxclients, 50);
+        assert!(parse_output_limit("normal 1mb").is_err());
+        assert!(parse_output_limit("bogus 0 0 0").is_err());
+        assert!(Config::try_parse_from(["x", "--client-query-buffer-limit", "1kb"]).is_err());
     }
 
     #[test]

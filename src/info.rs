@@ -274,7 +274,11 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "instantaneous_ops_per_sec", 0);
         field!(out, "total_net_input_bytes", shared.sum(|w| &w.net_in));
         field!(out, "total_net_output_bytes", shared.sum(|w| &w.net_out));
-        field!(out, "rejected_connections", 0);
+        field!(
+            out,
+            "rejected_connections",
+            shared.rejected_connections.load(Ordering::Relaxed)
+        );
         field!(out, "expired_keys", sum(|s| s.expired));
         field!(out, "evicted_keys", sum(|s| s.evicted));
         field!(out, "keyspace_hits", sum(|s| s.hits));

@@ -85,6 +85,10 @@ impl Args {
             .iter()
             .map(move |&(s, l)| &self.data[s..s + l])
     }
+    /// Argument bytes held (a partly decoded command counts toward the query buffer limit).
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
     /// Bytes held by this buffer (for client memory accounting).
     pub fn capacity(&self) -> usize {
         self.data.capacity() + self.ranges.capacity() * std::mem::size_of::<(usize, usize)>()

@@ -91,6 +91,10 @@ pub struct Shared {
     pub appendfsync: AtomicU8,
     /// True when the AOF is on.
     pub aof_enabled: bool,
+    /// Clients allowed at once (maxclients after the open-file limit).
+    pub maxclients: AtomicU64,
+    /// Connections refused by maxclients (INFO rejected_connections).
+    pub rejected_connections: AtomicU64,
     /// Held by a worker while it sends the batches of a round whose commands
     /// span several shards, so every shard sees such rounds in one order
     /// (see `router`). Never held while waiting for a shard.
@@ -117,6 +121,8 @@ impl Shared {
             appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
             aof_enabled: config.aof().is_some(),
             order: Arc::new(Mutex::new(())),
+            maxclients: AtomicU64::new(config.maxclients),
+            rejected_connections: AtomicU64::new(0),
             config,
         };
         shared.set_policy(shared.config.maxmemory_policy);
@@ -248,9 +254,19 @@ fn run_id() -> String {
 
 /// Binds, spawns every thread and returns once the server accepts connections.
 pub fn start(config: Config) -> io::Result<Server> {
+    let pairs: Vec<(String, String)> = config
+        .rename_command
+        .chunks(2)
+        .filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone())))
+        .collect();
+    if !pairs.is_empty() {
+        crate::command::apply_renames(&pairs).map_err(io::Error::other)?;
+    }
     let listener = listener(&config)?;
     let addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(config, addr));
+    let maxclients = raise_open_files(shared.config.maxclients);
+    shared.maxclients.store(maxclients, Ordering::Relaxed);
     let (nworkers, nshards) = (shared.workers, shared.shards);
     let config = &shared.config;
 
@@ -346,6 +362,42 @@ fn load(
     ))
 }
 
+/// Descriptors Redis keeps for itself beyond the clients (listeners, files).
+const RESERVED_FDS: u64 = 32;
+
+/// Raises the open-file limit to fit `maxclients` (Redis's
+/// `adjustOpenFilesLimit`) and returns the client count that fits.
+fn raise_open_files(maxclients: u64) -> u64 {
+    let want = maxclients + RESERVED_FDS;
+    let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() else {
+        return maxclients;
+    };
+    if soft >= want {
+        return maxclients;
+    }
+    let target = if hard == rlimit::INFINITY {
+        want
+    } else {
+        want.min(hard)
+    };
+    let got = match rlimit::Resource::NOFILE.set(target, hard) {
+        Ok(()) => target,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            soft
+        }
+    };
+    if got >= want {
+        return maxclients;
+    }
+    let fit = got.saturating_sub(RESERVED_FDS).max(1);
+    tracing::warn!(
+        "open-file limit is {got}: maxclients lowered from {maxclients} to {fit} \
+         (raise it with ulimit -n, or LimitNOFILE in the service unit)"
+    );
+    fit
+}
+
 fn accept_loop(
     listener: TcpListener,
     workers: Vec<(Sender<TcpStream>, Arc<Waker>)>,
@@ -362,9 +414,28 @@ fn accept_loop(
                 continue;
             }
         };
+        // Counted here, not in the worker: connections still queued for a
+        // worker count against maxclients too.
+        if shared.clients.load(Ordering::Relaxed) as u64
+            >= shared.maxclients.load(Ordering::Relaxed)
+        {
+            refuse(stream, b"-ERR max number of clients reached\r\n");
+            shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         if stream.set_nodelay(true).is_err() || stream.set_nonblocking(true).is_err() {
             continue;
         }
+        if shared.config.tcp_keepalive > 0 {
+            let secs = shared.config.tcp_keepalive;
+            // Redis's `anetKeepAlive`: probes every third of the idle time, three times.
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(std::time::Duration::from_secs(secs))
+                .with_interval(std::time::Duration::from_secs((secs / 3).max(1)))
+                .with_retries(3);
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
+        shared.clients.fetch_add(1, Ordering::Relaxed);
         shared.total_connections.fetch_add(1, Ordering::Relaxed);
         // Round-robin: connections are cheap to move and load evens out
         // across many clients; least-loaded would need a shared counter read
@@ -373,6 +444,16 @@ fn accept_loop(
         next = next.wrapping_add(1);
         if tx.send(stream).is_ok() {
             let _ = waker.wake();
+        } else {
+            shared.clients.fetch_sub(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Writes a last error line to a connection that will not be served, then
+/// closes it. Best effort, never blocking the acceptor.
+fn refuse(stream: TcpStream, msg: &[u8]) {
+    use std::io::Write;
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write(msg);
 }

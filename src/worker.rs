@@ -7,7 +7,7 @@
 //! WRITABLE interest for that connection until its output drains.
 
 use crate::cmd::{self, Session};
-use crate::config::PROTO_MAX_BULK_LEN;
+use crate::config::OutputLimit;
 use crate::resp::{encode, Args, Decoded, Decoder};
 use crate::router::{ReplySink, Router};
 use crate::server::Shared;
@@ -27,6 +27,19 @@ const READ_CHUNK: usize = 16 * 1024;
 const READ_PER_ROUND: usize = 1 << 20;
 /// Buffers larger than this are released once they drain.
 const SHRINK_ABOVE: usize = 1 << 20;
+/// A connection decodes at least this many commands per round, whatever
+/// its replies weigh.
+const MIN_ROUND_COMMANDS: usize = 16;
+/// ... and at most this many, however small its replies have been, so a
+/// client that turns from small replies to huge ones cannot make one round
+/// buffer more than this many of them.
+const MAX_ROUND_COMMANDS: usize = 4096;
+/// The reply size assumed for a new connection (16 KB: a first round
+/// decodes 64 commands under the default 1 MB pause; the budget follows the
+/// connection's real reply sizes from its second round on).
+const INITIAL_REPLY_GUESS: usize = 16 * 1024;
+/// How often idle timeouts and soft output limits are checked.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Conn {
     stream: TcpStream,
@@ -47,6 +60,38 @@ struct Conn {
     /// Its last decoded command waits for the round's second phase (see
     /// `Router::defer`); decoding resumes after it ran.
     deferred: bool,
+    /// Reading stopped because too many replies wait unsent (backpressure).
+    paused: bool,
+    /// Unix ms of the last read or write (idle timeout).
+    last_ms: u64,
+    /// Unix ms since when unsent output has been above the soft limit (0 = not).
+    soft_since: u64,
+    /// Recent mean reply size in bytes, for the per-round command budget.
+    reply_avg: usize,
+    /// `wbuf.len()` when this round's commands were decoded.
+    out_mark: usize,
+    /// Commands decoded since the last flush.
+    round_cmds: usize,
+}
+
+impl Conn {
+    fn pending_out(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+}
+
+/// Per-connection limits, from the configuration.
+struct Limits {
+    /// client-query-buffer-limit.
+    query: usize,
+    /// proto-max-bulk-len.
+    max_bulk: usize,
+    /// Unsent bytes above which reading pauses (0 = never).
+    pause: usize,
+    /// client-output-buffer-limit for normal clients.
+    out: OutputLimit,
+    /// Idle timeout in ms (0 = none).
+    idle_ms: u64,
 }
 
 #[derive(Default)]
@@ -77,6 +122,11 @@ pub struct Worker {
     /// Shards where closed connections left WATCHes to forget.
     unwatch: Vec<(usize, u64)>,
     track_latency: bool,
+    limits: Limits,
+    /// Unix ms at the start of the current round.
+    now_ms: u64,
+    /// Unix ms of the last idle/output-limit sweep.
+    last_sweep: u64,
 }
 
 impl Worker {
@@ -103,6 +153,15 @@ impl Worker {
             deferred: Vec::new(),
             unwatch: Vec::new(),
             track_latency: shared.config.latency_tracking == crate::config::YesNo::Yes,
+            limits: Limits {
+                query: shared.config.client_query_buffer_limit as usize,
+                max_bulk: shared.config.proto_max_bulk_len as usize,
+                pause: shared.config.client_output_pause as usize,
+                out: shared.config.client_output_buffer_limit,
+                idle_ms: shared.config.timeout.saturating_mul(1000),
+            },
+            now_ms: shards::clock::unix_ms(),
+            last_sweep: 0,
             shared,
         })
     }
@@ -115,11 +174,14 @@ impl Worker {
     /// Runs the event loop forever.
     pub fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
+        let sweeps = self.limits.idle_ms > 0 || self.limits.out.soft > 0;
         loop {
-            let timeout = if self.carry.is_empty() {
-                None
-            } else {
+            let timeout = if !self.carry.is_empty() {
                 Some(std::time::Duration::ZERO)
+            } else if sweeps {
+                Some(SWEEP_EVERY)
+            } else {
+                None
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -128,6 +190,11 @@ impl Worker {
                 panic!("worker {} poll failed: {e}", self.id);
             }
             let now = shards::clock::unix_ms();
+            self.now_ms = now;
+            if sweeps && now.saturating_sub(self.last_sweep) >= SWEEP_EVERY.as_millis() as u64 {
+                self.last_sweep = now;
+                self.sweep();
+            }
             let round_start = self.track_latency.then(std::time::Instant::now);
             for token in std::mem::take(&mut self.carry) {
                 self.read_and_dispatch(token, now);
@@ -202,6 +269,28 @@ impl Worker {
         self.touch(token);
     }
 
+    /// Closes connections idle past `timeout` and those whose output stayed
+    /// above the soft limit too long (Redis's `clientsCron` checks).
+    fn sweep(&mut self) {
+        let now = self.now_ms;
+        let mut close = Vec::new();
+        for (token, slot) in self.conns.slots.iter().enumerate() {
+            let Some(c) = slot else { continue };
+            if self.limits.idle_ms > 0 && now.saturating_sub(c.last_ms) > self.limits.idle_ms {
+                tracing::debug!(token, "closing idle client");
+                close.push(token);
+            } else if c.soft_since > 0
+                && now.saturating_sub(c.soft_since) > self.limits.out.soft_secs * 1000
+            {
+                tracing::warn!(token, "closing client over the soft output buffer limit");
+                close.push(token);
+            }
+        }
+        for token in close {
+            self.close(token);
+        }
+    }
+
     /// Queues ops that forget the WATCHes of connections closed since the
     /// last round; nobody reads their replies.
     fn forget_watches(&mut self) {
@@ -223,6 +312,7 @@ impl Worker {
                 .register(&mut stream, Token(token), Interest::READABLE)
                 .is_err()
             {
+                self.shared.clients.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
             let conn = Conn {
@@ -240,13 +330,18 @@ impl Worker {
                 eof: false,
                 in_round: false,
                 deferred: false,
+                paused: false,
+                last_ms: self.now_ms,
+                soft_since: 0,
+                reply_avg: INITIAL_REPLY_GUESS,
+                out_mark: 0,
+                round_cmds: 0,
             };
             if token == self.conns.slots.len() {
                 self.conns.slots.push(Some(conn));
             } else {
                 self.conns.slots[token] = Some(conn);
             }
-            self.shared.clients.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -267,9 +362,18 @@ impl Worker {
         if conn.session.close {
             return;
         }
+        if self.limits.pause > 0 && conn.pending_out() > self.limits.pause {
+            // Backpressure: leave the requests in the socket; `flush` resumes
+            // reading once the replies drain.
+            conn.paused = true;
+            return;
+        }
         let stats = &self.shared.worker_stats[self.id];
         let mut total = 0;
-        loop {
+        // Requests already buffered are decoded before more are read, so a
+        // connection held back by its reply budget does not grow its buffer.
+        let read_more = conn.rend - conn.rstart < READ_PER_ROUND;
+        while read_more && !conn.eof {
             if conn.rend == conn.rbuf.len() {
                 if conn.rstart > 0 {
                     conn.rbuf.copy_within(conn.rstart..conn.rend, 0);
@@ -311,10 +415,32 @@ impl Worker {
             }
         }
         stats.net_in.fetch_add(total as u64, Ordering::Relaxed);
+        if total > 0 {
+            conn.last_ms = now;
+        }
 
+        // How many commands this round may decode: what keeps the replies
+        // they are expected to produce (by this connection's recent reply
+        // sizes) under the pause threshold. Replies are only known after the
+        // shards answer, so this is what bounds one round's output.
+        let budget = if self.limits.pause == 0 {
+            usize::MAX
+        } else {
+            (self.limits.pause.saturating_sub(conn.pending_out()) / conn.reply_avg.max(16))
+                .clamp(MIN_ROUND_COMMANDS, MAX_ROUND_COMMANDS)
+        };
+        conn.out_mark = conn.wbuf.len();
+        let mut decoded = 0;
         while !conn.session.close && !conn.deferred {
+            if decoded == budget {
+                self.carry.push(token);
+                break;
+            }
             let buf = &conn.rbuf[conn.rstart..conn.rend];
-            match conn.decoder.decode(buf, &mut conn.args, PROTO_MAX_BULK_LEN) {
+            match conn
+                .decoder
+                .decode(buf, &mut conn.args, self.limits.max_bulk)
+            {
                 Err(e) => {
                     let msg = format!("ERR {e}");
                     self.router.reply(token, |out| encode::error(out, &msg));
@@ -328,6 +454,7 @@ impl Worker {
                         break;
                     }
                     if !conn.args.is_empty() {
+                        decoded += 1;
                         cmd::dispatch(
                             &conn.args,
                             token,
@@ -344,6 +471,18 @@ impl Worker {
                 }
             }
         }
+        if !conn.session.close && conn.rend - conn.rstart + conn.args.bytes() > self.limits.query {
+            // Redis closes such a client without a reply (freeClientAsync).
+            tracing::warn!(
+                token,
+                limit = self.limits.query,
+                "closing client that reached max query buffer length"
+            );
+            conn.session.close = true;
+            conn.rstart = conn.rend;
+            conn.rbuf = Vec::new();
+            conn.args = Args::default();
+        }
         if conn.rstart == conn.rend {
             conn.rstart = 0;
             conn.rend = 0;
@@ -351,6 +490,7 @@ impl Worker {
                 conn.rbuf = vec![0; READ_CHUNK];
             }
         }
+        conn.round_cmds += decoded;
         if conn.eof {
             conn.session.close = true;
         }
@@ -361,6 +501,17 @@ impl Worker {
             return;
         };
         conn.in_round = false;
+        let produced = conn.wbuf.len().saturating_sub(conn.out_mark);
+        if let Some(mean) = produced.checked_div(conn.round_cmds) {
+            // A round of many commands is a good sample on its own; a few
+            // commands only move the estimate halfway.
+            conn.reply_avg = if conn.round_cmds >= MIN_ROUND_COMMANDS {
+                mean
+            } else {
+                (conn.reply_avg + mean) / 2
+            };
+            conn.round_cmds = 0;
+        }
         let mut written = 0;
         let mut failed = false;
         while conn.wpos < conn.wbuf.len() {
@@ -387,6 +538,31 @@ impl Worker {
         if failed {
             self.close(token);
             return;
+        }
+        if written > 0 {
+            conn.last_ms = self.now_ms;
+        }
+        let pending = conn.pending_out() as u64;
+        let out = self.limits.out;
+        if out.hard > 0 && pending > out.hard {
+            tracing::warn!(
+                token,
+                pending,
+                "closing client over the hard output buffer limit"
+            );
+            self.close(token);
+            return;
+        }
+        if out.soft > 0 && pending > out.soft {
+            if conn.soft_since == 0 {
+                conn.soft_since = self.now_ms.max(1);
+            }
+        } else {
+            conn.soft_since = 0;
+        }
+        if conn.paused && pending as usize <= self.limits.pause / 2 {
+            conn.paused = false;
+            self.carry.push(token);
         }
         if conn.wpos == conn.wbuf.len() {
             conn.wbuf.clear();

@@ -3,7 +3,7 @@
 
 use super::{unknown_subcommand, Ctx};
 use crate::command::{flags, lookup, CommandSpec, COMMANDS};
-use crate::config::{self, PROTO_MAX_BULK_LEN};
+use crate::config;
 use crate::info;
 use crate::resp::encode;
 use crate::router::Merge;
@@ -71,13 +71,27 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ),
         ("appendfilename", "appendonly.aof".to_string()),
         ("dir", dir.display().to_string()),
-        ("maxclients", "10000".to_string()),
-        ("timeout", "0".to_string()),
-        ("tcp-keepalive", "300".to_string()),
+        (
+            "maxclients",
+            s.maxclients.load(Ordering::Relaxed).to_string(),
+        ),
+        ("timeout", c.timeout.to_string()),
+        ("tcp-keepalive", c.tcp_keepalive.to_string()),
         ("tcp-backlog", config::BACKLOG.to_string()),
         ("hz", "10".to_string()),
-        ("proto-max-bulk-len", PROTO_MAX_BULK_LEN.to_string()),
-        ("client-query-buffer-limit", (1u64 << 30).to_string()),
+        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
+        (
+            "client-query-buffer-limit",
+            c.client_query_buffer_limit.to_string(),
+        ),
+        ("client-output-buffer-limit", {
+            let l = c.client_output_buffer_limit;
+            format!(
+                "normal {} {} {} slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+                l.hard, l.soft, l.soft_secs
+            )
+        }),
+        ("client-output-pause", c.client_output_pause.to_string()),
         ("io-threads", "1".to_string()),
         ("workers", s.workers.to_string()),
         ("shards", s.shards.to_string()),

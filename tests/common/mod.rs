@@ -221,6 +221,18 @@ impl Server {
         lines.join("\n")
     }
 
+    /// The server's resident memory in KiB (VmRSS), for memory-bound checks.
+    pub fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+
     /// Panics if the process has exited (a crash).
     pub fn assert_alive(&mut self) {
         if let Some(status) = self.child.try_wait().expect("try_wait") {
