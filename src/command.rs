@@ -96,6 +96,12 @@ pub enum Cmd {
     Type,
     /// TOUCH key [key ...]
     Touch,
+    /// KEYS pattern
+    Keys,
+    /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+    Scan,
+    /// RANDOMKEY
+    RandomKey,
 }
 
 /// Command flags, Redis's names.
@@ -293,6 +299,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["admin", "slow", "dangerous"], "A container for latency diagnostics commands."),
     spec!("command", -1, LOADING | STALE, 0, 0, 0, Command, "server", "2.8.13",
         &["slow", "connection"], "Returns detailed information about all commands."),
+    spec!("keys", 2, READONLY, 0, 0, 0, Keys, "generic", "1.0.0",
+        &["keyspace", "read", "slow", "dangerous"], "Find all keys matching the given pattern"),
+    spec!("scan", -2, READONLY, 0, 0, 0, Scan, "generic", "2.8.0", &["keyspace", "read", "slow"],
+        "Incrementally iterate the keys space"),
+    spec!("randomkey", 1, READONLY, 0, 0, 0, RandomKey, "generic", "1.0.0",
+        &["keyspace", "read", "slow"], "Return a random key from the keyspace"),
 ];
 
 fn table() -> &'static HashMap<&'static [u8], usize, ahash::RandomState> {

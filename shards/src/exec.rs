@@ -9,6 +9,7 @@ use crate::store::{EvictionPolicy, Expiry, Limits, Store};
 use crate::NUM_DBS;
 
 mod expire;
+mod keyspace;
 pub mod string;
 
 /// A shard's persistence: the records of what it executed, and its segment.
@@ -161,6 +162,9 @@ fn execute_op(
         OpCode::Persist => expire::persist(store, batch, op, now_ms, log),
         OpCode::Type => expire::key_type(store, batch, op, now_ms),
         OpCode::Touch => expire::touch(store, batch, op, now_ms),
+        OpCode::Keys => keyspace::keys(store, batch, op, now_ms),
+        OpCode::Scan => keyspace::scan(store, batch, op, now_ms),
+        OpCode::RandomKey => keyspace::random_key(store, batch, op, now_ms),
     }
 }
 

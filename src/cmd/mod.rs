@@ -136,6 +136,9 @@ pub fn dispatch(
         Cmd::Persist => expire::persist(&mut ctx),
         Cmd::Type => expire::key_type(&mut ctx),
         Cmd::Touch => expire::touch(&mut ctx),
+        Cmd::Keys => keys::keys(&mut ctx),
+        Cmd::Scan => keys::scan(&mut ctx),
+        Cmd::RandomKey => keys::randomkey(&mut ctx),
     }
 }
 
