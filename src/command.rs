@@ -116,6 +116,12 @@ pub enum Cmd {
     SwapDb,
     /// MSETNX key value [key value ...]
     MSetNx,
+    /// KEYS pattern
+    Keys,
+    /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+    Scan,
+    /// RANDOMKEY
+    RandomKey,
 }
 
 /// Command flags, Redis's names.
@@ -335,6 +341,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!("msetnx", -3, WRITE | DENYOOM, 1, -1, 2, MSetNx, "string", "1.0.1",
         &["write", "string", "slow"],
         "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    spec!("keys", 2, READONLY, 0, 0, 0, Keys, "generic", "1.0.0",
+        &["keyspace", "read", "slow", "dangerous"], "Find all keys matching the given pattern"),
+    spec!("scan", -2, READONLY, 0, 0, 0, Scan, "generic", "2.8.0", &["keyspace", "read", "slow"],
+        "Incrementally iterate the keys space"),
+    spec!("randomkey", 1, READONLY, 0, 0, 0, RandomKey, "generic", "1.0.0",
+        &["keyspace", "read", "slow"], "Return a random key from the keyspace"),
 ];
 
 fn table() -> &'static HashMap<&'static [u8], usize, ahash::RandomState> {

@@ -15,6 +15,7 @@ use crate::info;
 use crate::resp::encode;
 use crate::server::Shared;
 use crossbeam_channel::{Receiver, Sender};
+use shards::batch::{keylist, SCAN_DONE};
 use shards::{Batch, Op, OpCode, Reply, ShardInfo};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -54,6 +55,16 @@ pub enum Merge {
     Rewrite,
     /// SHUTDOWN: every shard flushed its AOF; exit the process (no reply, as Redis).
     Shutdown,
+    /// KEYS: one array of every shard's key list.
+    Keys,
+    /// SCAN: `[cursor, keys]` from the one step on shard `shard`.
+    Scan {
+        /// The shard the step ran on, to build the next cursor.
+        shard: u32,
+    },
+    /// RANDOMKEY: a key from a shard picked with odds proportional to its
+    /// key count, so every key has the same chance; nil when all are empty.
+    RandomKey,
 }
 
 /// The text of an error reply.
@@ -116,6 +127,8 @@ pub struct Router {
     imm: Vec<u8>,
     /// Calls of each command table row in this round, for latency tracking.
     calls: Vec<u64>,
+    /// xorshift state for RANDOMKEY's pick of a shard.
+    rng: u64,
 }
 
 impl Router {
@@ -146,6 +159,7 @@ impl Router {
             subs: Vec::new(),
             imm: Vec::new(),
             calls: vec![0; crate::command::COMMANDS.len()],
+            rng: rng_seed(worker),
         }
     }
 
@@ -352,6 +366,18 @@ impl Router {
         }
     }
 
+    /// Adds `op` (its `arg`/`nargs` are filled in) with `args` for one shard.
+    pub fn shard_op_full(&mut self, shard: usize, op: Op, args: &[&[u8]]) {
+        self.push_op(shard, op, args);
+    }
+
+    /// Adds `op` (its `arg`/`nargs` are filled in) with `args` for every shard.
+    pub fn each_shard_op_full(&mut self, op: Op, args: &[&[u8]]) {
+        for shard in 0..self.batches.len() {
+            self.push_op(shard, op, args);
+        }
+    }
+
     /// Sends every batch with new ops (or a hold or release) to its shard,
     /// one send each, and waits for all of them. Ops that ran in an earlier
     /// exchange of this round do not run again.
@@ -453,6 +479,62 @@ impl Router {
                         None => encode::ok(out),
                     }
                 }
+                Merge::Keys => match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
+                    Some(e) => encode::error(out, e),
+                    None => {
+                        let lists = || subs.iter().map(|s| key_list(reply_of(s)));
+                        encode::array(out, lists().map(keylist::len).sum());
+                        for list in lists() {
+                            for key in keylist::iter(list) {
+                                encode::bulk(out, key);
+                            }
+                        }
+                    }
+                },
+                Merge::Scan { shard } => {
+                    let (b, r) = reply_of(&subs[0]);
+                    if let Some(e) = error_of(r) {
+                        encode::error(out, e);
+                    } else {
+                        let list = key_list((b, r));
+                        let cursor =
+                            scan_cursor(shard as u64, batches.len() as u64, keylist::aux(list));
+                        encode::array(out, 2);
+                        encode::bulk(out, itoa::Buffer::new().format(cursor).as_bytes());
+                        encode::array(out, keylist::len(list));
+                        for key in keylist::iter(list) {
+                            encode::bulk(out, key);
+                        }
+                    }
+                }
+                Merge::RandomKey => match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
+                    Some(e) => encode::error(out, e),
+                    None => {
+                        let total: u64 = subs
+                            .iter()
+                            .map(|s| keylist::aux(key_list(reply_of(s))))
+                            .sum();
+                        let mut pick = if total == 0 {
+                            0
+                        } else {
+                            next_random(&mut self.rng) % total
+                        };
+                        let mut chosen = None;
+                        for s in subs {
+                            let list = key_list(reply_of(s));
+                            let n = keylist::aux(list);
+                            if pick < n {
+                                chosen = keylist::iter(list).next();
+                                break;
+                            }
+                            pick -= n;
+                        }
+                        match chosen {
+                            Some(key) => encode::bulk(out, key),
+                            None => encode::nil(out),
+                        }
+                    }
+                },
                 Merge::Info(mask) => {
                     commands -= p.executed as u64;
                     flush(&mut commands, &mut errors);
@@ -493,5 +575,74 @@ pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply) {
         // INFO snapshots are merged by `Merge::Info`, never sent alone.
         Reply::Info(_) => encode::error(out, "ERR internal: unmerged INFO reply"),
         Reply::Entry { start, len, .. } => encode::bulk(out, batch.bulk(*start, *len)),
+        Reply::Keys { start, len } => {
+            let list = batch.bulk(*start, *len);
+            encode::array(out, keylist::len(list));
+            for key in keylist::iter(list) {
+                encode::bulk(out, key);
+            }
+        }
+    }
+}
+
+/// The payload of a `Reply::Keys` (empty for any other reply).
+fn key_list<'a>((batch, reply): (&'a Batch, &Reply)) -> &'a [u8] {
+    match *reply {
+        Reply::Keys { start, len } => batch.bulk(start, len),
+        _ => &[],
+    }
+}
+
+/// The SCAN cursor after a step on `shard` of `shards` that stopped at slab
+/// slot `next` (`SCAN_DONE`: the shard is exhausted).
+///
+/// A cursor is `slot * shards + shard`: shards are walked in order, each in
+/// slab order, and 0 (shard 0, slot 0) both starts and ends the walk. A
+/// step always advances at least one slot, so 0 never appears mid-walk.
+pub fn scan_cursor(shard: u64, shards: u64, next: u64) -> u64 {
+    if next == SCAN_DONE {
+        if shard + 1 < shards {
+            shard + 1
+        } else {
+            0
+        }
+    } else {
+        next.saturating_mul(shards).saturating_add(shard)
+    }
+}
+
+/// A worker's RANDOMKEY seed: the clock and the worker index, so workers
+/// and runs draw different sequences.
+fn rng_seed(worker: usize) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (nanos ^ (worker as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1
+}
+
+/// xorshift64*.
+fn next_random(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_cursor_visits_shards_in_order_and_ends_at_zero() {
+        assert_eq!(scan_cursor(0, 4, SCAN_DONE), 1);
+        assert_eq!(scan_cursor(2, 4, SCAN_DONE), 3);
+        assert_eq!(scan_cursor(3, 4, SCAN_DONE), 0);
+        assert_eq!(scan_cursor(1, 4, 10), 41);
+        assert_eq!(scan_cursor(0, 1, SCAN_DONE), 0);
+        // The cursor decodes back to the same shard and slot.
+        let c = scan_cursor(3, 4, 12345);
+        assert_eq!((c % 4, c / 4), (3, 12345));
     }
 }

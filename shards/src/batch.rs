@@ -81,7 +81,21 @@ pub enum OpCode {
     MSetNx,
     /// SWAPDB of databases `num` and `aux` → OK.
     SwapDb,
+    /// KEYS pattern → `Reply::Keys` with the matching live keys of `db`.
+    Keys,
+    /// One SCAN step over `db` from slab slot `num`, examining about `aux`
+    /// entries; `flags` has `SCAN_MATCH` when argument 0 is a pattern →
+    /// `Reply::Keys` whose `aux` is the slot to resume from (`SCAN_DONE` at the end).
+    Scan,
+    /// RANDOMKEY → `Reply::Keys` with one random live key of `db` (none when
+    /// empty) and `aux` = the database's key count, for the worker's weighted pick.
+    RandomKey,
 }
+
+/// `Op::flags` of `OpCode::Scan`: argument 0 is a MATCH pattern.
+pub const SCAN_MATCH: u8 = 1;
+/// The `aux` of a SCAN step's `Reply::Keys` when the shard's slab is exhausted.
+pub const SCAN_DONE: u64 = u64::MAX;
 
 impl OpCode {
     /// True for ops that change data: refused while the AOF cannot be written.
@@ -258,6 +272,73 @@ pub enum Reply {
         /// Absolute expiry, 0 when none.
         expire_at: u64,
     },
+    /// A `keylist` at `out[start..start + len]` (KEYS, SCAN, RANDOMKEY).
+    Keys {
+        /// Offset in `Batch::out`.
+        start: usize,
+        /// Length in bytes.
+        len: usize,
+    },
+}
+
+/// The layout of a `Reply::Keys` payload: a 16-byte header (`aux`, an
+/// op-specific number, then the key count, both little-endian `u64`), then
+/// each key as a little-endian `u32` length and its bytes. Keys stay raw
+/// bytes: the worker does the RESP framing.
+pub mod keylist {
+    const HEADER: usize = 16;
+
+    /// Starts an empty list at the end of `out`; returns its start offset.
+    pub fn begin(out: &mut Vec<u8>, aux: u64) -> usize {
+        let start = out.len();
+        out.extend_from_slice(&aux.to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes());
+        start
+    }
+
+    /// Appends `key` to the list that starts at `start` (the last one in `out`).
+    pub fn push(out: &mut Vec<u8>, start: usize, key: &[u8]) {
+        out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        out.extend_from_slice(key);
+        let at = start + 8;
+        let n = read_u64(out, at) + 1;
+        out[at..at + 8].copy_from_slice(&n.to_le_bytes());
+    }
+
+    /// Replaces the list's `aux`.
+    pub fn set_aux(out: &mut [u8], start: usize, aux: u64) {
+        out[start..start + 8].copy_from_slice(&aux.to_le_bytes());
+    }
+
+    fn read_u64(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        if let Some(s) = b.get(at..at + 8) {
+            w.copy_from_slice(s);
+        }
+        u64::from_le_bytes(w)
+    }
+
+    /// The `aux` of a list.
+    pub fn aux(list: &[u8]) -> u64 {
+        read_u64(list, 0)
+    }
+
+    /// The number of keys in a list.
+    pub fn len(list: &[u8]) -> usize {
+        read_u64(list, 8) as usize
+    }
+
+    /// The keys of a list, in order.
+    pub fn iter(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+        let mut rest = list.get(HEADER..).unwrap_or_default();
+        std::iter::from_fn(move || {
+            let (n, tail) = rest.split_first_chunk::<4>()?;
+            let n = (u32::from_le_bytes(*n) as usize).min(tail.len());
+            let (key, tail) = tail.split_at(n);
+            rest = tail;
+            Some(key)
+        })
+    }
 }
 
 /// A reusable bundle of ops for one shard from one worker.
@@ -348,5 +429,28 @@ impl Batch {
     /// The payload of a bulk reply.
     pub fn bulk(&self, start: usize, len: usize) -> &[u8] {
         &self.out[start..start + len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keylist;
+
+    #[test]
+    fn keylist_round_trip() {
+        let mut out = b"unrelated".to_vec();
+        let start = keylist::begin(&mut out, 7);
+        for k in [&b"a"[..], b"", b"bin\x00\xff\r\n"] {
+            keylist::push(&mut out, start, k);
+        }
+        keylist::set_aux(&mut out, start, 42);
+        let list = &out[start..];
+        assert_eq!(keylist::aux(list), 42);
+        assert_eq!(keylist::len(list), 3);
+        let keys: Vec<&[u8]> = keylist::iter(list).collect();
+        assert_eq!(keys, [&b"a"[..], b"", b"bin\x00\xff\r\n"]);
+        // A truncated list yields what is whole and stops.
+        assert_eq!(keylist::iter(&list[..list.len() - 3]).count(), 3);
+        assert_eq!(keylist::iter(&list[..5]).count(), 0);
     }
 }

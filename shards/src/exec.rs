@@ -10,6 +10,7 @@ use crate::NUM_DBS;
 
 mod expire;
 mod keys;
+mod keyspace;
 pub mod string;
 
 /// A shard's persistence: the records of what it executed, and its segment.
@@ -176,6 +177,9 @@ fn execute_op(
         OpCode::Copy => keys::copy(store, batch, op, now_ms, log),
         OpCode::MSetNx => keys::msetnx(store, batch, op, now_ms, log),
         OpCode::SwapDb => keys::swap_db(store, op, persist),
+        OpCode::Keys => keyspace::keys(store, batch, op, now_ms),
+        OpCode::Scan => keyspace::scan(store, batch, op, now_ms),
+        OpCode::RandomKey => keyspace::random_key(store, batch, op, now_ms),
     }
 }
 

@@ -172,6 +172,8 @@ const EXPIRE_REPEAT_ABOVE: usize = EXPIRE_SAMPLE / 4;
 /// it falls back to sampling.
 const VOLATILE_LRU_SCAN: usize = 128;
 const EVICTION_SAMPLES: usize = 16;
+/// Slab slots RANDOMKEY samples before it walks the database's index instead.
+const RANDOM_KEY_TRIES: usize = 64;
 
 /// One shard's data. Single-threaded by construction: the shard thread owns it.
 pub struct Store {
@@ -987,6 +989,86 @@ impl Store {
         }
     }
 
+    /// One step of a SCAN over database `db`: walks slab slots from `from`
+    /// and hands every live, unexpired key of `db` to `f`, stopping once it
+    /// has examined `count` entries of `db` (expired ones included, as Redis
+    /// counts what it gathers before filtering) or `max_slots` slots of any
+    /// kind. Returns the slot to resume from, or None when the slab is done.
+    ///
+    /// An entry keeps its slot from insertion to removal (updates rewrite it
+    /// in place and nothing compacts the slab), so a walk in slot order over
+    /// several calls, with any writes in between, returns every key that
+    /// existed for the whole walk exactly once; keys added or removed
+    /// meanwhile may or may not appear, and a key deleted and re-added may
+    /// appear twice. That is Redis's SCAN guarantee, without its duplicates
+    /// on rehash.
+    pub fn scan(
+        &self,
+        db: usize,
+        from: usize,
+        count: usize,
+        max_slots: usize,
+        now_ms: u64,
+        mut f: impl FnMut(&[u8]),
+    ) -> Option<usize> {
+        let len = self.entries.len();
+        let end = from.saturating_add(max_slots.max(1)).min(len);
+        let mut seen = 0;
+        let mut i = from;
+        while i < end {
+            let e = &self.entries[i];
+            i += 1;
+            if e.live && e.db as usize == db {
+                if e.expire_at == 0 || e.expire_at > now_ms {
+                    f(e.key());
+                }
+                seen += 1;
+                if seen >= count {
+                    break;
+                }
+            }
+        }
+        (i < len).then_some(i)
+    }
+
+    /// A uniformly chosen live key of `db` (RANDOMKEY), or None when the
+    /// database is empty. Expired keys drawn on the way are removed and the
+    /// draw repeats, as Redis's `dbRandomKey` does on a master, so the work
+    /// is bounded by the expired keys it clears.
+    pub fn random_key(&mut self, db: usize, now_ms: u64) -> Option<&[u8]> {
+        loop {
+            let idx = self.random_in_db(db)?;
+            if self.is_expired(idx, now_ms) {
+                self.remove_by_idx(idx);
+                self.stats.expired += 1;
+                continue;
+            }
+            return Some(self.entries[idx as usize].key());
+        }
+    }
+
+    /// A uniformly chosen entry of `db`, expired or not.
+    fn random_in_db(&mut self, db: usize) -> Option<u32> {
+        let n = self.db_keys[db];
+        if n == 0 {
+            return None;
+        }
+        // Rejection sampling over the slab is uniform over the entries of
+        // `db` and O(1) while they fill a fair share of the slots...
+        let slots = self.entries.len() as u64;
+        for _ in 0..RANDOM_KEY_TRIES {
+            let i = (self.random() % slots) as usize;
+            let e = &self.entries[i];
+            if e.live && e.db as usize == db {
+                return Some(i as u32);
+            }
+        }
+        // ...and when they are sparse (another database dominates, or most
+        // slots are free), a walk of the database's own index stays uniform.
+        let nth = (self.random() % n as u64) as usize;
+        self.dbs[db].iter().nth(nth).copied()
+    }
+
     /// Keys from least to most recently used, for tests and diagnostics.
     pub fn lru_order(&self) -> Vec<Vec<u8>> {
         let mut out = Vec::with_capacity(self.live);
@@ -1298,5 +1380,173 @@ mod tests {
             s.del(0, &i.to_le_bytes(), 0);
         }
         assert_eq!(s.data_bytes, 0);
+    }
+
+    /// Walks `s` with `Store::scan` steps of `count`, calling `between`
+    /// after every step; returns every key seen, duplicates included.
+    fn full_scan(
+        s: &mut Store,
+        db: usize,
+        count: usize,
+        max_slots: usize,
+        now: u64,
+        mut between: impl FnMut(&mut Store),
+    ) -> Vec<Vec<u8>> {
+        let mut seen = Vec::new();
+        let mut at = 0;
+        loop {
+            let next = s.scan(db, at, count, max_slots, now, |k| seen.push(k.to_vec()));
+            between(s);
+            match next {
+                Some(n) => {
+                    assert!(n > at, "a step always advances");
+                    at = n;
+                }
+                None => return seen,
+            }
+        }
+    }
+
+    #[test]
+    fn scan_returns_each_live_key_of_its_db_once() {
+        let mut s = Store::default();
+        for i in 0..1000u32 {
+            let db = if i % 10 == 0 { 1 } else { 0 };
+            let exp = if i % 7 == 0 {
+                Expiry::At(500)
+            } else {
+                Expiry::Clear
+            };
+            s.set(db, format!("k{i}").as_bytes(), b"v", exp, 0).unwrap();
+        }
+        let want: Vec<Vec<u8>> = (0..1000u32)
+            .filter(|i| i % 10 != 0 && i % 7 != 0)
+            .map(|i| format!("k{i}").into_bytes())
+            .collect();
+        for count in [1, 10, 1000, usize::MAX] {
+            // Before the deadline the volatile keys are listed too.
+            assert_eq!(full_scan(&mut s, 0, count, 1 << 20, 100, |_| {}).len(), 900);
+            let mut got = full_scan(&mut s, 0, count, 1 << 20, 1_000, |_| {});
+            got.sort();
+            let mut want = want.clone();
+            want.sort();
+            assert_eq!(got, want, "count {count}");
+        }
+        // Expired keys are skipped, not removed: a scan only reads.
+        assert_eq!(s.db_len(0), 900);
+        assert_eq!(
+            full_scan(&mut s, 2, 10, 1 << 20, 0, |_| {}),
+            Vec::<Vec<u8>>::new()
+        );
+    }
+
+    #[test]
+    fn scan_step_examines_about_count_entries_and_bounded_slots() {
+        let mut s = Store::default();
+        for i in 0..100u32 {
+            s.set(0, &i.to_le_bytes(), b"v", Expiry::Clear, 0).unwrap();
+        }
+        s.set(1, b"other", b"v", Expiry::Clear, 0).unwrap();
+        let mut n = 0;
+        assert_eq!(s.scan(0, 0, 10, 1000, 0, |_| n += 1), Some(10));
+        assert_eq!(n, 10);
+        // Slots of another database count against the slot cap only.
+        let mut n = 0;
+        assert_eq!(s.scan(1, 0, 10, 30, 0, |_| n += 1), Some(30));
+        assert_eq!(n, 0);
+        assert_eq!(s.scan(1, 30, 10, 1000, 0, |_| n += 1), None);
+        assert_eq!(n, 1);
+        // A position past the slab is simply the end.
+        assert_eq!(s.scan(0, 5000, 10, 1000, 0, |_| unreachable!()), None);
+    }
+
+    #[test]
+    fn scan_misses_no_key_that_lives_throughout_despite_churn() {
+        let mut s = Store::default();
+        let stable: Vec<Vec<u8>> = (0..2000u32)
+            .map(|i| format!("stable:{i}").into_bytes())
+            .collect();
+        // Interleave stable keys with churn keys so freed slots sit between them.
+        for (i, k) in stable.iter().enumerate() {
+            s.set(0, k, b"v", Expiry::Clear, 0).unwrap();
+            s.set(0, format!("churn:{i}").as_bytes(), b"v", Expiry::Clear, 0)
+                .unwrap();
+        }
+        let mut rng = 0x1234_5678_9abc_def1u64;
+        let mut next_churn = 2000u32;
+        let seen = full_scan(&mut s, 0, 25, 1 << 20, 0, |s| {
+            for _ in 0..40 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let victim = format!("churn:{}", rng % next_churn as u64);
+                s.del(0, victim.as_bytes(), 0);
+                // Overwrites of stable keys keep their slot.
+                let k = &stable[(rng >> 32) as usize % stable.len()];
+                s.set(0, k, b"longer value", Expiry::Clear, 0).unwrap();
+                s.set(
+                    0,
+                    format!("churn:{next_churn}").as_bytes(),
+                    b"v",
+                    Expiry::Clear,
+                    0,
+                )
+                .unwrap();
+                next_churn += 1;
+            }
+        });
+        let seen: std::collections::HashSet<Vec<u8>> = seen.into_iter().collect();
+        for k in &stable {
+            assert!(seen.contains(k), "{} missed", String::from_utf8_lossy(k));
+        }
+    }
+
+    #[test]
+    fn random_key_is_uniform_and_skips_expired() {
+        let mut s = Store::default();
+        assert_eq!(s.random_key(0, 0), None);
+        for i in 0..20u32 {
+            s.set(0, format!("k{i}").as_bytes(), b"v", Expiry::Clear, 0)
+                .unwrap();
+        }
+        // Many expired keys and another database's keys around them.
+        for i in 0..200u32 {
+            s.set(0, format!("dead{i}").as_bytes(), b"v", Expiry::At(10), 0)
+                .unwrap();
+            s.set(3, format!("x{i}").as_bytes(), b"v", Expiry::Clear, 0)
+                .unwrap();
+        }
+        let mut hits = std::collections::HashMap::new();
+        for _ in 0..4000 {
+            let k = s.random_key(0, 100).expect("live keys exist").to_vec();
+            assert!(k.starts_with(b"k"), "{}", String::from_utf8_lossy(&k));
+            *hits.entry(k).or_insert(0) += 1;
+        }
+        assert_eq!(hits.len(), 20);
+        // Each key expects 200 draws (sd ~14).
+        assert!(hits.values().all(|&n| (120..=300).contains(&n)), "{hits:?}");
+        // Every expired key it drew was removed on the way.
+        assert!(s.db_len(0) < 220);
+        assert!(s.stats().expired > 0);
+    }
+
+    #[test]
+    fn random_key_in_a_sparse_db_falls_back_to_its_index() {
+        let mut s = Store::default();
+        for i in 0..5000u32 {
+            s.set(0, &i.to_le_bytes(), b"v", Expiry::Clear, 0).unwrap();
+        }
+        s.set(7, b"a", b"v", Expiry::Clear, 0).unwrap();
+        s.set(7, b"b", b"v", Expiry::Clear, 0).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100 {
+            seen.insert(s.random_key(7, 0).unwrap().to_vec());
+        }
+        assert_eq!(seen.len(), 2);
+        // A database whose every key has expired ends up empty, not stuck.
+        s.set(9, b"x", b"v", Expiry::At(5), 0).unwrap();
+        s.set(9, b"y", b"v", Expiry::At(5), 0).unwrap();
+        assert_eq!(s.random_key(9, 10), None);
+        assert_eq!(s.db_len(9), 0);
     }
 }

@@ -1,10 +1,10 @@
 //! Keyspace commands: SELECT, DEL, EXISTS, DBSIZE, FLUSHDB, FLUSHALL,
-//! RENAME, RENAMENX, COPY, SWAPDB.
+//! RENAME, RENAMENX, COPY, SWAPDB, KEYS, SCAN, RANDOMKEY.
 
-use super::{parse_i32_or_reply, Ctx};
+use super::{parse_i32_or_reply, parse_int, Ctx};
 use crate::resp::encode;
 use crate::router::{Merge, OpRef};
-use shards::batch::rename_flags;
+use shards::batch::{rename_flags, SCAN_MATCH};
 use shards::{Op, OpCode, Reply, NUM_DBS};
 
 pub fn select(ctx: &mut Ctx) {
@@ -247,4 +247,159 @@ pub fn swapdb(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::AllOk);
     ctx.router
         .each_shard_op(OpCode::SwapDb, 0, 0, dbs[0], dbs[1]);
+}
+
+fn plain_op(code: OpCode, db: u8) -> Op {
+    Op {
+        code,
+        db,
+        flags: 0,
+        arg: 0,
+        nargs: 0,
+        num: 0,
+        aux: 0,
+    }
+}
+
+/// KEYS pattern: every shard matches its own keys; the worker concatenates.
+pub fn keys(ctx: &mut Ctx) {
+    ctx.router.begin(ctx.conn, Merge::Keys);
+    ctx.router
+        .each_shard_op_full(plain_op(OpCode::Keys, ctx.session.db), &[ctx.args.get(1)]);
+}
+
+/// Redis's SCAN cursor parsing (`parseScanCursorOrReply`): C's `strtoul`
+/// on the argument as a C string, refusing leading space and trailing
+/// garbage. So `""` is 0, `+5` is 5, `-1` wraps to 2^64 - 1, and a value
+/// past `u64` is refused.
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let s = match memchr::memchr(0, arg) {
+        Some(n) => &arg[..n],
+        None => arg,
+    };
+    let Some(&first) = s.first() else {
+        return Some(0);
+    };
+    let (neg, digits) = match first {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v = 0u64;
+    for d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
+///
+/// The cursor names a shard and a slab slot in it (see
+/// `router::scan_cursor`); each call runs one step on that one shard. Only
+/// strings exist here, so `TYPE string` (any case) filters nothing and any
+/// other type name matches no key: that walk ends at once with cursor 0.
+pub fn scan(ctx: &mut Ctx) {
+    let Some(cursor) = parse_cursor(ctx.args.get(1)) else {
+        ctx.error("ERR invalid cursor");
+        return;
+    };
+    let mut count = 10i64;
+    let mut pattern: Option<&[u8]> = None;
+    let mut only_other_type = false;
+    let n = ctx.args.len();
+    let mut i = 2;
+    while i < n {
+        let opt = ctx.args.get(i);
+        let has_value = n - i >= 2;
+        if has_value && opt.eq_ignore_ascii_case(b"count") {
+            let Some(c) = parse_int(ctx.args.get(i + 1)) else {
+                ctx.not_integer();
+                return;
+            };
+            if c < 1 {
+                ctx.syntax_error();
+                return;
+            }
+            count = c;
+        } else if has_value && opt.eq_ignore_ascii_case(b"match") {
+            let p = ctx.args.get(i + 1);
+            // Redis skips the matcher for a lone `*`.
+            pattern = (p != b"*").then_some(p);
+        } else if has_value && opt.eq_ignore_ascii_case(b"type") {
+            only_other_type = !ctx.args.get(i + 1).eq_ignore_ascii_case(b"string");
+        } else {
+            ctx.syntax_error();
+            return;
+        }
+        i += 2;
+    }
+    if only_other_type {
+        ctx.reply(|out| {
+            encode::array(out, 2);
+            encode::bulk(out, b"0");
+            encode::array(out, 0);
+        });
+        return;
+    }
+    let shards = ctx.router.shards() as u64;
+    let shard = cursor % shards;
+    let mut step = plain_op(OpCode::Scan, ctx.session.db);
+    step.num = cursor / shards;
+    step.aux = count as u64;
+    ctx.router.begin(
+        ctx.conn,
+        Merge::Scan {
+            shard: shard as u32,
+        },
+    );
+    match pattern {
+        Some(p) => {
+            step.flags = SCAN_MATCH;
+            ctx.router.shard_op_full(shard as usize, step, &[p]);
+        }
+        None => ctx.router.shard_op_full(shard as usize, step, &[]),
+    }
+}
+
+/// RANDOMKEY: every shard draws one of its keys and reports its key count;
+/// the worker picks a shard with odds proportional to that count.
+pub fn randomkey(ctx: &mut Ctx) {
+    ctx.router.begin(ctx.conn, Merge::RandomKey);
+    ctx.router
+        .each_shard_op_full(plain_op(OpCode::RandomKey, ctx.session.db), &[]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursor_parses_as_strtoul() {
+        for (arg, want) in [
+            (&b""[..], Some(0)),
+            (b"0", Some(0)),
+            (b"007", Some(7)),
+            (b"+5", Some(5)),
+            (b"-1", Some(u64::MAX)),
+            (b"18446744073709551615", Some(u64::MAX)),
+            (b"18446744073709551616", None),
+            (b" 1", None),
+            (b"1 ", None),
+            (b"0x1", None),
+            (b"-", None),
+            (b"+", None),
+            (b"abc", None),
+            (b"12\0junk", Some(12)),
+        ] {
+            assert_eq!(
+                parse_cursor(arg),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(arg)
+            );
+        }
+    }
 }

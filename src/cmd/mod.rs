@@ -201,6 +201,9 @@ pub fn dispatch(
         Cmd::Copy => keys::copy(&mut ctx),
         Cmd::SwapDb => keys::swapdb(&mut ctx),
         Cmd::MSetNx => string::msetnx(&mut ctx),
+        Cmd::Keys => keys::keys(&mut ctx),
+        Cmd::Scan => keys::scan(&mut ctx),
+        Cmd::RandomKey => keys::randomkey(&mut ctx),
     }
 }
 
