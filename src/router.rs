@@ -492,17 +492,31 @@ impl Router {
                     }
                 },
                 Merge::Scan { shard } => {
-                    let (b, r) = reply_of(&subs[0]);
-                    if let Some(e) = error_of(r) {
+                    // One step ran on the cursor's shard and on every later
+                    // one: take the shards in order while they are exhausted,
+                    // up to and including the first that is not, whose
+                    // resume slot becomes the cursor. The later shards' keys
+                    // are dropped; the walk reaches them again.
+                    if let Some(e) = subs.iter().find_map(|s| error_of(reply_of(s).1)) {
                         encode::error(out, e);
                     } else {
-                        let list = key_list((b, r));
-                        let cursor =
-                            scan_cursor(shard as u64, batches.len() as u64, keylist::aux(list));
+                        let shards = batches.len() as u64;
+                        let mut cursor = 0;
+                        let mut used = subs.len();
+                        for (i, s) in subs.iter().enumerate() {
+                            let next = keylist::aux(key_list(reply_of(s)));
+                            if next != SCAN_DONE {
+                                cursor = scan_cursor(shard as u64 + i as u64, shards, next);
+                                used = i + 1;
+                                break;
+                            }
+                        }
+                        let lists: Vec<&[u8]> =
+                            subs[..used].iter().map(|s| key_list(reply_of(s))).collect();
                         encode::array(out, 2);
                         encode::bulk(out, itoa::Buffer::new().format(cursor).as_bytes());
-                        encode::array(out, keylist::len(list));
-                        for key in keylist::iter(list) {
+                        encode::array(out, lists.iter().map(|l| keylist::len(l)).sum());
+                        for key in lists.iter().flat_map(|l| keylist::iter(l)) {
                             encode::bulk(out, key);
                         }
                     }

@@ -86,7 +86,10 @@ mod imp {
         let errno = unsafe { *c::__errno_location() };
         let consumed = end as usize - buf.as_ptr() as usize;
         let space = matches!(buf[0], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+        // Redis's `string2ld` also wants the whole argument consumed: a NUL
+        // inside it ends `strtold` early and makes it invalid.
         if space
+            || consumed != s.len()
             || buf[consumed] != 0
             || (errno == ERANGE && (v.is_inf() || v.is_zero()))
             || v.is_nan()
@@ -163,7 +166,7 @@ mod imp {
 
     /// Parses like `string2ld`, with Rust's float syntax.
     pub fn parse(s: &[u8]) -> Option<Ld> {
-        if s.is_empty() || s.len() >= MAX_CHARS || s[0].is_ascii_whitespace() {
+        if s.is_empty() || s.len() >= MAX_CHARS || s[0].is_ascii_whitespace() || s.contains(&0) {
             return None;
         }
         let v: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;

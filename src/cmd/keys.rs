@@ -298,7 +298,8 @@ pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 ///
 /// The cursor names a shard and a slab slot in it (see
-/// `router::scan_cursor`); each call runs one step on that one shard. Only
+/// `router::scan_cursor`); each call runs one step on that shard and on the
+/// later ones, and returns keys up to the first shard not yet exhausted. Only
 /// strings exist here, so `TYPE string` (any case) filters nothing and any
 /// other type name matches no key: that walk ends at once with cursor 0.
 pub fn scan(ctx: &mut Ctx) {
@@ -347,7 +348,6 @@ pub fn scan(ctx: &mut Ctx) {
     let shards = ctx.router.shards() as u64;
     let shard = cursor % shards;
     let mut step = plain_op(OpCode::Scan, ctx.session.db);
-    step.num = cursor / shards;
     step.aux = count as u64;
     ctx.router.begin(
         ctx.conn,
@@ -355,12 +355,18 @@ pub fn scan(ctx: &mut Ctx) {
             shard: shard as u32,
         },
     );
-    match pattern {
-        Some(p) => {
-            step.flags = SCAN_MATCH;
-            ctx.router.shard_op_full(shard as usize, step, &[p]);
+    // The later shards start from their first slot in the same round, so a
+    // walk whose remaining shards are empty or small ends in this call, as
+    // Redis's does (SCAN 0 of an empty or small db returns cursor 0).
+    for s in shard..shards {
+        step.num = if s == shard { cursor / shards } else { 0 };
+        match pattern {
+            Some(p) => {
+                step.flags = SCAN_MATCH;
+                ctx.router.shard_op_full(s as usize, step, &[p]);
+            }
+            None => ctx.router.shard_op_full(s as usize, step, &[]),
         }
-        None => ctx.router.shard_op_full(shard as usize, step, &[]),
     }
 }
 

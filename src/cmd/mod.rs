@@ -142,7 +142,13 @@ pub fn dispatch(
         now_ms,
     };
     if !spec.arity_ok(args.len()) {
-        ctx.arity_error(spec.name);
+        if spec.cmd == Cmd::Exec {
+            // Redis's `execCommandAbort`: a malformed EXEC ends the
+            // transaction (if any) with EXECABORT naming the reason.
+            txn::abort(&mut ctx, "wrong number of arguments for 'exec' command");
+        } else {
+            ctx.arity_error(spec.name);
+        }
         return;
     }
     ctx.router.count_call(id);
@@ -210,7 +216,10 @@ pub fn dispatch(
 /// Redis 7.0's text: the name and the first arguments, each cut to what is
 /// left of a 128-byte budget, quoted byte for byte.
 fn unknown_command(args: &Args) -> Vec<u8> {
+    // Redis formats each with `%s`: a NUL ends it.
+    let c_str = |a: &[u8]| -> usize { memchr::memchr(0, a).unwrap_or(a.len()) };
     let name = args.get(0);
+    let name = &name[..c_str(name)];
     let mut msg = b"ERR unknown command '".to_vec();
     msg.extend_from_slice(&name[..name.len().min(128)]);
     msg.extend_from_slice(b"', with args beginning with: ");
@@ -219,6 +228,7 @@ fn unknown_command(args: &Args) -> Vec<u8> {
         if list >= 128 {
             break;
         }
+        let a = &a[..c_str(a)];
         let take = a.len().min(128 - list);
         msg.push(b'\'');
         msg.extend_from_slice(&a[..take]);

@@ -143,6 +143,15 @@ pub fn needs_section(ctx: &Ctx, args: &Args) -> bool {
     }
 }
 
+/// Ends the transaction (and the WATCHes) with `EXECABORT ... because of: why`.
+pub fn abort(ctx: &mut Ctx, why: &str) {
+    ctx.session.multi = None;
+    forget_watches(ctx, NO_CONN);
+    ctx.error(&format!(
+        "EXECABORT Transaction discarded because of: {why}"
+    ));
+}
+
 /// EXEC
 pub fn exec(ctx: &mut Ctx) {
     let Some(multi) = ctx.session.multi.take() else {
