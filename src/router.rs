@@ -42,6 +42,9 @@ pub enum Merge {
     Rewrite,
     /// SHUTDOWN: every shard flushed its AOF; exit the process (no reply, as Redis).
     Shutdown,
+    /// LCS over the two GET sub-replies (an absent key is an empty string),
+    /// computed here so that neither shard waits on the other.
+    Lcs(crate::cmd::LcsOpts),
 }
 
 /// The text of an error reply.
@@ -81,6 +84,8 @@ pub struct Router {
     imm: Vec<u8>,
     /// Calls of each command table row in this round, for latency tracking.
     calls: Vec<u64>,
+    /// LCS's dynamic-programming table, reused while small.
+    lcs_table: Vec<u32>,
 }
 
 impl Router {
@@ -95,6 +100,7 @@ impl Router {
             subs: Vec::new(),
             imm: Vec::new(),
             calls: vec![0; crate::command::COMMANDS.len()],
+            lcs_table: Vec::new(),
         }
     }
 
@@ -314,6 +320,14 @@ impl Router {
                         }
                         None => encode::ok(out),
                     }
+                }
+                Merge::Lcs(opts) => {
+                    let value = |s| match reply_of(s) {
+                        (b, Reply::Bulk { start, len }) => b.bulk(*start, *len),
+                        _ => &[][..],
+                    };
+                    let (a, b) = (value(&subs[0]), value(&subs[1]));
+                    crate::cmd::lcs_reply(out, a, b, &opts, &mut self.lcs_table);
                 }
                 Merge::Info(mask) => {
                     commands -= p.executed as u64;

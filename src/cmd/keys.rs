@@ -1,4 +1,4 @@
-//! Keyspace commands: SELECT, DEL, EXISTS, DBSIZE, FLUSHDB, FLUSHALL.
+//! Keyspace commands: SELECT, DEL, EXISTS, DBSIZE, FLUSHDB, FLUSHALL, MOVE.
 
 use super::{parse_i32_or_reply, Ctx};
 use crate::resp::encode;
@@ -56,4 +56,26 @@ pub fn flush(ctx: &mut Ctx, all: bool) {
     };
     ctx.router.begin(ctx.conn, Merge::AllOk);
     ctx.router.each_shard_op(code, ctx.session.db, 0, 0, 0);
+}
+
+/// MOVE key db. The shard of a key does not depend on its database, so this
+/// is one op on one shard, which re-files the entry with its TTL.
+pub fn move_key(ctx: &mut Ctx) {
+    let Some(db) = parse_i32_or_reply(ctx, ctx.args.get(2)) else {
+        return;
+    };
+    if db < 0 || db >= NUM_DBS as i32 {
+        ctx.error("ERR DB index is out of range");
+    } else if db == ctx.session.db as i32 {
+        ctx.error("ERR source and destination objects are the same");
+    } else {
+        ctx.router.begin(ctx.conn, Merge::One);
+        ctx.router.key_op(
+            OpCode::Move,
+            ctx.session.db,
+            0,
+            db as u64,
+            &[ctx.args.get(1)],
+        );
+    }
 }
