@@ -122,6 +122,24 @@ pub enum Cmd {
     Scan,
     /// RANDOMKEY
     RandomKey,
+    /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
+    GetEx,
+    /// GETBIT key offset
+    GetBit,
+    /// SETBIT key offset value
+    SetBit,
+    /// BITCOUNT key [start end [BYTE|BIT]]
+    BitCount,
+    /// BITPOS key bit [start [end [BYTE|BIT]]]
+    BitPos,
+    /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+    Lcs,
+    /// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP
+    Object,
+    /// MEMORY USAGE|HELP
+    Memory,
+    /// MOVE key db
+    Move,
 }
 
 /// Command flags, Redis's names.
@@ -293,6 +311,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["keyspace", "read", "fast"], "Determines the type of value stored at a key."),
     spec!("touch", -2, READONLY | FAST, 1, -1, 1, Touch, "generic", "3.2.1",
         &["keyspace", "read", "fast"], "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    // Redis 7.0.15's rows and COMMAND DOCS summaries. OBJECT and MEMORY are
+    // containers: their handlers check each subcommand's own arity.
+    spec!("getex", -2, WRITE | FAST, 1, 1, 1, GetEx, "string", "6.2.0",
+        &["write", "string", "fast"], "Get the value of a key and optionally set its expiration"),
+    spec!("getbit", 3, READONLY | FAST, 1, 1, 1, GetBit, "bitmap", "2.2.0",
+        &["read", "bitmap", "fast"], "Returns the bit value at offset in the string value stored at key"),
+    spec!("setbit", 4, WRITE | DENYOOM, 1, 1, 1, SetBit, "bitmap", "2.2.0",
+        &["write", "bitmap", "slow"], "Sets or clears the bit at offset in the string value stored at key"),
+    spec!("bitcount", -2, READONLY, 1, 1, 1, BitCount, "bitmap", "2.6.0",
+        &["read", "bitmap", "slow"], "Count set bits in a string"),
+    spec!("bitpos", -3, READONLY, 1, 1, 1, BitPos, "bitmap", "2.8.7",
+        &["read", "bitmap", "slow"], "Find first bit set or clear in a string"),
+    spec!("lcs", -3, READONLY, 1, 2, 1, Lcs, "string", "7.0.0",
+        &["read", "string", "slow"], "Find longest common substring"),
+    spec!("move", 3, WRITE | FAST, 1, 1, 1, Move, "generic", "1.0.0",
+        &["keyspace", "write", "fast"], "Move a key to another database"),
+    spec!("object", -2, 0, 0, 0, 0, Object, "generic", "2.2.3", &["slow"],
+        "A container for object introspection commands"),
+    spec!("memory", -2, 0, 0, 0, 0, Memory, "server", "4.0.0", &["slow"],
+        "A container for memory diagnostics commands"),
     spec!("del", -2, WRITE, 1, -1, 1, Del, "generic", "1.0.0", &["keyspace", "write", "slow"],
         "Deletes one or more keys."),
     spec!("delete", -2, WRITE, 1, -1, 1, Del, "generic", "1.0.0", &["keyspace", "write", "slow"],

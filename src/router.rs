@@ -65,6 +65,9 @@ pub enum Merge {
     /// RANDOMKEY: a key from a shard picked with odds proportional to its
     /// key count, so every key has the same chance; nil when all are empty.
     RandomKey,
+    /// LCS over the two GET sub-replies (an absent key is an empty string),
+    /// computed here so that neither shard waits on the other.
+    Lcs(crate::cmd::LcsOpts),
 }
 
 /// The text of an error reply.
@@ -129,6 +132,8 @@ pub struct Router {
     calls: Vec<u64>,
     /// xorshift state for RANDOMKEY's pick of a shard.
     rng: u64,
+    /// LCS's dynamic-programming table, reused while small.
+    lcs_table: Vec<u32>,
 }
 
 impl Router {
@@ -160,6 +165,7 @@ impl Router {
             imm: Vec::new(),
             calls: vec![0; crate::command::COMMANDS.len()],
             rng: rng_seed(worker),
+            lcs_table: Vec::new(),
         }
     }
 
@@ -549,6 +555,14 @@ impl Router {
                         }
                     }
                 },
+                Merge::Lcs(opts) => {
+                    let value = |s| match reply_of(s) {
+                        (b, Reply::Bulk { start, len }) => b.bulk(*start, *len),
+                        _ => &[][..],
+                    };
+                    let (a, b) = (value(&subs[0]), value(&subs[1]));
+                    crate::cmd::lcs_reply(out, a, b, &opts, &mut self.lcs_table);
+                }
                 Merge::Info(mask) => {
                     commands -= p.executed as u64;
                     flush(&mut commands, &mut errors);

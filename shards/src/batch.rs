@@ -90,6 +90,26 @@ pub enum OpCode {
     /// RANDOMKEY → `Reply::Keys` with one random live key of `db` (none when
     /// empty) and `aux` = the database's key count, for the worker's weighted pick.
     RandomKey,
+    /// GETEX key: `flags` are `getex_flags`, `num` the absolute deadline in
+    /// ms → the value (then the TTL changed), nil, or the deferred error.
+    GetEx,
+    /// GETBIT key: `num` is the bit offset → 0 or 1.
+    GetBit,
+    /// SETBIT key: `num` is the bit offset, `flags` the bit → the old bit.
+    SetBit,
+    /// BITCOUNT key: `flags` are `bit_flags`, `num`/`aux` start/end (`i64`
+    /// bits) → the count, 0 when absent, or the deferred error.
+    BitCount,
+    /// BITPOS key: `flags` are `bit_flags`, `num`/`aux` start/end (`i64`
+    /// bits) → the position, -1, or the deferred error.
+    BitPos,
+    /// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key: `flags` is an
+    /// `object_field` → bulk, integer, nil (absent) or an error.
+    Object,
+    /// MEMORY USAGE key → bytes the entry accounts for, or nil.
+    MemoryUsage,
+    /// MOVE key: `num` is the destination database → 1 or 0.
+    Move,
 }
 
 /// `Op::flags` of `OpCode::Scan`: argument 0 is a MATCH pattern.
@@ -117,6 +137,9 @@ impl OpCode {
                 | OpCode::Copy
                 | OpCode::MSetNx
                 | OpCode::SwapDb
+                | OpCode::GetEx
+                | OpCode::SetBit
+                | OpCode::Move
         )
     }
 }
@@ -169,6 +192,54 @@ pub mod ttl_mode {
     pub const PEXPIRETIME: u8 = 3;
 }
 
+/// GETEX options carried in `Op::flags`.
+pub mod getex_flags {
+    /// PERSIST: remove the TTL.
+    pub const PERSIST: u8 = 1;
+    /// EX/PX/EXAT/PXAT: set the TTL to `Op::num` (absolute ms).
+    pub const EXPIRE: u8 = 2;
+    /// The deadline was given as EXAT/PXAT: one already past deletes the key.
+    pub const ABSOLUTE: u8 = 4;
+    /// The time was not an integer: reply that error, but only once the key
+    /// is found (Redis validates the time after the look-up).
+    pub const ERR_NOT_INTEGER: u8 = 8;
+    /// The time was out of range: as `ERR_NOT_INTEGER`, with Redis's
+    /// `invalid expire time` error.
+    pub const ERR_INVALID: u8 = 16;
+}
+
+/// BITCOUNT / BITPOS options carried in `Op::flags`.
+pub mod bit_flags {
+    /// A start (and for BITCOUNT an end) was given in `Op::num` / `Op::aux`.
+    pub const RANGE: u8 = 1;
+    /// BITPOS: an end was given in `Op::aux`.
+    pub const END: u8 = 2;
+    /// The range counts bits (`BIT`), not bytes.
+    pub const BIT_UNIT: u8 = 4;
+    /// BITPOS looks for a 1 (else a 0).
+    pub const ONE: u8 = 8;
+    /// A syntax error to reply once the key is found (Redis parses the range
+    /// after the look-up; an absent key answers 0 / -1 whatever follows).
+    pub const ERR_SYNTAX: u8 = 16;
+    /// As `ERR_SYNTAX`, for a range bound that is not an integer.
+    pub const ERR_NOT_INTEGER: u8 = 32;
+}
+
+/// What an `OpCode::Object` op reports, in `Op::flags`.
+pub mod object_field {
+    /// OBJECT ENCODING.
+    pub const ENCODING: u8 = 0;
+    /// OBJECT REFCOUNT.
+    pub const REFCOUNT: u8 = 1;
+    /// OBJECT IDLETIME.
+    pub const IDLETIME: u8 = 2;
+    /// OBJECT FREQ.
+    pub const FREQ: u8 = 3;
+    /// Or'ed in: small integers are shared objects (Redis's
+    /// `canUseSharedObject`: no maxmemory, or a policy that is not LRU/LFU).
+    pub const SHARED_INTEGERS: u8 = 0x80;
+}
+
 /// One shard-side operation. Arguments are indices into the batch's buffers.
 #[derive(Clone, Copy, Debug)]
 pub struct Op {
@@ -211,6 +282,12 @@ pub mod errors {
     pub const NO_SUCH_KEY: &str = "ERR no such key";
     /// APPEND / SETRANGE past 512 MB.
     pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    /// Redis's syntax error.
+    pub const SYNTAX: &str = "ERR syntax error";
+    /// GETEX with a time out of range.
+    pub const GETEX_INVALID_EXPIRE: &str = "ERR invalid expire time in 'getex' command";
+    /// OBJECT FREQ under an LRU (or no) eviction policy.
+    pub const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 }
 
 /// A shard's snapshot for INFO.

@@ -8,9 +8,11 @@ use crate::batch::{errors, set_flags, Batch, Op, OpCode, Reply, ShardInfo};
 use crate::store::{EvictionPolicy, Expiry, Limits, Store};
 use crate::NUM_DBS;
 
+mod bits;
 mod expire;
 mod keys;
 mod keyspace;
+mod object;
 pub mod string;
 
 /// A shard's persistence: the records of what it executed, and its segment.
@@ -180,6 +182,14 @@ fn execute_op(
         OpCode::Keys => keyspace::keys(store, batch, op, now_ms),
         OpCode::Scan => keyspace::scan(store, batch, op, now_ms),
         OpCode::RandomKey => keyspace::random_key(store, batch, op, now_ms),
+        OpCode::GetEx => string::get_ex(store, batch, op, now_ms, log),
+        OpCode::GetBit => bits::get_bit(store, batch, op, now_ms),
+        OpCode::SetBit => bits::set_bit(store, batch, op, now_ms, log),
+        OpCode::BitCount => bits::bit_count(store, batch, op, now_ms),
+        OpCode::BitPos => bits::bit_pos(store, batch, op, now_ms),
+        OpCode::Object => object::object(store, batch, op, now_ms),
+        OpCode::MemoryUsage => object::memory_usage(store, batch, op),
+        OpCode::Move => object::move_key(store, batch, op, now_ms, log),
     }
 }
 

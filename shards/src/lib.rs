@@ -27,4 +27,4 @@ pub mod shard;
 pub mod store;
 
 pub use batch::{Batch, Op, OpCode, Reply, ShardInfo};
-pub use store::{EvictionPolicy, Expiry, Limits, OutOfMemory, Store, NUM_DBS};
+pub use store::{EvictionPolicy, Expiry, Limits, OutOfMemory, Store, StrEncoding, NUM_DBS};

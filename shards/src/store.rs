@@ -127,6 +127,21 @@ pub enum Expiry {
 /// An evicted entry kept for the AOF: (db, key length, key+value block).
 type Evicted = (u8, u32, Box<[u8]>);
 
+/// What Redis's `OBJECT ENCODING` of a value depends on beyond its bytes: how
+/// the value was last written. One byte in the entry's padding, so free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrEncoding {
+    /// Written whole and passed through Redis's `tryObjectEncoding` (SET,
+    /// INCR, APPEND to a new key, AOF replay): `int`, `embstr` or `raw` by content.
+    Auto,
+    /// Built as a fresh string object that Redis never tries as an integer
+    /// (INCRBYFLOAT): `embstr` or `raw` by length.
+    Str,
+    /// Modified in place (APPEND to an existing key, SETRANGE, SETBIT): Redis
+    /// unshares the value into a `raw` string whatever it holds.
+    Raw,
+}
+
 struct Entry {
     /// Key bytes followed by value bytes: one allocation per entry.
     data: Box<[u8]>,
@@ -143,6 +158,8 @@ struct Entry {
     atime: u32,
     db: u8,
     live: bool,
+    /// How the value was last written (OBJECT ENCODING).
+    enc: StrEncoding,
 }
 
 impl Entry {
@@ -262,6 +279,11 @@ impl Store {
             evicted: None,
             watches: None,
         }
+    }
+
+    /// For writes made in place (`value_for_update`): tells WATCH the key changed.
+    pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        self.modified(db, key);
     }
 
     /// Marks the clients watching `key` dirty (Redis's `signalModifiedKey`).
@@ -619,6 +641,19 @@ impl Store {
         expiry: Expiry,
         now_ms: u64,
     ) -> Result<(), OutOfMemory> {
+        self.set_encoded(db, key, value, expiry, now_ms, StrEncoding::Auto)
+    }
+
+    /// `set`, recording how the value was written (see `StrEncoding`).
+    pub fn set_encoded(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: &[u8],
+        expiry: Expiry,
+        now_ms: u64,
+        enc: StrEncoding,
+    ) -> Result<(), OutOfMemory> {
         self.modified(db, key);
         let h = self.hash(key);
         let existing = match self.find(db, h, key) {
@@ -647,6 +682,7 @@ impl Store {
                     self.data_bytes = self.data_bytes - old + alloc_size(e.data.len());
                 }
                 e.atime = atime;
+                e.enc = enc;
                 match expiry {
                     Expiry::Keep => {}
                     Expiry::Clear => self.set_expire(idx, 0),
@@ -655,26 +691,154 @@ impl Store {
                 self.touch(idx);
             }
             None => {
-                if self.limits.max_keys != 0 && self.live >= self.limits.max_keys {
-                    if self.limits.policy == EvictionPolicy::NoEviction {
-                        return Err(OutOfMemory);
-                    }
-                    while self.live >= self.limits.max_keys {
-                        if !self.evict_one() {
-                            return Err(OutOfMemory);
-                        }
-                    }
-                }
+                self.admit_new_key()?;
                 let mut data = Vec::with_capacity(key.len() + value.len());
                 data.extend_from_slice(key);
                 data.extend_from_slice(value);
                 let idx = self.insert_new(db, h, data.into_boxed_slice(), key.len(), atime);
+                self.entries[idx as usize].enc = enc;
                 if let Expiry::At(t) = expiry {
                     self.set_expire(idx, t);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Makes room for one more key under `max-keys` (evicting by policy).
+    fn admit_new_key(&mut self) -> Result<(), OutOfMemory> {
+        if self.limits.max_keys != 0 && self.live >= self.limits.max_keys {
+            if self.limits.policy == EvictionPolicy::NoEviction {
+                return Err(OutOfMemory);
+            }
+            while self.live >= self.limits.max_keys {
+                if !self.evict_one() {
+                    return Err(OutOfMemory);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The value of `key` for an in-place write (SETBIT), as Redis's
+    /// `lookupStringForBitCommand`: looked up for writing (LRU refreshed, no
+    /// hit/miss), created empty when absent, and zero-extended to at least
+    /// `min_len` bytes. The value becomes `raw` (see `StrEncoding`). Returns
+    /// the value, its expiry (0 = none), and whether the key was created or
+    /// grew. Nothing is copied: growth reallocates the entry's block in place
+    /// when the allocator can.
+    pub fn value_for_update(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        min_len: usize,
+        now_ms: u64,
+    ) -> Result<(&mut [u8], u64, bool), OutOfMemory> {
+        let (idx, grown) = match self.lookup(db, key, now_ms) {
+            Some(idx) => {
+                self.touch(idx);
+                let e = &mut self.entries[idx as usize];
+                let klen = e.klen as usize;
+                let grown = e.data.len() < klen + min_len;
+                if grown {
+                    let old = alloc_size(e.data.len());
+                    let mut data = std::mem::take(&mut e.data).into_vec();
+                    data.reserve_exact(klen + min_len - data.len());
+                    data.resize(klen + min_len, 0);
+                    e.data = data.into_boxed_slice();
+                    self.data_bytes = self.data_bytes - old + alloc_size(e.data.len());
+                }
+                (idx, grown)
+            }
+            None => {
+                self.admit_new_key()?;
+                let mut data = vec![0u8; key.len() + min_len];
+                data[..key.len()].copy_from_slice(key);
+                let h = self.hash(key);
+                let atime = self.now_secs();
+                (
+                    self.insert_new(db, h, data.into_boxed_slice(), key.len(), atime),
+                    true,
+                )
+            }
+        };
+        let e = &mut self.entries[idx as usize];
+        e.enc = StrEncoding::Raw;
+        let at = e.expire_at;
+        let klen = e.klen as usize;
+        Ok((&mut e.data[klen..], at, grown))
+    }
+
+    /// What OBJECT reports of a key: its value, how it was written, and the
+    /// seconds since its last access. Counts a hit or miss but leaves the LRU
+    /// order and access time alone (Redis's `LOOKUP_NOTOUCH`).
+    pub fn object_info(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: u64,
+    ) -> Option<(&[u8], StrEncoding, u32)> {
+        let found = self.lookup(db, key, now_ms);
+        if found.is_some() {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        let now = self.now_secs();
+        let e = &self.entries[found? as usize];
+        Some((e.value(), e.enc, now.saturating_sub(e.atime)))
+    }
+
+    /// Bytes one entry accounts for in `used_memory`: its key+value block as
+    /// allocated, its slab slot, its share of the index, and its TTL slot.
+    /// Like Redis's MEMORY USAGE (a plain `dictFind`), the key is not expired,
+    /// counted or touched by the look-up.
+    pub fn entry_usage(&self, db: usize, key: &[u8]) -> Option<usize> {
+        let idx = self.find(db, self.hash(key), key)?;
+        let e = &self.entries[idx as usize];
+        // One u32 slot and one control byte per bucket at a 7/8 load factor,
+        // as `used_memory` counts the index.
+        let index = ((std::mem::size_of::<u32>() + 1) * 8).div_ceil(7);
+        let ttl = if e.vpos != NIL { 4 } else { 0 };
+        Some(alloc_size(e.data.len()) + std::mem::size_of::<Entry>() + index + ttl)
+    }
+
+    /// MOVE: re-files `key` from database `src` to `dst` with its value, TTL
+    /// and encoding, when it exists in `src` and not in `dst` (both looked up
+    /// for writing: expired keys go, live ones are refreshed in the LRU).
+    /// Returns the moved value and its expiry (0 = none).
+    pub fn move_key(
+        &mut self,
+        src: usize,
+        dst: usize,
+        key: &[u8],
+        now_ms: u64,
+    ) -> Option<(&[u8], u64)> {
+        let h = self.hash(key);
+        let idx = self.lookup(src, key, now_ms)?;
+        self.touch(idx);
+        if let Some(other) = self.lookup(dst, key, now_ms) {
+            self.touch(other);
+            return None;
+        }
+        if let Ok(slot) = self.dbs[src].find_entry(h, |&i| i == idx) {
+            slot.remove();
+        }
+        let entries = &self.entries;
+        let hasher = &self.hasher;
+        self.dbs[dst].insert_unique(h, idx, |&i| hasher.hash_one(entries[i as usize].key()));
+        self.modified(src, key);
+        self.modified(dst, key);
+        let e = &mut self.entries[idx as usize];
+        e.db = dst as u8;
+        self.db_keys[src] -= 1;
+        self.db_keys[dst] += 1;
+        if e.vpos != NIL {
+            self.db_volatile[src] -= 1;
+            self.db_volatile[dst] += 1;
+        }
+        let e = &self.entries[idx as usize];
+        Some((e.value(), e.expire_at))
     }
 
     /// Sets or clears (`at == 0`) the TTL of a key; false when the key is absent.
@@ -701,6 +865,7 @@ impl Store {
             atime,
             db: db as u8,
             live: true,
+            enc: StrEncoding::Auto,
         };
         let idx = if self.free != NIL {
             let idx = self.free;

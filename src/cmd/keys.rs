@@ -1,5 +1,5 @@
 //! Keyspace commands: SELECT, DEL, EXISTS, DBSIZE, FLUSHDB, FLUSHALL,
-//! RENAME, RENAMENX, COPY, SWAPDB, KEYS, SCAN, RANDOMKEY.
+//! RENAME, RENAMENX, COPY, SWAPDB, MOVE, KEYS, SCAN, RANDOMKEY.
 
 use super::{parse_i32_or_reply, parse_int, Ctx};
 use crate::resp::encode;
@@ -376,6 +376,28 @@ pub fn randomkey(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::RandomKey);
     ctx.router
         .each_shard_op_full(plain_op(OpCode::RandomKey, ctx.session.db), &[]);
+}
+
+/// MOVE key db. The shard of a key does not depend on its database, so this
+/// is one op on one shard, which re-files the entry with its TTL.
+pub fn move_key(ctx: &mut Ctx) {
+    let Some(db) = parse_i32_or_reply(ctx, ctx.args.get(2)) else {
+        return;
+    };
+    if db < 0 || db >= NUM_DBS as i32 {
+        ctx.error("ERR DB index is out of range");
+    } else if db == ctx.session.db as i32 {
+        ctx.error("ERR source and destination objects are the same");
+    } else {
+        ctx.router.begin(ctx.conn, Merge::One);
+        ctx.router.key_op(
+            OpCode::Move,
+            ctx.session.db,
+            0,
+            db as u64,
+            &[ctx.args.get(1)],
+        );
+    }
 }
 
 #[cfg(test)]

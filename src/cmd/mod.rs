@@ -3,9 +3,12 @@
 
 mod expire;
 mod keys;
+mod object;
 mod server;
 mod string;
 pub mod txn;
+
+pub use string::{lcs_reply, LcsOpts};
 
 use crate::command::{self, Cmd, CommandSpec};
 use crate::resp::{encode, Args};
@@ -210,6 +213,15 @@ pub fn dispatch(
         Cmd::Keys => keys::keys(&mut ctx),
         Cmd::Scan => keys::scan(&mut ctx),
         Cmd::RandomKey => keys::randomkey(&mut ctx),
+        Cmd::GetEx => string::getex(&mut ctx),
+        Cmd::GetBit => string::getbit(&mut ctx),
+        Cmd::SetBit => string::setbit(&mut ctx),
+        Cmd::BitCount => string::bitcount(&mut ctx),
+        Cmd::BitPos => string::bitpos(&mut ctx),
+        Cmd::Lcs => string::lcs(&mut ctx),
+        Cmd::Object => object::object(&mut ctx),
+        Cmd::Memory => object::memory(&mut ctx),
+        Cmd::Move => keys::move_key(&mut ctx),
     }
 }
 
@@ -274,4 +286,13 @@ pub fn parse_i32_or_reply(ctx: &mut Ctx, arg: &[u8]) -> Option<i32> {
 /// Parses an argument as Redis's `getLongLongFromObject` does.
 pub fn parse_int(arg: &[u8]) -> Option<i64> {
     crate::resp::parse_i64(arg)
+}
+
+/// An argument as C's `strcasecmp` sees it: up to its first NUL byte. Redis
+/// compares option names that way, so `EX\0junk` is `EX` to it.
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    match memchr::memchr(0, arg) {
+        Some(end) => &arg[..end],
+        None => arg,
+    }
 }

@@ -1,11 +1,13 @@
 //! String commands: GET, SET, MGET, MSET, INCR/DECR/INCRBY/DECRBY,
 //! INCRBYFLOAT, APPEND,
-//! STRLEN, GETSET, GETDEL, SETNX, SETEX, PSETEX, GETRANGE/SUBSTR, SETRANGE.
+//! STRLEN, GETSET, GETDEL, SETNX, SETEX, PSETEX, GETRANGE/SUBSTR, SETRANGE,
+//! GETEX, the bit commands GETBIT, SETBIT, BITCOUNT, BITPOS, LCS, and MSETNX.
 
-use super::{parse_int, Ctx};
+use super::{c_str, parse_int, Ctx};
+use crate::config::PROTO_MAX_BULK_LEN;
 use crate::resp::encode;
 use crate::router::Merge;
-use shards::batch::{rename_flags, set_flags};
+use shards::batch::{bit_flags, getex_flags, rename_flags, set_flags};
 use shards::{Op, OpCode, Reply};
 
 pub fn get(ctx: &mut Ctx) {
@@ -280,6 +282,475 @@ pub fn setrange(ctx: &mut Ctx) {
         offset as u64,
         &[ctx.args.get(1), ctx.args.get(3)],
     );
+}
+
+/// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST], with the option rules of
+/// Redis 7.0's `parseExtendedStringArgumentsOrReply`. Option errors reply at
+/// once; a bad time only once the shard found the key (see `getex_flags`).
+pub fn getex(ctx: &mut Ctx) {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Unit {
+        None,
+        Ex,
+        Px,
+        ExAt,
+        PxAt,
+    }
+    let mut persist = false;
+    let mut unit = Unit::None;
+    let mut time: &[u8] = b"";
+    let n = ctx.args.len();
+    let mut j = 2;
+    while j < n {
+        let opt = c_str(ctx.args.get(j));
+        let is = |s: &str| opt.eq_ignore_ascii_case(s.as_bytes());
+        let u = if is("ex") {
+            Unit::Ex
+        } else if is("px") {
+            Unit::Px
+        } else if is("exat") {
+            Unit::ExAt
+        } else if is("pxat") {
+            Unit::PxAt
+        } else {
+            Unit::None
+        };
+        if is("persist") && unit == Unit::None {
+            persist = true;
+        } else if u != Unit::None && !persist && (unit == Unit::None || unit == u) && j + 1 < n {
+            // The same unit twice is accepted (the last wins), two units not.
+            unit = u;
+            time = ctx.args.get(j + 1);
+            j += 1;
+        } else {
+            ctx.syntax_error();
+            return;
+        }
+        j += 1;
+    }
+    let mut flags = if persist { getex_flags::PERSIST } else { 0 };
+    let mut at = 0i64;
+    if unit != Unit::None {
+        flags |= getex_flags::EXPIRE;
+        if matches!(unit, Unit::ExAt | Unit::PxAt) {
+            flags |= getex_flags::ABSOLUTE;
+        }
+        // Redis's getExpireMillisecondsOrReply.
+        match parse_int(time) {
+            None => flags |= getex_flags::ERR_NOT_INTEGER,
+            Some(v) => {
+                let seconds = matches!(unit, Unit::Ex | Unit::ExAt);
+                let ms = if seconds {
+                    v.checked_mul(1000)
+                } else {
+                    Some(v)
+                };
+                let ms = match (unit, ms) {
+                    (Unit::Ex | Unit::Px, Some(ms)) => ms.checked_add(ctx.now_ms as i64),
+                    (_, ms) => ms,
+                };
+                match ms {
+                    Some(ms) if v > 0 && ms > 0 => at = ms,
+                    _ => flags |= getex_flags::ERR_INVALID,
+                }
+            }
+        }
+    }
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router.key_op(
+        OpCode::GetEx,
+        ctx.session.db,
+        flags,
+        at as u64,
+        &[ctx.args.get(1)],
+    );
+}
+
+/// Redis's `getBitOffsetFromArgument`: a canonical integer whose byte lies
+/// within proto-max-bulk-len (so below 2^32), or its error reply.
+fn bit_offset(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
+    match parse_int(arg) {
+        Some(v) if v >= 0 && ((v >> 3) as u64) < PROTO_MAX_BULK_LEN as u64 => Some(v as u64),
+        _ => {
+            ctx.error("ERR bit offset is not an integer or out of range");
+            None
+        }
+    }
+}
+
+/// GETBIT key offset.
+pub fn getbit(ctx: &mut Ctx) {
+    let Some(offset) = bit_offset(ctx, ctx.args.get(2)) else {
+        return;
+    };
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router.key_op(
+        OpCode::GetBit,
+        ctx.session.db,
+        0,
+        offset,
+        &[ctx.args.get(1)],
+    );
+}
+
+/// SETBIT key offset value.
+pub fn setbit(ctx: &mut Ctx) {
+    let Some(offset) = bit_offset(ctx, ctx.args.get(2)) else {
+        return;
+    };
+    let on = match parse_int(ctx.args.get(3)) {
+        Some(v @ (0 | 1)) => v as u8,
+        _ => {
+            ctx.error("ERR bit is not an integer or out of range");
+            return;
+        }
+    };
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router.key_op(
+        OpCode::SetBit,
+        ctx.session.db,
+        on,
+        offset,
+        &[ctx.args.get(1)],
+    );
+}
+
+/// `BYTE` or `BIT` as Redis compares them; None for anything else.
+fn bit_unit(arg: &[u8]) -> Option<bool> {
+    let arg = c_str(arg);
+    if arg.eq_ignore_ascii_case(b"bit") {
+        Some(true)
+    } else if arg.eq_ignore_ascii_case(b"byte") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Parses `arg` as a range bound into `*slot`, recording a deferred
+/// not-an-integer error in `flags` when it is not one (first error wins).
+fn bound(arg: &[u8], slot: &mut i64, flags: &mut u8) {
+    match parse_int(arg) {
+        Some(v) => *slot = v,
+        None if *flags & (bit_flags::ERR_SYNTAX | bit_flags::ERR_NOT_INTEGER) == 0 => {
+            *flags |= bit_flags::ERR_NOT_INTEGER
+        }
+        None => {}
+    }
+}
+
+/// Records a deferred syntax error unless an earlier error stands.
+fn syntax(flags: &mut u8) {
+    if *flags & (bit_flags::ERR_SYNTAX | bit_flags::ERR_NOT_INTEGER) == 0 {
+        *flags |= bit_flags::ERR_SYNTAX;
+    }
+}
+
+fn range_op(ctx: &mut Ctx, code: OpCode, flags: u8, start: i64, end: i64) {
+    ctx.router.begin(ctx.conn, Merge::One);
+    let op = Op {
+        code,
+        db: ctx.session.db,
+        flags,
+        arg: 0,
+        nargs: 0,
+        num: start as u64,
+        aux: end as u64,
+    };
+    ctx.router.key_op_full(op, &[ctx.args.get(1)]);
+}
+
+/// BITCOUNT key [start end [BYTE|BIT]]. Redis looks the key up before it
+/// parses the range, so range errors travel to the shard (see `bit_flags`).
+pub fn bitcount(ctx: &mut Ctx) {
+    let n = ctx.args.len();
+    let (mut flags, mut start, mut end) = (0u8, 0i64, 0i64);
+    match n {
+        2 => {}
+        4 | 5 => {
+            flags |= bit_flags::RANGE;
+            bound(ctx.args.get(2), &mut start, &mut flags);
+            bound(ctx.args.get(3), &mut end, &mut flags);
+            if n == 5 {
+                match bit_unit(ctx.args.get(4)) {
+                    Some(true) => flags |= bit_flags::BIT_UNIT,
+                    Some(false) => {}
+                    None => syntax(&mut flags),
+                }
+            }
+        }
+        _ => syntax(&mut flags),
+    }
+    range_op(ctx, OpCode::BitCount, flags, start, end);
+}
+
+/// BITPOS key bit [start [end [BYTE|BIT]]]. The bit is checked at once, the
+/// rest after the look-up, in Redis's order: start, unit, end.
+pub fn bitpos(ctx: &mut Ctx) {
+    let mut flags = match parse_int(ctx.args.get(2)) {
+        None => return ctx.not_integer(),
+        Some(0) => 0u8,
+        Some(1) => bit_flags::ONE,
+        Some(_) => return ctx.error("ERR The bit argument must be 1 or 0."),
+    };
+    let n = ctx.args.len();
+    let (mut start, mut end) = (0i64, 0i64);
+    match n {
+        3 => {}
+        4..=6 => {
+            flags |= bit_flags::RANGE;
+            bound(ctx.args.get(3), &mut start, &mut flags);
+            if n == 6 {
+                match bit_unit(ctx.args.get(5)) {
+                    Some(true) => flags |= bit_flags::BIT_UNIT,
+                    Some(false) => {}
+                    None => syntax(&mut flags),
+                }
+            }
+            if n >= 5 {
+                flags |= bit_flags::END;
+                bound(ctx.args.get(4), &mut end, &mut flags);
+            }
+        }
+        _ => syntax(&mut flags),
+    }
+    range_op(ctx, OpCode::BitPos, flags, start, end);
+}
+
+/// LCS's options, carried to the merge that computes it once both values
+/// are back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LcsOpts {
+    /// LEN: only the length.
+    pub len: bool,
+    /// IDX: the matching ranges.
+    pub idx: bool,
+    /// WITHMATCHLEN: each range with its length.
+    pub with_match_len: bool,
+    /// MINMATCHLEN: ranges shorter than this are left out (0 = all). No
+    /// range reaches 2^32 bytes, so larger values are clamped to `u32::MAX`.
+    pub min_match_len: u32,
+    /// An option error, replied after the look-ups as Redis does.
+    pub error: Option<LcsError>,
+}
+
+/// An LCS option error (kept small: it rides in every pending reply slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LcsError {
+    /// An unknown option, or MINMATCHLEN without its value.
+    Syntax,
+    /// MINMATCHLEN's value is not an integer.
+    NotInteger,
+    /// LEN and IDX together.
+    LenAndIdx,
+}
+
+impl LcsError {
+    fn text(self) -> &'static str {
+        match self {
+            LcsError::Syntax => "ERR syntax error",
+            LcsError::NotInteger => "ERR value is not an integer or out of range",
+            LcsError::LenAndIdx => {
+                "ERR If you want both the length and indexes, please just use IDX."
+            }
+        }
+    }
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN].
+///
+/// The keys may live on different shards: each is fetched with a plain GET
+/// (a read look-up counting a hit or miss, as Redis's two `lookupKeyRead`),
+/// and the worker computes the answer when it merges the two replies
+/// (`lcs_reply`), so no shard waits on another. Redis parses the options
+/// after the look-ups, so even an option error still reads both keys.
+pub fn lcs(ctx: &mut Ctx) {
+    let mut o = LcsOpts {
+        len: false,
+        idx: false,
+        with_match_len: false,
+        min_match_len: 0,
+        error: None,
+    };
+    let n = ctx.args.len();
+    let mut j = 3;
+    while j < n {
+        let opt = c_str(ctx.args.get(j));
+        let is = |s: &str| opt.eq_ignore_ascii_case(s.as_bytes());
+        if is("idx") {
+            o.idx = true;
+        } else if is("len") {
+            o.len = true;
+        } else if is("withmatchlen") {
+            o.with_match_len = true;
+        } else if is("minmatchlen") && j + 1 < n {
+            match parse_int(ctx.args.get(j + 1)) {
+                Some(v) => o.min_match_len = v.clamp(0, u32::MAX as i64) as u32,
+                None => {
+                    o.error = Some(LcsError::NotInteger);
+                    break;
+                }
+            }
+            j += 1;
+        } else {
+            o.error = Some(LcsError::Syntax);
+            break;
+        }
+        j += 1;
+    }
+    if o.error.is_none() && o.idx && o.len {
+        o.error = Some(LcsError::LenAndIdx);
+    }
+    ctx.router.begin(ctx.conn, Merge::Lcs(o));
+    for key in [ctx.args.get(1), ctx.args.get(2)] {
+        ctx.router.key_op(OpCode::Get, ctx.session.db, 0, 0, &[key]);
+    }
+}
+
+/// DP tables above this many cells are not kept for the next LCS.
+const LCS_KEEP_CELLS: usize = 1 << 18;
+
+/// Computes LCS of `a` and `b` as Redis 7.0's `lcsCommand` does and encodes
+/// its reply into `out`. `table` is scratch space reused across calls.
+///
+/// The classic dynamic program: `table[i][j]` is the LCS length of the first
+/// `i` bytes of `a` and the first `j` of `b`. Walking back from the far
+/// corner yields the common subsequence from its end, and with IDX the
+/// maximal runs that are contiguous in both strings, last first, exactly in
+/// the order Redis emits them.
+pub fn lcs_reply(out: &mut Vec<u8>, a: &[u8], b: &[u8], o: &LcsOpts, table: &mut Vec<u32>) {
+    if let Some(e) = o.error {
+        return encode::error(out, e.text());
+    }
+    let (alen, blen) = (a.len(), b.len());
+    if alen as u64 >= u32::MAX as u64 - 1 || blen as u64 >= u32::MAX as u64 - 1 {
+        return encode::error(out, "ERR String too long for LCS");
+    }
+    let cells = (alen + 1) * (blen + 1);
+    if cells as u64 * 4 > PROTO_MAX_BULK_LEN as u64 {
+        return encode::error(
+            out,
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        );
+    }
+    table.clear();
+    if table.try_reserve_exact(cells).is_err() {
+        return encode::error(
+            out,
+            "ERR Insufficient memory, failed allocating transient memory for LCS",
+        );
+    }
+    table.resize(cells, 0);
+    let w = blen + 1;
+    for i in 1..=alen {
+        let (prev, row) = table[(i - 1) * w..(i + 1) * w].split_at_mut(w);
+        for j in 1..=blen {
+            row[j] = if a[i - 1] == b[j - 1] {
+                prev[j - 1] + 1
+            } else {
+                prev[j].max(row[j - 1])
+            };
+        }
+    }
+    let lcs = |i: usize, j: usize| table[i * w + j];
+    let total = lcs(alen, blen) as usize;
+    if o.len && !o.idx {
+        encode::int(out, total as i64);
+    } else {
+        walk_back(out, a, b, o, total, &lcs);
+    }
+    if table.capacity() > LCS_KEEP_CELLS {
+        *table = Vec::new();
+    }
+}
+
+/// The backtrack of `lcs_reply`: the LCS string as a bulk reply, or with IDX
+/// Redis's `matches`/`len` map in its RESP2 form (a flat array of 4).
+fn walk_back(
+    out: &mut Vec<u8>,
+    a: &[u8],
+    b: &[u8],
+    o: &LcsOpts,
+    total: usize,
+    lcs: &dyn Fn(usize, usize) -> u32,
+) {
+    let alen = a.len();
+    let body;
+    if o.idx {
+        encode::array(out, 4);
+        encode::bulk(out, b"matches");
+        // The count of ranges is known only at the end: it is inserted here.
+        body = out.len();
+    } else {
+        out.push(b'$');
+        out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        body = out.len();
+        out.resize(body + total, 0);
+    }
+    let mut ranges = 0usize;
+    let (mut i, mut j, mut k) = (alen, b.len(), total);
+    // `a_start == alen` means no range is open.
+    let (mut a_start, mut a_end, mut b_start, mut b_end) = (alen, 0, 0, 0);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            if !o.idx {
+                out[body + k - 1] = a[i - 1];
+            }
+            if a_start == alen {
+                (a_start, a_end, b_start, b_end) = (i - 1, i - 1, j - 1, j - 1);
+            } else if a_start == i && b_start == j {
+                a_start -= 1;
+                b_start -= 1;
+            } else {
+                emit = true;
+            }
+            // A match on the first byte of either string ends the walk.
+            if a_start == 0 || b_start == 0 {
+                emit = true;
+            }
+            k -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if lcs(i - 1, j) > lcs(i, j - 1) {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if a_start != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let match_len = a_end - a_start + 1;
+            if o.idx && (o.min_match_len == 0 || match_len as u64 >= o.min_match_len as u64) {
+                encode::array(out, 2 + o.with_match_len as usize);
+                encode::array(out, 2);
+                encode::int(out, a_start as i64);
+                encode::int(out, a_end as i64);
+                encode::array(out, 2);
+                encode::int(out, b_start as i64);
+                encode::int(out, b_end as i64);
+                if o.with_match_len {
+                    encode::int(out, match_len as i64);
+                }
+                ranges += 1;
+            }
+            a_start = alen;
+        }
+    }
+    if o.idx {
+        let mut count = itoa::Buffer::new();
+        let count = count.format(ranges).as_bytes();
+        let head = b"*".iter().chain(count).chain(b"\r\n");
+        out.splice(body..body, head.copied());
+        encode::bulk(out, b"len");
+        encode::int(out, total as i64);
+    } else {
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// MSETNX key value [key value ...]: all or nothing. Keys on one shard: one

@@ -1,5 +1,5 @@
 //! String ops that read-modify-write a value: INCRBY, INCRBYFLOAT, APPEND, SETRANGE, and
-//! the reads STRLEN, GETRANGE, GETDEL.
+//! the reads STRLEN, GETRANGE, GETDEL, GETEX.
 //!
 //! A read-modify-write builds the new value in `batch.out` (a buffer the
 //! batch reuses, so no allocation per request), stores it with the key's TTL
@@ -7,9 +7,9 @@
 
 use super::bulk;
 use crate::aof::Log;
-use crate::batch::{errors, Batch, Op, Reply};
+use crate::batch::{errors, getex_flags, Batch, Op, Reply};
 use crate::ld;
-use crate::store::{Expiry, Store};
+use crate::store::{Expiry, Store, StrEncoding};
 
 /// Redis's string limit (`proto-max-bulk-len`'s default).
 pub const MAX_STRING: u64 = 512 * 1024 * 1024;
@@ -43,8 +43,9 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Stores `batch.out[from..]` as the key's new value (TTL kept), logs it,
-/// and drops the scratch bytes again.
+/// Stores `batch.out[from..]` as the key's new value (TTL kept, written the
+/// way `enc` says), logs it, and drops the scratch bytes again.
+#[allow(clippy::too_many_arguments)]
 fn store_scratch(
     store: &mut Store,
     batch: &mut Batch,
@@ -53,10 +54,11 @@ fn store_scratch(
     expire_at: u64,
     now_ms: u64,
     log: &mut Log,
+    enc: StrEncoding,
 ) -> Result<(), Reply> {
     let key = batch.arg(op, 0);
     let value = &batch.out[from..];
-    let r = store.set(op.db as usize, key, value, Expiry::Keep, now_ms);
+    let r = store.set_encoded(op.db as usize, key, value, Expiry::Keep, now_ms, enc);
     if r.is_ok() {
         log.set(op.db, key, value, expire_at);
     }
@@ -84,7 +86,16 @@ pub fn incr_by(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: 
     batch
         .out
         .extend_from_slice(itoa::Buffer::new().format(new).as_bytes());
-    match store_scratch(store, batch, op, from, expire_at, now_ms, log) {
+    match store_scratch(
+        store,
+        batch,
+        op,
+        from,
+        expire_at,
+        now_ms,
+        log,
+        StrEncoding::Auto,
+    ) {
         Ok(()) => Reply::Int(new),
         Err(e) => e,
     }
@@ -120,7 +131,17 @@ pub fn incr_by_float(
     let n = ld::format_human(sum, &mut text);
     let from = batch.out.len();
     batch.out.extend_from_slice(&text[..n]);
-    match store_scratch(store, batch, op, from, expire_at, now_ms, log) {
+    // Redis builds the result with `createStringObjectFromLongDouble`: never `int`.
+    match store_scratch(
+        store,
+        batch,
+        op,
+        from,
+        expire_at,
+        now_ms,
+        log,
+        StrEncoding::Str,
+    ) {
         Ok(()) => bulk(&mut batch.out, &text[..n]),
         Err(e) => e,
     }
@@ -134,20 +155,22 @@ pub fn append(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &
     let (ks, kl) = batch.ranges[op.arg as usize];
     let (vs, vl) = batch.ranges[op.arg as usize + 1];
     let from = batch.out.len();
-    let expire_at = match store.read_entry(op.db as usize, &batch.data[ks..ks + kl], now_ms, false)
-    {
-        None => 0,
-        Some((old, at)) => {
-            if old.len() as u64 + vl as u64 > MAX_STRING {
-                return Reply::Err(errors::TOO_BIG);
+    // A new key takes the argument as it is; an existing one is unshared
+    // into a raw string and appended to.
+    let (expire_at, enc) =
+        match store.read_entry(op.db as usize, &batch.data[ks..ks + kl], now_ms, false) {
+            None => (0, StrEncoding::Auto),
+            Some((old, at)) => {
+                if old.len() as u64 + vl as u64 > MAX_STRING {
+                    return Reply::Err(errors::TOO_BIG);
+                }
+                batch.out.extend_from_slice(old);
+                (at, StrEncoding::Raw)
             }
-            batch.out.extend_from_slice(old);
-            at
-        }
-    };
+        };
     batch.out.extend_from_slice(&batch.data[vs..vs + vl]);
     let len = batch.out.len() - from;
-    match store_scratch(store, batch, op, from, expire_at, now_ms, log) {
+    match store_scratch(store, batch, op, from, expire_at, now_ms, log, enc) {
         Ok(()) => Reply::Int(len as i64),
         Err(e) => e,
     }
@@ -184,7 +207,16 @@ pub fn set_range(
     }
     batch.out[from + offset..end].copy_from_slice(&batch.data[vs..vs + vl]);
     let len = batch.out.len() - from;
-    match store_scratch(store, batch, op, from, expire_at, now_ms, log) {
+    match store_scratch(
+        store,
+        batch,
+        op,
+        from,
+        expire_at,
+        now_ms,
+        log,
+        StrEncoding::Raw,
+    ) {
         Ok(()) => Reply::Int(len as i64),
         Err(e) => e,
     }
@@ -238,4 +270,114 @@ pub fn get_del(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: 
     store.del(op.db as usize, key, now_ms);
     log.del(op.db, key);
     reply
+}
+
+/// GETEX key [EX|PX|EXAT|PXAT|PERSIST], after Redis 7.0's `getexCommand`: a
+/// read look-up first (an absent key answers nil whatever the time said),
+/// then the time's deferred error, then the value, then the TTL change,
+/// logged as `PEXPIREAT`, `DEL` (a past EXAT/PXAT deadline) or, for PERSIST,
+/// the resulting `SET key value`.
+pub fn get_ex(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &mut Log) -> Reply {
+    let db = op.db as usize;
+    let (ks, kl) = batch.ranges[op.arg as usize];
+    let key = &batch.data[ks..ks + kl];
+    let f = op.flags;
+    let Some((value, at)) = store.read_entry(db, key, now_ms, true) else {
+        return Reply::Nil;
+    };
+    if f & getex_flags::ERR_NOT_INTEGER != 0 {
+        return Reply::Err(errors::NOT_INTEGER);
+    }
+    if f & getex_flags::ERR_INVALID != 0 {
+        return Reply::Err(errors::GETEX_INVALID_EXPIRE);
+    }
+    let reply = bulk(&mut batch.out, value);
+    let when = op.num;
+    if f & getex_flags::EXPIRE != 0 {
+        if f & getex_flags::ABSOLUTE != 0 && when <= now_ms {
+            store.del(db, key, now_ms);
+            log.del(op.db, key);
+        } else {
+            store.expire(db, key, when, now_ms);
+            log.pexpireat(op.db, key, when);
+        }
+    } else if f & getex_flags::PERSIST != 0 && at != 0 {
+        store.expire(db, key, 0, now_ms);
+        if let Reply::Bulk { start, len } = reply {
+            log.set(op.db, key, &batch.out[start..start + len], 0);
+        }
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::OpCode;
+    use crate::exec::{execute, Persist};
+
+    fn op(b: &mut Batch, key: &[u8], flags: u8, num: u64) {
+        let arg = b.push_arg(key);
+        b.push_op(Op {
+            code: OpCode::GetEx,
+            db: 0,
+            flags,
+            arg,
+            nargs: 1,
+            num,
+            aux: 0,
+        });
+    }
+
+    #[test]
+    fn getex_defers_time_errors_and_logs_absolute_records() {
+        use getex_flags as f;
+        let mut store = Store::default();
+        let mut p = Persist {
+            log: Log::new(true),
+            aof: None,
+        };
+        store.set(0, b"k", b"v", Expiry::At(50_000), 0).unwrap();
+        store.set(0, b"gone", b"v", Expiry::Clear, 0).unwrap();
+        let mut b = Batch::new(0, 0);
+        op(&mut b, b"none", f::ERR_NOT_INTEGER, 0);
+        op(&mut b, b"none", f::EXPIRE, 5_000);
+        op(&mut b, b"k", f::EXPIRE | f::ERR_NOT_INTEGER, 0);
+        op(&mut b, b"k", f::EXPIRE | f::ERR_INVALID, 0);
+        op(&mut b, b"k", 0, 0);
+        op(&mut b, b"k", f::EXPIRE, 7_000);
+        op(&mut b, b"k", f::PERSIST, 0);
+        op(&mut b, b"k", f::PERSIST, 0);
+        op(&mut b, b"gone", f::EXPIRE | f::ABSOLUTE, 1_000);
+        op(&mut b, b"gone", 0, 0);
+        execute(&mut store, &mut b, 1_000, &mut p);
+        let r = &b.replies;
+        assert_eq!(r[0], Reply::Nil);
+        assert_eq!(r[1], Reply::Nil);
+        assert_eq!(r[2], Reply::Err(errors::NOT_INTEGER));
+        assert_eq!(r[3], Reply::Err(errors::GETEX_INVALID_EXPIRE));
+        for (i, reply) in r.iter().enumerate().take(9).skip(4) {
+            assert_eq!(
+                *reply,
+                Reply::Bulk {
+                    start: i - 4,
+                    len: 1
+                },
+                "reply {i}"
+            );
+        }
+        assert_eq!(b.out, b"vvvvv");
+        assert_eq!(r[9], Reply::Nil);
+        assert_eq!(store.expire_at(0, b"k", 1_000), Some(0));
+        let text = String::from_utf8_lossy(p.log.pending_bytes()).into_owned();
+        assert_eq!(
+            text,
+            "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n\
+             *3\r\n$9\r\nPEXPIREAT\r\n$1\r\nk\r\n$4\r\n7000\r\n\
+             *3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n\
+             *2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n"
+        );
+        assert_eq!((store.stats().hits, store.stats().misses), (7, 3));
+        assert!(OpCode::GetEx.is_write());
+    }
 }
