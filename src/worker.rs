@@ -6,6 +6,7 @@
 //! the replies in request order, and write them out. A partial write arms
 //! WRITABLE interest for that connection until its output drains.
 
+use crate::clients::Client;
 use crate::cmd::{self, Session};
 use crate::config::PROTO_MAX_BULK_LEN;
 use crate::resp::{encode, Args, Decoded, Decoder};
@@ -16,6 +17,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use shards::Batch;
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -64,7 +66,7 @@ pub struct Worker {
     poll: Poll,
     waker: Arc<Waker>,
     shared: Arc<Shared>,
-    new_conns: Receiver<std::net::TcpStream>,
+    new_conns: Receiver<(std::net::TcpStream, u64)>,
     to_shards: Vec<Sender<Batch>>,
     replies: Receiver<Batch>,
     router: Router,
@@ -75,16 +77,18 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Creates worker `id`; `replies` is its own reply queue from the shards.
+    /// Creates worker `id`; `replies` is its own reply queue from the shards;
+    /// new connections arrive on `new_conns` with their CLIENT ID.
     pub fn new(
         id: usize,
         shared: Arc<Shared>,
-        new_conns: Receiver<std::net::TcpStream>,
+        new_conns: Receiver<(std::net::TcpStream, u64)>,
         to_shards: Vec<Sender<Batch>>,
         replies: Receiver<Batch>,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
+        shared.registry.set_waker(id, waker.clone());
         let router = Router::new(id, to_shards.len());
         Ok(Worker {
             id,
@@ -131,6 +135,7 @@ impl Worker {
                 let token = ev.token();
                 if token == WAKER_TOKEN {
                     self.accept_new();
+                    self.kill_queued();
                     continue;
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -163,7 +168,15 @@ impl Worker {
     }
 
     fn accept_new(&mut self) {
-        while let Ok(stream) = self.new_conns.try_recv() {
+        while let Ok((stream, id)) = self.new_conns.try_recv() {
+            let addr = |a: io::Result<std::net::SocketAddr>| {
+                a.map_or("?:0".to_string(), |a| a.to_string())
+            };
+            let (peer, local, fd) = (
+                addr(stream.peer_addr()),
+                addr(stream.local_addr()),
+                stream.as_raw_fd(),
+            );
             let mut stream = TcpStream::from_std(stream);
             let token = self.conns.free.pop().unwrap_or(self.conns.slots.len());
             if self
@@ -174,6 +187,9 @@ impl Worker {
             {
                 continue;
             }
+            let now = shards::clock::unix_ms();
+            let client = Arc::new(Client::new(id, self.id, token, peer, local, fd, now));
+            self.shared.registry.add(client.clone());
             let conn = Conn {
                 stream,
                 // Allocated on the first read: idle connections cost little.
@@ -184,7 +200,7 @@ impl Worker {
                 wpos: 0,
                 decoder: Decoder::default(),
                 args: Args::default(),
-                session: Session::default(),
+                session: Session::new(client, &self.shared),
                 writable: false,
                 eof: false,
                 in_round: false,
@@ -195,6 +211,21 @@ impl Worker {
                 self.conns.slots[token] = Some(conn);
             }
             self.shared.clients.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Closes the connections CLIENT KILL chose (from any worker): their
+    /// output is dropped and they close once this round's replies are written.
+    fn kill_queued(&mut self) {
+        for (token, id) in self.shared.registry.take_kills(self.id) {
+            if let Some(Some(c)) = self.conns.slots.get_mut(token) {
+                if c.session.client.id == id {
+                    c.session.close = true;
+                    c.wbuf.clear();
+                    c.wpos = 0;
+                    self.touch(token);
+                }
+            }
         }
     }
 
@@ -212,7 +243,9 @@ impl Worker {
         let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
             return;
         };
-        if conn.session.close {
+        // A connection CLIENT KILL chose runs nothing more, even before its
+        // worker gets the kill.
+        if conn.session.close || conn.session.client.killed() {
             return;
         }
         let stats = &self.shared.worker_stats[self.id];
@@ -265,6 +298,7 @@ impl Worker {
             match conn.decoder.decode(buf, &mut conn.args, PROTO_MAX_BULK_LEN) {
                 Err(e) => {
                     let msg = format!("ERR {e}");
+                    self.router.set_conn_flags(conn.session.reply_flags());
                     self.router.reply(token, |out| encode::error(out, &msg));
                     tracing::debug!(token, error = %e, "protocol error, closing connection");
                     conn.session.close = true;
@@ -295,6 +329,20 @@ impl Worker {
                 conn.rbuf = vec![0; READ_CHUNK];
             }
         }
+        // Once per read, not per command: what CLIENT LIST shows.
+        let mem = conn.rbuf.capacity()
+            + conn.wbuf.capacity()
+            + conn.args.capacity()
+            + std::mem::size_of::<Conn>();
+        let clamp = |n: usize| n.min(u32::MAX as usize) as u32;
+        conn.session.publish(
+            now,
+            Some((
+                clamp(conn.rend - conn.rstart),
+                clamp(conn.rbuf.len()),
+                mem as u64,
+            )),
+        );
         if conn.eof {
             conn.session.close = true;
         }
@@ -363,6 +411,7 @@ impl Worker {
     fn close(&mut self, token: usize) {
         if let Some(mut conn) = self.conns.slots.get_mut(token).and_then(Option::take) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.shared.registry.remove(&conn.session.client);
             self.conns.free.push(token);
             self.shared.clients.fetch_sub(1, Ordering::Relaxed);
         }

@@ -1,23 +1,120 @@
 //! Command handlers: each parses its arguments into shard ops (through the
 //! router) or answers directly. One file per family, as in mini-redis.
 
+mod connection;
 mod expire;
 mod keys;
 mod server;
 mod string;
 
-use crate::command::{self, Cmd, CommandSpec};
+use crate::clients::{Activity, Client};
+use crate::command::{self, flags, Cmd, CommandSpec};
 use crate::resp::{encode, Args};
-use crate::router::Router;
+use crate::router::{reply_flags, Router};
 use crate::server::Shared;
+use std::sync::Arc;
+
+/// CLIENT REPLY's modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    On,
+    /// No reply is sent.
+    Off,
+    /// The next command's reply is not sent.
+    SkipNext,
+}
 
 /// Per-connection state a command may read or change.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Session {
     /// Selected database.
     pub db: u8,
     /// Set when the connection must close once its replies are written.
     pub close: bool,
+    /// Protocol version: 2, or 3 after `HELLO 3`.
+    pub resp: u8,
+    /// AUTH passed, or no password was required when the connection opened
+    /// (Redis's `c->authenticated`).
+    pub authenticated: bool,
+    /// CLIENT REPLY.
+    pub reply: ReplyMode,
+    /// CLIENT NO-EVICT (shown in CLIENT LIST; shardcache never evicts clients).
+    pub no_evict: bool,
+    /// The last command, `command::pack_last` (CLIENT LIST's `cmd=`).
+    pub last_cmd: u32,
+    /// This connection's row in the client registry.
+    pub client: Arc<Client>,
+}
+
+impl Default for Session {
+    /// A RESP2 session of a server without a password, in no registry.
+    fn default() -> Self {
+        Session {
+            db: 0,
+            close: false,
+            resp: 2,
+            authenticated: true,
+            reply: ReplyMode::On,
+            no_evict: false,
+            last_cmd: 0,
+            client: Arc::new(Client::detached()),
+        }
+    }
+}
+
+impl Session {
+    /// The session of a new connection whose registry row is `client`.
+    pub fn new(client: Arc<Client>, shared: &Shared) -> Session {
+        Session {
+            authenticated: !shared.auth_required(),
+            client,
+            ..Session::default()
+        }
+    }
+
+    /// RESET: back to the state of a new connection (db 0, RESP2, no name,
+    /// replies on, unauthenticated when a password is set). Every piece of
+    /// per-connection state that RESET clears is cleared here.
+    pub fn reset(&mut self, shared: &Shared) {
+        self.db = 0;
+        self.resp = 2;
+        self.authenticated = !shared.auth_required();
+        self.reply = ReplyMode::On;
+        self.client.names().name.clear();
+    }
+
+    /// The `router::reply_flags` for this connection's next reply.
+    pub fn reply_flags(&self) -> u8 {
+        let resp3 = if self.resp == 3 {
+            reply_flags::RESP3
+        } else {
+            0
+        };
+        let silent = if self.reply != ReplyMode::On {
+            reply_flags::SILENT
+        } else {
+            0
+        };
+        resp3 | silent
+    }
+
+    /// Publishes what CLIENT LIST shows of this connection; buffer figures
+    /// come from the worker (`None`: keep the last ones).
+    pub fn publish(&self, now_ms: u64, bufs: Option<(u32, u32, u64)>) {
+        let last = self.client.activity();
+        let (qbuf, rbs, mem) = bufs.unwrap_or((last.qbuf, last.rbs, last.mem));
+        self.client.publish(&Activity {
+            last_cmd: self.last_cmd,
+            db: self.db,
+            resp: self.resp,
+            no_evict: self.no_evict,
+            last_ms: now_ms,
+            qbuf,
+            rbs,
+            mem,
+        });
+    }
 }
 
 /// Everything a handler sees.
@@ -60,6 +157,24 @@ impl Ctx<'_> {
     pub fn reply(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         self.router.reply(self.conn, write);
     }
+    /// True when the connection speaks RESP3.
+    pub fn resp3(&self) -> bool {
+        self.session.resp == 3
+    }
+    /// Records the subcommand (`args[1]`) of a container command as part of
+    /// the connection's last command (`cmd=client|list`).
+    pub fn note_subcommand(&mut self) {
+        if self.args.len() > 1 {
+            if let Some(sub) = command::lookup_sub(self.spec.name, self.args.get(1)) {
+                self.session.last_cmd |= (sub as u32 + 1) << 16;
+            }
+        }
+    }
+    /// Applies a change of protocol or reply mode to the replies that
+    /// follow (HELLO, RESET, CLIENT REPLY ON).
+    pub fn sync_reply_flags(&mut self) {
+        self.router.set_conn_flags(self.session.reply_flags());
+    }
 }
 
 /// Routes one decoded, non-empty command.
@@ -71,6 +186,11 @@ pub fn dispatch(
     shared: &Shared,
     now_ms: u64,
 ) {
+    router.set_conn_flags(session.reply_flags());
+    if session.reply == ReplyMode::SkipNext {
+        // This command's reply is the one skipped.
+        session.reply = ReplyMode::On;
+    }
     let Some(id) = command::lookup_id(args.get(0)) else {
         let msg = unknown_command(args);
         router.reply(conn, |out| encode::error_bytes(out, &msg));
@@ -86,8 +206,17 @@ pub fn dispatch(
         shared,
         now_ms,
     };
+    ctx.session.last_cmd = command::pack_last(id, None);
     if !spec.arity_ok(args.len()) {
         ctx.arity_error(spec.name);
+        return;
+    }
+    if !ctx.session.authenticated && shared.auth_required() && !spec.has(flags::NO_AUTH) {
+        // As Redis: a container's subcommand is checked before authentication.
+        if !subcommand_ok(&mut ctx) {
+            return;
+        }
+        ctx.error("NOAUTH Authentication required.");
         return;
     }
     ctx.router.count_call(id);
@@ -136,6 +265,42 @@ pub fn dispatch(
         Cmd::Persist => expire::persist(&mut ctx),
         Cmd::Type => expire::key_type(&mut ctx),
         Cmd::Touch => expire::touch(&mut ctx),
+        Cmd::Auth => connection::auth(&mut ctx),
+        Cmd::Hello => connection::hello(&mut ctx),
+        Cmd::Client => connection::client(&mut ctx),
+        Cmd::Reset => connection::reset(&mut ctx),
+        Cmd::Time => server::time(&mut ctx),
+        Cmd::LastSave => server::lastsave(&mut ctx),
+        Cmd::Function => server::function(&mut ctx),
+    }
+}
+
+/// For a container command listed in `command::SUBCOMMANDS`: replies with
+/// Redis's error and returns false when the subcommand is unknown or has
+/// the wrong number of arguments.
+fn subcommand_ok(ctx: &mut Ctx) -> bool {
+    let name = ctx.spec.name;
+    if ctx.args.len() < 2 || !command::is_container(name) {
+        return true;
+    }
+    match command::lookup_sub(name, ctx.args.get(1)) {
+        None => {
+            unknown_subcommand(ctx);
+            false
+        }
+        Some(i) => {
+            let (_, sub, arity) = command::SUBCOMMANDS[i];
+            let n = ctx.args.len();
+            let ok = if arity >= 0 {
+                n == arity as usize
+            } else {
+                n >= (-arity) as usize
+            };
+            if !ok {
+                ctx.arity_error(&format!("{name}|{sub}"));
+            }
+            ok
+        }
     }
 }
 
