@@ -344,7 +344,8 @@ pub mod encode {
         out.extend_from_slice(b);
         out.extend_from_slice(b"\r\n");
     }
-    /// `$-1\r\n`
+    /// `$-1\r\n`, RESP2's null; a reply to a connection that may speak
+    /// RESP3 uses `null` instead.
     pub fn nil(out: &mut Vec<u8>) {
         out.extend_from_slice(b"$-1\r\n");
     }

@@ -50,26 +50,26 @@ pub struct Session {
 impl Default for Session {
     /// A RESP2 session of a server without a password, in no registry.
     fn default() -> Self {
-        Session {
-            db: 0,
-            close: false,
-            resp: 2,
-            authenticated: true,
-            reply: ReplyMode::On,
-            no_evict: false,
-            last_cmd: 0,
-            client: Arc::new(Client::detached()),
-        }
+        Session::with_client(Arc::new(Client::detached()), true)
     }
 }
 
 impl Session {
     /// The session of a new connection whose registry row is `client`.
     pub fn new(client: Arc<Client>, shared: &Shared) -> Session {
+        Session::with_client(client, !shared.auth_required())
+    }
+
+    fn with_client(client: Arc<Client>, authenticated: bool) -> Session {
         Session {
-            authenticated: !shared.auth_required(),
+            db: 0,
+            close: false,
+            resp: 2,
+            authenticated,
+            reply: ReplyMode::On,
+            no_evict: false,
+            last_cmd: 0,
             client,
-            ..Session::default()
         }
     }
 
@@ -102,8 +102,10 @@ impl Session {
     /// Publishes what CLIENT LIST shows of this connection; buffer figures
     /// come from the worker (`None`: keep the last ones).
     pub fn publish(&self, now_ms: u64, bufs: Option<(u32, u32, u64)>) {
-        let last = self.client.activity();
-        let (qbuf, rbs, mem) = bufs.unwrap_or((last.qbuf, last.rbs, last.mem));
+        let (qbuf, rbs, mem) = bufs.unwrap_or_else(|| {
+            let last = self.client.activity();
+            (last.qbuf, last.rbs, last.mem)
+        });
         self.client.publish(&Activity {
             last_cmd: self.last_cmd,
             db: self.db,
