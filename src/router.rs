@@ -369,6 +369,7 @@ impl Router {
 }
 
 /// Encodes one shard reply, in RESP3 when `resp3`.
+#[inline]
 pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply, resp3: bool) {
     match reply {
         Reply::Ok => encode::ok(out),

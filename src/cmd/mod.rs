@@ -85,17 +85,10 @@ impl Session {
     }
 
     /// The `router::reply_flags` for this connection's next reply.
+    #[inline]
     pub fn reply_flags(&self) -> u8 {
-        let resp3 = if self.resp == 3 {
-            reply_flags::RESP3
-        } else {
-            0
-        };
-        let silent = if self.reply != ReplyMode::On {
-            reply_flags::SILENT
-        } else {
-            0
-        };
+        let resp3 = (self.resp == 3) as u8 * reply_flags::RESP3;
+        let silent = (self.reply != ReplyMode::On) as u8 * reply_flags::SILENT;
         resp3 | silent
     }
 
@@ -188,8 +181,9 @@ pub fn dispatch(
     shared: &Shared,
     now_ms: u64,
 ) {
-    router.set_conn_flags(session.reply_flags());
-    if session.reply == ReplyMode::SkipNext {
+    let flags = session.reply_flags();
+    router.set_conn_flags(flags);
+    if flags & reply_flags::SILENT != 0 && session.reply == ReplyMode::SkipNext {
         // This command's reply is the one skipped.
         session.reply = ReplyMode::On;
     }
@@ -213,12 +207,7 @@ pub fn dispatch(
         ctx.arity_error(spec.name);
         return;
     }
-    if !ctx.session.authenticated && shared.auth_required() && !spec.has(flags::NO_AUTH) {
-        // As Redis: a container's subcommand is checked before authentication.
-        if !subcommand_ok(&mut ctx) {
-            return;
-        }
-        ctx.error("NOAUTH Authentication required.");
+    if !ctx.session.authenticated && refused_before_auth(&mut ctx) {
         return;
     }
     ctx.router.count_call(id);
@@ -275,6 +264,23 @@ pub fn dispatch(
         Cmd::LastSave => server::lastsave(&mut ctx),
         Cmd::Function => server::function(&mut ctx),
     }
+}
+
+/// For a connection that has not authenticated: replies with Redis's error
+/// and returns true unless no password is required now or the command runs
+/// without one (AUTH, HELLO, QUIT, RESET). Kept out of `dispatch`'s body:
+/// authenticated connections never get here.
+#[cold]
+#[inline(never)]
+fn refused_before_auth(ctx: &mut Ctx) -> bool {
+    if !ctx.shared.auth_required() || ctx.spec.has(flags::NO_AUTH) {
+        return false;
+    }
+    // As Redis: a container's subcommand is checked before authentication.
+    if subcommand_ok(ctx) {
+        ctx.error("NOAUTH Authentication required.");
+    }
+    true
 }
 
 /// For a container command listed in `command::SUBCOMMANDS`: replies with
