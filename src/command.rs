@@ -140,6 +140,20 @@ pub enum Cmd {
     Memory,
     /// MOVE key db
     Move,
+    /// AUTH [username] password
+    Auth,
+    /// HELLO [protover [AUTH username password] [SETNAME clientname]]
+    Hello,
+    /// CLIENT ID|INFO|LIST|KILL|SETNAME|GETNAME|SETINFO|NO-EVICT|REPLY|HELP
+    Client,
+    /// RESET
+    Reset,
+    /// TIME
+    Time,
+    /// LASTSAVE
+    LastSave,
+    /// FUNCTION LIST|FLUSH|HELP (no functions: there is no scripting)
+    Function,
 }
 
 /// Command flags, Redis's names.
@@ -385,7 +399,91 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Incrementally iterate the keys space"),
     spec!("randomkey", 1, READONLY, 0, 0, 0, RandomKey, "generic", "1.0.0",
         &["keyspace", "read", "slow"], "Return a random key from the keyspace"),
+    spec!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, 0, 0, 0, Auth, "connection",
+        "1.0.0", &["fast", "connection"], "Authenticates the connection."),
+    spec!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, 0, 0, 0, Hello, "connection",
+        "6.0.0", &["fast", "connection"], "Handshakes with the Redis server."),
+    spec!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, 0, 0, 0, Reset, "connection",
+        "6.2.0", &["fast", "connection"], "Resets the connection."),
+    spec!("client", -2, 0, 0, 0, 0, Client, "connection", "2.4.0", &["slow"],
+        "A container for client connection commands."),
+    spec!("time", 1, LOADING | STALE | FAST, 0, 0, 0, Time, "server", "2.6.0", &["fast"],
+        "Returns the server time."),
+    spec!("lastsave", 1, LOADING | STALE | FAST, 0, 0, 0, LastSave, "server", "1.0.0",
+        &["admin", "fast", "dangerous"], "Returns the Unix timestamp of the last successful save to disk."),
+    spec!("function", -2, 0, 0, 0, 0, Function, "scripting", "7.0.0", &["slow"],
+        "A container for function commands."),
 ];
+
+/// Subcommands of container commands, with their Redis arity: they name
+/// the last command in CLIENT LIST (`cmd=client|list`), and Redis checks
+/// them (existence, arity) before it asks for authentication.
+pub static SUBCOMMANDS: &[(&str, &str, i32)] = &[
+    ("client", "id", 2),
+    ("client", "info", 2),
+    ("client", "list", -2),
+    ("client", "kill", -3),
+    ("client", "setname", 3),
+    ("client", "getname", 2),
+    ("client", "setinfo", 4),
+    ("client", "no-evict", 3),
+    ("client", "reply", 3),
+    ("client", "help", 2),
+    ("config", "get", -3),
+    ("config", "set", -4),
+    ("config", "resetstat", 2),
+    ("config", "help", 2),
+    ("command", "count", 2),
+    ("command", "info", -2),
+    ("command", "docs", -2),
+    ("command", "list", -2),
+    ("command", "getkeys", -4),
+    ("command", "help", 2),
+    ("latency", "histogram", -2),
+    ("latency", "latest", 2),
+    ("latency", "history", 3),
+    ("latency", "reset", -2),
+    ("latency", "doctor", 2),
+    ("latency", "help", 2),
+    ("function", "list", -2),
+    ("function", "flush", -2),
+    ("function", "help", 2),
+];
+
+/// The index in `SUBCOMMANDS` of `sub` (any case) of container `name`.
+pub fn lookup_sub(name: &str, sub: &[u8]) -> Option<usize> {
+    SUBCOMMANDS
+        .iter()
+        .position(|(c, s, _)| *c == name && s.as_bytes().eq_ignore_ascii_case(sub))
+}
+
+/// True when `name` is a container listed in `SUBCOMMANDS`.
+pub fn is_container(name: &str) -> bool {
+    SUBCOMMANDS.iter().any(|(c, _, _)| *c == name)
+}
+
+/// Packs a command table row and an optional `SUBCOMMANDS` index into the
+/// `u32` a session keeps as its last command (0: none yet).
+pub fn pack_last(id: usize, sub: Option<usize>) -> u32 {
+    (id as u32 + 1) | sub.map_or(0, |s| (s as u32 + 1) << 16)
+}
+
+/// Writes the full name of a packed last command (`get`, `client|list`),
+/// or `NULL` when there is none, as CLIENT LIST shows it.
+pub fn write_full_name(packed: u32, out: &mut Vec<u8>) {
+    let id = (packed & 0xffff) as usize;
+    let sub = (packed >> 16) as usize;
+    match id.checked_sub(1).and_then(|i| COMMANDS.get(i)) {
+        None => out.extend_from_slice(b"NULL"),
+        Some(spec) => {
+            out.extend_from_slice(spec.name.as_bytes());
+            if let Some((_, s, _)) = sub.checked_sub(1).and_then(|i| SUBCOMMANDS.get(i)) {
+                out.push(b'|');
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+}
 
 fn table() -> &'static HashMap<&'static [u8], usize, ahash::RandomState> {
     static TABLE: OnceLock<HashMap<&'static [u8], usize, ahash::RandomState>> = OnceLock::new();
@@ -473,6 +571,26 @@ mod tests {
         assert!(COMMANDS
             .iter()
             .all(|c| c.name == c.name.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn subcommands_and_full_names() {
+        assert!(SUBCOMMANDS
+            .iter()
+            .all(|(c, _, _)| lookup(c.as_bytes()).is_some()));
+        let client = lookup_id(b"client").unwrap();
+        let list = lookup_sub("client", b"LIST").unwrap();
+        let mut out = Vec::new();
+        write_full_name(pack_last(client, Some(list)), &mut out);
+        assert_eq!(out, b"client|list");
+        out.clear();
+        write_full_name(pack_last(lookup_id(b"get").unwrap(), None), &mut out);
+        assert_eq!(out, b"get");
+        out.clear();
+        write_full_name(0, &mut out);
+        assert_eq!(out, b"NULL");
+        assert!(is_container("config") && !is_container("get"));
+        assert!(lookup_sub("client", b"nosuch").is_none());
     }
 
     #[test]

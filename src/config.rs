@@ -164,6 +164,16 @@ pub struct Config {
     /// Rename a command (`--rename-command FLUSHALL ""` disables it); may repeat.
     #[arg(long, num_args = 2, value_names = ["NAME", "NEW_NAME"], action = clap::ArgAction::Append, allow_hyphen_values = true)]
     pub rename_command: Vec<String>,
+
+    /// Require clients to authenticate with AUTH (or HELLO ... AUTH) and this
+    /// password before other commands (Redis's requirepass; empty = none).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub requirepass: Password,
 }
 
 /// Redis's default `maxclients`.
@@ -217,6 +227,51 @@ pub fn parse_output_limit(s: &str) -> Result<OutputLimit, String> {
         }
     }
     Ok(limit)
+}
+
+/// A password: compared in constant time, never printed by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Password(Vec<u8>);
+
+impl Password {
+    /// A password from raw bytes (empty: none).
+    pub fn new(bytes: &[u8]) -> Password {
+        Password(bytes.to_vec())
+    }
+    /// True when no password is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The password's bytes (CONFIG GET requirepass replies them, as Redis does).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// True when `given` is the password. The time taken depends on the
+    /// length of `given` only, never on the password's bytes or length.
+    pub fn matches(&self, given: &[u8]) -> bool {
+        let secret = &self.0;
+        if secret.is_empty() {
+            return given.is_empty();
+        }
+        let mut diff = (given.len() != secret.len()) as u8;
+        for (i, &g) in given.iter().enumerate() {
+            diff |= g ^ secret[i % secret.len()];
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "(none)" } else { "(set)" })
+    }
+}
+
+impl std::str::FromStr for Password {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Password(s.as_bytes().to_vec()))
+    }
 }
 
 impl Config {
@@ -473,6 +528,37 @@ mod tests {
         assert!(parse_output_limit("normal 1mb").is_err());
         assert!(parse_output_limit("bogus 0 0 0").is_err());
         assert!(Config::try_parse_from(["x", "--client-query-buffer-limit", "1kb"]).is_err());
+    }
+
+    #[test]
+    fn password_flag_and_file_line() {
+        let mut argv = vec!["shardcache".to_string()];
+        argv.extend(config_file_args("requirepass \"s3cret\"\n").unwrap());
+        let c = Config::try_parse_from(argv).unwrap();
+        assert_eq!(c.requirepass, Password::new(b"s3cret"));
+        assert_eq!(format!("{:?}", c.requirepass), "(set)", "never printed");
+        let c = Config::try_parse_from(["shardcache"]).unwrap();
+        assert!(c.requirepass.is_empty());
+        let c = Config::try_parse_from(["shardcache", "--requirepass", "x"]).unwrap();
+        assert!(c.requirepass.matches(b"x"));
+    }
+
+    #[test]
+    fn password_comparison() {
+        let p = Password::new(b"secret");
+        assert!(p.matches(b"secret"));
+        for wrong in [
+            &b""[..],
+            b"s",
+            b"secre",
+            b"secreT",
+            b"secretsecret",
+            b"secret\0",
+        ] {
+            assert!(!p.matches(wrong), "{wrong:?}");
+        }
+        let none = Password::default();
+        assert!(none.matches(b"") && !none.matches(b"x"));
     }
 
     #[test]

@@ -226,11 +226,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "async_loading", 0);
         field!(out, "rdb_changes_since_last_save", 0);
         field!(out, "rdb_bgsave_in_progress", 0);
-        field!(
-            out,
-            "rdb_last_save_time",
-            shards::clock::unix_ms() / 1000 - uptime
-        );
+        field!(out, "rdb_last_save_time", shared.started_unix_ms / 1000);
         field!(out, "rdb_last_bgsave_status", "ok");
         field!(out, "aof_enabled", shared.aof_enabled as u8);
         field!(

@@ -22,12 +22,14 @@
 //! - `config`: command-line flags and defaults.
 //! - `server`: binds the listener and starts the acceptor, workers and shards.
 //! - `worker`: the per-thread event loop and connection buffers.
-//! - `resp`: RESP2 decoder (multibulk and inline) and reply encoder.
+//! - `resp`: RESP2 decoder (multibulk and inline) and RESP2/RESP3 reply encoder.
+//! - `clients`: the registry of open connections (CLIENT LIST / KILL).
 //! - `command`: the command table (name, arity, flags, key positions).
 //! - `cmd`: one handler per command, one file per family.
 //! - `router`: split commands into shard ops, merge replies in order.
 //! - `info`: the INFO text.
 
+pub mod clients;
 pub mod cmd;
 pub mod command;
 pub mod config;

@@ -1,4 +1,5 @@
-//! RESP2 decoding (multibulk and inline, resumable at any byte) and reply encoding.
+//! RESP2 decoding (multibulk and inline, resumable at any byte) and reply
+//! encoding, RESP2 and RESP3.
 //!
 //! The decoder follows Redis's `processMultibulkBuffer` and
 //! `processInlineBuffer` (networking.c) closely, so that malformed input gets
@@ -311,7 +312,8 @@ fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
-/// Appends RESP2 replies to an output buffer.
+/// Appends replies to an output buffer: RESP2, and RESP3 where a helper
+/// takes `resp3`.
 pub mod encode {
     /// `+s\r\n`
     pub fn simple(out: &mut Vec<u8>, s: &str) {
@@ -346,13 +348,10 @@ pub mod encode {
         out.extend_from_slice(b);
         out.extend_from_slice(b"\r\n");
     }
-    /// `$-1\r\n`
+    /// `$-1\r\n`, RESP2's null; a reply to a connection that may speak
+    /// RESP3 uses `null` instead.
     pub fn nil(out: &mut Vec<u8>) {
         out.extend_from_slice(b"$-1\r\n");
-    }
-    /// The null array (`*-1`): EXEC after a WATCHed key changed.
-    pub fn null_array(out: &mut Vec<u8>) {
-        out.extend_from_slice(b"*-1\r\n");
     }
     /// `*n\r\n`
     pub fn array(out: &mut Vec<u8>, n: usize) {
@@ -363,6 +362,60 @@ pub mod encode {
     /// `+OK\r\n`
     pub fn ok(out: &mut Vec<u8>) {
         out.extend_from_slice(b"+OK\r\n");
+    }
+
+    // RESP3 (after `HELLO 3`): each helper takes the connection's protocol
+    // and writes the RESP2 form Redis falls back to otherwise.
+
+    /// A missing value: `_\r\n` in RESP3, the null bulk `$-1\r\n` in RESP2.
+    pub fn null(out: &mut Vec<u8>, resp3: bool) {
+        // Two constant-length copies, not one of a chosen length: the
+        // compiler turns each into a store instead of a memcpy call.
+        if resp3 {
+            out.extend_from_slice(b"_\r\n");
+        } else {
+            out.extend_from_slice(b"$-1\r\n");
+        }
+    }
+    /// A missing array: `_\r\n` in RESP3, `*-1\r\n` in RESP2.
+    pub fn null_array(out: &mut Vec<u8>, resp3: bool) {
+        if resp3 {
+            out.extend_from_slice(b"_\r\n");
+        } else {
+            out.extend_from_slice(b"*-1\r\n");
+        }
+    }
+    /// A map of `n` pairs: `%n\r\n` in RESP3, a flat array `*2n\r\n` in RESP2.
+    pub fn map(out: &mut Vec<u8>, n: usize, resp3: bool) {
+        if resp3 {
+            out.push(b'%');
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        } else {
+            array(out, n * 2);
+        }
+    }
+    /// A set of `n` elements: `~n\r\n` in RESP3, `*n\r\n` in RESP2.
+    pub fn set(out: &mut Vec<u8>, n: usize, resp3: bool) {
+        if resp3 {
+            out.push(b'~');
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        } else {
+            array(out, n);
+        }
+    }
+    /// Text for humans (INFO, CLIENT LIST): the verbatim string
+    /// `=len\r\ntxt:...\r\n` in RESP3, a bulk string in RESP2.
+    pub fn verbatim(out: &mut Vec<u8>, text: &[u8], resp3: bool) {
+        if !resp3 {
+            return bulk(out, text);
+        }
+        out.push(b'=');
+        out.extend_from_slice(itoa::Buffer::new().format(text.len() + 4).as_bytes());
+        out.extend_from_slice(b"\r\ntxt:");
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -493,6 +546,30 @@ mod tests {
         assert_eq!(
             decode_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap(),
             vec![strs(&["PING"])]
+        );
+    }
+
+    #[test]
+    fn resp3_encodings_and_their_resp2_forms() {
+        let enc = |f: &dyn Fn(&mut Vec<u8>, bool), resp3: bool| {
+            let mut out = Vec::new();
+            f(&mut out, resp3);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(enc(&|o, r| encode::null(o, r), true), "_\r\n");
+        assert_eq!(enc(&|o, r| encode::null(o, r), false), "$-1\r\n");
+        assert_eq!(enc(&|o, r| encode::null_array(o, r), true), "_\r\n");
+        assert_eq!(enc(&|o, r| encode::null_array(o, r), false), "*-1\r\n");
+        assert_eq!(enc(&|o, r| encode::map(o, 7, r), true), "%7\r\n");
+        assert_eq!(enc(&|o, r| encode::map(o, 7, r), false), "*14\r\n");
+        assert_eq!(enc(&|o, r| encode::set(o, 2, r), true), "~2\r\n");
+        assert_eq!(enc(&|o, r| encode::set(o, 2, r), false), "*2\r\n");
+        let text = |o: &mut Vec<u8>, r| encode::verbatim(o, b"a\r\nb", r);
+        assert_eq!(enc(&text, true), "=8\r\ntxt:a\r\nb\r\n");
+        assert_eq!(enc(&text, false), "$4\r\na\r\nb\r\n");
+        assert_eq!(
+            enc(&|o, r| encode::verbatim(o, b"", r), true),
+            "=4\r\ntxt:\r\n"
         );
     }
 

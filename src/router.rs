@@ -79,6 +79,15 @@ fn error_of(r: &Reply) -> Option<&str> {
     }
 }
 
+/// How a connection wants its replies, carried by each pending reply so a
+/// pipeline that switches protocol mid-round is answered as it asked.
+pub mod reply_flags {
+    /// Encode in RESP3 (after `HELLO 3`).
+    pub const RESP3: u8 = 1;
+    /// Encode nothing (CLIENT REPLY OFF / SKIP).
+    pub const SILENT: u8 = 2;
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     conn: usize,
@@ -87,6 +96,8 @@ struct Pending {
     count: u32,
     /// A command that passed lookup and arity (INFO's total_commands_processed).
     executed: bool,
+    /// `reply_flags` of the connection when the command ran.
+    flags: u8,
 }
 
 /// Where a connection's replies go; implemented by the worker's connection table.
@@ -123,6 +134,8 @@ pub struct Router {
     last_call: usize,
     /// The next pending entry belongs to an executed command.
     next_executed: bool,
+    /// `reply_flags` of the connection whose command is being routed.
+    conn_flags: u8,
     route: shards::route::Router,
     batches: Vec<Batch>,
     pending: Vec<Pending>,
@@ -158,6 +171,7 @@ impl Router {
             section: false,
             last_call: 0,
             next_executed: false,
+            conn_flags: 0,
             route: shards::route::Router::new(shards),
             batches: (0..shards).map(|s| Batch::new(worker, s)).collect(),
             pending: Vec::new(),
@@ -239,6 +253,12 @@ impl Router {
         }
     }
 
+    /// Sets the `reply_flags` of the replies recorded from now on (the
+    /// connection whose command is being routed).
+    pub fn set_conn_flags(&mut self, flags: u8) {
+        self.conn_flags = flags;
+    }
+
     /// Number of shards.
     pub fn shards(&self) -> usize {
         self.batches.len()
@@ -266,6 +286,7 @@ impl Router {
             first: 0,
             count: 0,
             executed,
+            flags: self.conn_flags,
         });
     }
 
@@ -279,6 +300,7 @@ impl Router {
             first: self.subs.len() as u32,
             count: 0,
             executed,
+            flags: self.conn_flags,
         });
     }
 
@@ -433,6 +455,7 @@ impl Router {
                 continue;
             };
             let reply_at = out.len();
+            let resp3 = p.flags & reply_flags::RESP3 != 0;
             let subs = &self.subs[p.first as usize..(p.first + p.count) as usize];
             let batches = &self.batches;
             let reply_of = |&(s, i): &(u32, u32)| {
@@ -447,13 +470,13 @@ impl Router {
                 }
                 Merge::One => {
                     let (b, r) = reply_of(&subs[0]);
-                    encode_reply(out, b, r);
+                    encode_reply(out, b, r, resp3);
                 }
                 Merge::Array => {
                     encode::array(out, subs.len());
                     for s in subs {
                         let (b, r) = reply_of(s);
-                        encode_reply(out, b, r);
+                        encode_reply(out, b, r, resp3);
                     }
                 }
                 Merge::Sum => {
@@ -575,10 +598,13 @@ impl Router {
                         })
                         .collect();
                     let text = info::render(mask, &snaps, shared);
-                    encode::bulk(out, text.as_bytes());
+                    encode::verbatim(out, text.as_bytes(), resp3);
                 }
             }
             errors += (out.get(reply_at) == Some(&b'-')) as u64;
+            if p.flags & reply_flags::SILENT != 0 {
+                out.truncate(reply_at);
+            }
         }
         flush(&mut commands, &mut errors);
         self.pending.clear();
@@ -590,11 +616,12 @@ impl Router {
     }
 }
 
-/// Encodes one shard reply as RESP2.
-pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply) {
+/// Encodes one shard reply, in RESP3 when `resp3`.
+#[inline]
+pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply, resp3: bool) {
     match reply {
         Reply::Ok => encode::ok(out),
-        Reply::Nil => encode::nil(out),
+        Reply::Nil => encode::null(out, resp3),
         Reply::Int(n) => encode::int(out, *n),
         Reply::Bulk { start, len } => encode::bulk(out, batch.bulk(*start, *len)),
         Reply::Err(e) => encode::error(out, e),

@@ -1,6 +1,7 @@
 //! Start-up: the listener, the shard threads, the worker threads and the acceptor.
 
-use crate::config::{self, Config, BACKLOG};
+use crate::clients::Registry;
+use crate::config::{self, Config, Password, BACKLOG};
 use crate::worker::Worker;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use hdrhistogram::Histogram;
@@ -11,7 +12,7 @@ use shards::{Batch, EvictionPolicy, Limits, Op, OpCode, Reply, Store};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -99,6 +100,15 @@ pub struct Shared {
     /// span several shards, so every shard sees such rounds in one order
     /// (see `router`). Never held while waiting for a shard.
     pub order: Arc<Mutex<()>>,
+    /// Every open connection, per worker (CLIENT LIST, CLIENT KILL).
+    pub registry: Registry,
+    /// Unix ms at start: LASTSAVE's answer, as a Redis that never saved.
+    pub started_unix_ms: u64,
+    /// The password clients must authenticate with (empty: none).
+    requirepass: Mutex<Password>,
+    /// `requirepass` is not empty: read on the request path only by
+    /// connections that have not authenticated.
+    auth_required: AtomicBool,
 }
 
 impl Shared {
@@ -123,6 +133,10 @@ impl Shared {
             order: Arc::new(Mutex::new(())),
             maxclients: AtomicU64::new(config.maxclients),
             rejected_connections: AtomicU64::new(0),
+            registry: Registry::new(workers),
+            started_unix_ms: shards::clock::unix_ms(),
+            auth_required: AtomicBool::new(!config.requirepass.is_empty()),
+            requirepass: Mutex::new(config.requirepass.clone()),
             config,
         };
         shared.set_policy(shared.config.maxmemory_policy);
@@ -158,6 +172,35 @@ impl Shared {
             .position(|x| *x == p)
             .unwrap_or(0);
         self.policy.store(idx as u8, Ordering::Relaxed);
+    }
+
+    /// True when connections must authenticate before most commands.
+    pub fn auth_required(&self) -> bool {
+        self.auth_required.load(Ordering::Relaxed)
+    }
+
+    /// True when `given` is the password (constant time in the password).
+    pub fn password_matches(&self, given: &[u8]) -> bool {
+        self.requirepass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .matches(given)
+    }
+
+    /// The password in force (CONFIG GET requirepass).
+    pub fn requirepass(&self) -> Password {
+        self.requirepass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the password (CONFIG SET requirepass). Connections that
+    /// authenticated stay so, as in Redis.
+    pub fn set_requirepass(&self, p: Password) {
+        let mut cur = self.requirepass.lock().unwrap_or_else(|p| p.into_inner());
+        self.auth_required.store(!p.is_empty(), Ordering::Relaxed);
+        *cur = p;
     }
 
     /// Sum of one counter over all workers.
@@ -296,7 +339,7 @@ pub fn start(config: Config) -> io::Result<Server> {
 
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let pin = !config.no_pin && !cores.is_empty();
-    let mut handoff: Vec<(Sender<TcpStream>, Arc<Waker>)> = Vec::with_capacity(nworkers);
+    let mut handoff: Vec<Handoff> = Vec::with_capacity(nworkers);
     for (i, replies) in reply_rx.into_iter().enumerate() {
         let (conn_tx, conn_rx) = unbounded();
         let core = pin.then(|| cores[i % cores.len()]);
@@ -398,11 +441,11 @@ fn raise_open_files(maxclients: u64) -> u64 {
     fit
 }
 
-fn accept_loop(
-    listener: TcpListener,
-    workers: Vec<(Sender<TcpStream>, Arc<Waker>)>,
-    shared: Arc<Shared>,
-) {
+/// How the acceptor reaches a worker: its queue of (connection, CLIENT ID)
+/// and its waker.
+type Handoff = (Sender<(TcpStream, u64)>, Arc<Waker>);
+
+fn accept_loop(listener: TcpListener, workers: Vec<Handoff>, shared: Arc<Shared>) {
     let mut next = 0usize;
     loop {
         let stream = match listener.accept() {
@@ -437,12 +480,14 @@ fn accept_loop(
         }
         shared.clients.fetch_add(1, Ordering::Relaxed);
         shared.total_connections.fetch_add(1, Ordering::Relaxed);
+        // CLIENT IDs in accept order, as Redis numbers its clients.
+        let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         // Round-robin: connections are cheap to move and load evens out
         // across many clients; least-loaded would need a shared counter read
         // on every accept for little gain.
         let (tx, waker) = &workers[next % workers.len()];
         next = next.wrapping_add(1);
-        if tx.send(stream).is_ok() {
+        if tx.send((stream, id)).is_ok() {
             let _ = waker.wake();
         } else {
             shared.clients.fetch_sub(1, Ordering::Relaxed);

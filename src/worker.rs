@@ -6,6 +6,7 @@
 //! the replies in request order, and write them out. A partial write arms
 //! WRITABLE interest for that connection until its output drains.
 
+use crate::clients::Client;
 use crate::cmd::{self, Session};
 use crate::config::OutputLimit;
 use crate::resp::{encode, Args, Decoded, Decoder};
@@ -16,6 +17,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use shards::Batch;
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -112,7 +114,7 @@ pub struct Worker {
     poll: Poll,
     waker: Arc<Waker>,
     shared: Arc<Shared>,
-    new_conns: Receiver<std::net::TcpStream>,
+    new_conns: Receiver<(std::net::TcpStream, u64)>,
     router: Router,
     conns: Conns,
     touched: Vec<usize>,
@@ -130,16 +132,18 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Creates worker `id`; `replies` is its own reply queue from the shards.
+    /// Creates worker `id`; `replies` is its own reply queue from the shards;
+    /// new connections arrive on `new_conns` with their CLIENT ID.
     pub fn new(
         id: usize,
         shared: Arc<Shared>,
-        new_conns: Receiver<std::net::TcpStream>,
+        new_conns: Receiver<(std::net::TcpStream, u64)>,
         to_shards: Vec<Sender<Batch>>,
         replies: Receiver<Batch>,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
+        shared.registry.set_waker(id, waker.clone());
         let router = Router::new(id, to_shards, replies, shared.order.clone());
         Ok(Worker {
             id,
@@ -203,6 +207,7 @@ impl Worker {
                 let token = ev.token();
                 if token == WAKER_TOKEN {
                     self.accept_new();
+                    self.kill_queued();
                     continue;
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -303,7 +308,15 @@ impl Worker {
     }
 
     fn accept_new(&mut self) {
-        while let Ok(stream) = self.new_conns.try_recv() {
+        while let Ok((stream, id)) = self.new_conns.try_recv() {
+            let addr = |a: io::Result<std::net::SocketAddr>| {
+                a.map_or("?:0".to_string(), |a| a.to_string())
+            };
+            let (peer, local, fd) = (
+                addr(stream.peer_addr()),
+                addr(stream.local_addr()),
+                stream.as_raw_fd(),
+            );
             let mut stream = TcpStream::from_std(stream);
             let token = self.conns.free.pop().unwrap_or(self.conns.slots.len());
             if self
@@ -315,6 +328,9 @@ impl Worker {
                 self.shared.clients.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
+            let now = shards::clock::unix_ms();
+            let client = Arc::new(Client::new(id, self.id, token, peer, local, fd, now));
+            self.shared.registry.add(client.clone());
             let conn = Conn {
                 stream,
                 // Allocated on the first read: idle connections cost little.
@@ -325,7 +341,7 @@ impl Worker {
                 wpos: 0,
                 decoder: Decoder::default(),
                 args: Args::default(),
-                session: Session::new(self.shared.next_client_id.fetch_add(1, Ordering::Relaxed)),
+                session: Session::new(client, &self.shared),
                 writable: false,
                 eof: false,
                 in_round: false,
@@ -345,6 +361,21 @@ impl Worker {
         }
     }
 
+    /// Closes the connections CLIENT KILL chose (from any worker): their
+    /// output is dropped and they close once this round's replies are written.
+    fn kill_queued(&mut self) {
+        for (token, id) in self.shared.registry.take_kills(self.id) {
+            if let Some(Some(c)) = self.conns.slots.get_mut(token) {
+                if c.session.client.id == id {
+                    c.session.close = true;
+                    c.wbuf.clear();
+                    c.wpos = 0;
+                    self.touch(token);
+                }
+            }
+        }
+    }
+
     fn touch(&mut self, token: usize) {
         if let Some(Some(c)) = self.conns.slots.get_mut(token) {
             if !c.in_round {
@@ -359,7 +390,9 @@ impl Worker {
         let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
             return;
         };
-        if conn.session.close {
+        // A connection CLIENT KILL chose runs nothing more, even before its
+        // worker gets the kill.
+        if conn.session.close || conn.session.client.killed() {
             return;
         }
         if self.limits.pause > 0 && conn.pending_out() > self.limits.pause {
@@ -443,6 +476,7 @@ impl Worker {
             {
                 Err(e) => {
                     let msg = format!("ERR {e}");
+                    self.router.set_conn_flags(conn.session.reply_flags());
                     self.router.reply(token, |out| encode::error(out, &msg));
                     tracing::debug!(token, error = %e, "protocol error, closing connection");
                     conn.session.close = true;
@@ -491,6 +525,20 @@ impl Worker {
             }
         }
         conn.round_cmds += decoded;
+        // Once per read, not per command: what CLIENT LIST shows.
+        let mem = conn.rbuf.capacity()
+            + conn.wbuf.capacity()
+            + conn.args.capacity()
+            + std::mem::size_of::<Conn>();
+        let clamp = |n: usize| n.min(u32::MAX as usize) as u32;
+        conn.session.publish(
+            now,
+            Some((
+                clamp(conn.rend - conn.rstart),
+                clamp(conn.rbuf.len()),
+                mem as u64,
+            )),
+        );
         if conn.eof {
             conn.session.close = true;
         }
@@ -598,6 +646,7 @@ impl Worker {
             let id = conn.session.id;
             self.unwatch
                 .extend(conn.session.take_watched_shards().map(|s| (s, id)));
+            self.shared.registry.remove(&conn.session.client);
             self.conns.free.push(token);
             self.shared.clients.fetch_sub(1, Ordering::Relaxed);
         }

@@ -1,6 +1,7 @@
 //! Command handlers: each parses its arguments into shard ops (through the
 //! router) or answers directly. One file per family, as in mini-redis.
 
+mod connection;
 mod expire;
 mod keys;
 mod object;
@@ -10,13 +11,26 @@ pub mod txn;
 
 pub use string::{lcs_reply, LcsOpts};
 
-use crate::command::{self, Cmd, CommandSpec};
+use crate::clients::{Activity, Client};
+use crate::command::{self, flags, Cmd, CommandSpec};
 use crate::resp::{encode, Args};
-use crate::router::Router;
+use crate::router::{reply_flags, Router};
 use crate::server::Shared;
+use std::sync::Arc;
+
+/// CLIENT REPLY's modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    On,
+    /// No reply is sent.
+    Off,
+    /// The next command's reply is not sent.
+    SkipNext,
+}
 
 /// Per-connection state a command may read or change.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Session {
     /// CLIENT ID: unique for the server's life.
     pub id: u64,
@@ -24,19 +38,65 @@ pub struct Session {
     pub db: u8,
     /// Set when the connection must close once its replies are written.
     pub close: bool,
+    /// Protocol version: 2, or 3 after `HELLO 3`.
+    pub resp: u8,
+    /// AUTH passed, or no password was required when the connection opened
+    /// (Redis's `c->authenticated`).
+    pub authenticated: bool,
+    /// CLIENT REPLY.
+    pub reply: ReplyMode,
+    /// CLIENT NO-EVICT (shown in CLIENT LIST; shardcache never evicts clients).
+    pub no_evict: bool,
+    /// The last command, `command::pack_last` (CLIENT LIST's `cmd=`).
+    pub last_cmd: u32,
+    /// This connection's row in the client registry.
+    pub client: Arc<Client>,
     /// The transaction being queued, between MULTI and EXEC/DISCARD.
     pub multi: Option<Box<txn::Multi>>,
     /// Shards holding a WATCH of this connection.
     pub watched: Vec<u16>,
 }
 
+impl Default for Session {
+    /// A RESP2 session of a server without a password, in no registry.
+    fn default() -> Self {
+        Session::with_client(Arc::new(Client::detached()), true)
+    }
+}
+
 impl Session {
-    /// A fresh connection's state.
-    pub fn new(id: u64) -> Self {
+    /// The session of a new connection whose registry row is `client`.
+    pub fn new(client: Arc<Client>, shared: &Shared) -> Session {
+        Session::with_client(client, !shared.auth_required())
+    }
+
+    fn with_client(client: Arc<Client>, authenticated: bool) -> Session {
         Session {
-            id,
-            ..Default::default()
+            id: client.id,
+            db: 0,
+            close: false,
+            resp: 2,
+            authenticated,
+            reply: ReplyMode::On,
+            no_evict: false,
+            last_cmd: 0,
+            client,
+            multi: None,
+            watched: Vec::new(),
         }
+    }
+
+    /// RESET: back to the state of a new connection (db 0, RESP2, no name,
+    /// replies on, unauthenticated when a password is set, no transaction).
+    /// Every piece of per-connection state that RESET clears is cleared
+    /// here; the WATCHes are forgotten by `txn::reset` (they live in shards).
+    pub fn reset(&mut self, shared: &Shared) {
+        self.db = 0;
+        self.resp = 2;
+        self.authenticated = !shared.auth_required();
+        self.reply = ReplyMode::On;
+        self.client.names().name.clear();
+        self.multi = None;
     }
 
     /// Records that `shard` holds a WATCH of this connection.
@@ -51,6 +111,33 @@ impl Session {
         std::mem::take(&mut self.watched)
             .into_iter()
             .map(usize::from)
+    }
+
+    /// The `router::reply_flags` for this connection's next reply.
+    #[inline]
+    pub fn reply_flags(&self) -> u8 {
+        let resp3 = (self.resp == 3) as u8 * reply_flags::RESP3;
+        let silent = (self.reply != ReplyMode::On) as u8 * reply_flags::SILENT;
+        resp3 | silent
+    }
+
+    /// Publishes what CLIENT LIST shows of this connection; buffer figures
+    /// come from the worker (`None`: keep the last ones).
+    pub fn publish(&self, now_ms: u64, bufs: Option<(u32, u32, u64)>) {
+        let (qbuf, rbs, mem) = bufs.unwrap_or_else(|| {
+            let last = self.client.activity();
+            (last.qbuf, last.rbs, last.mem)
+        });
+        self.client.publish(&Activity {
+            last_cmd: self.last_cmd,
+            db: self.db,
+            resp: self.resp,
+            no_evict: self.no_evict,
+            last_ms: now_ms,
+            qbuf,
+            rbs,
+            mem,
+        });
     }
 }
 
@@ -94,6 +181,24 @@ impl Ctx<'_> {
     pub fn reply(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         self.router.reply(self.conn, write);
     }
+    /// True when the connection speaks RESP3.
+    pub fn resp3(&self) -> bool {
+        self.session.resp == 3
+    }
+    /// Records the subcommand (`args[1]`) of a container command as part of
+    /// the connection's last command (`cmd=client|list`).
+    pub fn note_subcommand(&mut self) {
+        if self.args.len() > 1 {
+            if let Some(sub) = command::lookup_sub(self.spec.name, self.args.get(1)) {
+                self.session.last_cmd |= (sub as u32 + 1) << 16;
+            }
+        }
+    }
+    /// Applies a change of protocol or reply mode to the replies that
+    /// follow (HELLO, RESET, CLIENT REPLY ON).
+    pub fn sync_reply_flags(&mut self) {
+        self.router.set_conn_flags(self.session.reply_flags());
+    }
 }
 
 /// Routes one decoded, non-empty command.
@@ -105,6 +210,12 @@ pub fn dispatch(
     shared: &Shared,
     now_ms: u64,
 ) {
+    let flags = session.reply_flags();
+    router.set_conn_flags(flags);
+    if flags & reply_flags::SILENT != 0 && session.reply == ReplyMode::SkipNext {
+        // This command's reply is the one skipped.
+        session.reply = ReplyMode::On;
+    }
     let Some(id) = command::lookup_id(args.get(0)) else {
         let msg = unknown_command(args);
         router.reply(conn, |out| encode::error_bytes(out, &msg));
@@ -114,27 +225,6 @@ pub fn dispatch(
         return;
     };
     let spec = &command::COMMANDS[id];
-    if let Some(m) = session.multi.as_mut() {
-        if !matches!(
-            spec.cmd,
-            Cmd::Exec | Cmd::Discard | Cmd::Multi | Cmd::Watch | Cmd::Quit
-        ) {
-            // Redis checks name and arity now and everything else at EXEC.
-            if spec.arity_ok(args.len()) {
-                let mut queued = Args::default();
-                for a in args.iter_from(0) {
-                    queued.push(a);
-                }
-                m.cmds.push(queued);
-                router.reply(conn, |out| encode::simple(out, "QUEUED"));
-            } else {
-                m.aborted = true;
-                let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
-                router.reply(conn, |out| encode::error(out, &msg));
-            }
-            return;
-        }
-    }
     let mut ctx = Ctx {
         args,
         spec,
@@ -144,14 +234,33 @@ pub fn dispatch(
         shared,
         now_ms,
     };
+    ctx.session.last_cmd = command::pack_last(id, None);
     if !spec.arity_ok(args.len()) {
         if spec.cmd == Cmd::Exec {
             // Redis's `execCommandAbort`: a malformed EXEC ends the
             // transaction (if any) with EXECABORT naming the reason.
             txn::abort(&mut ctx, "wrong number of arguments for 'exec' command");
         } else {
+            if let Some(m) = ctx.session.multi.as_mut() {
+                m.aborted = true;
+            }
             ctx.arity_error(spec.name);
         }
+        return;
+    }
+    if !ctx.session.authenticated && refused_before_auth(&mut ctx) {
+        if let Some(m) = ctx.session.multi.as_mut() {
+            m.aborted = true;
+        }
+        return;
+    }
+    if ctx.session.multi.is_some()
+        && !matches!(
+            spec.cmd,
+            Cmd::Exec | Cmd::Discard | Cmd::Multi | Cmd::Watch | Cmd::Quit | Cmd::Reset
+        )
+    {
+        queue(&mut ctx);
         return;
     }
     ctx.router.count_call(id);
@@ -222,7 +331,79 @@ pub fn dispatch(
         Cmd::Object => object::object(&mut ctx),
         Cmd::Memory => object::memory(&mut ctx),
         Cmd::Move => keys::move_key(&mut ctx),
+        Cmd::Auth => connection::auth(&mut ctx),
+        Cmd::Hello => connection::hello(&mut ctx),
+        Cmd::Client => connection::client(&mut ctx),
+        Cmd::Reset => connection::reset(&mut ctx),
+        Cmd::Time => server::time(&mut ctx),
+        Cmd::LastSave => server::lastsave(&mut ctx),
+        Cmd::Function => server::function(&mut ctx),
     }
+}
+
+/// For a connection that has not authenticated: replies with Redis's error
+/// and returns true unless no password is required now or the command runs
+/// without one (AUTH, HELLO, QUIT, RESET). Kept out of `dispatch`'s body:
+/// authenticated connections never get here.
+#[cold]
+#[inline(never)]
+fn refused_before_auth(ctx: &mut Ctx) -> bool {
+    if !ctx.shared.auth_required() || ctx.spec.has(flags::NO_AUTH) {
+        return false;
+    }
+    // As Redis: a container's subcommand is checked before authentication.
+    if subcommand_ok(ctx) {
+        ctx.error("NOAUTH Authentication required.");
+    }
+    true
+}
+
+/// For a container command listed in `command::SUBCOMMANDS`: replies with
+/// Redis's error and returns false when the subcommand is unknown or has
+/// the wrong number of arguments.
+fn subcommand_ok(ctx: &mut Ctx) -> bool {
+    let name = ctx.spec.name;
+    if ctx.args.len() < 2 || !command::is_container(name) {
+        return true;
+    }
+    match command::lookup_sub(name, ctx.args.get(1)) {
+        None => {
+            unknown_subcommand(ctx);
+            false
+        }
+        Some(i) => {
+            let (_, sub, arity) = command::SUBCOMMANDS[i];
+            let n = ctx.args.len();
+            let ok = if arity >= 0 {
+                n == arity as usize
+            } else {
+                n >= (-arity) as usize
+            };
+            if !ok {
+                ctx.arity_error(&format!("{name}|{sub}"));
+            }
+            ok
+        }
+    }
+}
+
+/// Between MULTI and EXEC: Redis checks the subcommand of a container now
+/// (an unknown one aborts the transaction) and everything else at EXEC.
+fn queue(ctx: &mut Ctx) {
+    if !subcommand_ok(ctx) {
+        if let Some(m) = ctx.session.multi.as_mut() {
+            m.aborted = true;
+        }
+        return;
+    }
+    let mut queued = Args::default();
+    for a in ctx.args.iter_from(0) {
+        queued.push(a);
+    }
+    if let Some(m) = ctx.session.multi.as_mut() {
+        m.cmds.push(queued);
+    }
+    ctx.reply(|out| encode::simple(out, "QUEUED"));
 }
 
 /// Redis 7.0's text: the name and the first arguments, each cut to what is

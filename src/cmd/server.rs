@@ -1,8 +1,8 @@
 //! Connection and server commands answered by the worker: PING, ECHO, QUIT,
-//! INFO, CONFIG, COMMAND.
+//! INFO, CONFIG, COMMAND, LATENCY, TIME, LASTSAVE, FUNCTION.
 
 use super::{unknown_subcommand, Ctx};
-use crate::command::{flags, lookup, CommandSpec, COMMANDS};
+use crate::command::{flags, is_container, lookup, lookup_sub, CommandSpec, COMMANDS};
 use crate::config;
 use crate::info;
 use crate::resp::encode;
@@ -93,12 +93,44 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         }),
         ("client-output-pause", c.client_output_pause.to_string()),
         ("io-threads", "1".to_string()),
+        (
+            "requirepass",
+            String::from_utf8_lossy(s.requirepass().as_bytes()).into_owned(),
+        ),
+        ("masterauth", String::new()),
+        (
+            "latency-tracking",
+            yes_no(c.latency_tracking == config::YesNo::Yes),
+        ),
+        ("loglevel", "notice".to_string()),
+        ("logfile", String::new()),
+        ("daemonize", "no".to_string()),
+        ("supervised", "no".to_string()),
+        ("pidfile", String::new()),
+        ("unixsocket", String::new()),
+        ("cluster-enabled", "no".to_string()),
+        ("replica-read-only", "yes".to_string()),
+        ("slave-read-only", "yes".to_string()),
+        ("min-replicas-to-write", "0".to_string()),
+        ("notify-keyspace-events", String::new()),
+        ("slowlog-log-slower-than", "10000".to_string()),
+        ("slowlog-max-len", "128".to_string()),
+        ("latency-monitor-threshold", "0".to_string()),
+        ("lua-time-limit", "5000".to_string()),
+        ("busy-reply-threshold", "5000".to_string()),
+        ("dbfilename", "dump.rdb".to_string()),
+        ("rdbcompression", "yes".to_string()),
+        ("stop-writes-on-bgsave-error", "yes".to_string()),
+        ("activerehashing", "yes".to_string()),
+        ("lazyfree-lazy-eviction", "no".to_string()),
+        ("lazyfree-lazy-user-flush", "no".to_string()),
         ("workers", s.workers.to_string()),
         ("shards", s.shards.to_string()),
     ]
 }
 
 pub fn config(ctx: &mut Ctx) {
+    ctx.note_subcommand();
     let sub = ctx.args.get(1).to_ascii_lowercase();
     match sub.as_slice() {
         b"get" => {
@@ -128,8 +160,9 @@ pub fn config(ctx: &mut Ctx) {
                     }
                 }
             }
+            let resp3 = ctx.resp3();
             ctx.router.reply(ctx.conn, |out| {
-                encode::array(out, matched.len() * 2);
+                encode::map(out, matched.len(), resp3);
                 for (name, value) in matched {
                     encode::bulk(out, name);
                     encode::bulk(out, value.as_bytes());
@@ -179,7 +212,8 @@ pub fn config(ctx: &mut Ctx) {
 }
 
 /// CONFIG SET for the parameters that can change at run time: maxmemory,
-/// maxmemory-policy and max-keys. All pairs are validated before any applies.
+/// maxmemory-policy, max-keys, appendfsync and requirepass. All pairs are
+/// validated before any applies.
 fn config_set(ctx: &mut Ctx) {
     if ctx.args.len() < 4 {
         ctx.arity_error("config|set");
@@ -194,6 +228,7 @@ fn config_set(ctx: &mut Ctx) {
     let mut policy = s.policy();
     let mut max_keys = s.max_keys.load(Ordering::Relaxed);
     let mut fsync = s.appendfsync();
+    let mut requirepass = None;
     let mut seen: Vec<String> = Vec::new();
     let mut i = 2;
     while i < ctx.args.len() {
@@ -224,6 +259,7 @@ fn config_set(ctx: &mut Ctx) {
                     ))
                 }
             },
+            "requirepass" => requirepass = Some(crate::config::Password::new(ctx.args.get(i + 1))),
             "maxmemory-policy" => match EvictionPolicy::parse(&value) {
                 Some(p) => policy = p,
                 None => {
@@ -248,6 +284,9 @@ fn config_set(ctx: &mut Ctx) {
     s.max_keys.store(max_keys, Ordering::Relaxed);
     s.set_policy(policy);
     s.appendfsync.store(fsync.to_code(), Ordering::Relaxed);
+    if let Some(p) = requirepass {
+        s.set_requirepass(p);
+    }
     let policy_idx = EvictionPolicy::ALL
         .iter()
         .position(|p| *p == policy)
@@ -289,39 +328,40 @@ pub fn shutdown(ctx: &mut Ctx) {
     ctx.router.each_shard_op(OpCode::Shutdown, 0, 0, 0, 0);
 }
 
-fn write_flags(out: &mut Vec<u8>, spec: &CommandSpec) {
+fn write_flags(out: &mut Vec<u8>, spec: &CommandSpec, resp3: bool) {
     let names: Vec<&str> = flags::NAMES
         .iter()
         .filter(|(bit, _)| spec.has(*bit))
         .map(|(_, n)| *n)
         .collect();
-    encode::array(out, names.len());
+    encode::set(out, names.len(), resp3);
     for n in names {
         encode::simple(out, n);
     }
 }
 
-/// One entry of `COMMAND` / `COMMAND INFO` in Redis 7's 10-element shape.
-fn write_command_info(out: &mut Vec<u8>, spec: &CommandSpec) {
+/// One entry of `COMMAND` / `COMMAND INFO` in Redis 7's 10-element shape
+/// (flags, ACL categories, tips and key specs are sets in RESP3).
+fn write_command_info(out: &mut Vec<u8>, spec: &CommandSpec, resp3: bool) {
     encode::array(out, 10);
     encode::bulk(out, spec.name.as_bytes());
     encode::int(out, spec.arity as i64);
-    write_flags(out, spec);
+    write_flags(out, spec, resp3);
     encode::int(out, spec.first_key as i64);
     encode::int(out, spec.last_key as i64);
     encode::int(out, spec.step as i64);
-    encode::array(out, spec.acl.len());
+    encode::set(out, spec.acl.len(), resp3);
     for c in spec.acl {
         encode::simple(out, &format!("@{c}"));
     }
-    encode::array(out, 0); // tips
-    encode::array(out, 0); // key specs
-    encode::array(out, 0); // subcommands
+    encode::set(out, 0, resp3); // tips
+    encode::set(out, 0, resp3); // key specs
+    encode::set(out, 0, resp3); // subcommands
 }
 
-fn write_command_docs(out: &mut Vec<u8>, spec: &CommandSpec) {
+fn write_command_docs(out: &mut Vec<u8>, spec: &CommandSpec, resp3: bool) {
     encode::bulk(out, spec.name.as_bytes());
-    encode::array(out, 6);
+    encode::map(out, 3, resp3);
     for (k, v) in [
         ("summary", spec.summary),
         ("since", spec.since),
@@ -333,11 +373,13 @@ fn write_command_docs(out: &mut Vec<u8>, spec: &CommandSpec) {
 }
 
 pub fn command(ctx: &mut Ctx) {
+    ctx.note_subcommand();
+    let resp3 = ctx.resp3();
     if ctx.args.len() == 1 {
         ctx.reply(|out| {
             encode::array(out, COMMANDS.len());
             for spec in COMMANDS {
-                write_command_info(out, spec);
+                write_command_info(out, spec, resp3);
             }
         });
         return;
@@ -357,15 +399,15 @@ pub fn command(ctx: &mut Ctx) {
             if args.len() == 2 {
                 encode::array(out, COMMANDS.len());
                 for spec in COMMANDS {
-                    write_command_info(out, spec);
+                    write_command_info(out, spec, resp3);
                 }
                 return;
             }
             encode::array(out, args.len() - 2);
             for name in args.iter_from(2) {
                 match lookup(name) {
-                    Some(spec) => write_command_info(out, spec),
-                    None => encode::nil(out),
+                    Some(spec) => write_command_info(out, spec, resp3),
+                    None => encode::null(out, resp3),
                 }
             }
         }),
@@ -375,11 +417,13 @@ pub fn command(ctx: &mut Ctx) {
             } else {
                 args.iter_from(2).filter_map(lookup).collect()
             };
-            encode::array(out, specs.len() * 2);
+            encode::map(out, specs.len(), resp3);
             for spec in specs {
-                write_command_docs(out, spec);
+                write_command_docs(out, spec, resp3);
             }
         }),
+        b"getkeys" if args.len() >= 4 => command_getkeys(ctx),
+        b"getkeys" => ctx.arity_error("command|getkeys"),
         b"count" => ctx.arity_error("command|count"),
         _ => unknown_subcommand(ctx),
     }
@@ -390,6 +434,7 @@ pub fn command(ctx: &mut Ctx) {
 /// The latency monitor (LATEST, HISTORY, DOCTOR) is not kept: its replies
 /// are empty, as on a Redis whose `latency-monitor-threshold` is 0.
 pub fn latency(ctx: &mut Ctx) {
+    ctx.note_subcommand();
     let sub = ctx.args.get(1).to_ascii_lowercase();
     match sub.as_slice() {
         b"histogram" => {
@@ -408,12 +453,13 @@ pub fn latency(ctx: &mut Ctx) {
                 ids.dedup();
                 ids
             };
+            let resp3 = ctx.resp3();
             ctx.reply(|out| {
-                encode::array(out, wanted.len() * 2);
+                encode::map(out, wanted.len(), resp3);
                 for i in wanted {
                     let h = &all[i];
                     encode::bulk(out, COMMANDS[i].name.as_bytes());
-                    encode::array(out, 4);
+                    encode::map(out, 2, resp3);
                     encode::bulk(out, b"calls");
                     encode::int(out, h.len() as i64);
                     encode::bulk(out, b"histogram_usec");
@@ -427,7 +473,7 @@ pub fn latency(ctx: &mut Ctx) {
                             buckets.push((v.value_iterated_to() + 1, cumulative));
                         }
                     }
-                    encode::array(out, buckets.len() * 2);
+                    encode::map(out, buckets.len(), resp3);
                     for (micros, count) in buckets {
                         encode::int(out, micros as i64);
                         encode::int(out, count as i64);
@@ -465,5 +511,132 @@ pub fn latency(ctx: &mut Ctx) {
             });
         }
         _ => unknown_subcommand(ctx),
+    }
+}
+
+/// COMMAND GETKEYS command [arg ...]: the key positions of the command
+/// table (first, last, step), checked as Redis checks them.
+fn command_getkeys(ctx: &mut Ctx) {
+    let args = ctx.args;
+    let Some(spec) = lookup(args.get(2)) else {
+        return ctx.error("ERR Invalid command specified");
+    };
+    let argc = args.len() - 2;
+    if argc > 1 && is_container(spec.name) && lookup_sub(spec.name, args.get(3)).is_none() {
+        return ctx.error("ERR Invalid command specified");
+    }
+    if spec.first_key <= 0 {
+        return ctx.error("ERR The command has no key arguments");
+    }
+    if !spec.arity_ok(argc) {
+        return ctx.error("ERR Invalid number of arguments specified for command");
+    }
+    let first = spec.first_key as usize;
+    let last = if spec.last_key < 0 {
+        argc as i64 + spec.last_key as i64
+    } else {
+        spec.last_key as i64
+    };
+    let step = spec.step.max(1) as usize;
+    let positions: Vec<usize> = (first..argc)
+        .step_by(step)
+        .take_while(|&i| i as i64 <= last)
+        .collect();
+    ctx.reply(|out| {
+        encode::array(out, positions.len());
+        for i in positions {
+            encode::bulk(out, args.get(i + 2));
+        }
+    });
+}
+
+/// TIME: unix seconds and microseconds, as two bulk strings.
+pub fn time(ctx: &mut Ctx) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.reply(|out| {
+        encode::array(out, 2);
+        encode::bulk(out, itoa::Buffer::new().format(now.as_secs()).as_bytes());
+        encode::bulk(
+            out,
+            itoa::Buffer::new().format(now.subsec_micros()).as_bytes(),
+        );
+    });
+}
+
+/// LASTSAVE: shardcache writes no RDB, so, as a Redis that never saved, the
+/// start time.
+pub fn lastsave(ctx: &mut Ctx) {
+    let secs = (ctx.shared.started_unix_ms / 1000) as i64;
+    ctx.reply(|out| encode::int(out, secs));
+}
+
+/// FUNCTION LIST / FLUSH / HELP. There is no scripting, so no library:
+/// LIST is empty and FLUSH has nothing to remove.
+pub fn function(ctx: &mut Ctx) {
+    ctx.note_subcommand();
+    let sub = ctx.args.get(1).to_ascii_lowercase();
+    let args = ctx.args;
+    match sub.as_slice() {
+        b"list" => {
+            let (mut with_code, mut library) = (false, false);
+            let mut i = 2;
+            while i < args.len() {
+                let a = args.get(i);
+                if !with_code && a.eq_ignore_ascii_case(b"withcode") {
+                    with_code = true;
+                } else if !library && a.eq_ignore_ascii_case(b"libraryname") {
+                    if i + 1 >= args.len() {
+                        return ctx.error("ERR library name argument was not given");
+                    }
+                    library = true;
+                    i += 1;
+                } else {
+                    let mut msg = b"ERR Unknown argument ".to_vec();
+                    msg.extend_from_slice(a);
+                    return ctx.reply(|out| encode::error_bytes(out, &msg));
+                }
+                i += 1;
+            }
+            ctx.reply(|out| encode::array(out, 0));
+        }
+        b"flush" if args.len() > 3 => {
+            let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+            msg.extend_from_slice(args.get(1));
+            msg.extend_from_slice(b"'. Try FUNCTION HELP.");
+            ctx.reply(|out| encode::error_bytes(out, &msg));
+        }
+        b"flush" => {
+            if args.len() == 3
+                && !args.get(2).eq_ignore_ascii_case(b"async")
+                && !args.get(2).eq_ignore_ascii_case(b"sync")
+            {
+                return ctx.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+            }
+            ctx.reply(encode::ok);
+        }
+        b"help" if args.len() == 2 => {
+            let lines = [
+                "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+                "    Return general information on all the libraries (shardcache has none).",
+                "FLUSH [ASYNC|SYNC]",
+                "    Delete all the libraries.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.reply(|out| {
+                encode::array(out, lines.len());
+                for l in lines {
+                    encode::simple(out, l);
+                }
+            });
+        }
+        _ => {
+            if super::subcommand_ok(ctx) {
+                unknown_subcommand(ctx);
+            }
+        }
     }
 }

@@ -75,7 +75,7 @@ pub fn unwatch(ctx: &mut Ctx) {
 
 /// Queues Unwatch ops for every shard the session watches on; the reply
 /// (`+OK`) goes to `conn`, or nowhere for `NO_CONN`.
-fn forget_watches(ctx: &mut Ctx, conn: usize) {
+pub(crate) fn forget_watches(ctx: &mut Ctx, conn: usize) {
     if ctx.session.watched.is_empty() {
         return;
     }
@@ -173,7 +173,8 @@ pub fn exec(ctx: &mut Ctx) {
     if section {
         hold_involved(ctx, &multi.cmds);
         if !ctx.session.watched.is_empty() && watched_changed(ctx) {
-            ctx.reply(encode::null_array);
+            let resp3 = ctx.session.resp == 3;
+            ctx.reply(|out| encode::null_array(out, resp3));
             return;
         }
     }

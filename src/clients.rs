@@ -1,0 +1,283 @@
+//! The client registry: one row per open connection, for CLIENT LIST, INFO
+//! and KILL across worker threads.
+//!
+//! A connection belongs to one worker. Its `Client` row is shared (`Arc`)
+//! between the connection's `Session` and its worker's slot table here.
+//! What never changes (id, addresses, fd, creation time) is set once. What
+//! changes per command stays in the `Session` and is *published* into the
+//! row's atomics once per read round (last command, db, protocol, buffer
+//! sizes, last interaction), so the request path takes no lock and shares
+//! no cache line with another worker. A slot table's mutex is taken on
+//! connect, on close and by CLIENT LIST / KILL; a row's names only by
+//! SETNAME, SETINFO, HELLO SETNAME, RESET and the listing.
+//!
+//! CLIENT KILL of a connection marks its row killed (listings skip it from
+//! then on), queues it on the owning worker and wakes that worker through
+//! its mio `Waker`; the worker closes the connection on its next loop turn.
+
+use mio::Waker;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+/// A connection's names, set by CLIENT SETNAME / SETINFO and HELLO.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    /// CLIENT SETNAME (empty: none).
+    pub name: Vec<u8>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Vec<u8>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Vec<u8>,
+}
+
+/// What a worker publishes about a connection once per read round.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Activity {
+    /// The last command (see `cmd::Session::last_cmd`).
+    pub last_cmd: u32,
+    /// Selected database.
+    pub db: u8,
+    /// Protocol version, 2 or 3.
+    pub resp: u8,
+    /// CLIENT NO-EVICT is on.
+    pub no_evict: bool,
+    /// Unix ms of the last read.
+    pub last_ms: u64,
+    /// Bytes of input not yet parsed.
+    pub qbuf: u32,
+    /// Size of the read buffer.
+    pub rbs: u32,
+    /// Bytes the connection holds (buffers and bookkeeping).
+    pub mem: u64,
+}
+
+/// One connection's row.
+#[derive(Debug)]
+pub struct Client {
+    /// CLIENT ID: unique for the server's life.
+    pub id: u64,
+    /// The worker that owns the connection.
+    pub worker: usize,
+    /// The connection's token in its worker.
+    pub token: usize,
+    /// Peer address as Redis prints it (`ip:port`).
+    pub addr: String,
+    /// Local address (`ip:port`).
+    pub laddr: String,
+    /// Socket file descriptor.
+    pub fd: i32,
+    /// Unix ms when the connection was accepted.
+    pub created_ms: u64,
+    /// `last_cmd` | db << 32 | resp << 40 | no_evict << 48.
+    state: AtomicU64,
+    last_ms: AtomicU64,
+    /// qbuf | rbs << 32.
+    bufs: AtomicU64,
+    mem: AtomicU64,
+    killed: AtomicBool,
+    names: Mutex<Names>,
+}
+
+impl Client {
+    /// A row for connection `token` of `worker`.
+    pub fn new(
+        id: u64,
+        worker: usize,
+        token: usize,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        now_ms: u64,
+    ) -> Client {
+        Client {
+            id,
+            worker,
+            token,
+            addr,
+            laddr,
+            fd,
+            created_ms: now_ms,
+            state: AtomicU64::new(2 << 40),
+            last_ms: AtomicU64::new(now_ms),
+            bufs: AtomicU64::new(0),
+            mem: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            names: Mutex::new(Names::default()),
+        }
+    }
+
+    /// A row that belongs to no registry (a session outside a worker).
+    pub fn detached() -> Client {
+        Client::new(0, 0, 0, String::new(), String::new(), -1, 0)
+    }
+
+    /// Publishes the connection's changing fields (its worker only).
+    pub fn publish(&self, a: &Activity) {
+        let state = a.last_cmd as u64
+            | (a.db as u64) << 32
+            | (a.resp as u64) << 40
+            | (a.no_evict as u64) << 48;
+        self.state.store(state, Ordering::Relaxed);
+        self.last_ms.store(a.last_ms, Ordering::Relaxed);
+        self.bufs
+            .store(a.qbuf as u64 | (a.rbs as u64) << 32, Ordering::Relaxed);
+        self.mem.store(a.mem, Ordering::Relaxed);
+    }
+
+    /// The last published activity.
+    pub fn activity(&self) -> Activity {
+        let state = self.state.load(Ordering::Relaxed);
+        let bufs = self.bufs.load(Ordering::Relaxed);
+        Activity {
+            last_cmd: state as u32,
+            db: (state >> 32) as u8,
+            resp: (state >> 40) as u8,
+            no_evict: (state >> 48) & 1 != 0,
+            last_ms: self.last_ms.load(Ordering::Relaxed),
+            qbuf: bufs as u32,
+            rbs: (bufs >> 32) as u32,
+            mem: self.mem.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The connection's names, locked.
+    pub fn names(&self) -> MutexGuard<'_, Names> {
+        self.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True once CLIENT KILL chose this connection.
+    pub fn killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+
+    /// Appends this connection's CLIENT LIST line (without the newline), in
+    /// Redis 7.0's field order, then 7.2's `lib-name` and `lib-ver`.
+    pub fn write_row(&self, out: &mut Vec<u8>, now_ms: u64) {
+        let a = self.activity();
+        let names = self.names().clone();
+        let secs = |ms: u64| now_ms.saturating_sub(ms) / 1000;
+        let qbuf_free = a.rbs.saturating_sub(a.qbuf);
+        let _ = write!(
+            out,
+            "id={} addr={} laddr={} fd={} name=",
+            self.id, self.addr, self.laddr, self.fd
+        );
+        out.extend_from_slice(&names.name);
+        let _ = write!(
+            out,
+            " age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} \
+             argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd=",
+            secs(self.created_ms),
+            secs(a.last_ms),
+            if a.no_evict { "e" } else { "N" },
+            a.db,
+            a.qbuf,
+            qbuf_free,
+            a.rbs,
+            a.rbs,
+            a.mem,
+        );
+        crate::command::write_full_name(a.last_cmd, out);
+        let _ = write!(out, " user=default redir=-1 resp={} lib-name=", a.resp);
+        out.extend_from_slice(&names.lib_name);
+        out.extend_from_slice(b" lib-ver=");
+        out.extend_from_slice(&names.lib_ver);
+    }
+}
+
+/// One worker's connections and kill queue.
+#[derive(Debug, Default)]
+struct WorkerClients {
+    /// Indexed by the connection's token.
+    slots: Mutex<Vec<Option<Arc<Client>>>>,
+    /// (token, id) of connections CLIENT KILL chose.
+    kills: Mutex<Vec<(usize, u64)>>,
+    waker: OnceLock<Arc<Waker>>,
+}
+
+/// Every worker's connections.
+#[derive(Debug)]
+pub struct Registry {
+    workers: Box<[WorkerClients]>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    /// An empty registry for `workers` workers.
+    pub fn new(workers: usize) -> Registry {
+        Registry {
+            workers: (0..workers).map(|_| WorkerClients::default()).collect(),
+        }
+    }
+
+    /// Records the waker of `worker`, which CLIENT KILL uses to reach it.
+    pub fn set_waker(&self, worker: usize, waker: Arc<Waker>) {
+        if let Some(w) = self.workers.get(worker) {
+            let _ = w.waker.set(waker);
+        }
+    }
+
+    /// Adds a new connection's row.
+    pub fn add(&self, client: Arc<Client>) {
+        let Some(w) = self.workers.get(client.worker) else {
+            return;
+        };
+        let mut slots = lock(&w.slots);
+        if slots.len() <= client.token {
+            slots.resize(client.token + 1, None);
+        }
+        let token = client.token;
+        slots[token] = Some(client);
+    }
+
+    /// Removes a closed connection's row.
+    pub fn remove(&self, client: &Client) {
+        let Some(w) = self.workers.get(client.worker) else {
+            return;
+        };
+        let mut slots = lock(&w.slots);
+        if let Some(slot) = slots.get_mut(client.token) {
+            if slot.as_ref().is_some_and(|c| c.id == client.id) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Every live (not killed) connection, by ascending id as Redis lists them.
+    pub fn snapshot(&self) -> Vec<Arc<Client>> {
+        let mut all = Vec::new();
+        for w in self.workers.iter() {
+            let slots = lock(&w.slots);
+            all.extend(slots.iter().flatten().filter(|c| !c.killed()).cloned());
+        }
+        all.sort_unstable_by_key(|c| c.id);
+        all
+    }
+
+    /// Marks `client` killed and has its worker close it. False when it was
+    /// already killed.
+    pub fn kill(&self, client: &Client) -> bool {
+        if client.killed.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        if let Some(w) = self.workers.get(client.worker) {
+            lock(&w.kills).push((client.token, client.id));
+            if let Some(waker) = w.waker.get() {
+                let _ = waker.wake();
+            }
+        }
+        true
+    }
+
+    /// The (token, id) pairs CLIENT KILL queued for `worker` since the last call.
+    pub fn take_kills(&self, worker: usize) -> Vec<(usize, u64)> {
+        self.workers
+            .get(worker)
+            .map(|w| std::mem::take(&mut *lock(&w.kills)))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,432 @@
+//! Connection commands: AUTH, HELLO, RESET and the CLIENT container.
+//!
+//! shardcache has one user, Redis's `default`: with no password (`nopass`)
+//! it accepts any password, with `requirepass` set only that one.
+
+use super::{parse_int, subcommand_ok, unknown_subcommand, Ctx, ReplyMode};
+use crate::clients::Client;
+use crate::resp::encode;
+use std::sync::Arc;
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+/// Redis's `ACLCheckUserCredentials` for the only user, `default`.
+fn credentials_ok(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    user == b"default" && (!ctx.shared.auth_required() || ctx.shared.password_matches(pass))
+}
+
+/// Redis's `validateClientName`: empty, or printable ASCII without spaces,
+/// so CLIENT LIST stays splittable on spaces.
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|c| (b'!'..=b'~').contains(c))
+}
+
+/// AUTH [username] password
+pub fn auth(ctx: &mut Ctx) {
+    let (user, pass) = match ctx.args.len() {
+        2 => (&b"default"[..], ctx.args.get(1)),
+        3 => (ctx.args.get(1), ctx.args.get(2)),
+        _ => return ctx.syntax_error(),
+    };
+    if ctx.args.len() == 2 && !ctx.shared.auth_required() {
+        return ctx.error(
+            "ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?",
+        );
+    }
+    if credentials_ok(ctx, user, pass) {
+        ctx.session.authenticated = true;
+        ctx.reply(encode::ok);
+    } else {
+        ctx.error(WRONGPASS);
+    }
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]], in the
+/// order Redis 7.0 checks: version, options (and the name's characters),
+/// credentials, then that the connection is authenticated.
+pub fn hello(ctx: &mut Ctx) {
+    let args = ctx.args;
+    let mut ver = 0u8;
+    if args.len() >= 2 {
+        match parse_int(args.get(1)) {
+            None => return ctx.error("ERR Protocol version is not an integer or out of range"),
+            Some(v @ 2..=3) => ver = v as u8,
+            Some(_) => return ctx.error("NOPROTO unsupported protocol version"),
+        }
+    }
+    let (mut auth, mut name) = (None, None);
+    let mut j = 2;
+    while j < args.len() {
+        let opt = args.get(j);
+        let more = args.len() - 1 - j;
+        if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
+            auth = Some((args.get(j + 1), args.get(j + 2)));
+            j += 3;
+        } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
+            let n = args.get(j + 1);
+            if !valid_name(n) {
+                return ctx.error(BAD_NAME);
+            }
+            name = Some(n);
+            j += 2;
+        } else {
+            let mut msg = b"ERR Syntax error in HELLO option '".to_vec();
+            msg.extend_from_slice(opt);
+            msg.push(b'\'');
+            return ctx.reply(|out| encode::error_bytes(out, &msg));
+        }
+    }
+    if let Some((user, pass)) = auth {
+        if !credentials_ok(ctx, user, pass) {
+            return ctx.error(WRONGPASS);
+        }
+        ctx.session.authenticated = true;
+    }
+    if !ctx.session.authenticated {
+        return ctx.error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+             the RESP protocol version at the same time",
+        );
+    }
+    if let Some(n) = name {
+        set_name(&ctx.session.client, n);
+    }
+    if ver != 0 {
+        ctx.session.resp = ver;
+        ctx.sync_reply_flags();
+    }
+    let (resp, id, resp3) = (ctx.session.resp, ctx.session.client.id, ctx.resp3());
+    ctx.reply(|out| {
+        encode::map(out, 7, resp3);
+        encode::bulk(out, b"server");
+        encode::bulk(out, b"redis");
+        encode::bulk(out, b"version");
+        encode::bulk(out, b"7.0.15");
+        encode::bulk(out, b"proto");
+        encode::int(out, resp as i64);
+        encode::bulk(out, b"id");
+        encode::int(out, id as i64);
+        encode::bulk(out, b"mode");
+        encode::bulk(out, b"standalone");
+        encode::bulk(out, b"role");
+        encode::bulk(out, b"master");
+        encode::bulk(out, b"modules");
+        encode::array(out, 0);
+    });
+}
+
+/// RESET: `Session::reset`, then `+RESET`.
+pub fn reset(ctx: &mut Ctx) {
+    // The session's WATCHes live in the shards: forget them there too.
+    super::txn::forget_watches(ctx, crate::router::NO_CONN);
+    ctx.session.reset(ctx.shared);
+    ctx.sync_reply_flags();
+    ctx.reply(|out| encode::simple(out, "RESET"));
+}
+
+fn set_name(client: &Client, name: &[u8]) {
+    let mut names = client.names();
+    names.name.clear();
+    names.name.extend_from_slice(name);
+}
+
+/// CLIENT subcommands.
+pub fn client(ctx: &mut Ctx) {
+    ctx.note_subcommand();
+    let sub = ctx.args.get(1).to_ascii_lowercase();
+    let n = ctx.args.len();
+    match sub.as_slice() {
+        b"id" if n == 2 => {
+            let id = ctx.session.client.id;
+            ctx.reply(|out| encode::int(out, id as i64));
+        }
+        b"info" if n == 2 => {
+            ctx.session.publish(ctx.now_ms, None);
+            let mut text = Vec::with_capacity(320);
+            ctx.session.client.write_row(&mut text, ctx.now_ms);
+            text.push(b'\n');
+            let resp3 = ctx.resp3();
+            ctx.reply(|out| encode::verbatim(out, &text, resp3));
+        }
+        b"list" => client_list(ctx),
+        b"kill" if n >= 3 => client_kill(ctx),
+        b"setname" if n == 3 => {
+            let name = ctx.args.get(2);
+            if !valid_name(name) {
+                return ctx.error(BAD_NAME);
+            }
+            set_name(&ctx.session.client, name);
+            ctx.reply(encode::ok);
+        }
+        b"getname" if n == 2 => {
+            let name = ctx.session.client.names().name.clone();
+            let resp3 = ctx.resp3();
+            ctx.reply(|out| {
+                if name.is_empty() {
+                    encode::null(out, resp3)
+                } else {
+                    encode::bulk(out, &name)
+                }
+            });
+        }
+        b"setinfo" if n == 4 => client_setinfo(ctx),
+        b"no-evict" if n == 3 => {
+            let arg = ctx.args.get(2);
+            if arg.eq_ignore_ascii_case(b"on") {
+                ctx.session.no_evict = true;
+            } else if arg.eq_ignore_ascii_case(b"off") {
+                ctx.session.no_evict = false;
+            } else {
+                return ctx.syntax_error();
+            }
+            ctx.reply(encode::ok);
+        }
+        b"reply" if n == 3 => {
+            let arg = ctx.args.get(2);
+            if arg.eq_ignore_ascii_case(b"on") {
+                ctx.session.reply = ReplyMode::On;
+                ctx.sync_reply_flags();
+                ctx.reply(encode::ok);
+            } else if arg.eq_ignore_ascii_case(b"off") {
+                ctx.session.reply = ReplyMode::Off;
+                // An empty reply: the command is still counted.
+                ctx.reply(|_| {});
+            } else if arg.eq_ignore_ascii_case(b"skip") {
+                if ctx.session.reply != ReplyMode::Off {
+                    ctx.session.reply = ReplyMode::SkipNext;
+                }
+                ctx.reply(|_| {});
+            } else {
+                ctx.syntax_error();
+            }
+        }
+        b"help" if n == 2 => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+                "LIST [options ...]",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <LIB-NAME|LIB-VER> <value>",
+                "    Set client meta attr. Options are:",
+                "    * LIB-NAME: the client lib name.",
+                "    * LIB-VER: the client lib version.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect current client connection from eviction.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.reply(|out| {
+                encode::array(out, lines.len());
+                for l in lines {
+                    encode::simple(out, l);
+                }
+            });
+        }
+        // A known subcommand with the wrong arity, or an unknown one.
+        _ => {
+            if subcommand_ok(ctx) {
+                unknown_subcommand(ctx);
+            }
+        }
+    }
+}
+
+/// Redis's client types; shardcache's connections are all `normal`.
+enum TypeFilter {
+    Normal,
+    Other,
+}
+
+fn client_type(ctx: &mut Ctx, name: &[u8]) -> Option<TypeFilter> {
+    let t = match name.to_ascii_lowercase().as_slice() {
+        b"normal" => TypeFilter::Normal,
+        b"master" | b"replica" | b"slave" | b"pubsub" => TypeFilter::Other,
+        _ => {
+            let mut msg = b"ERR Unknown client type '".to_vec();
+            msg.extend_from_slice(name);
+            msg.push(b'\'');
+            ctx.reply(|out| encode::error_bytes(out, &msg));
+            return None;
+        }
+    };
+    Some(t)
+}
+
+/// CLIENT LIST [TYPE type | ID id [id ...]]
+fn client_list(ctx: &mut Ctx) {
+    let args = ctx.args;
+    let n = args.len();
+    ctx.session.publish(ctx.now_ms, None);
+    let all = ctx.shared.registry.snapshot();
+    let rows: Vec<Arc<Client>> = if n == 2 {
+        all
+    } else if n == 4 && args.get(2).eq_ignore_ascii_case(b"type") {
+        match client_type(ctx, args.get(3)) {
+            None => return,
+            Some(TypeFilter::Normal) => all,
+            Some(TypeFilter::Other) => Vec::new(),
+        }
+    } else if n > 3 && args.get(2).eq_ignore_ascii_case(b"id") {
+        let mut rows = Vec::new();
+        for a in args.iter_from(3) {
+            let Some(id) = parse_int(a) else {
+                return ctx.error("ERR Invalid client ID");
+            };
+            rows.extend(all.iter().find(|c| c.id as i64 == id).cloned());
+        }
+        rows
+    } else {
+        return ctx.syntax_error();
+    };
+    let mut text = Vec::with_capacity(rows.len() * 320);
+    for c in &rows {
+        c.write_row(&mut text, ctx.now_ms);
+        text.push(b'\n');
+    }
+    let resp3 = ctx.resp3();
+    ctx.reply(|out| encode::verbatim(out, &text, resp3));
+}
+
+/// CLIENT KILL ip:port, or CLIENT KILL with filters (ID, TYPE, ADDR, LADDR,
+/// USER, SKIPME). Another worker's connection is closed by that worker,
+/// woken for it; this one closes after its reply.
+fn client_kill(ctx: &mut Ctx) {
+    let args = ctx.args;
+    let old_form = args.len() == 3;
+    let (mut addr, mut laddr): (Option<&[u8]>, Option<&[u8]>) = (None, None);
+    let mut id = None;
+    let mut others_only = false; // TYPE other than normal: matches nobody here
+    let mut skipme = !old_form;
+    if old_form {
+        addr = Some(args.get(2));
+    } else {
+        let mut i = 2;
+        while i < args.len() {
+            let opt = args.get(i).to_ascii_lowercase();
+            if i + 1 >= args.len() {
+                return ctx.syntax_error();
+            }
+            let val = args.get(i + 1);
+            match opt.as_slice() {
+                b"id" => match parse_int(val) {
+                    Some(v) if v >= 1 => id = Some(v as u64),
+                    _ => return ctx.error("ERR client-id should be greater than 0"),
+                },
+                b"type" => match client_type(ctx, val) {
+                    None => return,
+                    Some(t) => others_only = matches!(t, TypeFilter::Other),
+                },
+                b"addr" => addr = Some(val),
+                b"laddr" => laddr = Some(val),
+                b"user" => {
+                    if val != b"default" {
+                        let mut msg = b"ERR No such user '".to_vec();
+                        msg.extend_from_slice(val);
+                        msg.push(b'\'');
+                        return ctx.reply(|out| encode::error_bytes(out, &msg));
+                    }
+                }
+                b"skipme" => {
+                    if val.eq_ignore_ascii_case(b"yes") {
+                        skipme = true;
+                    } else if val.eq_ignore_ascii_case(b"no") {
+                        skipme = false;
+                    } else {
+                        return ctx.syntax_error();
+                    }
+                }
+                _ => return ctx.syntax_error(),
+            }
+            i += 2;
+        }
+    }
+    let me = ctx.session.client.id;
+    let mut killed = 0i64;
+    let mut close_me = false;
+    if !others_only {
+        for c in ctx.shared.registry.snapshot() {
+            if addr.is_some_and(|a| a != c.addr.as_bytes())
+                || laddr.is_some_and(|a| a != c.laddr.as_bytes())
+                || id.is_some_and(|i| i != c.id)
+                || (c.id == me && skipme)
+            {
+                continue;
+            }
+            if c.id == me {
+                close_me = true;
+                killed += 1;
+            } else if ctx.shared.registry.kill(&c) {
+                killed += 1;
+            }
+        }
+    }
+    if old_form {
+        if killed == 0 {
+            ctx.error("ERR No such client");
+        } else {
+            ctx.reply(encode::ok);
+        }
+    } else {
+        ctx.reply(|out| encode::int(out, killed));
+    }
+    if close_me {
+        ctx.session.close = true;
+    }
+}
+
+/// CLIENT SETINFO LIB-NAME|LIB-VER value (Redis 7.2).
+fn client_setinfo(ctx: &mut Ctx) {
+    let attr = ctx.args.get(2);
+    let val = ctx.args.get(3);
+    let lib_name = attr.eq_ignore_ascii_case(b"lib-name");
+    if !lib_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
+        let mut msg = b"ERR Unrecognized option '".to_vec();
+        msg.extend_from_slice(attr);
+        msg.push(b'\'');
+        return ctx.reply(|out| encode::error_bytes(out, &msg));
+    }
+    if !valid_name(val) {
+        let mut msg = b"ERR ".to_vec();
+        msg.extend_from_slice(attr);
+        msg.extend_from_slice(b" cannot contain spaces, newlines or special characters.");
+        return ctx.reply(|out| encode::error_bytes(out, &msg));
+    }
+    let mut names = ctx.session.client.names();
+    let dest = if lib_name {
+        &mut names.lib_name
+    } else {
+        &mut names.lib_ver
+    };
+    dest.clear();
+    dest.extend_from_slice(val);
+    drop(names);
+    ctx.reply(encode::ok);
+}
