@@ -177,8 +177,17 @@ pub mod flags {
     /// Allowed before AUTH.
     pub const NO_AUTH: u16 = 256;
 
-    /// Flag names in the order `COMMAND` lists them.
-    pub const NAMES: [(u16, &str); 9] = [
+    /// Not logged by SLOWLOG (EXEC: its commands are).
+    pub const SKIP_SLOWLOG: u16 = 512;
+    /// Refused between MULTI and EXEC.
+    pub const NO_MULTI: u16 = 1024;
+    /// Refused while an async load runs.
+    pub const NO_ASYNC_LOADING: u16 = 2048;
+    /// Allowed while a script runs too long.
+    pub const ALLOW_BUSY: u16 = 4096;
+
+    /// Flag names in the order Redis 7.0's `COMMAND` lists them.
+    pub const NAMES: [(u16, &str); 13] = [
         (WRITE, "write"),
         (READONLY, "readonly"),
         (DENYOOM, "denyoom"),
@@ -186,9 +195,44 @@ pub mod flags {
         (NOSCRIPT, "noscript"),
         (LOADING, "loading"),
         (STALE, "stale"),
-        (NO_AUTH, "no_auth"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
     ];
+}
+
+/// Redis 7.0's command tips (`COMMAND INFO`'s seventh field), for the
+/// commands that have them.
+pub fn tips(name: &str) -> &'static [&'static str] {
+    match name {
+        "command" => &["nondeterministic_output_order"],
+        "dbsize" => &["request_policy:all_shards", "response_policy:agg_sum"],
+        "del" | "exists" | "touch" | "unlink" => {
+            &["request_policy:multi_shard", "response_policy:agg_sum"]
+        }
+        "flushall" | "flushdb" | "ping" => {
+            &["request_policy:all_shards", "response_policy:all_succeeded"]
+        }
+        "info" => &[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ],
+        "keys" => &["request_policy:all_shards", "nondeterministic_output_order"],
+        "lastsave" | "pttl" | "ttl" | "time" => &["nondeterministic_output"],
+        "mget" => &["request_policy:multi_shard"],
+        "mset" => &[
+            "request_policy:multi_shard",
+            "response_policy:all_succeeded",
+        ],
+        "msetnx" => &["request_policy:multi_shard", "response_policy:agg_min"],
+        "randomkey" => &["request_policy:all_shards", "nondeterministic_output"],
+        "scan" => &["nondeterministic_output", "request_policy:special"],
+        _ => &[],
+    }
 }
 
 /// One row of the command table.
@@ -258,9 +302,9 @@ macro_rules! spec {
 pub static COMMANDS: &[CommandSpec] = &[
     spec!("ping", -1, FAST, 0, 0, 0, Ping, "connection", "1.0.0", &["fast", "connection"],
         "Returns the server's liveliness response."),
-    spec!("echo", 2, FAST, 0, 0, 0, Echo, "connection", "1.0.0", &["fast", "connection"],
+    spec!("echo", 2, LOADING | STALE | FAST, 0, 0, 0, Echo, "connection", "1.0.0", &["fast", "connection"],
         "Returns the given string."),
-    spec!("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, 0, 0, 0, Quit, "connection",
+    spec!("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, 0, 0, 0, Quit, "connection",
         "1.0.0", &["fast", "connection"], "Closes the connection."),
     spec!("select", 2, LOADING | STALE | FAST, 0, 0, 0, Select, "connection", "1.0.0",
         &["fast", "connection"], "Changes the selected database."),
@@ -363,24 +407,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["slow", "dangerous"], "Returns information and statistics about the server."),
     spec!("config", -2, 0, 0, 0, 0, Config, "server", "2.0.0", &["slow"],
         "A container for server configuration commands."),
-    spec!("bgrewriteaof", 1, ADMIN | NOSCRIPT, 0, 0, 0, BgRewriteAof, "server", "1.0.0",
+    spec!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, 0, 0, 0, BgRewriteAof, "server", "1.0.0",
         &["admin", "slow", "dangerous"], "Asynchronously rewrites the append-only file to disk."),
-    spec!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, 0, 0, 0, Shutdown, "server", "1.0.0",
+    spec!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, 0, 0, 0, Shutdown, "server", "1.0.0",
         &["admin", "slow", "dangerous"], "Synchronously saves the database(s) to disk and shuts down the Redis server."),
-    spec!("latency", -2, ADMIN | NOSCRIPT | LOADING | STALE, 0, 0, 0, Latency, "server", "2.8.13",
-        &["admin", "slow", "dangerous"], "A container for latency diagnostics commands."),
+    spec!("latency", -2, 0, 0, 0, 0, Latency, "server", "2.8.13",
+        &["slow"], "A container for latency diagnostics commands."),
     spec!("command", -1, LOADING | STALE, 0, 0, 0, Command, "server", "2.8.13",
         &["slow", "connection"], "Returns detailed information about all commands."),
-    spec!("multi", 1, NOSCRIPT | LOADING | STALE | FAST, 0, 0, 0, Multi, "transactions", "1.2.0",
+    spec!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, 0, 0, 0, Multi, "transactions", "1.2.0",
         &["fast", "transaction"], "Starts a transaction."),
-    spec!("exec", 1, NOSCRIPT | LOADING | STALE, 0, 0, 0, Exec, "transactions", "1.2.0",
+    spec!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, 0, 0, 0, Exec, "transactions", "1.2.0",
         &["slow", "transaction"], "Executes all commands in a transaction."),
-    spec!("discard", 1, NOSCRIPT | LOADING | STALE | FAST, 0, 0, 0, Discard, "transactions",
+    spec!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, 0, 0, 0, Discard, "transactions",
         "2.0.0", &["fast", "transaction"], "Discards a transaction."),
-    spec!("watch", -2, NOSCRIPT | LOADING | STALE | FAST, 1, -1, 1, Watch, "transactions",
+    spec!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, 1, -1, 1, Watch, "transactions",
         "2.2.0", &["fast", "transaction"],
         "Monitors changes to keys to determine the execution of a transaction."),
-    spec!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, 0, 0, 0, Unwatch, "transactions",
+    spec!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, 0, 0, 0, Unwatch, "transactions",
         "2.2.0", &["fast", "transaction"], "Forgets about watched keys of a transaction."),
     spec!("rename", 3, WRITE, 1, 2, 1, Rename, "generic", "1.0.0",
         &["keyspace", "write", "slow"], "Renames a key and overwrites the destination."),
@@ -399,11 +443,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Incrementally iterate the keys space"),
     spec!("randomkey", 1, READONLY, 0, 0, 0, RandomKey, "generic", "1.0.0",
         &["keyspace", "read", "slow"], "Return a random key from the keyspace"),
-    spec!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, 0, 0, 0, Auth, "connection",
+    spec!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, 0, 0, 0, Auth, "connection",
         "1.0.0", &["fast", "connection"], "Authenticates the connection."),
-    spec!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, 0, 0, 0, Hello, "connection",
+    spec!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, 0, 0, 0, Hello, "connection",
         "6.0.0", &["fast", "connection"], "Handshakes with the Redis server."),
-    spec!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, 0, 0, 0, Reset, "connection",
+    spec!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, 0, 0, 0, Reset, "connection",
         "6.2.0", &["fast", "connection"], "Resets the connection."),
     spec!("client", -2, 0, 0, 0, 0, Client, "connection", "2.4.0", &["slow"],
         "A container for client connection commands."),
@@ -432,6 +476,7 @@ pub static SUBCOMMANDS: &[(&str, &str, i32)] = &[
     ("config", "get", -3),
     ("config", "set", -4),
     ("config", "resetstat", 2),
+    ("config", "rewrite", 2),
     ("config", "help", 2),
     ("command", "count", 2),
     ("command", "info", -2),

@@ -437,6 +437,10 @@ fn parse_policy(s: &str) -> Result<EvictionPolicy, String> {
 
 /// Parses a Redis memory size: `1024`, `1k` (1000), `1kb` (1024), `mb`, `gb`, case-insensitive.
 pub fn parse_memory(s: &str) -> Result<u64, String> {
+    // Redis's `memtoull` reads an empty value as 0.
+    if s.is_empty() {
+        return Ok(0);
+    }
     let lower = s.trim().to_ascii_lowercase();
     let split = lower
         .find(|c: char| !c.is_ascii_digit())

@@ -584,7 +584,7 @@ impl Router {
                         _ => &[][..],
                     };
                     let (a, b) = (value(&subs[0]), value(&subs[1]));
-                    crate::cmd::lcs_reply(out, a, b, &opts, &mut self.lcs_table);
+                    crate::cmd::lcs_reply(out, a, b, &opts, &mut self.lcs_table, resp3);
                 }
                 Merge::Info(mask) => {
                     commands -= p.executed as u64;

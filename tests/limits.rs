@@ -307,3 +307,51 @@ fn clients_vanishing_mid_pipeline_leave_nothing_behind() {
     let text = setup.read_reply().bulk_string();
     assert!(text.contains("connected_clients:1\r\n"), "{text}");
 }
+
+/// CONFIG REWRITE writes the run-time settings back into the `--config`
+/// file, keeps its other lines, and a restart on it comes up with them.
+#[test]
+fn config_rewrite_keeps_runtime_changes() {
+    if !shardcache_only() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sc-rewrite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("shardcache.conf");
+    std::fs::write(
+        &file,
+        "# my settings\nmaxmemory 10mb\nappendonly no\nmaxmemory 20mb\n",
+    )
+    .unwrap();
+    let s = Server::start(&["--config", file.to_str().unwrap()]);
+    let mut r = s.raw();
+    r.send(&cmd(&[
+        "CONFIG",
+        "SET",
+        "maxmemory",
+        "64mb",
+        "maxmemory-policy",
+        "volatile-ttl",
+    ]));
+    r.expect(b"+OK\r\n");
+    r.send(&cmd(&["CONFIG", "REWRITE"]));
+    r.expect(b"+OK\r\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# my settings\nmaxmemory 67108864\nappendonly no\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("maxmemory ").count(), 1, "{text}");
+    assert!(text.contains("\nmaxmemory-policy volatile-ttl\n"), "{text}");
+    drop(s);
+    let s = Server::start(&["--config", file.to_str().unwrap()]);
+    let mut r = s.raw();
+    r.send(&cmd(&["CONFIG", "GET", "maxmemory-policy"]));
+    r.expect(b"*2\r\n$16\r\nmaxmemory-policy\r\n$12\r\nvolatile-ttl\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+    // Without a config file Redis refuses.
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    r.send(&cmd(&["CONFIG", "REWRITE"]));
+    r.expect(b"-ERR The server is running without a config file\r\n");
+}

@@ -390,6 +390,13 @@ fn subcommand_ok(ctx: &mut Ctx) -> bool {
 /// Between MULTI and EXEC: Redis checks the subcommand of a container now
 /// (an unknown one aborts the transaction) and everything else at EXEC.
 fn queue(ctx: &mut Ctx) {
+    if ctx.spec.has(flags::NO_MULTI) {
+        ctx.error("ERR Command not allowed inside a transaction");
+        if let Some(m) = ctx.session.multi.as_mut() {
+            m.aborted = true;
+        }
+        return;
+    }
     if !subcommand_ok(ctx) {
         if let Some(m) = ctx.session.multi.as_mut() {
             m.aborted = true;

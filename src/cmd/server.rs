@@ -187,6 +187,14 @@ pub fn config(ctx: &mut Ctx) {
             ctx.router.begin(ctx.conn, Merge::AllOk);
             ctx.router.each_shard_op(OpCode::ResetStats, 0, 0, 0, 0);
         }
+        b"rewrite" if ctx.args.len() != 2 => ctx.arity_error("config|rewrite"),
+        b"rewrite" => match ctx.shared.config.config.clone() {
+            None => ctx.error("ERR The server is running without a config file"),
+            Some(path) => match rewrite_config(ctx, &path) {
+                Ok(()) => ctx.reply(encode::ok),
+                Err(e) => ctx.error(&format!("ERR Rewriting config file: {e}")),
+            },
+        },
         b"help" if ctx.args.len() != 2 => ctx.arity_error("config|help"),
         b"help" => {
             let lines = [
@@ -197,6 +205,8 @@ pub fn config(ctx: &mut Ctx) {
                 "    Set the configuration <directive> to <value>.",
                 "RESETSTAT",
                 "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
                 "HELP",
                 "    Prints this help.",
             ];
@@ -209,6 +219,73 @@ pub fn config(ctx: &mut Ctx) {
         }
         _ => unknown_subcommand(ctx),
     }
+}
+
+/// CONFIG REWRITE: the parameters CONFIG SET can change are written back to
+/// the `--config` file with their current values; every other line, comments
+/// included, stays as it was (Redis rewrites in place the same way). A line
+/// per parameter replaces its first occurrence, later ones are dropped, and
+/// parameters the file did not have are appended. Written to a temporary
+/// file, synced and renamed over the original.
+fn rewrite_config(ctx: &Ctx, path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let current = config_params(ctx);
+    let value_of = |name: &str| {
+        current
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    // The config reader takes the rest of the line and strips one pair of
+    // outer quotes: quote what would otherwise be lost (empty, spaces).
+    let quote = |v: String| {
+        if v.is_empty() || v.starts_with(char::is_whitespace) || v.ends_with(char::is_whitespace) {
+            format!("\"{v}\"")
+        } else {
+            v
+        }
+    };
+    let names = [
+        "maxmemory",
+        "maxmemory-policy",
+        "max-keys",
+        "appendfsync",
+        "requirepass",
+    ];
+    let text = std::fs::read_to_string(path)?;
+    let mut done = [false; 5];
+    let mut out = String::with_capacity(text.len() + 128);
+    for line in text.lines() {
+        let key = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match names.iter().position(|n| *n == key) {
+            Some(i) if !line.trim_start().starts_with('#') => {
+                if !done[i] {
+                    done[i] = true;
+                    out.push_str(&format!("{} {}\n", names[i], quote(value_of(names[i]))));
+                }
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    for (i, name) in names.iter().enumerate() {
+        let unset_password = *name == "requirepass" && value_of(name).is_empty();
+        if !done[i] && !unset_password {
+            out.push_str(&format!("{name} {}\n", quote(value_of(name))));
+        }
+    }
+    let tmp = path.with_extension("rewrite-tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(out.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// CONFIG SET for the parameters that can change at run time: maxmemory,
@@ -354,7 +431,11 @@ fn write_command_info(out: &mut Vec<u8>, spec: &CommandSpec, resp3: bool) {
     for c in spec.acl {
         encode::simple(out, &format!("@{c}"));
     }
-    encode::set(out, 0, resp3); // tips
+    let tips = crate::command::tips(spec.name);
+    encode::set(out, tips.len(), resp3);
+    for t in tips {
+        encode::bulk(out, t.as_bytes());
+    }
     encode::set(out, 0, resp3); // key specs
     encode::set(out, 0, resp3); // subcommands
 }

@@ -618,7 +618,14 @@ const LCS_KEEP_CELLS: usize = 1 << 18;
 /// corner yields the common subsequence from its end, and with IDX the
 /// maximal runs that are contiguous in both strings, last first, exactly in
 /// the order Redis emits them.
-pub fn lcs_reply(out: &mut Vec<u8>, a: &[u8], b: &[u8], o: &LcsOpts, table: &mut Vec<u32>) {
+pub fn lcs_reply(
+    out: &mut Vec<u8>,
+    a: &[u8],
+    b: &[u8],
+    o: &LcsOpts,
+    table: &mut Vec<u32>,
+    resp3: bool,
+) {
     if let Some(e) = o.error {
         return encode::error(out, e.text());
     }
@@ -657,7 +664,7 @@ pub fn lcs_reply(out: &mut Vec<u8>, a: &[u8], b: &[u8], o: &LcsOpts, table: &mut
     if o.len && !o.idx {
         encode::int(out, total as i64);
     } else {
-        walk_back(out, a, b, o, total, &lcs);
+        walk_back(out, a, b, o, total, &lcs, resp3);
     }
     if table.capacity() > LCS_KEEP_CELLS {
         *table = Vec::new();
@@ -665,7 +672,7 @@ pub fn lcs_reply(out: &mut Vec<u8>, a: &[u8], b: &[u8], o: &LcsOpts, table: &mut
 }
 
 /// The backtrack of `lcs_reply`: the LCS string as a bulk reply, or with IDX
-/// Redis's `matches`/`len` map in its RESP2 form (a flat array of 4).
+/// Redis's `matches`/`len` map (a flat array of 4 in RESP2).
 fn walk_back(
     out: &mut Vec<u8>,
     a: &[u8],
@@ -673,11 +680,12 @@ fn walk_back(
     o: &LcsOpts,
     total: usize,
     lcs: &dyn Fn(usize, usize) -> u32,
+    resp3: bool,
 ) {
     let alen = a.len();
     let body;
     if o.idx {
-        encode::array(out, 4);
+        encode::map(out, 2, resp3);
         encode::bulk(out, b"matches");
         // The count of ranges is known only at the end: it is inserted here.
         body = out.len();
