@@ -165,6 +165,11 @@ pub struct Config {
     #[arg(long, num_args = 2, value_names = ["NAME", "NEW_NAME"], action = clap::ArgAction::Append, allow_hyphen_values = true)]
     pub rename_command: Vec<String>,
 
+    /// Protected mode, as Redis: while no password is set, clients that do not
+    /// connect from a loopback address are refused with Redis's DENIED error.
+    #[arg(long, value_enum, default_value_t = YesNo::Yes)]
+    pub protected_mode: YesNo,
+
     /// Require clients to authenticate with AUTH (or HELLO ... AUTH) and this
     /// password before other commands (Redis's requirepass; empty = none).
     #[arg(

@@ -96,6 +96,8 @@ pub struct Shared {
     pub maxclients: AtomicU64,
     /// Connections refused by maxclients (INFO rejected_connections).
     pub rejected_connections: AtomicU64,
+    /// protected-mode (CONFIG SET can change it).
+    pub protected_mode: AtomicBool,
     /// Held by a worker while it sends the batches of a round whose commands
     /// span several shards, so every shard sees such rounds in one order
     /// (see `router`). Never held while waiting for a shard.
@@ -133,6 +135,7 @@ impl Shared {
             order: Arc::new(Mutex::new(())),
             maxclients: AtomicU64::new(config.maxclients),
             rejected_connections: AtomicU64::new(0),
+            protected_mode: AtomicBool::new(config.protected_mode == config::YesNo::Yes),
             registry: Registry::new(workers),
             started_unix_ms: shards::clock::unix_ms(),
             auth_required: AtomicBool::new(!config.requirepass.is_empty()),
@@ -448,8 +451,8 @@ type Handoff = (Sender<(TcpStream, u64)>, Arc<Waker>);
 fn accept_loop(listener: TcpListener, workers: Vec<Handoff>, shared: Arc<Shared>) {
     let mut next = 0usize;
     loop {
-        let stream = match listener.accept() {
-            Ok((s, _)) => s,
+        let (stream, peer) = match listener.accept() {
+            Ok(s) => s,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning, keep serving.
                 tracing::warn!(error = %e, "accept failed");
@@ -464,6 +467,10 @@ fn accept_loop(listener: TcpListener, workers: Vec<Handoff>, shared: Arc<Shared>
         {
             refuse(stream, b"-ERR max number of clients reached\r\n");
             shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if denied_by_protected_mode(&shared, peer.ip()) {
+            refuse(stream, PROTECTED_MODE_DENIED);
             continue;
         }
         if stream.set_nodelay(true).is_err() || stream.set_nonblocking(true).is_err() {
@@ -495,10 +502,57 @@ fn accept_loop(listener: TcpListener, workers: Vec<Handoff>, shared: Arc<Shared>
     }
 }
 
+/// Redis 7.0's protected-mode refusal, word for word.
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Protected mode (Redis's `clientAcceptHandler` check): with no password,
+/// only loopback peers are served.
+pub fn denied_by_protected_mode(shared: &Shared, peer: std::net::IpAddr) -> bool {
+    let loopback = match peer {
+        std::net::IpAddr::V4(a) => a.is_loopback(),
+        std::net::IpAddr::V6(a) => {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    shared.protected_mode.load(Ordering::Relaxed) && !shared.auth_required() && !loopback
+}
+
 /// Writes a last error line to a connection that will not be served, then
 /// closes it. Best effort, never blocking the acceptor.
 fn refuse(stream: TcpStream, msg: &[u8]) {
     use std::io::Write;
     let _ = stream.set_nonblocking(true);
     let _ = (&stream).write(msg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn protected_mode_refuses_remote_peers_without_a_password() {
+        let addr: SocketAddr = "0.0.0.0:6380".parse().unwrap();
+        let remote: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let shared = Shared::new(Config::parse_from(["shardcache"]), addr);
+        assert!(denied_by_protected_mode(&shared, remote));
+        for local in ["127.0.0.1", "127.8.9.1", "::1"] {
+            assert!(!denied_by_protected_mode(&shared, local.parse().unwrap()));
+        }
+        assert!(!denied_by_protected_mode(&shared, mapped));
+        shared.set_requirepass(crate::config::Password::new(b"pw"));
+        assert!(
+            !denied_by_protected_mode(&shared, remote),
+            "a password lifts it"
+        );
+        shared.set_requirepass(crate::config::Password::default());
+        shared.protected_mode.store(false, Ordering::Relaxed);
+        assert!(
+            !denied_by_protected_mode(&shared, remote),
+            "protected-mode no"
+        );
+        let off = Config::parse_from(["shardcache", "--protected-mode", "no"]);
+        assert!(!denied_by_protected_mode(&Shared::new(off, addr), remote));
+    }
 }

@@ -355,3 +355,65 @@ fn config_rewrite_keeps_runtime_changes() {
     r.send(&cmd(&["CONFIG", "REWRITE"]));
     r.expect(b"-ERR The server is running without a config file\r\n");
 }
+
+/// This host's own non-loopback IPv4 address, if it has one (`hostname -I`).
+/// Connections to it never leave the host.
+fn own_address() -> Option<String> {
+    let out = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .ok()?;
+    String::from_utf8(out.stdout)
+        .ok()?
+        .split_whitespace()
+        .find(|a| {
+            a.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .map(str::to_string)
+}
+
+/// Protected mode: listening on every interface without a password, a
+/// client that does not come from loopback gets Redis's DENIED error; a
+/// password (or protected-mode no) lets it in, and loopback is always served.
+#[test]
+fn protected_mode_denies_non_loopback_clients_without_a_password() {
+    if !shardcache_only() {
+        return;
+    }
+    let Some(ip) = own_address() else {
+        eprintln!("skipped: this host has no non-loopback address");
+        return;
+    };
+    let s = Server::start(&["--bind", "0.0.0.0"]);
+    let outside = format!("{ip}:{}", s.port());
+    let mut r = Raw::connect(&outside);
+    let mut got = Vec::new();
+    let _ = r.stream().read_to_end(&mut got);
+    assert!(
+        got.starts_with(b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user.")
+            && got.ends_with(b"\r\n"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let mut local = s.raw();
+    local.send(&cmd(&["CONFIG", "SET", "requirepass", "pw"]));
+    local.expect(b"+OK\r\n");
+    let mut r = Raw::connect(&outside);
+    r.send(&cmd(&["PING"]));
+    r.expect(b"-NOAUTH Authentication required.\r\n");
+    r.send(&cmd(&["AUTH", "pw"]));
+    r.expect(b"+OK\r\n");
+    local.send(&cmd(&[
+        "CONFIG",
+        "SET",
+        "requirepass",
+        "",
+        "protected-mode",
+        "no",
+    ]));
+    local.expect(b"+OK\r\n");
+    let mut r = Raw::connect(&outside);
+    r.send(&cmd(&["PING"]));
+    r.expect(b"+PONG\r\n");
+}

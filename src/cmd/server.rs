@@ -99,6 +99,10 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ),
         ("masterauth", String::new()),
         (
+            "protected-mode",
+            yes_no(s.protected_mode.load(Ordering::Relaxed)),
+        ),
+        (
             "latency-tracking",
             yes_no(c.latency_tracking == config::YesNo::Yes),
         ),
@@ -252,9 +256,10 @@ fn rewrite_config(ctx: &Ctx, path: &std::path::Path) -> std::io::Result<()> {
         "max-keys",
         "appendfsync",
         "requirepass",
+        "protected-mode",
     ];
     let text = std::fs::read_to_string(path)?;
-    let mut done = [false; 5];
+    let mut done = [false; 6];
     let mut out = String::with_capacity(text.len() + 128);
     for line in text.lines() {
         let key = line
@@ -306,6 +311,7 @@ fn config_set(ctx: &mut Ctx) {
     let mut max_keys = s.max_keys.load(Ordering::Relaxed);
     let mut fsync = s.appendfsync();
     let mut requirepass = None;
+    let mut protected = None;
     let mut seen: Vec<String> = Vec::new();
     let mut i = 2;
     while i < ctx.args.len() {
@@ -337,6 +343,11 @@ fn config_set(ctx: &mut Ctx) {
                 }
             },
             "requirepass" => requirepass = Some(crate::config::Password::new(ctx.args.get(i + 1))),
+            "protected-mode" => match value.to_ascii_lowercase().as_str() {
+                "yes" => protected = Some(true),
+                "no" => protected = Some(false),
+                _ => return ctx.error(&failed("argument must be 'yes' or 'no'")),
+            },
             "maxmemory-policy" => match EvictionPolicy::parse(&value) {
                 Some(p) => policy = p,
                 None => {
@@ -363,6 +374,9 @@ fn config_set(ctx: &mut Ctx) {
     s.appendfsync.store(fsync.to_code(), Ordering::Relaxed);
     if let Some(p) = requirepass {
         s.set_requirepass(p);
+    }
+    if let Some(on) = protected {
+        s.protected_mode.store(on, Ordering::Relaxed);
     }
     let policy_idx = EvictionPolicy::ALL
         .iter()
