@@ -387,7 +387,7 @@ fn protected_mode_denies_non_loopback_clients_without_a_password() {
     };
     let s = Server::start(&["--bind", "0.0.0.0"]);
     let outside = format!("{ip}:{}", s.port());
-    let mut r = Raw::connect(&outside);
+    let r = Raw::connect(&outside);
     let mut got = Vec::new();
     let _ = r.stream().read_to_end(&mut got);
     assert!(
