@@ -19,6 +19,12 @@
 //! command named in the `command` table into ops) → `router` (batch per
 //! shard, exchange, merge) → `resp::encode` → socket.
 //!
+//! Multi-shard commands stay atomic: a round whose commands span shards is
+//! sent under `Shared::order`, so every shard sees such rounds in one order;
+//! a command that needs several dependent exchanges (EXEC after WATCH,
+//! cross-shard RENAME/COPY/MSETNX) defers itself to the end of the round and
+//! runs in a section that holds its shards (`Router::defer`, `Router::hold`).
+//!
 //! - `config`: command-line flags and defaults.
 //! - `server`: binds the listener and starts the acceptor, workers and shards.
 //! - `worker`: the per-thread event loop and connection buffers.
@@ -26,7 +32,8 @@
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
 //! - `command`: the command table (name, arity, flags, key positions).
 //! - `cmd`: one handler per command, one file per family.
-//! - `router`: split commands into shard ops, merge replies in order.
+//! - `router`: split commands into shard ops, merge replies in order; the
+//!   order lock and held sections for cross-shard atomicity.
 //! - `info`: the INFO text.
 
 pub mod clients;
