@@ -250,6 +250,20 @@ impl Router {
         }
     }
 
+    /// Forgets the round (its replies, ops and call counts) without sending
+    /// anything: for harnesses that dispatch commands with no shard threads,
+    /// such as the fuzz targets.
+    pub fn discard(&mut self) {
+        self.pending.clear();
+        self.subs.clear();
+        self.imm.clear();
+        self.next_executed = false;
+        self.calls.iter_mut().for_each(|n| *n = 0);
+        for b in &mut self.batches {
+            b.clear();
+        }
+    }
+
     /// Sends every non-empty batch to its shard (one send each) and waits for all of them.
     pub fn exchange(&mut self, to_shards: &[Sender<Batch>], replies: &Receiver<Batch>) {
         let mut inflight = 0;
