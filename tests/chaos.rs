@@ -303,7 +303,8 @@ fn half_frames_then_close_are_dropped() {
     let s = Server::start(&[]);
     for _ in 0..20 {
         let mut c = TcpStream::connect(s.addr()).expect("connect");
-        c.write_all(b"*2\r\n$3\r\nGET\r\n$10\r\nabc").expect("write");
+        c.write_all(b"*2\r\n$3\r\nGET\r\n$10\r\nabc")
+            .expect("write");
         drop(c);
     }
     // Only the connection asking remains.
