@@ -192,6 +192,11 @@ impl Decoder {
         }
     }
 
+    /// True between commands: no multibulk is partly decoded into `Args`.
+    pub fn between_commands(&self) -> bool {
+        self.multibulk == 0
+    }
+
     /// Bytes the decoder still needs before the current bulk completes, if known;
     /// lets the connection size its read buffer for big values in one step.
     pub fn pending_bulk(&self) -> Option<usize> {

@@ -406,6 +406,33 @@ impl Router {
         }
     }
 
+    /// A router wired to no shard thread, for harnesses that only dispatch
+    /// and `discard` (the fuzz targets): an exchange would find no shard.
+    pub fn detached(shards: usize) -> Self {
+        let (to_shards, _): (Vec<_>, Vec<_>) = (0..shards.max(1))
+            .map(|_| crossbeam_channel::unbounded::<Batch>())
+            .unzip();
+        let (_, replies) = crossbeam_channel::unbounded::<Batch>();
+        Router::new(0, to_shards, replies, Arc::new(Mutex::new(())))
+    }
+
+    /// Forgets the round (its replies, ops and call counts) without sending
+    /// anything: for harnesses that dispatch commands with no shard threads,
+    /// such as the fuzz targets.
+    pub fn discard(&mut self) {
+        self.pending.clear();
+        self.subs.clear();
+        self.imm.clear();
+        self.next_executed = false;
+        self.deferred = false;
+        self.ordered = false;
+        self.held.iter_mut().for_each(|h| *h = false);
+        self.calls.iter_mut().for_each(|n| *n = 0);
+        for b in &mut self.batches {
+            b.clear();
+        }
+    }
+
     /// Sends every batch with new ops (or a hold or release) to its shard,
     /// one send each, and waits for all of them. Ops that ran in an earlier
     /// exchange of this round do not run again.

@@ -243,6 +243,45 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident set size in KiB (`VmRSS` in /proc/PID/status).
+    pub fn rss_kib(&self) -> u64 {
+        let path = format!("/proc/{}/status", self.pid());
+        let status =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS line in {path}"))
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the process to exit;
+    /// returns its exit code (None when a signal killed it).
+    pub fn terminate(&mut self, limit: Duration) -> Option<i32> {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -TERM {} failed", self.pid());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "the server did not exit within {limit:?} of SIGTERM"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `INFO <section>` as `field -> value` pairs, through a fresh raw connection.
     pub fn info(&self, section: &str) -> Vec<(String, String)> {
         let mut raw = self.raw();
