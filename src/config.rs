@@ -299,7 +299,7 @@ impl Config {
     /// Shard count after defaults.
     pub fn shard_count(&self) -> usize {
         self.shards
-            .unwrap_or_else(cores)
+            .unwrap_or_else(default_threads)
             .clamp(1, u16::MAX as usize)
     }
 }

@@ -323,6 +323,10 @@ const REWRITE_STEP_ENTRIES: usize = 4096;
 const REWRITE_STEP_BUDGET: Duration = Duration::from_millis(2);
 /// Sync the rewrite file every this many bytes so the final sync is short.
 const REWRITE_SYNC_EVERY: u64 = 8 << 20;
+/// The most a rewrite writes per second, and how far ahead of that pace it
+/// may run.
+const REWRITE_BYTES_PER_SEC: u64 = 32 << 20;
+const REWRITE_BURST: u64 = 1 << 20;
 
 impl Aof {
     fn open(path: PathBuf, cfg: &AofConfig) -> io::Result<Aof> {
@@ -537,7 +541,13 @@ impl Aof {
         if !rw.walked {
             let now = crate::clock::unix_ms();
             let mut chunk = Vec::with_capacity(64 * 1024);
-            while start.elapsed() < REWRITE_STEP_BUDGET {
+            // Paced (see REWRITE_BYTES_PER_SEC): ahead of schedule, stop.
+            let on_schedule = |rw: &Rewrite| {
+                (rw.written as f64)
+                    < rw.started.elapsed().as_secs_f64() * REWRITE_BYTES_PER_SEC as f64
+                        + REWRITE_BURST as f64
+            };
+            while start.elapsed() < REWRITE_STEP_BUDGET && on_schedule(rw) {
                 let next =
                     store.snapshot_range(rw.cursor, REWRITE_STEP_ENTRIES, now, |db, k, v, exp| {
                         if rw.db != Some(db) {

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 /// How often idle shards sample keys with a TTL and tick the AOF.
 const TICK: Duration = Duration::from_millis(100);
+/// How long a shard with a rewrite in progress waits for batches before its
+/// next rewrite step (a batch that arrives wakes it at once).
+const REWRITE_TICK: Duration = Duration::from_millis(1);
 /// The most a single active-expiry cycle may take, so a batch never waits long behind it.
 const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 
@@ -46,8 +49,10 @@ pub fn run(
         // A rewrite in progress advances between batches; do not sleep on it.
         let rewriting = persist.aof.as_ref().is_some_and(|a| a.rewriting());
         let runnable = held_by.is_none() && !waiting.is_empty();
-        let wait = if rewriting || runnable {
+        let wait = if runnable {
             Duration::ZERO
+        } else if rewriting {
+            REWRITE_TICK
         } else {
             TICK
         };
