@@ -280,6 +280,9 @@ impl Worker {
             return;
         };
         conn.deferred = false;
+        if conn.session.close || conn.session.client.killed() {
+            return;
+        }
         self.router.set_section(true);
         cmd::dispatch(
             &conn.args,
