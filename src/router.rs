@@ -346,16 +346,7 @@ impl Router {
     /// Adds an op on `args[0]` (the key) to the current command.
     pub fn key_op(&mut self, code: OpCode, db: u8, flags: u8, num: u64, args: &[&[u8]]) {
         let shard = self.shard_of(args[0]);
-        let op = Op {
-            code,
-            db,
-            flags,
-            arg: 0,
-            nargs: 0,
-            num,
-            aux: 0,
-        };
-        self.push_op(shard, op, args);
+        self.push_op(shard, Op::new(code, db, flags, num, 0), args);
     }
 
     /// Adds `op` (its `arg`/`nargs` are filled in) on `args[0]`, the key.
@@ -366,31 +357,13 @@ impl Router {
 
     /// Adds an argument-less op for one shard.
     pub fn shard_op(&mut self, shard: usize, code: OpCode, flags: u8, num: u64, aux: u64) {
-        let op = Op {
-            code,
-            db: 0,
-            flags,
-            arg: 0,
-            nargs: 0,
-            num,
-            aux,
-        };
-        self.push_op(shard, op, &[]);
+        self.push_op(shard, Op::new(code, 0, flags, num, aux), &[]);
     }
 
     /// Adds the same op, without arguments, for every shard.
     pub fn each_shard_op(&mut self, code: OpCode, db: u8, flags: u8, num: u64, aux: u64) {
         for shard in 0..self.batches.len() {
-            let op = Op {
-                code,
-                db,
-                flags,
-                arg: 0,
-                nargs: 0,
-                num,
-                aux,
-            };
-            self.push_op(shard, op, &[]);
+            self.push_op(shard, Op::new(code, db, flags, num, aux), &[]);
         }
     }
 

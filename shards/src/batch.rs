@@ -259,6 +259,22 @@ pub struct Op {
     pub aux: u64,
 }
 
+impl Op {
+    /// An op without arguments yet (the router fills in `arg` and `nargs`
+    /// when it adds the op to a batch).
+    pub fn new(code: OpCode, db: u8, flags: u8, num: u64, aux: u64) -> Op {
+        Op {
+            code,
+            db,
+            flags,
+            arg: 0,
+            nargs: 0,
+            num,
+            aux,
+        }
+    }
+}
+
 /// Error replies a shard can produce, as Redis spells them (without the leading `-`).
 pub mod errors {
     /// Write refused under `maxmemory`/`max-keys` with no eviction possible.

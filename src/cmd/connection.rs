@@ -243,12 +243,7 @@ pub fn client(ctx: &mut Ctx) {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.reply(|out| {
-                encode::array(out, lines.len());
-                for l in lines {
-                    encode::simple(out, l);
-                }
-            });
+            ctx.reply_lines(&lines);
         }
         // A known subcommand with the wrong arity, or an unknown one.
         _ => {

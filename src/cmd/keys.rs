@@ -60,18 +60,6 @@ pub fn flush(ctx: &mut Ctx, all: bool) {
     ctx.router.each_shard_op(code, ctx.session.db, 0, 0, 0);
 }
 
-fn op(code: OpCode, db: u8, flags: u8, num: u64, aux: u64) -> Op {
-    Op {
-        code,
-        db,
-        flags,
-        arg: 0,
-        nargs: 0,
-        num,
-        aux,
-    }
-}
-
 /// The value and expiry a `Dump` step found, copied out of its batch.
 fn dumped(ctx: &Ctx, r: OpRef) -> Option<(Vec<u8>, u64)> {
     match ctx.router.reply_of(r) {
@@ -116,11 +104,11 @@ fn move_across(
     ctx.router.hold(s2);
     let read = ctx
         .router
-        .step_op(s1, op(OpCode::Dump, src_db, 0, 0, 0), &[src]);
+        .step_op(s1, Op::new(OpCode::Dump, src_db, 0, 0, 0), &[src]);
     let probe = (!overwrite).then(|| {
         ctx.router.step_op(
             s2,
-            op(OpCode::MSetNx, dst_db, rename_flags::CHECK, 0, 0),
+            Op::new(OpCode::MSetNx, dst_db, rename_flags::CHECK, 0, 0),
             &[dst, b""],
         )
     });
@@ -135,7 +123,7 @@ fn move_across(
     }
     let write = ctx
         .router
-        .step_op(s2, op(OpCode::Set, dst_db, 0, at, 0), &[dst, &value]);
+        .step_op(s2, Op::new(OpCode::Set, dst_db, 0, at, 0), &[dst, &value]);
     ctx.router.exchange();
     if let Some(e) = step_error(ctx, write) {
         return Err(e);
@@ -143,7 +131,7 @@ fn move_across(
     if remove_src {
         let del = ctx
             .router
-            .step_op(s1, op(OpCode::Del, src_db, 0, 0, 0), &[src]);
+            .step_op(s1, Op::new(OpCode::Del, src_db, 0, 0, 0), &[src]);
         ctx.router.exchange();
         if let Some(e) = step_error(ctx, del) {
             return Err(e);
@@ -210,10 +198,7 @@ pub fn copy(ctx: &mut Ctx) {
     let flags = if replace { rename_flags::REPLACE } else { 0 };
     if ctx.router.shard_of(src) == ctx.router.shard_of(dst) {
         ctx.router.begin(ctx.conn, Merge::One);
-        let o = Op {
-            aux: dst_db as u64,
-            ..op(OpCode::Copy, ctx.session.db, flags, 0, 0)
-        };
+        let o = Op::new(OpCode::Copy, ctx.session.db, flags, 0, dst_db as u64);
         ctx.router.key_op_full(o, &[src, dst]);
         return;
     }
@@ -249,23 +234,13 @@ pub fn swapdb(ctx: &mut Ctx) {
         .each_shard_op(OpCode::SwapDb, 0, 0, dbs[0], dbs[1]);
 }
 
-fn plain_op(code: OpCode, db: u8) -> Op {
-    Op {
-        code,
-        db,
-        flags: 0,
-        arg: 0,
-        nargs: 0,
-        num: 0,
-        aux: 0,
-    }
-}
-
 /// KEYS pattern: every shard matches its own keys; the worker concatenates.
 pub fn keys(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::Keys);
-    ctx.router
-        .each_shard_op_full(plain_op(OpCode::Keys, ctx.session.db), &[ctx.args.get(1)]);
+    ctx.router.each_shard_op_full(
+        Op::new(OpCode::Keys, ctx.session.db, 0, 0, 0),
+        &[ctx.args.get(1)],
+    );
 }
 
 /// Redis's SCAN cursor parsing (`parseScanCursorOrReply`): C's `strtoul`
@@ -347,7 +322,7 @@ pub fn scan(ctx: &mut Ctx) {
     }
     let shards = ctx.router.shards() as u64;
     let shard = cursor % shards;
-    let mut step = plain_op(OpCode::Scan, ctx.session.db);
+    let mut step = Op::new(OpCode::Scan, ctx.session.db, 0, 0, 0);
     step.aux = count as u64;
     ctx.router.begin(
         ctx.conn,
@@ -375,7 +350,7 @@ pub fn scan(ctx: &mut Ctx) {
 pub fn randomkey(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::RandomKey);
     ctx.router
-        .each_shard_op_full(plain_op(OpCode::RandomKey, ctx.session.db), &[]);
+        .each_shard_op_full(Op::new(OpCode::RandomKey, ctx.session.db, 0, 0, 0), &[]);
 }
 
 /// MOVE key db. The shard of a key does not depend on its database, so this

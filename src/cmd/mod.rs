@@ -177,6 +177,15 @@ impl Ctx<'_> {
         let msg = format!("ERR wrong number of arguments for '{name}' command");
         self.error(&msg);
     }
+    /// Replies with an array of status lines (the HELP subcommands).
+    pub fn reply_lines(&mut self, lines: &[&str]) {
+        self.reply(|out| {
+            encode::array(out, lines.len());
+            for l in lines {
+                encode::simple(out, l);
+            }
+        });
+    }
     /// Replies with any encoder.
     pub fn reply(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         self.router.reply(self.conn, write);

@@ -214,12 +214,7 @@ pub fn config(ctx: &mut Ctx) {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.reply(|out| {
-                encode::array(out, lines.len());
-                for l in lines {
-                    encode::simple(out, l);
-                }
-            });
+            ctx.reply_lines(&lines);
         }
         _ => unknown_subcommand(ctx),
     }
@@ -598,12 +593,7 @@ pub fn latency(ctx: &mut Ctx) {
                 "HELP",
                 "    Print this help.",
             ];
-            ctx.reply(|out| {
-                encode::array(out, lines.len());
-                for l in lines {
-                    encode::simple(out, l);
-                }
-            });
+            ctx.reply_lines(&lines);
         }
         _ => unknown_subcommand(ctx),
     }
@@ -721,12 +711,7 @@ pub fn function(ctx: &mut Ctx) {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.reply(|out| {
-                encode::array(out, lines.len());
-                for l in lines {
-                    encode::simple(out, l);
-                }
-            });
+            ctx.reply_lines(&lines);
         }
         _ => {
             if super::subcommand_ok(ctx) {

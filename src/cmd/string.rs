@@ -795,15 +795,7 @@ pub fn msetnx(ctx: &mut Ctx) {
         for (s, args) in per_shard.iter().enumerate() {
             if !args.is_empty() {
                 ctx.router.hold(s);
-                let o = Op {
-                    code: OpCode::MSetNx,
-                    db,
-                    flags,
-                    arg: 0,
-                    nargs: 0,
-                    num: 0,
-                    aux: 0,
-                };
+                let o = Op::new(OpCode::MSetNx, db, flags, 0, 0);
                 refs.push(ctx.router.step_op(s, o, args));
             }
         }

@@ -225,22 +225,10 @@ fn watched_changed(ctx: &mut Ctx) -> bool {
         .into_iter()
         .map(|s| {
             ctx.router
-                .step_op(s as usize, op(OpCode::WatchCheck, id), &[])
+                .step_op(s as usize, Op::new(OpCode::WatchCheck, 0, 0, id, 0), &[])
         })
         .collect();
     ctx.router.exchange();
     refs.into_iter()
         .any(|r| matches!(ctx.router.reply_of(r).1, Reply::Int(1)))
-}
-
-fn op(code: OpCode, num: u64) -> Op {
-    Op {
-        code,
-        db: 0,
-        flags: 0,
-        arg: 0,
-        nargs: 0,
-        num,
-        aux: 0,
-    }
 }
