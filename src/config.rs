@@ -574,6 +574,16 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_config_file_parses() {
+        let text = include_str!("../tools/cluster/shardcache.conf");
+        let mut argv = vec!["shardcache".to_string()];
+        argv.extend(config_file_args(text).unwrap());
+        let c = Config::try_parse_from(argv).unwrap();
+        assert_eq!(c.maxclients, DEFAULT_MAXCLIENTS);
+        assert_eq!(c.protected_mode, YesNo::Yes);
+    }
+
+    #[test]
     fn even_split() {
         let parts: Vec<u64> = (0..3).map(|i| split_even(10, 3, i)).collect();
         assert_eq!(parts, [4, 3, 3]);
