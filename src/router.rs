@@ -126,6 +126,8 @@ pub struct Router {
     ordered: bool,
     /// Shards held by the current section.
     held: Vec<bool>,
+    /// The current section's holds went out (it may take no more shards).
+    holds_sent: bool,
     /// A handler asked to run its command again once the round is delivered.
     deferred: bool,
     /// Set while a deferred command runs: handlers may hold and exchange.
@@ -167,6 +169,7 @@ impl Router {
             order,
             ordered: false,
             held: vec![false; shards],
+            holds_sent: false,
             deferred: false,
             section: false,
             last_call: 0,
@@ -216,8 +219,18 @@ impl Router {
     }
 
     /// Takes shard `shard` for the current section at the next exchange.
+    ///
+    /// A section must take all its shards before its first exchange: the
+    /// holds then travel in one send under the order lock, so two sections
+    /// always queue behind each other in the same order on every shard they
+    /// share. Taking one more shard after an exchange could wait on a
+    /// section that waits on this one.
     pub fn hold(&mut self, shard: usize) {
         if !self.held[shard] {
+            debug_assert!(
+                !self.holds_sent,
+                "shard {shard} taken after the section's first exchange"
+            );
             self.held[shard] = true;
             self.batches[shard].hold = true;
         }
@@ -225,6 +238,7 @@ impl Router {
 
     /// Ends the section on every held shard at the next exchange.
     pub fn release(&mut self) {
+        self.holds_sent = false;
         for (s, h) in self.held.iter_mut().enumerate() {
             if std::mem::take(h) {
                 self.batches[s].release = true;
@@ -400,6 +414,7 @@ impl Router {
         self.deferred = false;
         self.ordered = false;
         self.held.iter_mut().for_each(|h| *h = false);
+        self.holds_sent = false;
         self.calls.iter_mut().for_each(|n| *n = 0);
         for b in &mut self.batches {
             b.clear();
@@ -411,6 +426,7 @@ impl Router {
     /// exchange of this round do not run again.
     pub fn exchange(&mut self) {
         let takes_hold = self.batches.iter().any(|b| b.hold);
+        self.holds_sent |= takes_hold;
         // Only the sends are ordered; the wait for replies happens unlocked.
         let guard = (self.ordered || takes_hold)
             .then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
