@@ -4,17 +4,10 @@
 
 mod common;
 
-use common::{bulk, cmd, parse_info, wait_until, Raw, Reply, Server};
+use common::{bulk, cmd, exchange, parse_info, wait_until, Raw, Reply, Server};
 use redis::Commands;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-/// Sends `input` and expects exactly `output` back.
-#[track_caller]
-fn exchange(raw: &mut Raw, input: &[u8], output: &[u8]) {
-    raw.send(input);
-    raw.expect(output);
-}
 
 /// `CONFIG GET pattern` as a map.
 fn config_get(raw: &mut Raw, pattern: &str) -> HashMap<String, String> {

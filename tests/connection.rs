@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{bulk, cmd, parse_info, wait_until, Raw, Reply, Server, AGAINST_REDIS};
+use common::{against_redis, bulk, cmd, exchange, parse_info, run, wait_until, Raw, Reply, Server};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,25 +49,6 @@ const CLIENT_FIELDS: [&str; 28] = [
     "redir",
     "resp",
 ];
-
-fn against_redis() -> bool {
-    std::env::var_os(AGAINST_REDIS).is_some()
-}
-
-/// Sends `input` and expects exactly `output` back.
-#[track_caller]
-fn exchange(raw: &mut Raw, input: &[u8], output: &[u8]) {
-    raw.send(input);
-    raw.expect(output);
-}
-
-/// Runs each `(command, exact reply)` in order.
-#[track_caller]
-fn run(r: &mut Raw, cases: &[(&[&str], &[u8])]) {
-    for (args, reply) in cases {
-        exchange(r, &cmd(args), reply);
-    }
-}
 
 /// HELLO's reply for protocol `proto` and client `id`, exact bytes.
 fn hello_reply(proto: u8, id: i64) -> Vec<u8> {

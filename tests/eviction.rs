@@ -2,13 +2,7 @@
 
 mod common;
 
-use common::{cmd, Raw, Server};
-
-#[track_caller]
-fn exchange(raw: &mut Raw, input: &[u8], output: &[u8]) {
-    raw.send(input);
-    raw.expect(output);
-}
+use common::{cmd, exchange, Raw, Server};
 
 const OOM: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 

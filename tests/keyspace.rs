@@ -7,23 +7,12 @@
 
 mod common;
 
-use common::{bulk, cmd, Raw, Reply, Server, AGAINST_REDIS};
+use common::{against_redis, bulk, cmd, exchange, Raw, Reply, Server};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Sends `input` and expects exactly `output` back.
-#[track_caller]
-fn exchange(raw: &mut Raw, input: &[u8], output: &[u8]) {
-    raw.send(input);
-    raw.expect(output);
-}
-
-fn against_redis() -> bool {
-    std::env::var_os(AGAINST_REDIS).is_some()
-}
 
 /// The elements of an array of bulk strings.
 #[track_caller]

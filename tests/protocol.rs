@@ -4,16 +4,10 @@
 
 mod common;
 
-use common::{bulk, cmd, Raw, Server};
+use common::{bulk, cmd, exchange, Server};
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
-
-#[track_caller]
-fn exchange(raw: &mut Raw, input: &[u8], output: &[u8]) {
-    raw.send(input);
-    raw.expect(output);
-}
 
 // ---------------------------------------------------------------- pipelining
 

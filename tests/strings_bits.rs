@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{bulk, cmd, parse_info, Raw, Reply, Server, AGAINST_REDIS};
+use common::{against_redis, bulk, cmd, exchange, parse_info, run, Raw, Reply, Server};
 use std::time::Duration;
 
 const NOT_INT: &[u8] = b"-ERR value is not an integer or out of range\r\n";
@@ -15,25 +15,6 @@ const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
 const BAD_OFFSET: &[u8] = b"-ERR bit offset is not an integer or out of range\r\n";
 const BAD_BIT: &[u8] = b"-ERR bit is not an integer or out of range\r\n";
 const GETEX_INVALID: &[u8] = b"-ERR invalid expire time in 'getex' command\r\n";
-
-fn against_redis() -> bool {
-    std::env::var_os(AGAINST_REDIS).is_some()
-}
-
-/// Sends `input` and expects exactly `output` back.
-#[track_caller]
-fn exchange(raw: &mut Raw, input: &[u8], output: &[u8]) {
-    raw.send(input);
-    raw.expect(output);
-}
-
-/// Runs each `(command, exact reply)` in order.
-#[track_caller]
-fn run(r: &mut Raw, cases: &[(&[&str], &[u8])]) {
-    for (args, reply) in cases {
-        exchange(r, &cmd(args), reply);
-    }
-}
 
 /// Runs each `(command with binary arguments, exact reply)` in order.
 #[track_caller]

@@ -5,26 +5,11 @@
 
 mod common;
 
-use common::{cmd, parse_info, Raw, Reply, Server};
+use common::{cmd, exchange, parse_info, run, Raw, Reply, Server};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const NOT_INT: &[u8] = b"-ERR value is not an integer or out of range\r\n";
 const OVERFLOW: &[u8] = b"-ERR increment or decrement would overflow\r\n";
-
-/// Sends `input` and expects exactly `output` back.
-#[track_caller]
-fn exchange(raw: &mut Raw, input: &[u8], output: &[u8]) {
-    raw.send(input);
-    raw.expect(output);
-}
-
-/// Runs each `(command, exact reply)` in order.
-#[track_caller]
-fn run(r: &mut Raw, cases: &[(&[&str], &[u8])]) {
-    for (args, reply) in cases {
-        exchange(r, &cmd(args), reply);
-    }
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()

@@ -10,7 +10,7 @@
 mod common;
 
 use common::proc::{tempdir, Proc};
-use common::{cmd, Raw, Reply, Server};
+use common::{cmd, run, Reply, Server};
 use shards::route::Router;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,14 +18,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Sends each `(command, exact reply)` in order.
-#[track_caller]
-fn run(r: &mut Raw, cases: &[(&[&str], &[u8])]) {
-    for (args, reply) in cases {
-        r.send(&cmd(args));
-        r.expect(reply);
-    }
-}
-
 /// Two key names that the 4-shard server places on different shards, and
 /// two on the same shard, all starting with `prefix`.
 fn keys(prefix: &str) -> (String, String, String, String) {

@@ -16,17 +16,55 @@ pub fn get(ctx: &mut Ctx) {
         .key_op(OpCode::Get, ctx.session.db, 0, 0, &[ctx.args.get(1)]);
 }
 
+/// The expire options SET and GETEX share.
+#[derive(PartialEq, Clone, Copy)]
+enum Unit {
+    None,
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+impl Unit {
+    /// The unit an option names (`Unit::None` for any other word).
+    fn parse(opt: &[u8]) -> Unit {
+        let is = |s: &str| opt.eq_ignore_ascii_case(s.as_bytes());
+        if is("ex") {
+            Unit::Ex
+        } else if is("px") {
+            Unit::Px
+        } else if is("exat") {
+            Unit::ExAt
+        } else if is("pxat") {
+            Unit::PxAt
+        } else {
+            Unit::None
+        }
+    }
+
+    /// Redis's `getExpireMillisecondsOrReply`: the absolute deadline in ms
+    /// for `v` in this unit, or None when it is invalid (not positive, or
+    /// overflowing).
+    fn deadline(self, v: i64, now_ms: u64) -> Option<i64> {
+        if v <= 0 {
+            return None;
+        }
+        let ms = match self {
+            Unit::Ex | Unit::ExAt => v.checked_mul(1000)?,
+            _ => v,
+        };
+        let at = match self {
+            Unit::Ex | Unit::Px => ms.checked_add(now_ms as i64)?,
+            _ => ms,
+        };
+        (at > 0).then_some(at)
+    }
+}
+
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL], with the
 /// option rules of Redis 7.0's `parseExtendedStringArgumentsOrReply`.
 pub fn set(ctx: &mut Ctx) {
-    #[derive(PartialEq, Clone, Copy)]
-    enum Unit {
-        None,
-        Ex,
-        Px,
-        ExAt,
-        PxAt,
-    }
     let mut flags = 0u8;
     let mut unit = Unit::None;
     let mut expire_arg: &[u8] = b"";
@@ -48,15 +86,7 @@ pub fn set(ctx: &mut Ctx) {
             && has_next
             && (is("ex") || is("px") || is("exat") || is("pxat"))
         {
-            let u = if is("ex") {
-                Unit::Ex
-            } else if is("px") {
-                Unit::Px
-            } else if is("exat") {
-                Unit::ExAt
-            } else {
-                Unit::PxAt
-            };
+            let u = Unit::parse(opt);
             // Redis accepts the same unit twice (the last wins) but not two units.
             if unit != Unit::None && unit != u {
                 ctx.syntax_error();
@@ -77,24 +107,10 @@ pub fn set(ctx: &mut Ctx) {
             ctx.not_integer();
             return;
         };
-        let invalid = |ctx: &mut Ctx| ctx.error("ERR invalid expire time in 'set' command");
-        if v <= 0 {
-            invalid(ctx);
-            return;
-        }
-        let ms = match unit {
-            Unit::Ex | Unit::ExAt => v.checked_mul(1000),
-            _ => Some(v),
-        };
-        let abs = match (unit, ms) {
-            (_, None) => None,
-            (Unit::Ex | Unit::Px, Some(ms)) => ms.checked_add(ctx.now_ms as i64),
-            (_, Some(ms)) => Some(ms),
-        };
-        match abs {
-            Some(t) if t > 0 => expire_at = t as u64,
-            _ => {
-                invalid(ctx);
+        match unit.deadline(v, ctx.now_ms) {
+            Some(t) => expire_at = t as u64,
+            None => {
+                ctx.error("ERR invalid expire time in 'set' command");
                 return;
             }
         }
@@ -288,14 +304,6 @@ pub fn setrange(ctx: &mut Ctx) {
 /// Redis 7.0's `parseExtendedStringArgumentsOrReply`. Option errors reply at
 /// once; a bad time only once the shard found the key (see `getex_flags`).
 pub fn getex(ctx: &mut Ctx) {
-    #[derive(PartialEq, Clone, Copy)]
-    enum Unit {
-        None,
-        Ex,
-        Px,
-        ExAt,
-        PxAt,
-    }
     let mut persist = false;
     let mut unit = Unit::None;
     let mut time: &[u8] = b"";
@@ -304,17 +312,7 @@ pub fn getex(ctx: &mut Ctx) {
     while j < n {
         let opt = c_str(ctx.args.get(j));
         let is = |s: &str| opt.eq_ignore_ascii_case(s.as_bytes());
-        let u = if is("ex") {
-            Unit::Ex
-        } else if is("px") {
-            Unit::Px
-        } else if is("exat") {
-            Unit::ExAt
-        } else if is("pxat") {
-            Unit::PxAt
-        } else {
-            Unit::None
-        };
+        let u = Unit::parse(opt);
         if is("persist") && unit == Unit::None {
             persist = true;
         } else if u != Unit::None && !persist && (unit == Unit::None || unit == u) && j + 1 < n {
@@ -338,22 +336,10 @@ pub fn getex(ctx: &mut Ctx) {
         // Redis's getExpireMillisecondsOrReply.
         match parse_int(time) {
             None => flags |= getex_flags::ERR_NOT_INTEGER,
-            Some(v) => {
-                let seconds = matches!(unit, Unit::Ex | Unit::ExAt);
-                let ms = if seconds {
-                    v.checked_mul(1000)
-                } else {
-                    Some(v)
-                };
-                let ms = match (unit, ms) {
-                    (Unit::Ex | Unit::Px, Some(ms)) => ms.checked_add(ctx.now_ms as i64),
-                    (_, ms) => ms,
-                };
-                match ms {
-                    Some(ms) if v > 0 && ms > 0 => at = ms,
-                    _ => flags |= getex_flags::ERR_INVALID,
-                }
-            }
+            Some(v) => match unit.deadline(v, ctx.now_ms) {
+                Some(ms) => at = ms,
+                None => flags |= getex_flags::ERR_INVALID,
+            },
         }
     }
     ctx.router.begin(ctx.conn, Merge::One);

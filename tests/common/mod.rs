@@ -670,6 +670,26 @@ impl Raw {
     }
 }
 
+/// True when the tests run against a real `redis-server` (`AGAINST_REDIS`).
+pub fn against_redis() -> bool {
+    std::env::var_os(AGAINST_REDIS).is_some()
+}
+
+/// Sends `input` and expects exactly `output` back.
+#[track_caller]
+pub fn exchange(raw: &mut Raw, input: &[u8], output: &[u8]) {
+    raw.send(input);
+    raw.expect(output);
+}
+
+/// Runs each `(command, exact reply)` in order.
+#[track_caller]
+pub fn run(r: &mut Raw, cases: &[(&[&str], &[u8])]) {
+    for (args, reply) in cases {
+        exchange(r, &cmd(args), reply);
+    }
+}
+
 /// Polls `f` every 20 ms until it returns true or `limit` passes.
 pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
