@@ -53,10 +53,14 @@ impl Round {
         // As server::start: one request queue per shard, one reply queue per worker.
         let (reply_tx, replies) = unbounded::<Batch>();
         let (tx, rx) = unbounded::<Batch>();
-        std::thread::Builder::new()
+        let shard = std::thread::Builder::new()
             .name("bench-shard".into())
-            .spawn(move || shards::shard::run(Store::default(), Persist::off(), rx, vec![reply_tx]))
+            .spawn(move || {
+                let replies = vec![shards::shard::Outbox::new(reply_tx)];
+                shards::shard::run(Store::default(), Persist::off(), rx, replies)
+            })
             .expect("spawn shard");
+        let tx = shards::shard::ShardTx::new(tx, shard.thread().clone());
         let order = shared.order.clone();
         Round {
             shared,

@@ -14,11 +14,14 @@
 use crate::info;
 use crate::resp::encode;
 use crate::server::Shared;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use shards::batch::{keylist, SCAN_DONE};
+use shards::shard::{Bell, ShardTx};
 use shards::{Batch, Op, OpCode, Reply, ShardInfo};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// The connection token of ops whose replies nobody reads (clean-up such as
 /// forgetting a closed connection's WATCHes).
@@ -119,8 +122,11 @@ pub trait ReplySink {
 /// often as needed, `release`.
 pub struct Router {
     worker: usize,
-    to_shards: Vec<Sender<Batch>>,
+    to_shards: Vec<ShardTx>,
     replies: Receiver<Batch>,
+    /// Rung by the shards after they queue replies, when set: waits for
+    /// replies park on it instead of spinning in the queue's receive.
+    bell: Option<Arc<Bell>>,
     order: Arc<Mutex<()>>,
     /// Some command of this exchange has ops on more than one shard.
     ordered: bool,
@@ -139,16 +145,71 @@ pub struct Router {
     /// `reply_flags` of the connection whose command is being routed.
     conn_flags: u8,
     route: shards::route::Router,
+    /// The round being built.
+    round: Round,
+    /// Rounds submitted and not yet delivered, oldest first.
+    inflight: VecDeque<Round>,
+    /// Delivered rounds, kept for their buffers.
+    spare: Vec<Round>,
+    /// xorshift state for RANDOMKEY's pick of a shard.
+    rng: u64,
+    /// LCS's dynamic-programming table, reused while small.
+    lcs_table: Vec<u32>,
+}
+
+/// One round: its batches, and the replies to encode once they come back.
+struct Round {
     batches: Vec<Batch>,
     pending: Vec<Pending>,
     subs: Vec<(u32, u32)>,
     imm: Vec<u8>,
     /// Calls of each command table row in this round, for latency tracking.
     calls: Vec<u64>,
-    /// xorshift state for RANDOMKEY's pick of a shard.
-    rng: u64,
-    /// LCS's dynamic-programming table, reused while small.
-    lcs_table: Vec<u32>,
+    /// Shards this round's batch went to and has not come back from.
+    awaiting: Vec<bool>,
+    /// Number of `true` in `awaiting`.
+    outstanding: usize,
+    /// When the worker started the poll round that built it (latency tracking).
+    start: Option<Instant>,
+    /// The connections with replies in this round (set by the worker).
+    conns: Vec<usize>,
+}
+
+impl Round {
+    fn new(worker: usize, shards: usize) -> Self {
+        Round {
+            batches: (0..shards).map(|s| Batch::new(worker, s)).collect(),
+            pending: Vec::new(),
+            subs: Vec::new(),
+            imm: Vec::new(),
+            calls: vec![0; crate::command::COMMANDS.len()],
+            awaiting: vec![false; shards],
+            outstanding: 0,
+            start: None,
+            conns: Vec::new(),
+        }
+    }
+
+    /// Takes a batch back from its shard.
+    fn accept(&mut self, mut batch: Batch) {
+        batch.hold = false;
+        batch.release = false;
+        let shard = batch.shard;
+        self.batches[shard] = batch;
+        self.awaiting[shard] = false;
+        self.outstanding -= 1;
+    }
+
+    fn clear(&mut self) {
+        self.pending.clear();
+        self.subs.clear();
+        self.imm.clear();
+        self.conns.clear();
+        self.start = None;
+        for b in &mut self.batches {
+            b.clear();
+        }
+    }
 }
 
 impl Router {
@@ -157,7 +218,7 @@ impl Router {
     /// that orders multi-shard rounds.
     pub fn new(
         worker: usize,
-        to_shards: Vec<Sender<Batch>>,
+        to_shards: Vec<ShardTx>,
         replies: Receiver<Batch>,
         order: Arc<Mutex<()>>,
     ) -> Self {
@@ -166,6 +227,7 @@ impl Router {
             worker,
             to_shards,
             replies,
+            bell: None,
             order,
             ordered: false,
             held: vec![false; shards],
@@ -176,11 +238,9 @@ impl Router {
             next_executed: false,
             conn_flags: 0,
             route: shards::route::Router::new(shards),
-            batches: (0..shards).map(|s| Batch::new(worker, s)).collect(),
-            pending: Vec::new(),
-            subs: Vec::new(),
-            imm: Vec::new(),
-            calls: vec![0; crate::command::COMMANDS.len()],
+            round: Round::new(worker, shards),
+            inflight: VecDeque::new(),
+            spare: Vec::new(),
             rng: rng_seed(worker),
             lcs_table: Vec::new(),
         }
@@ -189,7 +249,7 @@ impl Router {
     /// Counts one call of command table row `id` in this round; its reply
     /// (the next pending entry) counts as an executed command.
     pub fn count_call(&mut self, id: usize) {
-        self.calls[id] += 1;
+        self.round.calls[id] += 1;
         self.last_call = id;
         self.next_executed = true;
     }
@@ -199,7 +259,7 @@ impl Router {
     /// command. The connection's later commands wait until then.
     pub fn defer(&mut self) {
         self.deferred = true;
-        self.calls[self.last_call] -= 1;
+        self.round.calls[self.last_call] -= 1;
         self.next_executed = false;
     }
 
@@ -232,7 +292,7 @@ impl Router {
                 "shard {shard} taken after the section's first exchange"
             );
             self.held[shard] = true;
-            self.batches[shard].hold = true;
+            self.round.batches[shard].hold = true;
         }
     }
 
@@ -241,7 +301,7 @@ impl Router {
         self.holds_sent = false;
         for (s, h) in self.held.iter_mut().enumerate() {
             if std::mem::take(h) {
-                self.batches[s].release = true;
+                self.round.batches[s].release = true;
             }
         }
     }
@@ -259,12 +319,7 @@ impl Router {
 
     /// Records `micros` for every call counted this round, then resets the counts.
     pub fn record_latency(&mut self, latencies: &mut crate::server::Latencies, micros: u64) {
-        for (h, n) in latencies.iter_mut().zip(self.calls.iter_mut()) {
-            if *n > 0 {
-                let _ = h.record_n(micros.max(1), *n);
-                *n = 0;
-            }
-        }
+        record_calls(&mut self.round.calls, latencies, micros);
     }
 
     /// Sets the `reply_flags` of the replies recorded from now on (the
@@ -275,7 +330,7 @@ impl Router {
 
     /// Number of shards.
     pub fn shards(&self) -> usize {
-        self.batches.len()
+        self.round.batches.len()
     }
 
     /// The shard that owns `key`.
@@ -285,16 +340,16 @@ impl Router {
 
     /// True when the round has replies to deliver.
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.round.pending.is_empty()
     }
 
     /// Records a reply the worker produces itself; `write` encodes it.
     pub fn reply(&mut self, conn: usize, write: impl FnOnce(&mut Vec<u8>)) {
-        let start = self.imm.len();
-        write(&mut self.imm);
-        let len = self.imm.len() - start;
+        let start = self.round.imm.len();
+        write(&mut self.round.imm);
+        let len = self.round.imm.len() - start;
         let executed = std::mem::take(&mut self.next_executed);
-        self.pending.push(Pending {
+        self.round.pending.push(Pending {
             conn,
             merge: Merge::Immediate { start, len },
             first: 0,
@@ -308,10 +363,10 @@ impl Router {
     /// `key_op` / `each_shard_op`.
     pub fn begin(&mut self, conn: usize, merge: Merge) {
         let executed = std::mem::take(&mut self.next_executed);
-        self.pending.push(Pending {
+        self.round.pending.push(Pending {
             conn,
             merge,
-            first: self.subs.len() as u32,
+            first: self.round.subs.len() as u32,
             count: 0,
             executed,
             flags: self.conn_flags,
@@ -319,7 +374,7 @@ impl Router {
     }
 
     fn push_raw(&mut self, shard: usize, op: Op, args: &[&[u8]]) -> OpRef {
-        let b = &mut self.batches[shard];
+        let b = &mut self.round.batches[shard];
         let mut op = op;
         op.arg = b.ranges.len() as u32;
         op.nargs = args.len() as u32;
@@ -335,13 +390,13 @@ impl Router {
 
     fn push_op(&mut self, shard: usize, op: Op, args: &[&[u8]]) {
         let r = self.push_raw(shard, op, args);
-        if let Some(p) = self.pending.last_mut() {
-            if p.count > 0 && self.subs[p.first as usize].0 != r.shard {
+        if let Some(p) = self.round.pending.last_mut() {
+            if p.count > 0 && self.round.subs[p.first as usize].0 != r.shard {
                 self.ordered = true;
             }
             p.count += 1;
         }
-        self.subs.push((r.shard, r.idx));
+        self.round.subs.push((r.shard, r.idx));
     }
 
     /// Adds an op whose reply the caller reads itself with `reply_of` after
@@ -353,7 +408,7 @@ impl Router {
 
     /// The reply to a `step_op`, and the batch its payload lives in.
     pub fn reply_of(&self, r: OpRef) -> (&Batch, &Reply) {
-        let b = &self.batches[r.shard as usize];
+        let b = &self.round.batches[r.shard as usize];
         (b, &b.replies[r.idx as usize])
     }
 
@@ -376,7 +431,7 @@ impl Router {
 
     /// Adds the same op, without arguments, for every shard.
     pub fn each_shard_op(&mut self, code: OpCode, db: u8, flags: u8, num: u64, aux: u64) {
-        for shard in 0..self.batches.len() {
+        for shard in 0..self.round.batches.len() {
             self.push_op(shard, Op::new(code, db, flags, num, aux), &[]);
         }
     }
@@ -388,7 +443,7 @@ impl Router {
 
     /// Adds `op` (its `arg`/`nargs` are filled in) with `args` for every shard.
     pub fn each_shard_op_full(&mut self, op: Op, args: &[&[u8]]) {
-        for shard in 0..self.batches.len() {
+        for shard in 0..self.round.batches.len() {
             self.push_op(shard, op, args);
         }
     }
@@ -397,7 +452,10 @@ impl Router {
     /// and `discard` (the fuzz targets): an exchange would find no shard.
     pub fn detached(shards: usize) -> Self {
         let (to_shards, _): (Vec<_>, Vec<_>) = (0..shards.max(1))
-            .map(|_| crossbeam_channel::unbounded::<Batch>())
+            .map(|_| {
+                let (tx, rx) = crossbeam_channel::unbounded::<Batch>();
+                (ShardTx::new(tx, std::thread::current()), rx)
+            })
             .unzip();
         let (_, replies) = crossbeam_channel::unbounded::<Batch>();
         Router::new(0, to_shards, replies, Arc::new(Mutex::new(())))
@@ -407,229 +465,374 @@ impl Router {
     /// anything: for harnesses that dispatch commands with no shard threads,
     /// such as the fuzz targets.
     pub fn discard(&mut self) {
-        self.pending.clear();
-        self.subs.clear();
-        self.imm.clear();
+        self.round.pending.clear();
+        self.round.subs.clear();
+        self.round.imm.clear();
         self.next_executed = false;
         self.deferred = false;
         self.ordered = false;
         self.held.iter_mut().for_each(|h| *h = false);
         self.holds_sent = false;
-        self.calls.iter_mut().for_each(|n| *n = 0);
-        for b in &mut self.batches {
+        self.round.calls.iter_mut().for_each(|n| *n = 0);
+        for b in &mut self.round.batches {
             b.clear();
         }
     }
 
-    /// Sends every batch with new ops (or a hold or release) to its shard,
-    /// one send each, and waits for all of them. Ops that ran in an earlier
-    /// exchange of this round do not run again.
-    pub fn exchange(&mut self) {
-        let takes_hold = self.batches.iter().any(|b| b.hold);
+    /// Sends every batch of the round being built that has new ops (or a
+    /// hold or release) to its shard, one send each. Multi-shard rounds and
+    /// holds are sent under the order lock; the wait for replies never is.
+    fn send(&mut self) {
+        let takes_hold = self.round.batches.iter().any(|b| b.hold);
         self.holds_sent |= takes_hold;
-        // Only the sends are ordered; the wait for replies happens unlocked.
         let guard = (self.ordered || takes_hold)
             .then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut inflight = 0;
         for (shard, tx) in self.to_shards.iter().enumerate() {
-            if self.batches[shard].must_send() {
-                let batch = std::mem::take(&mut self.batches[shard]);
-                tx.send(batch).expect("shard thread exited");
-                inflight += 1;
+            if self.round.batches[shard].must_send() {
+                let batch = std::mem::take(&mut self.round.batches[shard]);
+                if tx.send(batch).is_err() {
+                    panic!("shard {shard} exited");
+                }
+                self.round.awaiting[shard] = true;
+                self.round.outstanding += 1;
             }
         }
         drop(guard);
         self.ordered = false;
-        while inflight > 0 {
-            let mut batch = self.replies.recv().expect("shard thread exited");
-            batch.hold = false;
-            batch.release = false;
-            let shard = batch.shard;
-            self.batches[shard] = batch;
-            inflight -= 1;
+    }
+
+    /// Sends every batch with new ops (or a hold or release) to its shard,
+    /// one send each, and waits for all of them. Ops that ran in an earlier
+    /// exchange of this round do not run again. Only with no round in
+    /// flight (a section, or a harness): their replies share the queue.
+    pub fn exchange(&mut self) {
+        debug_assert!(self.inflight.is_empty(), "exchange with rounds in flight");
+        self.send();
+        while self.round.outstanding > 0 {
+            let batch = self.next_reply();
+            self.round.accept(batch);
         }
     }
 
-    /// Encodes every pending reply, in order, into its connection's output,
-    /// then clears the round.
-    pub fn deliver(&mut self, sink: &mut impl ReplySink, shared: &Shared) {
-        let stats = &shared.worker_stats[self.worker];
-        let (mut commands, mut errors) = (0u64, 0u64);
-        let flush = |commands: &mut u64, errors: &mut u64| {
-            stats
-                .commands
-                .fetch_add(std::mem::take(commands), Ordering::Relaxed);
-            stats
-                .errors
-                .fetch_add(std::mem::take(errors), Ordering::Relaxed);
+    /// Sends the round being built without waiting for its replies and
+    /// starts a new one: the worker serves other connections while the
+    /// shards execute (and, under `appendfsync always`, fsync) this one.
+    /// Shards answer a worker's batches in the order it sent them, so
+    /// rounds complete in order. Not inside a section.
+    pub fn submit(&mut self, start: Option<Instant>) {
+        debug_assert!(!self.section && !self.holding(), "submit inside a section");
+        self.send();
+        self.round.start = start;
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Round::new(self.worker, self.to_shards.len()));
+        let sent = std::mem::replace(&mut self.round, next);
+        self.inflight.push_back(sent);
+    }
+
+    /// Waits for replies by parking on `bell` (see `shards::shard::Bell`).
+    pub fn set_bell(&mut self, bell: Arc<Bell>) {
+        self.bell = Some(bell);
+    }
+
+    /// The next reply, waiting for it.
+    fn next_reply(&self) -> Batch {
+        let Some(bell) = &self.bell else {
+            return self.replies.recv().expect("shard thread exited");
         };
-        for p in &self.pending {
-            // Counted after its reply, as Redis counts a command once it ran:
-            // an INFO sees every command before it, not itself.
-            commands += p.executed as u64;
-            let Some(out) = sink.out(p.conn) else {
-                continue;
-            };
-            let reply_at = out.len();
-            let resp3 = p.flags & reply_flags::RESP3 != 0;
-            let subs = &self.subs[p.first as usize..(p.first + p.count) as usize];
-            let batches = &self.batches;
-            let reply_of = |&(s, i): &(u32, u32)| {
-                (
-                    &batches[s as usize],
-                    &batches[s as usize].replies[i as usize],
-                )
-            };
-            match p.merge {
-                Merge::Immediate { start, len } => {
-                    out.extend_from_slice(&self.imm[start..start + len])
+        loop {
+            match self.replies.try_recv() {
+                Ok(b) => return b,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    panic!("shard threads exited")
                 }
-                Merge::One => {
-                    let (b, r) = reply_of(&subs[0]);
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    bell.park_unless(|| !self.replies.is_empty());
+                }
+            }
+        }
+    }
+
+    /// True while a submitted round is not delivered.
+    pub fn in_flight(&self) -> bool {
+        !self.inflight.is_empty()
+    }
+
+    /// Takes the replies that have arrived, without waiting; with `block`,
+    /// waits until every round in flight is complete.
+    pub fn collect(&mut self, block: bool) {
+        loop {
+            let batch = if block && self.inflight.iter().any(|r| r.outstanding > 0) {
+                self.next_reply()
+            } else {
+                match self.replies.try_recv() {
+                    Ok(b) => b,
+                    Err(_) => return,
+                }
+            };
+            // A shard's replies to this worker come in the order it sent
+            // them: this one belongs to the oldest round still awaiting it.
+            let shard = batch.shard;
+            match self.inflight.iter_mut().find(|r| r.awaiting[shard]) {
+                Some(r) => r.accept(batch),
+                None => debug_assert!(false, "a reply from shard {shard} for no round"),
+            }
+        }
+    }
+
+    /// Records which connection has replies in the round being built.
+    pub fn note_conn(&mut self, token: usize) {
+        self.round.conns.push(token);
+    }
+
+    /// Number of replies recorded in the round being built.
+    pub fn pending_len(&self) -> usize {
+        self.round.pending.len()
+    }
+
+    /// Delivers the oldest round in flight if all its replies came back,
+    /// appending its connections (`note_conn`) to `conns`; false if none is
+    /// complete. Records its latency in `latencies` when given.
+    pub fn deliver_next(
+        &mut self,
+        sink: &mut impl ReplySink,
+        shared: &Shared,
+        latencies: Option<&Mutex<crate::server::Latencies>>,
+        conns: &mut Vec<usize>,
+    ) -> bool {
+        if !self.inflight.front().is_some_and(|r| r.outstanding == 0) {
+            return false;
+        }
+        let Some(mut round) = self.inflight.pop_front() else {
+            return false;
+        };
+        encode_round(
+            &round,
+            &mut self.rng,
+            &mut self.lcs_table,
+            self.worker,
+            sink,
+            shared,
+        );
+        if let (Some(t0), Some(lat)) = (round.start, latencies) {
+            // Every command of the round waited from the poll round's start
+            // until its reply was encoded: one record per command kind per
+            // round keeps the cost off the per-request path.
+            let micros = t0.elapsed().as_micros() as u64;
+            let mut lat = lat.lock().unwrap_or_else(|p| p.into_inner());
+            record_calls(&mut round.calls, &mut lat, micros);
+        }
+        conns.append(&mut round.conns);
+        round.clear();
+        self.spare.push(round);
+        true
+    }
+
+    /// Encodes every pending reply of the round being built, in order,
+    /// into its connection's output, then clears it (after `exchange`).
+    pub fn deliver(&mut self, sink: &mut impl ReplySink, shared: &Shared) {
+        encode_round(
+            &self.round,
+            &mut self.rng,
+            &mut self.lcs_table,
+            self.worker,
+            sink,
+            shared,
+        );
+        self.round.clear();
+    }
+}
+
+/// Records `micros` for every call counted in `calls`, then resets the counts.
+fn record_calls(calls: &mut [u64], latencies: &mut crate::server::Latencies, micros: u64) {
+    for (h, n) in latencies.iter_mut().zip(calls.iter_mut()) {
+        if *n > 0 {
+            let _ = h.record_n(micros.max(1), *n);
+            *n = 0;
+        }
+    }
+}
+
+/// Encodes every pending reply of `round`, in order, into its connection's output.
+fn encode_round(
+    round: &Round,
+    rng: &mut u64,
+    lcs_table: &mut Vec<u32>,
+    worker: usize,
+    sink: &mut impl ReplySink,
+    shared: &Shared,
+) {
+    let stats = &shared.worker_stats[worker];
+    let (mut commands, mut errors) = (0u64, 0u64);
+    let flush = |commands: &mut u64, errors: &mut u64| {
+        stats
+            .commands
+            .fetch_add(std::mem::take(commands), Ordering::Relaxed);
+        stats
+            .errors
+            .fetch_add(std::mem::take(errors), Ordering::Relaxed);
+    };
+    for p in &round.pending {
+        // Counted after its reply, as Redis counts a command once it ran:
+        // an INFO sees every command before it, not itself.
+        commands += p.executed as u64;
+        let Some(out) = sink.out(p.conn) else {
+            continue;
+        };
+        let reply_at = out.len();
+        let resp3 = p.flags & reply_flags::RESP3 != 0;
+        let subs = &round.subs[p.first as usize..(p.first + p.count) as usize];
+        let batches = &round.batches;
+        let reply_of = |&(s, i): &(u32, u32)| {
+            (
+                &batches[s as usize],
+                &batches[s as usize].replies[i as usize],
+            )
+        };
+        match p.merge {
+            Merge::Immediate { start, len } => {
+                out.extend_from_slice(&round.imm[start..start + len])
+            }
+            Merge::One => {
+                let (b, r) = reply_of(&subs[0]);
+                encode_reply(out, b, r, resp3);
+            }
+            Merge::Array => {
+                encode::array(out, subs.len());
+                for s in subs {
+                    let (b, r) = reply_of(s);
                     encode_reply(out, b, r, resp3);
                 }
-                Merge::Array => {
-                    encode::array(out, subs.len());
-                    for s in subs {
-                        let (b, r) = reply_of(s);
-                        encode_reply(out, b, r, resp3);
+            }
+            Merge::Sum => {
+                let mut sum = 0i64;
+                for s in subs {
+                    if let Reply::Int(n) = reply_of(s).1 {
+                        sum += n;
                     }
                 }
-                Merge::Sum => {
-                    let mut sum = 0i64;
-                    for s in subs {
-                        if let Reply::Int(n) = reply_of(s).1 {
-                            sum += n;
-                        }
-                    }
-                    match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
-                        Some(e) => encode::error(out, e),
-                        None => encode::int(out, sum),
-                    }
-                }
-                Merge::AllOk | Merge::Rewrite | Merge::Shutdown => {
-                    match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
-                        Some(e) if p.merge == Merge::Shutdown => {
-                            tracing::error!("SHUTDOWN could not flush the AOF: {e}");
-                            encode::error(out, "ERR Errors trying to SHUTDOWN. Check logs.");
-                        }
-                        Some(e) => encode::error(out, e),
-                        None if p.merge == Merge::Rewrite => {
-                            encode::simple(out, "Background append only file rewriting started")
-                        }
-                        None if p.merge == Merge::Shutdown => {
-                            tracing::info!("SHUTDOWN: AOF flushed; bye");
-                            std::process::exit(0);
-                        }
-                        None => encode::ok(out),
-                    }
-                }
-                Merge::Keys => match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
+                match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
                     Some(e) => encode::error(out, e),
-                    None => {
-                        let lists = || subs.iter().map(|s| key_list(reply_of(s)));
-                        encode::array(out, lists().map(keylist::len).sum());
-                        for list in lists() {
-                            for key in keylist::iter(list) {
-                                encode::bulk(out, key);
-                            }
-                        }
+                    None => encode::int(out, sum),
+                }
+            }
+            Merge::AllOk | Merge::Rewrite | Merge::Shutdown => {
+                match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
+                    Some(e) if p.merge == Merge::Shutdown => {
+                        tracing::error!("SHUTDOWN could not flush the AOF: {e}");
+                        encode::error(out, "ERR Errors trying to SHUTDOWN. Check logs.");
                     }
-                },
-                Merge::Scan { shard } => {
-                    // One step ran on the cursor's shard and on every later
-                    // one: take the shards in order while they are exhausted,
-                    // up to and including the first that is not, whose
-                    // resume slot becomes the cursor. The later shards' keys
-                    // are dropped; the walk reaches them again.
-                    if let Some(e) = subs.iter().find_map(|s| error_of(reply_of(s).1)) {
-                        encode::error(out, e);
-                    } else {
-                        let shards = batches.len() as u64;
-                        let mut cursor = 0;
-                        let mut used = subs.len();
-                        for (i, s) in subs.iter().enumerate() {
-                            let next = keylist::aux(key_list(reply_of(s)));
-                            if next != SCAN_DONE {
-                                cursor = scan_cursor(shard as u64 + i as u64, shards, next);
-                                used = i + 1;
-                                break;
-                            }
-                        }
-                        let lists: Vec<&[u8]> =
-                            subs[..used].iter().map(|s| key_list(reply_of(s))).collect();
-                        encode::array(out, 2);
-                        encode::bulk(out, itoa::Buffer::new().format(cursor).as_bytes());
-                        encode::array(out, lists.iter().map(|l| keylist::len(l)).sum());
-                        for key in lists.iter().flat_map(|l| keylist::iter(l)) {
+                    Some(e) => encode::error(out, e),
+                    None if p.merge == Merge::Rewrite => {
+                        encode::simple(out, "Background append only file rewriting started")
+                    }
+                    None if p.merge == Merge::Shutdown => {
+                        tracing::info!("SHUTDOWN: AOF flushed; bye");
+                        std::process::exit(0);
+                    }
+                    None => encode::ok(out),
+                }
+            }
+            Merge::Keys => match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
+                Some(e) => encode::error(out, e),
+                None => {
+                    let lists = || subs.iter().map(|s| key_list(reply_of(s)));
+                    encode::array(out, lists().map(keylist::len).sum());
+                    for list in lists() {
+                        for key in keylist::iter(list) {
                             encode::bulk(out, key);
                         }
                     }
                 }
-                Merge::RandomKey => match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
-                    Some(e) => encode::error(out, e),
-                    None => {
-                        let total: u64 = subs
-                            .iter()
-                            .map(|s| keylist::aux(key_list(reply_of(s))))
-                            .sum();
-                        let mut pick = if total == 0 {
-                            0
-                        } else {
-                            next_random(&mut self.rng) % total
-                        };
-                        let mut chosen = None;
-                        for s in subs {
-                            let list = key_list(reply_of(s));
-                            let n = keylist::aux(list);
-                            if pick < n {
-                                chosen = keylist::iter(list).next();
-                                break;
-                            }
-                            pick -= n;
-                        }
-                        match chosen {
-                            Some(key) => encode::bulk(out, key),
-                            None => encode::nil(out),
+            },
+            Merge::Scan { shard } => {
+                // One step ran on the cursor's shard and on every later
+                // one: take the shards in order while they are exhausted,
+                // up to and including the first that is not, whose
+                // resume slot becomes the cursor. The later shards' keys
+                // are dropped; the walk reaches them again.
+                if let Some(e) = subs.iter().find_map(|s| error_of(reply_of(s).1)) {
+                    encode::error(out, e);
+                } else {
+                    let shards = batches.len() as u64;
+                    let mut cursor = 0;
+                    let mut used = subs.len();
+                    for (i, s) in subs.iter().enumerate() {
+                        let next = keylist::aux(key_list(reply_of(s)));
+                        if next != SCAN_DONE {
+                            cursor = scan_cursor(shard as u64 + i as u64, shards, next);
+                            used = i + 1;
+                            break;
                         }
                     }
-                },
-                Merge::Lcs(opts) => {
-                    let value = |s| match reply_of(s) {
-                        (b, Reply::Bulk { start, len }) => b.bulk(*start, *len),
-                        _ => &[][..],
-                    };
-                    let (a, b) = (value(&subs[0]), value(&subs[1]));
-                    crate::cmd::lcs_reply(out, a, b, &opts, &mut self.lcs_table, resp3);
-                }
-                Merge::Info(mask) => {
-                    commands -= p.executed as u64;
-                    flush(&mut commands, &mut errors);
-                    commands += p.executed as u64;
-                    let snaps: Vec<&ShardInfo> = subs
-                        .iter()
-                        .filter_map(|s| match reply_of(s).1 {
-                            Reply::Info(i) => Some(&**i),
-                            _ => None,
-                        })
-                        .collect();
-                    let text = info::render(mask, &snaps, shared);
-                    encode::verbatim(out, text.as_bytes(), resp3);
+                    let lists: Vec<&[u8]> =
+                        subs[..used].iter().map(|s| key_list(reply_of(s))).collect();
+                    encode::array(out, 2);
+                    encode::bulk(out, itoa::Buffer::new().format(cursor).as_bytes());
+                    encode::array(out, lists.iter().map(|l| keylist::len(l)).sum());
+                    for key in lists.iter().flat_map(|l| keylist::iter(l)) {
+                        encode::bulk(out, key);
+                    }
                 }
             }
-            errors += (out.get(reply_at) == Some(&b'-')) as u64;
-            if p.flags & reply_flags::SILENT != 0 {
-                out.truncate(reply_at);
+            Merge::RandomKey => match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
+                Some(e) => encode::error(out, e),
+                None => {
+                    let total: u64 = subs
+                        .iter()
+                        .map(|s| keylist::aux(key_list(reply_of(s))))
+                        .sum();
+                    let mut pick = if total == 0 {
+                        0
+                    } else {
+                        next_random(rng) % total
+                    };
+                    let mut chosen = None;
+                    for s in subs {
+                        let list = key_list(reply_of(s));
+                        let n = keylist::aux(list);
+                        if pick < n {
+                            chosen = keylist::iter(list).next();
+                            break;
+                        }
+                        pick -= n;
+                    }
+                    match chosen {
+                        Some(key) => encode::bulk(out, key),
+                        None => encode::nil(out),
+                    }
+                }
+            },
+            Merge::Lcs(opts) => {
+                let value = |s| match reply_of(s) {
+                    (b, Reply::Bulk { start, len }) => b.bulk(*start, *len),
+                    _ => &[][..],
+                };
+                let (a, b) = (value(&subs[0]), value(&subs[1]));
+                crate::cmd::lcs_reply(out, a, b, &opts, lcs_table, resp3);
+            }
+            Merge::Info(mask) => {
+                commands -= p.executed as u64;
+                flush(&mut commands, &mut errors);
+                commands += p.executed as u64;
+                let snaps: Vec<&ShardInfo> = subs
+                    .iter()
+                    .filter_map(|s| match reply_of(s).1 {
+                        Reply::Info(i) => Some(&**i),
+                        _ => None,
+                    })
+                    .collect();
+                let text = info::render(mask, &snaps, shared);
+                encode::verbatim(out, text.as_bytes(), resp3);
             }
         }
-        flush(&mut commands, &mut errors);
-        self.pending.clear();
-        self.subs.clear();
-        self.imm.clear();
-        for b in &mut self.batches {
-            b.clear();
+        errors += (out.get(reply_at) == Some(&b'-')) as u64;
+        if p.flags & reply_flags::SILENT != 0 {
+            out.truncate(reply_at);
         }
     }
+    flush(&mut commands, &mut errors);
 }
 
 /// Encodes one shard reply, in RESP3 when `resp3`.

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use mio::Waker;
 use shards::aof::Fsync;
 use shards::exec::Persist;
+use shards::shard::{Bell, Outbox, ShardTx};
 use shards::{Batch, EvictionPolicy, Limits, Op, OpCode, Reply, Store};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -222,7 +223,7 @@ pub struct Server {
     /// Shared state.
     pub shared: Arc<Shared>,
     /// Queues to every shard, for control messages from outside the workers.
-    to_shards: Vec<Sender<Batch>>,
+    to_shards: Vec<ShardTx>,
     /// The reply queue of the control "worker" (index = number of workers).
     control: Receiver<Batch>,
 }
@@ -329,24 +330,35 @@ pub fn start(config: Config) -> io::Result<Server> {
     let (reply_tx, mut reply_rx): (Vec<_>, Vec<_>) =
         (0..=nworkers).map(|_| unbounded::<Batch>()).unzip();
     let control = reply_rx.pop().expect("control queue");
+    // Workers park while they wait for replies and the shards ring their
+    // bells; the control queue's reader blocks on the queue itself.
+    let bells: Vec<Arc<Bell>> = (0..nworkers).map(|_| Arc::new(Bell::default())).collect();
+    let reply_tx: Vec<Outbox> = reply_tx
+        .into_iter()
+        .enumerate()
+        .map(|(w, tx)| Outbox {
+            tx,
+            bell: bells.get(w).cloned(),
+        })
+        .collect();
     let mut shard_tx = Vec::with_capacity(nshards);
     for (i, (store, persist)) in stores.into_iter().zip(persists).enumerate() {
         let (tx, rx) = unbounded::<Batch>();
-        shard_tx.push(tx);
         let replies = reply_tx.clone();
-        thread::Builder::new()
+        let shard = thread::Builder::new()
             .name(format!("shard-{i}"))
             .spawn(move || shards::shard::run(store, persist, rx, replies))?;
+        shard_tx.push(ShardTx::new(tx, shard.thread().clone()));
     }
     drop(reply_tx);
 
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let pin = !config.no_pin && !cores.is_empty();
     let mut handoff: Vec<Handoff> = Vec::with_capacity(nworkers);
-    for (i, replies) in reply_rx.into_iter().enumerate() {
+    for ((i, replies), bell) in reply_rx.into_iter().enumerate().zip(bells) {
         let (conn_tx, conn_rx) = unbounded();
         let core = pin.then(|| cores[i % cores.len()]);
-        let mut w = Worker::new(i, shared.clone(), conn_rx, shard_tx.clone(), replies)?;
+        let mut w = Worker::new(i, shared.clone(), conn_rx, shard_tx.clone(), replies, bell)?;
         handoff.push((conn_tx, w.waker()));
         thread::Builder::new()
             .name(format!("worker-{i}"))

@@ -2,9 +2,15 @@
 //!
 //! Each poll round: read what every ready connection has sent, decode every
 //! complete frame (pipelining), route the commands to the shards through the
-//! router (one batch per shard), wait for the batches to come back, encode
-//! the replies in request order, and write them out. A partial write arms
-//! WRITABLE interest for that connection until its output drains.
+//! router (one batch per shard) and submit the round. While it is in flight
+//! the worker builds the next one, but submits it only once the first is
+//! answered: then, before writing the answered replies, so the shards
+//! execute (and under `appendfsync always` fsync) the new round while the
+//! worker writes. One round in flight at a time keeps rounds large and
+//! fsyncs few. A round's replies are encoded in request order once all its
+//! batches are back. A connection with a round in flight reads nothing
+//! until it is answered, so its replies stay in order. A partial write
+//! arms WRITABLE interest for that connection until its output drains.
 
 use crate::clients::Client;
 use crate::cmd::{self, Session};
@@ -12,9 +18,10 @@ use crate::config::OutputLimit;
 use crate::resp::{encode, Args, Decoded, Decoder};
 use crate::router::{ReplySink, Router};
 use crate::server::Shared;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use shards::shard::{Bell, ShardTx};
 use shards::Batch;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -87,6 +94,11 @@ struct Conn {
     round_cmds: usize,
     /// The worker's sweep epoch of the last read that brought bytes.
     read_epoch: u32,
+    /// Its commands are in a round in flight: it reads nothing more and is
+    /// not flushed or closed until that round is delivered.
+    inflight: bool,
+    /// A readiness event came while in flight: read again after delivery.
+    missed: bool,
 }
 
 impl Conn {
@@ -130,6 +142,10 @@ pub struct Worker {
     new_conns: Receiver<(std::net::TcpStream, u64)>,
     router: Router,
     conns: Conns,
+    /// Connections of the rounds just delivered (reused buffer).
+    delivered: Vec<usize>,
+    /// When the round being built got its first command (latency tracking).
+    round_start: Option<Instant>,
     touched: Vec<usize>,
     carry: Vec<usize>,
     /// Connections whose current command runs after this round is delivered.
@@ -155,13 +171,15 @@ impl Worker {
         id: usize,
         shared: Arc<Shared>,
         new_conns: Receiver<(std::net::TcpStream, u64)>,
-        to_shards: Vec<Sender<Batch>>,
+        to_shards: Vec<ShardTx>,
         replies: Receiver<Batch>,
+        bell: Arc<Bell>,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
         shared.registry.set_waker(id, waker.clone());
-        let router = Router::new(id, to_shards, replies, shared.order.clone());
+        let mut router = Router::new(id, to_shards, replies, shared.order.clone());
+        router.set_bell(bell);
         Ok(Worker {
             id,
             poll,
@@ -169,6 +187,8 @@ impl Worker {
             new_conns,
             router,
             conns: Conns::default(),
+            delivered: Vec::new(),
+            round_start: None,
             touched: Vec::new(),
             carry: Vec::new(),
             deferred: Vec::new(),
@@ -201,11 +221,20 @@ impl Worker {
         let sweeps = self.limits.idle_ms > 0 || self.limits.out.soft > 0;
         loop {
             // Wake up for the next sweep (and a trim due) even with no traffic.
-            let timeout = if self.carry.is_empty() {
+            let mut timeout = if self.carry.is_empty() {
                 SWEEP_INTERVAL.saturating_sub(self.last_sweep.elapsed())
             } else {
                 Duration::ZERO
             };
+            if !timeout.is_zero() && self.router.in_flight() {
+                // Nothing to do but wait for the round in flight. Whatever
+                // arrives meanwhile is read at once after it, in one poll,
+                // as Redis reads what came during its fsync: one wake-up
+                // per round, not one per arrival (which cost more CPU than
+                // it saved on a machine the clients share).
+                self.router.collect(true);
+                timeout = Duration::ZERO;
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -214,7 +243,14 @@ impl Worker {
             }
             let now = shards::clock::unix_ms();
             self.now_ms = now;
-            let round_start = self.track_latency.then(std::time::Instant::now);
+            // Answers first: the round built while they were in flight goes
+            // out before their replies are written, so the shards execute
+            // (and fsync) it while this worker writes.
+            self.deliver_ready(false);
+            self.submit();
+            if self.track_latency && !self.router.has_pending() {
+                self.round_start = Some(Instant::now());
+            }
             for token in std::mem::take(&mut self.carry) {
                 self.read_and_dispatch(token, now, false);
             }
@@ -236,22 +272,14 @@ impl Worker {
             if !self.unwatch.is_empty() {
                 self.forget_watches();
             }
-            if self.router.has_pending() {
-                self.router.exchange();
-                self.router.deliver(&mut self.conns, &self.shared);
-                if let Some(t0) = round_start {
-                    // Every command of the round waited from the round's
-                    // start until its reply was encoded: one record per
-                    // command kind per round keeps the cost off the
-                    // per-request path.
-                    let micros = t0.elapsed().as_micros() as u64;
-                    let stats = &self.shared.worker_stats[self.id];
-                    let mut lat = stats.latency.lock().unwrap_or_else(|p| p.into_inner());
-                    self.router.record_latency(&mut lat, micros);
+            self.submit();
+            if !self.deferred.is_empty() {
+                // A deferred command runs alone, after every earlier reply.
+                self.submit_now();
+                self.deliver_ready(true);
+                for token in std::mem::take(&mut self.deferred) {
+                    self.run_deferred(token, now);
                 }
-            }
-            for token in std::mem::take(&mut self.deferred) {
-                self.run_deferred(token, now);
             }
             for i in 0..self.touched.len() {
                 let token = self.touched[i];
@@ -270,6 +298,56 @@ impl Worker {
                 self.last_trim = Instant::now();
             }
         }
+    }
+
+    /// Submits the round being built unless one is in flight: the next
+    /// round gathers what arrives meanwhile and leaves when that one is
+    /// answered. Under `appendfsync always` a shard's fsync then covers
+    /// everything that came during the previous one (group commit), and
+    /// the worker reads and writes while the shards fsync.
+    fn submit(&mut self) {
+        if !self.router.in_flight() {
+            self.submit_now();
+        }
+    }
+
+    /// Submits the round being built, if it has anything to answer.
+    fn submit_now(&mut self) {
+        if !self.router.has_pending() {
+            return;
+        }
+        self.router.submit(self.round_start.take());
+    }
+
+    /// Delivers every round in flight whose replies are all back (with
+    /// `wait`, waits for all of them) and queues their connections for
+    /// flushing; those that had input arrive meanwhile read again.
+    fn deliver_ready(&mut self, wait: bool) {
+        if !self.router.in_flight() {
+            return;
+        }
+        self.router.collect(wait);
+        let latency = self
+            .track_latency
+            .then(|| &self.shared.worker_stats[self.id].latency);
+        while self
+            .router
+            .deliver_next(&mut self.conns, &self.shared, latency, &mut self.delivered)
+        {}
+        let mut delivered = std::mem::take(&mut self.delivered);
+        for &token in &delivered {
+            let Some(Some(c)) = self.conns.slots.get_mut(token) else {
+                continue;
+            };
+            c.inflight = false;
+            c.in_round = false;
+            if std::mem::take(&mut c.missed) {
+                self.carry.push(token);
+            }
+            self.touch(token);
+        }
+        delivered.clear();
+        self.delivered = delivered;
     }
 
     /// The second phase of a round: a command that deferred itself runs
@@ -385,6 +463,8 @@ impl Worker {
                 out_mark: 0,
                 round_cmds: 0,
                 read_epoch: self.epoch,
+                inflight: false,
+                missed: false,
             };
             if token == self.conns.slots.len() {
                 self.conns.slots.push(Some(conn));
@@ -422,6 +502,14 @@ impl Worker {
     /// the event also reported the peer's FIN (or an error), which raises
     /// no later edge, so reading goes on until it is seen.
     fn read_and_dispatch(&mut self, token: usize, now: u64, hup: bool) {
+        if let Some(Some(conn)) = self.conns.slots.get_mut(token) {
+            if conn.inflight {
+                // Its replies come first; the edge is remembered.
+                conn.hup |= hup;
+                conn.missed = true;
+                return;
+            }
+        }
         self.touch(token);
         let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
             return;
@@ -513,6 +601,7 @@ impl Worker {
                 .clamp(MIN_ROUND_COMMANDS, MAX_ROUND_COMMANDS)
         };
         conn.out_mark = conn.wbuf.len();
+        let replies_before = self.router.pending_len();
         let mut decoded = 0;
         conn.backlog = false;
         while !conn.session.close && !conn.deferred {
@@ -578,6 +667,10 @@ impl Worker {
             }
         }
         conn.round_cmds += decoded;
+        if self.router.pending_len() > replies_before {
+            self.router.note_conn(token);
+            conn.inflight = true;
+        }
         // Once per read, not per command: what CLIENT LIST shows.
         let mem = conn.rbuf.capacity()
             + conn.wbuf.capacity()
@@ -601,6 +694,10 @@ impl Worker {
         let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
             return;
         };
+        if conn.inflight {
+            // Flushed once its round is delivered (it stays `in_round`).
+            return;
+        }
         conn.in_round = false;
         let produced = conn.wbuf.len().saturating_sub(conn.out_mark);
         if let Some(mean) = produced.checked_div(conn.round_cmds) {
@@ -725,6 +822,14 @@ impl Worker {
     }
 
     fn close(&mut self, token: usize) {
+        if let Some(Some(conn)) = self.conns.slots.get_mut(token) {
+            if conn.inflight {
+                // Its token must outlive the round that will answer it:
+                // closed by the flush after delivery.
+                conn.session.close = true;
+                return;
+            }
+        }
         if let Some(mut conn) = self.conns.slots.get_mut(token).and_then(Option::take) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
             let id = conn.session.id;

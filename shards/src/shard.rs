@@ -10,8 +10,10 @@ use crate::batch::{errors, Batch, Reply};
 use crate::clock;
 use crate::exec::{self, Persist};
 use crate::store::Store;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::collections::VecDeque;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How often idle shards sample keys with a TTL and tick the AOF.
@@ -22,7 +24,100 @@ const REWRITE_TICK: Duration = Duration::from_millis(1);
 /// The most a single active-expiry cycle may take, so a batch never waits long behind it.
 const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 
-/// Runs the shard loop until every sender of `rx` is gone.
+/// Wakes a worker parked while it waits for replies.
+///
+/// A worker that is awake is not rung: an unpark of a parked thread is a
+/// futex syscall, and an awake worker looks at its reply queue on its own.
+/// Parking here instead of in the queue's blocking receive also spares the
+/// receive's spin-and-yield, which on a machine the clients share took CPU
+/// from them on every round.
+#[derive(Default)]
+pub struct Bell {
+    parked: AtomicBool,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl Bell {
+    /// Parks the calling thread (the worker) unless `ready` says a reply
+    /// has come: `ready` is checked after the bell is armed, so a reply
+    /// sent at any moment either is seen or unparks.
+    pub fn park_unless(&self, ready: impl Fn() -> bool) {
+        let _ = self.thread.set(std::thread::current());
+        self.parked.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `ring`: either the worker sees the reply
+        // in its queue, or the shard sees it parked and unparks it.
+        fence(Ordering::SeqCst);
+        if !ready() {
+            std::thread::park();
+        }
+        self.parked.store(false, Ordering::Relaxed);
+    }
+
+    /// Called by a shard after queueing replies.
+    pub fn ring(&self) {
+        fence(Ordering::SeqCst);
+        if self.parked.swap(false, Ordering::SeqCst) {
+            if let Some(t) = self.thread.get() {
+                t.unpark();
+            }
+        }
+    }
+}
+
+/// A worker's reply queue, and its bell.
+#[derive(Clone)]
+pub struct Outbox {
+    /// The reply queue.
+    pub tx: Sender<Batch>,
+    /// Rung after replies are queued; `None` for a reader that blocks on the queue.
+    pub bell: Option<Arc<Bell>>,
+}
+
+impl Outbox {
+    /// A reply queue whose receiver blocks on it.
+    pub fn new(tx: Sender<Batch>) -> Self {
+        Outbox { tx, bell: None }
+    }
+}
+
+/// The sending side of a shard's queue: a send also wakes the shard.
+///
+/// A shard sleeps with `thread::park_timeout` rather than in the channel's
+/// blocking receive, whose spin-and-yield before parking cost several
+/// `sched_yield` calls and context switches per round on a busy machine.
+/// An unpark of a thread that is not parked is an atomic swap, no syscall.
+#[derive(Clone, Debug)]
+pub struct ShardTx {
+    tx: Sender<Batch>,
+    thread: std::thread::Thread,
+}
+
+impl ShardTx {
+    /// `tx` feeds the shard loop running on `thread`.
+    pub fn new(tx: Sender<Batch>, thread: std::thread::Thread) -> Self {
+        ShardTx { tx, thread }
+    }
+
+    /// Queues `batch` and wakes the shard; `Err` if the shard is gone.
+    pub fn send(&self, batch: Batch) -> Result<(), ShardGone> {
+        self.tx.send(batch).map_err(|_| ShardGone)?;
+        self.thread.unpark();
+        Ok(())
+    }
+}
+
+/// A send found the shard thread gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardGone;
+
+impl std::fmt::Display for ShardGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("shard thread exited")
+    }
+}
+
+/// Runs the shard loop until every sender of `rx` is gone. Senders wake it
+/// with `unpark` (see `ShardTx`).
 ///
 /// `replies[w]` is worker `w`'s reply queue; a batch goes back to
 /// `replies[batch.worker]`.
@@ -33,12 +128,8 @@ const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
 /// that take holds while holding one server-wide lock, so every shard sees
 /// the holds (and every other multi-shard batch) in the same order and two
 /// sections can never wait on each other.
-pub fn run(
-    mut store: Store,
-    mut persist: Persist,
-    rx: Receiver<Batch>,
-    replies: Vec<Sender<Batch>>,
-) {
+pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies: Vec<Outbox>) {
+    let mut rung = vec![false; replies.len()];
     store.track_evictions(persist.log.enabled);
     let mut drained: Vec<Batch> = Vec::with_capacity(replies.len());
     // Batches that arrived while another worker held this shard.
@@ -56,10 +147,13 @@ pub fn run(
         } else {
             TICK
         };
-        match rx.recv_timeout(wait) {
+        match rx.try_recv() {
             Ok(b) => waiting.push_back(b),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            Err(TryRecvError::Disconnected) => return,
+            Err(TryRecvError::Empty) if !wait.is_zero() => {
+                std::thread::park_timeout(wait);
+            }
+            Err(TryRecvError::Empty) => {}
         }
         waiting.extend(rx.try_iter());
         take_runnable(&mut waiting, &mut drained, &mut held_by);
@@ -72,7 +166,16 @@ pub fn run(
             for b in drained.drain(..) {
                 let w = b.worker;
                 // A worker that has gone away no longer needs its answer.
-                let _ = replies[w].send(b);
+                let _ = replies[w].tx.send(b);
+                rung[w] = true;
+            }
+            // One ring per worker per drain, after all its replies are queued.
+            for (w, r) in rung.iter_mut().enumerate() {
+                if std::mem::take(r) {
+                    if let Some(bell) = &replies[w].bell {
+                        bell.ring();
+                    }
+                }
             }
         }
         // Expiry and rewrite steps change or walk the data: not inside a
