@@ -2,15 +2,14 @@
 //!
 //! Each poll round: read what every ready connection has sent, decode every
 //! complete frame (pipelining), route the commands to the shards through the
-//! router (one batch per shard) and submit the round. While it is in flight
-//! the worker builds the next one, but submits it only once the first is
-//! answered: then, before writing the answered replies, so the shards
-//! execute (and under `appendfsync always` fsync) the new round while the
-//! worker writes. One round in flight at a time keeps rounds large and
-//! fsyncs few. A round's replies are encoded in request order once all its
-//! batches are back. A connection with a round in flight reads nothing
-//! until it is answered, so its replies stay in order. A partial write
-//! arms WRITABLE interest for that connection until its output drains.
+//! router (one batch per shard) and submit the round. When it comes back,
+//! its replies are encoded in request order, then what arrived meanwhile is
+//! read and submitted as the next round, and only then are the replies
+//! written: the shards execute (and under `appendfsync always` fsync) the
+//! new round while the worker writes. One round in flight at a time keeps
+//! rounds large and fsyncs few. A connection with a round in flight reads
+//! nothing until it is answered, so its replies stay in order. A partial
+//! write arms WRITABLE interest for that connection until its output drains.
 
 use crate::clients::Client;
 use crate::cmd::{self, Session};
@@ -243,9 +242,10 @@ impl Worker {
             }
             let now = shards::clock::unix_ms();
             self.now_ms = now;
-            // Answers first: the round built while they were in flight goes
-            // out before their replies are written, so the shards execute
-            // (and fsync) it while this worker writes.
+            // Answers first (encoded, not yet written): their connections
+            // may read again, and the round this poll builds goes out
+            // before the answers are written at the end of the loop, so the
+            // shards execute (and fsync) it while this worker writes.
             self.deliver_ready(false);
             self.submit();
             if self.track_latency && !self.router.has_pending() {
@@ -300,11 +300,10 @@ impl Worker {
         }
     }
 
-    /// Submits the round being built unless one is in flight: the next
-    /// round gathers what arrives meanwhile and leaves when that one is
-    /// answered. Under `appendfsync always` a shard's fsync then covers
-    /// everything that came during the previous one (group commit), and
-    /// the worker reads and writes while the shards fsync.
+    /// Submits the round being built unless one is in flight: what arrives
+    /// meanwhile goes out when that one is answered, so under `appendfsync
+    /// always` a shard's fsync covers everything that came during the
+    /// previous one (group commit).
     fn submit(&mut self) {
         if !self.router.in_flight() {
             self.submit_now();
