@@ -104,6 +104,41 @@ impl Conn {
     fn pending_out(&self) -> usize {
         self.wbuf.len() - self.wpos
     }
+
+    /// Updates the mean reply size from what the commands decoded since the
+    /// last call produced (everything after `out_mark`).
+    fn note_replies(&mut self) {
+        let produced = self.wbuf.len().saturating_sub(self.out_mark);
+        if let Some(mean) = produced.checked_div(self.round_cmds) {
+            // A round of many commands is a good sample on its own; a few
+            // commands only move the estimate halfway.
+            self.reply_avg = if self.round_cmds >= MIN_ROUND_COMMANDS {
+                mean
+            } else {
+                (self.reply_avg + mean) / 2
+            };
+            self.round_cmds = 0;
+        }
+    }
+
+    /// Writes as much unsent output as the socket takes: (bytes written,
+    /// whether the connection failed).
+    fn write_out(&mut self) -> (usize, bool) {
+        let mut written = 0;
+        while self.wpos < self.wbuf.len() {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return (written, true),
+                Ok(n) => {
+                    self.wpos += n;
+                    written += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return (written, true),
+            }
+        }
+        (written, false)
+    }
 }
 
 /// Per-connection limits, from the configuration.
@@ -340,6 +375,9 @@ impl Worker {
             };
             c.inflight = false;
             c.in_round = false;
+            // Measured now: if it reads again before the flush, `out_mark`
+            // moves past these replies.
+            c.note_replies();
             if std::mem::take(&mut c.missed) {
                 self.carry.push(token);
             }
@@ -694,41 +732,28 @@ impl Worker {
             return;
         };
         if conn.inflight {
-            // Flushed once its round is delivered (it stays `in_round`).
+            // Answered earlier this pass, then it read again: what is
+            // encoded goes out now, not after its next round. The buffer
+            // stays as it is (`out_mark` points into it) and the limits,
+            // WRITABLE interest and closing wait for that round's delivery,
+            // which flushes it again.
+            let (written, failed) = conn.write_out();
+            self.shared.worker_stats[self.id]
+                .net_out
+                .fetch_add(written as u64, Ordering::Relaxed);
+            if written > 0 {
+                conn.last_ms = self.now_ms;
+            }
+            let hard = self.limits.out.hard;
+            if failed || (hard > 0 && conn.pending_out() as u64 > hard) {
+                // Reads nothing more; closed by the flush after delivery.
+                conn.session.close = true;
+            }
             return;
         }
         conn.in_round = false;
-        let produced = conn.wbuf.len().saturating_sub(conn.out_mark);
-        if let Some(mean) = produced.checked_div(conn.round_cmds) {
-            // A round of many commands is a good sample on its own; a few
-            // commands only move the estimate halfway.
-            conn.reply_avg = if conn.round_cmds >= MIN_ROUND_COMMANDS {
-                mean
-            } else {
-                (conn.reply_avg + mean) / 2
-            };
-            conn.round_cmds = 0;
-        }
-        let mut written = 0;
-        let mut failed = false;
-        while conn.wpos < conn.wbuf.len() {
-            match conn.stream.write(&conn.wbuf[conn.wpos..]) {
-                Ok(0) => {
-                    failed = true;
-                    break;
-                }
-                Ok(n) => {
-                    conn.wpos += n;
-                    written += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
-            }
-        }
+        conn.note_replies();
+        let (written, failed) = conn.write_out();
         self.shared.worker_stats[self.id]
             .net_out
             .fetch_add(written as u64, Ordering::Relaxed);
