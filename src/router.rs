@@ -317,11 +317,6 @@ impl Router {
         self.held.iter().any(|&h| h)
     }
 
-    /// Records `micros` for every call counted this round, then resets the counts.
-    pub fn record_latency(&mut self, latencies: &mut crate::server::Latencies, micros: u64) {
-        record_calls(&mut self.round.calls, latencies, micros);
-    }
-
     /// Sets the `reply_flags` of the replies recorded from now on (the
     /// connection whose command is being routed).
     pub fn set_conn_flags(&mut self, flags: u8) {

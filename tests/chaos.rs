@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{cmd, Reply, Server, AGAINST_REDIS};
+use common::{cmd, Reply, Rng, Server, AGAINST_REDIS};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -73,20 +73,6 @@ fn drain(s: &mut TcpStream, wait: Duration) -> bool {
         }
     }
     true
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 /// One bad connection's behaviour, chosen by its index; it keeps

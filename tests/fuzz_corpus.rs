@@ -4,9 +4,11 @@
 //! exercises the targets' properties. `tools/fuzz.sh` runs the real fuzzer
 //! where `cargo +nightly` exists.
 
+mod common;
 #[path = "../fuzz/src/lib.rs"]
 mod targets;
 
+use common::Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
@@ -54,20 +56,6 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
         dir.display()
     );
     files
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// One libFuzzer-style mutation of `seed`: flip, insert, delete, splice a
