@@ -35,7 +35,11 @@
 //! - `router`: split commands into shard ops, merge replies in order; the
 //!   order lock and held sections for cross-shard atomicity.
 //! - `info`: the INFO text.
+//! - `alloc`: the calls into glibc's allocator (the crate's only unsafe code).
 
+#![deny(unsafe_code)]
+
+pub mod alloc;
 pub mod clients;
 pub mod cmd;
 pub mod command;

@@ -20,6 +20,7 @@ fn main() {
         tracing::error!("thread panicked; exiting: {info}");
         std::process::exit(70);
     }));
+    shardcache::alloc::tune();
     let config = shardcache::config::from_args();
     let server = match shardcache::server::start(config) {
         Ok(server) => server,

@@ -328,7 +328,7 @@ impl Worker {
                 self.sweep();
             }
             if self.freed > SHRINK_ABOVE && self.last_trim.elapsed() >= TRIM_INTERVAL {
-                release_free_memory();
+                crate::alloc::release_free_memory();
                 self.freed = 0;
                 self.last_trim = Instant::now();
             }
@@ -866,26 +866,3 @@ impl Worker {
         }
     }
 }
-
-/// Hands the pages malloc holds free back to the kernel.
-///
-/// glibc keeps what a thread frees in that thread's arena, and after the
-/// first big `free` it raises its mmap threshold, so later multi-megabyte
-/// buffers come from arenas too. Without a trim, the buffers of connections
-/// that sent (or declared and half-sent) big values stay resident after
-/// they close: 50 such connections left 64 MB of RSS behind that only this
-/// call gave back. Other allocators return memory on their own.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
-    extern "C" {
-        fn malloc_trim(pad: usize) -> std::os::raw::c_int;
-    }
-    // SAFETY: `malloc_trim` takes no pointer and works under each arena's
-    // own lock; glibc allows it from any thread at any time.
-    unsafe {
-        malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}

@@ -368,9 +368,10 @@ fn scan_misses_no_key_present_throughout_under_concurrent_writes() {
     }
 }
 
-/// The cursor names a shard and a slab slot: shards are walked in order and
-/// 0 ends the walk; a call goes on to the later shards while they are
-/// exhausted, so an empty database ends at once, as in Redis.
+/// The cursor names a shard and a place in that shard's walk (a hash
+/// value: `place * shards + shard`): shards are walked in order and 0 ends
+/// the walk; a call goes on to the later shards while they are exhausted,
+/// so an empty database ends at once, as in Redis.
 /// shardcache-only (Redis's cursors are bucket positions).
 #[test]
 fn scan_cursor_walks_the_shards_in_order() {
@@ -382,26 +383,37 @@ fn scan_cursor_walks_the_shards_in_order() {
     for c in ["0", "1", "2", "3", "-1", "4000"] {
         exchange(&mut r, &cmd(&["SCAN", c]), b"*2\r\n$1\r\n0\r\n*0\r\n");
     }
-    // Two keys on the last shard: slots 0 and 1 there, cursors 3 and 7.
+    // Keys on the last shard only.
     let route = shards::route::Router::new(4);
     let on3: Vec<String> = (0..)
         .map(|i| format!("s3:{i}"))
         .filter(|k| route.shard_of(k.as_bytes()) == 3)
-        .take(2)
+        .take(20)
         .collect();
     set_all(&mut r, &on3, &[]);
-    let mut want = b"*2\r\n$1\r\n7\r\n*1\r\n".to_vec();
-    want.extend_from_slice(&bulk(on3[0].as_bytes()));
-    exchange(&mut r, &cmd(&["SCAN", "3", "COUNT", "1"]), &want);
-    // From the start, the empty shards 0-2 are passed in the same call.
-    exchange(&mut r, &cmd(&["SCAN", "0", "COUNT", "1"]), &want);
-    let mut want = b"*2\r\n$1\r\n0\r\n*1\r\n".to_vec();
-    want.extend_from_slice(&bulk(on3[1].as_bytes()));
-    exchange(&mut r, &cmd(&["SCAN", "7", "COUNT", "1"]), &want);
-    let mut want = b"*2\r\n$1\r\n0\r\n*2\r\n".to_vec();
-    want.extend_from_slice(&bulk(on3[0].as_bytes()));
-    want.extend_from_slice(&bulk(on3[1].as_bytes()));
-    exchange(&mut r, &cmd(&["SCAN", "3"]), &want);
+    // From cursor 3 (shard 3's start) or 0 (the empty shards 0-2 are
+    // passed in the same call) a COUNT 1 walk returns every key once, in
+    // steps whose cursors all name shard 3, and ends at 0.
+    for start in ["3", "0"] {
+        let mut cursor = start.to_string();
+        let mut got = Vec::new();
+        let mut steps = 0;
+        loop {
+            let (next, keys) = scan_step(&mut r, &cursor, &["COUNT", "1"]);
+            assert!(keys.len() <= 4, "COUNT 1 gave {} keys", keys.len());
+            got.extend(keys);
+            steps += 1;
+            if next == "0" {
+                break;
+            }
+            let n: u64 = next.parse().unwrap();
+            assert_eq!(n % 4, 3, "cursor {n} names shard 3");
+            cursor = next;
+        }
+        assert!(steps >= 5, "{steps} steps for 20 keys");
+        let want: Vec<Vec<u8>> = on3.iter().map(|k| k.clone().into_bytes()).collect();
+        assert_eq!(sorted(got), sorted(want));
+    }
     // A type other than string matches nothing here: the walk ends at once.
     exchange(
         &mut r,

@@ -22,8 +22,8 @@
 //! segment. A key changed during the walk appears in the snapshot (old or
 //! new state) and again, later, in the buffer; replay ends on its last state.
 
+use crate::keyspace::{Expiry, Limits, Store};
 use crate::route::Router;
-use crate::store::{Expiry, Limits, Store};
 use crate::NUM_DBS;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -217,7 +217,7 @@ impl Log {
 struct Rewrite {
     tmp: PathBuf,
     out: BufWriter<File>,
-    cursor: usize,
+    cursor: u64,
     db: Option<u8>,
     /// Records of writes made since the rewrite began.
     buffer: Vec<u8>,
@@ -550,6 +550,7 @@ impl Aof {
             while start.elapsed() < REWRITE_STEP_BUDGET && on_schedule(rw) {
                 let next =
                     store.snapshot_range(rw.cursor, REWRITE_STEP_ENTRIES, now, |db, k, v, exp| {
+                        let v = v.as_str().unwrap_or_default();
                         if rw.db != Some(db) {
                             put_select(&mut chunk, db);
                             rw.db = Some(db);
@@ -1158,6 +1159,7 @@ fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
     let mut cursor = 0;
     loop {
         let next = store.snapshot_range(cursor, 65536, now, |d, k, v, exp| {
+            let v = v.as_str().unwrap_or_default();
             if db != Some(d) {
                 put_select(&mut chunk, d);
                 db = Some(d);
@@ -1262,6 +1264,7 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
         let mut cursor = 0;
         loop {
             let next = old.snapshot_range(cursor, 65536, now, |db, k, v, exp| {
+                let v = v.as_str().unwrap_or_default();
                 let expiry = if exp == 0 {
                     Expiry::Clear
                 } else {

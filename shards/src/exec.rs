@@ -5,7 +5,7 @@
 
 use crate::aof::{Aof, Fsync, Log};
 use crate::batch::{errors, set_flags, Batch, Op, OpCode, Reply, ShardInfo};
-use crate::store::{EvictionPolicy, Expiry, Limits, Store};
+use crate::keyspace::{EvictionPolicy, Expiry, Limits, Store};
 use crate::NUM_DBS;
 
 mod bits;

@@ -9,6 +9,7 @@
 //! `f64` (digits may then differ from Redis in the last places).
 //!
 //! Everything works on stack buffers: no allocation.
+#![allow(unsafe_code)]
 
 /// Redis's `MAX_LONG_DOUBLE_CHARS`: the longest operand and printed value.
 pub const MAX_CHARS: usize = 5 * 1024;

@@ -16,15 +16,35 @@
 //! - `route`: key → shard hashing and its fingerprint.
 //! - `glob`: Redis's glob matcher (KEYS, SCAN MATCH, CONFIG GET).
 
+#![deny(unsafe_code)]
+
 pub mod aof;
+pub mod arena;
 pub mod batch;
 pub mod clock;
 pub mod exec;
 pub mod glob;
+pub mod index;
+pub mod keyspace;
 pub mod ld;
 pub mod route;
 pub mod shard;
-pub mod store;
+pub mod slab;
+pub mod value;
 
 pub use batch::{Batch, Op, OpCode, Reply, ShardInfo};
-pub use store::{EvictionPolicy, Expiry, Limits, OutOfMemory, Store, StrEncoding, NUM_DBS};
+pub use keyspace::{
+    EvictionPolicy, Expiry, Limits, Lookup, OutOfMemory, Store, StrEncoding, ValueRef, WrongType,
+    NUM_DBS,
+};
+pub use value::{Kind, Object};
+
+/// What glibc malloc hands out for a request of `n` bytes: 8 bytes of header,
+/// 16-byte granularity, 32-byte minimum chunk.
+pub fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}

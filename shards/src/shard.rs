@@ -9,7 +9,7 @@
 use crate::batch::{errors, Batch, Reply};
 use crate::clock;
 use crate::exec::{self, Persist};
-use crate::store::Store;
+use crate::keyspace::Store;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -23,6 +23,8 @@ const TICK: Duration = Duration::from_millis(100);
 const REWRITE_TICK: Duration = Duration::from_millis(1);
 /// The most a single active-expiry cycle may take, so a batch never waits long behind it.
 const EXPIRE_BUDGET: Duration = Duration::from_millis(1);
+/// Records one defragmentation step may move (a few hundred microseconds).
+const DEFRAG_STEP: usize = 2_000;
 
 /// Wakes a worker parked while it waits for replies.
 ///
@@ -183,6 +185,9 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
         if held_by.is_none() && (rewriting || last_tick.elapsed() >= TICK) {
             if last_tick.elapsed() >= TICK {
                 store.active_expire(clock::unix_ms(), EXPIRE_BUDGET);
+                if store.wants_defrag() {
+                    store.defrag_step(DEFRAG_STEP);
+                }
                 last_tick = Instant::now();
             }
             if let Some(aof) = persist.aof.as_mut() {

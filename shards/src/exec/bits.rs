@@ -11,7 +11,7 @@
 
 use crate::aof::Log;
 use crate::batch::{bit_flags, errors, Batch, Op, Reply};
-use crate::store::Store;
+use crate::keyspace::Store;
 
 /// GETBIT key offset (a read look-up: an absent key reads as zeros).
 pub fn get_bit(store: &mut Store, batch: &Batch, op: &Op, now_ms: u64) -> Reply {

@@ -5,7 +5,7 @@
 
 use crate::aof::Log;
 use crate::batch::{expire_flags, ttl_mode, Batch, Op, Reply};
-use crate::store::Store;
+use crate::keyspace::Store;
 
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME (hit/miss counted, LRU untouched).
 pub fn ttl(store: &mut Store, batch: &Batch, op: &Op, now_ms: u64) -> Reply {

@@ -7,7 +7,7 @@
 use super::{bulk, Persist};
 use crate::aof::Log;
 use crate::batch::{errors, rename_flags, Batch, Op, Reply};
-use crate::store::{Expiry, Store};
+use crate::keyspace::{Expiry, Store};
 
 fn expiry_of(at: u64) -> Expiry {
     if at == 0 {

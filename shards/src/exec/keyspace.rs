@@ -3,15 +3,7 @@
 
 use crate::batch::{keylist, Batch, Op, Reply, SCAN_DONE, SCAN_MATCH};
 use crate::glob;
-use crate::store::Store;
-
-/// The fewest slab slots a SCAN step may look at, whatever COUNT says: a
-/// database that is sparse in the slab (another one holds most keys) must
-/// not take thousands of calls to walk. A slot costs a few nanoseconds, so
-/// this keeps a step in the tens of microseconds.
-const SCAN_MIN_SLOTS: usize = 8192;
-/// Slots per unit of COUNT, as Redis visits at most COUNT * 10 buckets.
-const SCAN_SLOTS_PER_COUNT: usize = 10;
+use crate::keyspace::Store;
 
 fn list_reply(out: &[u8], start: usize) -> Reply {
     Reply::Keys {
@@ -37,8 +29,8 @@ pub fn keys(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply
     list_reply(out, start)
 }
 
-/// One SCAN step: see `Store::scan`; `op.num` is the slot to start from,
-/// `op.aux` the COUNT hint.
+/// One SCAN step: see `Store::scan`; `op.num` is the cursor within this
+/// shard, `op.aux` the COUNT hint.
 pub fn scan(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply {
     let pattern = if op.flags & SCAN_MATCH != 0 {
         let (ps, pl) = batch.ranges[op.arg as usize];
@@ -47,13 +39,14 @@ pub fn scan(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply
         None
     };
     let count = usize::try_from(op.aux).unwrap_or(usize::MAX).max(1);
-    let max_slots = count
-        .saturating_mul(SCAN_SLOTS_PER_COUNT)
-        .max(SCAN_MIN_SLOTS);
-    let from = usize::try_from(op.num).unwrap_or(usize::MAX);
+    let Ok(from) = u32::try_from(op.num) else {
+        // Not a cursor this server handed out: the walk is over.
+        let start = keylist::begin(&mut batch.out, SCAN_DONE);
+        return list_reply(&batch.out, start);
+    };
     let out = &mut batch.out;
     let start = keylist::begin(out, SCAN_DONE);
-    let next = store.scan(op.db as usize, from, count, max_slots, now_ms, |key| {
+    let next = store.scan(op.db as usize, from, count, now_ms, |key, _kind| {
         if pattern.map_or(true, |p| glob::matches(p, key, false)) {
             keylist::push(out, start, key);
         }

@@ -10,7 +10,7 @@ use super::bulk;
 use crate::aof::Log;
 use crate::batch::{errors, object_field, Batch, Op, Reply};
 use crate::exec::string::parse_i64;
-use crate::store::{Store, StrEncoding};
+use crate::keyspace::{Store, StrEncoding};
 use crate::NUM_DBS;
 
 /// Redis's `OBJ_SHARED_REFCOUNT` (`INT_MAX`): what REFCOUNT says of a shared integer.
@@ -51,6 +51,7 @@ pub fn object(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Rep
     else {
         return Reply::Nil;
     };
+    let value = value.as_str().unwrap_or_default();
     match op.flags & !object_field::SHARED_INTEGERS {
         object_field::ENCODING => {
             let name = encoding_name(enc, value);
@@ -84,9 +85,10 @@ pub fn move_key(store: &mut Store, batch: &Batch, op: &Op, now_ms: u64, log: &mu
     }
     let dst = op.num as u8;
     match store.move_key(op.db as usize, dst as usize, key, now_ms) {
-        Some((value, expire_at)) => {
+        Some(pos) => {
             log.del(op.db, key);
-            log.set(dst, key, value, expire_at);
+            let value = store.value_at(pos).as_str().unwrap_or_default();
+            log.set(dst, key, value, store.expire_of(pos));
             Reply::Int(1)
         }
         None => Reply::Int(0),

@@ -8,8 +8,8 @@
 use super::bulk;
 use crate::aof::Log;
 use crate::batch::{errors, getex_flags, Batch, Op, Reply};
+use crate::keyspace::{Expiry, Store, StrEncoding};
 use crate::ld;
-use crate::store::{Expiry, Store, StrEncoding};
 
 /// Redis's string limit (`proto-max-bulk-len`'s default).
 pub const MAX_STRING: u64 = 512 * 1024 * 1024;

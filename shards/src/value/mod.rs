@@ -1,0 +1,75 @@
+//! What a key holds.
+//!
+//! A string small enough lives inside its key's record in the arena; every
+//! other value is an `Object` in the store's object table, and the record
+//! holds its handle. The store keeps records, LRU order, TTLs and eviction;
+//! it asks an object only its `kind` and its `heap_bytes`, so a new type is
+//! a new variant here and a module beside this one, and nothing in the
+//! store changes.
+
+/// A value's type, as TYPE names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A byte string.
+    String,
+    /// A hash.
+    Hash,
+    /// A set.
+    Set,
+    /// A list.
+    List,
+    /// A sorted set.
+    ZSet,
+}
+
+impl Kind {
+    /// Redis's name for the type (TYPE, SCAN TYPE).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::List => "list",
+            Kind::ZSet => "zset",
+        }
+    }
+
+    /// The type a name denotes (SCAN ... TYPE), case-insensitively.
+    pub fn parse(name: &[u8]) -> Option<Kind> {
+        [Kind::String, Kind::Hash, Kind::Set, Kind::List, Kind::ZSet]
+            .into_iter()
+            .find(|k| k.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A value kept outside its record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    /// A string too long to sit in a record (over about 2 KB). A `Vec`
+    /// keeps spare room, so repeated APPENDs grow it in amortized O(1).
+    Str(Vec<u8>),
+    /// A value of a type that only tests use (to exercise WRONGTYPE and
+    /// the object table before the collection types exist).
+    #[cfg(test)]
+    Test(Vec<u8>),
+}
+
+impl Object {
+    /// The value's type.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Str(_) => Kind::String,
+            #[cfg(test)]
+            Object::Test(_) => Kind::Hash,
+        }
+    }
+
+    /// Bytes the value holds from the allocator beyond its table slot.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Object::Str(v) => crate::alloc_size(v.capacity()),
+            #[cfg(test)]
+            Object::Test(v) => crate::alloc_size(v.capacity()),
+        }
+    }
+}
