@@ -22,6 +22,7 @@ pub mod clock;
 pub mod exec;
 pub mod glob;
 pub mod ld;
+pub mod rdb;
 pub mod route;
 pub mod shard;
 pub mod store;
