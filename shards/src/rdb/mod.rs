@@ -153,10 +153,11 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Redis 7.0's defaults.
+    /// Redis 7.0.15's defaults (built in and in its shipped `redis.conf`
+    /// alike; note hashes allow 512 entries, zsets 128).
     fn default() -> Self {
         Limits {
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
@@ -172,10 +173,11 @@ pub const LIST_PLAIN_THRESHOLD: usize = 1 << 30;
 
 impl EncodeOpts {
     /// The options under which Redis 7.0 would hold `value`, had it been
-    /// built by adding its elements to a new key: a hash or zset stays a
-    /// listpack while it has at most `*_entries` elements, none longer than
-    /// `*_value` bytes (zset: members only); a set is an intset while it has
-    /// at most `set_max_intset_entries` members, all canonical integers.
+    /// built by one command adding its elements to a new key: a hash or
+    /// zset stays a listpack while it has at most `*_entries` distinct
+    /// fields or members and no field, value or member is longer than
+    /// `*_value` bytes; a set is an intset while it has at most
+    /// `set_max_intset_entries` distinct members, all canonical integers.
     pub fn for_value(value: &RdbValue, limits: &Limits) -> EncodeOpts {
         let mut o = EncodeOpts {
             hash_listpack: false,
@@ -188,23 +190,37 @@ impl EncodeOpts {
         match value {
             RdbValue::String(_) | RdbValue::List(_) => {}
             RdbValue::Set(m) => {
-                o.set_intset = m.len() <= limits.set_max_intset_entries
-                    && m.iter().all(|s| canonical_int(s).is_some());
+                o.set_intset = m.iter().all(|s| canonical_int(s).is_some())
+                    && at_most(m.iter(), limits.set_max_intset_entries);
             }
             RdbValue::ZSet(m) => {
-                o.zset_listpack = m.len() <= limits.zset_max_listpack_entries
-                    && limits.zset_max_listpack_entries > 0
+                o.zset_listpack = limits.zset_max_listpack_entries > 0
                     && m.iter()
-                        .all(|(s, _)| s.len() <= limits.zset_max_listpack_value);
+                        .all(|(s, _)| s.len() <= limits.zset_max_listpack_value)
+                    && at_most(m.iter().map(|(s, _)| s), limits.zset_max_listpack_entries);
             }
             RdbValue::Hash(p) => {
                 let v = limits.hash_max_listpack_value;
-                o.hash_listpack = p.len() <= limits.hash_max_listpack_entries
-                    && p.iter().all(|(f, x)| f.len() <= v && x.len() <= v);
+                o.hash_listpack = p.iter().all(|(f, x)| f.len() <= v && x.len() <= v)
+                    && at_most(p.iter().map(|(f, _)| f), limits.hash_max_listpack_entries);
             }
         }
         o
     }
+}
+
+/// Whether `items` has at most `limit` distinct elements.
+fn at_most<'a>(items: impl ExactSizeIterator<Item = &'a Vec<u8>>, limit: usize) -> bool {
+    if items.len() <= limit {
+        return true;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(limit + 1);
+    for s in items {
+        if seen.insert(s.as_slice()) && seen.len() > limit {
+            return false;
+        }
+    }
+    true
 }
 
 /// Why a payload was refused.

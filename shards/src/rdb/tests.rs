@@ -431,8 +431,8 @@ fn encoding_choice_follows_limits() {
                 .collect(),
         )
     };
-    assert_eq!(ty(&hash(128, 64)), 16);
-    assert_eq!(ty(&hash(129, 3)), 4);
+    assert_eq!(ty(&hash(512, 64)), 16);
+    assert_eq!(ty(&hash(513, 3)), 4);
     assert_eq!(ty(&hash(3, 65)), 4);
     assert_eq!(
         ty(&RdbValue::Hash(vec![(b"f".to_vec(), vec![b'v'; 65])])),
