@@ -21,25 +21,41 @@ const MAX_LITERAL: usize = 32;
 /// 264 bytes. Used to refuse impossible declared lengths before allocating.
 pub const MAX_EXPANSION: usize = 88;
 
-const HASH_BITS: u32 = 14;
+/// Hash table size bounds (log2): small inputs get a small table, so that
+/// compressing many short strings does not clear a large one each time.
+const MIN_HASH_BITS: u32 = 8;
+const MAX_HASH_BITS: u32 = 14;
+/// Candidate positions kept per hash.
+const WAYS: usize = 2;
 
-fn hash3(b: &[u8]) -> usize {
+fn hash3(b: &[u8], bits: u32) -> usize {
     let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-    (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
 }
 
 /// Compresses `input`; `None` when the result would exceed `max_out` bytes
 /// (or `input` is empty).
 ///
-/// Greedy matching against the most recent position with the same 3-byte
-/// hash. The output differs from other LZF encoders byte for byte but any
-/// LZF decoder reads it.
+/// Greedy matching: the longest match among the last two positions with
+/// the same 3-byte hash. The output differs from other LZF encoders byte
+/// for byte, but any LZF decoder reads it.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     if input.is_empty() {
         return None;
     }
     let mut out = Vec::with_capacity(max_out.min(input.len() + input.len() / 32 + 1));
-    let mut table = vec![usize::MAX; 1 << HASH_BITS];
+    let bits = input
+        .len()
+        .next_power_of_two()
+        .trailing_zeros()
+        .clamp(MIN_HASH_BITS, MAX_HASH_BITS);
+    // The last WAYS positions seen per hash, most recent first.
+    let mut table = vec![[usize::MAX; WAYS]; 1 << bits];
+    let insert = |table: &mut [[usize; WAYS]], h: usize, pos: usize| {
+        let slot = &mut table[h];
+        slot.copy_within(0..WAYS - 1, 1);
+        slot[0] = pos;
+    };
     let mut lit_start = 0;
     let mut i = 0;
 
@@ -52,16 +68,25 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     }
 
     while i + MIN_MATCH <= input.len() {
-        let h = hash3(&input[i..]);
-        let cand = table[h];
-        table[h] = i;
-        if cand != usize::MAX && i - cand <= MAX_OFFSET && input[cand..cand + 3] == input[i..i + 3]
-        {
-            let max_len = (input.len() - i).min(MAX_MATCH);
-            let mut len = MIN_MATCH;
+        let h = hash3(&input[i..], bits);
+        let max_len = (input.len() - i).min(MAX_MATCH);
+        // The longest match among the candidates (the nearest on ties).
+        let mut best = (0, 0);
+        for &cand in &table[h] {
+            if cand == usize::MAX || i - cand > MAX_OFFSET {
+                continue;
+            }
+            let mut len = 0;
             while len < max_len && input[cand + len] == input[i + len] {
                 len += 1;
             }
+            if len > best.0 {
+                best = (len, cand);
+            }
+        }
+        insert(&mut table, h, i);
+        if best.0 >= MIN_MATCH {
+            let (len, cand) = best;
             flush_literals(&mut out, &input[lit_start..i]);
             let off = i - cand - 1;
             let code = len - 2;
@@ -80,7 +105,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             let end = i + len;
             let mut j = i + 1;
             while j < end && j + MIN_MATCH <= input.len() {
-                table[hash3(&input[j..])] = j;
+                insert(&mut table, hash3(&input[j..], bits), j);
                 j += 1;
             }
             i = end;
