@@ -27,6 +27,7 @@ pub mod glob;
 pub mod index;
 pub mod keyspace;
 pub mod ld;
+pub mod rdb;
 pub mod route;
 pub mod shard;
 pub mod slab;
