@@ -35,6 +35,8 @@
 //! - `router`: split commands into shard ops, merge replies in order; the
 //!   order lock and held sections for cross-shard atomicity.
 //! - `info`: the INFO text.
+//! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
+//!   reaching the dataset through its `Host` trait.
 
 pub mod clients;
 pub mod cmd;
@@ -43,5 +45,6 @@ pub mod config;
 pub mod info;
 pub mod resp;
 pub mod router;
+pub mod script;
 pub mod server;
 pub mod worker;

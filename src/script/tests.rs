@@ -1,0 +1,1 @@
+//! Unit tests with an in-memory host.
