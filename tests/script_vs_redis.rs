@@ -176,8 +176,13 @@ impl Conn {
                 return self.buf.drain(..n).collect();
             }
             let mut chunk = [0u8; 65536];
-            let n = self.s.read(&mut chunk).unwrap();
-            assert!(n > 0, "connection closed");
+            let n = match self.s.read(&mut chunk) {
+                Ok(n) if n > 0 => n,
+                other => panic!(
+                    "redis-server went away ({other:?}) after {}",
+                    show(&args.concat())
+                ),
+            };
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
@@ -526,6 +531,98 @@ fn conversions_and_errors_match_redis() {
 }
 
 #[test]
+fn libraries_match_redis() {
+    let scripts = [
+        // bit
+        "return {bit.tobit(1), bit.tobit(2^32 + 5), bit.tobit(-1), bit.tobit(0xffffffff), bit.tobit(1.5), bit.tobit(2.5)}",
+        "return {bit.bnot(0), bit.band(0xff, 0x0f, 0x3), bit.bor(1, 2, 4), bit.bxor(0xf0, 0xff)}",
+        "return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.lshift(1, 33)}",
+        "return {bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678)}",
+        "return {bit.tohex(255), bit.tohex(255, 2), bit.tohex(-1, -4), bit.tohex(0x1234abcd, -8)}",
+        "return bit.band()",
+        "return bit.tobit('x')",
+        "return bit.tobit('12')",
+        // struct
+        "return struct.pack('>I2', 258)",
+        "return struct.pack('<i4', -2)",
+        "return struct.pack('bBhH', -1, 255, -2, 65535)",
+        "return struct.pack('>d', 1.5)",
+        "return struct.pack('<f', 0.5)",
+        "return struct.pack('s', 'abc')",
+        "return struct.pack('c3', 'abcdef')",
+        "return struct.pack('c0', 'abcdef')",
+        "return struct.pack('!4 b i', 1, 2)",
+        "return struct.pack('x b', 7)",
+        "return {struct.unpack('>I2', struct.pack('>I2', 258))}",
+        "return {struct.unpack('<i4 h', struct.pack('<i4 h', -5, -7))}",
+        r"return {struct.unpack('s c2', 'abc\0xyz')}",
+        "return {struct.unpack('b', 'abc', 2)}",
+        r"return {struct.unpack('B c0', '\3abcd')}",
+        "return {struct.size('>I2 i d b'), struct.size('!8 b d')}",
+        "return struct.unpack('>I4', 'ab')",
+        "return struct.pack('q', 1)",
+        "return struct.size('s')",
+        "return tostring(struct.unpack('>d', struct.pack('>d', 0.1)))",
+        // cmsgpack
+        "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129, -32768, -32769)",
+        "return cmsgpack.pack(4294967295, 4294967296, -2147483648, -2147483649, 2^53)",
+        "return cmsgpack.pack(0.5, 0.1, 1/0, 1e300)",
+        "return cmsgpack.pack('abc', string.rep('x', 40), string.rep('y', 300))",
+        "return cmsgpack.pack(true, false, nil)",
+        "return cmsgpack.pack({1, 2, 3}, {}, {a = 1}, {1, nil, 3})",
+        "return cmsgpack.pack({1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17})",
+        "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1, 2}, {x = 'y'}))}",
+        "local t = cmsgpack.unpack(cmsgpack.pack({a = {b = {c = 'd'}}})) return t.a.b.c",
+        "return {cmsgpack.unpack(cmsgpack.pack(-1.5, 2^40, true))}",
+        r"return cmsgpack.unpack('\205')",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 5)}",
+        "return cmsgpack.pack()",
+        "local t = {} t[1] = t return cmsgpack.pack(t)",
+        // cjson
+        "return {cjson.encode({1,2,{a=1}}), cjson.encode({}), cjson.encode(1.5), cjson.encode(0.1), cjson.encode(1e20)}",
+        r#"return {cjson.encode('a"/\n\1'), cjson.encode({[1]=1,[3]=3}), cjson.encode(cjson.null), cjson.encode(true)}"#,
+        "return cjson.encode({[1]=1, [20]=2})",
+        "return cjson.encode({a={b={c={1,2,'x'}}}})",
+        "return cjson.encode({[1.5]=1})",
+        "return cjson.encode({[true]=1})",
+        "return cjson.encode(function() end)",
+        "return cjson.encode(1/0)",
+        "return cjson.encode(123456789012345)",
+        "return cjson.encode(-0.000001)",
+        "return cjson.encode()",
+        "local t = {} t[1] = t return cjson.encode(t)",
+        "local t = cjson.decode('{\"a\":[1,2,{\"b\":null}],\"c\":\"d\"}') return {t.a[1], t.a[2], t.c, tostring(t.a[3].b == cjson.null)}",
+        "return cjson.decode('[1,2,3,\"x\"]')",
+        r#"return cjson.decode('"\\u00e9\\ud83d\\ude00\\n"')"#,
+        "return tostring(cjson.decode('1.5e3'))",
+        "return cjson.decode('true')",
+        "return cjson.decode('x')",
+        "return cjson.decode('')",
+        "return cjson.decode('[1,2')",
+        "return cjson.decode('[1 2]')",
+        "return cjson.decode('{1:2}')",
+        "return cjson.decode('{\"a\" 2}')",
+        "return cjson.decode('{\"a\":2,}')",
+        "return cjson.decode('[1] x')",
+        "return cjson.decode('\"abc')",
+        r#"return cjson.decode('"\\q"')"#,
+        "return cjson.decode('-')",
+        "return cjson.decode(string.rep('[', 1001) .. string.rep(']', 1001))",
+        "return {cjson.encode_keep_buffer(), cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision()}",
+        "return {cjson.encode_sparse_array()}",
+        "return {cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers()}",
+        "return type(cjson.new)",
+        "return cjson.null",
+        "return type(cjson.null)",
+    ];
+    let cases: Vec<Vec<Step>> = scripts.iter().map(|s| eval(s)).collect();
+    run_cases(&cases);
+}
+
+#[test]
 fn commands_match_redis() {
     let e = |s: &'static str| -> &'static [u8] { s.as_bytes() };
     let lib1 = "#!lua name=mylib\nredis.register_function('f1', function(keys, args) return {keys, args} end)";
@@ -622,7 +719,6 @@ fn commands_match_redis() {
             vec![e("FUNCTION"), e("LIST"), e("WITHCODE"), e("WITHCODE")],
             vec![e("FUNCTION"), e("LIST"), e("bad")],
             vec![e("FUNCTION"), e("STATS")],
-            vec![e("FUNCTION"), e("DUMP")],
             vec![e("FUNCTION"), e("LOAD"), e("REPLACE"), e(lib2)],
             vec![e("FCALL"), e("f1"), e("0")],
             vec![e("FCALL"), e("f2"), e("0")],
@@ -754,4 +850,79 @@ nil end)
     steps.push(vec![e("FUNCTION"), e("STATS")]);
     cases.push(steps);
     run_cases(&cases);
+}
+
+/// The payload of a bulk reply.
+fn bulk_payload(reply: &[u8]) -> Vec<u8> {
+    let nl = reply.windows(2).position(|w| w == b"\r\n").unwrap();
+    assert_eq!(reply[0], b'$', "{}", show(reply));
+    reply[nl + 2..reply.len() - 2].to_vec()
+}
+
+#[test]
+fn dump_and_restore_interoperate_with_redis() {
+    let Some(redis) = start_redis() else { return };
+    let mut conn = Conn::new(redis.port, 2);
+    let lib = "#!lua name=mylib\nredis.register_function('f1', function(keys, args) return {keys, args} end)\nredis.register_function{function_name='f2', callback=function(keys, args) return redis.call('ping') end, flags={'no-writes'}, description='desc of f2'}";
+    let other = "#!lua name=other\nredis.register_function('f1', function() return 1 end)";
+    conn.cmd(&[b"FUNCTION", b"FLUSH"]);
+    conn.cmd(&[b"FUNCTION", b"LOAD", lib.as_bytes()]);
+    let theirs = bulk_payload(&conn.cmd(&[b"FUNCTION", b"DUMP"]));
+    let list = |c: &mut Conn| c.cmd(&[b"FUNCTION", b"LIST", b"WITHCODE"]);
+    let their_list = list(&mut conn);
+
+    // Redis's (compressed) payload restores here.
+    let mut engine = ScriptEngine::new();
+    let mut host = MemHost::default();
+    let mut ours =
+        |args: &[&[u8]], engine: &mut ScriptEngine| engine.command(&mut host, args).to_resp2();
+    assert_eq!(
+        ours(&[b"FUNCTION", b"RESTORE", &theirs], &mut engine),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        show(&ours(&[b"FUNCTION", b"LIST", b"WITHCODE"], &mut engine)),
+        show(&their_list)
+    );
+
+    // Ours restores there.
+    let our_dump = engine.function_dump();
+    conn.cmd(&[b"FUNCTION", b"FLUSH"]);
+    assert_eq!(conn.cmd(&[b"FUNCTION", b"RESTORE", &our_dump]), b"+OK\r\n");
+    assert_eq!(show(&list(&mut conn)), show(&their_list));
+
+    // Policies and errors, step by step on both sides.
+    let mut bad = theirs.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let steps: Vec<Vec<&[u8]>> = vec![
+        vec![b"FUNCTION", b"RESTORE", &theirs],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"APPEND"],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"BAD"],
+        vec![b"FUNCTION", b"RESTORE", &bad],
+        vec![b"FUNCTION", b"RESTORE", b""],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"REPLACE"],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"FLUSH"],
+        vec![b"FUNCTION", b"DELETE", b"mylib"],
+        vec![b"FUNCTION", b"LOAD", other.as_bytes()],
+        vec![b"FUNCTION", b"RESTORE", &theirs],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"REPLACE"],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"FLUSH"],
+        vec![b"FUNCTION", b"LIST"],
+        vec![b"FCALL", b"f2", b"0"],
+    ];
+    let mut failures = Vec::new();
+    for step in &steps {
+        let want = conn.cmd(step);
+        let got = ours(step, &mut engine);
+        if got != want {
+            failures.push(format!(
+                "{}: redis {} ours {}",
+                show(step[1]),
+                show(&want),
+                show(&got)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -68,6 +68,10 @@ fn field(t: &Table, name: &str) -> Value {
 /// A script's value as a reply. `resp` is the protocol the script selected:
 /// under 2, true is `:1` and false is a null; under 3 both are booleans.
 pub(crate) fn lua_to_resp(v: &Value, resp: u8, depth: usize) -> RespValue {
+    super::deep(|| lua_to_resp_inner(v, resp, depth))
+}
+
+fn lua_to_resp_inner(v: &Value, resp: u8, depth: usize) -> RespValue {
     if depth > MAX_DEPTH {
         return RespValue::err("reached lua stack limit");
     }
@@ -156,6 +160,10 @@ fn table_to_resp(t: &Table, resp: u8, depth: usize) -> RespValue {
 /// script selected; a reply of a RESP3-only type met under RESP2 is first
 /// brought to its RESP2 form.
 pub(crate) fn resp_to_lua(lua: &Lua, r: &RespValue, resp: u8) -> mlua::Result<Value> {
+    super::deep(|| resp_to_lua_inner(lua, r, resp))
+}
+
+fn resp_to_lua_inner(lua: &Lua, r: &RespValue, resp: u8) -> mlua::Result<Value> {
     Ok(match r {
         RespValue::Status(s) => {
             let t = lua.create_table()?;

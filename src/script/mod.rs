@@ -214,6 +214,13 @@ struct CachedScript {
     body: Vec<u8>,
 }
 
+/// Runs a step of a recursive conversion on a stack with room to spare,
+/// growing it when needed (nesting goes to 1000 levels, and worker threads
+/// may have small stacks).
+pub(crate) fn deep<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 2 * 1024 * 1024, f)
+}
+
 /// The SHA1 of `data` in lowercase hex.
 pub fn sha1_hex(data: &[u8]) -> String {
     sha1_smol::Sha1::from(data).digest().to_string()
