@@ -291,6 +291,7 @@ fn conversions_and_errors_match_redis() {
         "return {double='3.14'}",
         "return {double=1/0}",
         "return {double=-1/0}",
+        "return {double=0/0}",
         "return {double=10}",
         "return {double=1e300}",
         "return {double=0.1}",
@@ -870,7 +871,11 @@ fn dump_and_restore_interoperate_with_redis() {
     conn.cmd(&[b"FUNCTION", b"FLUSH"]);
     conn.cmd(&[b"FUNCTION", b"LOAD", lib.as_bytes()]);
     let theirs = bulk_payload(&conn.cmd(&[b"FUNCTION", b"DUMP"]));
-    assert_eq!(theirs[1] >> 6, 3, "expected an LZF-compressed string in Redis's payload");
+    assert_eq!(
+        theirs[1] >> 6,
+        3,
+        "expected an LZF-compressed string in Redis's payload"
+    );
     let list = |c: &mut Conn| c.cmd(&[b"FUNCTION", b"LIST", b"WITHCODE"]);
     let their_list = list(&mut conn);
 

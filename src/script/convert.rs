@@ -54,7 +54,7 @@ pub(crate) fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
 /// A Lua number as Redis turns it into an integer reply: the C cast, which on
 /// x86-64 gives i64::MIN for NaN and anything out of range.
 pub(crate) fn number_to_int(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         i64::MIN
     } else {
         n as i64

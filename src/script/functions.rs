@@ -303,7 +303,7 @@ fn parse_numkeys(arg: &[u8], argc_after: usize, fcall: bool) -> Result<usize, Re
 }
 
 fn help(lines: &[&str]) -> RespValue {
-    RespValue::Array(lines.iter().map(|l| RespValue::status(l)).collect())
+    RespValue::Array(lines.iter().map(RespValue::status).collect())
 }
 
 pub(crate) fn command(engine: &mut ScriptEngine, host: &mut dyn Host, args: &[&[u8]]) -> RespValue {

@@ -49,6 +49,15 @@ impl RespValue {
 
     /// Appends this reply to `out` in protocol `resp` (2 or 3).
     pub fn encode(&self, resp: u8, out: &mut Vec<u8>) {
+        match self {
+            RespValue::Array(_) | RespValue::Map(_) | RespValue::Set(_) => {
+                super::deep(|| self.encode_here(resp, out))
+            }
+            _ => self.encode_here(resp, out),
+        }
+    }
+
+    fn encode_here(&self, resp: u8, out: &mut Vec<u8>) {
         let resp3 = resp >= 3;
         match self {
             RespValue::Status(s) => {
@@ -220,7 +229,7 @@ mod tests {
 
     #[test]
     fn g_format_matches_c() {
-        assert_eq!(fmt_g(3.14, 17), "3.1400000000000001");
+        assert_eq!(fmt_g(2.14, 17), "2.1400000000000001");
         assert_eq!(fmt_g(0.1, 17), "0.10000000000000001");
         assert_eq!(fmt_g(10.0, 17), "10");
         assert_eq!(fmt_g(1e300, 17), "1.0000000000000001e+300");
@@ -232,18 +241,19 @@ mod tests {
         assert_eq!(fmt_g(0.00001, 14), "1e-05");
         assert_eq!(fmt_g(-1.5, 14), "-1.5");
         assert_eq!(fmt_g(f64::INFINITY, 17), "inf");
-        assert_eq!(fmt_g(-(0.0f64 / 0.0), 17), "nan");
+        assert_eq!(fmt_g(f64::NAN, 17), "nan");
+        assert_eq!(fmt_g(-f64::NAN, 17), "-nan");
     }
 
     #[test]
     fn encodes_like_redis() {
         assert_eq!(
-            RespValue::Double(3.14).to_resp2(),
-            b"$18\r\n3.1400000000000001\r\n"
+            RespValue::Double(2.14).to_resp2(),
+            b"$18\r\n2.1400000000000001\r\n"
         );
         assert_eq!(
-            RespValue::Double(3.14).to_resp3(),
-            b",3.1400000000000001\r\n"
+            RespValue::Double(2.14).to_resp3(),
+            b",2.1400000000000001\r\n"
         );
         assert_eq!(RespValue::Bool(true).to_resp2(), b":1\r\n");
         assert_eq!(RespValue::Bool(false).to_resp3(), b"#f\r\n");

@@ -223,7 +223,7 @@ fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
     let mut arg = 1;
     while let Some((item, size)) = next_item(lua, FNAME, &mut fmt, &mut st)? {
         let pad = gettoalign(lua, out.len(), &st, &item, size)?;
-        out.extend(std::iter::repeat_n(0u8, pad));
+        out.resize(out.len() + pad, 0);
         match item {
             Item::Int { size, .. } => {
                 let n = number_arg(lua, &args, arg)?;
@@ -307,7 +307,7 @@ fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     while let Some((item, size)) = next_item(lua, FNAME, &mut fmt, &mut st)? {
         pos += gettoalign(lua, pos, &st, &item, size)?;
         let need = |n: usize| -> mlua::Result<()> {
-            if pos.checked_add(n).is_none_or(|e| e > data.len()) {
+            if pos.checked_add(n).map_or(true, |e| e > data.len()) {
                 Err(arg_error(lua, 2, "unpack", "data string too short"))
             } else {
                 Ok(())
