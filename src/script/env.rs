@@ -301,7 +301,6 @@ impl Env {
                         *first = deproxy(lua, first)?;
                     }
                     f.call::<MultiValue>(MultiValue::from_iter(v))
-                        .map_err(|e| rename_error(lua, e, "next"))
                 })?,
             )?;
         }
@@ -331,9 +330,7 @@ impl Env {
                             }
                         }
                     }
-                    let mut out = f
-                        .call::<MultiValue>(args)
-                        .map_err(|e| rename_error(lua, e, name))?;
+                    let mut out = f.call::<MultiValue>(args)?;
                     if let Some(Value::Function(func)) = out.front() {
                         let env = {
                             let rs = lua.app_data_ref::<RunState>().expect("run state");
@@ -495,11 +492,6 @@ fn seed_from_clock() -> i32 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     (nanos ^ (std::process::id() as u64) << 20) as i32
-}
-
-/// Renames `bad argument #n to '?'` errors of a wrapped base function.
-fn rename_error(_lua: &Lua, e: mlua::Error, _name: &str) -> mlua::Error {
-    e
 }
 
 fn control(lua: &Lua) -> Arc<ScriptControl> {

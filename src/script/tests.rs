@@ -633,3 +633,12 @@ fn deep_structures_fit_a_small_stack() {
         .unwrap();
     t.join().unwrap();
 }
+
+#[test]
+fn engine_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<ScriptEngine>();
+    assert_send::<std::sync::Arc<ScriptControl>>();
+    fn assert_sync<T: Sync>() {}
+    assert_sync::<ScriptControl>();
+}
