@@ -35,7 +35,9 @@
 //! - `router`: split commands into shard ops, merge replies in order; the
 //!   order lock and held sections for cross-shard atomicity.
 //! - `info`: the INFO text.
-//! - `alloc`: the calls into glibc's allocator (the crate's only unsafe code).
+//! - `alloc`: the calls into glibc's allocator (unsafe code, as is `script::env`).
+//! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
+//!   reaching the dataset through its `Host` trait.
 
 #![deny(unsafe_code)]
 
@@ -47,5 +49,6 @@ pub mod config;
 pub mod info;
 pub mod resp;
 pub mod router;
+pub mod script;
 pub mod server;
 pub mod worker;

@@ -545,9 +545,7 @@ mod tests {
                 }
                 let mut seen = std::collections::HashMap::new();
                 let mut c = 0;
-                while let Some(next) =
-                    ix.scan(c, count, h, |p| *seen.entry(p).or_insert(0) += 1)
-                {
+                while let Some(next) = ix.scan(c, count, h, |p| *seen.entry(p).or_insert(0) += 1) {
                     c = next;
                 }
                 assert_eq!(seen.len(), n as usize, "n {n} count {count}");
