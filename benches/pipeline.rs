@@ -18,7 +18,7 @@ use shardcache::config::{Config, PROTO_MAX_BULK_LEN};
 use shardcache::resp::{Args, Decoded, Decoder};
 use shardcache::router::{ReplySink, Router};
 use shardcache::server::Shared;
-use shards::exec::Persist;
+use shards::ops::Persist;
 use shards::{Batch, Store};
 use std::sync::Arc;
 use std::time::Duration;

@@ -46,6 +46,7 @@ pub mod clients;
 pub mod cmd;
 pub mod command;
 pub mod config;
+pub mod errors;
 pub mod info;
 pub mod resp;
 pub mod router;

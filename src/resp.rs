@@ -220,7 +220,7 @@ fn decode_inline(buf: &[u8], args: &mut Args) -> Result<(Decoded, usize), Protoc
 }
 
 /// Redis's `string2ll`, shared with the engine (which parses stored integers).
-pub use shards::exec::string::parse_i64;
+pub use shards::ops::parse_i64;
 
 fn hex_val(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
@@ -410,6 +410,41 @@ pub mod encode {
             array(out, n);
         }
     }
+    /// A double as Redis writes it (`%.17g`, `inf`, `-inf`): `,d\r\n` in
+    /// RESP3, a bulk string in RESP2.
+    pub fn double(out: &mut Vec<u8>, d: f64, resp3: bool) {
+        let text = shards::rdb::fmt_g17(d);
+        if resp3 {
+            out.push(b',');
+            out.extend_from_slice(text.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        } else {
+            bulk(out, text.as_bytes());
+        }
+    }
+
+    /// A shard's structured reply (see `shards::tape`), in the connection's protocol.
+    pub fn tape(out: &mut Vec<u8>, tape: &[u8], resp3: bool) {
+        use shards::tape::{Item, TapeReader};
+        for item in TapeReader::new(tape) {
+            match item {
+                Item::Array(n) => array(out, n as usize),
+                Item::Map(n) => map(out, n as usize, resp3),
+                Item::Set(n) => set(out, n as usize, resp3),
+                Item::Bulk(b) => bulk(out, b),
+                Item::Int(n) => int(out, n),
+                Item::Double(d) => double(out, d, resp3),
+                Item::Nil => null(out, resp3),
+                Item::NilArray => null_array(out, resp3),
+                Item::Status(s) => {
+                    out.push(b'+');
+                    out.extend_from_slice(s);
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+    }
+
     /// Text for humans (INFO, CLIENT LIST): the verbatim string
     /// `=len\r\ntxt:...\r\n` in RESP3, a bulk string in RESP2.
     pub fn verbatim(out: &mut Vec<u8>, text: &[u8], resp3: bool) {

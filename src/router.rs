@@ -15,9 +15,10 @@ use crate::info;
 use crate::resp::encode;
 use crate::server::Shared;
 use crossbeam_channel::Receiver;
-use shards::batch::{keylist, SCAN_DONE};
+use shards::batch::Args;
 use shards::shard::{Bell, ShardTx};
-use shards::{Batch, Op, OpCode, Reply, ShardInfo};
+use shards::tape::{Item, TapeReader};
+use shards::{Arg, Batch, Op, Reply, ShardInfo};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -74,10 +75,9 @@ pub enum Merge {
 }
 
 /// The text of an error reply.
-fn error_of(r: &Reply) -> Option<&str> {
+fn error_of(r: &Reply) -> Option<std::borrow::Cow<'static, str>> {
     match r {
-        Reply::Err(e) => Some(e),
-        Reply::ErrText(e) => Some(e),
+        Reply::Err(e) => Some(crate::errors::text(e)),
         _ => None,
     }
 }
@@ -368,23 +368,18 @@ impl Router {
         });
     }
 
-    fn push_raw(&mut self, shard: usize, op: Op, args: &[&[u8]]) -> OpRef {
+    fn push_raw(&mut self, shard: usize, db: u8, build: impl FnOnce(&mut Args) -> Op) -> OpRef {
         let b = &mut self.round.batches[shard];
-        let mut op = op;
-        op.arg = b.ranges.len() as u32;
-        op.nargs = args.len() as u32;
-        for a in args {
-            b.push_arg(a);
-        }
-        let idx = b.push_op(op);
+        let op = build(&mut b.args);
+        let idx = b.push(db, op);
         OpRef {
             shard: shard as u32,
             idx,
         }
     }
 
-    fn push_op(&mut self, shard: usize, op: Op, args: &[&[u8]]) {
-        let r = self.push_raw(shard, op, args);
+    fn push_op(&mut self, shard: usize, db: u8, build: impl FnOnce(&mut Args) -> Op) {
+        let r = self.push_raw(shard, db, build);
         if let Some(p) = self.round.pending.last_mut() {
             if p.count > 0 && self.round.subs[p.first as usize].0 != r.shard {
                 self.ordered = true;
@@ -397,8 +392,8 @@ impl Router {
     /// Adds an op whose reply the caller reads itself with `reply_of` after
     /// the next `exchange` (a step of a multi-step command); no pending
     /// command owns it.
-    pub fn step_op(&mut self, shard: usize, op: Op, args: &[&[u8]]) -> OpRef {
-        self.push_raw(shard, op, args)
+    pub fn step_op(&mut self, shard: usize, db: u8, build: impl FnOnce(&mut Args) -> Op) -> OpRef {
+        self.push_raw(shard, db, build)
     }
 
     /// The reply to a `step_op`, and the batch its payload lives in.
@@ -407,39 +402,26 @@ impl Router {
         (b, &b.replies[r.idx as usize])
     }
 
-    /// Adds an op on `args[0]` (the key) to the current command.
-    pub fn key_op(&mut self, code: OpCode, db: u8, flags: u8, num: u64, args: &[&[u8]]) {
-        let shard = self.shard_of(args[0]);
-        self.push_op(shard, Op::new(code, db, flags, num, 0), args);
+    /// Adds to the current command an op on `key`, on the key's shard:
+    /// `build` gets the batch's arguments and the key, pushed first.
+    #[inline]
+    pub fn key_op(&mut self, db: u8, key: &[u8], build: impl FnOnce(&mut Args, Arg) -> Op) {
+        let shard = self.shard_of(key);
+        self.push_op(shard, db, |a| {
+            let k = a.push(key);
+            build(a, k)
+        });
     }
 
-    /// Adds `op` (its `arg`/`nargs` are filled in) on `args[0]`, the key.
-    pub fn key_op_full(&mut self, op: Op, args: &[&[u8]]) {
-        let shard = self.shard_of(args[0]);
-        self.push_op(shard, op, args);
+    /// Adds to the current command an op for one shard.
+    pub fn shard_op(&mut self, shard: usize, db: u8, build: impl FnOnce(&mut Args) -> Op) {
+        self.push_op(shard, db, build);
     }
 
-    /// Adds an argument-less op for one shard.
-    pub fn shard_op(&mut self, shard: usize, code: OpCode, flags: u8, num: u64, aux: u64) {
-        self.push_op(shard, Op::new(code, 0, flags, num, aux), &[]);
-    }
-
-    /// Adds the same op, without arguments, for every shard.
-    pub fn each_shard_op(&mut self, code: OpCode, db: u8, flags: u8, num: u64, aux: u64) {
+    /// Adds to the current command the same op for every shard.
+    pub fn each_shard_op(&mut self, db: u8, build: impl Fn(&mut Args) -> Op) {
         for shard in 0..self.round.batches.len() {
-            self.push_op(shard, Op::new(code, db, flags, num, aux), &[]);
-        }
-    }
-
-    /// Adds `op` (its `arg`/`nargs` are filled in) with `args` for one shard.
-    pub fn shard_op_full(&mut self, shard: usize, op: Op, args: &[&[u8]]) {
-        self.push_op(shard, op, args);
-    }
-
-    /// Adds `op` (its `arg`/`nargs` are filled in) with `args` for every shard.
-    pub fn each_shard_op_full(&mut self, op: Op, args: &[&[u8]]) {
-        for shard in 0..self.round.batches.len() {
-            self.push_op(shard, op, args);
+            self.push_op(shard, db, &build);
         }
     }
 
@@ -708,7 +690,7 @@ fn encode_round(
                     }
                 }
                 match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
-                    Some(e) => encode::error(out, e),
+                    Some(e) => encode::error(out, &e),
                     None => encode::int(out, sum),
                 }
             }
@@ -718,7 +700,7 @@ fn encode_round(
                         tracing::error!("SHUTDOWN could not flush the AOF: {e}");
                         encode::error(out, "ERR Errors trying to SHUTDOWN. Check logs.");
                     }
-                    Some(e) => encode::error(out, e),
+                    Some(e) => encode::error(out, &e),
                     None if p.merge == Merge::Rewrite => {
                         encode::simple(out, "Background append only file rewriting started")
                     }
@@ -730,13 +712,22 @@ fn encode_round(
                 }
             }
             Merge::Keys => match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
-                Some(e) => encode::error(out, e),
+                Some(e) => encode::error(out, &e),
                 None => {
-                    let lists = || subs.iter().map(|s| key_list(reply_of(s)));
-                    encode::array(out, lists().map(keylist::len).sum());
-                    for list in lists() {
-                        for key in keylist::iter(list) {
-                            encode::bulk(out, key);
+                    // Each shard's tape is an array of keys: one array of all.
+                    let lists = || subs.iter().map(|s| tape_of(reply_of(s)));
+                    let total: usize = lists()
+                        .map(|t| match TapeReader::new(t).next() {
+                            Some(Item::Array(n)) => n as usize,
+                            _ => 0,
+                        })
+                        .sum();
+                    encode::array(out, total);
+                    for t in lists() {
+                        for item in TapeReader::new(t).skip(1) {
+                            if let Item::Bulk(k) = item {
+                                encode::bulk(out, k);
+                            }
                         }
                     }
                 }
@@ -745,39 +736,61 @@ fn encode_round(
                 // One step ran on the cursor's shard and on every later
                 // one: take the shards in order while they are exhausted,
                 // up to and including the first that is not, whose
-                // resume slot becomes the cursor. The later shards' keys
+                // resume cursor becomes the cursor. The later shards' keys
                 // are dropped; the walk reaches them again.
                 if let Some(e) = subs.iter().find_map(|s| error_of(reply_of(s).1)) {
-                    encode::error(out, e);
+                    encode::error(out, &e);
                 } else {
                     let shards = batches.len() as u64;
                     let mut cursor = 0;
                     let mut used = subs.len();
                     for (i, s) in subs.iter().enumerate() {
-                        let next = keylist::aux(key_list(reply_of(s)));
-                        if next != SCAN_DONE {
-                            cursor = scan_cursor(shard as u64 + i as u64, shards, next);
+                        let next = match TapeReader::new(tape_of(reply_of(s))).next() {
+                            Some(Item::Int(n)) => n,
+                            _ => -1,
+                        };
+                        if next >= 0 {
+                            cursor =
+                                scan_cursor(shard as u64 + i as u64, shards, Some(next as u64));
                             used = i + 1;
                             break;
                         }
                     }
-                    let lists: Vec<&[u8]> =
-                        subs[..used].iter().map(|s| key_list(reply_of(s))).collect();
+                    fn keys(t: &[u8]) -> impl Iterator<Item = &[u8]> {
+                        TapeReader::new(t).filter_map(|i| match i {
+                            Item::Bulk(k) => Some(k),
+                            _ => None,
+                        })
+                    }
+                    let tapes: Vec<&[u8]> =
+                        subs[..used].iter().map(|s| tape_of(reply_of(s))).collect();
                     encode::array(out, 2);
                     encode::bulk(out, itoa::Buffer::new().format(cursor).as_bytes());
-                    encode::array(out, lists.iter().map(|l| keylist::len(l)).sum());
-                    for key in lists.iter().flat_map(|l| keylist::iter(l)) {
-                        encode::bulk(out, key);
+                    encode::array(out, tapes.iter().map(|t| keys(t).count()).sum());
+                    for t in &tapes {
+                        for k in keys(t) {
+                            encode::bulk(out, k);
+                        }
                     }
                 }
             }
             Merge::RandomKey => match subs.iter().find_map(|s| error_of(reply_of(s).1)) {
-                Some(e) => encode::error(out, e),
+                Some(e) => encode::error(out, &e),
                 None => {
-                    let total: u64 = subs
-                        .iter()
-                        .map(|s| keylist::aux(key_list(reply_of(s))))
-                        .sum();
+                    // Each shard answers [its key count, a key or nil].
+                    let drawn = |s| {
+                        let mut it = TapeReader::new(tape_of(reply_of(s))).skip(1);
+                        let n = match it.next() {
+                            Some(Item::Int(n)) => n.max(0) as u64,
+                            _ => 0,
+                        };
+                        let key = match it.next() {
+                            Some(Item::Bulk(k)) => Some(k),
+                            _ => None,
+                        };
+                        (n, key)
+                    };
+                    let total: u64 = subs.iter().map(|s| drawn(s).0).sum();
                     let mut pick = if total == 0 {
                         0
                     } else {
@@ -785,10 +798,9 @@ fn encode_round(
                     };
                     let mut chosen = None;
                     for s in subs {
-                        let list = key_list(reply_of(s));
-                        let n = keylist::aux(list);
+                        let (n, key) = drawn(s);
                         if pick < n {
-                            chosen = keylist::iter(list).next();
+                            chosen = key;
                             break;
                         }
                         pick -= n;
@@ -801,7 +813,7 @@ fn encode_round(
             },
             Merge::Lcs(opts) => {
                 let value = |s| match reply_of(s) {
-                    (b, Reply::Bulk { start, len }) => b.bulk(*start, *len),
+                    (b, Reply::Bulk(span)) => b.payload(*span),
                     _ => &[][..],
                 };
                 let (a, b) = (value(&subs[0]), value(&subs[1]));
@@ -837,46 +849,35 @@ pub fn encode_reply(out: &mut Vec<u8>, batch: &Batch, reply: &Reply, resp3: bool
         Reply::Ok => encode::ok(out),
         Reply::Nil => encode::null(out, resp3),
         Reply::Int(n) => encode::int(out, *n),
-        Reply::Bulk { start, len } => encode::bulk(out, batch.bulk(*start, *len)),
-        Reply::Err(e) => encode::error(out, e),
-        Reply::ErrText(e) => encode::error(out, e),
+        Reply::Bulk(s) => encode::bulk(out, batch.payload(*s)),
+        Reply::Err(e) => encode::error(out, &crate::errors::text(e)),
         Reply::Status(s) => encode::simple(out, s),
+        Reply::Tape(s) => encode::tape(out, batch.payload(*s), resp3),
         // INFO snapshots are merged by `Merge::Info`, never sent alone.
         Reply::Info(_) => encode::error(out, "ERR internal: unmerged INFO reply"),
-        Reply::Entry { start, len, .. } => encode::bulk(out, batch.bulk(*start, *len)),
-        Reply::Keys { start, len } => {
-            let list = batch.bulk(*start, *len);
-            encode::array(out, keylist::len(list));
-            for key in keylist::iter(list) {
-                encode::bulk(out, key);
-            }
-        }
     }
 }
 
-/// The payload of a `Reply::Keys` (empty for any other reply).
-fn key_list<'a>((batch, reply): (&'a Batch, &Reply)) -> &'a [u8] {
+/// The bytes of a tape reply (empty for any other reply).
+fn tape_of<'a>((batch, reply): (&'a Batch, &Reply)) -> &'a [u8] {
     match *reply {
-        Reply::Keys { start, len } => batch.bulk(start, len),
+        Reply::Tape(s) => batch.payload(s),
         _ => &[],
     }
 }
 
-/// The SCAN cursor after a step on `shard` of `shards` that stopped at slab
-/// slot `next` (`SCAN_DONE`: the shard is exhausted).
+/// The SCAN cursor after a step on `shard` of `shards` that stopped at
+/// shard-local cursor `next` (None: the shard is exhausted).
 ///
-/// A cursor is `slot * shards + shard`: shards are walked in order, each in
-/// slab order, and 0 (shard 0, slot 0) both starts and ends the walk. A
-/// step always advances at least one slot, so 0 never appears mid-walk.
-pub fn scan_cursor(shard: u64, shards: u64, next: u64) -> u64 {
-    if next == SCAN_DONE {
-        if shard + 1 < shards {
-            shard + 1
-        } else {
-            0
-        }
-    } else {
-        next.saturating_mul(shards).saturating_add(shard)
+/// A cursor is `place * shards + shard`: shards are walked in order, each
+/// in its own order, and 0 (shard 0, place 0) both starts and ends the walk.
+/// A step that is not the last always advances past place 0, so 0 never
+/// appears mid-walk.
+pub fn scan_cursor(shard: u64, shards: u64, next: Option<u64>) -> u64 {
+    match next {
+        None if shard + 1 < shards => shard + 1,
+        None => 0,
+        Some(next) => next.saturating_mul(shards).saturating_add(shard),
     }
 }
 
@@ -905,13 +906,13 @@ mod tests {
 
     #[test]
     fn scan_cursor_visits_shards_in_order_and_ends_at_zero() {
-        assert_eq!(scan_cursor(0, 4, SCAN_DONE), 1);
-        assert_eq!(scan_cursor(2, 4, SCAN_DONE), 3);
-        assert_eq!(scan_cursor(3, 4, SCAN_DONE), 0);
-        assert_eq!(scan_cursor(1, 4, 10), 41);
-        assert_eq!(scan_cursor(0, 1, SCAN_DONE), 0);
-        // The cursor decodes back to the same shard and slot.
-        let c = scan_cursor(3, 4, 12345);
+        assert_eq!(scan_cursor(0, 4, None), 1);
+        assert_eq!(scan_cursor(2, 4, None), 3);
+        assert_eq!(scan_cursor(3, 4, None), 0);
+        assert_eq!(scan_cursor(1, 4, Some(10)), 41);
+        assert_eq!(scan_cursor(0, 1, None), 0);
+        // The cursor decodes back to the same shard and place.
+        let c = scan_cursor(3, 4, Some(12345));
         assert_eq!((c % 4, c / 4), (3, 12345));
     }
 }

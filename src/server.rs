@@ -7,9 +7,10 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 use mio::Waker;
 use shards::aof::Fsync;
-use shards::exec::Persist;
+use shards::ops::server::SrvOp;
+use shards::ops::Persist;
 use shards::shard::{Bell, Outbox, ShardTx};
-use shards::{Batch, EvictionPolicy, Limits, Op, OpCode, Reply, Store};
+use shards::{Batch, EvictionPolicy, Limits, Reply, Store};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -236,15 +237,7 @@ impl Server {
         let me = self.shared.workers;
         for (i, tx) in self.to_shards.iter().enumerate() {
             let mut b = Batch::new(me, i);
-            b.push_op(Op {
-                code: OpCode::Shutdown,
-                db: 0,
-                flags: 0,
-                arg: 0,
-                nargs: 0,
-                num: 0,
-                aux: 0,
-            });
+            b.push(0, SrvOp::Shutdown.into());
             tx.send(b).map_err(|_| format!("shard {i} is gone"))?;
         }
         let mut errors = Vec::new();
@@ -253,8 +246,8 @@ impl Server {
                 .control
                 .recv()
                 .map_err(|_| "a shard is gone".to_string())?;
-            if let Some(Reply::ErrText(e)) = b.replies.first() {
-                errors.push(format!("shard {}: {e}", b.shard));
+            if let Some(Reply::Err(e)) = b.replies.first() {
+                errors.push(format!("shard {}: {}", b.shard, crate::errors::text(e)));
             }
         }
         if errors.is_empty() {

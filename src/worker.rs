@@ -447,8 +447,9 @@ impl Worker {
         self.router
             .begin(crate::router::NO_CONN, crate::router::Merge::AllOk);
         for (shard, client) in std::mem::take(&mut self.unwatch) {
-            self.router
-                .shard_op(shard, shards::OpCode::Unwatch, 0, client, 0);
+            self.router.shard_op(shard, 0, |_| {
+                shards::ops::server::SrvOp::Unwatch { client }.into()
+            });
         }
     }
 

@@ -11,8 +11,9 @@
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
 };
-use shards::exec::{self, Persist};
-use shards::{Batch, EvictionPolicy, Expiry, Limits, Op, OpCode, Store};
+use shards::ops::string::StrOp;
+use shards::ops::{self as exec, Persist};
+use shards::{Batch, EvictionPolicy, Expiry, Limits, Store};
 use std::time::{Duration, Instant};
 
 /// Keys in every store.
@@ -189,17 +190,9 @@ fn bench_store(c: &mut Criterion) {
 fn get_batch(keys: &Keys, next: &mut usize, n: usize) -> Batch {
     let mut b = Batch::new(0, 0);
     for _ in 0..n {
-        let arg = b.push_arg(keys.scattered(*next));
+        let key = b.args.push(keys.scattered(*next));
         *next += 1;
-        b.push_op(Op {
-            code: OpCode::Get,
-            db: 0,
-            flags: 0,
-            arg,
-            nargs: 1,
-            num: 0,
-            aux: 0,
-        });
+        b.push(0, StrOp::Get { key }.into());
     }
     b
 }

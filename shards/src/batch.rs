@@ -4,306 +4,114 @@
 //! It is recycled: the worker fills it, the shard executes it and writes the
 //! replies into it, the worker encodes them and clears it for the next round.
 //! Argument bytes and reply payloads live in two flat buffers inside the
-//! batch, so a steady stream of requests allocates nothing.
+//! batch, so a steady stream of requests allocates nothing; an op names its
+//! arguments by `Arg` (a span of the argument buffer) or `ArgList`.
 
-/// What a shard-side op does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpCode {
-    /// GET key → bulk or nil.
-    Get,
-    /// SET key value with the options in `flags`/`num` → OK, nil, or the old value.
-    Set,
-    /// DEL key → 1 or 0.
-    Del,
-    /// EXISTS key → 1 or 0.
-    Exists,
-    /// DBSIZE of `db` → integer.
-    DbSize,
-    /// FLUSHDB of `db` → OK.
-    FlushDb,
-    /// FLUSHALL → OK.
-    FlushAll,
-    /// Snapshot of this shard's counters for INFO → `Reply::Info`.
-    Info,
-    /// Replace the shard's limits: `num` = maxmemory, `aux` = max_keys, `flags` = policy index.
-    SetLimits,
-    /// Clear the shard's statistics counters (CONFIG RESETSTAT).
-    ResetStats,
-    /// Start an AOF rewrite (BGREWRITEAOF).
-    RewriteAof,
-    /// Change the fsync policy: `flags` = `aof::Fsync` code.
-    SetFsync,
-    /// Flush and fsync the segment, and from then on sync every write (shutdown).
-    Shutdown,
-    /// INCRBY key: `num` is the increment (an `i64`'s bits) → the new value.
-    IncrBy,
-    /// INCRBYFLOAT key increment → the new value as Redis prints it.
-    IncrByFloat,
-    /// APPEND key value → the new length.
-    Append,
-    /// STRLEN key → the length, 0 when absent.
-    Strlen,
-    /// GETDEL key → the value (then deleted), or nil.
-    GetDel,
-    /// GETRANGE key: `num`/`aux` are start/end (`i64` bits) → bulk, empty when absent.
-    GetRange,
-    /// SETRANGE key value: `num` is the offset (checked ≥ 0) → the new length.
-    SetRange,
-    /// TTL family: `flags` is a `ttl_mode`; → ms/s remaining or deadline, -1, -2.
-    Ttl,
-    /// EXPIRE family: `num` is the absolute deadline in ms (`i64` bits),
-    /// `flags` the `expire_flags` → 1 or 0.
-    Expire,
-    /// PERSIST key → 1 when a TTL was removed, else 0.
-    Persist,
-    /// TYPE key → `+string` or `+none`.
-    Type,
-    /// TOUCH key → 1 when the key exists (read lookup), else 0.
-    Touch,
-    /// WATCH key for client `num` → OK. Later changes to the key mark the client dirty.
-    Watch,
-    /// Forget every key client `num` watches on this shard → OK.
-    Unwatch,
-    /// Whether a key client `num` watches changed (or expired) since WATCH → 1 or 0.
-    /// Its watches on this shard are then forgotten.
-    WatchCheck,
-    /// The value and absolute expiry of a key, without touching statistics
-    /// or LRU order (cross-shard RENAME/COPY read their source with it) →
-    /// `Reply::Entry` or nil.
-    Dump,
-    /// RENAME src dst on one shard; `flags` has `rename_flags` → OK / 1 / 0 or an error.
-    Rename,
-    /// COPY src dst: `aux` is the destination db, `flags` has `rename_flags::REPLACE` → 1 or 0.
-    Copy,
-    /// MSETNX key value [...] of the keys on this shard → 1 when none existed
-    /// and all were set, else 0. With `rename_flags::CHECK` only reports
-    /// (1 = some key exists) and sets nothing.
-    MSetNx,
-    /// SWAPDB of databases `num` and `aux` → OK.
-    SwapDb,
-    /// KEYS pattern → `Reply::Keys` with the matching live keys of `db`.
-    Keys,
-    /// One SCAN step over `db` from slab slot `num`, examining about `aux`
-    /// entries; `flags` has `SCAN_MATCH` when argument 0 is a pattern →
-    /// `Reply::Keys` whose `aux` is the slot to resume from (`SCAN_DONE` at the end).
-    Scan,
-    /// RANDOMKEY → `Reply::Keys` with one random live key of `db` (none when
-    /// empty) and `aux` = the database's key count, for the worker's weighted pick.
-    RandomKey,
-    /// GETEX key: `flags` are `getex_flags`, `num` the absolute deadline in
-    /// ms → the value (then the TTL changed), nil, or the deferred error.
-    GetEx,
-    /// GETBIT key: `num` is the bit offset → 0 or 1.
-    GetBit,
-    /// SETBIT key: `num` is the bit offset, `flags` the bit → the old bit.
-    SetBit,
-    /// BITCOUNT key: `flags` are `bit_flags`, `num`/`aux` start/end (`i64`
-    /// bits) → the count, 0 when absent, or the deferred error.
-    BitCount,
-    /// BITPOS key: `flags` are `bit_flags`, `num`/`aux` start/end (`i64`
-    /// bits) → the position, -1, or the deferred error.
-    BitPos,
-    /// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key: `flags` is an
-    /// `object_field` → bulk, integer, nil (absent) or an error.
-    Object,
-    /// MEMORY USAGE key → bytes the entry accounts for, or nil.
-    MemoryUsage,
-    /// MOVE key: `num` is the destination database → 1 or 0.
-    Move,
+use crate::error::Error;
+use crate::ops::Op;
+
+/// A span of bytes in one of a batch's buffers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// Offset.
+    pub start: u32,
+    /// Length.
+    pub len: u32,
 }
 
-/// `Op::flags` of `OpCode::Scan`: argument 0 is a MATCH pattern.
-pub const SCAN_MATCH: u8 = 1;
-/// The `aux` of a SCAN step's `Reply::Keys` when the shard's slab is exhausted.
-pub const SCAN_DONE: u64 = u64::MAX;
-
-impl OpCode {
-    /// True for ops that change data: refused while the AOF cannot be written.
-    pub fn is_write(self) -> bool {
-        matches!(
-            self,
-            OpCode::Set
-                | OpCode::Del
-                | OpCode::FlushDb
-                | OpCode::FlushAll
-                | OpCode::IncrBy
-                | OpCode::IncrByFloat
-                | OpCode::Append
-                | OpCode::GetDel
-                | OpCode::SetRange
-                | OpCode::Expire
-                | OpCode::Persist
-                | OpCode::Rename
-                | OpCode::Copy
-                | OpCode::MSetNx
-                | OpCode::SwapDb
-                | OpCode::GetEx
-                | OpCode::SetBit
-                | OpCode::Move
-        )
-    }
-}
-
-/// SET flags carried in `Op::flags`.
-pub mod set_flags {
-    /// Only set when the key does not exist.
-    pub const NX: u8 = 1;
-    /// Only set when the key exists.
-    pub const XX: u8 = 2;
-    /// Reply with the old value.
-    pub const GET: u8 = 4;
-    /// Keep the current TTL.
-    pub const KEEPTTL: u8 = 8;
-    /// Reply 1/0 instead of OK/nil (SETNX).
-    pub const INT_REPLY: u8 = 16;
-}
-
-/// RENAME / COPY / MSETNX options carried in `Op::flags`.
-pub mod rename_flags {
-    /// RENAMENX: only when the destination does not exist; reply 1/0.
-    pub const NX: u8 = 1;
-    /// COPY ... REPLACE.
-    pub const REPLACE: u8 = 2;
-    /// MSETNX's first phase across shards: only check.
-    pub const CHECK: u8 = 4;
-}
-
-/// EXPIRE options carried in `Op::flags`.
-pub mod expire_flags {
-    /// Only when the key has no TTL.
-    pub const NX: u8 = 1;
-    /// Only when the key has a TTL.
-    pub const XX: u8 = 2;
-    /// Only when the new deadline is later than the current one.
-    pub const GT: u8 = 4;
-    /// Only when the new deadline is earlier than the current one.
-    pub const LT: u8 = 8;
-}
-
-/// What a `OpCode::Ttl` op replies, in `Op::flags`.
-pub mod ttl_mode {
-    /// Seconds remaining (TTL).
-    pub const TTL: u8 = 0;
-    /// Milliseconds remaining (PTTL).
-    pub const PTTL: u8 = 1;
-    /// Absolute deadline in seconds (EXPIRETIME).
-    pub const EXPIRETIME: u8 = 2;
-    /// Absolute deadline in ms (PEXPIRETIME).
-    pub const PEXPIRETIME: u8 = 3;
-}
-
-/// GETEX options carried in `Op::flags`.
-pub mod getex_flags {
-    /// PERSIST: remove the TTL.
-    pub const PERSIST: u8 = 1;
-    /// EX/PX/EXAT/PXAT: set the TTL to `Op::num` (absolute ms).
-    pub const EXPIRE: u8 = 2;
-    /// The deadline was given as EXAT/PXAT: one already past deletes the key.
-    pub const ABSOLUTE: u8 = 4;
-    /// The time was not an integer: reply that error, but only once the key
-    /// is found (Redis validates the time after the look-up).
-    pub const ERR_NOT_INTEGER: u8 = 8;
-    /// The time was out of range: as `ERR_NOT_INTEGER`, with Redis's
-    /// `invalid expire time` error.
-    pub const ERR_INVALID: u8 = 16;
-}
-
-/// BITCOUNT / BITPOS options carried in `Op::flags`.
-pub mod bit_flags {
-    /// A start (and for BITCOUNT an end) was given in `Op::num` / `Op::aux`.
-    pub const RANGE: u8 = 1;
-    /// BITPOS: an end was given in `Op::aux`.
-    pub const END: u8 = 2;
-    /// The range counts bits (`BIT`), not bytes.
-    pub const BIT_UNIT: u8 = 4;
-    /// BITPOS looks for a 1 (else a 0).
-    pub const ONE: u8 = 8;
-    /// A syntax error to reply once the key is found (Redis parses the range
-    /// after the look-up; an absent key answers 0 / -1 whatever follows).
-    pub const ERR_SYNTAX: u8 = 16;
-    /// As `ERR_SYNTAX`, for a range bound that is not an integer.
-    pub const ERR_NOT_INTEGER: u8 = 32;
-}
-
-/// What an `OpCode::Object` op reports, in `Op::flags`.
-pub mod object_field {
-    /// OBJECT ENCODING.
-    pub const ENCODING: u8 = 0;
-    /// OBJECT REFCOUNT.
-    pub const REFCOUNT: u8 = 1;
-    /// OBJECT IDLETIME.
-    pub const IDLETIME: u8 = 2;
-    /// OBJECT FREQ.
-    pub const FREQ: u8 = 3;
-    /// Or'ed in: small integers are shared objects (Redis's
-    /// `canUseSharedObject`: no maxmemory, or a policy that is not LRU/LFU).
-    pub const SHARED_INTEGERS: u8 = 0x80;
-}
-
-/// One shard-side operation. Arguments are indices into the batch's buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct Op {
-    /// What to do.
-    pub code: OpCode,
-    /// Database index (SELECT).
-    pub db: u8,
-    /// Op-specific flags (see `set_flags`).
-    pub flags: u8,
-    /// Index of the first argument in `Batch::ranges`.
-    pub arg: u32,
-    /// Number of arguments.
-    pub nargs: u32,
-    /// Op-specific number: an absolute expiry in unix ms for SET, 0 if none.
-    pub num: u64,
-    /// A second op-specific number.
-    pub aux: u64,
-}
-
-impl Op {
-    /// An op without arguments yet (the router fills in `arg` and `nargs`
-    /// when it adds the op to a batch).
-    pub fn new(code: OpCode, db: u8, flags: u8, num: u64, aux: u64) -> Op {
-        Op {
-            code,
-            db,
-            flags,
-            arg: 0,
-            nargs: 0,
-            num,
-            aux,
+impl Span {
+    /// The span `start..end`.
+    pub fn new(start: usize, end: usize) -> Self {
+        Span {
+            start: start as u32,
+            len: (end - start) as u32,
         }
     }
+
+    /// The bytes of this span in `buf`.
+    #[inline]
+    pub fn of(self, buf: &[u8]) -> &[u8] {
+        &buf[self.start as usize..(self.start + self.len) as usize]
+    }
 }
 
-/// Error replies a shard can produce, as Redis spells them (without the leading `-`).
-pub mod errors {
-    /// Write refused under `maxmemory`/`max-keys` with no eviction possible.
-    pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
-    /// Prefix of the error for writes refused while the AOF cannot be written.
-    pub const MISCONF_AOF: &str = "MISCONF Errors writing to the AOF file: ";
-    /// BGREWRITEAOF while one runs.
-    pub const REWRITE_RUNNING: &str =
-        "ERR Background append only file rewriting already in progress";
-    /// BGREWRITEAOF with persistence off.
-    pub const AOF_OFF: &str = "ERR Append only file is disabled";
-    /// INCR family on a value that is not an integer.
-    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-    /// INCR family past i64.
-    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
-    /// INCRBYFLOAT on an operand that is not a float.
-    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
-    /// INCRBYFLOAT to NaN or ±infinity.
-    pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
-    /// RENAME / RENAMENX of a missing key.
-    pub const NO_SUCH_KEY: &str = "ERR no such key";
-    /// APPEND / SETRANGE past 512 MB.
-    pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
-    /// Redis's syntax error.
-    pub const SYNTAX: &str = "ERR syntax error";
-    /// GETEX with a time out of range.
-    pub const GETEX_INVALID_EXPIRE: &str = "ERR invalid expire time in 'getex' command";
-    /// OBJECT FREQ under an LRU (or no) eviction policy.
-    pub const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+/// An argument: a span of the batch's argument bytes.
+pub type Arg = Span;
+
+/// Several arguments: `len` entries of `Args::lists` from `first`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArgList {
+    /// Index of the first entry.
+    pub first: u32,
+    /// Number of entries.
+    pub len: u32,
+}
+
+/// The argument bytes of a batch.
+#[derive(Debug, Default)]
+pub struct Args {
+    data: Vec<u8>,
+    lists: Vec<Arg>,
+}
+
+impl Args {
+    /// Copies `bytes` in; returns its span.
+    #[inline]
+    pub fn push(&mut self, bytes: &[u8]) -> Arg {
+        let start = self.data.len();
+        self.data.extend_from_slice(bytes);
+        Span::new(start, self.data.len())
+    }
+
+    /// Copies each of `items` in; returns the list.
+    pub fn list<'b>(&mut self, items: impl IntoIterator<Item = &'b [u8]>) -> ArgList {
+        let first = self.lists.len() as u32;
+        for b in items {
+            let a = self.push(b);
+            self.lists.push(a);
+        }
+        ArgList {
+            first,
+            len: self.lists.len() as u32 - first,
+        }
+    }
+
+    /// The bytes of `a`.
+    #[inline]
+    pub fn get(&self, a: Arg) -> &[u8] {
+        a.of(&self.data)
+    }
+
+    /// The bytes of item `i` of `l`.
+    pub fn item(&self, l: ArgList, i: usize) -> &[u8] {
+        self.get(self.lists[l.first as usize + i])
+    }
+
+    /// The items of `l`, in order.
+    pub fn items(&self, l: ArgList) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.lists[l.first as usize..(l.first + l.len) as usize]
+            .iter()
+            .map(|a| a.of(&self.data))
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.lists.clear();
+    }
+
+    /// Bytes held.
+    pub fn capacity(&self) -> usize {
+        self.data.capacity() + self.lists.capacity() * std::mem::size_of::<Arg>()
+    }
+}
+
+/// An op with the database it works on.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    /// Database index (SELECT).
+    pub db: u8,
+    /// What to do.
+    pub op: Op,
 }
 
 /// A shard's snapshot for INFO.
@@ -317,6 +125,8 @@ pub struct ShardInfo {
     pub avg_ttl: [u64; crate::NUM_DBS],
     /// Bytes the shard's data structures use.
     pub used_memory: u64,
+    /// Bytes of arena pages that hold no record (fragmentation).
+    pub slack: u64,
     /// Per-shard maxmemory (0 = none).
     pub maxmemory: u64,
     /// Read lookups that found a key.
@@ -331,8 +141,8 @@ pub struct ShardInfo {
     pub aof: Option<crate::aof::AofStatus>,
 }
 
-/// A shard's answer to one op. Bulk payloads are ranges of `Batch::out`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A shard's answer to one op. Payloads are spans of `Batch::out`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Reply {
     /// `+OK`
     Ok,
@@ -340,98 +150,16 @@ pub enum Reply {
     Nil,
     /// Integer reply.
     Int(i64),
-    /// Bulk string at `out[start..start + len]`.
-    Bulk {
-        /// Offset in `Batch::out`.
-        start: usize,
-        /// Length in bytes.
-        len: usize,
-    },
-    /// Error reply (text without the leading `-`).
-    Err(&'static str),
-    /// Error reply whose text is built at run time.
-    ErrText(Box<str>),
+    /// Bulk string.
+    Bulk(Span),
     /// Simple string reply (`+text`).
     Status(&'static str),
+    /// A failure, worded by the server.
+    Err(Error),
+    /// Structured reply (see `tape`).
+    Tape(Span),
     /// INFO snapshot.
     Info(Box<ShardInfo>),
-    /// A key's value at `out[start..start + len]` and its absolute expiry
-    /// in unix ms (0 = none), for a cross-shard move of the key.
-    Entry {
-        /// Offset in `Batch::out`.
-        start: usize,
-        /// Length in bytes.
-        len: usize,
-        /// Absolute expiry, 0 when none.
-        expire_at: u64,
-    },
-    /// A `keylist` at `out[start..start + len]` (KEYS, SCAN, RANDOMKEY).
-    Keys {
-        /// Offset in `Batch::out`.
-        start: usize,
-        /// Length in bytes.
-        len: usize,
-    },
-}
-
-/// The layout of a `Reply::Keys` payload: a 16-byte header (`aux`, an
-/// op-specific number, then the key count, both little-endian `u64`), then
-/// each key as a little-endian `u32` length and its bytes. Keys stay raw
-/// bytes: the worker does the RESP framing.
-pub mod keylist {
-    const HEADER: usize = 16;
-
-    /// Starts an empty list at the end of `out`; returns its start offset.
-    pub fn begin(out: &mut Vec<u8>, aux: u64) -> usize {
-        let start = out.len();
-        out.extend_from_slice(&aux.to_le_bytes());
-        out.extend_from_slice(&0u64.to_le_bytes());
-        start
-    }
-
-    /// Appends `key` to the list that starts at `start` (the last one in `out`).
-    pub fn push(out: &mut Vec<u8>, start: usize, key: &[u8]) {
-        out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-        out.extend_from_slice(key);
-        let at = start + 8;
-        let n = read_u64(out, at) + 1;
-        out[at..at + 8].copy_from_slice(&n.to_le_bytes());
-    }
-
-    /// Replaces the list's `aux`.
-    pub fn set_aux(out: &mut [u8], start: usize, aux: u64) {
-        out[start..start + 8].copy_from_slice(&aux.to_le_bytes());
-    }
-
-    fn read_u64(b: &[u8], at: usize) -> u64 {
-        let mut w = [0u8; 8];
-        if let Some(s) = b.get(at..at + 8) {
-            w.copy_from_slice(s);
-        }
-        u64::from_le_bytes(w)
-    }
-
-    /// The `aux` of a list.
-    pub fn aux(list: &[u8]) -> u64 {
-        read_u64(list, 0)
-    }
-
-    /// The number of keys in a list.
-    pub fn len(list: &[u8]) -> usize {
-        read_u64(list, 8) as usize
-    }
-
-    /// The keys of a list, in order.
-    pub fn iter(list: &[u8]) -> impl Iterator<Item = &[u8]> {
-        let mut rest = list.get(HEADER..).unwrap_or_default();
-        std::iter::from_fn(move || {
-            let (n, tail) = rest.split_first_chunk::<4>()?;
-            let n = (u32::from_le_bytes(*n) as usize).min(tail.len());
-            let (key, tail) = tail.split_at(n);
-            rest = tail;
-            Some(key)
-        })
-    }
 }
 
 /// A reusable bundle of ops for one shard from one worker.
@@ -442,14 +170,12 @@ pub struct Batch {
     /// Index of the shard this batch is for.
     pub shard: usize,
     /// Ops in request order.
-    pub ops: Vec<Op>,
-    /// Concatenated argument bytes.
-    pub data: Vec<u8>,
-    /// `(start, len)` of each argument in `data`.
-    pub ranges: Vec<(usize, usize)>,
+    pub ops: Vec<Queued>,
+    /// Their arguments.
+    pub args: Args,
     /// One reply per op, filled by the shard.
     pub replies: Vec<Reply>,
-    /// Bulk reply payloads.
+    /// Reply payloads.
     pub out: Vec<u8>,
     /// After executing this batch, the shard serves only this batch's worker
     /// until a batch of that worker with `release` (a cross-shard atomic section).
@@ -461,6 +187,10 @@ pub struct Batch {
     pub ran_from: usize,
 }
 
+/// Buffers above this are released when a batch is cleared, so one huge
+/// request does not pin its size in every recycled batch.
+const KEEP_CAPACITY: usize = 1 << 20;
+
 impl Batch {
     /// An empty batch owned by `worker`, addressed to `shard`.
     pub fn new(worker: usize, shard: usize) -> Self {
@@ -471,13 +201,18 @@ impl Batch {
         }
     }
 
-    /// Empties the batch, keeping its buffers' capacity.
+    /// Empties the batch, keeping its buffers' capacity up to a modest size.
     pub fn clear(&mut self) {
         self.ops.clear();
-        self.data.clear();
-        self.ranges.clear();
+        self.args.clear();
         self.replies.clear();
         self.out.clear();
+        if self.args.data.capacity() > KEEP_CAPACITY {
+            self.args.data = Vec::new();
+        }
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out = Vec::new();
+        }
         self.hold = false;
         self.release = false;
         self.ran_from = 0;
@@ -499,51 +234,23 @@ impl Batch {
         self.ops.is_empty()
     }
 
-    /// Appends an argument and returns its index in `ranges`.
-    pub fn push_arg(&mut self, arg: &[u8]) -> u32 {
-        let start = self.data.len();
-        self.data.extend_from_slice(arg);
-        self.ranges.push((start, arg.len()));
-        (self.ranges.len() - 1) as u32
-    }
-
-    /// Appends an op and returns its index (the index of its reply).
-    pub fn push_op(&mut self, op: Op) -> u32 {
-        self.ops.push(op);
+    /// Appends an op (its arguments already pushed into `args`); returns
+    /// its index (the index of its reply).
+    pub fn push(&mut self, db: u8, op: Op) -> u32 {
+        self.ops.push(Queued { db, op });
         (self.ops.len() - 1) as u32
     }
 
-    /// Argument `i` of `op`.
-    pub fn arg(&self, op: &Op, i: u32) -> &[u8] {
-        let (start, len) = self.ranges[(op.arg + i) as usize];
-        &self.data[start..start + len]
+    /// The bytes of a reply payload.
+    pub fn payload(&self, s: Span) -> &[u8] {
+        s.of(&self.out)
     }
 
-    /// The payload of a bulk reply.
-    pub fn bulk(&self, start: usize, len: usize) -> &[u8] {
-        &self.out[start..start + len]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::keylist;
-
-    #[test]
-    fn keylist_round_trip() {
-        let mut out = b"unrelated".to_vec();
-        let start = keylist::begin(&mut out, 7);
-        for k in [&b"a"[..], b"", b"bin\x00\xff\r\n"] {
-            keylist::push(&mut out, start, k);
-        }
-        keylist::set_aux(&mut out, start, 42);
-        let list = &out[start..];
-        assert_eq!(keylist::aux(list), 42);
-        assert_eq!(keylist::len(list), 3);
-        let keys: Vec<&[u8]> = keylist::iter(list).collect();
-        assert_eq!(keys, [&b"a"[..], b"", b"bin\x00\xff\r\n"]);
-        // A truncated list yields what is whole and stops.
-        assert_eq!(keylist::iter(&list[..list.len() - 3]).count(), 3);
-        assert_eq!(keylist::iter(&list[..5]).count(), 0);
+    /// Bytes the batch's buffers hold.
+    pub fn capacity(&self) -> usize {
+        self.args.capacity()
+            + self.out.capacity()
+            + self.ops.capacity() * std::mem::size_of::<Queued>()
+            + self.replies.capacity() * std::mem::size_of::<Reply>()
     }
 }

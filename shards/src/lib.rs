@@ -22,22 +22,26 @@ pub mod aof;
 pub mod arena;
 pub mod batch;
 pub mod clock;
-pub mod exec;
+pub mod error;
 pub mod glob;
 pub mod index;
 pub mod keyspace;
 pub mod ld;
+pub mod ops;
 pub mod rdb;
 pub mod route;
 pub mod shard;
 pub mod slab;
+pub mod tape;
 pub mod value;
 
-pub use batch::{Batch, Op, OpCode, Reply, ShardInfo};
+pub use batch::{Arg, ArgList, Batch, Reply, ShardInfo, Span};
+pub use error::Error;
 pub use keyspace::{
     EvictionPolicy, Expiry, Limits, Lookup, OutOfMemory, Store, StrEncoding, ValueRef, WrongType,
     NUM_DBS,
 };
+pub use ops::Op;
 pub use value::{Kind, Object};
 
 /// What glibc malloc hands out for a request of `n` bytes: 8 bytes of header,

@@ -6,10 +6,11 @@
 //! back to its worker. Between drains it runs bounded active expiry, like
 //! Redis's `serverCron` at 10 Hz, the `everysec` fsync, and AOF rewrite steps.
 
-use crate::batch::{errors, Batch, Reply};
+use crate::batch::{Batch, Reply};
 use crate::clock;
-use crate::exec::{self, Persist};
+use crate::error::Error;
 use crate::keyspace::Store;
+use crate::ops::{self, Persist};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -162,7 +163,7 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
         if !drained.is_empty() {
             let now = clock::unix_ms();
             for b in drained.iter_mut() {
-                exec::execute(&mut store, b, now, &mut persist);
+                ops::execute(&mut store, b, now, &mut persist);
             }
             commit(&mut persist, &mut drained);
             for b in drained.drain(..) {
@@ -251,8 +252,8 @@ fn commit(persist: &mut Persist, drained: &mut [Batch]) {
         for b in drained.iter_mut() {
             let from = b.ran_from;
             for (op, reply) in b.ops[from..].iter().zip(b.replies[from..].iter_mut()) {
-                if op.code.is_write() && !matches!(reply, Reply::Err(_) | Reply::ErrText(_)) {
-                    *reply = Reply::ErrText(format!("{}{why}", errors::MISCONF_AOF).into());
+                if op.op.is_write() && !matches!(reply, Reply::Err(_)) {
+                    *reply = Reply::Err(Error::Misconf(why.as_str().into()));
                 }
             }
         }

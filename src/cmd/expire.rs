@@ -3,61 +3,67 @@
 
 use super::{parse_int, Ctx};
 use crate::router::Merge;
-use shards::batch::{expire_flags, ttl_mode};
-use shards::OpCode;
+use shards::ops::keys::{ExpireCond, KeyOp, TtlUnit};
+use shards::Op;
 
-fn key_op(ctx: &mut Ctx, code: OpCode, flags: u8, num: u64) {
+/// One op on the key (args 1), answered as it is.
+fn key_op(ctx: &mut Ctx, build: impl FnOnce(shards::Arg) -> Op) {
     ctx.router.begin(ctx.conn, Merge::One);
     ctx.router
-        .key_op(code, ctx.session.db, flags, num, &[ctx.args.get(1)]);
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| build(key));
+}
+
+fn ttl_op(ctx: &mut Ctx, unit: TtlUnit) {
+    key_op(ctx, |key| KeyOp::Ttl { key, unit }.into());
 }
 
 pub fn ttl(ctx: &mut Ctx) {
-    key_op(ctx, OpCode::Ttl, ttl_mode::TTL, 0);
+    ttl_op(ctx, TtlUnit::Secs);
 }
 
 pub fn pttl(ctx: &mut Ctx) {
-    key_op(ctx, OpCode::Ttl, ttl_mode::PTTL, 0);
+    ttl_op(ctx, TtlUnit::Ms);
 }
 
 pub fn expiretime(ctx: &mut Ctx) {
-    key_op(ctx, OpCode::Ttl, ttl_mode::EXPIRETIME, 0);
+    ttl_op(ctx, TtlUnit::AtSecs);
 }
 
 pub fn pexpiretime(ctx: &mut Ctx) {
-    key_op(ctx, OpCode::Ttl, ttl_mode::PEXPIRETIME, 0);
+    ttl_op(ctx, TtlUnit::AtMs);
 }
 
 pub fn persist(ctx: &mut Ctx) {
-    key_op(ctx, OpCode::Persist, 0, 0);
+    key_op(ctx, |key| KeyOp::Persist { key }.into());
 }
 
 pub fn key_type(ctx: &mut Ctx) {
-    key_op(ctx, OpCode::Type, 0, 0);
+    key_op(ctx, |key| KeyOp::Type { key }.into());
 }
 
 pub fn touch(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::Sum);
     for key in ctx.args.iter_from(1) {
         ctx.router
-            .key_op(OpCode::Touch, ctx.session.db, 0, 0, &[key]);
+            .key_op(ctx.session.db, key, |_, key| KeyOp::Touch { key }.into());
     }
 }
 
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX|XX|GT|LT], as Redis
 /// 7.0's `expireGenericCommand`: options first, then the time, then the key.
 pub fn expire(ctx: &mut Ctx, seconds: bool, relative: bool) {
-    let mut flags = 0u8;
+    // Redis accepts each option any number of times; the combination decides.
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in ctx.args.iter_from(3) {
         let is = |s: &str| opt.eq_ignore_ascii_case(s.as_bytes());
         if is("nx") {
-            flags |= expire_flags::NX;
+            nx = true;
         } else if is("xx") {
-            flags |= expire_flags::XX;
+            xx = true;
         } else if is("gt") {
-            flags |= expire_flags::GT;
+            gt = true;
         } else if is("lt") {
-            flags |= expire_flags::LT;
+            lt = true;
         } else {
             // Redis prints the option as a C string: up to its first NUL.
             let end = opt.iter().position(|&b| b == 0).unwrap_or(opt.len());
@@ -68,14 +74,15 @@ pub fn expire(ctx: &mut Ctx, seconds: bool, relative: bool) {
             return;
         }
     }
-    if flags & expire_flags::NX != 0 && flags & !expire_flags::NX != 0 {
+    if nx && (xx || gt || lt) {
         ctx.error("ERR NX and XX, GT or LT options at the same time are not compatible");
         return;
     }
-    if flags & expire_flags::GT != 0 && flags & expire_flags::LT != 0 {
+    if gt && lt {
         ctx.error("ERR GT and LT options at the same time are not compatible");
         return;
     }
+    let cond = ExpireCond { nx, xx, gt, lt };
     let Some(when) = parse_int(ctx.args.get(2)) else {
         ctx.not_integer();
         return;
@@ -91,5 +98,12 @@ pub fn expire(ctx: &mut Ctx, seconds: bool, relative: bool) {
         ctx.error(&msg);
         return;
     };
-    key_op(ctx, OpCode::Expire, flags, when as u64);
+    key_op(ctx, |key| {
+        KeyOp::Expire {
+            key,
+            at: when,
+            cond,
+        }
+        .into()
+    });
 }

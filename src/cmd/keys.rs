@@ -4,8 +4,11 @@
 use super::{parse_i32_or_reply, parse_int, Ctx};
 use crate::resp::encode;
 use crate::router::{Merge, OpRef};
-use shards::batch::{rename_flags, SCAN_MATCH};
-use shards::{Op, OpCode, Reply, NUM_DBS};
+use shards::ops::keys::KeyOp;
+use shards::ops::server::SrvOp;
+use shards::ops::string::{SetCond, SetReply, StrOp};
+use shards::tape::{Item, TapeReader};
+use shards::{Expiry, Kind, Op, Reply, NUM_DBS};
 
 pub fn select(ctx: &mut Ctx) {
     match parse_i32_or_reply(ctx, ctx.args.get(1)) {
@@ -18,25 +21,25 @@ pub fn select(ctx: &mut Ctx) {
     }
 }
 
-fn per_key(ctx: &mut Ctx, code: OpCode) {
+fn per_key(ctx: &mut Ctx, build: fn(shards::Arg) -> Op) {
     ctx.router.begin(ctx.conn, Merge::Sum);
     for key in ctx.args.iter_from(1) {
-        ctx.router.key_op(code, ctx.session.db, 0, 0, &[key]);
+        ctx.router.key_op(ctx.session.db, key, |_, k| build(k));
     }
 }
 
 pub fn del(ctx: &mut Ctx) {
-    per_key(ctx, OpCode::Del);
+    per_key(ctx, |key| KeyOp::Del { key }.into());
 }
 
 pub fn exists(ctx: &mut Ctx) {
-    per_key(ctx, OpCode::Exists);
+    per_key(ctx, |key| KeyOp::Exists { key }.into());
 }
 
 pub fn dbsize(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::Sum);
     ctx.router
-        .each_shard_op(OpCode::DbSize, ctx.session.db, 0, 0, 0);
+        .each_shard_op(ctx.session.db, |_| SrvOp::DbSize.into());
 }
 
 /// FLUSHALL / FLUSHDB [ASYNC|SYNC]. Both modes free synchronously: a shard
@@ -51,35 +54,36 @@ pub fn flush(ctx: &mut Ctx, all: bool) {
         ctx.syntax_error();
         return;
     }
-    let code = if all {
-        OpCode::FlushAll
-    } else {
-        OpCode::FlushDb
-    };
     ctx.router.begin(ctx.conn, Merge::AllOk);
-    ctx.router.each_shard_op(code, ctx.session.db, 0, 0, 0);
+    ctx.router.each_shard_op(ctx.session.db, |_| {
+        if all {
+            SrvOp::FlushAll.into()
+        } else {
+            SrvOp::FlushDb.into()
+        }
+    });
 }
 
-/// The value and expiry a `Dump` step found, copied out of its batch.
-fn dumped(ctx: &Ctx, r: OpRef) -> Option<(Vec<u8>, u64)> {
+/// The value and expiry a `Read` step found, copied out of its batch;
+/// Err with the error text when the step failed.
+fn dumped(ctx: &Ctx, r: OpRef) -> Result<Option<(Vec<u8>, u64)>, String> {
     match ctx.router.reply_of(r) {
-        (
-            b,
-            Reply::Entry {
-                start,
-                len,
-                expire_at,
-            },
-        ) => Some((b.bulk(*start, *len).to_vec(), *expire_at)),
-        _ => None,
+        (b, Reply::Tape(t)) => {
+            let mut items = TapeReader::new(b.payload(*t)).skip(1);
+            match (items.next(), items.next()) {
+                (Some(Item::Bulk(v)), Some(Item::Int(at))) => Ok(Some((v.to_vec(), at as u64))),
+                _ => Ok(None),
+            }
+        }
+        (_, Reply::Err(e)) => Err(crate::errors::text(e).into_owned()),
+        _ => Ok(None),
     }
 }
 
 /// The error text of a step's reply, if it failed.
 fn step_error(ctx: &Ctx, r: OpRef) -> Option<String> {
     match ctx.router.reply_of(r).1 {
-        Reply::Err(e) => Some(e.to_string()),
-        Reply::ErrText(e) => Some(e.to_string()),
+        Reply::Err(e) => Some(crate::errors::text(e).into_owned()),
         _ => None,
     }
 }
@@ -104,16 +108,17 @@ fn move_across(
     ctx.router.hold(s2);
     let read = ctx
         .router
-        .step_op(s1, Op::new(OpCode::Dump, src_db, 0, 0, 0), &[src]);
+        .step_op(s1, src_db, |a| KeyOp::Read { key: a.push(src) }.into());
     let probe = (!overwrite).then(|| {
-        ctx.router.step_op(
-            s2,
-            Op::new(OpCode::MSetNx, dst_db, rename_flags::CHECK, 0, 0),
-            &[dst, b""],
-        )
+        ctx.router.step_op(s2, dst_db, |a| {
+            KeyOp::AnyExists {
+                keys: a.list([dst]),
+            }
+            .into()
+        })
     });
     ctx.router.exchange();
-    let Some((value, at)) = dumped(ctx, read) else {
+    let Some((value, at)) = dumped(ctx, read)? else {
         return Ok(None);
     };
     if let Some(p) = probe {
@@ -121,9 +126,20 @@ fn move_across(
             return Ok(Some(false));
         }
     }
-    let write = ctx
-        .router
-        .step_op(s2, Op::new(OpCode::Set, dst_db, 0, at, 0), &[dst, &value]);
+    let write = ctx.router.step_op(s2, dst_db, |a| {
+        StrOp::Set {
+            key: a.push(dst),
+            value: a.push(&value),
+            cond: SetCond::Always,
+            expiry: if at == 0 {
+                Expiry::Clear
+            } else {
+                Expiry::At(at)
+            },
+            reply: SetReply::Ok,
+        }
+        .into()
+    });
     ctx.router.exchange();
     if let Some(e) = step_error(ctx, write) {
         return Err(e);
@@ -131,7 +147,7 @@ fn move_across(
     if remove_src {
         let del = ctx
             .router
-            .step_op(s1, Op::new(OpCode::Del, src_db, 0, 0, 0), &[src]);
+            .step_op(s1, src_db, |a| KeyOp::Del { key: a.push(src) }.into());
         ctx.router.exchange();
         if let Some(e) = step_error(ctx, del) {
             return Err(e);
@@ -146,10 +162,16 @@ fn move_across(
 pub fn rename(ctx: &mut Ctx, nx: bool) {
     let (src, dst) = (ctx.args.get(1), ctx.args.get(2));
     let db = ctx.session.db;
-    let flags = if nx { rename_flags::NX } else { 0 };
     if ctx.router.shard_of(src) == ctx.router.shard_of(dst) {
         ctx.router.begin(ctx.conn, Merge::One);
-        ctx.router.key_op(OpCode::Rename, db, flags, 0, &[src, dst]);
+        ctx.router.key_op(db, src, |a, src| {
+            KeyOp::Rename {
+                src,
+                dst: a.push(dst),
+                nx,
+            }
+            .into()
+        });
         return;
     }
     if !ctx.router.in_section() {
@@ -158,7 +180,7 @@ pub fn rename(ctx: &mut Ctx, nx: bool) {
     }
     match move_across(ctx, src, dst, db, db, !nx, true) {
         Err(e) => ctx.error(&e),
-        Ok(None) => ctx.error(shards::batch::errors::NO_SUCH_KEY),
+        Ok(None) => ctx.error(&crate::errors::text(&shards::Error::NoSuchKey)),
         Ok(Some(moved)) if nx => ctx.reply(|out| encode::int(out, moved as i64)),
         Ok(Some(_)) => ctx.reply(encode::ok),
     }
@@ -195,11 +217,17 @@ pub fn copy(ctx: &mut Ctx) {
         ctx.error("ERR source and destination objects are the same");
         return;
     }
-    let flags = if replace { rename_flags::REPLACE } else { 0 };
     if ctx.router.shard_of(src) == ctx.router.shard_of(dst) {
         ctx.router.begin(ctx.conn, Merge::One);
-        let o = Op::new(OpCode::Copy, ctx.session.db, flags, 0, dst_db as u64);
-        ctx.router.key_op_full(o, &[src, dst]);
+        ctx.router.key_op(ctx.session.db, src, |a, src| {
+            KeyOp::Copy {
+                src,
+                dst: a.push(dst),
+                dst_db,
+                replace,
+            }
+            .into()
+        });
         return;
     }
     if !ctx.router.in_section() {
@@ -215,7 +243,7 @@ pub fn copy(ctx: &mut Ctx) {
 /// SWAPDB index1 index2: every shard swaps its slice of the two databases;
 /// as a multi-shard command it is ordered like MSET (see `router`).
 pub fn swapdb(ctx: &mut Ctx) {
-    let mut dbs = [0u64; 2];
+    let mut dbs = [0u8; 2];
     for (i, which) in ["first", "second"].iter().enumerate() {
         match super::parse_int(ctx.args.get(i + 1)).and_then(|v| i32::try_from(v).ok()) {
             None => {
@@ -226,21 +254,29 @@ pub fn swapdb(ctx: &mut Ctx) {
                 ctx.error("ERR DB index is out of range");
                 return;
             }
-            Some(v) => dbs[i] = v as u64,
+            Some(v) => dbs[i] = v as u8,
         }
     }
     ctx.router.begin(ctx.conn, Merge::AllOk);
-    ctx.router
-        .each_shard_op(OpCode::SwapDb, 0, 0, dbs[0], dbs[1]);
+    ctx.router.each_shard_op(0, |_| {
+        SrvOp::SwapDb {
+            a: dbs[0],
+            b: dbs[1],
+        }
+        .into()
+    });
 }
 
 /// KEYS pattern: every shard matches its own keys; the worker concatenates.
 pub fn keys(ctx: &mut Ctx) {
+    let pattern = ctx.args.get(1);
     ctx.router.begin(ctx.conn, Merge::Keys);
-    ctx.router.each_shard_op_full(
-        Op::new(OpCode::Keys, ctx.session.db, 0, 0, 0),
-        &[ctx.args.get(1)],
-    );
+    ctx.router.each_shard_op(ctx.session.db, |a| {
+        SrvOp::Keys {
+            pattern: a.push(pattern),
+        }
+        .into()
+    });
 }
 
 /// Redis's SCAN cursor parsing (`parseScanCursorOrReply`): C's `strtoul`
@@ -272,11 +308,11 @@ pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 ///
-/// The cursor names a shard and a slab slot in it (see
+/// The cursor names a shard and a place in its walk (see
 /// `router::scan_cursor`); each call runs one step on that shard and on the
-/// later ones, and returns keys up to the first shard not yet exhausted. Only
-/// strings exist here, so `TYPE string` (any case) filters nothing and any
-/// other type name matches no key: that walk ends at once with cursor 0.
+/// later ones, and returns keys up to the first shard not yet exhausted. A
+/// type name Redis does not know matches no key, as in Redis 7.0: that walk
+/// ends at once with cursor 0.
 pub fn scan(ctx: &mut Ctx) {
     let Some(cursor) = parse_cursor(ctx.args.get(1)) else {
         ctx.error("ERR invalid cursor");
@@ -284,7 +320,8 @@ pub fn scan(ctx: &mut Ctx) {
     };
     let mut count = 10i64;
     let mut pattern: Option<&[u8]> = None;
-    let mut only_other_type = false;
+    let mut kind = None;
+    let mut unknown_type = false;
     let n = ctx.args.len();
     let mut i = 2;
     while i < n {
@@ -305,14 +342,15 @@ pub fn scan(ctx: &mut Ctx) {
             // Redis skips the matcher for a lone `*`.
             pattern = (p != b"*").then_some(p);
         } else if has_value && opt.eq_ignore_ascii_case(b"type") {
-            only_other_type = !ctx.args.get(i + 1).eq_ignore_ascii_case(b"string");
+            kind = Kind::parse(ctx.args.get(i + 1));
+            unknown_type = kind.is_none();
         } else {
             ctx.syntax_error();
             return;
         }
         i += 2;
     }
-    if only_other_type {
+    if unknown_type {
         ctx.reply(|out| {
             encode::array(out, 2);
             encode::bulk(out, b"0");
@@ -322,8 +360,6 @@ pub fn scan(ctx: &mut Ctx) {
     }
     let shards = ctx.router.shards() as u64;
     let shard = cursor % shards;
-    let mut step = Op::new(OpCode::Scan, ctx.session.db, 0, 0, 0);
-    step.aux = count as u64;
     ctx.router.begin(
         ctx.conn,
         Merge::Scan {
@@ -334,14 +370,17 @@ pub fn scan(ctx: &mut Ctx) {
     // walk whose remaining shards are empty or small ends in this call, as
     // Redis's does (SCAN 0 of an empty or small db returns cursor 0).
     for s in shard..shards {
-        step.num = if s == shard { cursor / shards } else { 0 };
-        match pattern {
-            Some(p) => {
-                step.flags = SCAN_MATCH;
-                ctx.router.shard_op_full(s as usize, step, &[p]);
+        let place = if s == shard { cursor / shards } else { 0 };
+        ctx.router.shard_op(s as usize, ctx.session.db, |a| {
+            SrvOp::Scan {
+                // A place past any this server hands out ends the walk.
+                cursor: u32::try_from(place).unwrap_or(u32::MAX),
+                count: count as usize,
+                pattern: pattern.map(|p| a.push(p)),
+                kind,
             }
-            None => ctx.router.shard_op_full(s as usize, step, &[]),
-        }
+            .into()
+        });
     }
 }
 
@@ -350,7 +389,7 @@ pub fn scan(ctx: &mut Ctx) {
 pub fn randomkey(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::RandomKey);
     ctx.router
-        .each_shard_op_full(Op::new(OpCode::RandomKey, ctx.session.db, 0, 0, 0), &[]);
+        .each_shard_op(ctx.session.db, |_| SrvOp::RandomKey.into());
 }
 
 /// MOVE key db. The shard of a key does not depend on its database, so this
@@ -365,13 +404,14 @@ pub fn move_key(ctx: &mut Ctx) {
         ctx.error("ERR source and destination objects are the same");
     } else {
         ctx.router.begin(ctx.conn, Merge::One);
-        ctx.router.key_op(
-            OpCode::Move,
-            ctx.session.db,
-            0,
-            db as u64,
-            &[ctx.args.get(1)],
-        );
+        ctx.router
+            .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+                KeyOp::Move {
+                    key,
+                    dst_db: db as u8,
+                }
+                .into()
+            });
     }
 }
 

@@ -5,8 +5,8 @@
 use super::{c_str, parse_int, unknown_subcommand, Ctx};
 use crate::resp::encode;
 use crate::router::Merge;
-use shards::batch::object_field;
-use shards::{EvictionPolicy, OpCode};
+use shards::ops::keys::{KeyOp, ObjectField};
+use shards::EvictionPolicy;
 
 /// Redis 7.0's `addReplyHelp`: the header, the lines, and its HELP entry.
 fn help(ctx: &mut Ctx, lines: &[&str]) {
@@ -71,10 +71,10 @@ pub fn object(ctx: &mut Ctx) {
             }
             return;
         }
-        Some("encoding") => object_field::ENCODING,
-        Some("refcount") => object_field::REFCOUNT,
-        Some("idletime") => object_field::IDLETIME,
-        Some("freq") => object_field::FREQ,
+        Some("encoding") => ObjectField::Encoding,
+        Some("refcount") => ObjectField::Refcount,
+        Some("idletime") => ObjectField::Idletime,
+        Some("freq") => ObjectField::Freq,
         _ => return unknown_subcommand(ctx),
     };
     if !arity(ctx, sub.unwrap_or_default(), 3) {
@@ -90,19 +90,17 @@ pub fn object(ctx: &mut Ctx) {
         .shared
         .maxmemory
         .load(std::sync::atomic::Ordering::Relaxed);
-    let shared = if maxmemory == 0 || !lru {
-        object_field::SHARED_INTEGERS
-    } else {
-        0
-    };
+    let shared_ints = maxmemory == 0 || !lru;
     ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        OpCode::Object,
-        ctx.session.db,
-        field | shared,
-        0,
-        &[ctx.args.get(2)],
-    );
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(2), |_, key| {
+            KeyOp::Object {
+                key,
+                field,
+                shared_ints,
+            }
+            .into()
+        });
 }
 
 /// MEMORY USAGE key [SAMPLES count], MALLOC-STATS, PURGE and HELP.
@@ -159,13 +157,10 @@ pub fn memory(ctx: &mut Ctx) {
                 }
             }
             ctx.router.begin(ctx.conn, Merge::One);
-            ctx.router.key_op(
-                OpCode::MemoryUsage,
-                ctx.session.db,
-                0,
-                0,
-                &[ctx.args.get(2)],
-            );
+            ctx.router
+                .key_op(ctx.session.db, ctx.args.get(2), |_, key| {
+                    KeyOp::MemoryUsage { key }.into()
+                });
         }
         _ => unknown_subcommand(ctx),
     }

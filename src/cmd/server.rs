@@ -8,7 +8,8 @@ use crate::info;
 use crate::resp::encode;
 use crate::router::Merge;
 use shards::aof::Fsync;
-use shards::{EvictionPolicy, OpCode};
+use shards::ops::server::SrvOp;
+use shards::{EvictionPolicy, Limits};
 use std::sync::atomic::Ordering;
 
 pub fn ping(ctx: &mut Ctx) {
@@ -35,7 +36,7 @@ pub fn quit(ctx: &mut Ctx) {
 pub fn info(ctx: &mut Ctx) {
     let mask = info::parse_sections(ctx.args.iter_from(1));
     ctx.router.begin(ctx.conn, Merge::Info(mask));
-    ctx.router.each_shard_op(OpCode::Info, 0, 0, 0, 0);
+    ctx.router.each_shard_op(0, |_| SrvOp::Info.into());
 }
 
 /// Every parameter CONFIG GET knows, with its current value.
@@ -189,7 +190,7 @@ pub fn config(ctx: &mut Ctx) {
             }
             ctx.shared.total_connections.store(0, Ordering::Relaxed);
             ctx.router.begin(ctx.conn, Merge::AllOk);
-            ctx.router.each_shard_op(OpCode::ResetStats, 0, 0, 0, 0);
+            ctx.router.each_shard_op(0, |_| SrvOp::ResetStats.into());
         }
         b"rewrite" if ctx.args.len() != 2 => ctx.arity_error("config|rewrite"),
         b"rewrite" => match ctx.shared.config.config.clone() {
@@ -373,28 +374,24 @@ fn config_set(ctx: &mut Ctx) {
     if let Some(on) = protected {
         s.protected_mode.store(on, Ordering::Relaxed);
     }
-    let policy_idx = EvictionPolicy::ALL
-        .iter()
-        .position(|p| *p == policy)
-        .unwrap_or(0) as u8;
     let n = ctx.router.shards();
     ctx.router.begin(ctx.conn, Merge::AllOk);
     for shard in 0..n {
-        ctx.router.shard_op(
-            shard,
-            OpCode::SetLimits,
-            policy_idx,
-            config::split_even(maxmemory, n, shard),
-            config::split_even(max_keys, n, shard),
-        );
+        let limits = Limits {
+            maxmemory: config::split_even(maxmemory, n, shard) as usize,
+            max_keys: config::split_even(max_keys, n, shard) as usize,
+            policy,
+        };
         ctx.router
-            .shard_op(shard, OpCode::SetFsync, fsync.to_code(), 0, 0);
+            .shard_op(shard, 0, |_| SrvOp::SetLimits(limits).into());
+        ctx.router
+            .shard_op(shard, 0, |_| SrvOp::SetFsync(fsync).into());
     }
 }
 
 pub fn bgrewriteaof(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::Rewrite);
-    ctx.router.each_shard_op(OpCode::RewriteAof, 0, 0, 0, 0);
+    ctx.router.each_shard_op(0, |_| SrvOp::RewriteAof.into());
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: every shard flushes and fsyncs its
@@ -411,7 +408,7 @@ pub fn shutdown(ctx: &mut Ctx) {
         }
     }
     ctx.router.begin(ctx.conn, Merge::Shutdown);
-    ctx.router.each_shard_op(OpCode::Shutdown, 0, 0, 0, 0);
+    ctx.router.each_shard_op(0, |_| SrvOp::Shutdown.into());
 }
 
 fn write_flags(out: &mut Vec<u8>, spec: &CommandSpec, resp3: bool) {

@@ -7,13 +7,40 @@ use super::{c_str, parse_int, Ctx};
 use crate::config::PROTO_MAX_BULK_LEN;
 use crate::resp::encode;
 use crate::router::Merge;
-use shards::batch::{bit_flags, getex_flags, rename_flags, set_flags};
-use shards::{Op, OpCode, Reply};
+use shards::ops::keys::KeyOp;
+use shards::ops::string::{GetExTtl, SetCond, SetReply, StrOp};
+use shards::{Error, Expiry, Reply};
 
 pub fn get(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::One);
     ctx.router
-        .key_op(OpCode::Get, ctx.session.db, 0, 0, &[ctx.args.get(1)]);
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::Get { key }.into()
+        });
+}
+
+/// SET's op: `key` and `value` with the options.
+fn set_op(ctx: &mut Ctx, value: &[u8], cond: SetCond, expiry: Expiry, reply: SetReply) {
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |a, key| {
+            StrOp::Set {
+                key,
+                value: a.push(value),
+                cond,
+                expiry,
+                reply,
+            }
+            .into()
+        });
+}
+
+/// SET's options while they are parsed.
+mod set_flags {
+    pub const NX: u8 = 1;
+    pub const XX: u8 = 2;
+    pub const GET: u8 = 4;
+    pub const KEEPTTL: u8 = 8;
 }
 
 /// The expire options SET and GETEX share.
@@ -115,20 +142,33 @@ pub fn set(ctx: &mut Ctx) {
             }
         }
     }
-    ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        OpCode::Set,
-        ctx.session.db,
-        flags,
-        expire_at,
-        &[ctx.args.get(1), ctx.args.get(2)],
-    );
+    let cond = if flags & set_flags::NX != 0 {
+        SetCond::Nx
+    } else if flags & set_flags::XX != 0 {
+        SetCond::Xx
+    } else {
+        SetCond::Always
+    };
+    let expiry = if expire_at != 0 {
+        Expiry::At(expire_at)
+    } else if flags & set_flags::KEEPTTL != 0 {
+        Expiry::Keep
+    } else {
+        Expiry::Clear
+    };
+    let reply = if flags & set_flags::GET != 0 {
+        SetReply::Old
+    } else {
+        SetReply::Ok
+    };
+    set_op(ctx, ctx.args.get(2), cond, expiry, reply);
 }
 
 pub fn mget(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::Array);
     for key in ctx.args.iter_from(1) {
-        ctx.router.key_op(OpCode::Get, ctx.session.db, 0, 0, &[key]);
+        ctx.router
+            .key_op(ctx.session.db, key, |_, key| StrOp::Get { key }.into());
     }
 }
 
@@ -141,21 +181,26 @@ pub fn mset(ctx: &mut Ctx) {
     let mut i = 1;
     while i < ctx.args.len() {
         let (k, v) = (ctx.args.get(i), ctx.args.get(i + 1));
-        ctx.router
-            .key_op(OpCode::Set, ctx.session.db, 0, 0, &[k, v]);
+        ctx.router.key_op(ctx.session.db, k, |a, key| {
+            StrOp::Set {
+                key,
+                value: a.push(v),
+                cond: SetCond::Always,
+                expiry: Expiry::Clear,
+                reply: SetReply::Ok,
+            }
+            .into()
+        });
         i += 2;
     }
 }
 
 fn incr_op(ctx: &mut Ctx, by: i64) {
     ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        OpCode::IncrBy,
-        ctx.session.db,
-        0,
-        by as u64,
-        &[ctx.args.get(1)],
-    );
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::IncrBy { key, by }.into()
+        });
 }
 
 pub fn incr(ctx: &mut Ctx) {
@@ -182,49 +227,69 @@ pub fn decrby(ctx: &mut Ctx) {
     }
 }
 
-/// An op on the key and the value (args 1 and 2).
-fn key_value_op(ctx: &mut Ctx, code: OpCode, flags: u8, num: u64) {
-    ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        code,
-        ctx.session.db,
-        flags,
-        num,
-        &[ctx.args.get(1), ctx.args.get(2)],
-    );
-}
-
-fn key_op(ctx: &mut Ctx, code: OpCode) {
-    ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router
-        .key_op(code, ctx.session.db, 0, 0, &[ctx.args.get(1)]);
-}
-
 /// INCRBYFLOAT key increment: both operands are parsed on the shard.
 pub fn incrbyfloat(ctx: &mut Ctx) {
-    key_value_op(ctx, OpCode::IncrByFloat, 0, 0);
+    let by = ctx.args.get(2);
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |a, key| {
+            StrOp::IncrByFloat {
+                key,
+                by: a.push(by),
+            }
+            .into()
+        });
 }
 
 pub fn append(ctx: &mut Ctx) {
-    key_value_op(ctx, OpCode::Append, 0, 0);
+    let value = ctx.args.get(2);
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |a, key| {
+            StrOp::Append {
+                key,
+                value: a.push(value),
+            }
+            .into()
+        });
 }
 
 pub fn strlen(ctx: &mut Ctx) {
-    key_op(ctx, OpCode::Strlen);
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::Strlen { key }.into()
+        });
 }
 
 pub fn getdel(ctx: &mut Ctx) {
-    key_op(ctx, OpCode::GetDel);
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::GetDel { key }.into()
+        });
 }
 
 /// GETSET key value: SET ... GET, which clears the TTL.
 pub fn getset(ctx: &mut Ctx) {
-    key_value_op(ctx, OpCode::Set, set_flags::GET, 0);
+    set_op(
+        ctx,
+        ctx.args.get(2),
+        SetCond::Always,
+        Expiry::Clear,
+        SetReply::Old,
+    );
 }
 
 /// SETNX key value → 1 or 0.
 pub fn setnx(ctx: &mut Ctx) {
-    key_value_op(ctx, OpCode::Set, set_flags::NX | set_flags::INT_REPLY, 0);
+    set_op(
+        ctx,
+        ctx.args.get(2),
+        SetCond::Nx,
+        Expiry::Clear,
+        SetReply::Int,
+    );
 }
 
 /// SETEX key seconds value / PSETEX key milliseconds value.
@@ -246,13 +311,12 @@ pub fn setex(ctx: &mut Ctx, seconds: bool) {
         ctx.error(&msg);
         return;
     };
-    ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        OpCode::Set,
-        ctx.session.db,
-        0,
-        at as u64,
-        &[ctx.args.get(1), ctx.args.get(3)],
+    set_op(
+        ctx,
+        ctx.args.get(3),
+        SetCond::Always,
+        Expiry::At(at as u64),
+        SetReply::Ok,
     );
 }
 
@@ -263,16 +327,10 @@ pub fn getrange(ctx: &mut Ctx) {
         return;
     };
     ctx.router.begin(ctx.conn, Merge::One);
-    let op = shards::Op {
-        code: OpCode::GetRange,
-        db: ctx.session.db,
-        flags: 0,
-        arg: 0,
-        nargs: 0,
-        num: start as u64,
-        aux: end as u64,
-    };
-    ctx.router.key_op_full(op, &[ctx.args.get(1)]);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::GetRange { key, start, end }.into()
+        });
 }
 
 /// SETRANGE key offset value.
@@ -290,14 +348,17 @@ pub fn setrange(ctx: &mut Ctx) {
         ctx.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return;
     }
+    let value = ctx.args.get(3);
     ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        OpCode::SetRange,
-        ctx.session.db,
-        0,
-        offset as u64,
-        &[ctx.args.get(1), ctx.args.get(3)],
-    );
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |a, key| {
+            StrOp::SetRange {
+                key,
+                offset: offset as u64,
+                value: a.push(value),
+            }
+            .into()
+        });
 }
 
 /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST], with the option rules of
@@ -326,30 +387,28 @@ pub fn getex(ctx: &mut Ctx) {
         }
         j += 1;
     }
-    let mut flags = if persist { getex_flags::PERSIST } else { 0 };
-    let mut at = 0i64;
+    let mut ttl = if persist {
+        GetExTtl::Persist
+    } else {
+        GetExTtl::Keep
+    };
+    let mut bad = None;
     if unit != Unit::None {
-        flags |= getex_flags::EXPIRE;
-        if matches!(unit, Unit::ExAt | Unit::PxAt) {
-            flags |= getex_flags::ABSOLUTE;
-        }
+        let absolute = matches!(unit, Unit::ExAt | Unit::PxAt);
         // Redis's getExpireMillisecondsOrReply.
         match parse_int(time) {
-            None => flags |= getex_flags::ERR_NOT_INTEGER,
+            None => bad = Some(Error::NotInteger),
             Some(v) => match unit.deadline(v, ctx.now_ms) {
-                Some(ms) => at = ms,
-                None => flags |= getex_flags::ERR_INVALID,
+                Some(ms) => ttl = GetExTtl::At(ms as u64, absolute),
+                None => bad = Some(Error::InvalidExpire("getex")),
             },
         }
     }
     ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        OpCode::GetEx,
-        ctx.session.db,
-        flags,
-        at as u64,
-        &[ctx.args.get(1)],
-    );
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::GetEx { key, ttl, bad }.into()
+        });
 }
 
 /// Redis's `getBitOffsetFromArgument`: a canonical integer whose byte lies
@@ -370,13 +429,10 @@ pub fn getbit(ctx: &mut Ctx) {
         return;
     };
     ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        OpCode::GetBit,
-        ctx.session.db,
-        0,
-        offset,
-        &[ctx.args.get(1)],
-    );
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::GetBit { key, offset }.into()
+        });
 }
 
 /// SETBIT key offset value.
@@ -385,20 +441,17 @@ pub fn setbit(ctx: &mut Ctx) {
         return;
     };
     let on = match parse_int(ctx.args.get(3)) {
-        Some(v @ (0 | 1)) => v as u8,
+        Some(v @ (0 | 1)) => v == 1,
         _ => {
             ctx.error("ERR bit is not an integer or out of range");
             return;
         }
     };
     ctx.router.begin(ctx.conn, Merge::One);
-    ctx.router.key_op(
-        OpCode::SetBit,
-        ctx.session.db,
-        on,
-        offset,
-        &[ctx.args.get(1)],
-    );
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::SetBit { key, offset, on }.into()
+        });
 }
 
 /// `BYTE` or `BIT` as Redis compares them; None for anything else.
@@ -413,94 +466,99 @@ fn bit_unit(arg: &[u8]) -> Option<bool> {
     }
 }
 
-/// Parses `arg` as a range bound into `*slot`, recording a deferred
-/// not-an-integer error in `flags` when it is not one (first error wins).
-fn bound(arg: &[u8], slot: &mut i64, flags: &mut u8) {
+/// Parses `arg` as a range bound, recording a deferred not-an-integer
+/// error in `bad` when it is not one (the first error wins).
+fn bound(arg: &[u8], bad: &mut Option<Error>) -> i64 {
     match parse_int(arg) {
-        Some(v) => *slot = v,
-        None if *flags & (bit_flags::ERR_SYNTAX | bit_flags::ERR_NOT_INTEGER) == 0 => {
-            *flags |= bit_flags::ERR_NOT_INTEGER
+        Some(v) => v,
+        None => {
+            bad.get_or_insert(Error::NotInteger);
+            0
         }
-        None => {}
     }
-}
-
-/// Records a deferred syntax error unless an earlier error stands.
-fn syntax(flags: &mut u8) {
-    if *flags & (bit_flags::ERR_SYNTAX | bit_flags::ERR_NOT_INTEGER) == 0 {
-        *flags |= bit_flags::ERR_SYNTAX;
-    }
-}
-
-fn range_op(ctx: &mut Ctx, code: OpCode, flags: u8, start: i64, end: i64) {
-    ctx.router.begin(ctx.conn, Merge::One);
-    let op = Op {
-        code,
-        db: ctx.session.db,
-        flags,
-        arg: 0,
-        nargs: 0,
-        num: start as u64,
-        aux: end as u64,
-    };
-    ctx.router.key_op_full(op, &[ctx.args.get(1)]);
 }
 
 /// BITCOUNT key [start end [BYTE|BIT]]. Redis looks the key up before it
-/// parses the range, so range errors travel to the shard (see `bit_flags`).
+/// parses the range, so range errors travel to the shard, answered there
+/// only when the key exists.
 pub fn bitcount(ctx: &mut Ctx) {
     let n = ctx.args.len();
-    let (mut flags, mut start, mut end) = (0u8, 0i64, 0i64);
+    let mut bad = None;
+    let mut range = None;
+    let mut bits = false;
     match n {
         2 => {}
         4 | 5 => {
-            flags |= bit_flags::RANGE;
-            bound(ctx.args.get(2), &mut start, &mut flags);
-            bound(ctx.args.get(3), &mut end, &mut flags);
+            let start = bound(ctx.args.get(2), &mut bad);
+            let end = bound(ctx.args.get(3), &mut bad);
+            range = Some((start, end));
             if n == 5 {
                 match bit_unit(ctx.args.get(4)) {
-                    Some(true) => flags |= bit_flags::BIT_UNIT,
-                    Some(false) => {}
-                    None => syntax(&mut flags),
+                    Some(b) => bits = b,
+                    None => {
+                        bad.get_or_insert(Error::Syntax);
+                    }
                 }
             }
         }
-        _ => syntax(&mut flags),
+        _ => bad = Some(Error::Syntax),
     }
-    range_op(ctx, OpCode::BitCount, flags, start, end);
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::BitCount {
+                key,
+                range,
+                bits,
+                bad,
+            }
+            .into()
+        });
 }
 
 /// BITPOS key bit [start [end [BYTE|BIT]]]. The bit is checked at once, the
 /// rest after the look-up, in Redis's order: start, unit, end.
 pub fn bitpos(ctx: &mut Ctx) {
-    let mut flags = match parse_int(ctx.args.get(2)) {
+    let one = match parse_int(ctx.args.get(2)) {
         None => return ctx.not_integer(),
-        Some(0) => 0u8,
-        Some(1) => bit_flags::ONE,
+        Some(0) => false,
+        Some(1) => true,
         Some(_) => return ctx.error("ERR The bit argument must be 1 or 0."),
     };
     let n = ctx.args.len();
-    let (mut start, mut end) = (0i64, 0i64);
+    let mut bad = None;
+    let (mut start, mut end, mut bits) = (None, None, false);
     match n {
         3 => {}
         4..=6 => {
-            flags |= bit_flags::RANGE;
-            bound(ctx.args.get(3), &mut start, &mut flags);
+            start = Some(bound(ctx.args.get(3), &mut bad));
             if n == 6 {
                 match bit_unit(ctx.args.get(5)) {
-                    Some(true) => flags |= bit_flags::BIT_UNIT,
-                    Some(false) => {}
-                    None => syntax(&mut flags),
+                    Some(b) => bits = b,
+                    None => {
+                        bad.get_or_insert(Error::Syntax);
+                    }
                 }
             }
             if n >= 5 {
-                flags |= bit_flags::END;
-                bound(ctx.args.get(4), &mut end, &mut flags);
+                end = Some(bound(ctx.args.get(4), &mut bad));
             }
         }
-        _ => syntax(&mut flags),
+        _ => bad = Some(Error::Syntax),
     }
-    range_op(ctx, OpCode::BitPos, flags, start, end);
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            StrOp::BitPos {
+                key,
+                one,
+                start,
+                end,
+                bits,
+                bad,
+            }
+            .into()
+        });
 }
 
 /// LCS's options, carried to the merge that computes it once both values
@@ -589,7 +647,8 @@ pub fn lcs(ctx: &mut Ctx) {
     }
     ctx.router.begin(ctx.conn, Merge::Lcs(o));
     for key in [ctx.args.get(1), ctx.args.get(2)] {
-        ctx.router.key_op(OpCode::Get, ctx.session.db, 0, 0, &[key]);
+        ctx.router
+            .key_op(ctx.session.db, key, |_, key| StrOp::Get { key }.into());
     }
 }
 
@@ -765,7 +824,12 @@ pub fn msetnx(ctx: &mut Ctx) {
     let all: Vec<&[u8]> = ctx.args.iter_from(1).collect();
     if one_shard {
         ctx.router.begin(ctx.conn, Merge::One);
-        ctx.router.key_op(OpCode::MSetNx, db, 0, 0, &all);
+        ctx.router.shard_op(first, db, |a| {
+            StrOp::MSetNx {
+                pairs: a.list(all.iter().copied()),
+            }
+            .into()
+        });
         return;
     }
     if !ctx.router.in_section() {
@@ -776,13 +840,26 @@ pub fn msetnx(ctx: &mut Ctx) {
     for pair in all.chunks(2) {
         per_shard[ctx.router.shard_of(pair[0])].extend_from_slice(pair);
     }
-    let step = |ctx: &mut Ctx, flags: u8| {
+    // First every shard says whether one of its keys exists; only if none
+    // does, every shard sets its pairs.
+    let step = |ctx: &mut Ctx, probe: bool| {
         let mut refs = Vec::new();
         for (s, args) in per_shard.iter().enumerate() {
             if !args.is_empty() {
                 ctx.router.hold(s);
-                let o = Op::new(OpCode::MSetNx, db, flags, 0, 0);
-                refs.push(ctx.router.step_op(s, o, args));
+                refs.push(ctx.router.step_op(s, db, |a| {
+                    if probe {
+                        KeyOp::AnyExists {
+                            keys: a.list(args.iter().step_by(2).copied()),
+                        }
+                        .into()
+                    } else {
+                        StrOp::MSetNx {
+                            pairs: a.list(args.iter().copied()),
+                        }
+                        .into()
+                    }
+                }));
             }
         }
         ctx.router.exchange();
@@ -790,17 +867,13 @@ pub fn msetnx(ctx: &mut Ctx) {
             .map(|r| ctx.router.reply_of(r).1.clone())
             .collect::<Vec<Reply>>()
     };
-    if step(ctx, rename_flags::CHECK)
-        .iter()
-        .any(|r| matches!(r, Reply::Int(1)))
-    {
+    if step(ctx, true).iter().any(|r| matches!(r, Reply::Int(1))) {
         ctx.reply(|out| encode::int(out, 0));
         return;
     }
-    let replies = step(ctx, 0);
+    let replies = step(ctx, false);
     match replies.iter().find_map(|r| match r {
-        Reply::Err(e) => Some(e.to_string()),
-        Reply::ErrText(e) => Some(e.to_string()),
+        Reply::Err(e) => Some(crate::errors::text(e)),
         _ => None,
     }) {
         Some(e) => ctx.error(&e),

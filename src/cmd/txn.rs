@@ -18,7 +18,9 @@ use super::{dispatch, Ctx};
 use crate::command::{self, Cmd};
 use crate::resp::{encode, Args};
 use crate::router::{Merge, NO_CONN};
-use shards::{Op, OpCode, Reply};
+use shards::ops::keys::KeyOp;
+use shards::ops::server::SrvOp;
+use shards::Reply;
 
 /// A transaction being queued.
 #[derive(Debug, Default)]
@@ -59,8 +61,10 @@ pub fn watch(ctx: &mut Ctx) {
     for key in ctx.args.iter_from(1) {
         let shard = ctx.router.shard_of(key);
         ctx.session.note_watch(shard);
-        ctx.router
-            .key_op(OpCode::Watch, ctx.session.db, 0, ctx.session.id, &[key]);
+        let client = ctx.session.id;
+        ctx.router.key_op(ctx.session.db, key, |_, key| {
+            KeyOp::Watch { key, client }.into()
+        });
     }
 }
 
@@ -81,8 +85,9 @@ pub(crate) fn forget_watches(ctx: &mut Ctx, conn: usize) {
     }
     ctx.router.begin(conn, Merge::AllOk);
     for shard in std::mem::take(&mut ctx.session.watched) {
+        let client = ctx.session.id;
         ctx.router
-            .shard_op(shard as usize, OpCode::Unwatch, 0, ctx.session.id, 0);
+            .shard_op(shard as usize, 0, |_| SrvOp::Unwatch { client }.into());
     }
 }
 
@@ -225,7 +230,7 @@ fn watched_changed(ctx: &mut Ctx) -> bool {
         .into_iter()
         .map(|s| {
             ctx.router
-                .step_op(s as usize, Op::new(OpCode::WatchCheck, 0, 0, id, 0), &[])
+                .step_op(s as usize, 0, |_| SrvOp::WatchCheck { client: id }.into())
         })
         .collect();
     ctx.router.exchange();

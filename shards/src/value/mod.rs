@@ -64,6 +64,16 @@ impl Object {
         }
     }
 
+    /// Redis's name for the value's encoding (OBJECT ENCODING).
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            // Only strings over Redis's embstr limit live here.
+            Object::Str(_) => "raw",
+            #[cfg(test)]
+            Object::Test(_) => "listpack",
+        }
+    }
+
     /// Bytes the value holds from the allocator beyond its table slot.
     pub fn heap_bytes(&self) -> usize {
         match self {

@@ -1,0 +1,410 @@
+//! Start-up: the manifest, parallel replay of the segments, torn tails and
+//! corruption, and re-routing to a new shard count.
+
+use super::manifest::{segment_name, Manifest, MANIFEST};
+use super::record::{parse_frame, Frame, Record};
+use super::segment::Aof;
+use super::AofConfig;
+use crate::keyspace::{Expiry, Limits, Store};
+use crate::route::Router;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// Why a segment stopped replaying.
+#[derive(Debug)]
+enum Stop {
+    /// The file ends inside a record: a torn tail.
+    Truncated { offset: u64 },
+    /// Bytes that are not a record we write, followed by more data.
+    Corrupt { offset: u64, why: String },
+}
+
+/// Streams multibulk records out of a segment.
+struct Reader {
+    file: File,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
+}
+
+impl Reader {
+    fn open(path: &Path) -> io::Result<Reader> {
+        Ok(Reader {
+            file: File::open(path)?,
+            buf: vec![0; 4 << 20],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+        })
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let len = self.buf.len() * 2;
+            self.buf.resize(len, 0);
+        }
+        let n = self.file.read(&mut self.buf[self.end..])?;
+        if n == 0 {
+            self.eof = true;
+        }
+        self.end += n;
+        Ok(())
+    }
+
+    /// Calls `apply` with the arguments of every command; returns the byte
+    /// length of the valid prefix and why it stopped early, if it did.
+    fn replay(
+        &mut self,
+        mut apply: impl FnMut(&[&[u8]]) -> Result<(), String>,
+    ) -> io::Result<(u64, Option<Stop>)> {
+        let mut ranges = Vec::new();
+        loop {
+            let window = &self.buf[self.start..self.end];
+            let frame = parse_frame(window, &mut ranges);
+            match frame {
+                Frame::Done(n) => {
+                    // Records rarely have more than a few arguments: no
+                    // allocation for those.
+                    let mut small: [&[u8]; 8] = [&[]; 8];
+                    let big: Vec<&[u8]>;
+                    let argv: &[&[u8]] = if ranges.len() <= small.len() {
+                        for (i, &(s, l)) in ranges.iter().enumerate() {
+                            small[i] = &window[s..s + l];
+                        }
+                        &small[..ranges.len()]
+                    } else {
+                        big = ranges.iter().map(|&(s, l)| &window[s..s + l]).collect();
+                        &big
+                    };
+                    if let Err(why) = apply(argv) {
+                        return Ok((
+                            self.offset,
+                            Some(Stop::Corrupt {
+                                offset: self.offset,
+                                why,
+                            }),
+                        ));
+                    }
+                    self.start += n;
+                    self.offset += n as u64;
+                }
+                Frame::Incomplete if self.eof => {
+                    let stop = (self.start < self.end).then_some(Stop::Truncated {
+                        offset: self.offset,
+                    });
+                    return Ok((self.offset, stop));
+                }
+                Frame::Incomplete => {
+                    self.fill()?;
+                }
+                Frame::Bad(why) => {
+                    return Ok((
+                        self.offset,
+                        Some(Stop::Corrupt {
+                            offset: self.offset,
+                            why,
+                        }),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// What loading one segment found.
+#[derive(Debug, Default, Clone)]
+pub struct SegmentReport {
+    /// File name.
+    pub name: String,
+    /// Bytes replayed.
+    pub bytes: u64,
+    /// Keys in the store afterwards.
+    pub keys: usize,
+    /// Bytes dropped from a torn or corrupt tail.
+    pub dropped: u64,
+}
+
+fn load_segment(
+    dir: &Path,
+    name: &str,
+    cfg: &AofConfig,
+    limits: Limits,
+) -> Result<(Store, SegmentReport), String> {
+    let path = dir.join(name);
+    let mut store = Store::new(Limits::default());
+    let mut report = SegmentReport {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    if !path.exists() {
+        store.set_limits(limits);
+        return Ok((store, report));
+    }
+    let len = fs::metadata(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    let now = crate::clock::unix_ms();
+    let mut db = 0u8;
+    let mut reader = Reader::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (valid, stop) = reader
+        .replay(|args| {
+            Record::parse(args, |rec| {
+                rec.apply(&mut store, &mut db, now);
+                Ok(())
+            })
+        })
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match stop {
+        None => {}
+        Some(Stop::Truncated { offset }) => {
+            if !cfg.load_truncated {
+                return Err(format!(
+                    "{}: truncated record at offset {offset} ({} bytes after it); start with --aof-load-truncated yes to keep the valid prefix",
+                    path.display(),
+                    len - offset
+                ));
+            }
+            report.dropped = len - valid;
+            truncate(&path, valid)?;
+            eprintln!(
+                "shardcache aof: {}: dropped a torn tail of {} bytes at offset {valid}; kept {valid} bytes",
+                path.display(),
+                report.dropped
+            );
+        }
+        Some(Stop::Corrupt { offset, why }) => {
+            if !cfg.load_corrupt {
+                return Err(format!(
+                    "{}: corrupt at offset {offset}: {why} ({} bytes follow); inspect it with redis-check-aof, or start with --aof-load-corrupt yes to keep the {offset} valid bytes (the rest is moved aside)",
+                    path.display(),
+                    len - offset
+                ));
+            }
+            let aside = dir.join(format!("{name}.corrupt-{offset}"));
+            copy_tail(&path, offset, &aside)?;
+            truncate(&path, valid)?;
+            report.dropped = len - valid;
+            eprintln!(
+                "shardcache aof: {}: corrupt at offset {offset} ({why}); kept {valid} bytes, moved {} bytes to {}",
+                path.display(),
+                report.dropped,
+                aside.display()
+            );
+        }
+    }
+    report.bytes = valid;
+    report.keys = store.len();
+    store.set_limits(limits);
+    Ok((store, report))
+}
+
+fn truncate(path: &Path, len: u64) -> Result<(), String> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.set_len(len)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("{}: truncate: {e}", path.display()))
+}
+
+fn copy_tail(path: &Path, from: u64, to: &Path) -> Result<(), String> {
+    let mut src = File::open(path).map_err(|e| e.to_string())?;
+    src.seek(SeekFrom::Start(from)).map_err(|e| e.to_string())?;
+    let mut dst = File::create(to).map_err(|e| e.to_string())?;
+    io::copy(&mut src, &mut dst).map_err(|e| e.to_string())?;
+    dst.sync_all().map_err(|e| e.to_string())
+}
+
+/// Writes a store's live keys as a segment.
+fn write_snapshot(path: &Path, store: &Store) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let now = crate::clock::unix_ms();
+    let mut db = None;
+    let mut chunk = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let next = store.snapshot_range(cursor, 65536, now, |d, k, v, exp| {
+            Record::snapshot(&mut chunk, &mut db, d, k, v, exp);
+        });
+        out.write_all(&chunk)?;
+        chunk.clear();
+        match next {
+            Some(c) => cursor = c,
+            None => break,
+        }
+    }
+    out.flush()?;
+    out.get_ref().sync_all()
+}
+
+/// Stores and open segments, ready for the shard threads.
+pub struct Opened {
+    /// One store per shard, loaded.
+    pub stores: Vec<Store>,
+    /// One open segment per shard.
+    pub aofs: Vec<Aof>,
+    /// Per-segment figures of what was replayed.
+    pub segments: Vec<SegmentReport>,
+    /// Set when the data was re-routed to a new shard count or routing.
+    pub resharded_from: Option<usize>,
+}
+
+/// Opens (or creates) the data directory, replays every segment — one
+/// thread per segment — and re-routes the keys when the shard count or the
+/// routing changed since the manifest was written.
+pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opened, String> {
+    let dir = &cfg.dir;
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let n = router.shards();
+    let manifest = match fs::read_to_string(dir.join(MANIFEST)) {
+        Ok(text) => Some(
+            Manifest::parse(&text).map_err(|e| format!("{}: {e}", dir.join(MANIFEST).display()))?,
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{}: {e}", dir.join(MANIFEST).display())),
+    };
+    let Some(m) = manifest else {
+        let m = Manifest {
+            shards: n,
+            fingerprint: router.fingerprint(),
+            generation: 1,
+            segments: (0..n).map(|i| segment_name(i, 1)).collect(),
+        };
+        for seg in &m.segments {
+            File::create(dir.join(seg)).map_err(|e| format!("{seg}: {e}"))?;
+        }
+        m.store(dir).map_err(|e| format!("manifest: {e}"))?;
+        return finish(
+            cfg,
+            &m,
+            limits.iter().map(|&l| Store::new(l)).collect(),
+            Vec::new(),
+            None,
+        );
+    };
+
+    let same_routing = m.shards == n && m.fingerprint == router.fingerprint();
+    let replay_limits: Vec<Limits> = if same_routing {
+        limits.to_vec()
+    } else {
+        vec![Limits::default(); m.shards]
+    };
+    let loaded: Vec<Result<(Store, SegmentReport), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = m
+            .segments
+            .iter()
+            .zip(replay_limits)
+            .map(|(seg, lim)| s.spawn(move || load_segment(dir, seg, cfg, lim)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("segment replay panicked".into()))
+            })
+            .collect()
+    });
+    let mut stores = Vec::with_capacity(loaded.len());
+    let mut reports = Vec::with_capacity(loaded.len());
+    for r in loaded {
+        let (s, rep) = r?;
+        stores.push(s);
+        reports.push(rep);
+    }
+    if same_routing {
+        return finish(cfg, &m, stores, reports, None);
+    }
+
+    // Re-route: every old segment was replayed into a store of its own (so a
+    // FLUSHALL in one segment only affects the keys that came from it); now
+    // move each key to its new shard and write a new generation.
+    let mut fresh: Vec<Store> = (0..n).map(|_| Store::new(Limits::default())).collect();
+    let now = crate::clock::unix_ms();
+    for old in &stores {
+        let mut cursor = 0;
+        loop {
+            let next = old.snapshot_range(cursor, 65536, now, |db, k, v, exp| {
+                let v = v.as_str().unwrap_or_default();
+                let expiry = if exp == 0 {
+                    Expiry::Clear
+                } else {
+                    Expiry::At(exp)
+                };
+                let _ = fresh[router.shard_of(k)].set(db as usize, k, v, expiry, now);
+            });
+            match next {
+                Some(c) => cursor = c,
+                None => break,
+            }
+        }
+    }
+    drop(stores);
+    let generation = m.generation + 1;
+    let segments: Vec<String> = (0..n).map(|i| segment_name(i, generation)).collect();
+    for (store, seg) in fresh.iter().zip(&segments) {
+        write_snapshot(&dir.join(seg), store).map_err(|e| format!("{seg}: {e}"))?;
+    }
+    let new = Manifest {
+        shards: n,
+        fingerprint: router.fingerprint(),
+        generation,
+        segments,
+    };
+    new.store(dir).map_err(|e| format!("manifest: {e}"))?;
+    for old in &m.segments {
+        let _ = fs::remove_file(dir.join(old));
+    }
+    for (store, lim) in fresh.iter_mut().zip(limits) {
+        store.set_limits(*lim);
+    }
+    eprintln!(
+        "shardcache aof: re-routed {} keys from {} to {n} shards (generation {generation})",
+        fresh.iter().map(|s| s.len()).sum::<usize>(),
+        m.shards
+    );
+    finish(cfg, &new, fresh, reports, Some(m.shards))
+}
+
+fn finish(
+    cfg: &AofConfig,
+    m: &Manifest,
+    stores: Vec<Store>,
+    segments: Vec<SegmentReport>,
+    resharded_from: Option<usize>,
+) -> Result<Opened, String> {
+    let aofs = m
+        .segments
+        .iter()
+        .map(|seg| Aof::open(cfg.dir.join(seg), cfg).map_err(|e| format!("{seg}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Leftovers of a crash are never part of the data: a rewrite that did
+    // not finish, or segments of an older generation whose removal did not
+    // happen after the manifest switched.
+    if let Ok(entries) = fs::read_dir(&cfg.dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let stale_segment =
+                name.starts_with("shard-") && name.ends_with(".aof") && !m.segments.contains(&name);
+            if name.ends_with(".aof.rewrite") || stale_segment {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(Opened {
+        stores,
+        aofs,
+        segments,
+        resharded_from,
+    })
+}

@@ -1,0 +1,218 @@
+//! Tests of the AOF: records, replay, manifest, reshard, rewrite.
+
+use super::manifest::{Manifest, MANIFEST};
+use super::{open, AofConfig, Fsync, Log, Record};
+use crate::keyspace::{Expiry, Limits};
+use crate::route::Router;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn set(log: &mut Log, db: u8, key: &[u8], value: &[u8], pxat: u64) {
+    log.put(db, &Record::Set { key, value, pxat });
+}
+
+fn del(log: &mut Log, db: u8, key: &[u8]) {
+    log.put(db, &Record::Del { key });
+}
+
+fn cfg(dir: &Path) -> AofConfig {
+    AofConfig {
+        dir: dir.to_path_buf(),
+        fsync: Fsync::Always,
+        rewrite_percentage: 100,
+        rewrite_min_size: 64 << 20,
+        load_truncated: true,
+        load_corrupt: false,
+    }
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("shardcache-aof-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn records_replay_and_manifest_round_trip() {
+    let dir = tmpdir("roundtrip");
+    let c = cfg(&dir);
+    let router = Router::new(2);
+    let limits = vec![Limits::default(); 2];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let mut log = Log::new(true);
+    let far = crate::clock::unix_ms() + 1_000_000;
+    set(&mut log, 0, b"a", b"1", 0);
+    set(&mut log, 3, b"b", b"2", far);
+    set(&mut log, 0, b"gone", b"x", 5); // expired long ago
+    del(&mut log, 0, b"a");
+    set(&mut log, 0, b"c", b"3", 0);
+    opened.aofs[0].commit(&mut log).unwrap();
+    drop(opened);
+    let opened = open(&c, &router, &limits).unwrap();
+    let s = &opened.stores[0];
+    assert_eq!(s.len(), 2);
+    let mut s0 = opened.stores.into_iter().next().unwrap();
+    assert_eq!(s0.get(3, b"b", 0), Some(&b"2"[..]));
+    assert_eq!(s0.expire_at(3, b"b", 0), Some(far));
+    assert_eq!(s0.get(0, b"c", 0), Some(&b"3"[..]));
+    assert_eq!(s0.get(0, b"a", 0), None);
+    assert_eq!(s0.get(0, b"gone", 0), None);
+    let m = Manifest::parse(&fs::read_to_string(dir.join(MANIFEST)).unwrap()).unwrap();
+    assert_eq!(m.shards, 2);
+    assert_eq!(m.generation, 1);
+}
+
+#[test]
+fn torn_tail_keeps_prefix_and_corruption_refuses() {
+    let dir = tmpdir("torn");
+    let c = cfg(&dir);
+    let router = Router::new(1);
+    let limits = vec![Limits::default()];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let mut log = Log::new(true);
+    for i in 0..10 {
+        set(&mut log, 0, format!("k{i}").as_bytes(), b"v", 0);
+    }
+    opened.aofs[0].commit(&mut log).unwrap();
+    let path = opened.aofs[0].path().to_path_buf();
+    drop(opened);
+    let full = fs::read(&path).unwrap();
+    // Cut inside the last record at every offset: always 9 keys back.
+    let last_start = full.len() - b"*3\r\n$3\r\nSET\r\n$2\r\nk9\r\n$1\r\nv\r\n".len();
+    for cut in last_start + 1..full.len() {
+        fs::write(&path, &full[..cut]).unwrap();
+        let o = open(&c, &router, &limits).unwrap();
+        assert_eq!(o.stores[0].len(), 9, "cut at {cut}");
+        assert_eq!(fs::metadata(&path).unwrap().len(), last_start as u64);
+    }
+    // Garbage in the middle: refuse, naming the offset.
+    let mut bad = full.clone();
+    bad[last_start] = b'#';
+    bad.extend_from_slice(b"*1\r\n$7\r\nFLUSHDB\r\n");
+    fs::write(&path, &bad).unwrap();
+    let err = open(&c, &router, &limits).err().unwrap();
+    assert!(err.contains(&format!("offset {last_start}")), "{err}");
+    let mut lenient = c.clone();
+    lenient.load_corrupt = true;
+    let o = open(&lenient, &router, &limits).unwrap();
+    assert_eq!(o.stores[0].len(), 9);
+}
+
+#[test]
+fn reshard_moves_every_key() {
+    let dir = tmpdir("reshard");
+    let c = cfg(&dir);
+    let limits4 = vec![Limits::default(); 4];
+    let r4 = Router::new(4);
+    let mut opened = open(&c, &r4, &limits4).unwrap();
+    for i in 0..1000u32 {
+        let k = format!("key:{i}");
+        let shard = r4.shard_of(k.as_bytes());
+        let mut log = Log::new(true);
+        set(
+            &mut log,
+            (i % 3) as u8,
+            k.as_bytes(),
+            i.to_string().as_bytes(),
+            0,
+        );
+        opened.aofs[shard].commit(&mut log).unwrap();
+    }
+    drop(opened);
+    for n in [2usize, 3] {
+        let r = Router::new(n);
+        let opened = open(&c, &r, &vec![Limits::default(); n]).unwrap();
+        assert_eq!(opened.resharded_from, Some(if n == 2 { 4 } else { 2 }));
+        let mut stores = opened.stores;
+        let total: usize = stores.iter().map(|s| s.len()).sum();
+        assert_eq!(total, 1000);
+        for i in 0..1000u32 {
+            let k = format!("key:{i}");
+            let s = &mut stores[r.shard_of(k.as_bytes())];
+            assert_eq!(
+                s.get((i % 3) as usize, k.as_bytes(), 0),
+                Some(i.to_string().as_bytes())
+            );
+        }
+    }
+    let m = Manifest::parse(&fs::read_to_string(dir.join(MANIFEST)).unwrap()).unwrap();
+    assert_eq!((m.shards, m.generation), (3, 3));
+    let files: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(files.len(), 4, "old generations removed: {files:?}");
+}
+
+#[test]
+fn rewrite_compacts_and_keeps_concurrent_writes() {
+    let dir = tmpdir("rewrite");
+    let mut c = cfg(&dir);
+    c.fsync = Fsync::No;
+    let router = Router::new(1);
+    let limits = vec![Limits::default()];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let mut store = opened.stores.pop().unwrap();
+    let mut aof = opened.aofs.pop().unwrap();
+    let mut log = Log::new(true);
+    for round in 0..50u32 {
+        for i in 0..200u32 {
+            let k = format!("k{i}");
+            let v = format!("v{round}");
+            store
+                .set(0, k.as_bytes(), v.as_bytes(), Expiry::Clear, 0)
+                .unwrap();
+            set(&mut log, 0, k.as_bytes(), v.as_bytes(), 0);
+        }
+        aof.commit(&mut log).unwrap();
+    }
+    let before = aof.status().current_size;
+    assert!(aof.request_rewrite());
+    aof.tick(&mut log, &store);
+    let mut steps = 0;
+    while aof.rewriting() {
+        // Writes keep coming during the rewrite (a bounded number, so
+        // the size check below does not depend on how long the
+        // background sync of the new file takes on this disk).
+        if steps < 50 {
+            let k = format!("k{}", steps % 200);
+            store
+                .set(0, k.as_bytes(), b"late", Expiry::Clear, 0)
+                .unwrap();
+            set(&mut log, 0, k.as_bytes(), b"late", 0);
+            store.del(0, b"k199", 0);
+            del(&mut log, 0, b"k199");
+            aof.commit(&mut log).unwrap();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        aof.tick(&mut log, &store);
+        steps += 1;
+        assert!(steps < 60_000, "the rewrite finishes");
+    }
+    let after = aof.status().current_size;
+    assert!(after < before / 10, "{after} vs {before}");
+    set(&mut log, 0, b"after", b"swap", 0);
+    aof.commit(&mut log).unwrap();
+    drop(aof);
+    let mut reopened = open(&c, &router, &limits).unwrap();
+    let mut s = reopened.stores.pop().unwrap();
+    assert_eq!(
+        s.len(),
+        store.len() + 1,
+        "every key plus the one logged after the swap"
+    );
+    for i in 0..199u32 {
+        let k = format!("k{i}");
+        assert_eq!(
+            s.get(0, k.as_bytes(), 0),
+            store.peek(0, k.as_bytes(), 0),
+            "{k}"
+        );
+    }
+    assert_eq!(s.get(0, b"k199", 0), None);
+    assert_eq!(s.get(0, b"after", 0), Some(&b"swap"[..]));
+}

@@ -1,0 +1,40 @@
+//! What an op can fail with. The engine names the outcome; the server
+//! turns it into Redis's error text in one place.
+
+use std::sync::Arc;
+
+/// An op's failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The key holds another type.
+    WrongType,
+    /// The stored value (or an argument checked late, as Redis does) is not
+    /// an integer in range.
+    NotInteger,
+    /// An increment would overflow.
+    Overflow,
+    /// The stored value or the increment is not a float.
+    NotFloat,
+    /// An increment would produce NaN or infinity.
+    NanOrInf,
+    /// RENAME of a missing key.
+    NoSuchKey,
+    /// Redis's syntax error, for options checked after the look-up.
+    Syntax,
+    /// A string would pass 512 MB.
+    StringTooBig,
+    /// Out of memory under the configured policy.
+    Oom,
+    /// The AOF cannot be written: why.
+    Misconf(Arc<str>),
+    /// BGREWRITEAOF while one runs.
+    RewriteRunning,
+    /// BGREWRITEAOF with persistence off.
+    AofOff,
+    /// OBJECT FREQ without an LFU policy.
+    NoLfu,
+    /// A time out of range, checked after the look-up: the command's name.
+    InvalidExpire(&'static str),
+    /// The AOF could not be flushed at shutdown: why.
+    ShutdownFlush(Arc<str>),
+}

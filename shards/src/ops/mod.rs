@@ -1,0 +1,253 @@
+//! Shard-side operations: what a worker asks a shard to do, typed.
+//!
+//! An op is a variant of its family's enum with its own fields (keys and
+//! values as spans of the batch's argument bytes, numbers as numbers); the
+//! server builds it after parsing and checking the command's arguments, so
+//! nothing invalid reaches a shard. Each family file holds its enum and
+//! how each variant executes against the store; a new op touches only its
+//! family file. An op answers a `Reply` (failures as typed `Error`s the
+//! server words) and reports what it changed as AOF `Record`s through
+//! `Cx::log`, the one way into the AOF.
+
+pub mod keys;
+pub mod server;
+pub mod string;
+#[cfg(test)]
+mod tests;
+
+use crate::aof::{Aof, Log, Record};
+use crate::batch::{Args, Batch, Reply, Span};
+use crate::error::Error;
+use crate::keyspace::Store;
+
+pub use keys::KeyOp;
+pub use server::SrvOp;
+pub use string::StrOp;
+
+/// A shard-side operation.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Strings and bits.
+    Str(StrOp),
+    /// Any key: existence, TTLs, type, renames, copies, introspection.
+    Key(KeyOp),
+    /// The whole shard: sizes, flushes, walks, limits, persistence.
+    Srv(SrvOp),
+}
+
+impl From<StrOp> for Op {
+    fn from(o: StrOp) -> Op {
+        Op::Str(o)
+    }
+}
+
+impl From<KeyOp> for Op {
+    fn from(o: KeyOp) -> Op {
+        Op::Key(o)
+    }
+}
+
+impl From<SrvOp> for Op {
+    fn from(o: SrvOp) -> Op {
+        Op::Srv(o)
+    }
+}
+
+impl Op {
+    /// True for ops that may change data: refused while the AOF cannot be
+    /// written.
+    pub fn is_write(&self) -> bool {
+        match self {
+            Op::Str(o) => o.is_write(),
+            Op::Key(o) => o.is_write(),
+            Op::Srv(o) => o.is_write(),
+        }
+    }
+
+    fn exec(&self, cx: &mut Cx) -> Reply {
+        match self {
+            Op::Str(o) => o.exec(cx),
+            Op::Key(o) => o.exec(cx),
+            Op::Srv(o) => o.exec(cx),
+        }
+    }
+}
+
+/// A shard's persistence: the records of what it executed, and its segment.
+#[derive(Default)]
+pub struct Persist {
+    /// Records waiting to be written.
+    pub log: Log,
+    /// The open segment, when the AOF is on.
+    pub aof: Option<Aof>,
+}
+
+impl Persist {
+    /// No persistence: nothing is recorded.
+    pub fn off() -> Self {
+        Persist::default()
+    }
+
+    /// Persistence to `aof`.
+    pub fn on(aof: Aof) -> Self {
+        Persist {
+            log: Log::new(true),
+            aof: Some(aof),
+        }
+    }
+}
+
+/// What an op executes against.
+pub struct Cx<'a> {
+    /// The shard's data.
+    pub store: &'a mut Store,
+    /// The database the op works on.
+    pub db: usize,
+    /// The batch's argument bytes.
+    pub args: &'a Args,
+    /// The batch's reply payload buffer.
+    pub out: &'a mut Vec<u8>,
+    /// Unix time in ms for the whole batch.
+    pub now_ms: u64,
+    /// The shard's persistence.
+    pub persist: &'a mut Persist,
+}
+
+impl Cx<'_> {
+    /// The bytes of an argument.
+    #[inline]
+    pub fn arg(&self, a: Span) -> &[u8] {
+        self.args.get(a)
+    }
+
+    /// A bulk reply of `v`, copied into the payload buffer.
+    #[inline]
+    pub fn bulk(&mut self, v: &[u8]) -> Reply {
+        bulk(self.out, v)
+    }
+
+    /// Records a change in the op's database.
+    #[inline]
+    pub fn log(&mut self, r: Record) {
+        self.persist.log.put(self.db as u8, &r);
+    }
+
+    /// Records a change in database `db`.
+    #[inline]
+    pub fn log_in(&mut self, db: usize, r: Record) {
+        self.persist.log.put(db as u8, &r);
+    }
+
+    /// Evicts by policy until the store is within `maxmemory`, for a write
+    /// that may grow memory (Redis's `denyoom` commands).
+    #[inline]
+    pub fn make_room(&mut self) -> Result<(), Error> {
+        self.store.make_room().map_err(|_| Error::Oom)
+    }
+}
+
+/// A bulk reply of `v` copied into `out`.
+#[inline]
+pub fn bulk(out: &mut Vec<u8>, v: &[u8]) -> Reply {
+    let start = out.len();
+    out.extend_from_slice(v);
+    Reply::Bulk(Span::new(start, out.len()))
+}
+
+/// Executes every op of `batch` against `store`, filling `batch.replies` and
+/// recording every change in `persist.log` (written later, once per group).
+///
+/// Only ops without a reply yet run: a worker may send the same batch again
+/// within one round with more ops appended (an atomic section that needs a
+/// reply before it can build its next step), and earlier replies stay.
+pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64, persist: &mut Persist) {
+    batch.ran_from = batch.replies.len();
+    for i in batch.ran_from..batch.ops.len() {
+        let q = &batch.ops[i];
+        let reply = match &persist.log.refuse_writes {
+            Some(why) if q.op.is_write() => Reply::Err(Error::Misconf(why.clone())),
+            _ => {
+                let mut cx = Cx {
+                    store,
+                    db: q.db as usize,
+                    args: &batch.args,
+                    out: &mut batch.out,
+                    now_ms,
+                    persist,
+                };
+                q.op.exec(&mut cx)
+            }
+        };
+        store.drain_evicted(|db, key| persist.log.put(db, &Record::Del { key }));
+        batch.replies.push(reply);
+    }
+}
+
+/// Redis's `string2ll`: an optional `-`, no leading zeros, no spaces, fits in i64.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        (v <= i64::MAX as u64 + 1).then(|| (v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Helpers for op tests: a batch built from typed ops.
+    use super::*;
+
+    /// Runs `ops` (built with `b` so they can push arguments) in one batch.
+    pub fn run(
+        store: &mut Store,
+        persist: &mut Persist,
+        now_ms: u64,
+        build: impl FnOnce(&mut Batch),
+    ) -> Batch {
+        let mut b = Batch::new(0, 0);
+        build(&mut b);
+        execute(store, &mut b, now_ms, persist);
+        b
+    }
+
+    /// Persistence that records but writes nowhere.
+    pub fn logging() -> Persist {
+        Persist {
+            log: Log::new(true),
+            aof: None,
+        }
+    }
+
+    /// The bytes of a bulk reply.
+    pub fn bulk_of(b: &Batch, r: &Reply) -> Vec<u8> {
+        match r {
+            Reply::Bulk(s) => b.payload(*s).to_vec(),
+            other => panic!("not a bulk: {other:?}"),
+        }
+    }
+
+    /// The records logged so far, as text.
+    pub fn log_text(p: &Persist) -> String {
+        String::from_utf8_lossy(p.log.pending_bytes()).into_owned()
+    }
+}

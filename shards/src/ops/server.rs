@@ -1,0 +1,240 @@
+//! Ops on a whole shard: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, the keyspace
+//! walks (KEYS, a SCAN step, RANDOMKEY), INFO's snapshot, limits, WATCH
+//! bookkeeping, and the persistence controls (BGREWRITEAOF, the fsync
+//! policy, shutdown's flush).
+//!
+//! Walks answer tapes the worker merges over the shards: KEYS an array of
+//! keys; a SCAN step `[next, keys]` with `next` the shard-local cursor, or
+//! -1 when this shard is done; RANDOMKEY `[dbsize, key or nil]` so the
+//! worker can pick a shard with odds proportional to its keys.
+
+use super::Cx;
+use crate::aof::{Fsync, Record};
+use crate::batch::{Arg, Reply, ShardInfo};
+use crate::error::Error;
+use crate::glob;
+use crate::keyspace::Limits;
+use crate::tape::TapeWriter;
+use crate::value::Kind;
+use crate::NUM_DBS;
+
+/// An op on the whole shard.
+#[derive(Clone, Debug)]
+pub enum SrvOp {
+    /// DBSIZE of the op's database → integer.
+    DbSize,
+    /// FLUSHDB → OK.
+    FlushDb,
+    /// FLUSHALL → OK.
+    FlushAll,
+    /// SWAPDB a b → OK.
+    SwapDb {
+        /// One database.
+        a: u8,
+        /// The other.
+        b: u8,
+    },
+    /// KEYS pattern → a tape of the matching live keys.
+    Keys {
+        /// The glob pattern.
+        pattern: Arg,
+    },
+    /// One SCAN step → a tape `[next or -1, keys]`.
+    Scan {
+        /// Where this shard's walk resumes (0 starts).
+        cursor: u32,
+        /// COUNT.
+        count: usize,
+        /// MATCH.
+        pattern: Option<Arg>,
+        /// TYPE.
+        kind: Option<Kind>,
+    },
+    /// RANDOMKEY → a tape `[dbsize, key or nil]`.
+    RandomKey,
+    /// A snapshot of the shard's counters for INFO.
+    Info,
+    /// New limits.
+    SetLimits(Limits),
+    /// Clear the statistics counters (CONFIG RESETSTAT).
+    ResetStats,
+    /// Start an AOF rewrite (BGREWRITEAOF).
+    RewriteAof,
+    /// Change the fsync policy.
+    SetFsync(Fsync),
+    /// Flush and fsync the segment, and from then on sync every write.
+    Shutdown,
+    /// Forget every key a client watches here → OK.
+    Unwatch {
+        /// The client's id.
+        client: u64,
+    },
+    /// Whether a key a client watches here changed (or expired) since its
+    /// WATCH → 1 or 0; its watches here are then forgotten.
+    WatchCheck {
+        /// The client's id.
+        client: u64,
+    },
+}
+
+impl SrvOp {
+    pub(super) fn is_write(&self) -> bool {
+        matches!(
+            self,
+            SrvOp::FlushDb | SrvOp::FlushAll | SrvOp::SwapDb { .. }
+        )
+    }
+
+    pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
+        match *self {
+            SrvOp::DbSize => Reply::Int(cx.store.db_len(cx.db) as i64),
+            SrvOp::FlushDb => {
+                cx.store.flush_db(cx.db);
+                cx.log(Record::FlushDb);
+                Reply::Ok
+            }
+            SrvOp::FlushAll => {
+                cx.store.flush_all();
+                cx.log(Record::FlushAll);
+                Reply::Ok
+            }
+            SrvOp::SwapDb { a, b } => {
+                cx.store.swap_db(a as usize, b as usize);
+                cx.log(Record::SwapDb { a, b });
+                // A rewrite walking the data now would have seen entries
+                // on both sides of the swap.
+                if let Some(aof) = cx.persist.aof.as_mut() {
+                    aof.restart_rewrite();
+                }
+                Reply::Ok
+            }
+            SrvOp::Keys { pattern } => keys(cx, pattern),
+            SrvOp::Scan {
+                cursor,
+                count,
+                pattern,
+                kind,
+            } => scan(cx, cursor, count, pattern, kind),
+            SrvOp::RandomKey => {
+                let n = cx.store.db_len(cx.db);
+                let mut w = TapeWriter::new(cx.out);
+                w.array(2);
+                w.int(n as i64);
+                match cx.store.random_key(cx.db, cx.now_ms) {
+                    Some(k) => w.bulk(k),
+                    None => w.nil(),
+                }
+                w.finish()
+            }
+            SrvOp::Info => {
+                let mut i = info(cx.store);
+                i.aof = cx.persist.aof.as_ref().map(|a| a.status());
+                Reply::Info(Box::new(i))
+            }
+            SrvOp::SetLimits(l) => {
+                cx.store.set_limits(l);
+                Reply::Ok
+            }
+            SrvOp::ResetStats => {
+                cx.store.reset_stats();
+                Reply::Ok
+            }
+            SrvOp::RewriteAof => match cx.persist.aof.as_mut().map(|a| a.request_rewrite()) {
+                None => Reply::Err(Error::AofOff),
+                Some(true) => Reply::Ok,
+                Some(false) => Reply::Err(Error::RewriteRunning),
+            },
+            SrvOp::SetFsync(f) => {
+                if let Some(aof) = cx.persist.aof.as_mut() {
+                    aof.set_fsync(f);
+                }
+                Reply::Ok
+            }
+            SrvOp::Shutdown => {
+                let persist = &mut *cx.persist;
+                match persist.aof.as_mut() {
+                    None => Reply::Ok,
+                    Some(aof) => {
+                        // Anything that arrives after this point is synced
+                        // before its reply, so a reply never outruns the disk
+                        // while the process is on its way out.
+                        aof.set_fsync(Fsync::Always);
+                        match aof.sync_all(&mut persist.log) {
+                            Ok(()) => Reply::Ok,
+                            Err(e) => Reply::Err(Error::ShutdownFlush(e.into())),
+                        }
+                    }
+                }
+            }
+            SrvOp::Unwatch { client } => {
+                cx.store.unwatch(client);
+                Reply::Ok
+            }
+            SrvOp::WatchCheck { client } => {
+                Reply::Int(cx.store.watch_check(client, cx.now_ms) as i64)
+            }
+        }
+    }
+}
+
+/// KEYS pattern: every live key of the database that matches; `*` alone
+/// skips the matcher, as Redis's `keysCommand` does (so an empty key is
+/// listed by `*` and by nothing else). Expired keys are skipped, not removed.
+fn keys(cx: &mut Cx, pattern: Arg) -> Reply {
+    let pattern = cx.args.get(pattern);
+    let all = pattern == b"*";
+    let mut w = TapeWriter::new(cx.out);
+    let at = w.array(0);
+    let mut n = 0;
+    cx.store.for_each_key(cx.db, cx.now_ms, |key| {
+        if all || glob::matches(pattern, key, false) {
+            w.bulk(key);
+            n += 1;
+        }
+    });
+    w.set_len(at, n);
+    w.finish()
+}
+
+/// One SCAN step over this shard (see `Store::scan`).
+fn scan(cx: &mut Cx, cursor: u32, count: usize, pattern: Option<Arg>, kind: Option<Kind>) -> Reply {
+    let pattern = pattern.map(|p| cx.args.get(p));
+    let mut w = TapeWriter::new(cx.out);
+    // The next cursor is known only after the walk: its slot is patched.
+    let next_at = w.int(0);
+    let keys_at = w.array(0);
+    let mut n = 0;
+    let next = cx
+        .store
+        .scan(cx.db, cursor, count.max(1), cx.now_ms, |key, k| {
+            if kind.is_some_and(|want| want != k) {
+                return;
+            }
+            if pattern.is_some_and(|p| !glob::matches(p, key, false)) {
+                return;
+            }
+            w.bulk(key);
+            n += 1;
+        });
+    w.set_len(keys_at, n);
+    w.set_int(next_at, next.map_or(-1, i64::from));
+    w.finish()
+}
+
+fn info(store: &crate::keyspace::Store) -> ShardInfo {
+    let mut s = ShardInfo::default();
+    for db in 0..NUM_DBS {
+        s.keys[db] = store.db_len(db) as u64;
+        s.expires[db] = store.db_expires(db) as u64;
+        s.avg_ttl[db] = store.db_avg_ttl(db);
+    }
+    let st = store.stats();
+    s.used_memory = store.used_memory() as u64;
+    s.slack = store.fragmentation() as u64;
+    s.maxmemory = store.limits().maxmemory as u64;
+    s.hits = st.hits;
+    s.misses = st.misses;
+    s.expired = st.expired;
+    s.evicted = st.evicted;
+    s
+}

@@ -1,0 +1,30 @@
+//! Redis's error text for the engine's typed failures: the one place where
+//! an `Error` becomes the words a client reads.
+
+use shards::Error;
+use std::borrow::Cow;
+
+/// The error reply's text (without the leading `-`).
+pub fn text(e: &Error) -> Cow<'static, str> {
+    match e {
+        Error::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+        Error::NotInteger => "ERR value is not an integer or out of range".into(),
+        Error::Overflow => "ERR increment or decrement would overflow".into(),
+        Error::NotFloat => "ERR value is not a valid float".into(),
+        Error::NanOrInf => "ERR increment would produce NaN or Infinity".into(),
+        Error::NoSuchKey => "ERR no such key".into(),
+        Error::Syntax => "ERR syntax error".into(),
+        Error::StringTooBig => {
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
+        }
+        Error::Oom => "OOM command not allowed when used memory > 'maxmemory'.".into(),
+        Error::Misconf(why) => format!("MISCONF Errors writing to the AOF file: {why}").into(),
+        Error::RewriteRunning => {
+            "ERR Background append only file rewriting already in progress".into()
+        }
+        Error::AofOff => "ERR Append only file is disabled".into(),
+        Error::NoLfu => "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
+        Error::InvalidExpire(cmd) => format!("ERR invalid expire time in '{cmd}' command").into(),
+        Error::ShutdownFlush(why) => format!("ERR AOF flush failed: {why}").into(),
+    }
+}
