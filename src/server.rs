@@ -3,14 +3,11 @@
 use crate::clients::Registry;
 use crate::config::{self, Config, Password, BACKLOG};
 use crate::worker::Worker;
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::{unbounded, Sender};
 use hdrhistogram::Histogram;
 use mio::Waker;
 use shards::aof::Fsync;
-use shards::ops::server::SrvOp;
-use shards::ops::Persist;
-use shards::shard::{Bell, Outbox, ShardTx};
-use shards::{Batch, EvictionPolicy, Limits, Reply, Store};
+use shards::{Engine, EngineConfig, EvictionPolicy, Limits};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -223,10 +220,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Shared state.
     pub shared: Arc<Shared>,
-    /// Queues to every shard, for control messages from outside the workers.
-    to_shards: Vec<ShardTx>,
-    /// The reply queue of the control "worker" (index = number of workers).
-    control: Receiver<Batch>,
+    /// The shards.
+    engine: Engine,
 }
 
 impl Server {
@@ -234,27 +229,7 @@ impl Server {
     /// this call; from then on every write is synced before its reply. Call
     /// it, then exit the process.
     pub fn shutdown(&self) -> Result<(), String> {
-        let me = self.shared.workers;
-        for (i, tx) in self.to_shards.iter().enumerate() {
-            let mut b = Batch::new(me, i);
-            b.push(0, SrvOp::Shutdown.into());
-            tx.send(b).map_err(|_| format!("shard {i} is gone"))?;
-        }
-        let mut errors = Vec::new();
-        for _ in 0..self.to_shards.len() {
-            let b = self
-                .control
-                .recv()
-                .map_err(|_| "a shard is gone".to_string())?;
-            if let Some(Reply::Err(e)) = b.replies.first() {
-                errors.push(format!("shard {}: {}", b.shard, crate::errors::text(e)));
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
+        self.engine.flush_for_shutdown()
     }
 }
 
@@ -317,41 +292,32 @@ pub fn start(config: Config) -> io::Result<Server> {
             policy: config.maxmemory_policy,
         })
         .collect();
-    let (stores, persists) = load(config, nshards, &limits)?;
-
-    // One reply queue per worker, plus one for control messages (shutdown).
-    let (reply_tx, mut reply_rx): (Vec<_>, Vec<_>) =
-        (0..=nworkers).map(|_| unbounded::<Batch>()).unzip();
-    let control = reply_rx.pop().expect("control queue");
-    // Workers park while they wait for replies and the shards ring their
-    // bells; the control queue's reader blocks on the queue itself.
-    let bells: Vec<Arc<Bell>> = (0..nworkers).map(|_| Arc::new(Bell::default())).collect();
-    let reply_tx: Vec<Outbox> = reply_tx
-        .into_iter()
-        .enumerate()
-        .map(|(w, tx)| Outbox {
-            tx,
-            bell: bells.get(w).cloned(),
-        })
-        .collect();
-    let mut shard_tx = Vec::with_capacity(nshards);
-    for (i, (store, persist)) in stores.into_iter().zip(persists).enumerate() {
-        let (tx, rx) = unbounded::<Batch>();
-        let replies = reply_tx.clone();
-        let shard = thread::Builder::new()
-            .name(format!("shard-{i}"))
-            .spawn(move || shards::shard::run(store, persist, rx, replies))?;
-        shard_tx.push(ShardTx::new(tx, shard.thread().clone()));
+    let (mut engine, loaded) = Engine::start(EngineConfig {
+        shards: nshards,
+        workers: nworkers,
+        limits,
+        aof: config.aof(),
+    })
+    .map_err(io::Error::other)?;
+    if config.aof().is_some() {
+        tracing::info!(
+            keys = loaded.keys,
+            bytes = loaded.bytes,
+            segments = loaded.segments,
+            ms = loaded.ms,
+            resharded_from = loaded.resharded_from,
+            "AOF loaded"
+        );
     }
-    drop(reply_tx);
 
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let pin = !config.no_pin && !cores.is_empty();
     let mut handoff: Vec<Handoff> = Vec::with_capacity(nworkers);
-    for ((i, replies), bell) in reply_rx.into_iter().enumerate().zip(bells) {
+    for i in 0..nworkers {
+        let port = engine.port(i).expect("one port per worker");
         let (conn_tx, conn_rx) = unbounded();
         let core = pin.then(|| cores[i % cores.len()]);
-        let mut w = Worker::new(i, shared.clone(), conn_rx, shard_tx.clone(), replies, bell)?;
+        let mut w = Worker::new(i, shared.clone(), conn_rx, port)?;
         handoff.push((conn_tx, w.waker()));
         thread::Builder::new()
             .name(format!("worker-{i}"))
@@ -379,38 +345,8 @@ pub fn start(config: Config) -> io::Result<Server> {
     Ok(Server {
         addr,
         shared,
-        to_shards: shard_tx,
-        control,
+        engine,
     })
-}
-
-/// Builds every shard's store: empty, or replayed from the AOF.
-fn load(
-    config: &Config,
-    nshards: usize,
-    limits: &[Limits],
-) -> io::Result<(Vec<Store>, Vec<Persist>)> {
-    let Some(aof) = config.aof() else {
-        let stores = limits.iter().map(|&l| Store::new(l)).collect();
-        return Ok((stores, (0..nshards).map(|_| Persist::off()).collect()));
-    };
-    let started = Instant::now();
-    let opened = shards::aof::open(&aof, &shards::route::Router::new(nshards), limits)
-        .map_err(|e| io::Error::other(format!("cannot load the AOF: {e}")))?;
-    let keys: usize = opened.stores.iter().map(|s| s.len()).sum();
-    let bytes: u64 = opened.segments.iter().map(|s| s.bytes).sum();
-    tracing::info!(
-        keys,
-        bytes,
-        segments = opened.segments.len(),
-        ms = started.elapsed().as_millis() as u64,
-        resharded_from = opened.resharded_from,
-        "AOF loaded"
-    );
-    Ok((
-        opened.stores,
-        opened.aofs.into_iter().map(Persist::on).collect(),
-    ))
 }
 
 /// Descriptors Redis keeps for itself beyond the clients (listeners, files).

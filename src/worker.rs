@@ -20,8 +20,6 @@ use crate::server::Shared;
 use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use shards::shard::{Bell, ShardTx};
-use shards::Batch;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -205,10 +203,13 @@ impl Worker {
         id: usize,
         shared: Arc<Shared>,
         new_conns: Receiver<(std::net::TcpStream, u64)>,
-        to_shards: Vec<ShardTx>,
-        replies: Receiver<Batch>,
-        bell: Arc<Bell>,
+        port: shards::Port,
     ) -> io::Result<Self> {
+        let shards::Port {
+            to_shards,
+            replies,
+            bell,
+        } = port;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
         shared.registry.set_waker(id, waker.clone());

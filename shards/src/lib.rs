@@ -22,6 +22,7 @@ pub mod aof;
 pub mod arena;
 pub mod batch;
 pub mod clock;
+pub mod engine;
 pub mod error;
 pub mod glob;
 pub mod index;
@@ -36,6 +37,7 @@ pub mod tape;
 pub mod value;
 
 pub use batch::{Arg, ArgList, Batch, Reply, ShardInfo, Span};
+pub use engine::{Engine, EngineConfig, LoadReport, Port};
 pub use error::Error;
 pub use keyspace::{
     EvictionPolicy, Expiry, Limits, Lookup, OutOfMemory, Store, StrEncoding, ValueRef, WrongType,

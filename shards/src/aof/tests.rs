@@ -216,3 +216,59 @@ fn rewrite_compacts_and_keeps_concurrent_writes() {
     assert_eq!(s.get(0, b"k199", 0), None);
     assert_eq!(s.get(0, b"after", 0), Some(&b"swap"[..]));
 }
+
+#[test]
+fn every_record_kind_round_trips_through_encode_and_parse() {
+    let records = [
+        Record::Select(7),
+        Record::Set {
+            key: b"k",
+            value: b"v\r\n\0",
+            pxat: 0,
+        },
+        Record::Set {
+            key: b"",
+            value: b"",
+            pxat: 1_700_000_000_123,
+        },
+        Record::Del { key: b"bin\xff" },
+        Record::PExpireAt { key: b"k", at: 42 },
+        Record::FlushDb,
+        Record::FlushAll,
+        Record::SwapDb { a: 0, b: 15 },
+    ];
+    for r in records {
+        let mut buf = Vec::new();
+        r.encode(&mut buf);
+        // The bytes are one RESP command; parse them back.
+        let mut ranges = Vec::new();
+        let super::record::Frame::Done(n) = super::record::parse_frame(&buf, &mut ranges) else {
+            panic!("{r:?} did not encode a whole frame")
+        };
+        assert_eq!(n, buf.len());
+        let args: Vec<&[u8]> = ranges.iter().map(|&(s, l)| &buf[s..s + l]).collect();
+        let mut back = Vec::new();
+        Record::parse(&args, |rec| {
+            back.push(rec);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(back, [r]);
+    }
+    // A DEL of several keys (Redis writes those) is one record per key.
+    let mut back = Vec::new();
+    Record::parse(&[b"del", b"a", b"b"], |rec| {
+        back.push(rec);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(back, [Record::Del { key: b"a" }, Record::Del { key: b"b" }]);
+    // Anything else is refused with a reason.
+    for bad in [
+        &[&b"SET"[..], b"k"][..],
+        &[b"SELECT", b"16"],
+        &[b"INCR", b"k"],
+    ] {
+        assert!(Record::parse(bad, |_| Ok(())).is_err(), "{bad:?}");
+    }
+}

@@ -1,0 +1,204 @@
+//! The engine handle: the one way the server starts the shards.
+//!
+//! `Engine::start` loads every shard's data (replaying the AOF, one thread
+//! per segment), spawns one thread per shard, and wires the queues:
+//!
+//! ```text
+//!   worker w ──ShardTx (queue + unpark)──▶ shard s
+//!   worker w ◀──replies queue + Bell────── shard s
+//!   control  ◀──replies queue───────────── shard s   (shutdown's flush)
+//! ```
+//!
+//! Each worker takes its `Port` (its sending side to every shard, its reply
+//! queue and its bell). Dropping every `ShardTx` stops the shard threads.
+
+use crate::aof::{self, AofConfig};
+use crate::batch::Batch;
+use crate::keyspace::{Limits, Store};
+use crate::ops::server::SrvOp;
+use crate::ops::Persist;
+use crate::route::Router;
+use crate::shard::{self, Bell, Outbox, ShardTx};
+use crate::Reply;
+use crossbeam_channel::{unbounded, Receiver};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+/// What the engine needs to start.
+pub struct EngineConfig {
+    /// Number of shard threads.
+    pub shards: usize,
+    /// Number of workers that will talk to them.
+    pub workers: usize,
+    /// Each shard's limits.
+    pub limits: Vec<Limits>,
+    /// Persistence, or None for none.
+    pub aof: Option<AofConfig>,
+}
+
+/// What start-up loaded.
+#[derive(Debug, Default, Clone)]
+pub struct LoadReport {
+    /// Keys loaded.
+    pub keys: usize,
+    /// AOF bytes replayed.
+    pub bytes: u64,
+    /// Segments replayed.
+    pub segments: usize,
+    /// Milliseconds the load took.
+    pub ms: u64,
+    /// The shard count the data was re-routed from, if it was.
+    pub resharded_from: Option<usize>,
+}
+
+/// One worker's connection to the shards.
+pub struct Port {
+    /// The sending side of every shard's queue, by shard index.
+    pub to_shards: Vec<ShardTx>,
+    /// This worker's reply queue.
+    pub replies: Receiver<Batch>,
+    /// Rung by the shards after they queue this worker's replies.
+    pub bell: Arc<Bell>,
+}
+
+/// The running shards.
+pub struct Engine {
+    to_shards: Vec<ShardTx>,
+    ports: Vec<Option<Port>>,
+    /// The reply queue of the control "worker" (index = number of workers).
+    control: Receiver<Batch>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Loads the data and starts one thread per shard.
+    pub fn start(cfg: EngineConfig) -> Result<(Engine, LoadReport), String> {
+        let started = Instant::now();
+        let (stores, persists, mut report) = load(&cfg)?;
+        report.ms = started.elapsed().as_millis() as u64;
+        // One reply queue per worker, plus one for control messages.
+        let (reply_tx, mut reply_rx): (Vec<_>, Vec<_>) =
+            (0..=cfg.workers).map(|_| unbounded::<Batch>()).unzip();
+        let control = reply_rx.pop().expect("control queue");
+        // Workers park while they wait for replies and the shards ring their
+        // bells; the control queue's reader blocks on the queue itself.
+        let bells: Vec<Arc<Bell>> = (0..cfg.workers)
+            .map(|_| Arc::new(Bell::default()))
+            .collect();
+        let outboxes: Vec<Outbox> = reply_tx
+            .into_iter()
+            .enumerate()
+            .map(|(w, tx)| Outbox {
+                tx,
+                bell: bells.get(w).cloned(),
+            })
+            .collect();
+        let mut to_shards = Vec::with_capacity(cfg.shards);
+        let mut threads = Vec::with_capacity(cfg.shards);
+        for (i, (store, persist)) in stores.into_iter().zip(persists).enumerate() {
+            let (tx, rx) = unbounded::<Batch>();
+            let replies = outboxes.clone();
+            let t = thread::Builder::new()
+                .name(format!("shard-{i}"))
+                .spawn(move || shard::run(store, persist, rx, replies))
+                .map_err(|e| format!("cannot start shard thread: {e}"))?;
+            to_shards.push(ShardTx::new(tx, t.thread().clone()));
+            threads.push(t);
+        }
+        let ports = reply_rx
+            .into_iter()
+            .zip(bells)
+            .map(|(replies, bell)| {
+                Some(Port {
+                    to_shards: to_shards.clone(),
+                    replies,
+                    bell,
+                })
+            })
+            .collect();
+        Ok((
+            Engine {
+                to_shards,
+                ports,
+                control,
+                threads,
+            },
+            report,
+        ))
+    }
+
+    /// Worker `w`'s port (once).
+    pub fn port(&mut self, w: usize) -> Option<Port> {
+        self.ports.get_mut(w)?.take()
+    }
+
+    /// Number of shards.
+    pub fn shards(&self) -> usize {
+        self.to_shards.len()
+    }
+
+    /// Flushes and fsyncs every shard's AOF after every batch queued before
+    /// this call; from then on every write is synced before its reply.
+    /// Errors name the shards that could not flush.
+    pub fn flush_for_shutdown(&self) -> Result<(), String> {
+        let me = self.ports.len();
+        for (i, tx) in self.to_shards.iter().enumerate() {
+            let mut b = Batch::new(me, i);
+            b.push(0, SrvOp::Shutdown.into());
+            tx.send(b).map_err(|_| format!("shard {i} is gone"))?;
+        }
+        let mut errors = Vec::new();
+        for _ in 0..self.to_shards.len() {
+            let b = self
+                .control
+                .recv()
+                .map_err(|_| "a shard is gone".to_string())?;
+            if let Some(Reply::Err(e)) = b.replies.first() {
+                let why = match e {
+                    crate::Error::ShutdownFlush(why) => why.to_string(),
+                    other => format!("{other:?}"),
+                };
+                errors.push(format!("shard {}: {why}", b.shard));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// Stops the shard threads once every port's sending side is dropped
+    /// too (workers gone), and waits for them.
+    pub fn join(mut self) {
+        self.to_shards.clear();
+        self.ports.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Builds every shard's store: empty, or replayed from the AOF.
+fn load(cfg: &EngineConfig) -> Result<(Vec<Store>, Vec<Persist>, LoadReport), String> {
+    let Some(aof) = &cfg.aof else {
+        let stores = cfg.limits.iter().map(|&l| Store::new(l)).collect();
+        let persists = (0..cfg.shards).map(|_| Persist::off()).collect();
+        return Ok((stores, persists, LoadReport::default()));
+    };
+    let opened = aof::open(aof, &Router::new(cfg.shards), &cfg.limits)
+        .map_err(|e| format!("cannot load the AOF: {e}"))?;
+    let report = LoadReport {
+        keys: opened.stores.iter().map(|s| s.len()).sum(),
+        bytes: opened.segments.iter().map(|s| s.bytes).sum(),
+        segments: opened.segments.len(),
+        ms: 0,
+        resharded_from: opened.resharded_from,
+    };
+    Ok((
+        opened.stores,
+        opened.aofs.into_iter().map(Persist::on).collect(),
+        report,
+    ))
+}
