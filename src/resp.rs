@@ -36,7 +36,28 @@ pub enum ProtocolError {
     /// An inline command whose quotes do not close.
     #[error("Protocol error: unbalanced quotes in request")]
     UnbalancedQuotes,
+    /// `*<n>` over `UNAUTH_MAX_ARGS` from a connection that must authenticate first.
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// `$<n>` over `UNAUTH_MAX_BULK` from a connection that must authenticate first.
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
 }
+
+/// The most arguments a command may have before its connection has
+/// authenticated, when a password is required (Redis 7.0's `ll > 10` check
+/// in `processMultibulkBuffer`): AUTH and HELLO need no more.
+pub const UNAUTH_MAX_ARGS: i64 = 10;
+/// The longest bulk string a connection may send before it has
+/// authenticated, when a password is required (Redis 7.0: 16 KB). Without
+/// it, a client that knows no password could make the server buffer a
+/// `proto-max-bulk-len` argument before hearing NOAUTH.
+pub const UNAUTH_MAX_BULK: i64 = 16 * 1024;
+
+/// Bytes of bookkeeping each decoded argument costs besides its bytes: its
+/// `(start, len)` entry. Counted toward the query buffer limit, so a flood
+/// of empty arguments cannot grow memory past it.
+pub const ARG_OVERHEAD: usize = std::mem::size_of::<(usize, usize)>();
 
 /// The arguments of one command, copied into one flat buffer.
 #[derive(Debug, Default)]
@@ -86,9 +107,10 @@ impl Args {
             .iter()
             .map(move |&(s, l)| &self.data[s..s + l])
     }
-    /// Argument bytes held (a partly decoded command counts toward the query buffer limit).
+    /// Bytes a partly decoded command holds, counted toward the query
+    /// buffer limit: its argument bytes and `ARG_OVERHEAD` per argument.
     pub fn bytes(&self) -> usize {
-        self.data.len()
+        self.data.len() + self.ranges.len() * ARG_OVERHEAD
     }
     /// Bytes held by this buffer (for client memory accounting).
     pub fn capacity(&self) -> usize {
@@ -113,9 +135,19 @@ pub struct Decoder {
     multibulk: usize,
     /// Length of the bulk whose header was read but whose payload was not.
     bulk: Option<usize>,
+    /// The connection must authenticate before running commands: headers
+    /// over `UNAUTH_MAX_ARGS` / `UNAUTH_MAX_BULK` are protocol errors.
+    unauthenticated: bool,
 }
 
 impl Decoder {
+    /// Applies (or lifts) the limits of a connection that must authenticate
+    /// first; the connection sets it before each `decode` (AUTH may have
+    /// passed, or a password been set, since the last one).
+    pub fn set_unauthenticated(&mut self, on: bool) {
+        self.unauthenticated = on;
+    }
+
     /// Decodes from `buf`, returning what it found and how many bytes it consumed.
     pub fn decode(
         &mut self,
@@ -145,6 +177,9 @@ impl Decoder {
                 Some(n) if n <= i32::MAX as i64 => n,
                 _ => return Err(ProtocolError::InvalidMultibulkLength),
             };
+            if n > UNAUTH_MAX_ARGS && self.unauthenticated {
+                return Err(ProtocolError::UnauthenticatedMultibulkLength);
+            }
             pos = cr + 2;
             if n <= 0 {
                 return Ok((Decoded::Command, pos));
@@ -169,9 +204,13 @@ impl Decoder {
                         return Err(ProtocolError::ExpectedDollar(rest[0]));
                     }
                     let len = match parse_i64(&rest[1..cr]) {
-                        Some(n) if n >= 0 && n as u64 <= max_bulk as u64 => n as usize,
+                        Some(n) if n >= 0 && n as u64 <= max_bulk as u64 => n,
                         _ => return Err(ProtocolError::InvalidBulkLength),
                     };
+                    if len > UNAUTH_MAX_BULK && self.unauthenticated {
+                        return Err(ProtocolError::UnauthenticatedBulkLength);
+                    }
+                    let len = len as usize;
                     pos += cr + 2;
                     self.bulk = Some(len);
                     len
@@ -552,6 +591,41 @@ mod tests {
             decode_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap(),
             vec![strs(&["PING"])]
         );
+    }
+
+    #[test]
+    fn unauthenticated_limits_match_redis() {
+        let run = |input: &[u8]| {
+            let mut d = Decoder::default();
+            d.set_unauthenticated(true);
+            let mut args = Args::default();
+            d.decode(input, &mut args, 512 << 20).map(|(what, _)| what)
+        };
+        assert_eq!(
+            run(b"*11\r\n"),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(run(b"*10\r\n"), Ok(Decoded::Incomplete));
+        assert_eq!(
+            run(b"*1\r\n$16385\r\n"),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        assert_eq!(run(b"*1\r\n$16384\r\n"), Ok(Decoded::Incomplete));
+        // Beyond INT_MAX and proto-max-bulk-len, Redis's first checks win.
+        assert_eq!(
+            run(b"*3000000000\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            run(b"*1\r\n$600000000\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            ProtocolError::UnauthenticatedBulkLength.to_string(),
+            "Protocol error: unauthenticated bulk length"
+        );
+        // Without the flag, no such limits.
+        assert_eq!(decode_all(b"*11\r\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
     }
 
     #[test]

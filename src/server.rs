@@ -517,14 +517,14 @@ fn accept_loop(listener: TcpListener, workers: Vec<Handoff>, shared: Arc<Shared>
 /// Redis 7.0's protected-mode refusal, word for word.
 const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Protected mode (Redis's `clientAcceptHandler` check): with no password,
-/// only loopback peers are served.
+/// Protected mode (Redis 7.0's `clientAcceptHandler` check): with no
+/// password, only peers whose address reads `127.0.0.1` or `::1` are served.
+/// Redis compares the address text with those two, so the rest of
+/// 127.0.0.0/8 and IPv4-mapped `::ffff:127.0.0.1` are refused too.
 pub fn denied_by_protected_mode(shared: &Shared, peer: std::net::IpAddr) -> bool {
     let loopback = match peer {
-        std::net::IpAddr::V4(a) => a.is_loopback(),
-        std::net::IpAddr::V6(a) => {
-            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
+        std::net::IpAddr::V4(a) => a == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(a) => a == std::net::Ipv6Addr::LOCALHOST,
     };
     shared.protected_mode.load(Ordering::Relaxed) && !shared.auth_required() && !loopback
 }
@@ -549,10 +549,14 @@ mod tests {
         let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         let shared = Shared::new(Config::parse_from(["shardcache"]), addr);
         assert!(denied_by_protected_mode(&shared, remote));
-        for local in ["127.0.0.1", "127.8.9.1", "::1"] {
+        for local in ["127.0.0.1", "::1"] {
             assert!(!denied_by_protected_mode(&shared, local.parse().unwrap()));
         }
-        assert!(!denied_by_protected_mode(&shared, mapped));
+        // As Redis 7.0, which compares the address text with those two.
+        for other in ["127.8.9.1", "127.0.0.2"] {
+            assert!(denied_by_protected_mode(&shared, other.parse().unwrap()));
+        }
+        assert!(denied_by_protected_mode(&shared, mapped));
         shared.set_requirepass(crate::config::Password::new(b"pw"));
         assert!(
             !denied_by_protected_mode(&shared, remote),

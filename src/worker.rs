@@ -648,6 +648,8 @@ impl Worker {
                 break;
             }
             let buf = &conn.rbuf[conn.rstart..conn.rend];
+            conn.decoder
+                .set_unauthenticated(!conn.session.authenticated && self.shared.auth_required());
             match conn
                 .decoder
                 .decode(buf, &mut conn.args, self.limits.max_bulk)
