@@ -93,6 +93,9 @@ pub struct Shared {
     pub appendfsync: AtomicU8,
     /// True when the AOF is on.
     pub aof_enabled: bool,
+    /// Whether every shard can write its AOF segment; while one cannot,
+    /// write commands are refused with MISCONF before they run.
+    pub aof_health: Arc<shards::aof::AofHealth>,
     /// Clients allowed at once (maxclients after the open-file limit).
     pub maxclients: AtomicU64,
     /// Connections refused by maxclients (INFO rejected_connections).
@@ -133,6 +136,7 @@ impl Shared {
             policy: AtomicU8::new(0),
             appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
             aof_enabled: config.aof().is_some(),
+            aof_health: Arc::default(),
             order: Arc::new(Mutex::new(())),
             maxclients: AtomicU64::new(config.maxclients),
             rejected_connections: AtomicU64::new(0),
@@ -324,7 +328,7 @@ pub fn start(config: Config) -> io::Result<Server> {
             policy: config.maxmemory_policy,
         })
         .collect();
-    let (stores, persists) = load(config, nshards, &limits)?;
+    let (stores, persists) = load(config, nshards, &limits, &shared.aof_health)?;
 
     // One reply queue per worker, plus one for control messages (shutdown).
     let (reply_tx, mut reply_rx): (Vec<_>, Vec<_>) =
@@ -396,6 +400,7 @@ fn load(
     config: &Config,
     nshards: usize,
     limits: &[Limits],
+    health: &Arc<shards::aof::AofHealth>,
 ) -> io::Result<(Vec<Store>, Vec<Persist>)> {
     let Some(aof) = config.aof() else {
         let stores = limits.iter().map(|&l| Store::new(l)).collect();
@@ -414,10 +419,15 @@ fn load(
         resharded_from = opened.resharded_from,
         "AOF loaded"
     );
-    Ok((
-        opened.stores,
-        opened.aofs.into_iter().map(Persist::on).collect(),
-    ))
+    let persists = opened
+        .aofs
+        .into_iter()
+        .map(|mut aof| {
+            aof.set_health(health.clone());
+            Persist::on(aof)
+        })
+        .collect();
+    Ok((opened.stores, persists))
 }
 
 /// Descriptors Redis keeps for itself beyond the clients (listeners, files).

@@ -110,6 +110,11 @@ pub enum OpCode {
     MemoryUsage,
     /// MOVE key: `num` is the destination database → 1 or 0.
     Move,
+    /// Nothing → OK. Sent to every shard when a worker refuses a write
+    /// because an AOF segment fails: a shard whose segment fails tries it
+    /// again before running any batch, so this makes the next write find
+    /// the disk as it is (Redis retries after every command, in `beforeSleep`).
+    RetryAof,
 }
 
 /// `Op::flags` of `OpCode::Scan`: argument 0 is a MATCH pattern.
@@ -459,6 +464,10 @@ pub struct Batch {
     /// Index of the first op the shard's last execution ran (the ones before
     /// it had run in an earlier exchange of the same round).
     pub ran_from: usize,
+    /// Index of the first op of the last execution that ran after a change
+    /// of its group had been recorded (`usize::MAX`: none). If the group's
+    /// records cannot be written, those ops' replies are refused too.
+    pub dirty_from: usize,
 }
 
 impl Batch {
@@ -467,6 +476,7 @@ impl Batch {
         Batch {
             worker,
             shard,
+            dirty_from: usize::MAX,
             ..Default::default()
         }
     }
@@ -481,6 +491,7 @@ impl Batch {
         self.hold = false;
         self.release = false;
         self.ran_from = 0;
+        self.dirty_from = usize::MAX;
     }
 
     /// True when some op has not been executed yet (ops run once: a batch

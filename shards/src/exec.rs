@@ -47,8 +47,12 @@ impl Persist {
 /// reply before it can build its next step), and earlier replies stay.
 pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64, persist: &mut Persist) {
     batch.ran_from = batch.replies.len();
+    batch.dirty_from = usize::MAX;
     for i in batch.ran_from..batch.ops.len() {
         let op = batch.ops[i];
+        if batch.dirty_from == usize::MAX && persist.log.has_pending() {
+            batch.dirty_from = i;
+        }
         let reply = match &persist.log.refuse_writes {
             Some(why) if op.code.is_write() => {
                 Reply::ErrText(format!("{}{why}", errors::MISCONF_AOF).into())
@@ -132,9 +136,10 @@ fn execute_op(
             Some(aof) => {
                 // Anything that arrives after this point is synced before
                 // its reply, so a reply never outruns the disk while the
-                // process is on its way out.
+                // process is on its way out; this group's records (and this
+                // reply) follow with its commit, synced too.
                 aof.set_fsync(Fsync::Always);
-                match aof.sync_all(&mut persist.log) {
+                match aof.sync_all() {
                     Ok(()) => Reply::Ok,
                     Err(e) => Reply::ErrText(format!("ERR AOF flush failed: {e}").into()),
                 }
@@ -190,6 +195,7 @@ fn execute_op(
         OpCode::Object => object::object(store, batch, op, now_ms),
         OpCode::MemoryUsage => object::memory_usage(store, batch, op),
         OpCode::Move => object::move_key(store, batch, op, now_ms, log),
+        OpCode::RetryAof => Reply::Ok,
     }
 }
 

@@ -6,7 +6,7 @@
 //! back to its worker. Between drains it runs bounded active expiry, like
 //! Redis's `serverCron` at 10 Hz, the `everysec` fsync, and AOF rewrite steps.
 
-use crate::batch::{errors, Batch, Reply};
+use crate::batch::{errors, Batch, OpCode, Reply};
 use crate::clock;
 use crate::exec::{self, Persist};
 use crate::store::Store;
@@ -131,6 +131,8 @@ impl std::fmt::Display for ShardGone {
 pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies: Vec<Outbox>) {
     let mut rung = vec![false; replies.len()];
     store.track_evictions(persist.log.enabled);
+    // With an AOF, a group whose records cannot be written is rolled back.
+    store.set_journaling(persist.log.enabled);
     let mut drained: Vec<Batch> = Vec::with_capacity(replies.len());
     // Batches that arrived while another worker held this shard.
     let mut waiting: VecDeque<Batch> = VecDeque::new();
@@ -159,10 +161,21 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
         take_runnable(&mut waiting, &mut drained, &mut held_by);
         if !drained.is_empty() {
             let now = clock::unix_ms();
+            if let Some(aof) = persist.aof.as_mut() {
+                // A write attempt while the segment fails tries the disk
+                // again first: a worker that refuses a write sends every
+                // shard a `RetryAof`, so the next write finds the disk as
+                // it is now (reads alone leave it to the tick).
+                if aof.failing() && drained.iter().any(wants_retry) {
+                    aof.retry(&mut persist.log);
+                }
+            }
+            // Only this group's changes may be rolled back.
+            store.forget();
             for b in drained.iter_mut() {
                 exec::execute(&mut store, b, now, &mut persist);
             }
-            commit(&mut persist, &mut drained);
+            commit(&mut persist, &mut store, &mut drained);
             for b in drained.drain(..) {
                 let w = b.worker;
                 // A worker that has gone away no longer needs its answer.
@@ -183,6 +196,8 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
         if held_by.is_none() && (rewriting || last_tick.elapsed() >= TICK) {
             if last_tick.elapsed() >= TICK {
                 store.active_expire(clock::unix_ms(), EXPIRE_BUDGET);
+                // Between groups, nothing to roll back: free what it removed.
+                store.forget();
                 last_tick = Instant::now();
             }
             if let Some(aof) = persist.aof.as_mut() {
@@ -190,6 +205,13 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             }
         }
     }
+}
+
+/// True when `batch` has a write op, or a `RetryAof`, still to run.
+fn wants_retry(batch: &Batch) -> bool {
+    batch.ops[batch.replies.len()..]
+        .iter()
+        .any(|op| op.code == OpCode::RetryAof || op.code.is_write())
 }
 
 /// Moves the batches that may run now from `waiting` to `drained`, in
@@ -232,22 +254,34 @@ fn take_runnable(
 }
 
 /// Group commit: one write (and fsync, per policy) for every batch drained.
-/// If the records cannot be written, the writes of these batches are
-/// answered with MISCONF instead of OK: nothing is acknowledged that is not
-/// in the file. The records stay queued and are retried.
-fn commit(persist: &mut Persist, drained: &mut [Batch]) {
+///
+/// If the records cannot be written, the group's changes are rolled back
+/// (the segment was cut back to where it was, see `Aof::commit`) and its
+/// writes are answered with MISCONF instead of OK: a refused write is not
+/// applied, and nothing is acknowledged that is not in the file. Reads that
+/// ran after the group's first change may have seen a write that no longer
+/// exists: they are answered with the same error.
+fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch]) {
     let Some(aof) = persist.aof.as_mut() else {
         return;
     };
     if !persist.log.has_pending() {
+        store.forget();
         return;
     }
-    if let Err(why) = aof.commit(&mut persist.log) {
-        for b in drained.iter_mut() {
-            let from = b.ran_from;
-            for (op, reply) in b.ops[from..].iter().zip(b.replies[from..].iter_mut()) {
-                if op.code.is_write() && !matches!(reply, Reply::Err(_) | Reply::ErrText(_)) {
-                    *reply = Reply::ErrText(format!("{}{why}", errors::MISCONF_AOF).into());
+    match aof.commit(&mut persist.log) {
+        Ok(()) => store.forget(),
+        Err(why) => {
+            store.rollback();
+            let text: Box<str> = format!("{}{why}", errors::MISCONF_AOF).into();
+            for b in drained.iter_mut() {
+                let (from, dirty) = (b.ran_from, b.dirty_from);
+                let ops = b.ops[from..].iter().zip(b.replies[from..].iter_mut());
+                for (i, (op, reply)) in ops.enumerate() {
+                    let affected = op.code.is_write() || from + i >= dirty;
+                    if affected && !matches!(reply, Reply::Err(_) | Reply::ErrText(_)) {
+                        *reply = Reply::ErrText(text.clone());
+                    }
                 }
             }
         }

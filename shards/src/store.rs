@@ -9,6 +9,9 @@
 
 use crate::clock;
 use ahash::RandomState;
+use undo::Undo;
+
+mod undo;
 use hashbrown::HashTable;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -216,6 +219,9 @@ pub struct Store {
     /// WATCHed keys of this shard; None while nobody watches, so a write
     /// pays one branch for the feature.
     watches: Option<Box<Watches>>,
+    /// What the changes since the last `forget` replaced, while journaling
+    /// is on (see `undo`); None when off.
+    journal: Option<Vec<Undo>>,
 }
 
 /// Redis's `watched_keys`: who watches which key, and who saw a change.
@@ -278,6 +284,7 @@ impl Store {
             avg_ttl: [0; NUM_DBS],
             evicted: None,
             watches: None,
+            journal: None,
         }
     }
 
@@ -392,6 +399,7 @@ impl Store {
         self.db_keys.swap(a, b);
         self.db_volatile.swap(a, b);
         self.avg_ttl.swap(a, b);
+        self.note(Undo::SwapDb(a as u8, b as u8));
     }
 
     /// Keeps the keys of evicted entries until `drain_evicted`, so the AOF
@@ -667,22 +675,34 @@ impl Store {
         let atime = self.now_secs();
         match existing {
             Some(idx) => {
+                let journaling = self.journaling();
                 let e = &mut self.entries[idx as usize];
+                let old_enc = e.enc;
+                let mut replaced = None;
                 if e.value() != value {
                     let klen = e.klen as usize;
                     let old = alloc_size(e.data.len());
-                    if e.data.len() == klen + value.len() {
+                    // Journaled, the old block is kept whole for a rollback
+                    // (moved, not copied) and a new one takes its place.
+                    if e.data.len() == klen + value.len() && !journaling {
                         e.data[klen..].copy_from_slice(value);
                     } else {
                         let mut data = Vec::with_capacity(klen + value.len());
                         data.extend_from_slice(key);
                         data.extend_from_slice(value);
-                        e.data = data.into_boxed_slice();
+                        replaced = Some(std::mem::replace(&mut e.data, data.into_boxed_slice()));
                     }
                     self.data_bytes = self.data_bytes - old + alloc_size(e.data.len());
                 }
                 e.atime = atime;
                 e.enc = enc;
+                if journaling && (replaced.is_some() || old_enc != enc) {
+                    self.note(Undo::Data {
+                        idx,
+                        data: replaced,
+                        enc: old_enc,
+                    });
+                }
                 match expiry {
                     Expiry::Keep => {}
                     Expiry::Clear => self.set_expire(idx, 0),
@@ -726,7 +746,9 @@ impl Store {
     /// `min_len` bytes. The value becomes `raw` (see `StrEncoding`). Returns
     /// the value, its expiry (0 = none), and whether the key was created or
     /// grew. Nothing is copied: growth reallocates the entry's block in place
-    /// when the allocator can.
+    /// when the allocator can. The caller may change only the byte at
+    /// `min_len - 1` (SETBIT's byte): that byte and the old length are what
+    /// the undo journal keeps.
     pub fn value_for_update(
         &mut self,
         db: usize,
@@ -739,6 +761,15 @@ impl Store {
                 self.touch(idx);
                 let e = &mut self.entries[idx as usize];
                 let klen = e.klen as usize;
+                let len = e.data.len() - klen;
+                let pos = min_len.max(1) - 1;
+                let undo = Undo::Byte {
+                    idx,
+                    len,
+                    pos,
+                    old: e.data.get(klen + pos).copied().unwrap_or(0),
+                    enc: e.enc,
+                };
                 let grown = e.data.len() < klen + min_len;
                 if grown {
                     let old = alloc_size(e.data.len());
@@ -748,6 +779,7 @@ impl Store {
                     e.data = data.into_boxed_slice();
                     self.data_bytes = self.data_bytes - old + alloc_size(e.data.len());
                 }
+                self.note(undo);
                 (idx, grown)
             }
             None => {
@@ -814,31 +846,41 @@ impl Store {
         key: &[u8],
         now_ms: u64,
     ) -> Option<(&[u8], u64)> {
-        let h = self.hash(key);
         let idx = self.lookup(src, key, now_ms)?;
         self.touch(idx);
         if let Some(other) = self.lookup(dst, key, now_ms) {
             self.touch(other);
             return None;
         }
-        if let Ok(slot) = self.dbs[src].find_entry(h, |&i| i == idx) {
+        self.refile(idx, src, dst);
+        self.note(Undo::Moved {
+            idx,
+            from: src as u8,
+            to: dst as u8,
+        });
+        self.modified(src, key);
+        self.modified(dst, key);
+        let e = &self.entries[idx as usize];
+        Some((e.value(), e.expire_at))
+    }
+
+    /// Moves the entry in slot `idx` from database `from`'s index to `to`'s.
+    fn refile(&mut self, idx: u32, from: usize, to: usize) {
+        let h = self.hash(self.entries[idx as usize].key());
+        if let Ok(slot) = self.dbs[from].find_entry(h, |&i| i == idx) {
             slot.remove();
         }
         let entries = &self.entries;
         let hasher = &self.hasher;
-        self.dbs[dst].insert_unique(h, idx, |&i| hasher.hash_one(entries[i as usize].key()));
-        self.modified(src, key);
-        self.modified(dst, key);
+        self.dbs[to].insert_unique(h, idx, |&i| hasher.hash_one(entries[i as usize].key()));
         let e = &mut self.entries[idx as usize];
-        e.db = dst as u8;
-        self.db_keys[src] -= 1;
-        self.db_keys[dst] += 1;
+        e.db = to as u8;
+        self.db_keys[from] -= 1;
+        self.db_keys[to] += 1;
         if e.vpos != NIL {
-            self.db_volatile[src] -= 1;
-            self.db_volatile[dst] += 1;
+            self.db_volatile[from] -= 1;
+            self.db_volatile[to] += 1;
         }
-        let e = &self.entries[idx as usize];
-        Some((e.value(), e.expire_at))
     }
 
     /// Sets or clears (`at == 0`) the TTL of a key; false when the key is absent.
@@ -854,7 +896,6 @@ impl Store {
     }
 
     fn insert_new(&mut self, db: usize, h: u64, data: Box<[u8]>, klen: usize, atime: u32) -> u32 {
-        self.data_bytes += alloc_size(data.len());
         let entry = Entry {
             data,
             expire_at: 0,
@@ -867,28 +908,44 @@ impl Store {
             live: true,
             enc: StrEncoding::Auto,
         };
-        let idx = if self.free != NIL {
+        let (idx, pushed) = if self.free != NIL {
             let idx = self.free;
             self.free = self.entries[idx as usize].next;
-            self.entries[idx as usize] = entry;
-            idx
+            (idx, false)
         } else {
             // u32 links cap a shard at 4 billion slots; NIL is reserved.
             assert!(self.entries.len() < NIL as usize, "shard slab full");
-            self.entries.push(entry);
-            (self.entries.len() - 1) as u32
+            (self.entries.len() as u32, true)
         };
+        self.place(idx, h, entry);
+        self.note(Undo::Inserted { idx, pushed });
+        idx
+    }
+
+    /// Puts `entry` (whose key hashes to `h`) in vacant slot `idx`, or at the
+    /// end of the slab when `idx` is its length, and links it everywhere.
+    fn place(&mut self, idx: u32, h: u64, entry: Entry) {
+        self.data_bytes += alloc_size(entry.data.len());
+        let db = entry.db as usize;
+        if idx as usize == self.entries.len() {
+            self.entries.push(entry);
+        } else {
+            self.entries[idx as usize] = entry;
+        }
         let entries = &self.entries;
         let hasher = &self.hasher;
         self.dbs[db].insert_unique(h, idx, |&i| hasher.hash_one(entries[i as usize].key()));
         self.link_front(idx);
         self.live += 1;
         self.db_keys[db] += 1;
-        idx
     }
 
     fn set_expire(&mut self, idx: u32, at: u64) {
         let e = &mut self.entries[idx as usize];
+        let old = e.expire_at;
+        if old == at {
+            return;
+        }
         let db = e.db as usize;
         e.expire_at = at;
         if at != 0 && e.vpos == NIL {
@@ -898,6 +955,7 @@ impl Store {
         } else if at == 0 && e.vpos != NIL {
             self.unlink_volatile(idx);
         }
+        self.note(Undo::Expire { idx, at: old });
     }
 
     fn unlink_volatile(&mut self, idx: u32) {
@@ -911,7 +969,9 @@ impl Store {
         self.db_volatile[db] -= 1;
     }
 
-    fn remove_idx(&mut self, idx: u32, h: u64) -> Box<[u8]> {
+    /// Removes the entry in slot `idx` (its key hashes to `h`) and returns
+    /// its key+value block, or None when the undo journal keeps it.
+    fn remove_idx(&mut self, idx: u32, h: u64) -> Option<Box<[u8]>> {
         let db = self.entries[idx as usize].db as usize;
         if let Some(w) = self.watches.as_mut() {
             w.touch(db as u8, self.entries[idx as usize].key());
@@ -926,16 +986,29 @@ impl Store {
         let e = &mut self.entries[idx as usize];
         self.data_bytes -= alloc_size(e.data.len());
         let data = std::mem::take(&mut e.data);
+        let (klen, expire_at, atime, enc) = (e.klen, e.expire_at, e.atime, e.enc);
         e.live = false;
         e.expire_at = 0;
         e.next = self.free;
         self.free = idx;
         self.live -= 1;
         self.db_keys[db] -= 1;
-        data
+        if self.journaling() {
+            self.note(Undo::Removed {
+                idx,
+                db: db as u8,
+                klen,
+                data,
+                expire_at,
+                atime,
+                enc,
+            });
+            return None;
+        }
+        Some(data)
     }
 
-    fn remove_by_idx(&mut self, idx: u32) -> Box<[u8]> {
+    fn remove_by_idx(&mut self, idx: u32) -> Option<Box<[u8]>> {
         let h = self.hash(self.entries[idx as usize].key());
         self.remove_idx(idx, h)
     }
@@ -1061,9 +1134,13 @@ impl Store {
                     let e = &self.entries[idx as usize];
                     (e.db, e.klen)
                 };
+                // The block goes to the undo journal when it is on; the
+                // AOF's DEL then needs a copy of the key.
+                let key = (self.journaling() && self.evicted.is_some())
+                    .then(|| Box::<[u8]>::from(self.entries[idx as usize].key()));
                 let data = self.remove_by_idx(idx);
-                if let Some(list) = self.evicted.as_mut() {
-                    list.push((db, klen, data));
+                if let (Some(list), Some(block)) = (self.evicted.as_mut(), key.or(data)) {
+                    list.push((db, klen, block));
                 }
                 self.stats.evicted += 1;
                 true
@@ -1135,14 +1212,17 @@ impl Store {
     pub fn flush_all(&mut self) {
         let all: Vec<usize> = (0..NUM_DBS).collect();
         self.touch_watched_in(&all);
-        let limits = self.limits;
-        let stats = self.stats;
-        let tracking = self.evicted.is_some();
-        let watches = self.watches.take();
-        *self = Store::new(limits);
-        self.stats = stats;
-        self.watches = watches;
-        self.track_evictions(tracking);
+        let mut fresh = Store::new(self.limits);
+        fresh.stats = self.stats;
+        fresh.watches = self.watches.take();
+        fresh.evicted = self.evicted.take();
+        fresh.journal = self.journal.take();
+        let old = std::mem::replace(self, fresh);
+        // Journaled, the old store is set aside whole until the group's
+        // records are safe; otherwise it is freed here.
+        if self.journaling() {
+            self.note(Undo::FlushAll(Box::new(old)));
+        }
     }
 
     /// Every live key of one database, in no particular order (KEYS, SCAN).

@@ -55,6 +55,8 @@ pub struct Session {
     pub multi: Option<Box<txn::Multi>>,
     /// Shards holding a WATCH of this connection.
     pub watched: Vec<u16>,
+    /// EXEC is dispatching the queued commands (checked as a whole before).
+    pub executing: bool,
 }
 
 impl Default for Session {
@@ -83,6 +85,7 @@ impl Session {
             client,
             multi: None,
             watched: Vec::new(),
+            executing: false,
         }
     }
 
@@ -263,6 +266,15 @@ pub fn dispatch(
         }
         return;
     }
+    if (spec.has(flags::WRITE) || matches!(spec.cmd, Cmd::Ping | Cmd::Exec))
+        && !ctx.session.executing
+    {
+        if let Some(why) = shared.aof_health.failing() {
+            if refused_by_disk_error(&mut ctx, &why) {
+                return;
+            }
+        }
+    }
     if ctx.session.multi.is_some()
         && !matches!(
             spec.cmd,
@@ -364,6 +376,44 @@ fn refused_before_auth(ctx: &mut Ctx) -> bool {
     if subcommand_ok(ctx) {
         ctx.error("NOAUTH Authentication required.");
     }
+    true
+}
+
+/// While an AOF segment cannot be written (Redis's
+/// `writeCommandsDeniedByDiskError` check in `processCommand`): a write
+/// command, EXEC of a transaction holding one, and PING (Redis refuses it
+/// too, so a monitoring PING sees the failure) are refused with MISCONF
+/// before they run; reads go on. Inside MULTI the refusal also aborts the
+/// transaction; EXEC answers EXECABORT quoting it. Returns false for an EXEC
+/// that writes nothing.
+///
+/// Every shard is also sent a `RetryAof`: a failing one tries its disk
+/// again before it runs anything, so the next write finds the disk as it is
+/// now (Redis retries in `beforeSleep`, after every command).
+#[cold]
+#[inline(never)]
+fn refused_by_disk_error(ctx: &mut Ctx, why: &str) -> bool {
+    let msg = format!("{}{why}", shards::batch::errors::MISCONF_AOF);
+    if ctx.spec.cmd == Cmd::Exec {
+        let writes = ctx.session.multi.as_ref().is_some_and(|m| {
+            m.cmds
+                .iter()
+                .any(|a| command::lookup(a.get(0)).is_some_and(|spec| spec.has(flags::WRITE)))
+        });
+        if !writes {
+            return false;
+        }
+        txn::abort(ctx, &msg);
+    } else {
+        if let Some(m) = ctx.session.multi.as_mut() {
+            m.aborted = true;
+        }
+        ctx.error(&msg);
+    }
+    ctx.router
+        .begin(crate::router::NO_CONN, crate::router::Merge::AllOk);
+    ctx.router
+        .each_shard_op(shards::OpCode::RetryAof, 0, 0, 0, 0);
     true
 }
 

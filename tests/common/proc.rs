@@ -20,10 +20,16 @@ pub struct Proc {
 impl Proc {
     /// Starts the binary on `dir` (with `--port 0 --no-pin --workers 2`) and waits for its port.
     pub fn start(dir: &Path, extra: &[&str]) -> Proc {
+        Proc::start_env(dir, extra, &[])
+    }
+
+    /// `start` with extra environment variables.
+    pub fn start_env(dir: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shardcache"))
             .args(["--port", "0", "--no-pin", "--workers", "2", "--dir"])
             .arg(dir)
             .args(extra)
+            .envs(env.iter().map(|&(k, v)| (k, v)))
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
