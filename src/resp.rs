@@ -7,6 +7,7 @@
 //! after a bulk payload are skipped, not checked, and `*0`/`*-1` are empty
 //! commands that are silently ignored.
 
+use shards::batch::{BigArg, KEEP_CAPACITY};
 use thiserror::Error;
 
 /// Longest inline command, and longest multibulk or bulk header line (`PROTO_INLINE_MAX_SIZE`).
@@ -59,18 +60,53 @@ pub const UNAUTH_MAX_BULK: i64 = 16 * 1024;
 /// of empty arguments cannot grow memory past it.
 pub const ARG_OVERHEAD: usize = std::mem::size_of::<(usize, usize)>();
 
-/// The arguments of one command, copied into one flat buffer.
+/// Marks a range whose start indexes `Args::bigs` instead of `data`.
+const SHARED: usize = 1 << (usize::BITS - 1);
+
+/// The arguments of one command: copied into one flat buffer, except big
+/// ones (`shards::batch::BIG_ARG` bytes or more), which the connection read
+/// straight into buffers of their own and which travel to the shards shared,
+/// not copied (see `push_big`).
 #[derive(Debug, Default)]
 pub struct Args {
     data: Vec<u8>,
+    /// `(start, len)` in `data`, or `(SHARED | i, len)` for `bigs[i]`.
     ranges: Vec<(usize, usize)>,
+    bigs: Vec<BigArg>,
 }
 
 impl Args {
-    /// Forgets every argument, keeping capacity.
+    /// Forgets every argument, keeping capacity up to `KEEP_CAPACITY`.
     pub fn clear(&mut self) {
         self.data.clear();
         self.ranges.clear();
+        if !self.bigs.is_empty() {
+            self.bigs.clear();
+        }
+        if self.data.capacity() > KEEP_CAPACITY {
+            self.data = Vec::new();
+        }
+        if self.ranges.capacity() * ARG_OVERHEAD > KEEP_CAPACITY {
+            self.ranges = Vec::new();
+        }
+    }
+    /// Appends a big argument, read into a buffer of its own, without copying it.
+    pub fn push_big(&mut self, arg: BigArg) {
+        self.ranges.push((SHARED | self.bigs.len(), arg.len()));
+        self.bigs.push(arg);
+    }
+    /// Appends argument `i` of `other` (a big one is shared, not copied).
+    pub fn push_from(&mut self, other: &Args, i: usize) {
+        let (start, _) = other.ranges[i];
+        if start & SHARED != 0 {
+            self.push_big(other.bigs[start & !SHARED].clone());
+        } else {
+            self.push(other.get(i));
+        }
+    }
+    /// The big arguments, for the router to share rather than copy.
+    pub fn bigs(&self) -> &[BigArg] {
+        &self.bigs
     }
     /// Starts an argument built byte by byte (`push_byte`, then `end_arg`).
     fn begin_arg(&mut self) -> usize {
@@ -97,24 +133,31 @@ impl Args {
         self.ranges.is_empty()
     }
     /// Argument `i`.
+    #[inline]
     pub fn get(&self, i: usize) -> &[u8] {
         let (s, l) = self.ranges[i];
-        &self.data[s..s + l]
+        if s & SHARED != 0 {
+            &self.bigs[s & !SHARED][..]
+        } else {
+            &self.data[s..s + l]
+        }
     }
     /// Arguments from `from` on.
     pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &[u8]> + '_ {
-        self.ranges[from..]
-            .iter()
-            .map(move |&(s, l)| &self.data[s..s + l])
+        (from..self.ranges.len()).map(move |i| self.get(i))
     }
     /// Bytes a partly decoded command holds, counted toward the query
     /// buffer limit: its argument bytes and `ARG_OVERHEAD` per argument.
     pub fn bytes(&self) -> usize {
-        self.data.len() + self.ranges.len() * ARG_OVERHEAD
+        self.data.len()
+            + self.ranges.len() * ARG_OVERHEAD
+            + self.bigs.iter().map(|b| b.len()).sum::<usize>()
     }
     /// Bytes held by this buffer (for client memory accounting).
     pub fn capacity(&self) -> usize {
-        self.data.capacity() + self.ranges.capacity() * std::mem::size_of::<(usize, usize)>()
+        self.data.capacity()
+            + self.ranges.capacity() * ARG_OVERHEAD
+            + self.bigs.iter().map(|b| b.capacity()).sum::<usize>()
     }
 }
 
@@ -228,6 +271,22 @@ impl Decoder {
             Ok((Decoded::Command, pos))
         } else {
             Ok((Decoded::Incomplete, pos))
+        }
+    }
+
+    /// Completes the bulk whose header `decode` read last (`pending_bulk`)
+    /// with `payload`, its bytes read into a buffer of their own (CRLF cut
+    /// off), shared rather than copied from here on. Returns `Command` when
+    /// that was the command's last argument.
+    pub fn finish_big(&mut self, args: &mut Args, payload: Vec<u8>) -> Decoded {
+        debug_assert_eq!(self.bulk, Some(payload.len()));
+        args.push_big(std::sync::Arc::new(payload));
+        self.bulk = None;
+        self.multibulk -= 1;
+        if self.multibulk == 0 {
+            Decoded::Command
+        } else {
+            Decoded::Incomplete
         }
     }
 

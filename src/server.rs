@@ -46,6 +46,10 @@ pub struct WorkerStats {
     /// round; INFO and LATENCY lock it briefly to read. Never shared by two
     /// recording threads.
     pub latency: Mutex<Latencies>,
+    /// Bytes its connections' buffers hold (read, write, arguments).
+    pub client_mem: AtomicU64,
+    /// Bytes its batches and rounds hold while at the worker.
+    pub batch_mem: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -56,6 +60,8 @@ impl Default for WorkerStats {
             net_out: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latency: Mutex::new(new_latencies()),
+            client_mem: AtomicU64::new(0),
+            batch_mem: AtomicU64::new(0),
         }
     }
 }

@@ -354,3 +354,61 @@ fn a_failed_append_that_cannot_be_taken_back_is_replaced_by_a_rewrite() {
     assert_eq!(q::<String>(&mut c, &["GET", "k0"]).unwrap(), "v");
     assert_eq!(q::<i64>(&mut c, &["DBSIZE"]).unwrap(), 101);
 }
+
+/// The same on a real full disk, where the machine allows mounting a tmpfs
+/// (skipped otherwise): INCR until the disk refuses one; that one counted
+/// nothing, and the next one after space is freed counts once.
+#[test]
+fn misconf_incr_on_a_full_tmpfs_counts_nothing() {
+    let root = tempdir("misconf-tmpfs");
+    let mnt = root.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mnt)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let data = mnt.join("data");
+    let p = Proc::start(&data, &["--shards", "1"]);
+    let mut c = p.client();
+    q::<()>(&mut c, &["SET", "pad", &"p".repeat(3000)]).unwrap();
+    // Fill what is left (the segment's last page may still take a few records).
+    let _ = std::fs::write(mnt.join("filler"), vec![0u8; 1 << 20]);
+    let mut acked = 0;
+    let refused = loop {
+        match q::<i64>(&mut c, &["INCR", "ctr"]) {
+            Ok(n) => {
+                acked = n;
+                assert!(n < 1000, "the disk never filled");
+            }
+            Err(e) => break e.to_string(),
+        }
+    };
+    assert!(refused.contains("No space left on device"), "{refused}");
+    let got: Option<i64> = q(&mut c, &["GET", "ctr"]).unwrap();
+    assert_eq!(got.unwrap_or(0), acked, "the refused INCR counted nothing");
+    std::fs::remove_file(mnt.join("filler")).unwrap();
+    let n = match q::<i64>(&mut c, &["INCR", "ctr"]) {
+        Ok(n) => n,
+        Err(_) => q::<i64>(&mut c, &["INCR", "ctr"]).unwrap(),
+    };
+    assert_eq!(n, acked + 1);
+    drop(c);
+    p.signal("-TERM");
+    assert_eq!(p.wait(), Some(0));
+    let p = Proc::start(&data, &["--shards", "1"]);
+    let mut c = p.client();
+    assert_eq!(q::<i64>(&mut c, &["GET", "ctr"]).unwrap(), acked + 1);
+}

@@ -212,6 +212,11 @@ impl Log {
         &self.buf
     }
 
+    /// Bytes its buffer holds.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// True when records wait to be written.
     pub fn has_pending(&self) -> bool {
         !self.buf.is_empty()

@@ -4,7 +4,10 @@
 //! It is recycled: the worker fills it, the shard executes it and writes the
 //! replies into it, the worker encodes them and clears it for the next round.
 //! Argument bytes and reply payloads live in two flat buffers inside the
-//! batch, so a steady stream of requests allocates nothing.
+//! batch, so a steady stream of requests allocates nothing. A big argument
+//! (`BIG_ARG` bytes or more) is not copied in: the batch shares the buffer
+//! the connection read it into (`ArgBuf::push_shared`). Buffers that grew
+//! past `KEEP_CAPACITY` are given back when the batch is cleared.
 
 /// What a shard-side op does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,7 +257,7 @@ pub struct Op {
     pub db: u8,
     /// Op-specific flags (see `set_flags`).
     pub flags: u8,
-    /// Index of the first argument in `Batch::ranges`.
+    /// Index of the first argument in `Batch::args`.
     pub arg: u32,
     /// Number of arguments.
     pub nargs: u32,
@@ -334,6 +337,8 @@ pub struct ShardInfo {
     pub evicted: u64,
     /// Persistence figures, when the AOF is on.
     pub aof: Option<crate::aof::AofStatus>,
+    /// Bytes the AOF's record buffer holds.
+    pub aof_buffer: u64,
 }
 
 /// A shard's answer to one op. Bulk payloads are ranges of `Batch::out`.
@@ -439,6 +444,89 @@ pub mod keylist {
     }
 }
 
+/// An argument of `BIG_ARG` bytes or more, in a buffer of its own that the
+/// connection read it into; shared, never copied, on its way to a shard.
+pub type BigArg = std::sync::Arc<Vec<u8>>;
+
+/// Arguments this long or longer travel as a `BigArg` (Redis's
+/// `PROTO_MBULK_BIG_ARG`, the size from which it reads a bulk straight into
+/// its own buffer).
+pub const BIG_ARG: usize = 32 * 1024;
+
+/// A buffer above this capacity is given back when its batch is cleared:
+/// one huge request must not pin its size for the life of the batch.
+pub const KEEP_CAPACITY: usize = 1 << 20;
+
+/// Marks a range whose start indexes `ArgBuf::bigs` instead of `data`.
+const SHARED: usize = 1 << (usize::BITS - 1);
+
+/// Arguments in one flat buffer, big ones shared (see `BigArg`).
+#[derive(Debug, Default)]
+pub struct ArgBuf {
+    data: Vec<u8>,
+    /// `(start, len)` of each argument in `data`, or `(SHARED | i, len)` for `bigs[i]`.
+    ranges: Vec<(usize, usize)>,
+    bigs: Vec<BigArg>,
+}
+
+impl ArgBuf {
+    /// Argument `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> &[u8] {
+        let (start, len) = self.ranges[i];
+        if start & SHARED != 0 {
+            &self.bigs[start & !SHARED][..]
+        } else {
+            &self.data[start..start + len]
+        }
+    }
+
+    /// Number of arguments.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// True when there is no argument.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Appends a copy of `arg`; returns its index.
+    pub fn push(&mut self, arg: &[u8]) -> u32 {
+        let start = self.data.len();
+        self.data.extend_from_slice(arg);
+        self.ranges.push((start, arg.len()));
+        (self.ranges.len() - 1) as u32
+    }
+
+    /// Appends a big argument without copying it; returns its index.
+    pub fn push_shared(&mut self, arg: BigArg) -> u32 {
+        self.ranges.push((SHARED | self.bigs.len(), arg.len()));
+        self.bigs.push(arg);
+        (self.ranges.len() - 1) as u32
+    }
+
+    /// Forgets every argument; buffers past `KEEP_CAPACITY` are given back.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.ranges.clear();
+        self.bigs.clear();
+        if self.data.capacity() > KEEP_CAPACITY {
+            self.data = Vec::new();
+        }
+        if self.ranges.capacity() * std::mem::size_of::<(usize, usize)>() > KEEP_CAPACITY {
+            self.ranges = Vec::new();
+        }
+    }
+
+    /// Bytes held, shared buffers included.
+    pub fn capacity(&self) -> usize {
+        self.data.capacity()
+            + self.ranges.capacity() * std::mem::size_of::<(usize, usize)>()
+            + self.bigs.iter().map(|b| b.capacity()).sum::<usize>()
+    }
+}
+
 /// A reusable bundle of ops for one shard from one worker.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -448,10 +536,8 @@ pub struct Batch {
     pub shard: usize,
     /// Ops in request order.
     pub ops: Vec<Op>,
-    /// Concatenated argument bytes.
-    pub data: Vec<u8>,
-    /// `(start, len)` of each argument in `data`.
-    pub ranges: Vec<(usize, usize)>,
+    /// The ops' arguments.
+    pub args: ArgBuf,
     /// One reply per op, filled by the shard.
     pub replies: Vec<Reply>,
     /// Bulk reply payloads.
@@ -481,13 +567,15 @@ impl Batch {
         }
     }
 
-    /// Empties the batch, keeping its buffers' capacity.
+    /// Empties the batch, keeping its buffers' capacity up to `KEEP_CAPACITY`.
     pub fn clear(&mut self) {
         self.ops.clear();
-        self.data.clear();
-        self.ranges.clear();
+        self.args.clear();
         self.replies.clear();
         self.out.clear();
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out = Vec::new();
+        }
         self.hold = false;
         self.release = false;
         self.ran_from = 0;
@@ -510,12 +598,17 @@ impl Batch {
         self.ops.is_empty()
     }
 
-    /// Appends an argument and returns its index in `ranges`.
+    /// Appends an argument and returns its index in `args`.
     pub fn push_arg(&mut self, arg: &[u8]) -> u32 {
-        let start = self.data.len();
-        self.data.extend_from_slice(arg);
-        self.ranges.push((start, arg.len()));
-        (self.ranges.len() - 1) as u32
+        self.args.push(arg)
+    }
+
+    /// Bytes the batch's buffers hold (for memory accounting).
+    pub fn capacity(&self) -> usize {
+        self.args.capacity()
+            + self.out.capacity()
+            + self.ops.capacity() * std::mem::size_of::<Op>()
+            + self.replies.capacity() * std::mem::size_of::<Reply>()
     }
 
     /// Appends an op and returns its index (the index of its reply).
@@ -526,8 +619,7 @@ impl Batch {
 
     /// Argument `i` of `op`.
     pub fn arg(&self, op: &Op, i: u32) -> &[u8] {
-        let (start, len) = self.ranges[(op.arg + i) as usize];
-        &self.data[start..start + len]
+        self.args.get((op.arg + i) as usize)
     }
 
     /// The payload of a bulk reply.

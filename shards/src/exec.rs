@@ -84,8 +84,8 @@ fn execute_op(
     let log = &mut persist.log;
     match op.code {
         OpCode::Get => {
-            let (start, len) = batch.ranges[op.arg as usize];
-            let key = &batch.data[start..start + len];
+            let start = op.arg as usize;
+            let key = batch.args.get(start);
             match store.get(db, key, now_ms) {
                 Some(v) => bulk(&mut batch.out, v),
                 None => Reply::Nil,
@@ -101,8 +101,8 @@ fn execute_op(
             Reply::Int(existed as i64)
         }
         OpCode::Exists => {
-            let (start, len) = batch.ranges[op.arg as usize];
-            Reply::Int(store.exists(db, &batch.data[start..start + len], now_ms) as i64)
+            let start = op.arg as usize;
+            Reply::Int(store.exists(db, batch.args.get(start), now_ms) as i64)
         }
         OpCode::DbSize => Reply::Int(store.db_len(db) as i64),
         OpCode::FlushDb => {
@@ -118,6 +118,7 @@ fn execute_op(
         OpCode::Info => {
             let mut i = info(store);
             i.aof = persist.aof.as_ref().map(|a| a.status());
+            i.aof_buffer = persist.log.capacity() as u64;
             Reply::Info(Box::new(i))
         }
         OpCode::RewriteAof => match persist.aof.as_mut().map(|a| a.request_rewrite()) {
@@ -201,10 +202,10 @@ fn execute_op(
 
 fn exec_set(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &mut Log) -> Reply {
     let db = op.db as usize;
-    let (ks, kl) = batch.ranges[op.arg as usize];
-    let (vs, vl) = batch.ranges[op.arg as usize + 1];
-    let key = &batch.data[ks..ks + kl];
-    let value = &batch.data[vs..vs + vl];
+    let ks = op.arg as usize;
+    let vs = op.arg as usize + 1;
+    let key = batch.args.get(ks);
+    let value = batch.args.get(vs);
     if store.make_room().is_err() {
         return Reply::Err(errors::OOM);
     }
@@ -280,7 +281,7 @@ mod tests {
     use super::*;
 
     fn op(code: OpCode, b: &mut Batch, args: &[&[u8]], flags: u8, num: u64) {
-        let first = b.ranges.len() as u32;
+        let first = b.args.len() as u32;
         for a in args {
             b.push_arg(a);
         }

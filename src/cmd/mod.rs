@@ -222,6 +222,20 @@ pub fn dispatch(
     shared: &Shared,
     now_ms: u64,
 ) {
+    // Big arguments join the batches shared, for this command only.
+    router.share_bigs(args.bigs());
+    route(args, conn, session, router, shared, now_ms);
+    router.share_bigs(&[]);
+}
+
+fn route(
+    args: &Args,
+    conn: usize,
+    session: &mut Session,
+    router: &mut Router,
+    shared: &Shared,
+    now_ms: u64,
+) {
     let flags = session.reply_flags();
     router.set_conn_flags(flags);
     if flags & reply_flags::SILENT != 0 && session.reply == ReplyMode::SkipNext {
@@ -463,8 +477,8 @@ fn queue(ctx: &mut Ctx) {
         return;
     }
     let mut queued = Args::default();
-    for a in ctx.args.iter_from(0) {
-        queued.push(a);
+    for i in 0..ctx.args.len() {
+        queued.push_from(ctx.args, i);
     }
     if let Some(m) = ctx.session.multi.as_mut() {
         m.cmds.push(queued);

@@ -26,8 +26,8 @@ pub fn watch(store: &mut Store, batch: &Batch, op: &Op, now_ms: u64) -> Reply {
 /// DUMP-like read for a cross-shard RENAME/COPY: value and absolute expiry,
 /// without statistics or LRU change.
 pub fn dump(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply {
-    let (ks, kl) = batch.ranges[op.arg as usize];
-    let key = &batch.data[ks..ks + kl];
+    let ks = op.arg as usize;
+    let key = batch.args.get(ks);
     let Some(at) = store.expire_at(op.db as usize, key, now_ms) else {
         return Reply::Nil;
     };
@@ -52,8 +52,8 @@ fn take_copy(
     key_at: usize,
     now_ms: u64,
 ) -> Option<(usize, u64)> {
-    let (ks, kl) = batch.ranges[key_at];
-    let key = &batch.data[ks..ks + kl];
+    let ks = key_at;
+    let key = batch.args.get(ks);
     let at = store.expire_at(db, key, now_ms)?;
     let v = store.read(db, key, now_ms, false)?;
     let from = batch.out.len();

@@ -24,8 +24,8 @@ fn list_reply(out: &[u8], start: usize) -> Reply {
 /// skips the matcher, as Redis's `keysCommand` does (so an empty key is
 /// listed by `*` and by nothing else). Expired keys are skipped, not removed.
 pub fn keys(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply {
-    let (ps, pl) = batch.ranges[op.arg as usize];
-    let pattern = &batch.data[ps..ps + pl];
+    let ps = op.arg as usize;
+    let pattern = batch.args.get(ps);
     let all = pattern == b"*";
     let out = &mut batch.out;
     let start = keylist::begin(out, 0);
@@ -41,8 +41,8 @@ pub fn keys(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply
 /// `op.aux` the COUNT hint.
 pub fn scan(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply {
     let pattern = if op.flags & SCAN_MATCH != 0 {
-        let (ps, pl) = batch.ranges[op.arg as usize];
-        Some(&batch.data[ps..ps + pl])
+        let ps = op.arg as usize;
+        Some(batch.args.get(ps))
     } else {
         None
     };

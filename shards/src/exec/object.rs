@@ -101,7 +101,7 @@ mod tests {
     use crate::Expiry;
 
     fn op(b: &mut Batch, code: OpCode, db: u8, args: &[&[u8]], flags: u8, num: u64) {
-        let arg = b.ranges.len() as u32;
+        let arg = b.args.len() as u32;
         for a in args {
             b.push_arg(a);
         }

@@ -114,12 +114,12 @@ pub fn incr_by_float(
     if store.make_room().is_err() {
         return Reply::Err(errors::OOM);
     }
-    let (ks, kl) = batch.ranges[op.arg as usize];
-    let (old, expire_at) =
-        match store.read_entry(op.db as usize, &batch.data[ks..ks + kl], now_ms, false) {
-            None => (ld::parse(b"0"), 0),
-            Some((v, at)) => (ld::parse(v), at),
-        };
+    let ks = op.arg as usize;
+    let (old, expire_at) = match store.read_entry(op.db as usize, batch.args.get(ks), now_ms, false)
+    {
+        None => (ld::parse(b"0"), 0),
+        Some((v, at)) => (ld::parse(v), at),
+    };
     let (Some(old), Some(incr)) = (old, ld::parse(batch.arg(op, 1))) else {
         return Reply::Err(errors::NOT_FLOAT);
     };
@@ -152,23 +152,24 @@ pub fn append(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &
     if store.make_room().is_err() {
         return Reply::Err(errors::OOM);
     }
-    let (ks, kl) = batch.ranges[op.arg as usize];
-    let (vs, vl) = batch.ranges[op.arg as usize + 1];
+    let ks = op.arg as usize;
+    let vs = op.arg as usize + 1;
+    let vl = batch.args.get(vs).len();
     let from = batch.out.len();
     // A new key takes the argument as it is; an existing one is unshared
     // into a raw string and appended to.
-    let (expire_at, enc) =
-        match store.read_entry(op.db as usize, &batch.data[ks..ks + kl], now_ms, false) {
-            None => (0, StrEncoding::Auto),
-            Some((old, at)) => {
-                if old.len() as u64 + vl as u64 > MAX_STRING {
-                    return Reply::Err(errors::TOO_BIG);
-                }
-                batch.out.extend_from_slice(old);
-                (at, StrEncoding::Raw)
+    let (expire_at, enc) = match store.read_entry(op.db as usize, batch.args.get(ks), now_ms, false)
+    {
+        None => (0, StrEncoding::Auto),
+        Some((old, at)) => {
+            if old.len() as u64 + vl as u64 > MAX_STRING {
+                return Reply::Err(errors::TOO_BIG);
             }
-        };
-    batch.out.extend_from_slice(&batch.data[vs..vs + vl]);
+            batch.out.extend_from_slice(old);
+            (at, StrEncoding::Raw)
+        }
+    };
+    batch.out.extend_from_slice(batch.args.get(vs));
     let len = batch.out.len() - from;
     match store_scratch(store, batch, op, from, expire_at, now_ms, log, enc) {
         Ok(()) => Reply::Int(len as i64),
@@ -188,11 +189,11 @@ pub fn set_range(
         return Reply::Err(errors::OOM);
     }
     let offset = op.num as usize;
-    let (ks, kl) = batch.ranges[op.arg as usize];
-    let (vs, vl) = batch.ranges[op.arg as usize + 1];
+    let ks = op.arg as usize;
+    let vs = op.arg as usize + 1;
+    let vl = batch.args.get(vs).len();
     let from = batch.out.len();
-    let expire_at = match store.read_entry(op.db as usize, &batch.data[ks..ks + kl], now_ms, false)
-    {
+    let expire_at = match store.read_entry(op.db as usize, batch.args.get(ks), now_ms, false) {
         None if vl == 0 => return Reply::Int(0),
         None => 0,
         Some((old, _)) if vl == 0 => return Reply::Int(old.len() as i64),
@@ -205,7 +206,7 @@ pub fn set_range(
     if batch.out.len() < end {
         batch.out.resize(end, 0);
     }
-    batch.out[from + offset..end].copy_from_slice(&batch.data[vs..vs + vl]);
+    batch.out[from + offset..end].copy_from_slice(batch.args.get(vs));
     let len = batch.out.len() - from;
     match store_scratch(
         store,
@@ -232,8 +233,8 @@ pub fn strlen(store: &mut Store, batch: &Batch, op: &Op, now_ms: u64) -> Reply {
 
 /// GETRANGE key start end, with Redis 7.0's index rules.
 pub fn get_range(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> Reply {
-    let (ks, kl) = batch.ranges[op.arg as usize];
-    let Some(v) = store.get(op.db as usize, &batch.data[ks..ks + kl], now_ms) else {
+    let ks = op.arg as usize;
+    let Some(v) = store.get(op.db as usize, batch.args.get(ks), now_ms) else {
         return bulk(&mut batch.out, b"");
     };
     let (mut start, mut end) = (op.num as i64, op.aux as i64);
@@ -261,8 +262,8 @@ pub fn get_range(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64) -> 
 
 /// GETDEL key: a read lookup, then a delete logged as `DEL`.
 pub fn get_del(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &mut Log) -> Reply {
-    let (ks, kl) = batch.ranges[op.arg as usize];
-    let key = &batch.data[ks..ks + kl];
+    let ks = op.arg as usize;
+    let key = batch.args.get(ks);
     let reply = match store.get(op.db as usize, key, now_ms) {
         None => return Reply::Nil,
         Some(v) => bulk(&mut batch.out, v),
@@ -279,8 +280,8 @@ pub fn get_del(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: 
 /// the resulting `SET key value`.
 pub fn get_ex(store: &mut Store, batch: &mut Batch, op: &Op, now_ms: u64, log: &mut Log) -> Reply {
     let db = op.db as usize;
-    let (ks, kl) = batch.ranges[op.arg as usize];
-    let key = &batch.data[ks..ks + kl];
+    let ks = op.arg as usize;
+    let key = batch.args.get(ks);
     let f = op.flags;
     let Some((value, at)) = store.read_entry(db, key, now_ms, true) else {
         return Reply::Nil;
