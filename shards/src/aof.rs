@@ -406,7 +406,7 @@ const REWRITE_BYTES_PER_SEC: u64 = 32 << 20;
 const REWRITE_BURST: u64 = 1 << 20;
 
 impl Aof {
-    fn open(path: PathBuf, cfg: &AofConfig) -> io::Result<Aof> {
+    pub(crate) fn open(path: PathBuf, cfg: &AofConfig) -> io::Result<Aof> {
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
         Ok(Aof {

@@ -152,6 +152,27 @@ impl OpCode {
     }
 }
 
+impl OpCode {
+    /// True for ops whose reply depends on the data: if the group they ran
+    /// in is rolled back (its AOF records failed), a reply given after the
+    /// group's first change may show a write that no longer exists.
+    pub fn reads_data(self) -> bool {
+        !matches!(
+            self,
+            OpCode::Info
+                | OpCode::SetLimits
+                | OpCode::ResetStats
+                | OpCode::RewriteAof
+                | OpCode::SetFsync
+                | OpCode::Shutdown
+                | OpCode::Watch
+                | OpCode::Unwatch
+                | OpCode::WatchCheck
+                | OpCode::RetryAof
+        )
+    }
+}
+
 /// SET flags carried in `Op::flags`.
 pub mod set_flags {
     /// Only set when the key does not exist.

@@ -260,7 +260,7 @@ fn take_runnable(
 /// writes are answered with MISCONF instead of OK: a refused write is not
 /// applied, and nothing is acknowledged that is not in the file. Reads that
 /// ran after the group's first change may have seen a write that no longer
-/// exists: they are answered with the same error.
+/// exists: they are answered with the same error (`OpCode::reads_data`).
 fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch]) {
     let Some(aof) = persist.aof.as_mut() else {
         return;
@@ -278,12 +278,85 @@ fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch]) {
                 let (from, dirty) = (b.ran_from, b.dirty_from);
                 let ops = b.ops[from..].iter().zip(b.replies[from..].iter_mut());
                 for (i, (op, reply)) in ops.enumerate() {
-                    let affected = op.code.is_write() || from + i >= dirty;
+                    let affected =
+                        op.code.is_write() || (from + i >= dirty && op.code.reads_data());
                     if affected && !matches!(reply, Reply::Err(_) | Reply::ErrText(_)) {
                         *reply = Reply::ErrText(text.clone());
                     }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aof::{Aof, AofConfig, Fsync};
+    use crate::batch::Op;
+    use crate::store::Expiry;
+
+    fn op(b: &mut Batch, code: OpCode, args: &[&[u8]]) {
+        let arg = b.args.len() as u32;
+        for a in args {
+            b.push_arg(a);
+        }
+        b.push_op(Op {
+            arg,
+            nargs: args.len() as u32,
+            ..Op::new(code, 0, 0, 0, 0)
+        });
+    }
+
+    /// A group whose records cannot be written (`/dev/full`) is rolled back:
+    /// its writes, and the reads that ran after its first change, answer
+    /// MISCONF; what ran before the change, and ops that do not read data,
+    /// keep their replies.
+    #[test]
+    fn a_failed_commit_rolls_the_group_back() {
+        let cfg = AofConfig {
+            dir: std::env::temp_dir(),
+            fsync: Fsync::Everysec,
+            rewrite_percentage: 0,
+            rewrite_min_size: 0,
+            load_truncated: true,
+            load_corrupt: false,
+            load_missing: false,
+        };
+        let Ok(aof) = Aof::open("/dev/full".into(), &cfg) else {
+            return;
+        };
+        let mut persist = Persist::on(aof);
+        let mut store = Store::default();
+        store.set_journaling(true);
+        store.set(0, b"x", b"old", Expiry::Clear, 0).unwrap();
+        store.forget();
+        let mut first = Batch::new(0, 0);
+        op(&mut first, OpCode::Get, &[b"x"]);
+        op(&mut first, OpCode::Set, &[b"x", b"new"]);
+        let mut second = Batch::new(1, 0);
+        op(&mut second, OpCode::Get, &[b"x"]);
+        op(&mut second, OpCode::Watch, &[b"x"]);
+        op(&mut second, OpCode::Del, &[b"x"]);
+        let mut group = [first, second];
+        for b in group.iter_mut() {
+            exec::execute(&mut store, b, 0, &mut persist);
+        }
+        commit(&mut persist, &mut store, &mut group);
+        let misconf = |r: &Reply| matches!(r, Reply::ErrText(t) if t.starts_with("MISCONF Errors writing to the AOF file: "));
+        let [first, second] = &group;
+        assert!(matches!(first.replies[0], Reply::Bulk { .. }));
+        assert!(misconf(&first.replies[1]));
+        assert!(misconf(&second.replies[0]), "it read the rolled-back write");
+        assert_eq!(second.replies[1], Reply::Ok);
+        assert!(misconf(&second.replies[2]));
+        assert_eq!(store.peek(0, b"x", 0), Some(&b"old"[..]));
+        assert!(persist.log.refuse_writes.is_some());
+        // Writes are refused at the shard too from now on.
+        let mut third = Batch::new(0, 0);
+        op(&mut third, OpCode::Set, &[b"x", b"again"]);
+        exec::execute(&mut store, &mut third, 0, &mut persist);
+        assert!(misconf(&third.replies[0]));
+        assert_eq!(store.peek(0, b"x", 0), Some(&b"old"[..]));
     }
 }

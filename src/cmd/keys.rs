@@ -113,6 +113,10 @@ fn move_across(
         )
     });
     ctx.router.exchange();
+    if let Some(e) = step_error(ctx, read) {
+        // Its group's AOF write failed (MISCONF): nothing is known of it.
+        return Err(e);
+    }
     let Some((value, at)) = dumped(ctx, read) else {
         return Ok(None);
     };
