@@ -662,12 +662,11 @@ impl Worker {
         // (Only then: a frame still incomplete always reads on.)
         let read_more = !conn.backlog || conn.rend - conn.rstart < READ_PER_ROUND;
         while read_more && !conn.eof {
-            if let Some(big) = conn.big.as_mut() {
+            if let Some(big) = conn.big.as_mut().filter(|b| !b.complete()) {
                 // A big argument: straight into its own buffer, and no
-                // further than its end (what follows goes to `rbuf`).
-                if big.complete() {
-                    break;
-                }
+                // further than its end (what follows goes to `rbuf`, read
+                // on below until the socket is drained: no new edge comes
+                // for bytes already there).
                 let room = big.room();
                 let asked = room.len();
                 match conn.stream.read(room) {
