@@ -262,7 +262,14 @@ impl Decoder {
             if buf.len() - pos < len + 2 {
                 break;
             }
-            args.push(&buf[pos..pos + len]);
+            if len >= shards::batch::BIG_ARG {
+                // Already read whole (usually it is read straight into its
+                // own buffer, see `finish_big`): one copy out of the read
+                // buffer, then shared, not copied again, on its way.
+                args.push_big(std::sync::Arc::new(buf[pos..pos + len].to_vec()));
+            } else {
+                args.push(&buf[pos..pos + len]);
+            }
             pos += len + 2;
             self.bulk = None;
             self.multibulk -= 1;
@@ -650,6 +657,40 @@ mod tests {
             decode_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap(),
             vec![strs(&["PING"])]
         );
+    }
+
+    #[test]
+    fn big_arguments_are_kept_apart_to_be_shared() {
+        let big = vec![b'v'; shards::batch::BIG_ARG];
+        let mut input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n".to_vec();
+        input.extend_from_slice(format!("${}\r\n", big.len()).as_bytes());
+        input.extend_from_slice(&big);
+        input.extend_from_slice(b"\r\n");
+        let mut d = Decoder::default();
+        let mut args = Args::default();
+        let (what, n) = d.decode(&input, &mut args, 512 << 20).unwrap();
+        assert_eq!((what, n), (Decoded::Command, input.len()));
+        assert_eq!(args.bigs().len(), 1);
+        assert_eq!(args.get(2), &big[..]);
+        assert_eq!(args.iter_from(1).collect::<Vec<_>>(), [&b"k"[..], &big[..]]);
+        let mut copy = Args::default();
+        for i in 0..args.len() {
+            copy.push_from(&args, i);
+        }
+        assert!(std::sync::Arc::ptr_eq(&copy.bigs()[0], &args.bigs()[0]));
+        // Read apart: the decoder waits at the header, the payload comes whole.
+        let mut d = Decoder::default();
+        let mut args = Args::default();
+        let head = input.len() - big.len() - 2;
+        let (what, n) = d.decode(&input[..head + 10], &mut args, 512 << 20).unwrap();
+        assert_eq!(
+            (what, n, d.pending_bulk()),
+            (Decoded::Incomplete, head, Some(big.len()))
+        );
+        assert_eq!(d.finish_big(&mut args, big.clone()), Decoded::Command);
+        assert_eq!(args.get(2), &big[..]);
+        args.clear();
+        assert!(args.bigs().is_empty() && args.is_empty());
     }
 
     #[test]
