@@ -129,6 +129,12 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = YesNo::No)]
     pub aof_load_corrupt: YesNo,
 
+    /// Start even when a segment the manifest lists does not exist, without
+    /// the keys it held (the log says which were skipped). By default the
+    /// start is refused, naming the missing file.
+    #[arg(long, value_enum, default_value_t = YesNo::No)]
+    pub aof_load_missing: YesNo,
+
     /// Most clients connected at once; the next one gets
     /// `-ERR max number of clients reached` and is closed. The open-file limit
     /// is raised to fit at start when allowed, else this is lowered to fit.
@@ -296,6 +302,7 @@ impl Config {
             rewrite_min_size: self.auto_aof_rewrite_min_size,
             load_truncated: self.aof_load_truncated == YesNo::Yes,
             load_corrupt: self.aof_load_corrupt == YesNo::Yes,
+            load_missing: self.aof_load_missing == YesNo::Yes,
         })
     }
 

@@ -210,6 +210,16 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
             rss as f64 / used as f64
         };
         field!(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
+        // Connection and batch buffers are reported here, not in
+        // used_memory: used_memory is what maxmemory bounds, and each shard
+        // enforces it on its own data.
+        field!(out, "mem_clients_slaves", 0);
+        field!(
+            out,
+            "mem_clients_normal",
+            shared.sum(|w| &w.client_mem) + shared.sum(|w| &w.batch_mem)
+        );
+        field!(out, "mem_aof_buffer", sum(|s| s.aof_buffer));
         field!(out, "mem_allocator", "libc");
         field!(
             out,

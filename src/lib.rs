@@ -25,6 +25,13 @@
 //! cross-shard RENAME/COPY/MSETNX) defers itself to the end of the round and
 //! runs in a section that holds its shards (`Router::defer`, `Router::hold`).
 //!
+//! While a shard cannot write its AOF segment (`shards::aof::AofHealth`),
+//! `cmd::dispatch` refuses write commands with MISCONF before they run; the
+//! shard itself rolls back a group whose records failed (`shards::store`'s
+//! undo journal), so a refused write is never applied. A big argument is
+//! read into a buffer of its own and shared with the batch, not copied
+//! (`shards::batch::BigArg`).
+//!
 //! - `config`: command-line flags and defaults.
 //! - `server`: binds the listener and starts the acceptor, workers and shards.
 //! - `worker`: the per-thread event loop and connection buffers.

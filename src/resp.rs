@@ -7,6 +7,7 @@
 //! after a bulk payload are skipped, not checked, and `*0`/`*-1` are empty
 //! commands that are silently ignored.
 
+use shards::batch::{BigArg, KEEP_CAPACITY};
 use thiserror::Error;
 
 /// Longest inline command, and longest multibulk or bulk header line (`PROTO_INLINE_MAX_SIZE`).
@@ -36,20 +37,76 @@ pub enum ProtocolError {
     /// An inline command whose quotes do not close.
     #[error("Protocol error: unbalanced quotes in request")]
     UnbalancedQuotes,
+    /// `*<n>` over `UNAUTH_MAX_ARGS` from a connection that must authenticate first.
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// `$<n>` over `UNAUTH_MAX_BULK` from a connection that must authenticate first.
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
 }
 
-/// The arguments of one command, copied into one flat buffer.
+/// The most arguments a command may have before its connection has
+/// authenticated, when a password is required (Redis 7.0's `ll > 10` check
+/// in `processMultibulkBuffer`): AUTH and HELLO need no more.
+pub const UNAUTH_MAX_ARGS: i64 = 10;
+/// The longest bulk string a connection may send before it has
+/// authenticated, when a password is required (Redis 7.0: 16 KB). Without
+/// it, a client that knows no password could make the server buffer a
+/// `proto-max-bulk-len` argument before hearing NOAUTH.
+pub const UNAUTH_MAX_BULK: i64 = 16 * 1024;
+
+/// Bytes of bookkeeping each decoded argument costs besides its bytes: its
+/// `(start, len)` entry. Counted toward the query buffer limit, so a flood
+/// of empty arguments cannot grow memory past it.
+pub const ARG_OVERHEAD: usize = std::mem::size_of::<(usize, usize)>();
+
+/// Marks a range whose start indexes `Args::bigs` instead of `data`.
+const SHARED: usize = 1 << (usize::BITS - 1);
+
+/// The arguments of one command: copied into one flat buffer, except big
+/// ones (`shards::batch::BIG_ARG` bytes or more), which the connection read
+/// straight into buffers of their own and which travel to the shards shared,
+/// not copied (see `push_big`).
 #[derive(Debug, Default)]
 pub struct Args {
     data: Vec<u8>,
+    /// `(start, len)` in `data`, or `(SHARED | i, len)` for `bigs[i]`.
     ranges: Vec<(usize, usize)>,
+    bigs: Vec<BigArg>,
 }
 
 impl Args {
-    /// Forgets every argument, keeping capacity.
+    /// Forgets every argument, keeping capacity up to `KEEP_CAPACITY`.
     pub fn clear(&mut self) {
         self.data.clear();
         self.ranges.clear();
+        if !self.bigs.is_empty() {
+            self.bigs.clear();
+        }
+        if self.data.capacity() > KEEP_CAPACITY {
+            self.data = Vec::new();
+        }
+        if self.ranges.capacity() * ARG_OVERHEAD > KEEP_CAPACITY {
+            self.ranges = Vec::new();
+        }
+    }
+    /// Appends a big argument, read into a buffer of its own, without copying it.
+    pub fn push_big(&mut self, arg: BigArg) {
+        self.ranges.push((SHARED | self.bigs.len(), arg.len()));
+        self.bigs.push(arg);
+    }
+    /// Appends argument `i` of `other` (a big one is shared, not copied).
+    pub fn push_from(&mut self, other: &Args, i: usize) {
+        let (start, _) = other.ranges[i];
+        if start & SHARED != 0 {
+            self.push_big(other.bigs[start & !SHARED].clone());
+        } else {
+            self.push(other.get(i));
+        }
+    }
+    /// The big arguments, for the router to share rather than copy.
+    pub fn bigs(&self) -> &[BigArg] {
+        &self.bigs
     }
     /// Starts an argument built byte by byte (`push_byte`, then `end_arg`).
     fn begin_arg(&mut self) -> usize {
@@ -76,23 +133,31 @@ impl Args {
         self.ranges.is_empty()
     }
     /// Argument `i`.
+    #[inline]
     pub fn get(&self, i: usize) -> &[u8] {
         let (s, l) = self.ranges[i];
-        &self.data[s..s + l]
+        if s & SHARED != 0 {
+            &self.bigs[s & !SHARED][..]
+        } else {
+            &self.data[s..s + l]
+        }
     }
     /// Arguments from `from` on.
     pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &[u8]> + '_ {
-        self.ranges[from..]
-            .iter()
-            .map(move |&(s, l)| &self.data[s..s + l])
+        (from..self.ranges.len()).map(move |i| self.get(i))
     }
-    /// Argument bytes held (a partly decoded command counts toward the query buffer limit).
+    /// Bytes a partly decoded command holds, counted toward the query
+    /// buffer limit: its argument bytes and `ARG_OVERHEAD` per argument.
     pub fn bytes(&self) -> usize {
         self.data.len()
+            + self.ranges.len() * ARG_OVERHEAD
+            + self.bigs.iter().map(|b| b.len()).sum::<usize>()
     }
     /// Bytes held by this buffer (for client memory accounting).
     pub fn capacity(&self) -> usize {
-        self.data.capacity() + self.ranges.capacity() * std::mem::size_of::<(usize, usize)>()
+        self.data.capacity()
+            + self.ranges.capacity() * ARG_OVERHEAD
+            + self.bigs.iter().map(|b| b.capacity()).sum::<usize>()
     }
 }
 
@@ -113,9 +178,19 @@ pub struct Decoder {
     multibulk: usize,
     /// Length of the bulk whose header was read but whose payload was not.
     bulk: Option<usize>,
+    /// The connection must authenticate before running commands: headers
+    /// over `UNAUTH_MAX_ARGS` / `UNAUTH_MAX_BULK` are protocol errors.
+    unauthenticated: bool,
 }
 
 impl Decoder {
+    /// Applies (or lifts) the limits of a connection that must authenticate
+    /// first; the connection sets it before each `decode` (AUTH may have
+    /// passed, or a password been set, since the last one).
+    pub fn set_unauthenticated(&mut self, on: bool) {
+        self.unauthenticated = on;
+    }
+
     /// Decodes from `buf`, returning what it found and how many bytes it consumed.
     pub fn decode(
         &mut self,
@@ -145,6 +220,9 @@ impl Decoder {
                 Some(n) if n <= i32::MAX as i64 => n,
                 _ => return Err(ProtocolError::InvalidMultibulkLength),
             };
+            if n > UNAUTH_MAX_ARGS && self.unauthenticated {
+                return Err(ProtocolError::UnauthenticatedMultibulkLength);
+            }
             pos = cr + 2;
             if n <= 0 {
                 return Ok((Decoded::Command, pos));
@@ -169,9 +247,13 @@ impl Decoder {
                         return Err(ProtocolError::ExpectedDollar(rest[0]));
                     }
                     let len = match parse_i64(&rest[1..cr]) {
-                        Some(n) if n >= 0 && n as u64 <= max_bulk as u64 => n as usize,
+                        Some(n) if n >= 0 && n as u64 <= max_bulk as u64 => n,
                         _ => return Err(ProtocolError::InvalidBulkLength),
                     };
+                    if len > UNAUTH_MAX_BULK && self.unauthenticated {
+                        return Err(ProtocolError::UnauthenticatedBulkLength);
+                    }
+                    let len = len as usize;
                     pos += cr + 2;
                     self.bulk = Some(len);
                     len
@@ -180,7 +262,14 @@ impl Decoder {
             if buf.len() - pos < len + 2 {
                 break;
             }
-            args.push(&buf[pos..pos + len]);
+            if len >= shards::batch::BIG_ARG {
+                // Already read whole (usually it is read straight into its
+                // own buffer, see `finish_big`): one copy out of the read
+                // buffer, then shared, not copied again, on its way.
+                args.push_big(std::sync::Arc::new(buf[pos..pos + len].to_vec()));
+            } else {
+                args.push(&buf[pos..pos + len]);
+            }
             pos += len + 2;
             self.bulk = None;
             self.multibulk -= 1;
@@ -189,6 +278,22 @@ impl Decoder {
             Ok((Decoded::Command, pos))
         } else {
             Ok((Decoded::Incomplete, pos))
+        }
+    }
+
+    /// Completes the bulk whose header `decode` read last (`pending_bulk`)
+    /// with `payload`, its bytes read into a buffer of their own (CRLF cut
+    /// off), shared rather than copied from here on. Returns `Command` when
+    /// that was the command's last argument.
+    pub fn finish_big(&mut self, args: &mut Args, payload: Vec<u8>) -> Decoded {
+        debug_assert_eq!(self.bulk, Some(payload.len()));
+        args.push_big(std::sync::Arc::new(payload));
+        self.bulk = None;
+        self.multibulk -= 1;
+        if self.multibulk == 0 {
+            Decoded::Command
+        } else {
+            Decoded::Incomplete
         }
     }
 
@@ -587,6 +692,75 @@ mod tests {
             decode_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap(),
             vec![strs(&["PING"])]
         );
+    }
+
+    #[test]
+    fn big_arguments_are_kept_apart_to_be_shared() {
+        let big = vec![b'v'; shards::batch::BIG_ARG];
+        let mut input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n".to_vec();
+        input.extend_from_slice(format!("${}\r\n", big.len()).as_bytes());
+        input.extend_from_slice(&big);
+        input.extend_from_slice(b"\r\n");
+        let mut d = Decoder::default();
+        let mut args = Args::default();
+        let (what, n) = d.decode(&input, &mut args, 512 << 20).unwrap();
+        assert_eq!((what, n), (Decoded::Command, input.len()));
+        assert_eq!(args.bigs().len(), 1);
+        assert_eq!(args.get(2), &big[..]);
+        assert_eq!(args.iter_from(1).collect::<Vec<_>>(), [&b"k"[..], &big[..]]);
+        let mut copy = Args::default();
+        for i in 0..args.len() {
+            copy.push_from(&args, i);
+        }
+        assert!(std::sync::Arc::ptr_eq(&copy.bigs()[0], &args.bigs()[0]));
+        // Read apart: the decoder waits at the header, the payload comes whole.
+        let mut d = Decoder::default();
+        let mut args = Args::default();
+        let head = input.len() - big.len() - 2;
+        let (what, n) = d.decode(&input[..head + 10], &mut args, 512 << 20).unwrap();
+        assert_eq!(
+            (what, n, d.pending_bulk()),
+            (Decoded::Incomplete, head, Some(big.len()))
+        );
+        assert_eq!(d.finish_big(&mut args, big.clone()), Decoded::Command);
+        assert_eq!(args.get(2), &big[..]);
+        args.clear();
+        assert!(args.bigs().is_empty() && args.is_empty());
+    }
+
+    #[test]
+    fn unauthenticated_limits_match_redis() {
+        let run = |input: &[u8]| {
+            let mut d = Decoder::default();
+            d.set_unauthenticated(true);
+            let mut args = Args::default();
+            d.decode(input, &mut args, 512 << 20).map(|(what, _)| what)
+        };
+        assert_eq!(
+            run(b"*11\r\n"),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        assert_eq!(run(b"*10\r\n"), Ok(Decoded::Incomplete));
+        assert_eq!(
+            run(b"*1\r\n$16385\r\n"),
+            Err(ProtocolError::UnauthenticatedBulkLength)
+        );
+        assert_eq!(run(b"*1\r\n$16384\r\n"), Ok(Decoded::Incomplete));
+        // Beyond INT_MAX and proto-max-bulk-len, Redis's first checks win.
+        assert_eq!(
+            run(b"*3000000000\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            run(b"*1\r\n$600000000\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            ProtocolError::UnauthenticatedBulkLength.to_string(),
+            "Protocol error: unauthenticated bulk length"
+        );
+        // Without the flag, no such limits.
+        assert_eq!(decode_all(b"*11\r\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
     }
 
     #[test]

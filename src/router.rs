@@ -155,6 +155,9 @@ pub struct Router {
     rng: u64,
     /// LCS's dynamic-programming table, reused while small.
     lcs_table: Vec<u32>,
+    /// The big arguments of the command being routed: an op argument that
+    /// is one of them joins its batch shared, not copied.
+    bigs: Vec<shards::batch::BigArg>,
 }
 
 /// One round: its batches, and the replies to encode once they come back.
@@ -204,11 +207,22 @@ impl Round {
         self.pending.clear();
         self.subs.clear();
         self.imm.clear();
+        if self.imm.capacity() > shards::batch::KEEP_CAPACITY {
+            self.imm = Vec::new();
+        }
         self.conns.clear();
         self.start = None;
         for b in &mut self.batches {
             b.clear();
         }
+    }
+
+    /// Bytes its buffers hold.
+    fn capacity(&self) -> usize {
+        self.batches.iter().map(Batch::capacity).sum::<usize>()
+            + self.imm.capacity()
+            + self.pending.capacity() * std::mem::size_of::<Pending>()
+            + self.subs.capacity() * std::mem::size_of::<(u32, u32)>()
     }
 }
 
@@ -243,6 +257,7 @@ impl Router {
             spare: Vec::new(),
             rng: rng_seed(worker),
             lcs_table: Vec::new(),
+            bigs: Vec::new(),
         }
     }
 
@@ -368,9 +383,29 @@ impl Router {
         });
     }
 
+    /// Bytes the rounds at this worker hold in their buffers (batches at a
+    /// shard are counted once they are back).
+    pub fn buffer_bytes(&self) -> usize {
+        self.round.capacity()
+            + self.inflight.iter().map(Round::capacity).sum::<usize>()
+            + self.spare.iter().map(Round::capacity).sum::<usize>()
+    }
+
+    /// Sets the big arguments of the command about to be routed (see `bigs`).
+    pub fn share_bigs(&mut self, bigs: &[shards::batch::BigArg]) {
+        if !self.bigs.is_empty() || !bigs.is_empty() {
+            self.bigs.clear();
+            self.bigs.extend_from_slice(bigs);
+        }
+    }
+
     fn push_raw(&mut self, shard: usize, db: u8, build: impl FnOnce(&mut Args) -> Op) -> OpRef {
         let b = &mut self.round.batches[shard];
+        // A big argument of the command (the very bytes, not a copy made by
+        // its handler) is shared with the batch, not copied into it.
+        b.args.offer(&self.bigs);
         let op = build(&mut b.args);
+        b.args.offer(&[]);
         let idx = b.push(db, op);
         OpRef {
             shard: shard as u32,

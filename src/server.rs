@@ -44,6 +44,10 @@ pub struct WorkerStats {
     /// round; INFO and LATENCY lock it briefly to read. Never shared by two
     /// recording threads.
     pub latency: Mutex<Latencies>,
+    /// Bytes its connections' buffers hold (read, write, arguments).
+    pub client_mem: AtomicU64,
+    /// Bytes its batches and rounds hold while at the worker.
+    pub batch_mem: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -54,6 +58,8 @@ impl Default for WorkerStats {
             net_out: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latency: Mutex::new(new_latencies()),
+            client_mem: AtomicU64::new(0),
+            batch_mem: AtomicU64::new(0),
         }
     }
 }
@@ -91,6 +97,9 @@ pub struct Shared {
     pub appendfsync: AtomicU8,
     /// True when the AOF is on.
     pub aof_enabled: bool,
+    /// Whether every shard can write its AOF segment; while one cannot,
+    /// write commands are refused with MISCONF before they run.
+    pub aof_health: Arc<shards::aof::AofHealth>,
     /// Clients allowed at once (maxclients after the open-file limit).
     pub maxclients: AtomicU64,
     /// Connections refused by maxclients (INFO rejected_connections).
@@ -131,6 +140,7 @@ impl Shared {
             policy: AtomicU8::new(0),
             appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
             aof_enabled: config.aof().is_some(),
+            aof_health: Arc::default(),
             order: Arc::new(Mutex::new(())),
             maxclients: AtomicU64::new(config.maxclients),
             rejected_connections: AtomicU64::new(0),
@@ -297,6 +307,7 @@ pub fn start(config: Config) -> io::Result<Server> {
         workers: nworkers,
         limits,
         aof: config.aof(),
+        health: shared.aof_health.clone(),
     })
     .map_err(io::Error::other)?;
     if config.aof().is_some() {
@@ -446,14 +457,14 @@ fn accept_loop(listener: TcpListener, workers: Vec<Handoff>, shared: Arc<Shared>
 /// Redis 7.0's protected-mode refusal, word for word.
 const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Protected mode (Redis's `clientAcceptHandler` check): with no password,
-/// only loopback peers are served.
+/// Protected mode (Redis 7.0's `clientAcceptHandler` check): with no
+/// password, only peers whose address reads `127.0.0.1` or `::1` are served.
+/// Redis compares the address text with those two, so the rest of
+/// 127.0.0.0/8 and IPv4-mapped `::ffff:127.0.0.1` are refused too.
 pub fn denied_by_protected_mode(shared: &Shared, peer: std::net::IpAddr) -> bool {
     let loopback = match peer {
-        std::net::IpAddr::V4(a) => a.is_loopback(),
-        std::net::IpAddr::V6(a) => {
-            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
+        std::net::IpAddr::V4(a) => a == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(a) => a == std::net::Ipv6Addr::LOCALHOST,
     };
     shared.protected_mode.load(Ordering::Relaxed) && !shared.auth_required() && !loopback
 }
@@ -478,10 +489,14 @@ mod tests {
         let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         let shared = Shared::new(Config::parse_from(["shardcache"]), addr);
         assert!(denied_by_protected_mode(&shared, remote));
-        for local in ["127.0.0.1", "127.8.9.1", "::1"] {
+        for local in ["127.0.0.1", "::1"] {
             assert!(!denied_by_protected_mode(&shared, local.parse().unwrap()));
         }
-        assert!(!denied_by_protected_mode(&shared, mapped));
+        // As Redis 7.0, which compares the address text with those two.
+        for other in ["127.8.9.1", "127.0.0.2"] {
+            assert!(denied_by_protected_mode(&shared, other.parse().unwrap()));
+        }
+        assert!(denied_by_protected_mode(&shared, mapped));
         shared.set_requirepass(crate::config::Password::new(b"pw"));
         assert!(
             !denied_by_protected_mode(&shared, remote),

@@ -16,10 +16,11 @@ use crate::cmd::{self, Session};
 use crate::config::OutputLimit;
 use crate::resp::{encode, Args, Decoded, Decoder};
 use crate::router::{ReplySink, Router};
-use crate::server::Shared;
+use crate::server::{Shared, WorkerStats};
 use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use shards::batch::BIG_ARG;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -54,11 +55,64 @@ const TRIM_INTERVAL: Duration = Duration::from_secs(1);
 /// buffer of a client idle for 2 s.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A big bulk argument (`shards::batch::BIG_ARG` bytes or more) being read
+/// from the socket straight into a buffer of its own, which then travels to
+/// the shard shared: its bytes are copied once, into the store, not into
+/// the read buffer, the command's arguments and the batch on the way.
+struct BigRead {
+    /// Reserved for the whole payload and CRLF at once (untouched memory
+    /// costs nothing until read into); zeroed as far as reads reach.
+    buf: Vec<u8>,
+    /// Bytes read so far.
+    filled: usize,
+    /// The payload's length plus its CRLF.
+    want: usize,
+}
+
+impl BigRead {
+    /// A buffer for a `len`-byte payload, starting with the bytes of it that
+    /// came with its header (`already`, cut to what belongs to it).
+    fn new(len: usize, already: &[u8]) -> BigRead {
+        let want = len + 2;
+        let mut buf = Vec::with_capacity(want);
+        let take = already.len().min(want);
+        buf.extend_from_slice(&already[..take]);
+        BigRead {
+            buf,
+            filled: take,
+            want,
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.filled == self.want
+    }
+
+    /// Room for the next read, zeroed ahead of it in growing steps.
+    fn room(&mut self) -> &mut [u8] {
+        if self.filled == self.buf.len() {
+            let len = (self.buf.len() * 2)
+                .max(self.filled + READ_CHUNK)
+                .min(self.want);
+            self.buf.resize(len, 0);
+        }
+        &mut self.buf[self.filled..]
+    }
+
+    /// The payload, without its CRLF (which Redis skips unchecked too).
+    fn into_payload(mut self) -> Vec<u8> {
+        self.buf.truncate(self.want - 2);
+        self.buf
+    }
+}
+
 struct Conn {
     stream: TcpStream,
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
+    /// The big argument being read, if any (see `BigRead`).
+    big: Option<BigRead>,
     wbuf: Vec<u8>,
     wpos: usize,
     decoder: Decoder,
@@ -96,11 +150,37 @@ struct Conn {
     inflight: bool,
     /// A readiness event came while in flight: read again after delivery.
     missed: bool,
+    /// `mem()` as last added to the worker's `client_mem`.
+    counted: u64,
 }
 
 impl Conn {
     fn pending_out(&self) -> usize {
         self.wbuf.len() - self.wpos
+    }
+
+    /// Bytes its buffers hold (CLIENT LIST's `mem`, INFO's `mem_clients_normal`).
+    fn mem(&self) -> u64 {
+        (self.rbuf.capacity()
+            + self.wbuf.capacity()
+            + self.args.capacity()
+            + self.big.as_ref().map_or(0, |b| b.buf.capacity())
+            + std::mem::size_of::<Conn>()) as u64
+    }
+
+    /// Brings the worker's count of connection memory up to date with `mem()`.
+    fn recount(&mut self, stats: &WorkerStats) {
+        let now = self.mem();
+        if now > self.counted {
+            stats
+                .client_mem
+                .fetch_add(now - self.counted, Ordering::Relaxed);
+        } else if now < self.counted {
+            stats
+                .client_mem
+                .fetch_sub(self.counted - now, Ordering::Relaxed);
+        }
+        self.counted = now;
     }
 
     /// Updates the mean reply size from what the commands decoded since the
@@ -386,6 +466,9 @@ impl Worker {
         }
         delivered.clear();
         self.delivered = delivered;
+        self.shared.worker_stats[self.id]
+            .batch_mem
+            .store(self.router.buffer_bytes() as u64, Ordering::Relaxed);
     }
 
     /// The second phase of a round: a command that deferred itself runs
@@ -415,6 +498,11 @@ impl Worker {
         }
         self.router.exchange();
         self.router.deliver(&mut self.conns, &self.shared);
+        if let Some(Some(conn)) = self.conns.slots.get_mut(token) {
+            if !conn.args.bigs().is_empty() {
+                conn.args.clear();
+            }
+        }
         // Commands that arrived behind it are still in the read buffer.
         self.carry.push(token);
         self.touch(token);
@@ -484,6 +572,7 @@ impl Worker {
                 rbuf: Vec::new(),
                 rstart: 0,
                 rend: 0,
+                big: None,
                 wbuf: Vec::new(),
                 wpos: 0,
                 decoder: Decoder::default(),
@@ -504,6 +593,7 @@ impl Worker {
                 read_epoch: self.epoch,
                 inflight: false,
                 missed: false,
+                counted: 0,
             };
             if token == self.conns.slots.len() {
                 self.conns.slots.push(Some(conn));
@@ -574,6 +664,39 @@ impl Worker {
         // (Only then: a frame still incomplete always reads on.)
         let read_more = !conn.backlog || conn.rend - conn.rstart < READ_PER_ROUND;
         while read_more && !conn.eof {
+            if let Some(big) = conn.big.as_mut().filter(|b| !b.complete()) {
+                // A big argument: straight into its own buffer, and no
+                // further than its end (what follows goes to `rbuf`, read
+                // on below until the socket is drained: no new edge comes
+                // for bytes already there).
+                let room = big.room();
+                let asked = room.len();
+                match conn.stream.read(room) {
+                    Ok(0) => {
+                        conn.eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        big.filled += n;
+                        total += n;
+                        conn.read_epoch = self.epoch;
+                        if n < asked && !conn.hup {
+                            break;
+                        }
+                        if total >= READ_PER_ROUND {
+                            self.carry.push(token);
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        conn.eof = true;
+                        break;
+                    }
+                }
+                continue;
+            }
             if conn.rend == conn.rbuf.len() {
                 if conn.rstart > 0 {
                     conn.rbuf.copy_within(conn.rstart..conn.rend, 0);
@@ -649,11 +772,30 @@ impl Worker {
                 self.carry.push(token);
                 break;
             }
-            let buf = &conn.rbuf[conn.rstart..conn.rend];
-            match conn
-                .decoder
-                .decode(buf, &mut conn.args, self.limits.max_bulk)
-            {
+            let mut finished_big = false;
+            let step = match conn.big.take() {
+                Some(big) if big.complete() => {
+                    finished_big = true;
+                    Ok((
+                        conn.decoder.finish_big(&mut conn.args, big.into_payload()),
+                        0,
+                    ))
+                }
+                Some(big) => {
+                    // The rest of it has not come yet.
+                    conn.big = Some(big);
+                    break;
+                }
+                None => {
+                    let buf = &conn.rbuf[conn.rstart..conn.rend];
+                    conn.decoder.set_unauthenticated(
+                        !conn.session.authenticated && self.shared.auth_required(),
+                    );
+                    conn.decoder
+                        .decode(buf, &mut conn.args, self.limits.max_bulk)
+                }
+            };
+            match step {
                 Err(e) => {
                     let msg = format!("ERR {e}");
                     self.router.set_conn_flags(conn.session.reply_flags());
@@ -665,7 +807,21 @@ impl Worker {
                 Ok((what, n)) => {
                     conn.rstart += n;
                     if what == Decoded::Incomplete {
-                        break;
+                        if finished_big {
+                            // More arguments may follow in `rbuf`.
+                            continue;
+                        }
+                        match conn.decoder.pending_bulk() {
+                            Some(len) if len >= BIG_ARG => {
+                                // The header of a big argument: its bytes go
+                                // to a buffer of their own from here on.
+                                let big = BigRead::new(len, &conn.rbuf[conn.rstart..conn.rend]);
+                                conn.rstart += big.filled;
+                                conn.big = Some(big);
+                                continue;
+                            }
+                            _ => break,
+                        }
                     }
                     if !conn.args.is_empty() {
                         decoded += 1;
@@ -680,12 +836,18 @@ impl Worker {
                         if self.router.take_deferred() {
                             conn.deferred = true;
                             self.deferred.push(token);
+                        } else if !conn.args.bigs().is_empty() {
+                            // Its batches hold what they need: let a big
+                            // argument go when they are done with it.
+                            conn.args.clear();
                         }
                     }
                 }
             }
         }
-        if !conn.session.close && conn.rend - conn.rstart + conn.args.bytes() > self.limits.query {
+        let unprocessed =
+            conn.rend - conn.rstart + conn.args.bytes() + conn.big.as_ref().map_or(0, |b| b.filled);
+        if !conn.session.close && unprocessed > self.limits.query {
             // Redis closes such a client without a reply (freeClientAsync).
             tracing::warn!(
                 token,
@@ -696,6 +858,7 @@ impl Worker {
             conn.rstart = conn.rend;
             conn.rbuf = Vec::new();
             conn.args = Args::default();
+            conn.big = None;
         }
         if conn.rstart == conn.rend {
             conn.rstart = 0;
@@ -711,17 +874,14 @@ impl Worker {
             conn.inflight = true;
         }
         // Once per read, not per command: what CLIENT LIST shows.
-        let mem = conn.rbuf.capacity()
-            + conn.wbuf.capacity()
-            + conn.args.capacity()
-            + std::mem::size_of::<Conn>();
+        conn.recount(stats);
         let clamp = |n: usize| n.min(u32::MAX as usize) as u32;
         conn.session.publish(
             now,
             Some((
                 clamp(conn.rend - conn.rstart),
                 clamp(conn.rbuf.len()),
-                mem as u64,
+                conn.counted,
             )),
         );
         if conn.eof {
@@ -795,6 +955,9 @@ impl Worker {
                 self.freed += conn.wbuf.capacity();
                 conn.wbuf = Vec::new();
             }
+        }
+        conn.recount(&self.shared.worker_stats[self.id]);
+        if conn.wpos == conn.wbuf.len() {
             if conn.session.close {
                 self.close(token);
                 return;
@@ -844,6 +1007,7 @@ impl Worker {
                 self.freed += conn.args.capacity();
                 conn.args = Args::default();
             }
+            conn.recount(&self.shared.worker_stats[self.id]);
         }
     }
 
@@ -862,7 +1026,10 @@ impl Worker {
             self.unwatch
                 .extend(conn.session.take_watched_shards().map(|s| (s, id)));
             self.shared.registry.remove(&conn.session.client);
-            self.freed += conn.rbuf.len() + conn.wbuf.capacity() + conn.args.capacity();
+            self.freed += conn.mem() as usize;
+            self.shared.worker_stats[self.id]
+                .client_mem
+                .fetch_sub(conn.counted, Ordering::Relaxed);
             self.conns.free.push(token);
             self.shared.clients.fetch_sub(1, Ordering::Relaxed);
         }

@@ -417,3 +417,99 @@ fn protected_mode_denies_non_loopback_clients_without_a_password() {
     r.send(&cmd(&["PING"]));
     r.expect(b"+PONG\r\n");
 }
+
+/// Protected mode treats only 127.0.0.1 and ::1 as loopback, as Redis 7.0
+/// does (it compares the peer's address text): a client from 127.0.0.2 is
+/// refused while no password is set.
+#[test]
+fn protected_mode_serves_only_127_0_0_1_and_not_the_rest_of_127_8() {
+    if !shardcache_only() {
+        return;
+    }
+    let s = Server::start(&["--bind", "0.0.0.0"]);
+    let addr = format!("127.0.0.1:{}", s.port());
+    let mut other = Raw::connect_from(&addr, "127.0.0.2");
+    let mut got = Vec::new();
+    let _ = other.stream().read_to_end(&mut got);
+    assert!(
+        got.starts_with(b"-DENIED Redis is running in protected mode"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let mut local = Raw::connect_from(&addr, "127.0.0.1");
+    local.send(&cmd(&["PING"]));
+    local.expect(b"+PONG\r\n");
+    other = Raw::connect_from(&addr, "127.0.0.2");
+    drop(other);
+}
+
+/// With a password required, a connection that has not authenticated may
+/// not send more than 10 arguments or a bulk over 16 KB (Redis 7.0's
+/// limits, byte for byte): the header alone closes it, before the server
+/// buffers anything.
+#[test]
+fn unauthenticated_clients_get_redis_protocol_limits() {
+    if !shardcache_only() {
+        return;
+    }
+    let s = Server::start(&["--requirepass", "pw"]);
+    let mut r = s.raw();
+    r.send(b"*11\r\n");
+    r.expect(b"-ERR Protocol error: unauthenticated multibulk length\r\n");
+    r.assert_closed();
+
+    let mut r = s.raw();
+    r.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n");
+    r.expect(b"-ERR Protocol error: unauthenticated bulk length\r\n");
+    r.assert_closed();
+
+    // AUTH itself is parsed before it authenticates.
+    let mut r = s.raw();
+    r.send(b"*3\r\n$4\r\nAUTH\r\n$2\r\npw\r\n$16385\r\n");
+    r.expect(b"-ERR Protocol error: unauthenticated bulk length\r\n");
+    r.assert_closed();
+
+    // At the limits: served (NOAUTH).
+    let mut r = s.raw();
+    let mut req = b"*2\r\n$4\r\nECHO\r\n$16384\r\n".to_vec();
+    req.extend_from_slice(&[b'a'; 16384]);
+    req.extend_from_slice(b"\r\n");
+    r.send(&req);
+    r.expect(b"-NOAUTH Authentication required.\r\n");
+    let ten: Vec<&str> = std::iter::once("MSET").chain(["x"; 9]).collect();
+    r.send(&cmd(&ten));
+    r.expect(b"-NOAUTH Authentication required.\r\n");
+
+    // Once AUTH passed (even pipelined), no such limits.
+    let mut req = cmd(&["AUTH", "pw"]);
+    let big = vec![b'b'; 100_000];
+    req.extend_from_slice(&cmd(&[&b"SET"[..], b"k", &big]));
+    let eleven: Vec<&str> = std::iter::once("MSET").chain(["a"; 10]).collect();
+    req.extend_from_slice(&cmd(&eleven));
+    r.send(&req);
+    r.expect(b"+OK\r\n+OK\r\n+OK\r\n");
+    r.send(&cmd(&["STRLEN", "k"]));
+    r.expect(b":100000\r\n");
+}
+
+/// Each decoded argument's bookkeeping counts toward the query buffer
+/// limit: a command of millions of empty arguments, still incomplete, is
+/// closed once they pass it (they cost 16 bytes each, their bytes nothing).
+#[test]
+fn empty_arguments_count_toward_the_query_buffer_limit() {
+    if !shardcache_only() {
+        return;
+    }
+    let s = Server::start(&["--client-query-buffer-limit", "1mb"]);
+    let mut r = s.raw();
+    let mut req = b"*100000000\r\n$3\r\nDEL\r\n".to_vec();
+    // 100,000 empty arguments: 600 KB on the wire, 1.6 MB of bookkeeping.
+    for _ in 0..100_000 {
+        req.extend_from_slice(b"$0\r\n\r\n");
+    }
+    let _ = r.stream().write_all(&req);
+    r.assert_closed();
+    let mut good = s.raw();
+    good.send(&cmd(&["PING"]));
+    good.expect(b"+PONG\r\n");
+}

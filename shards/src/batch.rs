@@ -5,7 +5,10 @@
 //! replies into it, the worker encodes them and clears it for the next round.
 //! Argument bytes and reply payloads live in two flat buffers inside the
 //! batch, so a steady stream of requests allocates nothing; an op names its
-//! arguments by `Arg` (a span of the argument buffer) or `ArgList`.
+//! arguments by `Arg` (a span of the argument buffer) or `ArgList`. A big
+//! argument (`BIG_ARG` bytes or more) is not copied in: the batch shares the
+//! buffer the connection read it into (`Args::offer`). Buffers that grew
+//! past `KEEP_CAPACITY` are given back when the batch is cleared.
 
 use crate::error::Error;
 use crate::ops::Op;
@@ -47,20 +50,70 @@ pub struct ArgList {
     pub len: u32,
 }
 
+/// An argument of `BIG_ARG` bytes or more, in a buffer of its own that the
+/// connection read it into; shared, never copied, on its way to a shard.
+pub type BigArg = std::sync::Arc<Vec<u8>>;
+
+/// Arguments this long or longer travel as a `BigArg` (Redis's
+/// `PROTO_MBULK_BIG_ARG`, the size from which it reads a bulk straight into
+/// its own buffer).
+pub const BIG_ARG: usize = 32 * 1024;
+
+/// A buffer above this capacity is given back when its batch is cleared:
+/// one huge request must not pin its size for the life of the batch.
+pub const KEEP_CAPACITY: usize = 1 << 20;
+
+/// Marks an `Arg` whose start indexes `Args::bigs` instead of the bytes.
+const SHARED: u32 = 1 << 31;
+
 /// The argument bytes of a batch.
 #[derive(Debug, Default)]
 pub struct Args {
     data: Vec<u8>,
     lists: Vec<Arg>,
+    bigs: Vec<BigArg>,
+    /// Big arguments of the command being routed: `push` shares these
+    /// instead of copying them.
+    offered: Vec<BigArg>,
 }
 
 impl Args {
-    /// Copies `bytes` in; returns its span.
+    /// Copies `bytes` in (or shares it, when it is one of the `offer`ed big
+    /// arguments); returns its span.
     #[inline]
     pub fn push(&mut self, bytes: &[u8]) -> Arg {
+        if bytes.len() >= BIG_ARG && !self.offered.is_empty() {
+            let found = self
+                .offered
+                .iter()
+                .find(|b| b.as_ptr() == bytes.as_ptr() && b.len() == bytes.len())
+                .cloned();
+            if let Some(big) = found {
+                return self.push_shared(big);
+            }
+        }
         let start = self.data.len();
         self.data.extend_from_slice(bytes);
         Span::new(start, self.data.len())
+    }
+
+    /// Appends a big argument without copying it.
+    pub fn push_shared(&mut self, big: BigArg) -> Arg {
+        let len = big.len() as u32;
+        self.bigs.push(big);
+        Span {
+            start: SHARED | (self.bigs.len() - 1) as u32,
+            len,
+        }
+    }
+
+    /// Sets the big arguments of the command about to be routed: a `push`
+    /// of one of them (the very bytes, not a copy) shares it.
+    pub fn offer(&mut self, bigs: &[BigArg]) {
+        if !self.offered.is_empty() || !bigs.is_empty() {
+            self.offered.clear();
+            self.offered.extend_from_slice(bigs);
+        }
     }
 
     /// Copies each of `items` in; returns the list.
@@ -79,7 +132,11 @@ impl Args {
     /// The bytes of `a`.
     #[inline]
     pub fn get(&self, a: Arg) -> &[u8] {
-        a.of(&self.data)
+        if a.start & SHARED != 0 {
+            &self.bigs[(a.start & !SHARED) as usize][..]
+        } else {
+            a.of(&self.data)
+        }
     }
 
     /// The bytes of item `i` of `l`.
@@ -91,17 +148,27 @@ impl Args {
     pub fn items(&self, l: ArgList) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
         self.lists[l.first as usize..(l.first + l.len) as usize]
             .iter()
-            .map(|a| a.of(&self.data))
+            .map(|&a| self.get(a))
     }
 
     fn clear(&mut self) {
         self.data.clear();
         self.lists.clear();
+        self.bigs.clear();
+        self.offered.clear();
+        if self.data.capacity() > KEEP_CAPACITY {
+            self.data = Vec::new();
+        }
+        if self.lists.capacity() * std::mem::size_of::<Arg>() > KEEP_CAPACITY {
+            self.lists = Vec::new();
+        }
     }
 
-    /// Bytes held.
+    /// Bytes held, shared buffers included.
     pub fn capacity(&self) -> usize {
-        self.data.capacity() + self.lists.capacity() * std::mem::size_of::<Arg>()
+        self.data.capacity()
+            + self.lists.capacity() * std::mem::size_of::<Arg>()
+            + self.bigs.iter().map(|b| b.capacity()).sum::<usize>()
     }
 }
 
@@ -139,6 +206,8 @@ pub struct ShardInfo {
     pub evicted: u64,
     /// Persistence figures, when the AOF is on.
     pub aof: Option<crate::aof::AofStatus>,
+    /// Bytes the AOF's record buffer holds.
+    pub aof_buffer: u64,
 }
 
 /// A shard's answer to one op. Payloads are spans of `Batch::out`.
@@ -185,11 +254,11 @@ pub struct Batch {
     /// Index of the first op the shard's last execution ran (the ones before
     /// it had run in an earlier exchange of the same round).
     pub ran_from: usize,
+    /// Index of the first op of the last execution that ran after a change
+    /// of its group had been recorded (`usize::MAX`: none). If the group's
+    /// records cannot be written, those ops' replies are refused too.
+    pub dirty_from: usize,
 }
-
-/// Buffers above this are released when a batch is cleared, so one huge
-/// request does not pin its size in every recycled batch.
-const KEEP_CAPACITY: usize = 1 << 20;
 
 impl Batch {
     /// An empty batch owned by `worker`, addressed to `shard`.
@@ -197,6 +266,7 @@ impl Batch {
         Batch {
             worker,
             shard,
+            dirty_from: usize::MAX,
             ..Default::default()
         }
     }
@@ -207,15 +277,13 @@ impl Batch {
         self.args.clear();
         self.replies.clear();
         self.out.clear();
-        if self.args.data.capacity() > KEEP_CAPACITY {
-            self.args.data = Vec::new();
-        }
         if self.out.capacity() > KEEP_CAPACITY {
             self.out = Vec::new();
         }
         self.hold = false;
         self.release = false;
         self.ran_from = 0;
+        self.dirty_from = usize::MAX;
     }
 
     /// True when some op has not been executed yet (ops run once: a batch

@@ -12,7 +12,7 @@
 //! Each worker takes its `Port` (its sending side to every shard, its reply
 //! queue and its bell). Dropping every `ShardTx` stops the shard threads.
 
-use crate::aof::{self, AofConfig};
+use crate::aof::{self, AofConfig, AofHealth};
 use crate::batch::Batch;
 use crate::keyspace::{Limits, Store};
 use crate::ops::server::SrvOp;
@@ -35,6 +35,8 @@ pub struct EngineConfig {
     pub limits: Vec<Limits>,
     /// Persistence, or None for none.
     pub aof: Option<AofConfig>,
+    /// Where the shards report whether their segments can be written.
+    pub health: Arc<AofHealth>,
 }
 
 /// What start-up loaded.
@@ -196,9 +198,13 @@ fn load(cfg: &EngineConfig) -> Result<(Vec<Store>, Vec<Persist>, LoadReport), St
         ms: 0,
         resharded_from: opened.resharded_from,
     };
-    Ok((
-        opened.stores,
-        opened.aofs.into_iter().map(Persist::on).collect(),
-        report,
-    ))
+    let persists = opened
+        .aofs
+        .into_iter()
+        .map(|mut aof| {
+            aof.set_health(cfg.health.clone());
+            Persist::on(aof)
+        })
+        .collect();
+    Ok((opened.stores, persists, report))
 }

@@ -8,8 +8,10 @@
 //!
 //! - `store`: arena slab addressed by `u32`, exact intrusive LRU, one
 //!   hashbrown `HashTable<u32>` per database (keys are stored once, in the
-//!   slab), TTLs, eviction policies and memory accounting.
-//! - `aof`: per-shard append-only segments, manifest, replay, rewrite.
+//!   slab), TTLs, eviction policies and memory accounting; an undo journal
+//!   rolls back a group of writes whose AOF records could not be written.
+//! - `aof`: per-shard append-only segments, manifest, replay, rewrite,
+//!   recovery of a directory without its manifest, write-failure handling.
 //! - `batch`: the reusable message between a worker and a shard.
 //! - `exec`: each op code executed against a store.
 //! - `shard`: the thread loop that drains batches and replies.

@@ -134,6 +134,8 @@ impl std::fmt::Display for ShardGone {
 pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies: Vec<Outbox>) {
     let mut rung = vec![false; replies.len()];
     store.track_evictions(persist.log.enabled);
+    // With an AOF, a group whose records cannot be written is rolled back.
+    store.set_journaling(persist.log.enabled);
     let mut drained: Vec<Batch> = Vec::with_capacity(replies.len());
     // Batches that arrived while another worker held this shard.
     let mut waiting: VecDeque<Batch> = VecDeque::new();
@@ -162,10 +164,21 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
         take_runnable(&mut waiting, &mut drained, &mut held_by);
         if !drained.is_empty() {
             let now = clock::unix_ms();
+            if let Some(aof) = persist.aof.as_mut() {
+                // A write attempt while the segment fails tries the disk
+                // again first: a worker that refuses a write sends every
+                // shard a `RetryAof`, so the next write finds the disk as
+                // it is now (reads alone leave it to the tick).
+                if aof.failing() && drained.iter().any(wants_retry) {
+                    aof.retry(&mut persist.log);
+                }
+            }
+            // Only this group's changes may be rolled back.
+            store.forget();
             for b in drained.iter_mut() {
                 ops::execute(&mut store, b, now, &mut persist);
             }
-            commit(&mut persist, &mut drained);
+            commit(&mut persist, &mut store, &mut drained);
             for b in drained.drain(..) {
                 let w = b.worker;
                 // A worker that has gone away no longer needs its answer.
@@ -186,6 +199,8 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
         if held_by.is_none() && (rewriting || last_tick.elapsed() >= TICK) {
             if last_tick.elapsed() >= TICK {
                 store.active_expire(clock::unix_ms(), EXPIRE_BUDGET);
+                // Between groups, nothing to roll back: free what it removed.
+                store.forget();
                 if store.wants_defrag() {
                     store.defrag_step(DEFRAG_STEP);
                 }
@@ -196,6 +211,13 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             }
         }
     }
+}
+
+/// True when `batch` has a write op, or a `RetryAof`, still to run.
+fn wants_retry(batch: &Batch) -> bool {
+    batch.ops[batch.replies.len()..]
+        .iter()
+        .any(|q| matches!(&q.op, crate::ops::Op::Srv(o) if o.is_retry()) || q.op.is_write())
 }
 
 /// Moves the batches that may run now from `waiting` to `drained`, in
@@ -238,24 +260,120 @@ fn take_runnable(
 }
 
 /// Group commit: one write (and fsync, per policy) for every batch drained.
-/// If the records cannot be written, the writes of these batches are
-/// answered with MISCONF instead of OK: nothing is acknowledged that is not
-/// in the file. The records stay queued and are retried.
-fn commit(persist: &mut Persist, drained: &mut [Batch]) {
+///
+/// If the records cannot be written, the group's changes are rolled back
+/// (the segment was cut back to where it was, see `Aof::commit`) and its
+/// writes are answered with MISCONF instead of OK: a refused write is not
+/// applied, and nothing is acknowledged that is not in the file. Reads that
+/// ran after the group's first change may have seen a write that no longer
+/// exists: they are answered with the same error (`OpCode::reads_data`).
+fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch]) {
     let Some(aof) = persist.aof.as_mut() else {
         return;
     };
     if !persist.log.has_pending() {
+        store.forget();
         return;
     }
-    if let Err(why) = aof.commit(&mut persist.log) {
-        for b in drained.iter_mut() {
-            let from = b.ran_from;
-            for (op, reply) in b.ops[from..].iter().zip(b.replies[from..].iter_mut()) {
-                if op.op.is_write() && !matches!(reply, Reply::Err(_)) {
-                    *reply = Reply::Err(Error::Misconf(why.as_str().into()));
+    match aof.commit(&mut persist.log) {
+        Ok(()) => store.forget(),
+        Err(why) => {
+            store.rollback();
+            let misconf = Error::Misconf(why.as_str().into());
+            for b in drained.iter_mut() {
+                let (from, dirty) = (b.ran_from, b.dirty_from);
+                let ops = b.ops[from..].iter().zip(b.replies[from..].iter_mut());
+                for (i, (q, reply)) in ops.enumerate() {
+                    let affected = q.op.is_write() || (from + i >= dirty && q.op.reads_data());
+                    if affected && !matches!(reply, Reply::Err(_)) {
+                        *reply = Reply::Err(misconf.clone());
+                    }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aof::{Aof, AofConfig, Fsync};
+    use crate::keyspace::Expiry;
+    use crate::ops::keys::KeyOp;
+    use crate::ops::string::{SetCond, SetReply, StrOp};
+
+    fn get(b: &mut Batch, key: &[u8]) {
+        let key = b.args.push(key);
+        b.push(0, StrOp::Get { key }.into());
+    }
+
+    fn set(b: &mut Batch, key: &[u8], value: &[u8]) {
+        let key = b.args.push(key);
+        let value = b.args.push(value);
+        b.push(
+            0,
+            StrOp::Set {
+                key,
+                value,
+                cond: SetCond::Always,
+                expiry: Expiry::Clear,
+                reply: SetReply::Ok,
+            }
+            .into(),
+        );
+    }
+
+    /// A group whose records cannot be written (`/dev/full`) is rolled back:
+    /// its writes, and the reads that ran after its first change, answer
+    /// MISCONF; what ran before the change, and ops that do not read data,
+    /// keep their replies.
+    #[test]
+    fn a_failed_commit_rolls_the_group_back() {
+        let cfg = AofConfig {
+            dir: std::env::temp_dir(),
+            fsync: Fsync::Everysec,
+            rewrite_percentage: 0,
+            rewrite_min_size: 0,
+            load_truncated: true,
+            load_corrupt: false,
+            load_missing: false,
+        };
+        let Ok(aof) = Aof::open("/dev/full".into(), &cfg) else {
+            return;
+        };
+        let mut persist = Persist::on(aof);
+        let mut store = Store::default();
+        store.set_journaling(true);
+        store.set(0, b"x", b"old", Expiry::Clear, 0).unwrap();
+        store.forget();
+        let mut first = Batch::new(0, 0);
+        get(&mut first, b"x");
+        set(&mut first, b"x", b"new");
+        let mut second = Batch::new(1, 0);
+        get(&mut second, b"x");
+        let key = second.args.push(b"x");
+        second.push(0, KeyOp::Watch { key, client: 7 }.into());
+        let key = second.args.push(b"x");
+        second.push(0, KeyOp::Del { key }.into());
+        let mut group = [first, second];
+        for b in group.iter_mut() {
+            ops::execute(&mut store, b, 0, &mut persist);
+        }
+        commit(&mut persist, &mut store, &mut group);
+        let misconf = |r: &Reply| matches!(r, Reply::Err(Error::Misconf(_)));
+        let [first, second] = &group;
+        assert!(matches!(first.replies[0], Reply::Bulk(_)));
+        assert!(misconf(&first.replies[1]));
+        assert!(misconf(&second.replies[0]), "it read the rolled-back write");
+        assert_eq!(second.replies[1], Reply::Ok);
+        assert!(misconf(&second.replies[2]));
+        assert_eq!(store.peek(0, b"x", 0), Some(&b"old"[..]));
+        assert!(persist.log.refuse_writes.is_some());
+        // Writes are refused at the shard too from now on.
+        let mut third = Batch::new(0, 0);
+        set(&mut third, b"x", b"again");
+        ops::execute(&mut store, &mut third, 0, &mut persist);
+        assert!(misconf(&third.replies[0]));
+        assert_eq!(store.peek(0, b"x", 0), Some(&b"old"[..]));
     }
 }

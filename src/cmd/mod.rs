@@ -55,6 +55,8 @@ pub struct Session {
     pub multi: Option<Box<txn::Multi>>,
     /// Shards holding a WATCH of this connection.
     pub watched: Vec<u16>,
+    /// EXEC is dispatching the queued commands (checked as a whole before).
+    pub executing: bool,
 }
 
 impl Default for Session {
@@ -83,6 +85,7 @@ impl Session {
             client,
             multi: None,
             watched: Vec::new(),
+            executing: false,
         }
     }
 
@@ -219,6 +222,20 @@ pub fn dispatch(
     shared: &Shared,
     now_ms: u64,
 ) {
+    // Big arguments join the batches shared, for this command only.
+    router.share_bigs(args.bigs());
+    route(args, conn, session, router, shared, now_ms);
+    router.share_bigs(&[]);
+}
+
+fn route(
+    args: &Args,
+    conn: usize,
+    session: &mut Session,
+    router: &mut Router,
+    shared: &Shared,
+    now_ms: u64,
+) {
     let flags = session.reply_flags();
     router.set_conn_flags(flags);
     if flags & reply_flags::SILENT != 0 && session.reply == ReplyMode::SkipNext {
@@ -262,6 +279,15 @@ pub fn dispatch(
             m.aborted = true;
         }
         return;
+    }
+    if (spec.has(flags::WRITE) || matches!(spec.cmd, Cmd::Ping | Cmd::Exec))
+        && !ctx.session.executing
+    {
+        if let Some(why) = shared.aof_health.failing() {
+            if refused_by_disk_error(&mut ctx, &why) {
+                return;
+            }
+        }
     }
     if ctx.session.multi.is_some()
         && !matches!(
@@ -367,6 +393,44 @@ fn refused_before_auth(ctx: &mut Ctx) -> bool {
     true
 }
 
+/// While an AOF segment cannot be written (Redis's
+/// `writeCommandsDeniedByDiskError` check in `processCommand`): a write
+/// command, EXEC of a transaction holding one, and PING (Redis refuses it
+/// too, so a monitoring PING sees the failure) are refused with MISCONF
+/// before they run; reads go on. Inside MULTI the refusal also aborts the
+/// transaction; EXEC answers EXECABORT quoting it. Returns false for an EXEC
+/// that writes nothing.
+///
+/// Every shard is also sent a `RetryAof`: a failing one tries its disk
+/// again before it runs anything, so the next write finds the disk as it is
+/// now (Redis retries in `beforeSleep`, after every command).
+#[cold]
+#[inline(never)]
+fn refused_by_disk_error(ctx: &mut Ctx, why: &str) -> bool {
+    let msg = crate::errors::text(&shards::Error::Misconf(why.into())).into_owned();
+    if ctx.spec.cmd == Cmd::Exec {
+        let writes = ctx.session.multi.as_ref().is_some_and(|m| {
+            m.cmds
+                .iter()
+                .any(|a| command::lookup(a.get(0)).is_some_and(|spec| spec.has(flags::WRITE)))
+        });
+        if !writes {
+            return false;
+        }
+        txn::abort(ctx, &msg);
+    } else {
+        if let Some(m) = ctx.session.multi.as_mut() {
+            m.aborted = true;
+        }
+        ctx.error(&msg);
+    }
+    ctx.router
+        .begin(crate::router::NO_CONN, crate::router::Merge::AllOk);
+    ctx.router
+        .each_shard_op(0, |_| shards::ops::server::SrvOp::RetryAof.into());
+    true
+}
+
 /// For a container command listed in `command::SUBCOMMANDS`: replies with
 /// Redis's error and returns false when the subcommand is unknown or has
 /// the wrong number of arguments.
@@ -413,8 +477,8 @@ fn queue(ctx: &mut Ctx) {
         return;
     }
     let mut queued = Args::default();
-    for a in ctx.args.iter_from(0) {
-        queued.push(a);
+    for i in 0..ctx.args.len() {
+        queued.push_from(ctx.args, i);
     }
     if let Some(m) = ctx.session.multi.as_mut() {
         m.cmds.push(queued);

@@ -104,8 +104,8 @@ pub fn object(ctx: &mut Ctx) {
 }
 
 /// MEMORY USAGE key [SAMPLES count], MALLOC-STATS, PURGE and HELP.
-/// MALLOC-STATS and PURGE answer what Redis built on the system allocator
-/// answers (shardcache uses it too). DOCTOR and STATS are not served: their
+/// MALLOC-STATS answers what Redis built on the system allocator answers
+/// (shardcache uses it too); PURGE trims malloc's free pages. DOCTOR and STATS are not served: their
 /// reports rest on figures not tracked here (peak memory, client buffers),
 /// so they answer Redis's unknown subcommand error, and HELP leaves them out.
 pub fn memory(ctx: &mut Ctx) {
@@ -135,6 +135,9 @@ pub fn memory(ctx: &mut Ctx) {
         }
         Some("purge") => {
             if arity(ctx, "purge", 2) {
+                // Hands the pages malloc holds free back to the kernel
+                // (Redis asks jemalloc to purge dirty pages).
+                crate::alloc::release_free_memory();
                 ctx.reply(encode::ok);
             }
         }

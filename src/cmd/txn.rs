@@ -187,6 +187,9 @@ pub fn exec(ctx: &mut Ctx) {
         ctx.router.mark_ordered();
     }
     ctx.reply(|out| encode::array(out, multi.cmds.len()));
+    // The queued commands run without the checks EXEC passed as a whole
+    // (Redis runs them through `call`, not `processCommand`).
+    ctx.session.executing = true;
     for args in &multi.cmds {
         dispatch(
             args,
@@ -197,6 +200,7 @@ pub fn exec(ctx: &mut Ctx) {
             ctx.now_ms,
         );
     }
+    ctx.session.executing = false;
 }
 
 /// Holds every shard the queued commands (and the session's WATCHes) touch.

@@ -443,6 +443,28 @@ impl Raw {
     pub fn connect(addr: &str) -> Raw {
         let stream =
             TcpStream::connect(addr).unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+        Raw::from_stream(stream)
+    }
+
+    /// Connects to `addr` from the local address `from` (e.g. `127.0.0.2`).
+    pub fn connect_from(addr: &str, from: &str) -> Raw {
+        let to: std::net::SocketAddr = addr.parse().expect("an IP:port address");
+        let from: std::net::SocketAddr = format!("{from}:0").parse().expect("an IP address");
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(to),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .expect("a TCP socket");
+        socket.bind(&from.into()).expect("bind the client address");
+        socket
+            .connect_timeout(&to.into(), IO_TIMEOUT)
+            .unwrap_or_else(|e| panic!("cannot connect to {addr} from {from}: {e}"));
+        Raw::from_stream(socket.into())
+    }
+
+    /// Wraps a connected stream, with TCP_NODELAY and `IO_TIMEOUT` timeouts.
+    pub fn from_stream(stream: TcpStream) -> Raw {
         stream.set_nodelay(true).unwrap();
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();

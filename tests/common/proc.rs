@@ -13,24 +13,35 @@ pub struct Proc {
     child: Child,
     /// Its port.
     pub port: u16,
+    /// Every stderr line so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Proc {
     /// Starts the binary on `dir` (with `--port 0 --no-pin --workers 2`) and waits for its port.
     pub fn start(dir: &Path, extra: &[&str]) -> Proc {
+        Proc::start_env(dir, extra, &[])
+    }
+
+    /// `start` with extra environment variables.
+    pub fn start_env(dir: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shardcache"))
             .args(["--port", "0", "--no-pin", "--workers", "2", "--dir"])
             .arg(dir)
             .args(extra)
+            .envs(env.iter().map(|&(k, v)| (k, v)))
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn shardcache");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = log.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                keep.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or("");
                     let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
@@ -49,7 +60,12 @@ impl Proc {
             Ok(Err(line)) => panic!("server refused to start: {line}"),
             Err(_) => panic!("server did not report its port"),
         };
-        Proc { child, port }
+        Proc { child, port, log }
+    }
+
+    /// The stderr lines printed so far, joined.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     /// A `redis` crate connection.
@@ -88,6 +104,39 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the binary on `dir` with `extra`, expecting it to refuse to start:
+/// returns its stderr. Bounded: a server that does start is killed after 10 s
+/// and the test fails.
+pub fn refused(dir: &Path, extra: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shardcache"))
+        .args(["--port", "0", "--no-pin", "--workers", "1", "--dir"])
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn shardcache");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server started on {} instead of refusing",
+                dir.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "refused with status 1: {err}");
+    err
 }
 
 /// A fresh directory under the system temp dir.

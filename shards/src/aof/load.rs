@@ -4,7 +4,7 @@
 use super::manifest::{segment_name, Manifest, MANIFEST};
 use super::record::{parse_frame, Frame, Record};
 use super::segment::Aof;
-use super::AofConfig;
+use super::{sync_dir, AofConfig};
 use crate::keyspace::{Expiry, Limits, Store};
 use crate::route::Router;
 use std::fs::{self, File, OpenOptions};
@@ -147,6 +147,10 @@ fn load_segment(
         ..Default::default()
     };
     if !path.exists() {
+        // Only when `--aof-load-missing yes` let `open` go on without it.
+        if !cfg.load_missing {
+            return Err(format!("{}: the segment does not exist", path.display()));
+        }
         store.set_limits(limits);
         return Ok((store, report));
     }
@@ -260,13 +264,99 @@ pub struct Opened {
     pub resharded_from: Option<usize>,
 }
 
+/// A segment file found in the data directory: `shard-<index>.<generation>.aof`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Found {
+    generation: u64,
+    index: usize,
+    name: String,
+}
+
+/// The shard index and generation a segment's name carries, if it is one.
+fn parse_segment_name(name: &str) -> Option<(usize, u64)> {
+    let rest = name.strip_prefix("shard-")?.strip_suffix(".aof")?;
+    let (i, g) = rest.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(i) || !digits(g) {
+        return None;
+    }
+    Some((i.parse().ok()?, g.parse().ok()?))
+}
+
+/// Every segment file in `dir`, newest generation first, then by index.
+fn segments_on_disk(dir: &Path) -> Result<Vec<Found>, String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut found = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some((index, generation)) = parse_segment_name(&name) {
+            found.push(Found {
+                generation,
+                index,
+                name,
+            });
+        }
+    }
+    found.sort_by(|a, b| b.generation.cmp(&a.generation).then(a.index.cmp(&b.index)));
+    Ok(found)
+}
+
+fn names(found: &[Found]) -> String {
+    found
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A data directory that holds segments but no manifest (an operator removed
+/// it, or a copy left it behind). The newest generation whose segments are
+/// all there (indices 0..n, none missing) is the data: a reshard renames its
+/// new segments into place from the last index down to 0, so a generation it
+/// did not finish always lacks `shard-0`. Nothing is written here; the caller
+/// re-routes what this returns into a new generation and manifest.
+fn recover_manifest(dir: &Path, found: &[Found]) -> Result<Manifest, String> {
+    let mut generations: Vec<u64> = found.iter().map(|f| f.generation).collect();
+    generations.dedup();
+    for g in generations {
+        let segs: Vec<&Found> = found.iter().filter(|f| f.generation == g).collect();
+        let complete = segs.iter().enumerate().all(|(i, f)| f.index == i);
+        if complete {
+            return Ok(Manifest {
+                shards: segs.len(),
+                // The routing that wrote them is unknown: always re-route.
+                fingerprint: 0,
+                generation: g,
+                segments: segs.iter().map(|f| f.name.clone()).collect(),
+            });
+        }
+    }
+    Err(format!(
+        "{dir} has no manifest, and the AOF segments in it ({list}) form no complete generation \
+         (shard-0 up to shard-N-1 of one generation); nothing was changed. Restore {dir}/manifest \
+         from a backup, or move the segments out of {dir} to start with an empty data set",
+        dir = dir.display(),
+        list = names(found)
+    ))
+}
+
 /// Opens (or creates) the data directory, replays every segment — one
 /// thread per segment — and re-routes the keys when the shard count or the
 /// routing changed since the manifest was written.
+///
+/// A segment is data until a manifest written here retires it: nothing in
+/// this function creates a file over one, truncates one (other than a torn
+/// tail, see `load_segment`) or deletes one that a manifest still lists or
+/// that no manifest ever listed. A directory with segments but no manifest is
+/// recovered from its newest complete generation (see `recover_manifest`);
+/// a segment the manifest lists but that is missing refuses the start unless
+/// `load_missing`.
 pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opened, String> {
     let dir = &cfg.dir;
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let n = router.shards();
+    let found = segments_on_disk(dir)?;
     let manifest = match fs::read_to_string(dir.join(MANIFEST)) {
         Ok(text) => Some(
             Manifest::parse(&text).map_err(|e| format!("{}: {e}", dir.join(MANIFEST).display()))?,
@@ -274,27 +364,70 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("{}: {e}", dir.join(MANIFEST).display())),
     };
-    let Some(m) = manifest else {
-        let m = Manifest {
-            shards: n,
-            fingerprint: router.fingerprint(),
-            generation: 1,
-            segments: (0..n).map(|i| segment_name(i, 1)).collect(),
-        };
-        for seg in &m.segments {
-            File::create(dir.join(seg)).map_err(|e| format!("{seg}: {e}"))?;
+    let recovered = manifest.is_none() && !found.is_empty();
+    let m = match manifest {
+        Some(m) => m,
+        None if found.is_empty() => {
+            // A fresh directory.
+            let m = Manifest {
+                shards: n,
+                fingerprint: router.fingerprint(),
+                generation: 1,
+                segments: (0..n).map(|i| segment_name(i, 1)).collect(),
+            };
+            for seg in &m.segments {
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(dir.join(seg))
+                    .map_err(|e| format!("{}: {e}", dir.join(seg).display()))?;
+            }
+            m.store(dir).map_err(|e| format!("manifest: {e}"))?;
+            let stores = limits.iter().map(|&l| Store::new(l)).collect();
+            return finish(cfg, &m, stores, Vec::new(), None, &[]);
         }
-        m.store(dir).map_err(|e| format!("manifest: {e}"))?;
-        return finish(
-            cfg,
-            &m,
-            limits.iter().map(|&l| Store::new(l)).collect(),
-            Vec::new(),
-            None,
-        );
+        None => {
+            let m = recover_manifest(dir, &found)?;
+            eprintln!(
+                "shardcache aof: {} has no manifest: loading generation {} ({} segments: {}), \
+                 the newest complete one found, and writing a new manifest",
+                dir.display(),
+                m.generation,
+                m.shards,
+                m.segments.join(", ")
+            );
+            m
+        }
     };
 
-    let same_routing = m.shards == n && m.fingerprint == router.fingerprint();
+    let missing: Vec<&String> = m
+        .segments
+        .iter()
+        .filter(|s| !dir.join(s).exists())
+        .collect();
+    if !missing.is_empty() {
+        let list = missing
+            .iter()
+            .map(|s| dir.join(s).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !cfg.load_missing {
+            return Err(format!(
+                "{} lists {} segment(s) that do not exist: {list}; their keys would be lost. \
+                 Restore the file(s), or start with --aof-load-missing yes to start without them",
+                dir.join(MANIFEST).display(),
+                missing.len()
+            ));
+        }
+        eprintln!(
+            "shardcache aof: --aof-load-missing yes: skipped {} missing segment(s) of {}: {list}; \
+             the keys they held are lost",
+            missing.len(),
+            m.segments.len()
+        );
+    }
+
+    let same_routing = !recovered && m.shards == n && m.fingerprint == router.fingerprint();
     let replay_limits: Vec<Limits> = if same_routing {
         limits.to_vec()
     } else {
@@ -323,7 +456,7 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
         reports.push(rep);
     }
     if same_routing {
-        return finish(cfg, &m, stores, reports, None);
+        return finish(cfg, &m, stores, reports, None, &found);
     }
 
     // Re-route: every old segment was replayed into a store of its own (so a
@@ -350,11 +483,27 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
         }
     }
     drop(stores);
-    let generation = m.generation + 1;
+    // Above every generation on disk, so the new segments never meet a file
+    // of the same name (one a reshard that did not finish left behind).
+    let generation = found
+        .iter()
+        .map(|f| f.generation)
+        .max()
+        .unwrap_or(0)
+        .max(m.generation)
+        + 1;
     let segments: Vec<String> = (0..n).map(|i| segment_name(i, generation)).collect();
     for (store, seg) in fresh.iter().zip(&segments) {
-        write_snapshot(&dir.join(seg), store).map_err(|e| format!("{seg}: {e}"))?;
+        let tmp = dir.join(format!("{seg}.{RESHARD_SUFFIX}"));
+        write_snapshot(&tmp, store).map_err(|e| format!("{}: {e}", tmp.display()))?;
     }
+    // Last index first: an interrupted series of renames never leaves a
+    // generation that looks complete (see `recover_manifest`).
+    for seg in segments.iter().rev() {
+        let tmp = dir.join(format!("{seg}.{RESHARD_SUFFIX}"));
+        fs::rename(&tmp, dir.join(seg)).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    }
+    sync_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let new = Manifest {
         shards: n,
         fingerprint: router.fingerprint(),
@@ -362,19 +511,37 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
         segments,
     };
     new.store(dir).map_err(|e| format!("manifest: {e}"))?;
+    // The manifest just written retires the old generation.
     for old in &m.segments {
         let _ = fs::remove_file(dir.join(old));
     }
     for (store, lim) in fresh.iter_mut().zip(limits) {
         store.set_limits(*lim);
     }
-    eprintln!(
-        "shardcache aof: re-routed {} keys from {} to {n} shards (generation {generation})",
-        fresh.iter().map(|s| s.len()).sum::<usize>(),
-        m.shards
-    );
-    finish(cfg, &new, fresh, reports, Some(m.shards))
+    let keys = fresh.iter().map(|s| s.len()).sum::<usize>();
+    if recovered {
+        eprintln!(
+            "shardcache aof: {}: recovered {keys} keys from generation {} ({} segments) into \
+             generation {generation} ({n} segments) and wrote a new manifest",
+            dir.display(),
+            m.generation,
+            m.shards
+        );
+    } else {
+        eprintln!(
+            "shardcache aof: re-routed {keys} keys from {} to {n} shards (generation {generation})",
+            m.shards
+        );
+    }
+    let leftover: Vec<Found> = found
+        .into_iter()
+        .filter(|f| !m.segments.contains(&f.name))
+        .collect();
+    finish(cfg, &new, fresh, reports, Some(m.shards), &leftover)
 }
+
+/// Suffix of the segments a reshard writes before renaming them into place.
+const RESHARD_SUFFIX: &str = "reshard";
 
 fn finish(
     cfg: &AofConfig,
@@ -382,24 +549,37 @@ fn finish(
     stores: Vec<Store>,
     segments: Vec<SegmentReport>,
     resharded_from: Option<usize>,
+    found: &[Found],
 ) -> Result<Opened, String> {
     let aofs = m
         .segments
         .iter()
         .map(|seg| Aof::open(cfg.dir.join(seg), cfg).map_err(|e| format!("{seg}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    // Leftovers of a crash are never part of the data: a rewrite that did
-    // not finish, or segments of an older generation whose removal did not
-    // happen after the manifest switched.
+    // Leftovers of a crash that never were data: a rewrite or a reshard
+    // output whose rename did not happen (the segment it was to replace, or
+    // the manifest that was to list it, still holds the data).
     if let Ok(entries) = fs::read_dir(&cfg.dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let stale_segment =
-                name.starts_with("shard-") && name.ends_with(".aof") && !m.segments.contains(&name);
-            if name.ends_with(".aof.rewrite") || stale_segment {
+            if name.ends_with(".aof.rewrite") || name.ends_with(&format!(".aof.{RESHARD_SUFFIX}")) {
                 let _ = fs::remove_file(e.path());
             }
         }
+    }
+    // Segments no manifest of ours retired (an older generation whose removal
+    // did not happen, a copy): left for the operator, never deleted here.
+    let stray: Vec<Found> = found
+        .iter()
+        .filter(|f| !m.segments.contains(&f.name))
+        .cloned()
+        .collect();
+    if !stray.is_empty() {
+        eprintln!(
+            "shardcache aof: {}: segments not in the manifest, left alone: {}",
+            cfg.dir.display(),
+            names(&stray)
+        );
     }
     Ok(Opened {
         stores,

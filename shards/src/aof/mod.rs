@@ -37,6 +37,8 @@ pub use segment::{Aof, AofStatus};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// When the AOF reaches the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +94,8 @@ pub struct AofConfig {
     /// Start with the valid prefix even when a segment is corrupt before its end
     /// (the bad remainder is moved aside, not deleted).
     pub load_corrupt: bool,
+    /// Start when a segment the manifest lists does not exist, without its keys.
+    pub load_missing: bool,
 }
 
 /// The records a shard produced while executing, waiting to be written.
@@ -144,7 +148,69 @@ impl Log {
     pub fn has_pending(&self) -> bool {
         !self.buf.is_empty()
     }
+
+    /// Bytes its buffer holds.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Drops the records waiting to be written (their writes were rolled
+    /// back); the next record starts with a SELECT.
+    fn discard(&mut self) {
+        self.buf.clear();
+        if self.buf.capacity() > KEEP_LOG_CAPACITY {
+            self.buf = Vec::new();
+        }
+        self.db = None;
+    }
 }
+
+/// The most a retry of a failed append writes (see `Aof::retry`).
+const RETRY_MAX_BYTES: usize = 64 * 1024;
+
+/// A log buffer above this size is given back after it was written: one
+/// big value must not pin its size for the shard's life.
+const KEEP_LOG_CAPACITY: usize = 1 << 20;
+
+/// Whether the shards can write their AOF segments: set and cleared by the
+/// shards, read by the workers so that write commands are refused before
+/// they run (Redis checks `writeCommandsDeniedByDiskError` in
+/// `processCommand`). A shard also refuses write ops itself while its own
+/// segment fails, for commands that passed the workers' check just before.
+#[derive(Debug, Default)]
+pub struct AofHealth {
+    /// Shards whose segment cannot be written now.
+    failing: AtomicUsize,
+    /// The last error, as MISCONF quotes it.
+    error: Mutex<String>,
+}
+
+impl AofHealth {
+    /// The error writes are refused with, or None when every segment can be
+    /// written (one atomic load on that path).
+    pub fn failing(&self) -> Option<String> {
+        if self.failing.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        Some(self.error.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    fn set_failed(&self, error: &str) {
+        *self.error.lock().unwrap_or_else(|p| p.into_inner()) = error.to_string();
+        self.failing.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn set_ok(&self) {
+        self.failing.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Test-only fault injection: when the process starts with this variable
+/// naming a file, every append to a segment fails with ENOSPC (after writing
+/// half its bytes, as a filling disk does) while that file exists; if the
+/// file holds the word `truncate`, taking a failed append back fails too.
+/// Read once at start and looked at only where a segment is appended to.
+pub const FAIL_WRITES_ENV: &str = "SHARDCACHE_TEST_AOF_FAIL";
 
 /// An I/O error as C's `strerror` words it (what Redis prints), without
 /// Rust's ` (os error N)` suffix.

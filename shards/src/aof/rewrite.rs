@@ -186,9 +186,12 @@ impl Aof {
         self.base_size = size;
         self.unsynced = false;
         self.last_rewrite_ok = true;
+        if std::mem::take(&mut self.resync) {
+            // The segment is what memory holds again.
+            self.set_ok(log);
+        }
         // The new segment ends with the buffer, whose database context
         // matches `log`'s, so appending continues seamlessly.
-        let _ = log;
         tracing_note(&format!(
             "{}: rewritten to {} bytes in {} ms",
             self.path.display(),

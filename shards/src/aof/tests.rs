@@ -1,7 +1,7 @@
 //! Tests of the AOF: records, replay, manifest, reshard, rewrite.
 
 use super::manifest::{Manifest, MANIFEST};
-use super::{open, AofConfig, Fsync, Log, Record};
+use super::{open, AofConfig, Fsync, Log, Opened, Record};
 use crate::keyspace::{Expiry, Limits};
 use crate::route::Router;
 use std::fs;
@@ -24,6 +24,7 @@ fn cfg(dir: &Path) -> AofConfig {
         rewrite_min_size: 64 << 20,
         load_truncated: true,
         load_corrupt: false,
+        load_missing: false,
     }
 }
 
@@ -271,4 +272,146 @@ fn every_record_kind_round_trips_through_encode_and_parse() {
     ] {
         assert!(Record::parse(bad, |_| Ok(())).is_err(), "{bad:?}");
     }
+}
+
+/// Writes `keys` keys through `open` with `n` shards; returns the segment sizes.
+fn fill(c: &AofConfig, n: usize, keys: u32) -> Vec<(String, u64)> {
+    let r = Router::new(n);
+    let mut opened = open(c, &r, &vec![Limits::default(); n]).unwrap();
+    for i in 0..keys {
+        let k = format!("key:{i}");
+        let mut log = Log::new(true);
+        set(&mut log, 0, k.as_bytes(), i.to_string().as_bytes(), 0);
+        opened.aofs[r.shard_of(k.as_bytes())]
+            .commit(&mut log)
+            .unwrap();
+    }
+    files(&c.dir)
+}
+
+/// Every file of `dir` with its size, sorted by name.
+fn files(dir: &Path) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn total_keys(o: &Opened) -> usize {
+    o.stores.iter().map(|s| s.len()).sum()
+}
+
+#[test]
+fn missing_manifest_recovers_the_newest_complete_generation() {
+    let dir = tmpdir("nomanifest");
+    let c = cfg(&dir);
+    let before = fill(&c, 2, 500);
+    let seg_bytes: u64 = before
+        .iter()
+        .filter(|(n, _)| n != MANIFEST)
+        .map(|f| f.1)
+        .sum();
+    assert!(seg_bytes > 5_000, "{before:?}");
+    fs::remove_file(dir.join(MANIFEST)).unwrap();
+    // Same shard count: still re-routed (the routing that wrote them is
+    // unknown), into a generation above the one found.
+    let o = open(&c, &Router::new(2), &[Limits::default(); 2]).unwrap();
+    assert_eq!(total_keys(&o), 500);
+    let m = Manifest::parse(&fs::read_to_string(dir.join(MANIFEST)).unwrap()).unwrap();
+    assert_eq!((m.shards, m.generation), (2, 2));
+    drop(o);
+    // And it stays: a normal start on the new manifest.
+    let o = open(&c, &Router::new(2), &[Limits::default(); 2]).unwrap();
+    assert_eq!(total_keys(&o), 500);
+    assert_eq!(o.resharded_from, None);
+}
+
+#[test]
+fn missing_manifest_after_reshards_skips_incomplete_generations_and_deletes_nothing_else() {
+    let dir = tmpdir("nomanifest-gen");
+    let c = cfg(&dir);
+    fill(&c, 4, 300);
+    // 4 -> 2 -> 3 shards: generation 3 holds the data.
+    drop(open(&c, &Router::new(2), &[Limits::default(); 2]).unwrap());
+    drop(open(&c, &Router::new(3), &[Limits::default(); 3]).unwrap());
+    fs::remove_file(dir.join(MANIFEST)).unwrap();
+    // An older generation left behind, and a newer one a reshard did
+    // not finish (its renames go last index first: shard-0 is missing).
+    fs::write(dir.join("shard-0.1.aof"), b"*1\r\n$8\r\nFLUSHALL\r\n").unwrap();
+    fs::write(dir.join("shard-1.7.aof"), b"*1\r\n$8\r\nFLUSHALL\r\n").unwrap();
+    fs::write(dir.join("shard-3.2.aof.rewrite"), b"partial").unwrap();
+    let o = open(&c, &Router::new(2), &[Limits::default(); 2]).unwrap();
+    assert_eq!(total_keys(&o), 300);
+    let m = Manifest::parse(&fs::read_to_string(dir.join(MANIFEST)).unwrap()).unwrap();
+    assert_eq!(
+        (m.shards, m.generation),
+        (2, 8),
+        "above every generation on disk"
+    );
+    let names: Vec<String> = files(&dir).into_iter().map(|f| f.0).collect();
+    assert_eq!(
+        names,
+        [
+            "manifest",
+            "shard-0.1.aof",
+            "shard-0.8.aof",
+            "shard-1.7.aof",
+            "shard-1.8.aof"
+        ],
+        "generation 3 retired by the new manifest; the stray ones left alone, the rewrite leftover gone"
+    );
+}
+
+#[test]
+fn missing_manifest_without_a_complete_generation_refuses_and_changes_nothing() {
+    let dir = tmpdir("nomanifest-refuse");
+    let c = cfg(&dir);
+    fill(&c, 3, 200);
+    fs::remove_file(dir.join(MANIFEST)).unwrap();
+    fs::remove_file(dir.join("shard-0.1.aof")).unwrap();
+    let before = files(&dir);
+    let err = open(&c, &Router::new(3), &[Limits::default(); 3])
+        .err()
+        .unwrap();
+    assert!(
+        err.contains(&dir.display().to_string())
+            && err.contains("shard-1.1.aof, shard-2.1.aof")
+            && err.contains("no manifest"),
+        "{err}"
+    );
+    assert_eq!(files(&dir), before, "nothing written, truncated or deleted");
+}
+
+#[test]
+fn a_listed_segment_that_is_missing_refuses_unless_allowed() {
+    let dir = tmpdir("missing-seg");
+    let mut c = cfg(&dir);
+    fill(&c, 2, 400);
+    let r = Router::new(2);
+    let on_1 = (0..400u32)
+        .filter(|i| r.shard_of(format!("key:{i}").as_bytes()) == 1)
+        .count();
+    fs::remove_file(dir.join("shard-0.1.aof")).unwrap();
+    let before = files(&dir);
+    let err = open(&c, &r, &[Limits::default(); 2]).err().unwrap();
+    assert!(
+        err.contains("shard-0.1.aof") && err.contains("--aof-load-missing"),
+        "{err}"
+    );
+    assert_eq!(files(&dir), before);
+    c.load_missing = true;
+    let o = open(&c, &r, &[Limits::default(); 2]).unwrap();
+    assert_eq!(total_keys(&o), on_1);
+    assert!(
+        dir.join("shard-0.1.aof").exists(),
+        "an empty segment in its place"
+    );
 }

@@ -19,6 +19,7 @@ mod evict;
 mod expire;
 mod lru;
 pub mod record;
+mod undo;
 mod walk;
 mod watch;
 
@@ -212,6 +213,9 @@ pub struct Store {
     scratch: Vec<u8>,
     /// The page id from which the next defragmentation step looks for sparse pages.
     defrag_from: usize,
+    /// What the changes since the last `forget` replaced, while journaling
+    /// is on (see `undo`); None when off.
+    journal: Option<Box<undo::Journal>>,
 }
 
 impl Default for Store {
@@ -280,6 +284,7 @@ impl Store {
             watches: None,
             scratch: Vec::new(),
             defrag_from: 0,
+            journal: None,
         }
     }
 
@@ -412,6 +417,12 @@ impl Store {
             return None;
         }
         let h = record::get_u32(c, l.val_at);
+        if self.journaling() {
+            // Whole-value journaling: correct for any type; a family whose
+            // values grow large records its own element-level inverse instead.
+            let copy = self.objects.get(h).clone();
+            self.note_was(pos, Some(copy));
+        }
         let o = self.objects.get_mut(h);
         let before = o.heap_bytes();
         let r = f(o);
@@ -568,6 +579,15 @@ impl Store {
         if let Some(w) = self.watches.as_mut() {
             w.touch(db as u8, key_bytes(&self.arena, &self.long_keys, pos));
         }
+        let obj = if l.meta & VAL_OBJ != 0 {
+            let o = self.objects.remove(record::get_u32(c, l.val_at));
+            self.object_bytes -= o.heap_bytes();
+            Some(o)
+        } else {
+            None
+        };
+        // Journaled, the value is kept until the group's records are safe.
+        let obj = self.note_was(pos, obj);
         let h = self.hash(key_bytes(&self.arena, &self.long_keys, pos));
         self.dbs[db].remove(h, |p| p == pos);
         if l.meta & TTL != 0 {
@@ -579,13 +599,6 @@ impl Store {
             let k = self.long_keys.remove(record::get_u32(c, l.key_at));
             self.long_key_bytes -= crate::alloc_size(k.len());
         }
-        let obj = if l.meta & VAL_OBJ != 0 {
-            let o = self.objects.remove(record::get_u32(c, l.val_at));
-            self.object_bytes -= o.heap_bytes();
-            Some(o)
-        } else {
-            None
-        };
         record::set_meta(self.arena.chunk_mut(pos), 0);
         self.arena.free(pos);
         self.live -= 1;
@@ -692,6 +705,8 @@ impl Store {
     ) -> Result<(&mut [u8], u64, bool), OutOfMemory> {
         let (pos, grown) = match self.lookup(db, key, now_ms, Lookup::WRITE) {
             Some(pos) => {
+                // The caller changes only the byte at `min_len - 1`.
+                self.note_byte(pos, min_len.max(1) - 1);
                 let cur = self.value_at(pos).as_str().map_or(0, <[u8]>::len);
                 let grown = cur < min_len;
                 let pos = if grown {
@@ -824,6 +839,7 @@ impl Store {
         self.dbs[src].remove(h, |p| p == pos);
         let (arena, long_keys, hasher) = (&self.arena, &self.long_keys, &self.hasher);
         self.dbs[dst].insert(h, pos, |p| hasher.hash_one(key_bytes(arena, long_keys, p)));
+        self.note_moved(src, dst, key);
         self.modified(src, key);
         self.modified(dst, key);
         let c = self.arena.chunk_mut(pos);
@@ -848,6 +864,7 @@ impl Store {
         enc: StrEncoding,
         expire_at: u64,
     ) -> Result<u32, OutOfMemory> {
+        self.note_created(db, key);
         let ttl = expire_at != 0;
         let key_inline = key.len() <= KEY_INLINE_MAX;
         let (val, obj) = match value {
@@ -910,6 +927,26 @@ impl Store {
         ttl: TtlChange,
         enc: Option<StrEncoding>,
     ) -> Result<u32, OutOfMemory> {
+        if self.journaling() {
+            match value {
+                Repl::Keep => self.note_ttl(pos),
+                Repl::Bytes(_) => {
+                    let c = self.arena.chunk(pos);
+                    let l = Layout::of(c);
+                    if l.meta & VAL_OBJ != 0 {
+                        // The old object goes to the journal whole; an empty
+                        // one holds its place until the rewrite replaces it.
+                        let h = record::get_u32(c, l.val_at);
+                        let old =
+                            std::mem::replace(self.objects.get_mut(h), Object::Str(Vec::new()));
+                        self.object_bytes -= old.heap_bytes();
+                        self.note_was(pos, Some(old));
+                    } else {
+                        self.note_was(pos, None);
+                    }
+                }
+            }
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         scratch.extend_from_slice(self.arena.chunk(pos));
@@ -1096,20 +1133,21 @@ impl Store {
         self.avg_ttl[db] = 0;
     }
 
-    /// Empties every database and gives the memory back.
+    /// Empties every database and gives the memory back (once the group's
+    /// records are safe, when journaling).
     pub fn flush_all(&mut self) {
         let all: Vec<usize> = (0..NUM_DBS).collect();
         self.touch_watched_in(&all);
-        let limits = self.limits;
-        let stats = self.stats;
-        let tracking = self.evicted.is_some();
-        let watches = self.watches.take();
-        let epoch = self.epoch;
-        *self = Store::new(limits);
-        self.stats = stats;
-        self.watches = watches;
-        self.epoch = epoch;
-        self.track_evictions(tracking);
+        let mut fresh = Store::new(self.limits);
+        fresh.stats = self.stats;
+        fresh.watches = self.watches.take();
+        fresh.evicted = self.evicted.take();
+        fresh.journal = self.journal.take();
+        fresh.epoch = self.epoch;
+        let old = std::mem::replace(self, fresh);
+        // Journaled, the old store is set aside whole until the group's
+        // records are safe; otherwise it is freed here.
+        self.keep_flushed(old);
     }
 
     /// SWAPDB: the two databases trade their keys. Records carry their db,
@@ -1120,6 +1158,7 @@ impl Store {
             return;
         }
         self.touch_watched_in(&[a, b]);
+        self.note_swap(a, b);
         for (from, to) in [(a, b), (b, a)] {
             let positions: Vec<u32> = self.dbs[from].iter().collect();
             for pos in positions {

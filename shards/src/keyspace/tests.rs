@@ -657,3 +657,102 @@ fn small_keys_cost_little_beside_their_bytes() {
     let per_key = (s.used_memory() - base) as f64 / n as f64;
     assert!(per_key <= 134.0, "{per_key} bytes per key");
 }
+
+/// Every key of every database with its value (as text) and expiry.
+fn snapshot(s: &Store) -> Vec<(u8, Vec<u8>, String, u64)> {
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let next = s.snapshot_range(cursor, 1000, 0, |db, k, v, exp| {
+            let v = match v {
+                ValueRef::Str(b) => format!("s:{}", String::from_utf8_lossy(b)),
+                ValueRef::Obj(o) => format!("o:{o:?}"),
+            };
+            out.push((db, k.to_vec(), v, exp));
+        });
+        match next {
+            Some(c) => cursor = c,
+            None => break,
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn rollback_restores_every_kind_of_change_exactly() {
+    let mut s = Store::new(Limits {
+        max_keys: 60,
+        ..Limits::default()
+    });
+    s.set_journaling(true);
+    let mut rng = 0x5eed_1234_abcd_0001u64;
+    let keys: Vec<Vec<u8>> = (0..40u32).map(|i| format!("k{i}").into_bytes()).collect();
+    for group in 0..300 {
+        let before = snapshot(&s);
+        let n = 1 + next_random(&mut rng) % 12;
+        for _ in 0..n {
+            let r = next_random(&mut rng);
+            let k = &keys[(r % keys.len() as u64) as usize];
+            let db = ((r >> 8) % 3) as usize;
+            match (r >> 16) % 12 {
+                0 | 1 => {
+                    let len = [1usize, 50, 300, 3000, 9000][((r >> 24) % 5) as usize];
+                    let exp = if r & (1 << 40) != 0 {
+                        Expiry::At(1_000_000 + (r >> 41) % 1000)
+                    } else {
+                        Expiry::Clear
+                    };
+                    let _ = s.set(db, k, &vec![b'a' + (r % 26) as u8; len], exp, 0);
+                }
+                2 => {
+                    s.del(db, k, 0);
+                }
+                3 => {
+                    s.expire(db, k, 2_000_000 + r % 1000, 0);
+                }
+                4 => {
+                    s.expire(db, k, 0, 0);
+                }
+                5 => {
+                    if let Some(pos) = s.lookup(db, k, 0, Lookup::PEEK) {
+                        if s.kind_at(pos) == Kind::String {
+                            let len = 1 + (r >> 30) as usize % 4000;
+                            if let Ok((v, _, _)) = s.value_for_update(db, k, len, 0) {
+                                v[len - 1] ^= 0x5a;
+                            }
+                        }
+                    } else if let Ok((v, _, _)) = s.value_for_update(db, k, 3, 0) {
+                        v[2] = 1;
+                    }
+                }
+                6 => {
+                    s.move_key(db, (db + 1) % 3, k, 0);
+                }
+                7 => s.swap_db(db, (db + 2) % 3),
+                8 if group % 7 == 0 => s.flush_all(),
+                9 if group % 5 == 0 => s.flush_db(db),
+                10 => {
+                    if s.lookup(db, k, 0, Lookup::PEEK).is_none() {
+                        let _ = s.insert_object(db, k, Object::Test(vec![7; 10]), 0);
+                    } else if let Some(pos) = s.lookup(db, k, 0, Lookup::PEEK) {
+                        s.with_object(pos, |o| {
+                            if let Object::Test(v) = o {
+                                v.push(9);
+                            }
+                        });
+                    }
+                }
+                _ => {
+                    s.get(db, k, 0);
+                }
+            }
+        }
+        if group % 3 == 0 {
+            s.forget();
+        } else {
+            s.rollback();
+            assert_eq!(snapshot(&s), before, "group {group}");
+        }
+    }
+}

@@ -64,6 +64,17 @@ impl Op {
         }
     }
 
+    /// True for ops whose reply depends on the data: if the group they ran
+    /// in is rolled back (its AOF records failed), a reply given after the
+    /// group's first change may show a write that no longer exists.
+    pub fn reads_data(&self) -> bool {
+        match self {
+            Op::Srv(o) => o.reads_data(),
+            Op::Key(KeyOp::Watch { .. }) => false,
+            _ => true,
+        }
+    }
+
     fn exec(&self, cx: &mut Cx) -> Reply {
         match self {
             Op::Str(o) => o.exec(cx),
@@ -162,7 +173,11 @@ pub fn bulk(out: &mut Vec<u8>, v: &[u8]) -> Reply {
 /// reply before it can build its next step), and earlier replies stay.
 pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64, persist: &mut Persist) {
     batch.ran_from = batch.replies.len();
+    batch.dirty_from = usize::MAX;
     for i in batch.ran_from..batch.ops.len() {
+        if batch.dirty_from == usize::MAX && persist.log.has_pending() {
+            batch.dirty_from = i;
+        }
         let q = &batch.ops[i];
         let reply = match &persist.log.refuse_writes {
             Some(why) if q.op.is_write() => Reply::Err(Error::Misconf(why.clone())),

@@ -75,6 +75,11 @@ pub enum SrvOp {
         /// The client's id.
         client: u64,
     },
+    /// Nothing → OK. Sent to every shard when a worker refuses a write
+    /// because an AOF segment fails: a shard whose segment fails tries it
+    /// again before running any batch, so this makes the next write find
+    /// the disk as it is (Redis retries after every command, in `beforeSleep`).
+    RetryAof,
 }
 
 impl SrvOp {
@@ -83,6 +88,27 @@ impl SrvOp {
             self,
             SrvOp::FlushDb | SrvOp::FlushAll | SrvOp::SwapDb { .. }
         )
+    }
+
+    /// See `Op::reads_data`.
+    pub(super) fn reads_data(&self) -> bool {
+        !matches!(
+            self,
+            SrvOp::Info
+                | SrvOp::SetLimits(_)
+                | SrvOp::ResetStats
+                | SrvOp::RewriteAof
+                | SrvOp::SetFsync(_)
+                | SrvOp::Shutdown
+                | SrvOp::Unwatch { .. }
+                | SrvOp::WatchCheck { .. }
+                | SrvOp::RetryAof
+        )
+    }
+
+    /// True for the op that asks a failing shard to try its disk again.
+    pub fn is_retry(&self) -> bool {
+        matches!(self, SrvOp::RetryAof)
     }
 
     pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
@@ -126,9 +152,11 @@ impl SrvOp {
                 }
                 w.finish()
             }
+            SrvOp::RetryAof => Reply::Ok,
             SrvOp::Info => {
                 let mut i = info(cx.store);
                 i.aof = cx.persist.aof.as_ref().map(|a| a.status());
+                i.aof_buffer = cx.persist.log.capacity() as u64;
                 Reply::Info(Box::new(i))
             }
             SrvOp::SetLimits(l) => {
@@ -157,9 +185,11 @@ impl SrvOp {
                     Some(aof) => {
                         // Anything that arrives after this point is synced
                         // before its reply, so a reply never outruns the disk
-                        // while the process is on its way out.
+                        // while the process is on its way out; this group's
+                        // records (and this reply) follow with its commit,
+                        // synced too.
                         aof.set_fsync(Fsync::Always);
-                        match aof.sync_all(&mut persist.log) {
+                        match aof.sync_all() {
                             Ok(()) => Reply::Ok,
                             Err(e) => Reply::Err(Error::ShutdownFlush(e.into())),
                         }
