@@ -529,6 +529,17 @@ impl HashValue {
         matches!(self.0, Repr::Listpack(_))
     }
 
+    /// Allocations a drop of the hash frees (Redis's free effort, for
+    /// deciding whether to drop it off the request path): 1 for a
+    /// listpack, a handful plus one per 16 KiB page for a hashtable, never
+    /// one per field (fields over 2 KiB aside).
+    pub fn free_effort(&self) -> usize {
+        match &self.0 {
+            Repr::Listpack(_) => 1,
+            Repr::Table(t) => t.free_effort(),
+        }
+    }
+
     /// What the hash holds from the allocator (O(1)).
     pub fn heap_bytes(&self) -> usize {
         match &self.0 {

@@ -443,6 +443,17 @@ impl SetValue {
         matches!(self.0, Repr::Ints(_))
     }
 
+    /// Allocations a drop of the set frees (Redis's free effort, for
+    /// deciding whether to drop it off the request path): 1 for an intset,
+    /// a handful plus one per 16 KiB page for a hashtable, never one per
+    /// member (members over 2 KiB aside).
+    pub fn free_effort(&self) -> usize {
+        match &self.0 {
+            Repr::Ints(_) => 1,
+            Repr::Table(t) => t.free_effort(),
+        }
+    }
+
     /// What the set holds from the allocator (O(1)).
     pub fn heap_bytes(&self) -> usize {
         match &self.0 {

@@ -510,6 +510,15 @@ impl<const PAIRS: bool> Table<PAIRS> {
         next.map_or(0, u64::from)
     }
 
+    /// Allocations a drop of the table frees: its box, the index's two
+    /// arrays, the buffer or the arena's pages and records over a chunk.
+    pub(crate) fn free_effort(&self) -> usize {
+        match &self.store {
+            Store::Log(_) => 4,
+            Store::Pages(p) => 6 + p.arena.pages_in_use() + p.big.len(),
+        }
+    }
+
     /// What the table holds from the allocator, its own box included.
     pub(crate) fn heap_bytes(&self) -> usize {
         alloc_size(size_of::<Self>())
