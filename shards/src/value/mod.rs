@@ -7,6 +7,15 @@
 //! a new variant here and a module beside this one, and nothing in the
 //! store changes.
 
+pub mod hash;
+mod intset;
+mod record;
+pub mod set;
+mod table;
+
+pub use hash::{HashLimits, HashValue};
+pub use set::{Member, SetLimits, SetValue};
+
 /// A value's type, as TYPE names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -48,6 +57,10 @@ pub enum Object {
     /// A string too long to sit in a record (over about 2 KB). A `Vec`
     /// keeps spare room, so repeated APPENDs grow it in amortized O(1).
     Str(Vec<u8>),
+    /// A hash (`listpack` or `hashtable`).
+    Hash(hash::HashValue),
+    /// A set (`intset` or `hashtable`).
+    Set(set::SetValue),
     /// A value of a type that only tests use (to exercise WRONGTYPE and
     /// the object table before the collection types exist).
     #[cfg(test)]
@@ -59,6 +72,8 @@ impl Object {
     pub fn kind(&self) -> Kind {
         match self {
             Object::Str(_) => Kind::String,
+            Object::Hash(_) => Kind::Hash,
+            Object::Set(_) => Kind::Set,
             #[cfg(test)]
             Object::Test(_) => Kind::Hash,
         }
@@ -69,6 +84,8 @@ impl Object {
         match self {
             // Only strings over Redis's embstr limit live here.
             Object::Str(_) => "raw",
+            Object::Hash(h) => h.encoding_name(),
+            Object::Set(s) => s.encoding_name(),
             #[cfg(test)]
             Object::Test(_) => "listpack",
         }
@@ -78,8 +95,13 @@ impl Object {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Object::Str(v) => crate::alloc_size(v.capacity()),
+            Object::Hash(h) => h.heap_bytes(),
+            Object::Set(s) => s.heap_bytes(),
             #[cfg(test)]
             Object::Test(v) => crate::alloc_size(v.capacity()),
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
