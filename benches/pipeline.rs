@@ -1,5 +1,5 @@
 //! One worker round end to end, in process: decode N pipelined frames,
-//! `cmd::dispatch` them into a `Router`, exchange the batch with one real
+//! `commands::dispatch` them into a `Router`, exchange the batch with one real
 //! shard thread (`shards::shard::run` over crossbeam channels, wired as
 //! `server::start` wires them), and deliver the replies into a `Vec<u8>`.
 //! Neither the round nor the shard touches a socket, and the shard runs
@@ -13,11 +13,11 @@
 use clap::Parser;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam_channel::unbounded;
-use shardcache::cmd::{self, Session};
+use shardcache::commands::{self, Session};
 use shardcache::config::{Config, PROTO_MAX_BULK_LEN};
+use shardcache::exchange::{ReplySink, Router};
 use shardcache::resp::{Args, Decoded, Decoder};
-use shardcache::router::{ReplySink, Router};
-use shardcache::server::Shared;
+use shardcache::shared::Shared;
 use shards::ops::Persist;
 use shards::{Batch, Store};
 use std::sync::Arc;
@@ -67,7 +67,7 @@ impl Round {
             decoder: Decoder::default(),
             args: Args::default(),
             session: Session::default(),
-            router: Router::new(0, vec![tx], replies, order),
+            router: Router::new(0, vec![tx], replies, order, commands::count()),
             sink: Sink(Vec::new()),
         }
     }
@@ -84,7 +84,7 @@ impl Round {
             pos += n;
             match what {
                 Decoded::Command if self.args.is_empty() => {}
-                Decoded::Command => cmd::dispatch(
+                Decoded::Command => commands::dispatch(
                     &self.args,
                     CONN,
                     &mut self.session,
@@ -146,7 +146,11 @@ fn bench_shared() -> Arc<Shared> {
         "--appendonly",
         "no",
     ]);
-    Arc::new(Shared::new(config, "127.0.0.1:0".parse().expect("address")))
+    Arc::new(Shared::new(
+        config,
+        "127.0.0.1:0".parse().expect("address"),
+        commands::count(),
+    ))
 }
 
 fn bench_round(c: &mut Criterion) {

@@ -34,7 +34,7 @@ pub struct Names {
 /// What a worker publishes about a connection once per read round.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Activity {
-    /// The last command (see `cmd::Session::last_cmd`).
+    /// The last command (see `session::Session::last_cmd`).
     pub last_cmd: u32,
     /// Selected database.
     pub db: u8,
@@ -153,7 +153,9 @@ impl Client {
 
     /// Appends this connection's CLIENT LIST line (without the newline), in
     /// Redis 7.0's field order, then 7.2's `lib-name` and `lib-ver`.
-    pub fn write_row(&self, out: &mut Vec<u8>, now_ms: u64) {
+    /// `name` writes a command's full name from its id + 1 (the registry
+    /// knows no command table).
+    pub fn write_row(&self, out: &mut Vec<u8>, now_ms: u64, name: fn(u32, &mut Vec<u8>)) {
         let a = self.activity();
         let names = self.names().clone();
         let secs = |ms: u64| now_ms.saturating_sub(ms) / 1000;
@@ -178,7 +180,7 @@ impl Client {
             a.rbs,
             a.mem,
         );
-        crate::command::write_full_name(a.last_cmd, out);
+        name(a.last_cmd, out);
         let _ = write!(out, " user=default redir=-1 resp={} lib-name=", a.resp);
         out.extend_from_slice(&names.lib_name);
         out.extend_from_slice(b" lib-ver=");

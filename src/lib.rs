@@ -6,7 +6,7 @@
 //!                 └──────────┘                          ▼
 //!   ┌──────────────────────────────────────────────────────────────┐
 //!   │ worker 0..W  (pinned, one mio Poll each)                      │
-//!   │  read → resp::Decoder → cmd::dispatch → router (hash % N)     │
+//!   │  read → resp::Decoder → commands::dispatch → exchange         │
 //!   │  → ONE Batch per shard per round ─┐     ┌─ replies in order   │
 //!   └───────────────────────────────────┼─────▲─────────────────────┘
 //!                        crossbeam      ▼     │ crossbeam
@@ -15,33 +15,44 @@
 //!   └──────────────────────────────────────────────────────────────┘
 //! ```
 //!
-//! A request flows one way: socket → `resp` (decode) → `cmd` (parse the
-//! command named in the `command` table into ops) → `router` (batch per
-//! shard, exchange, merge) → `resp::encode` → socket.
+//! A request flows one way: socket → `resp` (decode) → `commands` (look
+//! the command up in the declared table, check it, parse it into typed
+//! shard ops) → `exchange` (a batch per shard, the round trip, replies
+//! merged in request order) → `resp::encode` → socket.
 //!
 //! Multi-shard commands stay atomic: a round whose commands span shards is
 //! sent under `Shared::order`, so every shard sees such rounds in one order;
 //! a command that needs several dependent exchanges (EXEC after WATCH,
-//! cross-shard RENAME/COPY/MSETNX) defers itself to the end of the round and
-//! runs in a section that holds its shards (`Router::defer`, `Router::hold`).
+//! cross-shard RENAME/COPY/MSETNX) declares so (`Command::section`), is
+//! deferred to the end of the round and runs in a section that holds its
+//! shards (`Router::hold`).
 //!
 //! While a shard cannot write its AOF segment (`shards::aof::AofHealth`),
-//! `cmd::dispatch` refuses write commands with MISCONF before they run; the
-//! shard itself rolls back a group whose records failed (`shards::store`'s
+//! `commands::dispatch` refuses write commands with MISCONF before they run;
+//! the shard itself rolls back a group whose records failed (the keyspace's
 //! undo journal), so a refused write is never applied. A big argument is
 //! read into a buffer of its own and shared with the batch, not copied
 //! (`shards::batch::BigArg`).
 //!
+//! Threads: the acceptor; W workers (pinned); N shard threads (the engine,
+//! `shards::Engine`), each with its AOF segment and, under `appendfsync
+//! everysec`, a syncer thread; the engine's lazy-free thread.
+//!
+//! Modules, in the order a request meets them (no module imports one
+//! listed after it, except `shared`/`session`, plain state):
 //! - `config`: command-line flags and defaults.
-//! - `server`: binds the listener and starts the acceptor, workers and shards.
+//! - `server`: binds the listener and starts the acceptor, workers and engine.
 //! - `worker`: the per-thread event loop and connection buffers.
-//! - `resp`: RESP2 decoder (multibulk and inline) and RESP2/RESP3 reply encoder.
+//! - `resp`: RESP2 decoder (multibulk and inline) and RESP2/RESP3 encoder.
+//! - `session`: per-connection state commands read and change.
+//! - `commands`: the declared command table, dispatch, and one file per
+//!   family of handlers (Redis's command JSON and Dragonfly's families in
+//!   one place).
+//! - `exchange`: rounds of per-shard batches, sections, and the merge of
+//!   replies in request order (commands supply their own merges).
+//! - `shared`: server-wide counters and run-time settings.
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
-//! - `command`: the command table (name, arity, flags, key positions).
-//! - `cmd`: one handler per command, one file per family.
-//! - `router`: split commands into shard ops, merge replies in order; the
-//!   order lock and held sections for cross-shard atomicity.
-//! - `info`: the INFO text.
+//! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as is `script::env`).
 //! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
 //!   reaching the dataset through its `Host` trait.
@@ -50,13 +61,13 @@
 
 pub mod alloc;
 pub mod clients;
-pub mod cmd;
-pub mod command;
+pub mod commands;
 pub mod config;
 pub mod errors;
-pub mod info;
+pub mod exchange;
 pub mod resp;
-pub mod router;
 pub mod script;
 pub mod server;
+pub mod session;
+pub mod shared;
 pub mod worker;

@@ -1,228 +1,17 @@
 //! Start-up: the listener, the shard threads, the worker threads and the acceptor.
 
-use crate::clients::Registry;
-use crate::config::{self, Config, Password, BACKLOG};
+use crate::config::{self, Config, BACKLOG};
+use crate::shared::Shared;
 use crate::worker::Worker;
 use crossbeam_channel::{unbounded, Sender};
-use hdrhistogram::Histogram;
 use mio::Waker;
-use shards::aof::Fsync;
-use shards::{Engine, EngineConfig, EvictionPolicy, Limits};
+use shards::{Engine, EngineConfig, Limits};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// Latency histograms of one worker, one per command table row, in µs.
-pub type Latencies = Vec<Histogram<u64>>;
-
-/// Empty histograms for every command (2 significant figures, as Redis's
-/// latency tracking uses; 1 µs to 100 s).
-pub fn new_latencies() -> Latencies {
-    crate::command::COMMANDS
-        .iter()
-        .map(|_| Histogram::new_with_bounds(1, 100_000_000, 2).expect("valid histogram bounds"))
-        .collect()
-}
-
-/// Counters one worker updates; padded so workers never share a cache line.
-#[derive(Debug)]
-#[repr(align(128))]
-pub struct WorkerStats {
-    /// Commands executed.
-    pub commands: AtomicU64,
-    /// Bytes read from clients.
-    pub net_in: AtomicU64,
-    /// Bytes written to clients.
-    pub net_out: AtomicU64,
-    /// Error replies sent.
-    pub errors: AtomicU64,
-    /// Per-command latency. Only its worker records into it, once per poll
-    /// round; INFO and LATENCY lock it briefly to read. Never shared by two
-    /// recording threads.
-    pub latency: Mutex<Latencies>,
-    /// Bytes its connections' buffers hold (read, write, arguments).
-    pub client_mem: AtomicU64,
-    /// Bytes its batches and rounds hold while at the worker.
-    pub batch_mem: AtomicU64,
-}
-
-impl Default for WorkerStats {
-    fn default() -> Self {
-        WorkerStats {
-            commands: AtomicU64::new(0),
-            net_in: AtomicU64::new(0),
-            net_out: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            latency: Mutex::new(new_latencies()),
-            client_mem: AtomicU64::new(0),
-            batch_mem: AtomicU64::new(0),
-        }
-    }
-}
-
-/// Server-wide state: configuration and counters. No key data lives here.
-#[derive(Debug)]
-pub struct Shared {
-    /// The configuration the server started with.
-    pub config: Config,
-    /// The address actually bound.
-    pub addr: SocketAddr,
-    /// Worker thread count.
-    pub workers: usize,
-    /// Shard thread count.
-    pub shards: usize,
-    /// Start instant, for uptime.
-    pub started: Instant,
-    /// 40 hex characters identifying this run (INFO run_id).
-    pub run_id: String,
-    /// Open client connections.
-    pub clients: AtomicUsize,
-    /// Connections accepted since start.
-    pub total_connections: AtomicU64,
-    /// One entry per worker.
-    pub worker_stats: Vec<WorkerStats>,
-    /// Source of CLIENT IDs.
-    pub next_client_id: AtomicU64,
-    /// Current maxmemory (CONFIG SET changes it).
-    pub maxmemory: AtomicU64,
-    /// Current max-keys.
-    pub max_keys: AtomicU64,
-    /// Current eviction policy, as an index into `EvictionPolicy::ALL`.
-    policy: AtomicU8,
-    /// Current appendfsync policy (an `aof::Fsync` code).
-    pub appendfsync: AtomicU8,
-    /// True when the AOF is on.
-    pub aof_enabled: bool,
-    /// Whether every shard can write its AOF segment; while one cannot,
-    /// write commands are refused with MISCONF before they run.
-    pub aof_health: Arc<shards::aof::AofHealth>,
-    /// Clients allowed at once (maxclients after the open-file limit).
-    pub maxclients: AtomicU64,
-    /// Connections refused by maxclients (INFO rejected_connections).
-    pub rejected_connections: AtomicU64,
-    /// protected-mode (CONFIG SET can change it).
-    pub protected_mode: AtomicBool,
-    /// Held by a worker while it sends the batches of a round whose commands
-    /// span several shards, so every shard sees such rounds in one order
-    /// (see `router`). Never held while waiting for a shard.
-    pub order: Arc<Mutex<()>>,
-    /// Every open connection, per worker (CLIENT LIST, CLIENT KILL).
-    pub registry: Registry,
-    /// Unix ms at start: LASTSAVE's answer, as a Redis that never saved.
-    pub started_unix_ms: u64,
-    /// The password clients must authenticate with (empty: none).
-    requirepass: Mutex<Password>,
-    /// `requirepass` is not empty: read on the request path only by
-    /// connections that have not authenticated.
-    auth_required: AtomicBool,
-}
-
-impl Shared {
-    /// Server-wide state for `config`, bound to `addr`, with zeroed counters.
-    pub fn new(config: Config, addr: SocketAddr) -> Shared {
-        let workers = config.worker_count();
-        let shared = Shared {
-            addr,
-            workers,
-            shards: config.shard_count(),
-            started: Instant::now(),
-            run_id: run_id(),
-            clients: AtomicUsize::new(0),
-            total_connections: AtomicU64::new(0),
-            worker_stats: (0..workers).map(|_| WorkerStats::default()).collect(),
-            next_client_id: AtomicU64::new(1),
-            maxmemory: AtomicU64::new(config.maxmemory),
-            max_keys: AtomicU64::new(config.max_keys),
-            policy: AtomicU8::new(0),
-            appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
-            aof_enabled: config.aof().is_some(),
-            aof_health: Arc::default(),
-            order: Arc::new(Mutex::new(())),
-            maxclients: AtomicU64::new(config.maxclients),
-            rejected_connections: AtomicU64::new(0),
-            protected_mode: AtomicBool::new(config.protected_mode == config::YesNo::Yes),
-            registry: Registry::new(workers),
-            started_unix_ms: shards::clock::unix_ms(),
-            auth_required: AtomicBool::new(!config.requirepass.is_empty()),
-            requirepass: Mutex::new(config.requirepass.clone()),
-            config,
-        };
-        shared.set_policy(shared.config.maxmemory_policy);
-        shared
-    }
-
-    /// Every worker's latency histograms merged, per command.
-    pub fn latencies(&self) -> Latencies {
-        let mut all = new_latencies();
-        for w in &self.worker_stats {
-            let mine = w.latency.lock().unwrap_or_else(|p| p.into_inner());
-            for (a, m) in all.iter_mut().zip(mine.iter()) {
-                let _ = a.add(m);
-            }
-        }
-        all
-    }
-
-    /// The eviction policy in force.
-    pub fn policy(&self) -> EvictionPolicy {
-        EvictionPolicy::ALL[self.policy.load(Ordering::Relaxed) as usize]
-    }
-
-    /// The appendfsync policy in force.
-    pub fn appendfsync(&self) -> Fsync {
-        Fsync::from_code(self.appendfsync.load(Ordering::Relaxed)).unwrap_or(Fsync::Everysec)
-    }
-
-    /// Records a new eviction policy (the shards are told separately).
-    pub fn set_policy(&self, p: EvictionPolicy) {
-        let idx = EvictionPolicy::ALL
-            .iter()
-            .position(|x| *x == p)
-            .unwrap_or(0);
-        self.policy.store(idx as u8, Ordering::Relaxed);
-    }
-
-    /// True when connections must authenticate before most commands.
-    pub fn auth_required(&self) -> bool {
-        self.auth_required.load(Ordering::Relaxed)
-    }
-
-    /// True when `given` is the password (constant time in the password).
-    pub fn password_matches(&self, given: &[u8]) -> bool {
-        self.requirepass
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .matches(given)
-    }
-
-    /// The password in force (CONFIG GET requirepass).
-    pub fn requirepass(&self) -> Password {
-        self.requirepass
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Replaces the password (CONFIG SET requirepass). Connections that
-    /// authenticated stay so, as in Redis.
-    pub fn set_requirepass(&self, p: Password) {
-        let mut cur = self.requirepass.lock().unwrap_or_else(|p| p.into_inner());
-        self.auth_required.store(!p.is_empty(), Ordering::Relaxed);
-        *cur = p;
-    }
-
-    /// Sum of one counter over all workers.
-    pub fn sum(&self, f: impl Fn(&WorkerStats) -> &AtomicU64) -> u64 {
-        self.worker_stats
-            .iter()
-            .map(|w| f(w).load(Ordering::Relaxed))
-            .sum()
-    }
-}
 
 /// A running server.
 pub struct Server {
@@ -260,23 +49,6 @@ fn listener(config: &Config) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-fn run_id() -> String {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0) as u64
-        ^ (std::process::id() as u64) << 32;
-    let mut x = seed | 1;
-    (0..40)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from_digit((x % 16) as u32, 16).unwrap_or('0')
-        })
-        .collect()
-}
-
 /// Binds, spawns every thread and returns once the server accepts connections.
 pub fn start(config: Config) -> io::Result<Server> {
     let pairs: Vec<(String, String)> = config
@@ -285,11 +57,11 @@ pub fn start(config: Config) -> io::Result<Server> {
         .filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone())))
         .collect();
     if !pairs.is_empty() {
-        crate::command::apply_renames(&pairs).map_err(io::Error::other)?;
+        crate::commands::apply_renames(&pairs).map_err(io::Error::other)?;
     }
     let listener = listener(&config)?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(config, addr));
+    let shared = Arc::new(Shared::new(config, addr, crate::commands::count()));
     let maxclients = raise_open_files(shared.config.maxclients);
     shared.maxclients.store(maxclients, Ordering::Relaxed);
     let (nworkers, nshards) = (shared.workers, shared.shards);
@@ -487,7 +259,7 @@ mod tests {
         let addr: SocketAddr = "0.0.0.0:6380".parse().unwrap();
         let remote: std::net::IpAddr = "192.0.2.7".parse().unwrap();
         let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
-        let shared = Shared::new(Config::parse_from(["shardcache"]), addr);
+        let shared = Shared::new(Config::parse_from(["shardcache"]), addr, 1);
         assert!(denied_by_protected_mode(&shared, remote));
         for local in ["127.0.0.1", "::1"] {
             assert!(!denied_by_protected_mode(&shared, local.parse().unwrap()));
@@ -509,6 +281,9 @@ mod tests {
             "protected-mode no"
         );
         let off = Config::parse_from(["shardcache", "--protected-mode", "no"]);
-        assert!(!denied_by_protected_mode(&Shared::new(off, addr), remote));
+        assert!(!denied_by_protected_mode(
+            &Shared::new(off, addr, 1),
+            remote
+        ));
     }
 }

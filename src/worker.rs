@@ -12,11 +12,11 @@
 //! write arms WRITABLE interest for that connection until its output drains.
 
 use crate::clients::Client;
-use crate::cmd::{self, Session};
+use crate::commands::{self, Session};
 use crate::config::OutputLimit;
+use crate::exchange::{Effect, ReplySink, Router};
 use crate::resp::{encode, Args, Decoded, Decoder};
-use crate::router::{ReplySink, Router};
-use crate::server::{Shared, WorkerStats};
+use crate::shared::{Shared, WorkerStats};
 use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -293,7 +293,13 @@ impl Worker {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
         shared.registry.set_waker(id, waker.clone());
-        let mut router = Router::new(id, to_shards, replies, shared.order.clone());
+        let mut router = Router::new(
+            id,
+            to_shards,
+            replies,
+            shared.order.clone(),
+            commands::count(),
+        );
         router.set_bell(bell);
         Ok(Worker {
             id,
@@ -445,10 +451,12 @@ impl Worker {
         let latency = self
             .track_latency
             .then(|| &self.shared.worker_stats[self.id].latency);
-        while self
-            .router
-            .deliver_next(&mut self.conns, &self.shared, latency, &mut self.delivered)
-        {}
+        while let Some(effect) =
+            self.router
+                .deliver_next(&mut self.conns, &self.shared, latency, &mut self.delivered)
+        {
+            Self::apply(effect);
+        }
         let mut delivered = std::mem::take(&mut self.delivered);
         for &token in &delivered {
             let Some(Some(c)) = self.conns.slots.get_mut(token) else {
@@ -471,6 +479,15 @@ impl Worker {
             .store(self.router.buffer_bytes() as u64, Ordering::Relaxed);
     }
 
+    /// Does what a delivered round asked: SHUTDOWN exits once every shard
+    /// flushed its AOF (its own reply is never sent, as in Redis).
+    fn apply(effect: Effect) {
+        match effect {
+            Effect::None => {}
+            Effect::Exit(code) => std::process::exit(code),
+        }
+    }
+
     /// The second phase of a round: a command that deferred itself runs
     /// alone, after every earlier reply of the round was delivered, and may
     /// exchange with the shards several times (see `Router::defer`).
@@ -483,7 +500,7 @@ impl Worker {
             return;
         }
         self.router.set_section(true);
-        cmd::dispatch(
+        commands::dispatch(
             &conn.args,
             token,
             &mut conn.session,
@@ -497,7 +514,8 @@ impl Worker {
             self.router.release();
         }
         self.router.exchange();
-        self.router.deliver(&mut self.conns, &self.shared);
+        let effect = self.router.deliver(&mut self.conns, &self.shared);
+        Self::apply(effect);
         if let Some(Some(conn)) = self.conns.slots.get_mut(token) {
             if !conn.args.bigs().is_empty() {
                 conn.args.clear();
@@ -534,7 +552,7 @@ impl Worker {
     /// last round; nobody reads their replies.
     fn forget_watches(&mut self) {
         self.router
-            .begin(crate::router::NO_CONN, crate::router::Merge::AllOk);
+            .begin(crate::exchange::NO_CONN, crate::exchange::Merge::AllOk);
         for (shard, client) in std::mem::take(&mut self.unwatch) {
             self.router.shard_op(shard, 0, |_| {
                 shards::ops::server::SrvOp::Unwatch { client }.into()
@@ -825,7 +843,7 @@ impl Worker {
                     }
                     if !conn.args.is_empty() {
                         decoded += 1;
-                        cmd::dispatch(
+                        commands::dispatch(
                             &conn.args,
                             token,
                             &mut conn.session,

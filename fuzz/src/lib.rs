@@ -9,11 +9,11 @@
 //! dependencies of the root crate too), so it compiles in either place.
 
 use clap::Parser;
-use shardcache::cmd::{self, Session};
+use shardcache::commands::{self, Session};
 use shardcache::config::{Config, PROTO_MAX_BULK_LEN};
+use shardcache::exchange::Router;
 use shardcache::resp::{split_args, Args, Decoded, Decoder, ProtocolError, INLINE_MAX};
-use shardcache::router::Router;
-use shardcache::server::Shared;
+use shardcache::shared::Shared;
 use std::sync::OnceLock;
 
 /// What a connection makes of a byte stream: the commands decoded, in
@@ -160,7 +160,11 @@ fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
         let config = Config::parse_from(["shardcache"]);
-        Shared::new(config, "127.0.0.1:0".parse().expect("address"))
+        Shared::new(
+            config,
+            "127.0.0.1:0".parse().expect("address"),
+            commands::count(),
+        )
     })
 }
 
@@ -170,7 +174,7 @@ fn shared() -> &'static Shared {
 /// of exchanged with shard threads. No input may panic a handler.
 pub fn command_dispatch(data: &[u8]) {
     let shared = shared();
-    let mut router = Router::detached(shared.shards);
+    let mut router = Router::detached(shared.shards, commands::count());
     let mut session = Session::default();
     let mut d = Decoder::default();
     let mut args = Args::default();
@@ -183,7 +187,7 @@ pub fn command_dispatch(data: &[u8]) {
             Ok((Decoded::Command, used)) => {
                 pos += used;
                 if !args.is_empty() {
-                    cmd::dispatch(&args, 0, &mut session, &mut router, shared, now);
+                    commands::dispatch(&args, 0, &mut session, &mut router, shared, now);
                     // A command that defers itself (cross-shard RENAME,
                     // EXEC after WATCH) replies in the round's second phase.
                     let deferred = router.take_deferred();

@@ -3,15 +3,16 @@
 //! STRLEN, GETSET, GETDEL, SETNX, SETEX, PSETEX, GETRANGE/SUBSTR, SETRANGE,
 //! GETEX, the bit commands GETBIT, SETBIT, BITCOUNT, BITPOS, LCS, and MSETNX.
 
+use super::spec::{flags::*, ks, Begin, Command, Find};
 use super::{c_str, parse_int, Ctx};
 use crate::config::PROTO_MAX_BULK_LEN;
+use crate::exchange::{Completion, Finish, Merge, Router};
 use crate::resp::encode;
-use crate::router::Merge;
 use shards::ops::keys::KeyOp;
 use shards::ops::string::{GetExTtl, SetCond, SetReply, StrOp};
 use shards::{Error, Expiry, Reply};
 
-pub fn get(ctx: &mut Ctx) {
+fn get(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::One);
     ctx.router
         .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
@@ -91,7 +92,7 @@ impl Unit {
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL], with the
 /// option rules of Redis 7.0's `parseExtendedStringArgumentsOrReply`.
-pub fn set(ctx: &mut Ctx) {
+fn set(ctx: &mut Ctx) {
     let mut flags = 0u8;
     let mut unit = Unit::None;
     let mut expire_arg: &[u8] = b"";
@@ -164,7 +165,7 @@ pub fn set(ctx: &mut Ctx) {
     set_op(ctx, ctx.args.get(2), cond, expiry, reply);
 }
 
-pub fn mget(ctx: &mut Ctx) {
+fn mget(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::Array);
     for key in ctx.args.iter_from(1) {
         ctx.router
@@ -172,7 +173,7 @@ pub fn mget(ctx: &mut Ctx) {
     }
 }
 
-pub fn mset(ctx: &mut Ctx) {
+fn mset(ctx: &mut Ctx) {
     if ctx.args.len() % 2 == 0 {
         ctx.arity_error("mset");
         return;
@@ -203,22 +204,22 @@ fn incr_op(ctx: &mut Ctx, by: i64) {
         });
 }
 
-pub fn incr(ctx: &mut Ctx) {
+fn incr(ctx: &mut Ctx) {
     incr_op(ctx, 1);
 }
 
-pub fn decr(ctx: &mut Ctx) {
+fn decr(ctx: &mut Ctx) {
     incr_op(ctx, -1);
 }
 
-pub fn incrby(ctx: &mut Ctx) {
+fn incrby(ctx: &mut Ctx) {
     match parse_int(ctx.args.get(2)) {
         Some(by) => incr_op(ctx, by),
         None => ctx.not_integer(),
     }
 }
 
-pub fn decrby(ctx: &mut Ctx) {
+fn decrby(ctx: &mut Ctx) {
     match parse_int(ctx.args.get(2)) {
         // Negating i64::MIN would overflow (Redis 7.0 checks it first).
         Some(i64::MIN) => ctx.error("ERR decrement would overflow"),
@@ -228,7 +229,7 @@ pub fn decrby(ctx: &mut Ctx) {
 }
 
 /// INCRBYFLOAT key increment: both operands are parsed on the shard.
-pub fn incrbyfloat(ctx: &mut Ctx) {
+fn incrbyfloat(ctx: &mut Ctx) {
     let by = ctx.args.get(2);
     ctx.router.begin(ctx.conn, Merge::One);
     ctx.router
@@ -241,7 +242,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) {
         });
 }
 
-pub fn append(ctx: &mut Ctx) {
+fn append(ctx: &mut Ctx) {
     let value = ctx.args.get(2);
     ctx.router.begin(ctx.conn, Merge::One);
     ctx.router
@@ -254,7 +255,7 @@ pub fn append(ctx: &mut Ctx) {
         });
 }
 
-pub fn strlen(ctx: &mut Ctx) {
+fn strlen(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::One);
     ctx.router
         .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
@@ -262,7 +263,7 @@ pub fn strlen(ctx: &mut Ctx) {
         });
 }
 
-pub fn getdel(ctx: &mut Ctx) {
+fn getdel(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::One);
     ctx.router
         .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
@@ -271,7 +272,7 @@ pub fn getdel(ctx: &mut Ctx) {
 }
 
 /// GETSET key value: SET ... GET, which clears the TTL.
-pub fn getset(ctx: &mut Ctx) {
+fn getset(ctx: &mut Ctx) {
     set_op(
         ctx,
         ctx.args.get(2),
@@ -282,7 +283,7 @@ pub fn getset(ctx: &mut Ctx) {
 }
 
 /// SETNX key value → 1 or 0.
-pub fn setnx(ctx: &mut Ctx) {
+fn setnx(ctx: &mut Ctx) {
     set_op(
         ctx,
         ctx.args.get(2),
@@ -292,8 +293,17 @@ pub fn setnx(ctx: &mut Ctx) {
     );
 }
 
-/// SETEX key seconds value / PSETEX key milliseconds value.
-pub fn setex(ctx: &mut Ctx, seconds: bool) {
+/// SETEX key seconds value.
+fn setex(ctx: &mut Ctx) {
+    setex_in(ctx, true);
+}
+
+/// PSETEX key milliseconds value.
+fn psetex(ctx: &mut Ctx) {
+    setex_in(ctx, false);
+}
+
+fn setex_in(ctx: &mut Ctx, seconds: bool) {
     let Some(v) = parse_int(ctx.args.get(2)) else {
         ctx.not_integer();
         return;
@@ -307,7 +317,7 @@ pub fn setex(ctx: &mut Ctx, seconds: bool) {
         .filter(|_| v > 0)
         .and_then(|ms| ms.checked_add(ctx.now_ms as i64));
     let Some(at) = at else {
-        let msg = format!("ERR invalid expire time in '{}' command", ctx.spec.name);
+        let msg = format!("ERR invalid expire time in '{}' command", ctx.cmd.name);
         ctx.error(&msg);
         return;
     };
@@ -321,7 +331,7 @@ pub fn setex(ctx: &mut Ctx, seconds: bool) {
 }
 
 /// GETRANGE key start end (also SUBSTR).
-pub fn getrange(ctx: &mut Ctx) {
+fn getrange(ctx: &mut Ctx) {
     let (Some(start), Some(end)) = (parse_int(ctx.args.get(2)), parse_int(ctx.args.get(3))) else {
         ctx.not_integer();
         return;
@@ -334,7 +344,7 @@ pub fn getrange(ctx: &mut Ctx) {
 }
 
 /// SETRANGE key offset value.
-pub fn setrange(ctx: &mut Ctx) {
+fn setrange(ctx: &mut Ctx) {
     let Some(offset) = parse_int(ctx.args.get(2)) else {
         ctx.not_integer();
         return;
@@ -364,7 +374,7 @@ pub fn setrange(ctx: &mut Ctx) {
 /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST], with the option rules of
 /// Redis 7.0's `parseExtendedStringArgumentsOrReply`. Option errors reply at
 /// once; a bad time only once the shard found the key (see `getex_flags`).
-pub fn getex(ctx: &mut Ctx) {
+fn getex(ctx: &mut Ctx) {
     let mut persist = false;
     let mut unit = Unit::None;
     let mut time: &[u8] = b"";
@@ -424,7 +434,7 @@ fn bit_offset(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
 }
 
 /// GETBIT key offset.
-pub fn getbit(ctx: &mut Ctx) {
+fn getbit(ctx: &mut Ctx) {
     let Some(offset) = bit_offset(ctx, ctx.args.get(2)) else {
         return;
     };
@@ -436,7 +446,7 @@ pub fn getbit(ctx: &mut Ctx) {
 }
 
 /// SETBIT key offset value.
-pub fn setbit(ctx: &mut Ctx) {
+fn setbit(ctx: &mut Ctx) {
     let Some(offset) = bit_offset(ctx, ctx.args.get(2)) else {
         return;
     };
@@ -481,7 +491,7 @@ fn bound(arg: &[u8], bad: &mut Option<Error>) -> i64 {
 /// BITCOUNT key [start end [BYTE|BIT]]. Redis looks the key up before it
 /// parses the range, so range errors travel to the shard, answered there
 /// only when the key exists.
-pub fn bitcount(ctx: &mut Ctx) {
+fn bitcount(ctx: &mut Ctx) {
     let n = ctx.args.len();
     let mut bad = None;
     let mut range = None;
@@ -518,7 +528,7 @@ pub fn bitcount(ctx: &mut Ctx) {
 
 /// BITPOS key bit [start [end [BYTE|BIT]]]. The bit is checked at once, the
 /// rest after the look-up, in Redis's order: start, unit, end.
-pub fn bitpos(ctx: &mut Ctx) {
+fn bitpos(ctx: &mut Ctx) {
     let one = match parse_int(ctx.args.get(2)) {
         None => return ctx.not_integer(),
         Some(0) => false,
@@ -608,7 +618,7 @@ impl LcsError {
 /// and the worker computes the answer when it merges the two replies
 /// (`lcs_reply`), so no shard waits on another. Redis parses the options
 /// after the look-ups, so even an option error still reads both keys.
-pub fn lcs(ctx: &mut Ctx) {
+fn lcs(ctx: &mut Ctx) {
     let mut o = LcsOpts {
         len: false,
         idx: false,
@@ -645,10 +655,55 @@ pub fn lcs(ctx: &mut Ctx) {
     if o.error.is_none() && o.idx && o.len {
         o.error = Some(LcsError::LenAndIdx);
     }
-    ctx.router.begin(ctx.conn, Merge::Lcs(o));
+    let arg = o.pack();
+    ctx.router
+        .begin(ctx.conn, Merge::Call(Completion { run: lcs_done, arg }));
     for key in [ctx.args.get(1), ctx.args.get(2)] {
         ctx.router
             .key_op(ctx.session.db, key, |_, key| StrOp::Get { key }.into());
+    }
+}
+
+/// LCS's completion: both values are back.
+fn lcs_done(f: &mut Finish) {
+    let value = |i| match f.subs.get(i) {
+        (b, shards::Reply::Bulk(span)) => b.payload(*span),
+        _ => &[][..],
+    };
+    let (a, b) = (value(0), value(1));
+    lcs_reply(f.out, a, b, &LcsOpts::unpack(f.arg), f.scratch, f.resp3);
+}
+
+impl LcsOpts {
+    /// The options as a completion's argument: flags in the low bits, the
+    /// error in bits 3-4, MINMATCHLEN in the high half.
+    fn pack(&self) -> u64 {
+        let error = match self.error {
+            None => 0,
+            Some(LcsError::Syntax) => 1,
+            Some(LcsError::NotInteger) => 2,
+            Some(LcsError::LenAndIdx) => 3,
+        };
+        self.len as u64
+            | (self.idx as u64) << 1
+            | (self.with_match_len as u64) << 2
+            | error << 3
+            | (self.min_match_len as u64) << 32
+    }
+
+    fn unpack(v: u64) -> LcsOpts {
+        LcsOpts {
+            len: v & 1 != 0,
+            idx: v & 2 != 0,
+            with_match_len: v & 4 != 0,
+            min_match_len: (v >> 32) as u32,
+            error: match (v >> 3) & 3 {
+                1 => Some(LcsError::Syntax),
+                2 => Some(LcsError::NotInteger),
+                3 => Some(LcsError::LenAndIdx),
+                _ => None,
+            },
+        }
     }
 }
 
@@ -806,10 +861,18 @@ fn walk_back(
     }
 }
 
+/// MSETNX needs a section when its keys live on several shards.
+fn msetnx_spans_shards(args: &crate::resp::Args, router: &Router) -> bool {
+    let first = router.shard_of(args.get(1));
+    args.iter_from(1)
+        .step_by(2)
+        .any(|k| router.shard_of(k) != first)
+}
+
 /// MSETNX key value [key value ...]: all or nothing. Keys on one shard: one
 /// op that checks and sets. On several: a deferred section that asks every
 /// shard first and sets only if no key exists anywhere.
-pub fn msetnx(ctx: &mut Ctx) {
+fn msetnx(ctx: &mut Ctx) {
     if ctx.args.len() % 2 == 0 {
         ctx.arity_error("msetnx");
         return;
@@ -830,10 +893,6 @@ pub fn msetnx(ctx: &mut Ctx) {
             }
             .into()
         });
-        return;
-    }
-    if !ctx.router.in_section() {
-        ctx.router.defer();
         return;
     }
     let mut per_shard: Vec<Vec<&[u8]>> = vec![Vec::new(); ctx.router.shards()];
@@ -880,3 +939,145 @@ pub fn msetnx(ctx: &mut Ctx) {
         None => ctx.reply(|out| encode::int(out, 1)),
     }
 }
+
+/// The string and bitmap commands.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("get", 2, get)
+        .flags(READONLY | FAST)
+        .keys(1, 1, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["read", "string", "fast"])
+        .doc("string", "1.0.0", "Get the value of a key", "O(1)"),
+    Command::new("set", -3, set)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update", "variable_flags"], Begin::Index(1), Find::Range(0, 1, 0)).note("RW and ACCESS due to the optional `GET` argument")])
+        .acl(&["write", "string", "slow"])
+        .doc("string", "1.0.0", "Set the string value of a key", "O(1)"),
+    Command::new("mget", -2, mget)
+        .flags(READONLY | FAST)
+        .keys(1, -1, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(-1, 1, 0))])
+        .acl(&["read", "string", "fast"])
+        .tips(&["request_policy:multi_shard"])
+        .doc("string", "1.0.0", "Get the values of all the given keys", "O(N) where N is the number of keys to retrieve."),
+    Command::new("mset", -3, mset)
+        .flags(WRITE | DENYOOM)
+        .keys(1, -1, 2, &[ks(&["OW", "update"], Begin::Index(1), Find::Range(-1, 2, 0))])
+        .acl(&["write", "string", "slow"])
+        .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"])
+        .doc("string", "1.0.1", "Set multiple keys to multiple values", "O(N) where N is the number of keys to set."),
+    Command::new("incr", 2, incr)
+        .flags(WRITE | DENYOOM | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "1.0.0", "Increment the integer value of a key by one", "O(1)"),
+    Command::new("decr", 2, decr)
+        .flags(WRITE | DENYOOM | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "1.0.0", "Decrement the integer value of a key by one", "O(1)"),
+    Command::new("incrby", 3, incrby)
+        .flags(WRITE | DENYOOM | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "1.0.0", "Increment the integer value of a key by the given amount", "O(1)"),
+    Command::new("decrby", 3, decrby)
+        .flags(WRITE | DENYOOM | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "1.0.0", "Decrement the integer value of a key by the given number", "O(1)"),
+    Command::new("incrbyfloat", 3, incrbyfloat)
+        .flags(WRITE | DENYOOM | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "2.6.0", "Increment the float value of a key by the given amount", "O(1)"),
+    Command::new("append", 3, append)
+        .flags(WRITE | DENYOOM | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "insert"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "2.0.0", "Append a value to a key", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation."),
+    Command::new("strlen", 2, strlen)
+        .flags(READONLY | FAST)
+        .keys(1, 1, 1, &[ks(&["RO"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["read", "string", "fast"])
+        .doc("string", "2.2.0", "Get the length of the value stored in a key", "O(1)"),
+    Command::new("getset", 3, getset)
+        .flags(WRITE | DENYOOM | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "1.0.0", "Set the string value of a key and return its old value", "O(1)")
+        .doc_flags(&["deprecated"])
+        .deprecated("6.2.0", "`SET` with the `!GET` argument"),
+    Command::new("getdel", 2, getdel)
+        .flags(WRITE | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "delete"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "6.2.0", "Get the value of a key and delete the key", "O(1)"),
+    Command::new("setnx", 3, setnx)
+        .flags(WRITE | DENYOOM | FAST)
+        .keys(1, 1, 1, &[ks(&["OW", "insert"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "1.0.0", "Set the value of a key, only if the key does not exist", "O(1)"),
+    Command::new("setex", 4, setex)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 1, 1, &[ks(&["OW", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "slow"])
+        .doc("string", "2.0.0", "Set the value and expiration of a key", "O(1)"),
+    Command::new("psetex", 4, psetex)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 1, 1, &[ks(&["OW", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "slow"])
+        .doc("string", "2.6.0", "Set the value and expiration in milliseconds of a key", "O(1)"),
+    Command::new("getrange", 4, getrange)
+        .flags(READONLY)
+        .keys(1, 1, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["read", "string", "slow"])
+        .doc("string", "2.4.0", "Get a substring of the string stored at a key", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings."),
+    Command::new("substr", 4, getrange)
+        .flags(READONLY)
+        .keys(1, 1, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["read", "string", "slow"])
+        .doc("string", "1.0.0", "Get a substring of the string stored at a key", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.")
+        .doc_flags(&["deprecated"])
+        .deprecated("2.0.0", "`GETRANGE`"),
+    Command::new("setrange", 4, setrange)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 1, 1, &[ks(&["RW", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "string", "slow"])
+        .doc("string", "2.2.0", "Overwrite part of a string at key starting at the specified offset", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument."),
+    Command::new("getex", -2, getex)
+        .flags(WRITE | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0)).note("RW and UPDATE because it changes the TTL")])
+        .acl(&["write", "string", "fast"])
+        .doc("string", "6.2.0", "Get the value of a key and optionally set its expiration", "O(1)"),
+    Command::new("getbit", 3, getbit)
+        .flags(READONLY | FAST)
+        .keys(1, 1, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["read", "bitmap", "fast"])
+        .doc("bitmap", "2.2.0", "Returns the bit value at offset in the string value stored at key", "O(1)"),
+    Command::new("setbit", 4, setbit)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["write", "bitmap", "slow"])
+        .doc("bitmap", "2.2.0", "Sets or clears the bit at offset in the string value stored at key", "O(1)"),
+    Command::new("bitcount", -2, bitcount)
+        .flags(READONLY)
+        .keys(1, 1, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["read", "bitmap", "slow"])
+        .doc("bitmap", "2.6.0", "Count set bits in a string", "O(N)"),
+    Command::new("bitpos", -3, bitpos)
+        .flags(READONLY)
+        .keys(1, 1, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["read", "bitmap", "slow"])
+        .doc("bitmap", "2.8.7", "Find first bit set or clear in a string", "O(N)"),
+    Command::new("lcs", -3, lcs)
+        .flags(READONLY)
+        .keys(1, 2, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(1, 1, 0))])
+        .acl(&["read", "string", "slow"])
+        .doc("string", "7.0.0", "Find longest common substring", "O(N*M) where N and M are the lengths of s1 and s2, respectively"),
+    Command::new("msetnx", -3, msetnx)
+        .section(msetnx_spans_shards)
+        .flags(WRITE | DENYOOM)
+        .keys(1, -1, 2, &[ks(&["OW", "insert"], Begin::Index(1), Find::Range(-1, 2, 0))])
+        .acl(&["write", "string", "slow"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
+        .doc("string", "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", "O(N) where N is the number of keys to set."),
+];

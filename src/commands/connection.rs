@@ -1,9 +1,11 @@
-//! Connection commands: AUTH, HELLO, RESET and the CLIENT container.
+//! Connection commands: AUTH, HELLO, RESET, PING, ECHO, QUIT and the
+//! CLIENT container.
 //!
 //! shardcache has one user, Redis's `default`: with no password (`nopass`)
 //! it accepts any password, with `requirepass` set only that one.
 
-use super::{parse_int, subcommand_ok, unknown_subcommand, Ctx, ReplyMode};
+use super::spec::{flags::*, Command};
+use super::{container, parse_int, Ctx, ReplyMode};
 use crate::clients::Client;
 use crate::resp::encode;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ fn valid_name(name: &[u8]) -> bool {
 }
 
 /// AUTH [username] password
-pub fn auth(ctx: &mut Ctx) {
+fn auth(ctx: &mut Ctx) {
     let (user, pass) = match ctx.args.len() {
         2 => (&b"default"[..], ctx.args.get(1)),
         3 => (ctx.args.get(1), ctx.args.get(2)),
@@ -46,7 +48,7 @@ pub fn auth(ctx: &mut Ctx) {
 /// HELLO [protover [AUTH username password] [SETNAME clientname]], in the
 /// order Redis 7.0 checks: version, options (and the name's characters),
 /// credentials, then that the connection is authenticated.
-pub fn hello(ctx: &mut Ctx) {
+fn hello(ctx: &mut Ctx) {
     let args = ctx.args;
     let mut ver = 0u8;
     if args.len() >= 2 {
@@ -118,10 +120,31 @@ pub fn hello(ctx: &mut Ctx) {
     });
 }
 
+fn ping(ctx: &mut Ctx) {
+    match ctx.args.len() {
+        1 => ctx.reply(|out| encode::simple(out, "PONG")),
+        2 => {
+            let msg = ctx.args.get(1);
+            ctx.router.reply(ctx.conn, |out| encode::bulk(out, msg));
+        }
+        _ => ctx.arity_error("ping"),
+    }
+}
+
+fn echo(ctx: &mut Ctx) {
+    let msg = ctx.args.get(1);
+    ctx.router.reply(ctx.conn, |out| encode::bulk(out, msg));
+}
+
+fn quit(ctx: &mut Ctx) {
+    ctx.reply(encode::ok);
+    ctx.session.close = true;
+}
+
 /// RESET: `Session::reset`, then `+RESET`.
-pub fn reset(ctx: &mut Ctx) {
+fn reset(ctx: &mut Ctx) {
     // The session's WATCHes live in the shards: forget them there too.
-    super::txn::forget_watches(ctx, crate::router::NO_CONN);
+    super::txn::forget_watches(ctx, crate::exchange::NO_CONN);
     ctx.session.reset(ctx.shared);
     ctx.sync_reply_flags();
     ctx.reply(|out| encode::simple(out, "RESET"));
@@ -133,125 +156,116 @@ fn set_name(client: &Client, name: &[u8]) {
     names.name.extend_from_slice(name);
 }
 
-/// CLIENT subcommands.
-pub fn client(ctx: &mut Ctx) {
-    ctx.note_subcommand();
-    let sub = ctx.args.get(1).to_ascii_lowercase();
-    let n = ctx.args.len();
-    match sub.as_slice() {
-        b"id" if n == 2 => {
-            let id = ctx.session.client.id;
-            ctx.reply(|out| encode::int(out, id as i64));
-        }
-        b"info" if n == 2 => {
-            ctx.session.publish(ctx.now_ms, None);
-            let mut text = Vec::with_capacity(320);
-            ctx.session.client.write_row(&mut text, ctx.now_ms);
-            text.push(b'\n');
-            let resp3 = ctx.resp3();
-            ctx.reply(|out| encode::verbatim(out, &text, resp3));
-        }
-        b"list" => client_list(ctx),
-        b"kill" if n >= 3 => client_kill(ctx),
-        b"setname" if n == 3 => {
-            let name = ctx.args.get(2);
-            if !valid_name(name) {
-                return ctx.error(BAD_NAME);
-            }
-            set_name(&ctx.session.client, name);
-            ctx.reply(encode::ok);
-        }
-        b"getname" if n == 2 => {
-            let name = ctx.session.client.names().name.clone();
-            let resp3 = ctx.resp3();
-            ctx.reply(|out| {
-                if name.is_empty() {
-                    encode::null(out, resp3)
-                } else {
-                    encode::bulk(out, &name)
-                }
-            });
-        }
-        b"setinfo" if n == 4 => client_setinfo(ctx),
-        b"no-evict" if n == 3 => {
-            let arg = ctx.args.get(2);
-            if arg.eq_ignore_ascii_case(b"on") {
-                ctx.session.no_evict = true;
-            } else if arg.eq_ignore_ascii_case(b"off") {
-                ctx.session.no_evict = false;
-            } else {
-                return ctx.syntax_error();
-            }
-            ctx.reply(encode::ok);
-        }
-        b"reply" if n == 3 => {
-            let arg = ctx.args.get(2);
-            if arg.eq_ignore_ascii_case(b"on") {
-                ctx.session.reply = ReplyMode::On;
-                ctx.sync_reply_flags();
-                ctx.reply(encode::ok);
-            } else if arg.eq_ignore_ascii_case(b"off") {
-                ctx.session.reply = ReplyMode::Off;
-                // An empty reply: the command is still counted.
-                ctx.reply(|_| {});
-            } else if arg.eq_ignore_ascii_case(b"skip") {
-                if ctx.session.reply != ReplyMode::Off {
-                    ctx.session.reply = ReplyMode::SkipNext;
-                }
-                ctx.reply(|_| {});
-            } else {
-                ctx.syntax_error();
-            }
-        }
-        b"help" if n == 2 => {
-            let lines = [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GETNAME",
-                "    Return the name of the current connection.",
-                "ID",
-                "    Return the ID of the current connection.",
-                "INFO",
-                "    Return information about the current client connection.",
-                "KILL <ip:port>",
-                "    Kill connection made from <ip:port>.",
-                "KILL <option> <value> [<option> <value> [...]]",
-                "    Kill connections. Options are:",
-                "    * ADDR (<ip:port>|<unixsocket>:0)",
-                "      Kill connections made from the specified address",
-                "    * LADDR (<ip:port>|<unixsocket>:0)",
-                "      Kill connections made to specified local address",
-                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-                "      Kill connections by type.",
-                "    * USER <username>",
-                "      Kill connections authenticated by <username>.",
-                "    * SKIPME (YES|NO)",
-                "      Skip killing current connection (default: yes).",
-                "LIST [options ...]",
-                "    Return information about client connections. Options:",
-                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-                "      Return clients of specified type.",
-                "REPLY (ON|OFF|SKIP)",
-                "    Control the replies sent to the current connection.",
-                "SETNAME <name>",
-                "    Assign the name <name> to the current connection.",
-                "SETINFO <LIB-NAME|LIB-VER> <value>",
-                "    Set client meta attr. Options are:",
-                "    * LIB-NAME: the client lib name.",
-                "    * LIB-VER: the client lib version.",
-                "NO-EVICT (ON|OFF)",
-                "    Protect current client connection from eviction.",
-                "HELP",
-                "    Prints this help.",
-            ];
-            ctx.reply_lines(&lines);
-        }
-        // A known subcommand with the wrong arity, or an unknown one.
-        _ => {
-            if subcommand_ok(ctx) {
-                unknown_subcommand(ctx);
-            }
-        }
+fn client_id(ctx: &mut Ctx) {
+    let id = ctx.session.client.id;
+    ctx.reply(|out| encode::int(out, id as i64));
+}
+
+fn client_info(ctx: &mut Ctx) {
+    ctx.session.publish(ctx.now_ms, None);
+    let mut text = Vec::with_capacity(320);
+    ctx.session
+        .client
+        .write_row(&mut text, ctx.now_ms, super::write_full_name);
+    text.push(b'\n');
+    let resp3 = ctx.resp3();
+    ctx.reply(|out| encode::verbatim(out, &text, resp3));
+}
+
+fn client_setname(ctx: &mut Ctx) {
+    let name = ctx.args.get(2);
+    if !valid_name(name) {
+        return ctx.error(BAD_NAME);
     }
+    set_name(&ctx.session.client, name);
+    ctx.reply(encode::ok);
+}
+
+fn client_getname(ctx: &mut Ctx) {
+    let name = ctx.session.client.names().name.clone();
+    let resp3 = ctx.resp3();
+    ctx.reply(|out| {
+        if name.is_empty() {
+            encode::null(out, resp3)
+        } else {
+            encode::bulk(out, &name)
+        }
+    });
+}
+
+fn client_no_evict(ctx: &mut Ctx) {
+    let arg = ctx.args.get(2);
+    if arg.eq_ignore_ascii_case(b"on") {
+        ctx.session.no_evict = true;
+    } else if arg.eq_ignore_ascii_case(b"off") {
+        ctx.session.no_evict = false;
+    } else {
+        return ctx.syntax_error();
+    }
+    ctx.reply(encode::ok);
+}
+
+fn client_reply(ctx: &mut Ctx) {
+    let arg = ctx.args.get(2);
+    if arg.eq_ignore_ascii_case(b"on") {
+        ctx.session.reply = ReplyMode::On;
+        ctx.sync_reply_flags();
+        ctx.reply(encode::ok);
+    } else if arg.eq_ignore_ascii_case(b"off") {
+        ctx.session.reply = ReplyMode::Off;
+        // An empty reply: the command is still counted.
+        ctx.reply(|_| {});
+    } else if arg.eq_ignore_ascii_case(b"skip") {
+        if ctx.session.reply != ReplyMode::Off {
+            ctx.session.reply = ReplyMode::SkipNext;
+        }
+        ctx.reply(|_| {});
+    } else {
+        ctx.syntax_error();
+    }
+}
+
+fn client_help(ctx: &mut Ctx) {
+    let lines = [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>",
+        "    Set client meta attr. Options are:",
+        "    * LIB-NAME: the client lib name.",
+        "    * LIB-VER: the client lib version.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.reply_lines(&lines);
 }
 
 /// Redis's client types; shardcache's connections are all `normal`.
@@ -303,7 +317,7 @@ fn client_list(ctx: &mut Ctx) {
     };
     let mut text = Vec::with_capacity(rows.len() * 320);
     for c in &rows {
-        c.write_row(&mut text, ctx.now_ms);
+        c.write_row(&mut text, ctx.now_ms, super::write_full_name);
         text.push(b'\n');
     }
     let resp3 = ctx.resp3();
@@ -425,3 +439,142 @@ fn client_setinfo(ctx: &mut Ctx) {
     drop(names);
     ctx.reply(encode::ok);
 }
+
+/// The connection commands.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("auth", -2, auth)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | LOCAL)
+        .acl(&["fast", "connection"])
+        .doc(
+            "connection",
+            "1.0.0",
+            "Authenticate to the server",
+            "O(N) where N is the number of passwords defined for the user",
+        ),
+    Command::new("hello", -1, hello)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | LOCAL)
+        .acl(&["fast", "connection"])
+        .doc("connection", "6.0.0", "Handshake with Redis", "O(1)"),
+    Command::new("reset", 1, reset)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)
+        .acl(&["fast", "connection"])
+        .doc("connection", "6.2.0", "Reset the connection", "O(1)"),
+    Command::new("ping", -1, ping)
+        .flags(FAST | LOCAL)
+        .acl(&["fast", "connection"])
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("connection", "1.0.0", "Ping the server", "O(1)"),
+    Command::new("echo", 2, echo)
+        .flags(LOADING | STALE | FAST | LOCAL)
+        .acl(&["fast", "connection"])
+        .doc("connection", "1.0.0", "Echo the given string", "O(1)"),
+    Command::new("quit", -1, quit)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | LOCAL)
+        .acl(&["fast", "connection"])
+        .doc("connection", "1.0.0", "Close the connection", "O(1)"),
+    Command::new("client", -2, container)
+        .flags(LOCAL)
+        .acl(&["slow"])
+        .subs(CLIENT_SUBS)
+        .doc(
+            "connection",
+            "2.4.0",
+            "A container for client connection commands",
+            "Depends on subcommand.",
+        ),
+];
+
+static CLIENT_SUBS: &[Command] = &[
+    Command::new("client|getname", 2, client_getname)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "2.6.9",
+            "Get the current connection name",
+            "O(1)",
+        ),
+    Command::new("client|help", 2, client_help)
+        .flags(LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "5.0.0",
+            "Show helpful text about the different subcommands",
+            "O(1)",
+        ),
+    Command::new("client|id", 2, client_id)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "5.0.0",
+            "Returns the client ID for the current connection",
+            "O(1)",
+        ),
+    Command::new("client|info", 2, client_info)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .tips(&["nondeterministic_output"])
+        .doc(
+            "connection",
+            "6.2.0",
+            "Returns information about the current client connection.",
+            "O(1)",
+        ),
+    Command::new("client|kill", -3, client_kill)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous", "connection"])
+        .doc(
+            "connection",
+            "2.4.0",
+            "Kill the connection of a client",
+            "O(N) where N is the number of client connections",
+        ),
+    Command::new("client|list", -2, client_list)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous", "connection"])
+        .tips(&["nondeterministic_output"])
+        .doc(
+            "connection",
+            "2.4.0",
+            "Get the list of client connections",
+            "O(N) where N is the number of client connections",
+        ),
+    Command::new("client|no-evict", 3, client_no_evict)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous", "connection"])
+        .doc(
+            "connection",
+            "7.0.0",
+            "Set client eviction mode for the current connection",
+            "O(1)",
+        ),
+    Command::new("client|reply", 3, client_reply)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "3.2.0",
+            "Instruct the server whether to reply to commands",
+            "O(1)",
+        ),
+    Command::new("client|setinfo", 4, client_setinfo)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "7.2.0",
+            "Set client or connection specific info",
+            "O(1)",
+        ),
+    Command::new("client|setname", 3, client_setname)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "2.6.9",
+            "Set the current connection name",
+            "O(1)",
+        ),
+];

@@ -1,6 +1,12 @@
 //! INFO: Redis 7.0's sections and field names, over the shards' snapshots.
 
-use crate::server::Shared;
+use super::spec::{flags::*, Command};
+use super::Ctx;
+use crate::exchange::{Completion, Finish, Merge};
+use crate::resp::encode;
+use crate::shared::Shared;
+use shards::ops::server::SrvOp;
+use shards::Reply;
 use shards::{ShardInfo, NUM_DBS};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -321,7 +327,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
     if mask & section::LATENCYSTATS != 0 {
         section("Latencystats", &mut out);
         let all = shared.latencies();
-        for (spec, h) in crate::command::COMMANDS.iter().zip(&all) {
+        for (id, h) in all.iter().enumerate() {
             if h.is_empty() {
                 continue;
             }
@@ -329,7 +335,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
             let _ = write!(
                 out,
                 "latency_percentiles_usec_{}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
-                spec.name,
+                super::by_id(id).name,
                 q(0.5),
                 q(0.99),
                 q(0.999)
@@ -362,6 +368,49 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
     }
     out
 }
+
+/// INFO [section ...]: every shard sends a snapshot; the text is rendered
+/// once all are back.
+fn info(ctx: &mut Ctx) {
+    let mask = parse_sections(ctx.args.iter_from(1));
+    ctx.router.begin(
+        ctx.conn,
+        Merge::Call(Completion {
+            run: info_done,
+            arg: mask as u64,
+        }),
+    );
+    ctx.router.each_shard_op(0, |_| SrvOp::Info.into());
+}
+
+fn info_done(f: &mut Finish) {
+    let snaps: Vec<&ShardInfo> = f
+        .subs
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Reply::Info(i) => Some(&**i),
+            _ => None,
+        })
+        .collect();
+    let text = render(f.arg as u32, &snaps, f.shared);
+    encode::verbatim(f.out, text.as_bytes(), f.resp3);
+}
+
+/// INFO.
+pub(super) static COMMANDS: &[Command] = &[Command::new("info", -1, info)
+    .flags(LOADING | STALE)
+    .acl(&["slow", "dangerous"])
+    .tips(&[
+        "nondeterministic_output",
+        "request_policy:all_shards",
+        "response_policy:special",
+    ])
+    .doc(
+        "server",
+        "1.0.0",
+        "Get information and statistics about the server",
+        "O(1)",
+    )];
 
 #[cfg(test)]
 mod tests {

@@ -14,25 +14,16 @@
 //! and transactions containing a command whose later step depends on an
 //! earlier one across shards (RENAME, COPY, MSETNX over several shards).
 
-use super::{dispatch, Ctx};
-use crate::command::{self, Cmd};
+use super::spec::{flags::*, ks, Begin, Command, Find};
+use super::{dispatch, resolve, Ctx};
+use crate::exchange::{Merge, NO_CONN};
 use crate::resp::{encode, Args};
-use crate::router::{Merge, NO_CONN};
 use shards::ops::keys::KeyOp;
 use shards::ops::server::SrvOp;
 use shards::Reply;
 
-/// A transaction being queued.
-#[derive(Debug, Default)]
-pub struct Multi {
-    /// The queued commands, in order.
-    pub cmds: Vec<Args>,
-    /// A queued command was refused (unknown, wrong arity): EXEC aborts.
-    pub aborted: bool,
-}
-
 /// MULTI
-pub fn multi(ctx: &mut Ctx) {
+fn multi(ctx: &mut Ctx) {
     if ctx.session.multi.is_some() {
         ctx.error("ERR MULTI calls can not be nested");
         return;
@@ -42,7 +33,7 @@ pub fn multi(ctx: &mut Ctx) {
 }
 
 /// DISCARD
-pub fn discard(ctx: &mut Ctx) {
+fn discard(ctx: &mut Ctx) {
     if ctx.session.multi.take().is_none() {
         ctx.error("ERR DISCARD without MULTI");
         return;
@@ -52,7 +43,7 @@ pub fn discard(ctx: &mut Ctx) {
 }
 
 /// WATCH key [key ...]
-pub fn watch(ctx: &mut Ctx) {
+fn watch(ctx: &mut Ctx) {
     if ctx.session.multi.is_some() {
         ctx.error("ERR WATCH inside MULTI is not allowed");
         return;
@@ -69,7 +60,7 @@ pub fn watch(ctx: &mut Ctx) {
 }
 
 /// UNWATCH
-pub fn unwatch(ctx: &mut Ctx) {
+fn unwatch(ctx: &mut Ctx) {
     if ctx.session.watched.is_empty() {
         ctx.reply(encode::ok);
     } else {
@@ -79,7 +70,7 @@ pub fn unwatch(ctx: &mut Ctx) {
 
 /// Queues Unwatch ops for every shard the session watches on; the reply
 /// (`+OK`) goes to `conn`, or nowhere for `NO_CONN`.
-pub(crate) fn forget_watches(ctx: &mut Ctx, conn: usize) {
+pub fn forget_watches(ctx: &mut Ctx, conn: usize) {
     if ctx.session.watched.is_empty() {
         return;
     }
@@ -91,61 +82,12 @@ pub(crate) fn forget_watches(ctx: &mut Ctx, conn: usize) {
     }
 }
 
-/// Commands that never reach a shard: a transaction made only of these and
-/// keyed commands holds just the shards of its keys.
-fn is_local(cmd: Cmd) -> bool {
-    matches!(
-        cmd,
-        Cmd::Ping
-            | Cmd::Echo
-            | Cmd::Select
-            | Cmd::Quit
-            | Cmd::Command
-            | Cmd::Latency
-            | Cmd::Multi
-            | Cmd::Exec
-            | Cmd::Discard
-            | Cmd::Watch
-            | Cmd::Unwatch
-    )
-}
-
-/// The key arguments of `args` by the command table's key positions.
-fn keys_of(args: &Args) -> impl Iterator<Item = &[u8]> {
-    let spec = command::lookup(args.get(0));
-    let (first, last, step) = spec.map_or((0, 0, 0), |s| (s.first_key, s.last_key, s.step));
-    let n = args.len() as i32;
-    let last = if last < 0 { n + last } else { last.min(n - 1) };
-    let mut i = first;
-    std::iter::from_fn(move || {
-        if first <= 0 || step <= 0 || i > last {
-            return None;
-        }
-        let k = args.get(i as usize);
-        i += step;
-        Some(k)
-    })
-}
-
-/// True when `args` needs a section of its own: one step's reply decides
-/// the next step on another shard.
-pub fn needs_section(ctx: &Ctx, args: &Args) -> bool {
-    let Some(spec) = command::lookup(args.get(0)) else {
-        return false;
-    };
-    let router = &*ctx.router;
-    match spec.cmd {
-        Cmd::Rename | Cmd::RenameNx | Cmd::Copy if args.len() >= 3 => {
-            router.shard_of(args.get(1)) != router.shard_of(args.get(2))
-        }
-        Cmd::MSetNx if args.len() >= 3 => {
-            let first = router.shard_of(args.get(1));
-            args.iter_from(1)
-                .step_by(2)
-                .any(|k| router.shard_of(k) != first)
-        }
-        _ => false,
-    }
+/// True when queued command `args` needs a section of its own: one step's
+/// reply decides the next step on another shard.
+fn needs_section(ctx: &Ctx, args: &Args) -> bool {
+    resolve(args)
+        .and_then(|c| c.section)
+        .is_some_and(|needs| needs(args, ctx.router))
 }
 
 /// Ends the transaction (and the WATCHes) with `EXECABORT ... because of: why`.
@@ -158,7 +100,7 @@ pub fn abort(ctx: &mut Ctx, why: &str) {
 }
 
 /// EXEC
-pub fn exec(ctx: &mut Ctx) {
+fn exec(ctx: &mut Ctx) {
     let Some(multi) = ctx.session.multi.take() else {
         ctx.error("ERR EXEC without MULTI");
         return;
@@ -205,9 +147,11 @@ pub fn exec(ctx: &mut Ctx) {
 
 /// Holds every shard the queued commands (and the session's WATCHes) touch.
 fn hold_involved(ctx: &mut Ctx, cmds: &[Args]) {
+    // A command without declared keys that is not answered by the worker
+    // alone may touch any shard.
     let all = cmds
         .iter()
-        .any(|a| command::lookup(a.get(0)).is_some_and(|s| s.first_key <= 0 && !is_local(s.cmd)));
+        .any(|a| resolve(a).map_or(true, |c| c.keys.0 <= 0 && !c.has(LOCAL)));
     if all {
         for s in 0..ctx.router.shards() {
             ctx.router.hold(s);
@@ -215,8 +159,9 @@ fn hold_involved(ctx: &mut Ctx, cmds: &[Args]) {
         return;
     }
     for a in cmds {
-        for k in keys_of(a) {
-            let s = ctx.router.shard_of(k);
+        let Some(c) = resolve(a) else { continue };
+        for i in c.key_positions(a.len()) {
+            let s = ctx.router.shard_of(a.get(i));
             ctx.router.hold(s);
         }
     }
@@ -241,3 +186,58 @@ fn watched_changed(ctx: &mut Ctx) -> bool {
     refs.into_iter()
         .any(|r| matches!(ctx.router.reply_of(r).1, Reply::Int(1)))
 }
+
+/// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("multi", 1, multi)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | LOCAL)
+        .acl(&["fast", "transaction"])
+        .doc(
+            "transactions",
+            "1.2.0",
+            "Mark the start of a transaction block",
+            "O(1)",
+        ),
+    Command::new("exec", 1, exec)
+        .flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | LOCAL)
+        .acl(&["slow", "transaction"])
+        .doc(
+            "transactions",
+            "1.2.0",
+            "Execute all commands issued after MULTI",
+            "Depends on commands in the transaction",
+        ),
+    Command::new("discard", 1, discard)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | LOCAL)
+        .acl(&["fast", "transaction"])
+        .doc(
+            "transactions",
+            "2.0.0",
+            "Discard all commands issued after MULTI",
+            "O(N), when N is the number of queued commands",
+        ),
+    Command::new("watch", -2, watch)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | LOCAL)
+        .keys(
+            1,
+            -1,
+            1,
+            &[ks(&["RO"], Begin::Index(1), Find::Range(-1, 1, 0))],
+        )
+        .acl(&["fast", "transaction"])
+        .doc(
+            "transactions",
+            "2.2.0",
+            "Watch the given keys to determine execution of the MULTI/EXEC block",
+            "O(1) for every key.",
+        ),
+    Command::new("unwatch", 1, unwatch)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | LOCAL)
+        .acl(&["fast", "transaction"])
+        .doc(
+            "transactions",
+            "2.2.0",
+            "Forget about all watched keys",
+            "O(1)",
+        ),
+];

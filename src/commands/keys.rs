@@ -1,16 +1,18 @@
 //! Keyspace commands: SELECT, DEL, EXISTS, DBSIZE, FLUSHDB, FLUSHALL,
 //! RENAME, RENAMENX, COPY, SWAPDB, MOVE, KEYS, SCAN, RANDOMKEY.
 
+use super::spec::{flags::*, ks, Begin, Command, Find};
 use super::{parse_i32_or_reply, parse_int, Ctx};
+use crate::exchange::{Merge, OpRef, Router};
 use crate::resp::encode;
-use crate::router::{Merge, OpRef};
+use crate::resp::Args;
 use shards::ops::keys::KeyOp;
 use shards::ops::server::SrvOp;
 use shards::ops::string::{SetCond, SetReply, StrOp};
 use shards::tape::{Item, TapeReader};
 use shards::{Expiry, Kind, Op, Reply, NUM_DBS};
 
-pub fn select(ctx: &mut Ctx) {
+fn select(ctx: &mut Ctx) {
     match parse_i32_or_reply(ctx, ctx.args.get(1)) {
         None => {}
         Some(db) if db < 0 || db >= NUM_DBS as i32 => ctx.error("ERR DB index is out of range"),
@@ -28,15 +30,15 @@ fn per_key(ctx: &mut Ctx, build: fn(shards::Arg) -> Op) {
     }
 }
 
-pub fn del(ctx: &mut Ctx) {
+fn del(ctx: &mut Ctx) {
     per_key(ctx, |key| KeyOp::Del { key }.into());
 }
 
-pub fn exists(ctx: &mut Ctx) {
+fn exists(ctx: &mut Ctx) {
     per_key(ctx, |key| KeyOp::Exists { key }.into());
 }
 
-pub fn dbsize(ctx: &mut Ctx) {
+fn dbsize(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::Sum);
     ctx.router
         .each_shard_op(ctx.session.db, |_| SrvOp::DbSize.into());
@@ -45,7 +47,15 @@ pub fn dbsize(ctx: &mut Ctx) {
 /// FLUSHALL / FLUSHDB [ASYNC|SYNC]. Both modes free synchronously: a shard
 /// frees its own memory between batches, which is already off every other
 /// shard's path.
-pub fn flush(ctx: &mut Ctx, all: bool) {
+fn flushall(ctx: &mut Ctx) {
+    flush(ctx, true);
+}
+
+fn flushdb(ctx: &mut Ctx) {
+    flush(ctx, false);
+}
+
+fn flush(ctx: &mut Ctx, all: bool) {
     if ctx.args.len() > 2
         || (ctx.args.len() == 2
             && !ctx.args.get(1).eq_ignore_ascii_case(b"async")
@@ -159,7 +169,21 @@ fn move_across(
 /// RENAME / RENAMENX key newkey. Keys on one shard: one op. On two shards:
 /// a deferred section (read, write, delete), so no client sees the key in
 /// both places or in neither.
-pub fn rename(ctx: &mut Ctx, nx: bool) {
+fn rename(ctx: &mut Ctx) {
+    rename_in(ctx, false);
+}
+
+fn renamenx(ctx: &mut Ctx) {
+    rename_in(ctx, true);
+}
+
+/// RENAME, RENAMENX and COPY need a section when their two keys live on
+/// different shards.
+fn keys_span_shards(args: &Args, router: &Router) -> bool {
+    router.shard_of(args.get(1)) != router.shard_of(args.get(2))
+}
+
+fn rename_in(ctx: &mut Ctx, nx: bool) {
     let (src, dst) = (ctx.args.get(1), ctx.args.get(2));
     let db = ctx.session.db;
     if ctx.router.shard_of(src) == ctx.router.shard_of(dst) {
@@ -174,10 +198,6 @@ pub fn rename(ctx: &mut Ctx, nx: bool) {
         });
         return;
     }
-    if !ctx.router.in_section() {
-        ctx.router.defer();
-        return;
-    }
     match move_across(ctx, src, dst, db, db, !nx, true) {
         Err(e) => ctx.error(&e),
         Ok(None) => ctx.error(&crate::errors::text(&shards::Error::NoSuchKey)),
@@ -187,7 +207,7 @@ pub fn rename(ctx: &mut Ctx, nx: bool) {
 }
 
 /// COPY source destination [DB destination-db] [REPLACE]
-pub fn copy(ctx: &mut Ctx) {
+fn copy(ctx: &mut Ctx) {
     let (src, dst) = (ctx.args.get(1), ctx.args.get(2));
     let mut replace = false;
     let mut dst_db = ctx.session.db;
@@ -230,10 +250,6 @@ pub fn copy(ctx: &mut Ctx) {
         });
         return;
     }
-    if !ctx.router.in_section() {
-        ctx.router.defer();
-        return;
-    }
     match move_across(ctx, src, dst, ctx.session.db, dst_db, replace, false) {
         Err(e) => ctx.error(&e),
         Ok(copied) => ctx.reply(|out| encode::int(out, copied.unwrap_or(false) as i64)),
@@ -242,7 +258,7 @@ pub fn copy(ctx: &mut Ctx) {
 
 /// SWAPDB index1 index2: every shard swaps its slice of the two databases;
 /// as a multi-shard command it is ordered like MSET (see `router`).
-pub fn swapdb(ctx: &mut Ctx) {
+fn swapdb(ctx: &mut Ctx) {
     let mut dbs = [0u8; 2];
     for (i, which) in ["first", "second"].iter().enumerate() {
         match super::parse_int(ctx.args.get(i + 1)).and_then(|v| i32::try_from(v).ok()) {
@@ -268,7 +284,7 @@ pub fn swapdb(ctx: &mut Ctx) {
 }
 
 /// KEYS pattern: every shard matches its own keys; the worker concatenates.
-pub fn keys(ctx: &mut Ctx) {
+fn keys(ctx: &mut Ctx) {
     let pattern = ctx.args.get(1);
     ctx.router.begin(ctx.conn, Merge::Keys);
     ctx.router.each_shard_op(ctx.session.db, |a| {
@@ -313,7 +329,7 @@ pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
 /// later ones, and returns keys up to the first shard not yet exhausted. A
 /// type name Redis does not know matches no key, as in Redis 7.0: that walk
 /// ends at once with cursor 0.
-pub fn scan(ctx: &mut Ctx) {
+fn scan(ctx: &mut Ctx) {
     let Some(cursor) = parse_cursor(ctx.args.get(1)) else {
         ctx.error("ERR invalid cursor");
         return;
@@ -386,7 +402,7 @@ pub fn scan(ctx: &mut Ctx) {
 
 /// RANDOMKEY: every shard draws one of its keys and reports its key count;
 /// the worker picks a shard with odds proportional to that count.
-pub fn randomkey(ctx: &mut Ctx) {
+fn randomkey(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::RandomKey);
     ctx.router
         .each_shard_op(ctx.session.db, |_| SrvOp::RandomKey.into());
@@ -394,7 +410,7 @@ pub fn randomkey(ctx: &mut Ctx) {
 
 /// MOVE key db. The shard of a key does not depend on its database, so this
 /// is one op on one shard, which re-files the entry with its TTL.
-pub fn move_key(ctx: &mut Ctx) {
+fn move_key(ctx: &mut Ctx) {
     let Some(db) = parse_i32_or_reply(ctx, ctx.args.get(2)) else {
         return;
     };
@@ -414,6 +430,95 @@ pub fn move_key(ctx: &mut Ctx) {
             });
     }
 }
+
+/// The keyspace commands.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("select", 2, select)
+        .flags(LOADING | STALE | FAST | LOCAL)
+        .acl(&["fast", "connection"])
+        .doc("connection", "1.0.0", "Change the selected database for the current connection", "O(1)"),
+    Command::new("del", -2, del)
+        .flags(WRITE)
+        .keys(1, -1, 1, &[ks(&["RM", "delete"], Begin::Index(1), Find::Range(-1, 1, 0))])
+        .acl(&["keyspace", "write", "slow"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("generic", "1.0.0", "Delete a key", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."),
+    Command::new("delete", -2, del)
+        .flags(WRITE)
+        .keys(1, -1, 1, &[ks(&["RM", "delete"], Begin::Index(1), Find::Range(-1, 1, 0))])
+        .acl(&["keyspace", "write", "slow"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("generic", "1.0.0", "Delete a key (the original project's name for DEL)", "O(N) where N is the number of keys that will be removed."),
+    Command::new("unlink", -2, del)
+        .flags(WRITE | FAST)
+        .keys(1, -1, 1, &[ks(&["RM", "delete"], Begin::Index(1), Find::Range(-1, 1, 0))])
+        .acl(&["keyspace", "write", "fast"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
+    Command::new("exists", -2, exists)
+        .flags(READONLY | FAST)
+        .keys(1, -1, 1, &[ks(&["RO"], Begin::Index(1), Find::Range(-1, 1, 0))])
+        .acl(&["keyspace", "read", "fast"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("generic", "1.0.0", "Determine if a key exists", "O(N) where N is the number of keys to check."),
+    Command::new("dbsize", 1, dbsize)
+        .flags(READONLY | FAST)
+        .acl(&["keyspace", "read", "fast"])
+        .tips(&["request_policy:all_shards", "response_policy:agg_sum"])
+        .doc("server", "1.0.0", "Return the number of keys in the selected database", "O(1)"),
+    Command::new("flushall", -1, flushall)
+        .flags(WRITE)
+        .acl(&["keyspace", "write", "slow", "dangerous"])
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("server", "1.0.0", "Remove all keys from all databases", "O(N) where N is the total number of keys in all databases"),
+    Command::new("flushdb", -1, flushdb)
+        .flags(WRITE)
+        .acl(&["keyspace", "write", "slow", "dangerous"])
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("server", "1.0.0", "Remove all keys from the current database", "O(N) where N is the number of keys in the selected database"),
+    Command::new("rename", 3, rename)
+        .section(keys_span_shards)
+        .flags(WRITE)
+        .keys(1, 2, 1, &[ks(&["RW", "access", "delete"], Begin::Index(1), Find::Range(0, 1, 0)), ks(&["OW", "update"], Begin::Index(2), Find::Range(0, 1, 0))])
+        .acl(&["keyspace", "write", "slow"])
+        .doc("generic", "1.0.0", "Rename a key", "O(1)"),
+    Command::new("renamenx", 3, renamenx)
+        .section(keys_span_shards)
+        .flags(WRITE | FAST)
+        .keys(1, 2, 1, &[ks(&["RW", "access", "delete"], Begin::Index(1), Find::Range(0, 1, 0)), ks(&["OW", "insert"], Begin::Index(2), Find::Range(0, 1, 0))])
+        .acl(&["keyspace", "write", "fast"])
+        .doc("generic", "1.0.0", "Rename a key, only if the new key does not exist", "O(1)"),
+    Command::new("copy", -3, copy)
+        .section(keys_span_shards)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 2, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0)), ks(&["OW", "update"], Begin::Index(2), Find::Range(0, 1, 0))])
+        .acl(&["keyspace", "write", "slow"])
+        .doc("generic", "6.2.0", "Copy a key", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),
+    Command::new("swapdb", 3, swapdb)
+        .flags(WRITE | FAST)
+        .acl(&["keyspace", "write", "fast", "dangerous"])
+        .doc("server", "4.0.0", "Swaps two Redis databases", "O(N) where N is the count of clients watching or blocking on keys from both databases."),
+    Command::new("move", 3, move_key)
+        .flags(WRITE | FAST)
+        .keys(1, 1, 1, &[ks(&["RW", "access", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["keyspace", "write", "fast"])
+        .doc("generic", "1.0.0", "Move a key to another database", "O(1)"),
+    Command::new("keys", 2, keys)
+        .flags(READONLY)
+        .acl(&["keyspace", "read", "slow", "dangerous"])
+        .tips(&["request_policy:all_shards", "nondeterministic_output_order"])
+        .doc("generic", "1.0.0", "Find all keys matching the given pattern", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length."),
+    Command::new("scan", -2, scan)
+        .flags(READONLY)
+        .acl(&["keyspace", "read", "slow"])
+        .tips(&["nondeterministic_output", "request_policy:special"])
+        .doc("generic", "2.8.0", "Incrementally iterate the keys space", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection."),
+    Command::new("randomkey", 1, randomkey)
+        .flags(READONLY)
+        .acl(&["keyspace", "read", "slow"])
+        .tips(&["request_policy:all_shards", "nondeterministic_output"])
+        .doc("generic", "1.0.0", "Return a random key from the keyspace", "O(1)"),
+];
 
 #[cfg(test)]
 mod tests {

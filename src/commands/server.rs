@@ -1,0 +1,366 @@
+//! Server commands answered by the worker or by every shard: BGREWRITEAOF,
+//! SHUTDOWN, LATENCY, TIME, LASTSAVE, FUNCTION.
+
+use super::spec::{flags::*, Command};
+use super::{by_id, container, lookup, Ctx};
+use crate::exchange::{error_of, Completion, Effect, Finish, Merge};
+use crate::resp::encode;
+use shards::ops::server::SrvOp;
+
+/// BGREWRITEAOF: every shard rewrites its segment (in the background).
+fn bgrewriteaof(ctx: &mut Ctx) {
+    ctx.router.begin(
+        ctx.conn,
+        Merge::Call(Completion {
+            run: bgrewriteaof_done,
+            arg: 0,
+        }),
+    );
+    ctx.router.each_shard_op(0, |_| SrvOp::RewriteAof.into());
+}
+
+fn bgrewriteaof_done(f: &mut Finish) {
+    match f.subs.iter().find_map(|(_, r)| error_of(r)) {
+        Some(e) => encode::error(f.out, &e),
+        None => encode::simple(f.out, "Background append only file rewriting started"),
+    }
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: every shard flushes and
+/// fsyncs its AOF after what was queued before, then the process exits 0.
+/// With the AOF on there is nothing else to save, so NOSAVE and SAVE behave
+/// alike (as in Redis, where NOSAVE skips only the RDB).
+fn shutdown(ctx: &mut Ctx) {
+    for a in ctx.args.iter_from(1) {
+        let a = a.to_ascii_lowercase();
+        match a.as_slice() {
+            b"nosave" | b"save" | b"now" | b"force" => {}
+            b"abort" => return ctx.error("ERR No shutdown in progress."),
+            _ => return ctx.syntax_error(),
+        }
+    }
+    ctx.router.begin(
+        ctx.conn,
+        Merge::Call(Completion {
+            run: shutdown_done,
+            arg: 0,
+        }),
+    );
+    ctx.router.each_shard_op(0, |_| SrvOp::Shutdown.into());
+}
+
+fn shutdown_done(f: &mut Finish) {
+    match f.subs.iter().find_map(|(_, r)| error_of(r)) {
+        Some(e) => {
+            tracing::error!("SHUTDOWN could not flush the AOF: {e}");
+            encode::error(f.out, "ERR Errors trying to SHUTDOWN. Check logs.");
+        }
+        None => {
+            tracing::info!("SHUTDOWN: AOF flushed; bye");
+            *f.effect = Effect::Exit(0);
+        }
+    }
+}
+
+/// LATENCY HISTOGRAM [command ...] in Redis 7's shape: per command, its calls
+/// and a cumulative distribution over power-of-two microsecond buckets.
+fn latency_histogram(ctx: &mut Ctx) {
+    let all = ctx.shared.latencies();
+    let wanted: Vec<usize> = if ctx.args.len() == 2 {
+        (0..all.len()).filter(|&i| !all[i].is_empty()).collect()
+    } else {
+        let mut ids: Vec<usize> = ctx
+            .args
+            .iter_from(2)
+            .filter_map(|n| lookup(n).map(super::id_of))
+            .filter(|&i| !all[i].is_empty())
+            .collect();
+        ids.dedup();
+        ids
+    };
+    let resp3 = ctx.resp3();
+    ctx.reply(|out| {
+        encode::map(out, wanted.len(), resp3);
+        for i in wanted {
+            let h = &all[i];
+            encode::bulk(out, by_id(i).name.as_bytes());
+            encode::map(out, 2, resp3);
+            encode::bulk(out, b"calls");
+            encode::int(out, h.len() as i64);
+            encode::bulk(out, b"histogram_usec");
+            let mut buckets = Vec::new();
+            let mut cumulative = 0u64;
+            for v in h.iter_log(1, 2.0) {
+                let before = cumulative;
+                cumulative += v.count_since_last_iteration();
+                if cumulative > before {
+                    // Bucket upper bounds as Redis prints them: 1, 2, 4, 8 ... µs.
+                    buckets.push((v.value_iterated_to() + 1, cumulative));
+                }
+            }
+            encode::map(out, buckets.len(), resp3);
+            for (micros, count) in buckets {
+                encode::int(out, micros as i64);
+                encode::int(out, count as i64);
+            }
+        }
+    });
+}
+
+/// The latency monitor (LATEST, HISTORY, RESET, DOCTOR) is not kept: its
+/// replies are those of a Redis whose `latency-monitor-threshold` is 0.
+fn latency_latest(ctx: &mut Ctx) {
+    ctx.reply(|out| encode::array(out, 0));
+}
+
+fn latency_history(ctx: &mut Ctx) {
+    ctx.reply(|out| encode::array(out, 0));
+}
+
+fn latency_reset(ctx: &mut Ctx) {
+    ctx.reply(|out| encode::int(out, 0));
+}
+
+fn latency_doctor(ctx: &mut Ctx) {
+    ctx.reply(|out| {
+        encode::bulk(
+            out,
+            b"Dave, the latency monitor is not enabled on shardcache; \
+              use LATENCY HISTOGRAM or INFO latencystats for per-command latency.",
+        )
+    });
+}
+
+fn latency_help(ctx: &mut Ctx) {
+    ctx.reply_lines(&[
+        "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
+        "LATEST",
+        "    Return an empty list: the latency monitor is not kept.",
+        "RESET",
+        "    Return 0.",
+        "HELP",
+        "    Print this help.",
+    ]);
+}
+
+/// TIME: unix seconds and microseconds, as two bulk strings.
+fn time(ctx: &mut Ctx) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.reply(|out| {
+        encode::array(out, 2);
+        encode::bulk(out, itoa::Buffer::new().format(now.as_secs()).as_bytes());
+        encode::bulk(
+            out,
+            itoa::Buffer::new().format(now.subsec_micros()).as_bytes(),
+        );
+    });
+}
+
+/// LASTSAVE: shardcache writes no RDB, so, as a Redis that never saved, the
+/// start time.
+fn lastsave(ctx: &mut Ctx) {
+    let secs = (ctx.shared.started_unix_ms / 1000) as i64;
+    ctx.reply(|out| encode::int(out, secs));
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]. No library is loaded
+/// yet, so the list is empty.
+fn function_list(ctx: &mut Ctx) {
+    let args = ctx.args;
+    let (mut with_code, mut library) = (false, false);
+    let mut i = 2;
+    while i < args.len() {
+        let a = args.get(i);
+        if !with_code && a.eq_ignore_ascii_case(b"withcode") {
+            with_code = true;
+        } else if !library && a.eq_ignore_ascii_case(b"libraryname") {
+            if i + 1 >= args.len() {
+                return ctx.error("ERR library name argument was not given");
+            }
+            library = true;
+            i += 1;
+        } else {
+            let mut msg = b"ERR Unknown argument ".to_vec();
+            msg.extend_from_slice(a);
+            return ctx.reply(|out| encode::error_bytes(out, &msg));
+        }
+        i += 1;
+    }
+    ctx.reply(|out| encode::array(out, 0));
+}
+
+/// FUNCTION FLUSH [ASYNC|SYNC]
+fn function_flush(ctx: &mut Ctx) {
+    let args = ctx.args;
+    if args.len() > 3 {
+        let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        msg.extend_from_slice(args.get(1));
+        msg.extend_from_slice(b"'. Try FUNCTION HELP.");
+        return ctx.reply(|out| encode::error_bytes(out, &msg));
+    }
+    if args.len() == 3
+        && !args.get(2).eq_ignore_ascii_case(b"async")
+        && !args.get(2).eq_ignore_ascii_case(b"sync")
+    {
+        return ctx.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    }
+    ctx.reply(encode::ok);
+}
+
+fn function_help(ctx: &mut Ctx) {
+    ctx.reply_lines(&[
+        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+        "    Return general information on all the libraries.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+}
+
+/// The server commands.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("bgrewriteaof", 1, bgrewriteaof)
+        .flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING)
+        .acl(&["admin", "slow", "dangerous"])
+        .doc("server", "1.0.0", "Asynchronously rewrite the append-only file", "O(1)"),
+    Command::new("shutdown", -1, shutdown)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY)
+        .acl(&["admin", "slow", "dangerous"])
+        .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
+    Command::new("latency", -2, container)
+        .flags(LOCAL)
+        .acl(&["slow"])
+        .subs(LATENCY_SUBS)
+        .doc("server", "2.8.13", "A container for latency diagnostics commands", "Depends on subcommand."),
+    Command::new("time", 1, time)
+        .flags(LOADING | STALE | FAST | LOCAL)
+        .acl(&["fast"])
+        .tips(&["nondeterministic_output"])
+        .doc("server", "2.6.0", "Return the current server time", "O(1)"),
+    Command::new("lastsave", 1, lastsave)
+        .flags(LOADING | STALE | FAST | LOCAL)
+        .acl(&["admin", "fast", "dangerous"])
+        .tips(&["nondeterministic_output"])
+        .doc("server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", "O(1)"),
+    Command::new("function", -2, container)
+        .acl(&["slow"])
+        .subs(FUNCTION_SUBS)
+        .doc("scripting", "7.0.0", "A container for function commands", "Depends on subcommand."),
+];
+
+static LATENCY_SUBS: &[Command] = &[
+    Command::new("latency|doctor", 2, latency_doctor)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous"])
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_nodes",
+            "response_policy:special",
+        ])
+        .doc(
+            "server",
+            "2.8.13",
+            "Return a human readable latency analysis report.",
+            "O(1)",
+        ),
+    Command::new("latency|help", 2, latency_help)
+        .flags(LOADING | STALE | LOCAL)
+        .acl(&["slow"])
+        .doc(
+            "server",
+            "2.8.13",
+            "Show helpful text about the different subcommands.",
+            "O(1)",
+        ),
+    Command::new("latency|histogram", -2, latency_histogram)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous"])
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_nodes",
+            "response_policy:special",
+        ])
+        .doc(
+            "server",
+            "7.0.0",
+            "Return the cumulative distribution of latencies of a subset of commands or all.",
+            "O(N) where N is the number of commands with latency information being retrieved.",
+        ),
+    Command::new("latency|history", 3, latency_history)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous"])
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_nodes",
+            "response_policy:special",
+        ])
+        .doc(
+            "server",
+            "2.8.13",
+            "Return timestamp-latency samples for the event.",
+            "O(1)",
+        ),
+    Command::new("latency|latest", 2, latency_latest)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous"])
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_nodes",
+            "response_policy:special",
+        ])
+        .doc(
+            "server",
+            "2.8.13",
+            "Return the latest latency samples for all events.",
+            "O(1)",
+        ),
+    Command::new("latency|reset", -2, latency_reset)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous"])
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc(
+            "server",
+            "2.8.13",
+            "Reset latency data for one or more events.",
+            "O(1)",
+        ),
+];
+
+static FUNCTION_SUBS: &[Command] = &[
+    Command::new("function|flush", -2, function_flush)
+        .flags(WRITE | NOSCRIPT)
+        .acl(&["write", "slow", "scripting"])
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(
+            "scripting",
+            "7.0.0",
+            "Deleting all functions",
+            "O(N) where N is the number of functions deleted",
+        ),
+    Command::new("function|help", 2, function_help)
+        .flags(LOADING | STALE)
+        .acl(&["slow", "scripting"])
+        .doc(
+            "scripting",
+            "7.0.0",
+            "Show helpful text about the different subcommands",
+            "O(1)",
+        ),
+    Command::new("function|list", -2, function_list)
+        .flags(NOSCRIPT)
+        .acl(&["slow", "scripting"])
+        .tips(&["nondeterministic_output_order"])
+        .doc(
+            "scripting",
+            "7.0.0",
+            "List information about all the functions",
+            "O(N) where N is the number of functions",
+        ),
+];

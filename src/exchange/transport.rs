@@ -1,0 +1,175 @@
+//! Rounds travel: sending the batches of a round (under the order lock when
+//! it spans shards), waiting for and matching the replies, and sections that
+//! hold shards over several exchanges.
+
+use super::{Round, Router};
+use shards::shard::Bell;
+use shards::Batch;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Router {
+    /// Asks the worker to run the current command again after this round is
+    /// delivered, with `in_section()` true, before the connection's next
+    /// command. The connection's later commands wait until then.
+    /// Called before the command is counted: it counts when it runs.
+    pub fn defer(&mut self) {
+        self.deferred = true;
+    }
+
+    /// True (and reset) when the last dispatched command deferred itself.
+    pub fn take_deferred(&mut self) -> bool {
+        std::mem::take(&mut self.deferred)
+    }
+
+    /// True while a deferred command runs (it may `hold`, `exchange`, `release`).
+    pub fn in_section(&self) -> bool {
+        self.section
+    }
+
+    /// Marks the start or end of a deferred command's run.
+    pub fn set_section(&mut self, on: bool) {
+        self.section = on;
+    }
+
+    /// Takes shard `shard` for the current section at the next exchange.
+    ///
+    /// A section must take all its shards before its first exchange: the
+    /// holds then travel in one send under the order lock, so two sections
+    /// always queue behind each other in the same order on every shard they
+    /// share. Taking one more shard after an exchange could wait on a
+    /// section that waits on this one.
+    pub fn hold(&mut self, shard: usize) {
+        if !self.held[shard] {
+            debug_assert!(
+                !self.holds_sent,
+                "shard {shard} taken after the section's first exchange"
+            );
+            self.held[shard] = true;
+            self.round.batches[shard].hold = true;
+        }
+    }
+
+    /// Ends the section on every held shard at the next exchange.
+    pub fn release(&mut self) {
+        self.holds_sent = false;
+        for (s, h) in self.held.iter_mut().enumerate() {
+            if std::mem::take(h) {
+                self.round.batches[s].release = true;
+            }
+        }
+    }
+
+    /// Orders this exchange's sends (a command whose ops were routed one by
+    /// one, such as EXEC's queued commands, spans several shards).
+    pub fn mark_ordered(&mut self) {
+        self.ordered = true;
+    }
+
+    /// True while some shard is held.
+    pub fn holding(&self) -> bool {
+        self.held.iter().any(|&h| h)
+    }
+
+    /// Sends every batch of the round being built that has new ops (or a
+    /// hold or release) to its shard, one send each. Multi-shard rounds and
+    /// holds are sent under the order lock; the wait for replies never is.
+    fn send(&mut self) {
+        let takes_hold = self.round.batches.iter().any(|b| b.hold);
+        self.holds_sent |= takes_hold;
+        let guard = (self.ordered || takes_hold)
+            .then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
+        for (shard, tx) in self.to_shards.iter().enumerate() {
+            if self.round.batches[shard].must_send() {
+                let batch = std::mem::take(&mut self.round.batches[shard]);
+                if tx.send(batch).is_err() {
+                    panic!("shard {shard} exited");
+                }
+                self.round.awaiting[shard] = true;
+                self.round.outstanding += 1;
+            }
+        }
+        drop(guard);
+        self.ordered = false;
+    }
+
+    /// Sends every batch with new ops (or a hold or release) to its shard,
+    /// one send each, and waits for all of them. Ops that ran in an earlier
+    /// exchange of this round do not run again. Only with no round in
+    /// flight (a section, or a harness): their replies share the queue.
+    pub fn exchange(&mut self) {
+        debug_assert!(self.inflight.is_empty(), "exchange with rounds in flight");
+        self.send();
+        while self.round.outstanding > 0 {
+            let batch = self.next_reply();
+            self.round.accept(batch);
+        }
+    }
+
+    /// Sends the round being built without waiting for its replies and
+    /// starts a new one: the worker serves other connections while the
+    /// shards execute (and, under `appendfsync always`, fsync) this one.
+    /// Shards answer a worker's batches in the order it sent them, so
+    /// rounds complete in order. Not inside a section.
+    pub fn submit(&mut self, start: Option<Instant>) {
+        debug_assert!(!self.section && !self.holding(), "submit inside a section");
+        self.send();
+        self.round.start = start;
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Round::new(self.worker, self.to_shards.len(), self.commands));
+        let sent = std::mem::replace(&mut self.round, next);
+        self.inflight.push_back(sent);
+    }
+
+    /// Waits for replies by parking on `bell` (see `shards::shard::Bell`).
+    pub fn set_bell(&mut self, bell: Arc<Bell>) {
+        self.bell = Some(bell);
+    }
+
+    /// The next reply, waiting for it.
+    fn next_reply(&self) -> Batch {
+        let Some(bell) = &self.bell else {
+            return self.replies.recv().expect("shard thread exited");
+        };
+        loop {
+            match self.replies.try_recv() {
+                Ok(b) => return b,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    panic!("shard threads exited")
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    bell.park_unless(|| !self.replies.is_empty());
+                }
+            }
+        }
+    }
+
+    /// True while a submitted round is not delivered.
+    pub fn in_flight(&self) -> bool {
+        !self.inflight.is_empty()
+    }
+
+    /// Takes the replies that have arrived, without waiting; with `block`,
+    /// waits until every round in flight is complete.
+    pub fn collect(&mut self, block: bool) {
+        loop {
+            let batch = if block && self.inflight.iter().any(|r| r.outstanding > 0) {
+                self.next_reply()
+            } else {
+                match self.replies.try_recv() {
+                    Ok(b) => b,
+                    Err(_) => return,
+                }
+            };
+            // A shard's replies to this worker come in the order it sent
+            // them: this one belongs to the oldest round still awaiting it.
+            let shard = batch.shard;
+            match self.inflight.iter_mut().find(|r| r.awaiting[shard]) {
+                Some(r) => r.accept(batch),
+                None => debug_assert!(false, "a reply from shard {shard} for no round"),
+            }
+        }
+    }
+}
