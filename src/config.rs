@@ -318,7 +318,7 @@ impl Config {
 /// so that the file's settings come before (and are overridden by) the
 /// command line's. Exits as clap does on `--help`, `--version` and bad input.
 pub fn from_args() -> Config {
-    match try_from_args() {
+    match try_from_argv(std::env::args().collect()) {
         Ok(c) => c,
         Err(ArgsError::File(e)) => {
             eprintln!("shardcache: {e}");
@@ -333,8 +333,17 @@ enum ArgsError {
     Clap(clap::Error),
 }
 
-fn try_from_args() -> Result<Config, ArgsError> {
-    let argv: Vec<String> = std::env::args().collect();
+/// The configuration the command line `argv` (program name first) gives,
+/// `--config` file included: what `from_args` does, for a server started
+/// in-process (tests).
+pub fn from_argv(argv: &[&str]) -> Result<Config, String> {
+    try_from_argv(argv.iter().map(|a| a.to_string()).collect()).map_err(|e| match e {
+        ArgsError::File(e) => e,
+        ArgsError::Clap(e) => e.to_string(),
+    })
+}
+
+fn try_from_argv(argv: Vec<String>) -> Result<Config, ArgsError> {
     let path = argv.iter().enumerate().find_map(|(i, a)| {
         if a == "--config" {
             argv.get(i + 1).cloned()

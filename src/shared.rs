@@ -112,6 +112,8 @@ pub struct Shared {
     pub registry: Registry,
     /// Unix ms at start: LASTSAVE's answer, as a Redis that never saved.
     pub started_unix_ms: u64,
+    /// Set by `Server::stop`: the acceptor and workers return.
+    pub stopping: AtomicBool,
     /// The password clients must authenticate with (empty: none).
     requirepass: Mutex<Password>,
     /// `requirepass` is not empty: read on the request path only by
@@ -147,6 +149,7 @@ impl Shared {
             protected_mode: AtomicBool::new(config.protected_mode == config::YesNo::Yes),
             registry: Registry::new(workers),
             started_unix_ms: shards::clock::unix_ms(),
+            stopping: AtomicBool::new(false),
             auth_required: AtomicBool::new(!config.requirepass.is_empty()),
             requirepass: Mutex::new(config.requirepass.clone()),
             config,
