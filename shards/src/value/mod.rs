@@ -13,6 +13,7 @@ pub mod list;
 mod record;
 pub mod set;
 mod table;
+pub mod zset;
 
 pub use hash::{HashLimits, HashValue};
 pub use set::{Member, SetLimits, SetValue};
@@ -64,6 +65,8 @@ pub enum Object {
     Set(set::SetValue),
     /// A list (`quicklist`).
     List(list::ListValue),
+    /// A sorted set (`listpack` or `skiplist`).
+    ZSet(zset::ZSetValue),
     /// A value of a type that only tests use (to exercise WRONGTYPE and
     /// the object table before the collection types exist).
     #[cfg(test)]
@@ -78,6 +81,7 @@ impl Object {
             Object::Hash(_) => Kind::Hash,
             Object::Set(_) => Kind::Set,
             Object::List(_) => Kind::List,
+            Object::ZSet(_) => Kind::ZSet,
             #[cfg(test)]
             Object::Test(_) => Kind::Hash,
         }
@@ -91,6 +95,7 @@ impl Object {
             Object::Hash(h) => h.encoding_name(),
             Object::Set(s) => s.encoding_name(),
             Object::List(l) => l.encoding_name(),
+            Object::ZSet(z) => z.encoding_name(),
             #[cfg(test)]
             Object::Test(_) => "listpack",
         }
@@ -103,6 +108,7 @@ impl Object {
             Object::Hash(h) => h.heap_bytes(),
             Object::Set(s) => s.heap_bytes(),
             Object::List(l) => l.heap_bytes(),
+            Object::ZSet(z) => z.heap_bytes(),
             #[cfg(test)]
             Object::Test(v) => crate::alloc_size(v.capacity()),
         }
