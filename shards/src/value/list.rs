@@ -807,4 +807,4 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
 impl ExactSizeIterator for Iter<'_> {}
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

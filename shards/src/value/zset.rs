@@ -46,11 +46,12 @@ fn alloc_fit(n: usize) -> usize {
     crate::alloc_size(n).saturating_sub(8).max(n)
 }
 
-/// Makes room for `extra` more bytes, growing by a quarter at least.
+/// Makes room for `extra` more bytes, growing by an eighth at least (so
+/// inserts stay amortized O(1) with little spare room).
 fn reserve(b: &mut Vec<u8>, extra: usize) {
     let need = b.len() + extra;
     if need > b.capacity() {
-        let want = alloc_fit(need.max(b.capacity() + b.capacity() / 4));
+        let want = alloc_fit(need.max(b.capacity() + (b.capacity() / 8).max(16)));
         b.reserve_exact(want - b.len());
     }
 }

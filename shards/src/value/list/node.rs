@@ -164,11 +164,7 @@ pub(crate) fn fits(fill: i16, size: usize, n: usize) -> bool {
     if n > u16::MAX as usize {
         return false;
     }
-    if fill < 0 {
-        size <= LEVELS[((-(fill as i32)) as usize - 1).min(LEVELS.len() - 1)]
-    } else {
-        size <= SAFETY_LIMIT && n <= fill as usize
-    }
+    size <= size_limit(fill) && (fill < 0 || n <= fill as usize)
 }
 
 /// The capacity that uses all of what glibc hands out for at least `n` bytes.
@@ -176,12 +172,23 @@ pub(crate) fn alloc_fit(n: usize) -> usize {
     crate::alloc_size(n).saturating_sub(8).max(n)
 }
 
-/// Makes room for `extra` more bytes, growing by a quarter at least so
-/// that appends stay amortized O(1) with little spare room.
+/// The byte size a node under `fill` may reach.
+fn size_limit(fill: i16) -> usize {
+    if fill < 0 {
+        LEVELS[((-(fill as i32)) as usize - 1).min(LEVELS.len() - 1)]
+    } else {
+        SAFETY_LIMIT
+    }
+}
+
+/// Makes room for `extra` more bytes, growing by an eighth at least (so
+/// appends stay amortized O(1)) but not past the node's size limit (so a
+/// full node holds little spare room).
 pub(crate) fn reserve(b: &mut Vec<u8>, extra: usize) {
     let need = b.len() + extra;
     if need > b.capacity() {
-        let want = alloc_fit(need.max(b.capacity() + b.capacity() / 4));
+        let grown = b.capacity() + (b.capacity() / 8).max(16);
+        let want = alloc_fit(need.max(grown.min(size_limit(fill(b)))));
         b.reserve_exact(want - b.len());
     }
 }

@@ -642,3 +642,46 @@ fn zscan_returns_every_member_once_after_removals() {
         assert!(steps > z.len() / count / 2);
     }
 }
+
+/// The sorted-set loads of the memory comparison with Redis (same data as
+/// the ZADD commands sent to redis-server): `cargo test --release -p
+/// shards value::zset::tests::memory -- --ignored --nocapture --test-threads 1`.
+#[test]
+#[ignore = "memory report, run by hand in release mode"]
+fn memory_small_zsets() {
+    let limits = ZSetLimits::default();
+    crate::value::list::tests::memory_report(
+        "100000 zsets of 10",
+        100_000,
+        1_000_000,
+        |k| format!("zset:{k:06}"),
+        |_| {
+            let mut z = ZSetValue::for_first_member(8, &limits);
+            for i in 0..10 {
+                z.insert_or_update(format!("member-{i}").as_bytes(), (i + 1) as f64, &limits);
+            }
+            crate::value::Object::ZSet(z)
+        },
+    );
+}
+
+#[test]
+#[ignore = "memory report, run by hand in release mode"]
+fn memory_big_zsets() {
+    let limits = ZSetLimits::default();
+    crate::value::list::tests::memory_report(
+        "10 zsets of 1000000",
+        10,
+        10_000_000,
+        |k| format!("zset:{k:06}"),
+        |_| {
+            let mut z = ZSetValue::for_first_member(8, &limits);
+            for i in 0..1_000_000u64 {
+                let s = ((i * 2_654_435_761) % 1_000_003) as f64 / 7.0;
+                z.insert_or_update(format!("member:{i}").as_bytes(), s, &limits);
+            }
+            assert_eq!(z.encoding_name(), "skiplist");
+            crate::value::Object::ZSet(z)
+        },
+    );
+}
