@@ -808,3 +808,6 @@ impl ExactSizeIterator for Iter<'_> {}
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+pub(crate) mod vs_redis;

@@ -919,3 +919,6 @@ impl ExactSizeIterator for ZIter<'_> {}
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod vs_redis;

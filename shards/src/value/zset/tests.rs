@@ -685,3 +685,90 @@ fn memory_big_zsets() {
         },
     );
 }
+
+#[test]
+#[ignore = "timings, run by hand in release mode"]
+fn timings() {
+    use crate::value::list::{ListValue, Side};
+    use std::time::Instant;
+    let n = 1_000_000u64;
+    let per = |t: Instant, what: &str| {
+        println!(
+            "{what}: {:.0} ns/op",
+            t.elapsed().as_nanos() as f64 / n as f64
+        )
+    };
+    let mut l = ListValue::default();
+    let t = Instant::now();
+    for i in 0..n {
+        l.push(Side::Right, format!("item-{i}").as_bytes());
+    }
+    per(t, "RPUSH");
+    let t = Instant::now();
+    for i in 0..n {
+        l.push(Side::Left, format!("item-{i}").as_bytes());
+    }
+    per(t, "LPUSH");
+    let t = Instant::now();
+    let mut x = 0;
+    for i in 0..n {
+        x += l.get((i * 7919 % (2 * n)) as i64).map_or(0, <[u8]>::len);
+    }
+    per(t, "LINDEX random");
+    let t = Instant::now();
+    for _ in 0..n {
+        x += l.pop(Side::Left).map_or(0, |v| v.len());
+    }
+    per(t, "LPOP");
+    let t = Instant::now();
+    for _ in 0..n {
+        x += l.pop(Side::Right).map_or(0, |v| v.len());
+    }
+    per(t, "RPOP");
+    let limits = ZSetLimits::default();
+    let mut z = ZSetValue::new();
+    let t = Instant::now();
+    for i in 0..n {
+        let s = ((i * 2_654_435_761) % 1_000_003) as f64 / 7.0;
+        z.insert_or_update(format!("member:{i}").as_bytes(), s, &limits);
+    }
+    per(t, "ZADD new");
+    let t = Instant::now();
+    for i in 0..n {
+        x += z
+            .score(format!("member:{i}").as_bytes())
+            .map_or(0, |s| s as usize);
+    }
+    per(t, "ZSCORE");
+    let t = Instant::now();
+    for i in 0..n {
+        x += z.rank(format!("member:{i}").as_bytes(), false).unwrap_or(0);
+    }
+    per(t, "ZRANK");
+    let t = Instant::now();
+    for i in 0..n {
+        let lo = (i % 140_000) as f64;
+        let r = ScoreRange {
+            min: ScoreBound::inclusive(lo),
+            max: ScoreBound::inclusive(f64::INFINITY),
+        };
+        x += z
+            .range_by_score(&r, false, 0, Some(10))
+            .map(|(m, _)| m.len())
+            .sum::<usize>();
+    }
+    per(t, "ZRANGEBYSCORE LIMIT 0 10");
+    let t = Instant::now();
+    for i in 0..n {
+        let s = ((i * 40_503) % 1_000_003) as f64 / 7.0;
+        z.insert_or_update(format!("member:{i}").as_bytes(), s, &limits);
+    }
+    per(t, "ZADD update");
+    let t = Instant::now();
+    for i in 0..n {
+        z.remove(format!("member:{i}").as_bytes());
+    }
+    per(t, "ZREM");
+    assert!(z.is_empty());
+    println!("{x}");
+}
