@@ -5,7 +5,10 @@
 //! positive: that many elements, within 8 KB), so a list of small elements
 //! costs little more than its bytes, and push and pop at either end touch
 //! one node. A list that fits one node (most lists) is that node's buffer
-//! alone; a longer one keeps its nodes in a `VecDeque` with its length.
+//! alone, held at its exact size as Redis reallocates a listpack (so the
+//! value is 16 bytes and `Object` stays small); a longer one keeps its
+//! nodes in a `VecDeque` with its length, the nodes with some spare room
+//! (an eighth, within the node limit) so appends do not reallocate.
 //!
 //! Positions are found by skipping whole nodes by their counts from the
 //! nearer end of the list, then walking the node from its nearer end
@@ -37,8 +40,8 @@ pub struct ListValue {
 }
 
 enum Repr {
-    /// One node (its buffer carries the count and the fill).
-    One(Vec<u8>),
+    /// One node (its buffer carries the count and the fill), exactly sized.
+    One(Box<[u8]>),
     Many(Box<Many>),
 }
 
@@ -87,7 +90,7 @@ impl ListValue {
     /// An empty list whose nodes follow `fill` (`list-max-listpack-size`).
     pub fn new(fill: i64) -> Self {
         ListValue {
-            r: Repr::One(node::empty(node::clamp_fill(fill))),
+            r: Repr::One(node::empty(node::clamp_fill(fill)).into_boxed_slice()),
         }
     }
 
@@ -106,7 +109,7 @@ impl ListValue {
     }
 
     /// The elements, in order.
-    pub fn to_vec(&self) -> Vec<Vec<u8>> {
+    pub fn to_items(&self) -> Vec<Vec<u8>> {
         self.iter().map(<[u8]>::to_vec).collect()
     }
 
@@ -132,7 +135,7 @@ impl ListValue {
     /// Bytes held from the allocator (O(1)).
     pub fn heap_bytes(&self) -> usize {
         match &self.r {
-            Repr::One(b) => crate::alloc_size(b.capacity()),
+            Repr::One(b) => crate::alloc_size(b.len()),
             Repr::Many(m) => {
                 crate::alloc_size(std::mem::size_of::<Many>())
                     + crate::alloc_size(m.nodes.capacity() * std::mem::size_of::<Vec<u8>>())
@@ -146,6 +149,16 @@ impl ListValue {
         match &self.r {
             Repr::One(b) => node::fill(b) as i64,
             Repr::Many(m) => m.fill as i64,
+        }
+    }
+
+    /// Allocations a drop of the list frees (Redis's free effort counts a
+    /// quicklist's nodes): 1 for a one-node list, its nodes and two more
+    /// otherwise.
+    pub fn free_effort(&self) -> usize {
+        match &self.r {
+            Repr::One(_) => 1,
+            Repr::Many(m) => m.nodes.len() + 2,
         }
     }
 
@@ -180,10 +193,18 @@ impl ListValue {
         }
     }
 
-    /// Runs `f` on node `i`, keeping the length and byte counts right.
-    fn with_node<R>(&mut self, i: usize, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    /// Runs `f` on node `i`, keeping the length and byte counts right;
+    /// `extra` is what `f` may add (a one-node list grows by exactly that,
+    /// and goes back to its exact size after).
+    fn with_node<R>(&mut self, i: usize, extra: usize, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         match &mut self.r {
-            Repr::One(b) => f(b),
+            Repr::One(b) => {
+                let mut v = Vec::from(std::mem::take(b));
+                v.reserve_exact(extra);
+                let r = f(&mut v);
+                *b = v.into_boxed_slice();
+                r
+            }
             Repr::Many(m) => {
                 let b = &mut m.nodes[i];
                 let (c0, a0) = (node::count(b), crate::alloc_size(b.capacity()));
@@ -199,7 +220,7 @@ impl ListValue {
     /// Inserts node `b` at position `i` (0..=nodes).
     fn insert_node(&mut self, i: usize, b: Vec<u8>) {
         if let Repr::One(only) = &mut self.r {
-            let only = std::mem::take(only);
+            let only = Vec::from(std::mem::take(only));
             let fill = node::fill(&only);
             let mut nodes = VecDeque::with_capacity(2);
             let (len, bytes) = (node::count(&only), crate::alloc_size(only.capacity()));
@@ -224,7 +245,7 @@ impl ListValue {
         match &mut self.r {
             Repr::One(b) => {
                 let fill = node::fill(b);
-                *b = node::empty(fill);
+                *b = node::empty(fill).into_boxed_slice();
             }
             Repr::Many(m) => {
                 if let Some(b) = m.nodes.remove(i) {
@@ -244,7 +265,7 @@ impl ListValue {
         if let Repr::Many(m) = &mut self.r {
             if m.nodes.len() == 1 {
                 let only = m.nodes.pop_front().unwrap_or_default();
-                self.r = Repr::One(only);
+                self.r = Repr::One(only.into_boxed_slice());
             }
         }
     }
@@ -269,7 +290,7 @@ impl ListValue {
         let next = m.nodes.remove(i + 1).unwrap_or_default();
         m.len -= node::count(&next);
         m.node_bytes -= crate::alloc_size(next.capacity());
-        self.with_node(i, |b| node::append_node(b, &next));
+        self.with_node(i, next.len(), |b| node::append_node(b, &next));
         self.demote_if_single();
         true
     }
@@ -440,7 +461,7 @@ impl ListValue {
         match side {
             Side::Left => {
                 if node::allows(self.node(0), fill, add) {
-                    self.with_node(0, |b| node::insert(b, HEADER, elem));
+                    self.with_node(0, add, |b| node::insert(b, HEADER, elem));
                 } else {
                     self.insert_node(0, node::single(fill, elem));
                 }
@@ -448,7 +469,7 @@ impl ListValue {
             Side::Right => {
                 let last = self.nodes() - 1;
                 if node::allows(self.node(last), fill, add) {
-                    self.with_node(last, |b| {
+                    self.with_node(last, add, |b| {
                         let end = b.len();
                         node::insert(b, end, elem)
                     });
@@ -502,7 +523,7 @@ impl ListValue {
             || node::count(b) == 1
             || node::fits(fill, b.len() + new - old, node::count(b))
         {
-            self.with_node(n, |b| node::replace(b, off, elem));
+            self.with_node(n, new.saturating_sub(old), |b| node::replace(b, off, elem));
         } else {
             self.remove_range(i, 1);
             self.insert_at(i, elem);
@@ -523,12 +544,12 @@ impl ListValue {
         let add = node::entry_size(elem.len());
         let (i, j) = self.locate(index);
         if node::allows(self.node(i), fill, add) {
-            self.with_node(i, |b| {
+            self.with_node(i, add, |b| {
                 let off = node::offset_of(b, j);
                 node::insert(b, off, elem)
             });
         } else if j == 0 && i > 0 && node::allows(self.node(i - 1), fill, add) {
-            self.with_node(i - 1, |b| {
+            self.with_node(i - 1, add, |b| {
                 let end = b.len();
                 node::insert(b, end, elem)
             });
@@ -536,15 +557,15 @@ impl ListValue {
             self.insert_node(i, node::single(fill, elem));
         } else {
             // Split the full node at the insertion point.
-            let right = self.with_node(i, |b| node::split_off(b, j));
+            let right = self.with_node(i, 0, |b| node::split_off(b, j));
             self.insert_node(i + 1, right);
             if node::allows(self.node(i), fill, add) {
-                self.with_node(i, |b| {
+                self.with_node(i, add, |b| {
                     let end = b.len();
                     node::insert(b, end, elem)
                 });
             } else if node::allows(self.node(i + 1), fill, add) {
-                self.with_node(i + 1, |b| node::insert(b, HEADER, elem));
+                self.with_node(i + 1, add, |b| node::insert(b, HEADER, elem));
             } else {
                 self.insert_node(i + 1, node::single(fill, elem));
             }
@@ -574,7 +595,7 @@ impl ListValue {
             if j == 0 && take == c {
                 self.remove_node(i);
             } else {
-                self.with_node(i, |b| {
+                self.with_node(i, 0, |b| {
                     let from = node::offset_of(b, j);
                     let to = if j + take == c {
                         b.len()
@@ -643,7 +664,7 @@ impl ListValue {
             // From the tail, the last `take` matches of the node go.
             let keep_first = if from_tail { matches - take } else { 0 };
             let mut seen = 0;
-            let gone = self.with_node(cur, |b| {
+            let gone = self.with_node(cur, 0, |b| {
                 node::retain(b, |_, e| {
                     if e != elem {
                         return false;
@@ -703,7 +724,7 @@ impl ListValue {
     /// Drops spare room from every node.
     pub fn shrink_to_fit(&mut self) {
         for i in 0..self.nodes() {
-            self.with_node(i, |b| b.shrink_to_fit());
+            self.with_node(i, 0, |b| b.shrink_to_fit());
         }
         if let Repr::Many(m) = &mut self.r {
             m.nodes.shrink_to_fit();
@@ -807,7 +828,10 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
 impl ExactSizeIterator for Iter<'_> {}
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;
 
 #[cfg(test)]
 pub(crate) mod vs_redis;
+
+#[cfg(test)]
+mod memory_tests;

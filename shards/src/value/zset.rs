@@ -26,6 +26,7 @@ mod compact;
 mod members;
 mod tree;
 
+use super::record::below;
 use big::Big;
 use std::cmp::Ordering;
 
@@ -46,21 +47,12 @@ fn alloc_fit(n: usize) -> usize {
     crate::alloc_size(n).saturating_sub(8).max(n)
 }
 
-/// Makes room for `extra` more bytes, growing by an eighth at least (so
-/// inserts stay amortized O(1) with little spare room).
-fn reserve(b: &mut Vec<u8>, extra: usize) {
-    let need = b.len() + extra;
-    if need > b.capacity() {
-        let want = alloc_fit(need.max(b.capacity() + (b.capacity() / 8).max(16)));
-        b.reserve_exact(want - b.len());
-    }
-}
-
-/// Gives back spare room once less than half the buffer is used.
-fn maybe_shrink(b: &mut Vec<u8>) {
-    if b.capacity() > 64 && b.len() < b.capacity() / 2 {
-        b.shrink_to(alloc_fit(b.len() + b.len() / 4));
-    }
+/// Runs `f` on a compact buffer as a `Vec`, which goes back to its exact size.
+fn edit<R>(b: &mut Box<[u8]>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut v = Vec::from(std::mem::take(b));
+    let r = f(&mut v);
+    *b = v.into_boxed_slice();
+    r
 }
 
 /// The encoding thresholds (`zset-max-listpack-entries`,
@@ -247,7 +239,8 @@ pub struct ZSetValue {
 }
 
 enum Repr {
-    Compact(Vec<u8>),
+    /// Exactly sized, like the listpack it stands for; empty: nothing.
+    Compact(Box<[u8]>),
     Big(Box<Big>),
 }
 
@@ -258,10 +251,10 @@ impl Default for ZSetValue {
 }
 
 impl ZSetValue {
-    /// An empty set in the compact encoding.
+    /// An empty set in the compact encoding (nothing allocated).
     pub fn new() -> Self {
         ZSetValue {
-            r: Repr::Compact(compact::empty()),
+            r: Repr::Compact(Box::default()),
         }
     }
 
@@ -325,7 +318,7 @@ impl ZSetValue {
     }
 
     /// The entries in order: (member, score).
-    pub fn to_vec(&self) -> Vec<(Vec<u8>, f64)> {
+    pub fn to_entries(&self) -> Vec<(Vec<u8>, f64)> {
         self.iter().map(|(m, s)| (m.to_vec(), s)).collect()
     }
 
@@ -362,8 +355,20 @@ impl ZSetValue {
     /// Bytes held from the allocator (O(1)).
     pub fn heap_bytes(&self) -> usize {
         match &self.r {
-            Repr::Compact(b) => crate::alloc_size(b.capacity()),
+            Repr::Compact(b) => crate::alloc_size(b.len()),
             Repr::Big(t) => t.heap_bytes(),
+        }
+    }
+
+    /// Allocations a drop of the set frees (Redis's free effort, for
+    /// deciding whether to drop it off the request path): 1 for a compact
+    /// set; for a large one its tree nodes (one per 16 to 64 members), its
+    /// pages and a handful more, never one per member (members over 2 KiB
+    /// aside).
+    pub fn free_effort(&self) -> usize {
+        match &self.r {
+            Repr::Compact(_) => 1,
+            Repr::Big(t) => t.free_effort(),
         }
     }
 
@@ -402,16 +407,18 @@ impl ZSetValue {
         if let Repr::Compact(b) = &mut self.r {
             if let Some((off, _, old)) = compact::find(b, member) {
                 if old != score {
-                    let (_, _, end) = compact::entry_at(b, off);
-                    compact::remove(b, off, end, 1);
-                    compact::insert(b, member, score);
+                    edit(b, |v| {
+                        let (_, _, end) = compact::entry_at(v, off);
+                        compact::remove(v, off, end, 1);
+                        compact::insert(v, member, score);
+                    });
                 }
                 return Some(old);
             }
             if compact::count(b) < limits.max_listpack_entries
                 && member.len() <= limits.max_listpack_value
             {
-                compact::insert(b, member, score);
+                edit(b, |v| compact::insert(v, member, score));
                 return None;
             }
             self.convert();
@@ -441,8 +448,10 @@ impl ZSetValue {
         match &mut self.r {
             Repr::Compact(b) => {
                 let (off, _, s) = compact::find(b, member)?;
-                let (_, _, end) = compact::entry_at(b, off);
-                compact::remove(b, off, end, 1);
+                edit(b, |v| {
+                    let (_, _, end) = compact::entry_at(v, off);
+                    compact::remove(v, off, end, 1);
+                });
                 Some(s)
             }
             Repr::Big(t) => t.remove(member),
@@ -623,7 +632,7 @@ impl ZSetValue {
                     f(m, s);
                     to = compact::entry_at(buf, to).2;
                 }
-                compact::remove(buf, from, to, b - a);
+                edit(buf, |v| compact::remove(v, from, to, b - a));
             }
             Repr::Big(t) => t.remove_ranks(a, b, f),
         }
@@ -664,44 +673,47 @@ impl ZSetValue {
         out
     }
 
-    /// ZRANDMEMBER without a count: a member chosen uniformly.
-    pub fn random_member(&self, rand: &mut dyn FnMut() -> u64) -> Option<(&[u8], f64)> {
+    /// ZRANDMEMBER without a count: a member chosen uniformly. `rand(n)`
+    /// returns a uniform number below `n`.
+    pub fn random_member(&self, rand: &mut impl FnMut(u64) -> u64) -> Option<(&[u8], f64)> {
         let n = self.len();
         if n == 0 {
             return None;
         }
         match &self.r {
-            Repr::Compact(b) => {
-                let k = (rand() % n as u64) as usize;
-                compact::entries(b, compact::HEADER)
-                    .nth(k)
-                    .map(|(_, m, s)| (m, s))
-            }
-            Repr::Big(t) => t.random(&mut |m| rand() % m),
+            Repr::Compact(b) => compact::entries(b, compact::HEADER)
+                .nth(below(rand, n))
+                .map(|(_, m, s)| (m, s)),
+            Repr::Big(t) => t.random(rand),
         }
     }
 
-    /// ZRANDMEMBER with a count, following Redis 7.0's
-    /// `zrandmemberWithCountCommand`: a negative count gives `|count|`
-    /// members drawn with repetition, in random order; a positive one
-    /// distinct members: the whole set in order when the count covers it,
-    /// else a random subset (drawn by removal from a copy when the count
-    /// is over a third of the set, by selection sampling in order for a
-    /// compact set, else by distinct random draws).
+    /// ZRANDMEMBER with a count, by Redis 7.0's strategies
+    /// (`zrandmemberWithCountCommand`), calling `f` per entry:
+    ///
+    /// - negative count (or 1): `|count|` independent uniform draws
+    ///   (repetitions possible), in draw order;
+    /// - count at least the size: every entry, in order;
+    /// - count over a third of the size: a copy loses random entries until
+    ///   `count` remain;
+    /// - smaller counts: a compact set is sampled in one ordered pass
+    ///   (Redis's `lpRandomPairsUnique`), a large one drawn until `count`
+    ///   distinct members, each given on its first draw.
+    ///
+    /// The caller bounds `|count|`.
     pub fn random_members(
         &self,
         count: i64,
-        rand: &mut dyn FnMut() -> u64,
-        f: &mut dyn FnMut(&[u8], f64),
+        rand: &mut impl FnMut(u64) -> u64,
+        mut f: impl FnMut(&[u8], f64),
     ) {
         let size = self.len();
         if count == 0 || size == 0 {
             return;
         }
-        let below = |rand: &mut dyn FnMut() -> u64, n: usize| (rand() % n as u64) as usize;
-        // CASE 1: repetitions allowed (or a single member).
-        if count < 0 || count == 1 {
-            let n = count.unsigned_abs();
+        let n = count.unsigned_abs();
+        // Repetitions allowed (or a single member).
+        if count < 0 || n == 1 {
             match &self.r {
                 Repr::Compact(b) => {
                     let offs: Vec<u32> = compact::entries(b, compact::HEADER)
@@ -714,7 +726,7 @@ impl ZSetValue {
                 }
                 Repr::Big(t) => {
                     for _ in 0..n {
-                        if let Some((m, s)) = t.random(&mut |k| rand() % k) {
+                        if let Some((m, s)) = t.random(rand) {
                             f(m, s);
                         }
                     }
@@ -722,34 +734,31 @@ impl ZSetValue {
             }
             return;
         }
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
-        // CASE 2: the whole set.
-        if count >= size {
+        // The whole set.
+        if n >= size as u64 {
             for (m, s) in self.iter() {
                 f(m, s);
             }
             return;
         }
-        // CASE 3: most of the set: drop random members from a copy.
-        if count.saturating_mul(3) > size {
+        let n = n as usize;
+        // Most of the set: drop random entries from a copy (of ranks).
+        if n.saturating_mul(3) > size {
             let mut ranks: Vec<u32> = (0..size as u32).collect();
-            // Partial Fisher-Yates: the first `count` slots are a uniform subset.
-            for i in 0..count {
-                let j = i + below(rand, size - i);
-                ranks.swap(i, j);
+            while ranks.len() > n {
+                let i = below(rand, ranks.len());
+                ranks.swap_remove(i);
             }
-            ranks.truncate(count);
             for r in ranks {
                 let (m, s) = self.entry_at(r as usize);
                 f(m, s);
             }
             return;
         }
-        // CASE 4: few of many.
+        // Few of many.
         match &self.r {
             Repr::Compact(b) => {
-                // Selection sampling, in order (Redis's lpRandomPairsUnique).
-                let mut need = count;
+                let mut need = n;
                 let mut left = size;
                 for (_, m, s) in compact::entries(b, compact::HEADER) {
                     if need == 0 {
@@ -763,9 +772,9 @@ impl ZSetValue {
                 }
             }
             Repr::Big(t) => {
-                let mut seen = std::collections::HashSet::with_capacity(count);
-                while seen.len() < count {
-                    if let Some((m, s)) = t.random(&mut |k| rand() % k) {
+                let mut seen = std::collections::HashSet::with_capacity(n);
+                while seen.len() < n {
+                    if let Some((m, s)) = t.random(rand) {
                         if seen.insert(m) {
                             f(m, s);
                         }
@@ -788,7 +797,7 @@ impl ZSetValue {
 
     /// One ZSCAN step: calls `f` for the members it covers and returns the
     /// next cursor (0: done). A compact set is returned whole at once.
-    pub fn scan(&self, cursor: u64, count: usize, f: &mut dyn FnMut(&[u8], f64)) -> u64 {
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
         match &self.r {
             Repr::Compact(b) => {
                 for (_, m, s) in compact::entries(b, compact::HEADER) {

@@ -32,7 +32,7 @@ fn check(l: &ListValue, model: &VecDeque<Vec<u8>>) {
     for i in 0..l.nodes() {
         let b = l.node(i);
         let cap = match &l.r {
-            Repr::One(v) => v.capacity(),
+            Repr::One(v) => v.len(),
             Repr::Many(m) => m.nodes[i].capacity(),
         };
         let c = node::count(b);
@@ -411,86 +411,4 @@ fn rank_range_matches_redis() {
     assert_eq!(rank_range(0, -6, 5), None);
     assert_eq!(rank_range(i64::MIN, i64::MAX, 5), Some((0, 5)));
     assert_eq!(rank_range(0, 0, 0), None);
-}
-
-/// Resident set size of this process, in bytes (0 where /proc is absent).
-pub(crate) fn rss_bytes() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// Loads `keys` objects made by `make` into a store and prints bytes per
-/// element: the store's accounting (`used_memory`: records, index, object
-/// table and what objects hold), the objects' `heap_bytes` alone, and the
-/// process's RSS growth.
-pub(crate) fn memory_report(
-    what: &str,
-    keys: usize,
-    elems: usize,
-    key: impl Fn(usize) -> String,
-    mut make: impl FnMut(usize) -> crate::value::Object,
-) {
-    let mut s = crate::Store::new(crate::Limits::default());
-    let (u0, r0) = (s.used_memory(), rss_bytes());
-    let mut heap = 0;
-    for k in 0..keys {
-        let o = make(k);
-        heap += o.heap_bytes();
-        s.insert_object(0, key(k).as_bytes(), o, 0).unwrap();
-    }
-    let (u1, r1) = (s.used_memory(), rss_bytes());
-    let n = elems as f64;
-    println!(
-        "{what}: used_memory {:.1} B/elem, heap_bytes {:.1} B/elem, rss {:.1} B/elem ({:.1} B/key used_memory)",
-        (u1 - u0) as f64 / n,
-        heap as f64 / n,
-        r1.saturating_sub(r0) as f64 / n,
-        (u1 - u0) as f64 / keys as f64,
-    );
-    drop(s);
-}
-
-/// The list loads of the memory comparison with Redis (same data as the
-/// RPUSH commands sent to redis-server): `cargo test --release -p shards
-/// value::list::tests::memory -- --ignored --nocapture --test-threads 1`.
-#[test]
-#[ignore = "memory report, run by hand in release mode"]
-fn memory_small_lists() {
-    memory_report(
-        "100000 lists of 10",
-        100_000,
-        1_000_000,
-        |k| format!("list:{k:06}"),
-        |_| {
-            let mut l = ListValue::new(DEFAULT_FILL);
-            for i in 0..10 {
-                l.push(Side::Right, format!("item-{i}").as_bytes());
-            }
-            crate::value::Object::List(l)
-        },
-    );
-}
-
-#[test]
-#[ignore = "memory report, run by hand in release mode"]
-fn memory_big_lists() {
-    memory_report(
-        "10 lists of 1000000",
-        10,
-        10_000_000,
-        |k| format!("list:{k:06}"),
-        |_| {
-            let mut l = ListValue::new(DEFAULT_FILL);
-            for i in 0..1_000_000 {
-                l.push(Side::Right, format!("item-{i}").as_bytes());
-            }
-            crate::value::Object::List(l)
-        },
-    );
 }

@@ -6,20 +6,10 @@
 use super::members::Members;
 use super::tree::{Cursor, Tree};
 use crate::index::Index;
-use ahash::RandomState;
-
-/// Member hashing: fixed seeds (the store does the same for keys; a
-/// member index lives inside one value).
-static HASHER: RandomState = RandomState::with_seeds(
-    0x6a09_e667_f3bc_c908,
-    0xbb67_ae85_84ca_a73b,
-    0x3c6e_f372_fe94_f82b,
-    0xa54f_f53a_5f1d_36f1,
-);
 
 #[inline]
 fn hash(m: &[u8]) -> u64 {
-    HASHER.hash_one(m)
+    crate::value::record::hash(m)
 }
 
 pub(super) struct Big {
@@ -36,6 +26,7 @@ impl Big {
         bytes: usize,
         entries: impl Iterator<Item = (&'a [u8], f64)>,
     ) -> Big {
+        // Records take a member's bytes and 9 to 12 more.
         let mut members = Members::with_capacity(bytes + n * 12);
         let mut ents = Vec::with_capacity(n);
         for (m, s) in entries {
@@ -65,7 +56,19 @@ impl Big {
         crate::alloc_size(std::mem::size_of::<Big>())
             + self.tree.heap_bytes()
             + self.members.heap_bytes()
-            + self.index.allocated()
+            + index_bytes(&self.index)
+    }
+
+    /// Allocations a drop frees: the box, the tree's nodes, the index's two
+    /// arrays and the member storage (never one per member, long ones aside).
+    pub(super) fn free_effort(&self) -> usize {
+        3 + self.tree.node_allocations() + self.members.free_effort()
+    }
+
+    /// Whether the members live in pages (else in one buffer).
+    #[cfg(test)]
+    pub(super) fn paged(&self) -> bool {
+        self.members.paged()
     }
 
     #[inline]
@@ -86,6 +89,24 @@ impl Big {
             .partition(|s, p| s < score || (s == score && members.member(p) < member))
     }
 
+    /// Whether the entry of rank `r`, given (score, member), would still
+    /// sort between its neighbours.
+    fn stays_at(&self, r: usize, score: f64, member: &[u8]) -> bool {
+        use std::cmp::Ordering::Less;
+        let m = &self.members;
+        let mut cur = self.tree.cursor(r);
+        let mut back = self.tree.cursor(r);
+        let after_prev = !back.prev() || {
+            let (s, p) = back.get();
+            super::cmp_entry(s, m.member(p), score, member) == Less
+        };
+        after_prev
+            && (!cur.next() || {
+                let (s, p) = cur.get();
+                super::cmp_entry(score, member, s, m.member(p)) == Less
+            })
+    }
+
     pub(super) fn rank(&self, member: &[u8]) -> Option<usize> {
         let p = self.find(member)?;
         Some(self.rank_of(self.members.score(p), member))
@@ -99,12 +120,21 @@ impl Big {
                 return Some(old);
             }
             let r = self.rank_of(old, member);
-            let (_, q) = self.tree.remove_at(r);
-            debug_assert_eq!(q, p);
             self.members.set_score(p, score);
-            let r = self.rank_of(score, member);
-            self.tree.insert_at(r, score, p);
+            if self.stays_at(r, score, member) {
+                // Still between its neighbours (Redis's zslUpdateScore).
+                self.tree.set_score_at(r, score);
+            } else {
+                let (_, q) = self.tree.remove_at(r);
+                debug_assert_eq!(q, p);
+                let r = self.rank_of(score, member);
+                self.tree.insert_at(r, score, p);
+            }
             return Some(old);
+        }
+        if self.members.full_for(member.len()) {
+            let extra = Members::record_size(member.len());
+            self.rebuild(extra);
         }
         let p = self.members.alloc(member, score);
         let r = self.rank_of(score, member);
@@ -180,23 +210,29 @@ impl Big {
         self.after_removal();
     }
 
-    /// Rebuilds once freed records outweigh live ones; else lets the
-    /// index shrink after mass removals.
+    /// Rebuilds once the member storage asks for it (see `Members`);
+    /// else lets the index shrink after mass removals.
     fn after_removal(&mut self) {
-        if self.members.dead() > self.members.live() && self.members.dead() >= 4096 {
-            let mut keep = Vec::with_capacity(self.len());
-            self.tree.for_each(|s, p| keep.push((s, p)));
-            let live = self.members.live();
-            self.rebuild_from(keep, live);
+        if self.members.wants_rebuild() {
+            self.rebuild(0);
         } else {
             let members = &self.members;
             self.index.shrink(|q| hash(members.member(q)));
         }
     }
 
-    /// Copies the records of `keep` (in order) into fresh structures.
-    fn rebuild_from(&mut self, mut keep: Vec<(f64, u32)>, live: usize) {
-        let mut members = Members::with_capacity(live);
+    /// Rebuilds with room for `extra` more bytes of records.
+    fn rebuild(&mut self, extra: usize) {
+        let mut keep = Vec::with_capacity(self.len());
+        self.tree.for_each(|s, p| keep.push((s, p)));
+        let live = self.members.live();
+        self.rebuild_from(keep, live + extra);
+    }
+
+    /// Copies the records of `keep` (in order) into fresh structures sized
+    /// for `bytes` of records (a buffer or pages, see `Members`).
+    fn rebuild_from(&mut self, mut keep: Vec<(f64, u32)>, bytes: usize) {
+        let mut members = Members::with_capacity(bytes);
         for e in &mut keep {
             e.1 = members.alloc(self.members.member(e.1), e.0);
         }
@@ -204,13 +240,13 @@ impl Big {
     }
 
     /// A member chosen uniformly by `r(n)` (a number below n).
-    pub(super) fn random(&self, r: &mut dyn FnMut(u64) -> u64) -> Option<(&[u8], f64)> {
+    pub(super) fn random(&self, r: &mut impl FnMut(u64) -> u64) -> Option<(&[u8], f64)> {
         let p = self.index.random(r)?;
         Some((self.members.member(p), self.members.score(p)))
     }
 
     /// One ZSCAN step over the member index (see `Index::scan`).
-    pub(super) fn scan(&self, cursor: u64, count: usize, f: &mut dyn FnMut(&[u8], f64)) -> u64 {
+    pub(super) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
         let Ok(c) = u32::try_from(cursor) else {
             return 0;
         };
@@ -241,4 +277,14 @@ impl Big {
             assert_eq!(self.find(members.member(p)), Some(p));
         });
     }
+}
+
+/// What the allocator holds for an index's two arrays.
+fn index_bytes(ix: &Index) -> usize {
+    let total = ix.allocated();
+    if total == 0 {
+        return 0;
+    }
+    let vals = ix.buckets() * 4;
+    crate::alloc_size(total - vals) + crate::alloc_size(vals)
 }

@@ -11,22 +11,21 @@
 //!
 //! Integral scores (ranks, counters, millisecond timestamps) take one to
 //! seven bytes. As in Redis's listpack, which stores `-0` as the integer 0,
-//! a negative zero comes back as 0.
+//! a negative zero comes back as 0. An empty set is an empty buffer (no
+//! header, nothing allocated). The buffer is held at its exact size and
+//! grows by what each insert needs, as Redis reallocates a listpack.
 
 use super::cmp_entry;
 use std::cmp::Ordering;
 
 pub(super) const HEADER: usize = 4;
 
-pub(super) fn empty() -> Vec<u8> {
-    let mut b = Vec::with_capacity(super::alloc_fit(HEADER));
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b
-}
-
 #[inline]
 pub(super) fn count(b: &[u8]) -> usize {
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+    match b.get(..HEADER) {
+        Some(h) => u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize,
+        None => 0,
+    }
 }
 
 #[inline]
@@ -173,7 +172,13 @@ pub(super) fn insert(b: &mut Vec<u8>, member: &[u8], score: f64) {
     let sl = put_score(score, &mut sc);
     let k = varint_len(member.len());
     let n = k + member.len() + sl;
-    super::reserve(b, n);
+    if b.is_empty() {
+        b.reserve_exact(HEADER + n);
+        b.extend_from_slice(&0u32.to_le_bytes());
+    } else {
+        b.reserve_exact(n);
+    }
+    let at = at.max(HEADER);
     let old = b.len();
     b.resize(old + n, 0);
     b.copy_within(at..old, at + n);
@@ -193,18 +198,20 @@ pub(super) fn remove(b: &mut Vec<u8>, from: usize, to: usize, n: usize) {
     b.copy_within(to.., from);
     b.truncate(b.len() - (to - from));
     let c = count(b);
-    set_count(b, c - n);
-    super::maybe_shrink(b);
+    if c == n {
+        b.clear();
+    } else {
+        set_count(b, c - n);
+    }
 }
 
 /// A buffer holding `entries`, which are in order with distinct members.
-pub(super) fn from_sorted<'a>(entries: impl Iterator<Item = (&'a [u8], f64)>) -> Vec<u8> {
-    let mut b = empty();
+pub(super) fn from_sorted<'a>(entries: impl Iterator<Item = (&'a [u8], f64)>) -> Box<[u8]> {
+    let mut b = 0u32.to_le_bytes().to_vec();
     let mut n = 0;
     for (m, s) in entries {
         let mut sc = [0u8; 9];
         let sl = put_score(s, &mut sc);
-        super::reserve(&mut b, varint_len(m.len()) + m.len() + sl);
         let mut len = m.len();
         loop {
             let more = len >= 0x80;
@@ -218,9 +225,11 @@ pub(super) fn from_sorted<'a>(entries: impl Iterator<Item = (&'a [u8], f64)>) ->
         b.extend_from_slice(&sc[..sl]);
         n += 1;
     }
+    if n == 0 {
+        return Box::default();
+    }
     set_count(&mut b, n);
-    b.shrink_to(super::alloc_fit(b.len()));
-    b
+    b.into_boxed_slice()
 }
 
 #[cfg(test)]

@@ -196,11 +196,11 @@ fn run(seed: u64, steps: usize, pool: u64, limits: ZSetLimits, lex: bool) {
     let mut rand_state = seed | 1;
     for step in 0..steps {
         let n = z.len() as i64;
-        let mut rand = || {
+        let mut rand = |n: u64| {
             rand_state ^= rand_state << 13;
             rand_state ^= rand_state >> 7;
             rand_state ^= rand_state << 17;
-            rand_state
+            rand_state % n
         };
         match r.below(20) {
             0..=6 => {
@@ -347,7 +347,7 @@ fn run(seed: u64, steps: usize, pool: u64, limits: ZSetLimits, lex: bool) {
             16 => {
                 let count = r.range(-3 * n - 2, 3 * n + 2);
                 let mut got = vec![];
-                z.random_members(count, &mut rand, &mut |x, s| got.push((x.to_vec(), s)));
+                z.random_members(count, &mut rand, |x, s| got.push((x.to_vec(), s)));
                 for (x, s) in &got {
                     assert_eq!(m.scores.get(x).map(|v| v.to_bits()), Some(s.to_bits()));
                 }
@@ -375,7 +375,7 @@ fn run(seed: u64, steps: usize, pool: u64, limits: ZSetLimits, lex: bool) {
                 let mut cursor = 0;
                 let count = 1 + r.below(20) as usize;
                 loop {
-                    cursor = z.scan(cursor, count, &mut |x, s| {
+                    cursor = z.scan(cursor, count, |x, s| {
                         assert!(seen.insert(x.to_vec(), s.to_bits()).is_none(), "twice");
                     });
                     if cursor == 0 {
@@ -471,6 +471,74 @@ fn deep_trees_against_the_model() {
     }
     assert!(z.is_empty());
     assert_eq!(z.encoding_name(), "skiplist", "never converts back");
+}
+
+#[test]
+fn score_updates_in_place_keep_the_tree_right() {
+    let limits = ZSetLimits::default();
+    let mut z = ZSetValue::new();
+    let mut m = Model::default();
+    for i in 0..5000u32 {
+        let x = format!("m{i:05}").into_bytes();
+        assert_eq!(
+            z.insert_or_update(&x, i as f64, &limits),
+            m.insert(&x, i as f64, &limits)
+        );
+    }
+    // Every member moves a little (in place), then some swap places.
+    for i in 0..5000u32 {
+        let x = format!("m{i:05}").into_bytes();
+        let s = i as f64 + 0.25;
+        assert_eq!(z.insert_or_update(&x, s, &limits), m.insert(&x, s, &limits));
+    }
+    check(&z, &m);
+    for i in (0..5000u32).step_by(7) {
+        let x = format!("m{i:05}").into_bytes();
+        let s = (5000 - i) as f64;
+        assert_eq!(z.insert_or_update(&x, s, &limits), m.insert(&x, s, &limits));
+    }
+    check(&z, &m);
+    let all = m.all();
+    for k in (0..all.len()).step_by(311) {
+        assert_eq!(z.rank(&all[k].0, false), Some(k));
+    }
+}
+
+#[test]
+fn members_move_to_pages_and_back() {
+    let limits = ZSetLimits::default();
+    let mut z = ZSetValue::new();
+    let mut m = Model::default();
+    let paged = |z: &ZSetValue| match &z.r {
+        Repr::Big(t) => t.paged(),
+        Repr::Compact(_) => false,
+    };
+    // About 40 bytes a record: pages past some 3300 members.
+    for i in 0..6000u32 {
+        let x = format!("member-{i:05}-{}", "x".repeat((i % 40) as usize)).into_bytes();
+        assert_eq!(
+            z.insert_or_update(&x, (i % 97) as f64, &limits),
+            m.insert(&x, (i % 97) as f64, &limits)
+        );
+        if i == 3000 {
+            assert!(!paged(&z));
+        }
+    }
+    assert!(paged(&z));
+    check(&z, &m);
+    let long = vec![b'L'; 10_000];
+    z.insert_or_update(&long, 1.5, &limits);
+    m.insert(&long, 1.5, &limits);
+    check(&z, &m);
+    // Removing all but a few hundred moves them back to one buffer.
+    assert_eq!(z.remove(&long), m.remove(&long));
+    for (x, _) in m.all().into_iter().skip(300) {
+        assert_eq!(z.remove(&x), m.remove(&x));
+    }
+    assert!(!paged(&z));
+    check(&z, &m);
+    assert_eq!(z.encoding_name(), "skiplist");
+    assert!(z.heap_bytes() < 64 * 1024, "{}", z.heap_bytes());
 }
 
 #[test]
@@ -592,7 +660,7 @@ fn dump_restore_round_trip() {
             .map(|i| (format!("member:{i}").into_bytes(), (i % 17) as f64 * 0.5))
             .collect();
         let z = ZSetValue::from_entries(entries.iter().map(|(m, s)| (m.as_slice(), *s)), &limits);
-        let payload = dump_like_redis(&RdbValue::ZSet(z.to_vec()));
+        let payload = dump_like_redis(&RdbValue::ZSet(z.to_entries()));
         let Ok(RdbValue::ZSet(back)) = restore(&payload) else {
             panic!("restore")
         };
@@ -601,7 +669,7 @@ fn dump_restore_round_trip() {
         assert_eq!(z.encoding(), z2.encoding());
     }
     let l = crate::value::list::ListValue::from_items(-2, (0..3000).map(|i| format!("e{i}")));
-    let payload = dump_like_redis(&RdbValue::List(l.to_vec()));
+    let payload = dump_like_redis(&RdbValue::List(l.to_items()));
     let Ok(RdbValue::List(back)) = restore(&payload) else {
         panic!("restore")
     };
@@ -630,7 +698,7 @@ fn zscan_returns_every_member_once_after_removals() {
         let mut cursor = 0;
         let mut steps = 0;
         loop {
-            cursor = z.scan(cursor, count, &mut |x, _| {
+            cursor = z.scan(cursor, count, |x, _| {
                 assert!(seen.insert(x.to_vec()));
             });
             steps += 1;
@@ -641,49 +709,6 @@ fn zscan_returns_every_member_once_after_removals() {
         assert_eq!(seen.len(), z.len(), "round {round}, count {count}");
         assert!(steps > z.len() / count / 2);
     }
-}
-
-/// The sorted-set loads of the memory comparison with Redis (same data as
-/// the ZADD commands sent to redis-server): `cargo test --release -p
-/// shards value::zset::tests::memory -- --ignored --nocapture --test-threads 1`.
-#[test]
-#[ignore = "memory report, run by hand in release mode"]
-fn memory_small_zsets() {
-    let limits = ZSetLimits::default();
-    crate::value::list::tests::memory_report(
-        "100000 zsets of 10",
-        100_000,
-        1_000_000,
-        |k| format!("zset:{k:06}"),
-        |_| {
-            let mut z = ZSetValue::for_first_member(8, &limits);
-            for i in 0..10 {
-                z.insert_or_update(format!("member-{i}").as_bytes(), (i + 1) as f64, &limits);
-            }
-            crate::value::Object::ZSet(z)
-        },
-    );
-}
-
-#[test]
-#[ignore = "memory report, run by hand in release mode"]
-fn memory_big_zsets() {
-    let limits = ZSetLimits::default();
-    crate::value::list::tests::memory_report(
-        "10 zsets of 1000000",
-        10,
-        10_000_000,
-        |k| format!("zset:{k:06}"),
-        |_| {
-            let mut z = ZSetValue::for_first_member(8, &limits);
-            for i in 0..1_000_000u64 {
-                let s = ((i * 2_654_435_761) % 1_000_003) as f64 / 7.0;
-                z.insert_or_update(format!("member:{i}").as_bytes(), s, &limits);
-            }
-            assert_eq!(z.encoding_name(), "skiplist");
-            crate::value::Object::ZSet(z)
-        },
-    );
 }
 
 #[test]
@@ -771,4 +796,28 @@ fn timings() {
     per(t, "ZREM");
     assert!(z.is_empty());
     println!("{x}");
+}
+
+#[test]
+#[ignore = "timings, run by hand in release mode"]
+fn worst_removal_latency() {
+    use std::time::Instant;
+    let limits = ZSetLimits::default();
+    let n = 1_000_000u64;
+    let mut z = ZSetValue::new();
+    let mut worst = std::time::Duration::ZERO;
+    for i in 0..n {
+        let t = Instant::now();
+        z.insert_or_update(format!("member:{i}").as_bytes(), (i % 1000) as f64, &limits);
+        worst = worst.max(t.elapsed());
+    }
+    println!("ZADD of {n}: worst {worst:?}");
+    let mut worst = std::time::Duration::ZERO;
+    let t0 = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        z.remove(format!("member:{i}").as_bytes());
+        worst = worst.max(t.elapsed());
+    }
+    println!("ZREM of all: {:?} total, worst {:?}", t0.elapsed(), worst);
 }

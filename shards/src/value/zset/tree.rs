@@ -446,6 +446,11 @@ impl Tree {
         self.len
     }
 
+    /// Allocations of the nodes (a leaf is one, an inner node two).
+    pub(super) fn node_allocations(&self) -> usize {
+        self.leaves + 2 * self.inners
+    }
+
     /// Bytes held from the allocator by the nodes.
     pub(super) fn heap_bytes(&self) -> usize {
         self.leaves * crate::alloc_size(std::mem::size_of::<Leaf>())
@@ -535,6 +540,24 @@ impl Tree {
         }
     }
 
+    /// Changes the score of the entry of rank `rank` (`< len`) in place;
+    /// the caller checked that the order stays.
+    pub(super) fn set_score_at(&mut self, rank: usize, s: f64) {
+        fn walk(node: &mut Node, rank: usize, s: f64) {
+            match node {
+                Node::Leaf(l) => l.score[rank] = s,
+                Node::Inner(n) => {
+                    let (c, r) = n.child_for(rank, false);
+                    walk(&mut n.kids[c], r, s);
+                    if r == 0 {
+                        n.score[c] = s;
+                    }
+                }
+            }
+        }
+        walk(&mut self.root, rank, s);
+    }
+
     /// Removes the entry of rank `rank` (`< len`) and returns it.
     pub(super) fn remove_at(&mut self, rank: usize) -> (f64, u32) {
         let e = remove_rec(&mut self.root, rank, &mut self.leaves, &mut self.inners);
@@ -619,7 +642,16 @@ impl Tree {
                     l.len
                 }
                 Node::Inner(n) => {
-                    assert!(n.len >= if root || edge { 2 } else { INNER_MIN });
+                    assert!(
+                        n.len
+                            >= if root {
+                                2
+                            } else if edge {
+                                1
+                            } else {
+                                INNER_MIN
+                            }
+                    );
                     assert_eq!(n.kids.len(), n.len);
                     assert_eq!(n.kids.capacity(), INNER_CAP);
                     counts.1 += 1;
