@@ -8,7 +8,9 @@
 //! alone, held at its exact size as Redis reallocates a listpack (so the
 //! value is 16 bytes and `Object` stays small); a longer one keeps its
 //! nodes in a `VecDeque` with its length, the nodes with some spare room
-//! (an eighth, within the node limit) so appends do not reallocate.
+//! (an eighth, within the node limit) so appends seldom reallocate.
+//! Removals in the middle (LREM, LTRIM, LSET) merge neighbours that fit
+//! one node again.
 //!
 //! Positions are found by skipping whole nodes by their counts from the
 //! nearer end of the list, then walking the node from its nearer end

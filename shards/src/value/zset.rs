@@ -6,10 +6,11 @@
 //! most `zset-max-listpack-value` bytes (64). Adding a member past either
 //! limit converts it, for good, to the large encoding (`big`): an
 //! order-statistics B+ tree over (score, member) with subtree counts for
-//! ranks, the members and scores in one buffer of records named by `u32`
-//! positions, and an index from member to position for O(1) scores. This
-//! answers to Redis's `skiplist` (skiplist with spans plus dict), at a
-//! fraction of its memory per element.
+//! ranks and the scores in its nodes (`tree`), the members with their
+//! scores as records named by `u32` positions (`members`: one buffer up to
+//! 128 KiB, arena pages beyond), and an index from member to position for
+//! O(1) scores. This answers to Redis's `skiplist` (skiplist with spans
+//! plus dict), at half its memory per element or less.
 //!
 //! Order is Redis's: by score, then by member bytes (memcmp); -0 and 0
 //! are equal scores. NaN is never stored (callers refuse it; an insert of

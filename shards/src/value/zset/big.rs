@@ -1,7 +1,11 @@
 //! The large encoding of sorted sets (Redis's `skiplist`): an
 //! order-statistics B+ tree of (score, member position) for ranks and
-//! ranges in O(log n), the members with their scores in one buffer, and an
-//! index from member to position for O(1) scores.
+//! ranges in O(log n), the members with their scores as records (see
+//! `members`), and an index from member to position for O(1) scores.
+//!
+//! The index grows and shrinks by rebuilding itself, as the keyspace's
+//! does: one insert or removal in a set of millions may take tens of
+//! milliseconds (Redis rehashes its dict incrementally).
 
 use super::members::Members;
 use super::tree::{Cursor, Tree};
