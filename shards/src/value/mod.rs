@@ -9,9 +9,11 @@
 
 pub mod hash;
 mod intset;
+pub mod list;
 mod record;
 pub mod set;
 mod table;
+pub mod zset;
 
 pub use hash::{HashLimits, HashValue};
 pub use set::{Member, SetLimits, SetValue};
@@ -61,6 +63,10 @@ pub enum Object {
     Hash(hash::HashValue),
     /// A set (`intset` or `hashtable`).
     Set(set::SetValue),
+    /// A list (`quicklist`).
+    List(list::ListValue),
+    /// A sorted set (`listpack` or `skiplist`).
+    ZSet(zset::ZSetValue),
     /// A value of a type that only tests use (to exercise WRONGTYPE and
     /// the object table before the collection types exist).
     #[cfg(test)]
@@ -74,6 +80,8 @@ impl Object {
             Object::Str(_) => Kind::String,
             Object::Hash(_) => Kind::Hash,
             Object::Set(_) => Kind::Set,
+            Object::List(_) => Kind::List,
+            Object::ZSet(_) => Kind::ZSet,
             #[cfg(test)]
             Object::Test(_) => Kind::Hash,
         }
@@ -86,6 +94,8 @@ impl Object {
             Object::Str(_) => "raw",
             Object::Hash(h) => h.encoding_name(),
             Object::Set(s) => s.encoding_name(),
+            Object::List(l) => l.encoding_name(),
+            Object::ZSet(z) => z.encoding_name(),
             #[cfg(test)]
             Object::Test(_) => "listpack",
         }
@@ -97,6 +107,8 @@ impl Object {
             Object::Str(v) => crate::alloc_size(v.capacity()),
             Object::Hash(h) => h.heap_bytes(),
             Object::Set(s) => s.heap_bytes(),
+            Object::List(l) => l.heap_bytes(),
+            Object::ZSet(z) => z.heap_bytes(),
             #[cfg(test)]
             Object::Test(v) => crate::alloc_size(v.capacity()),
         }
