@@ -29,6 +29,7 @@ pub mod error;
 pub mod glob;
 pub mod index;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod ld;
 pub mod ops;
 pub mod rdb;

@@ -1,0 +1,171 @@
+//! Lazy free: big values are freed on a background thread, not on the
+//! shard thread that removed them (Redis's `lazyfree.c`).
+//!
+//! ```text
+//!   shard 0..N ──Garbage (channel)──▶ lazy-free thread: drop(...)
+//! ```
+//!
+//! Freeing a collection of millions of elements takes milliseconds to
+//! seconds, and a shard that did it inline would stall every request
+//! queued behind the DEL, the eviction or the expiry that removed it. A
+//! removed value whose `free_effort` (the allocations its drop frees) is
+//! above `THRESHOLD` is sent to one thread per engine instead; anything
+//! smaller is dropped where it is, since a channel send costs more than a
+//! small free. A FLUSHALL hands over the whole old keyspace at once.
+//!
+//! The memory accounting does not wait: a store stops counting a value
+//! when it removes it. The process's RSS follows once the thread has
+//! dropped it.
+
+use crate::keyspace::Store;
+use crate::value::Object;
+use crossbeam_channel::{unbounded, Sender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Free effort above which a value is freed in the background (Redis's
+/// `LAZYFREE_THRESHOLD`).
+pub const THRESHOLD: usize = 64;
+
+/// What the lazy-free thread drops (held only to be dropped there).
+#[allow(dead_code)]
+enum Garbage {
+    Object(Object),
+    Store(Box<Store>),
+}
+
+/// Counters of the lazy-free thread (Redis's `lazyfree_pending_objects`
+/// and `lazyfreed_objects`).
+#[derive(Debug, Default)]
+struct Counters {
+    sent: AtomicU64,
+    freed: AtomicU64,
+}
+
+/// A shard's handle on the engine's lazy-free thread. Cloned into every
+/// store; the thread ends when the last handle is dropped.
+#[derive(Clone)]
+pub struct LazyFree {
+    tx: Sender<Garbage>,
+    counters: Arc<Counters>,
+}
+
+impl LazyFree {
+    /// Starts the lazy-free thread; returns a handle for the stores and
+    /// the thread to join once every handle is gone.
+    pub fn spawn() -> std::io::Result<(LazyFree, JoinHandle<()>)> {
+        let (tx, rx) = unbounded::<Garbage>();
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
+        let thread = std::thread::Builder::new()
+            .name("lazy-free".into())
+            .spawn(move || {
+                for g in rx {
+                    drop(g);
+                    c.freed.fetch_add(1, Ordering::Relaxed);
+                }
+            })?;
+        Ok((LazyFree { tx, counters }, thread))
+    }
+
+    /// Frees `o`: on the lazy-free thread when it is big, here otherwise.
+    pub fn free(&self, o: Object) {
+        if o.free_effort() > THRESHOLD {
+            self.send(Garbage::Object(o));
+        }
+    }
+
+    /// Frees a whole store (FLUSHALL's old keyspace) on the lazy-free
+    /// thread, unless it holds next to nothing.
+    pub fn free_store(&self, s: Store) {
+        if s.free_effort() > THRESHOLD {
+            self.send(Garbage::Store(Box::new(s)));
+        }
+    }
+
+    fn send(&self, g: Garbage) {
+        self.counters.sent.fetch_add(1, Ordering::Relaxed);
+        // The thread outlives every handle, so a send only fails while the
+        // process exits; the value is then dropped here.
+        if self.tx.send(g).is_err() {
+            self.counters.freed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Values handed over and not freed yet.
+    pub fn pending(&self) -> u64 {
+        let sent = self.counters.sent.load(Ordering::Relaxed);
+        sent.saturating_sub(self.counters.freed.load(Ordering::Relaxed))
+    }
+
+    /// Values the thread freed since it started.
+    pub fn freed(&self) -> u64 {
+        self.counters.freed.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{SetLimits, SetValue};
+
+    fn big_set(n: usize) -> Object {
+        let mut s = SetValue::new();
+        for i in 0..n {
+            s.add(format!("member:{i}").as_bytes(), &SetLimits::default());
+        }
+        Object::Set(s)
+    }
+
+    #[test]
+    fn big_values_go_to_the_thread_small_ones_do_not() {
+        let (lazy, thread) = LazyFree::spawn().unwrap();
+        lazy.free(Object::Str(vec![1; 100]));
+        assert_eq!(lazy.counters.sent.load(Ordering::Relaxed), 0);
+        let big = big_set(200_000);
+        assert!(big.free_effort() > THRESHOLD, "{}", big.free_effort());
+        lazy.free(big);
+        assert_eq!(lazy.counters.sent.load(Ordering::Relaxed), 1);
+        let copy = lazy.clone();
+        drop(lazy);
+        drop(copy);
+        thread.join().unwrap();
+    }
+
+    /// `cargo test -p shards --release lazy_free_timing -- --ignored --nocapture`:
+    /// how long removing a 5,000,000-member set blocks the shard, with the
+    /// value freed inline and on the lazy-free thread.
+    #[test]
+    #[ignore]
+    fn lazy_free_timing() {
+        use crate::keyspace::{Limits, Lookup};
+        use std::time::Instant;
+        for lazy_on in [false, true] {
+            let (lazy, thread) = LazyFree::spawn().unwrap();
+            let mut store = Store::new(Limits::default());
+            if lazy_on {
+                store.set_lazy_free(Some(lazy.clone()));
+            }
+            store
+                .insert_object(0, b"big", big_set(5_000_000), 0)
+                .unwrap();
+            let used = store.used_memory();
+            let t = Instant::now();
+            let pos = store.lookup(0, b"big", 0, Lookup::PEEK).unwrap();
+            store.remove_at(pos);
+            let blocked = t.elapsed();
+            drop(store);
+            drop(lazy);
+            let t = Instant::now();
+            thread.join().unwrap();
+            println!(
+                "DEL of a 5,000,000-member set ({} MB): shard blocked {:?} (lazy free {}), background free {:?}",
+                used >> 20,
+                blocked,
+                if lazy_on { "on" } else { "off" },
+                t.elapsed()
+            );
+        }
+    }
+}
