@@ -31,7 +31,8 @@ mod segment;
 mod tests;
 
 pub use load::{open, Opened, SegmentReport};
-pub use record::Record;
+pub(crate) use record::for_members;
+pub use record::{Items, Record, ITEMS_PER_RECORD};
 pub use segment::{Aof, AofStatus};
 
 use std::fs::File;

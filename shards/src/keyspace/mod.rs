@@ -1316,7 +1316,7 @@ impl Store {
 }
 
 /// xorshift64*: cheap, and sampling needs no more.
-fn next_random(state: &mut u64) -> u64 {
+pub(crate) fn next_random(state: &mut u64) -> u64 {
     let mut x = *state;
     x ^= x >> 12;
     x ^= x << 25;

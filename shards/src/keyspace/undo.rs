@@ -61,6 +61,9 @@ enum Tag {
     /// `from_db from_key to_db to_key`: RENAME (or a same-shard move under
     /// a new name): the value now at `to` was at `from`.
     Renamed,
+    /// `db key`: the set was a hashtable (SPOP replaced it by a new set
+    /// that may be an intset; undone after its members are back).
+    SetTable,
 }
 
 /// The journal of the changes since the last `forget`.
@@ -114,6 +117,14 @@ impl Undo<'_> {
             j.key_entry(Tag::SetMember, *db, key);
             member.with_bytes(|m| j.bytes(m));
             j.u8(was as u8);
+        }
+    }
+
+    /// The set is a hashtable and is about to be replaced by a new set of
+    /// some of its members (SPOP); report the members it loses after this.
+    pub fn set_was_table(&mut self) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::SetTable, *db, key);
         }
     }
 
@@ -503,6 +514,17 @@ impl Store {
                     let old = j.objects.pop().expect("an object per ObjWas entry");
                     if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
                         self.with_object(pos, |o| *o = old);
+                    }
+                }
+                Tag::SetTable => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| {
+                            if let Object::Set(s) = o {
+                                s.convert_to_table();
+                            }
+                        });
                     }
                 }
                 Tag::Renamed => {
