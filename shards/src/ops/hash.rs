@@ -548,3 +548,6 @@ fn hscan(cx: &mut Cx, key: Arg, cursor: u64, count: usize, pattern: Option<Arg>)
     }
     Ok(w.finish())
 }
+
+#[cfg(test)]
+mod tests;

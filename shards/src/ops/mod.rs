@@ -11,6 +11,8 @@
 
 pub mod hash;
 pub mod keys;
+#[cfg(test)]
+pub(crate) mod redis_check;
 pub mod server;
 pub mod set;
 pub mod string;

@@ -1004,3 +1004,6 @@ fn move_in(cx: &mut Cx, dst: Arg, member: Arg) -> R {
     }
     Ok(Reply::Int(added as i64))
 }
+
+#[cfg(test)]
+mod tests;
