@@ -512,6 +512,14 @@ pub struct Redis {
     pub conn: Conn,
     pub conn3: Conn,
     dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Redis {
+    /// The server's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
 }
 
 impl Drop for Redis {
@@ -577,6 +585,7 @@ pub fn redis(test: &str) -> Option<Redis> {
                             conn,
                             conn3,
                             dir,
+                            port,
                         });
                     }
                     _ => break,

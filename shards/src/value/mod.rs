@@ -171,4 +171,39 @@ impl Object {
 }
 
 #[cfg(test)]
+impl Object {
+    /// The value as text for tests: its encoding and content (a listpack in
+    /// its order, anything else sorted), or with `content_only` the
+    /// content alone, sorted.
+    pub(crate) fn describe(&self, content_only: bool) -> String {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let (enc, mut items, ordered): (&str, Vec<String>, bool) = match self {
+            Object::Str(v) => ("raw", vec![text(v)], true),
+            Object::Hash(h) => (
+                h.encoding_name(),
+                h.iter()
+                    .map(|(f, v)| format!("{}={}", text(f), text(v)))
+                    .collect(),
+                h.is_listpack(),
+            ),
+            Object::Set(s) => (
+                s.encoding_name(),
+                s.iter().map(|m| m.with_bytes(text)).collect(),
+                s.is_intset(),
+            ),
+            Object::Test(v) => ("test", vec![text(v)], true),
+        };
+        if content_only || !ordered {
+            items.sort();
+        }
+        let kind = self.kind().name();
+        if content_only {
+            format!("{kind}:{}", items.join(","))
+        } else {
+            format!("{kind}:{enc}:{}", items.join(","))
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests;

@@ -618,3 +618,39 @@ fn wrongtype_from_a_string_and_to_one() {
         [ok(), wt.clone(), wt.clone(), int(1), wt, ok(), bulk("v")]
     );
 }
+
+/// SPOP's strategies on a hashtable, rolled back: one by one (element
+/// entries), all of it (the old set kept whole), and the remainder moved
+/// into a new set that is an intset (element entries, then the encoding).
+#[test]
+fn spop_rollback_restores_the_hashtable() {
+    let mut store = Store::default();
+    store.set_journaling(true);
+    let mut p = Persist::off();
+    let members: Vec<String> = (0..600).map(|i| i.to_string()).collect();
+    let sadd = format!("SADD s {}", members.join(" "));
+    let srem = format!("SREM s {}", members[400..].join(" "));
+    run_lines(&mut store, &mut p, 0, &[&sadd, &srem]);
+    store.forget();
+    let describe = |store: &mut Store| {
+        let pos = store.lookup(0, b"s", 0, Lookup::PEEK).unwrap();
+        let ValueRef::Obj(o) = store.value_at(pos) else {
+            panic!()
+        };
+        o.describe(false)
+    };
+    let before = describe(&mut store);
+    assert!(before.starts_with("set:hashtable:"), "{before}");
+    for line in [
+        "SPOP s 10",
+        "SPOP s 350",
+        "SPOP s 400",
+        "SPOP s 1000",
+        "SPOP s",
+    ] {
+        let (_, r) = run_lines(&mut store, &mut p, 0, &[line]);
+        assert!(matches!(&r[0], V::Array(_) | V::Bulk(_)), "{r:?}");
+        store.rollback();
+        assert_eq!(describe(&mut store), before, "{line}");
+    }
+}
