@@ -133,39 +133,72 @@ mod tests {
         thread.join().unwrap();
     }
 
-    /// `cargo test -p shards --release lazy_free_timing -- --ignored --nocapture`:
-    /// how long removing a 5,000,000-member set blocks the shard, with the
-    /// value freed inline and on the lazy-free thread.
+    /// `cargo test -p shards --release --lib lazy_free_timing -- --ignored --nocapture`:
+    /// how long removing a big collection blocks the shard, with the value
+    /// freed inline and on the lazy-free thread, with and without the undo
+    /// journal (which keeps a removed value until the group's records are
+    /// written, then frees it in `forget`).
     #[test]
     #[ignore]
     fn lazy_free_timing() {
         use crate::keyspace::{Limits, Lookup};
-        use std::time::Instant;
-        for lazy_on in [false, true] {
-            let (lazy, thread) = LazyFree::spawn().unwrap();
-            let mut store = Store::new(Limits::default());
-            if lazy_on {
-                store.set_lazy_free(Some(lazy.clone()));
+        use crate::value::{HashLimits, HashValue};
+        use std::time::{Duration, Instant};
+        let small_set = || big_set(5_000_000);
+        let big_members = || {
+            let mut s = SetValue::new();
+            let pad = "x".repeat(3000);
+            for i in 0..100_000 {
+                s.add(format!("{i}{pad}").as_bytes(), &SetLimits::default());
             }
-            store
-                .insert_object(0, b"big", big_set(5_000_000), 0)
-                .unwrap();
-            let used = store.used_memory();
-            let t = Instant::now();
-            let pos = store.lookup(0, b"big", 0, Lookup::PEEK).unwrap();
-            store.remove_at(pos);
-            let blocked = t.elapsed();
-            drop(store);
-            drop(lazy);
-            let t = Instant::now();
-            thread.join().unwrap();
-            println!(
-                "DEL of a 5,000,000-member set ({} MB): shard blocked {:?} (lazy free {}), background free {:?}",
-                used >> 20,
-                blocked,
-                if lazy_on { "on" } else { "off" },
-                t.elapsed()
-            );
+            Object::Set(s)
+        };
+        let hash = || {
+            let mut h = HashValue::new();
+            for i in 0..2_000_000 {
+                h.set(
+                    format!("field:{i}").as_bytes(),
+                    b"value",
+                    &HashLimits::default(),
+                );
+            }
+            Object::Hash(h)
+        };
+        let cases: [(&str, &dyn Fn() -> Object); 3] = [
+            ("set of 5,000,000 members", &small_set),
+            ("set of 100,000 3 KB members", &big_members),
+            ("hash of 2,000,000 fields", &hash),
+        ];
+        for (name, make) in cases {
+            for journal in [false, true] {
+                for lazy_on in [false, true] {
+                    let (lazy, thread) = LazyFree::spawn().unwrap();
+                    let mut store = Store::new(Limits::default());
+                    store.set_journaling(journal);
+                    if lazy_on {
+                        store.set_lazy_free(Some(lazy.clone()));
+                    }
+                    store.insert_object(0, b"big", make(), 0).unwrap();
+                    store.forget();
+                    let used = store.used_memory();
+                    let pos = store.lookup(0, b"big", 0, Lookup::PEEK).unwrap();
+                    let t = Instant::now();
+                    store.remove_at(pos);
+                    store.forget();
+                    let blocked = t.elapsed();
+                    drop(store);
+                    drop(lazy);
+                    let t = Instant::now();
+                    thread.join().unwrap();
+                    let bg = if lazy_on { t.elapsed() } else { Duration::ZERO };
+                    println!(
+                        "DEL of a {name} ({} MB), journal {}, lazy free {}: shard blocked {blocked:?}, freed in the background in {bg:?}",
+                        used >> 20,
+                        if journal { "on " } else { "off" },
+                        if lazy_on { "on " } else { "off" },
+                    );
+                }
+            }
         }
     }
 }
