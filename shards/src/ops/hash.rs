@@ -125,7 +125,7 @@ pub enum HashOp {
         /// The key.
         key: Arg,
     },
-    /// HRANDFIELD key count [WITHVALUES] → an array: `count` distinct
+    /// HRANDFIELD key count \[WITHVALUES\] → an array: `count` distinct
     /// fields (all of them when fewer), or `-count` drawn independently
     /// when negative. WITHVALUES pairs each with its value: `[f, v]`
     /// arrays in RESP3, a flat array in RESP2. The server bounds `count`

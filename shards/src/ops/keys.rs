@@ -161,7 +161,7 @@ pub enum KeyOp {
         /// The key.
         key: Arg,
     },
-    /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] →
+    /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]` →
     /// OK. The server checked the options (syntax, IDLETIME and FREQ
     /// ranges); the TTL's own errors come after BUSYKEY, as in Redis.
     Restore {
