@@ -133,6 +133,47 @@ mod tests {
         thread.join().unwrap();
     }
 
+    /// A store hands big values over wherever it drops them: DEL, an
+    /// overwrite, FLUSHALL, and the undo journal once a group is final.
+    #[test]
+    fn stores_hand_big_values_over_where_they_drop_them() {
+        use crate::keyspace::{Expiry, Limits, Lookup};
+        let (lazy, thread) = LazyFree::spawn().unwrap();
+        let sent = |l: &LazyFree| l.counters.sent.load(Ordering::Relaxed);
+        for journal in [false, true] {
+            let mut store = Store::new(Limits::default());
+            store.set_lazy_free(Some(lazy.clone()));
+            store.set_journaling(journal);
+            let before = sent(&lazy);
+            store.insert_object(0, b"a", big_set(100_000), 0).unwrap();
+            store.insert_object(0, b"b", big_set(100_000), 0).unwrap();
+            store.insert_object(0, b"small", big_set(3), 0).unwrap();
+            store.forget();
+            let pos = store.lookup(0, b"a", 0, Lookup::PEEK).unwrap();
+            store.remove_at(pos);
+            let pos = store.lookup(0, b"small", 0, Lookup::PEEK).unwrap();
+            store.remove_at(pos);
+            store
+                .set(0, b"b", b"a string now", Expiry::Clear, 0)
+                .unwrap();
+            // Journaled, the values wait for the group to be final.
+            assert_eq!(sent(&lazy) - before, if journal { 0 } else { 2 });
+            store.forget();
+            assert_eq!(sent(&lazy) - before, 2, "journal {journal}");
+            for i in 0..100 {
+                store
+                    .set(0, format!("k{i}").as_bytes(), b"v", Expiry::Clear, 0)
+                    .unwrap();
+            }
+            store.forget();
+            store.flush_all();
+            store.forget();
+            assert_eq!(sent(&lazy) - before, 3, "journal {journal}");
+        }
+        drop(lazy);
+        thread.join().unwrap();
+    }
+
     /// `cargo test -p shards --release --lib lazy_free_timing -- --ignored --nocapture`:
     /// how long removing a big collection blocks the shard, with the value
     /// freed inline and on the lazy-free thread, with and without the undo

@@ -825,3 +825,19 @@ fn rollback_restores_every_kind_of_change_exactly() {
         }
     }
 }
+
+#[test]
+fn set_idle_ages_a_key_and_makes_it_the_lru_tail() {
+    let mut s = Store::default();
+    for k in [&b"a"[..], b"b", b"c"] {
+        s.set(0, k, b"v", Expiry::Clear, 0).unwrap();
+    }
+    let pos = s.lookup(0, b"c", 0, Lookup::PEEK).unwrap();
+    s.set_idle(pos, 1000);
+    assert_eq!(s.idle_at(pos), 1000);
+    assert_eq!(s.lru_order()[0], b"c", "the oldest is evicted first");
+    // Idle less than the tail's: the access time changes, the place not.
+    let pos = s.lookup(0, b"b", 0, Lookup::PEEK).unwrap();
+    s.set_idle(pos, 0);
+    assert_eq!(s.lru_order(), [b"c".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+}
