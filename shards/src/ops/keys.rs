@@ -481,14 +481,11 @@ fn copy(cx: &mut Cx, src: Arg, dst: Arg, dst_db: usize, replace: bool) -> R {
         Err(Error::Oom)
     } else {
         match copied {
-            Copied::Bytes(from) => {
-                let r = cx
-                    .store
-                    .set(dst_db, d, &cx.out[from..], expiry_of(at), cx.now_ms);
-                cx.out.truncate(from);
-                r.map_err(|_| Error::Oom)
-                    .map(|()| cx.store.lookup(dst_db, d, cx.now_ms, Lookup::PEEK))
-            }
+            Copied::Bytes(from) => cx
+                .store
+                .set(dst_db, d, &cx.out[from..], expiry_of(at), cx.now_ms)
+                .map_err(|_| Error::Oom)
+                .map(|()| cx.store.lookup(dst_db, d, cx.now_ms, Lookup::PEEK)),
             Copied::Obj(o) => {
                 if let Some(p) = cx.store.lookup(dst_db, d, cx.now_ms, Lookup::PEEK) {
                     cx.store.remove_at(p);
@@ -500,17 +497,16 @@ fn copy(cx: &mut Cx, src: Arg, dst: Arg, dst_db: usize, replace: bool) -> R {
             }
         }
     };
+    // The string's bytes were only a copy on their way.
+    if let Some(from) = bytes_from {
+        cx.out.truncate(from);
+    }
     match result? {
         Some(pos) => {
             log_put(cx, dst_db, d, pos, existed);
             Ok(Reply::Int(1))
         }
-        None => {
-            if let Some(from) = bytes_from {
-                cx.out.truncate(from);
-            }
-            Ok(Reply::Int(0))
-        }
+        None => Ok(Reply::Int(0)),
     }
 }
 
