@@ -496,3 +496,183 @@ fn writes_are_refused_while_the_aof_fails_and_reads_go_on() {
     assert_eq!(b.replies[3], misconf);
     assert_eq!(store.len(), 1);
 }
+
+/// RENAME, COPY, MOVE, PERSIST and the TTL ops on hashes and sets, side by
+/// side with redis-server.
+#[test]
+fn key_ops_on_collections_answer_as_redis_does() {
+    use super::redis_check::{redis, Pair};
+    let Some(r) = redis("key_ops") else {
+        return;
+    };
+    let mut p = Pair::new(r);
+    p.script(
+        r#"
+        HSET h a 1 b 2
+        PEXPIRE h 100000
+        RENAME h h2
+        EXISTS h
+        HGETALL h2
+        TTL h2
+        SADD s 1 2
+        RENAME s h2
+        TYPE h2
+        SMEMBERS h2
+        TTL h2
+        HSET x f v
+        RENAMENX x h2
+        RENAMENX x x
+        RENAME x x
+        RENAME nokey y
+        COPY h2 c
+        COPY h2 c
+        COPY x c REPLACE
+        HGETALL c
+        OBJECT ENCODING c
+        COPY x c DB 1
+        SELECT 1
+        HGETALL c
+        TYPE c
+        SELECT 0
+        MOVE c 2
+        MOVE h2 1
+        SELECT 2
+        HGETALL c
+        SELECT 1
+        SMEMBERS h2
+        SELECT 0
+        HSET t a 1 b %70
+        HDEL t b
+        OBJECT ENCODING t
+        COPY t t2
+        OBJECT ENCODING t2
+        HGETALL t2
+        SADD it 1 x
+        SREM it x
+        COPY it it2
+        OBJECT ENCODING it2
+        PEXPIRE it2 100000
+        TTL it2
+        PERSIST it2
+        TTL it2
+        PERSIST it2
+        RENAME it2 t
+        TYPE t
+        OBJECT ENCODING t
+        "#,
+    );
+}
+
+#[test]
+fn renames_and_copies_of_collections_log_their_records() {
+    use super::redis_check::run_lines;
+    let mut store = Store::default();
+    let mut p = logging();
+    run_lines(
+        &mut store,
+        &mut p,
+        1_000,
+        &[
+            "HSET h a 1",
+            "SADD d x",
+            "PEXPIRE h 5000",
+            "RENAME h d",
+            "COPY d c",
+            "MOVE c 3",
+            "PERSIST d",
+        ],
+    );
+    let text = log_text(&p);
+    let expected = "*2\r\n$3\r\nDEL\r\n$1\r\nh\r\n\
+                    *2\r\n$3\r\nDEL\r\n$1\r\nd\r\n\
+                    *4\r\n$4\r\nHSET\r\n$1\r\nd\r\n$1\r\na\r\n$1\r\n1\r\n\
+                    *3\r\n$9\r\nPEXPIREAT\r\n$1\r\nd\r\n$4\r\n6000\r\n\
+                    *4\r\n$4\r\nHSET\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\n1\r\n\
+                    *3\r\n$9\r\nPEXPIREAT\r\n$1\r\nc\r\n$4\r\n6000\r\n\
+                    *2\r\n$3\r\nDEL\r\n$1\r\nc\r\n\
+                    *2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n\
+                    *4\r\n$4\r\nHSET\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\n1\r\n\
+                    *3\r\n$9\r\nPEXPIREAT\r\n$1\r\nc\r\n$4\r\n6000\r\n\
+                    *2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n\
+                    *2\r\n$7\r\nPERSIST\r\n$1\r\nd\r\n";
+    assert!(text.ends_with(expected), "{text:?}");
+}
+
+/// The cross-shard RENAME/COPY/MOVE steps carry any type: `Read` answers
+/// `[payload, expire_at]`, `Write` stores it (NX without `replace`).
+#[test]
+fn read_and_write_move_any_type_between_stores() {
+    use super::redis_check::run_lines;
+    let mut from = Store::default();
+    let mut to = Store::default();
+    let mut p = logging();
+    run_lines(
+        &mut from,
+        &mut Persist::off(),
+        0,
+        &["HSET h a 1 b 2", "PEXPIRE h 9000", "SADD s 1 x", "SET k v"],
+    );
+    run_lines(&mut to, &mut Persist::off(), 0, &["SET taken v"]);
+    for (src, dst, replace, want) in [
+        (&b"h"[..], &b"h"[..], false, Reply::Int(1)),
+        (b"s", b"taken", false, Reply::Int(0)),
+        (b"s", b"taken", true, Reply::Int(1)),
+        (b"k", b"k2", false, Reply::Int(1)),
+    ] {
+        let b = run(&mut from, &mut Persist::off(), 0, |b| {
+            key_op(b, src, |key| KeyOp::Read { key }.into())
+        });
+        let items: Vec<Item> = match &b.replies[0] {
+            Reply::Tape(s) => TapeReader::new(b.payload(*s)).collect(),
+            other => panic!("{other:?}"),
+        };
+        let [Item::Array(2), Item::Bulk(payload), Item::Int(at)] = items[..] else {
+            panic!("{items:?}")
+        };
+        let w = run(&mut to, &mut p, 0, |b| {
+            let (key, payload) = (b.args.push(dst), b.args.push(payload));
+            b.push(
+                0,
+                KeyOp::Write {
+                    key,
+                    payload,
+                    expire_at: at as u64,
+                    replace,
+                }
+                .into(),
+            );
+        });
+        assert_eq!(w.replies[0], want, "{}", String::from_utf8_lossy(src));
+    }
+    assert_eq!(to.expire_at(0, b"h", 0), Some(9_000));
+    let (_, r) = run_lines(
+        &mut to,
+        &mut Persist::off(),
+        0,
+        &["HGET h b", "SISMEMBER taken x", "GET k2"],
+    );
+    use super::redis_check::{bulk, int};
+    assert_eq!(r, [bulk("2"), int(1), bulk("v")]);
+    let text = log_text(&p);
+    assert!(text.contains("$4\r\nHSET\r\n$1\r\nh\r\n"), "{text}");
+    assert!(
+        text.contains("*2\r\n$3\r\nDEL\r\n$5\r\ntaken\r\n*4\r\n$4\r\nSADD"),
+        "{text}"
+    );
+    // A missing key reads as nil; a bad payload is refused.
+    let b = run(&mut from, &mut Persist::off(), 0, |b| {
+        key_op(b, b"nokey", |key| KeyOp::Read { key }.into());
+        let (key, payload) = (b.args.push(b"x"), b.args.push(b"junk"));
+        b.push(
+            0,
+            KeyOp::Write {
+                key,
+                payload,
+                expire_at: 0,
+                replace: true,
+            }
+            .into(),
+        );
+    });
+    assert_eq!(b.replies, [Reply::Nil, Reply::Err(Error::BadPayload)]);
+}
