@@ -93,6 +93,18 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub max_keys: u64,
 
+    /// Hashes with more fields than this use a hash table (Redis's listpack limit).
+    #[arg(long, alias = "hash-max-ziplist-entries", default_value_t = 512)]
+    pub hash_max_listpack_entries: usize,
+
+    /// Hashes with a field or value longer than this use a hash table.
+    #[arg(long, alias = "hash-max-ziplist-value", default_value_t = 64)]
+    pub hash_max_listpack_value: usize,
+
+    /// Sets of integers with more members than this use a hash table.
+    #[arg(long, default_value_t = 512)]
+    pub set_max_intset_entries: usize,
+
     /// Data directory for the append-only files.
     #[arg(long, default_value = DEFAULT_DIR)]
     pub dir: PathBuf,
@@ -289,6 +301,15 @@ impl std::str::FromStr for Password {
 }
 
 impl Config {
+    /// The collection encoding limits the flags give.
+    pub fn value_limits(&self) -> shards::ValueLimits {
+        let mut v = shards::ValueLimits::default();
+        v.hash.max_listpack_entries = self.hash_max_listpack_entries;
+        v.hash.max_listpack_value = self.hash_max_listpack_value;
+        v.set.max_intset_entries = self.set_max_intset_entries;
+        v
+    }
+
     /// Worker count after defaults.
     pub fn worker_count(&self) -> usize {
         self.workers.unwrap_or_else(default_threads).max(1)

@@ -99,6 +99,7 @@ pub fn start(config: Config) -> io::Result<Server> {
             maxmemory: config::split_even(config.maxmemory, nshards, i) as usize,
             max_keys: config::split_even(config.max_keys, nshards, i) as usize,
             policy: config.maxmemory_policy,
+            values: config.value_limits(),
         })
         .collect();
     let (mut engine, loaded) = Engine::start(EngineConfig {

@@ -89,6 +89,8 @@ pub struct Shared {
     pub maxmemory: AtomicU64,
     /// Current max-keys.
     pub max_keys: AtomicU64,
+    /// Current collection encoding limits (CONFIG SET changes them).
+    values: Mutex<shards::ValueLimits>,
     /// Current eviction policy, as an index into `EvictionPolicy::ALL`.
     policy: AtomicU8,
     /// Current appendfsync policy (an `aof::Fsync` code).
@@ -140,6 +142,7 @@ impl Shared {
             maxmemory: AtomicU64::new(config.maxmemory),
             max_keys: AtomicU64::new(config.max_keys),
             policy: AtomicU8::new(0),
+            values: Mutex::new(config.value_limits()),
             appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
             aof_enabled: config.aof().is_some(),
             aof_health: Arc::default(),
@@ -168,6 +171,16 @@ impl Shared {
             }
         }
         all
+    }
+
+    /// The collection encoding limits in force.
+    pub fn value_limits(&self) -> shards::ValueLimits {
+        *self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records new collection encoding limits (the shards are told separately).
+    pub fn set_value_limits(&self, v: shards::ValueLimits) {
+        *self.values.lock().unwrap_or_else(|p| p.into_inner()) = v;
     }
 
     /// The eviction policy in force.

@@ -17,6 +17,7 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
     let c = &s.config;
     let dir = std::path::absolute(&c.dir).unwrap_or_else(|_| c.dir.clone());
     let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let values = s.value_limits();
     vec![
         ("port", s.addr.port().to_string()),
         ("bind", c.bind.clone()),
@@ -27,6 +28,26 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("maxmemory-eviction-tenacity", "10".to_string()),
         ("maxmemory-clients", "0".to_string()),
         ("max-keys", s.max_keys.load(Ordering::Relaxed).to_string()),
+        (
+            "hash-max-listpack-entries",
+            values.hash.max_listpack_entries.to_string(),
+        ),
+        (
+            "hash-max-ziplist-entries",
+            values.hash.max_listpack_entries.to_string(),
+        ),
+        (
+            "hash-max-listpack-value",
+            values.hash.max_listpack_value.to_string(),
+        ),
+        (
+            "hash-max-ziplist-value",
+            values.hash.max_listpack_value.to_string(),
+        ),
+        (
+            "set-max-intset-entries",
+            values.set.max_intset_entries.to_string(),
+        ),
         ("save", String::new()),
         ("appendonly", yes_no(c.appendonly == config::YesNo::Yes)),
         ("appendfsync", s.appendfsync().name().to_string()),
@@ -152,6 +173,7 @@ fn config_set(ctx: &mut Ctx) {
     let mut policy = s.policy();
     let mut max_keys = s.max_keys.load(Ordering::Relaxed);
     let mut fsync = s.appendfsync();
+    let mut values = s.value_limits();
     let mut requirepass = None;
     let mut protected = None;
     let mut seen: Vec<String> = Vec::new();
@@ -163,10 +185,21 @@ fn config_set(ctx: &mut Ctx) {
         let failed = |why: &str| {
             format!("ERR CONFIG SET failed (possibly related to argument '{given}') - {why}")
         };
-        if seen.contains(&name) {
+        // An alias names the same parameter (Redis 7's ziplist names).
+        let canonical = name.replace("-ziplist-", "-listpack-");
+        if seen.contains(&canonical) {
             return ctx.error(&failed("duplicate parameter"));
         }
-        seen.push(name.clone());
+        seen.push(canonical.clone());
+        let size = |v: &str| -> Result<usize, String> {
+            match v.parse::<i64>() {
+                Err(_) => Err(failed("argument couldn't be parsed into an integer")),
+                Ok(n) if n < 0 => Err(failed(
+                    "argument must be between 0 and 9223372036854775807 inclusive",
+                )),
+                Ok(n) => Ok(n as usize),
+            }
+        };
         match name.as_str() {
             "maxmemory" => match config::parse_memory(&value) {
                 Ok(v) => maxmemory = v,
@@ -183,6 +216,18 @@ fn config_set(ctx: &mut Ctx) {
                         "argument(s) must be one of the following: always, everysec, no",
                     ))
                 }
+            },
+            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => match size(&value) {
+                Ok(n) => values.hash.max_listpack_entries = n,
+                Err(e) => return ctx.error(&e),
+            },
+            "hash-max-listpack-value" | "hash-max-ziplist-value" => match size(&value) {
+                Ok(n) => values.hash.max_listpack_value = n,
+                Err(e) => return ctx.error(&e),
+            },
+            "set-max-intset-entries" => match size(&value) {
+                Ok(n) => values.set.max_intset_entries = n,
+                Err(e) => return ctx.error(&e),
             },
             "requirepass" => requirepass = Some(crate::config::Password::new(ctx.args.get(i + 1))),
             "protected-mode" => match value.to_ascii_lowercase().as_str() {
@@ -214,6 +259,7 @@ fn config_set(ctx: &mut Ctx) {
     s.max_keys.store(max_keys, Ordering::Relaxed);
     s.set_policy(policy);
     s.appendfsync.store(fsync.to_code(), Ordering::Relaxed);
+    s.set_value_limits(values);
     if let Some(p) = requirepass {
         s.set_requirepass(p);
     }
@@ -227,6 +273,7 @@ fn config_set(ctx: &mut Ctx) {
             maxmemory: config::split_even(maxmemory, n, shard) as usize,
             max_keys: config::split_even(max_keys, n, shard) as usize,
             policy,
+            values,
         };
         ctx.router
             .shard_op(shard, 0, |_| SrvOp::SetLimits(limits).into());

@@ -17,10 +17,12 @@ mod config;
 mod connection;
 mod describe;
 mod expire;
+mod hash;
 mod info;
 mod keys;
 mod object;
 mod server;
+mod set;
 mod spec;
 mod string;
 pub mod txn;
@@ -41,6 +43,8 @@ const FAMILIES: &[&[Command]] = &[
     string::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
     object::COMMANDS,
     txn::COMMANDS,
     info::COMMANDS,
@@ -174,6 +178,22 @@ pub fn resolve(args: &Args) -> Option<&'static Command> {
     } else {
         Some(top)
     }
+}
+
+/// The section predicate of multi-key commands that run as one op when
+/// all their keys share a shard: true when the keys its key specs find
+/// live on more than one shard.
+fn keys_span_shards(args: &Args, router: &Router) -> bool {
+    let Some(c) = resolve(args) else {
+        return false;
+    };
+    let mut keys = Vec::new();
+    if !c.find_keys(args, &mut keys) {
+        return false;
+    }
+    let mut shards = keys.iter().map(|&(i, _)| router.shard_of(args.get(i)));
+    let first = shards.next();
+    shards.any(|s| Some(s) != first)
 }
 
 /// A container's own handler: dispatch resolves its subcommands and checks

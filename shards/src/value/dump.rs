@@ -25,6 +25,8 @@ pub fn to_rdb(value: ValueRef<'_>) -> RdbValue {
             Object::Str(s) => RdbValue::String(s.clone()),
             Object::Hash(h) => RdbValue::Hash(h.to_entries()),
             Object::Set(s) => RdbValue::Set(s.to_members()),
+            Object::List(l) => RdbValue::List(l.to_items()),
+            Object::ZSet(z) => RdbValue::ZSet(z.to_entries()),
             #[cfg(test)]
             Object::Test(v) => RdbValue::String(v.clone()),
         },

@@ -150,6 +150,8 @@ impl Object {
             Object::Str(_) => 1,
             Object::Hash(h) => h.free_effort(),
             Object::Set(s) => s.free_effort(),
+            Object::List(l) => l.free_effort(),
+            Object::ZSet(z) => z.free_effort(),
             #[cfg(test)]
             Object::Test(_) => 1,
         }
@@ -163,6 +165,8 @@ impl Object {
             Object::Str(_) => false,
             Object::Hash(h) => h.is_listpack(),
             Object::Set(s) => s.is_intset(),
+            Object::List(l) => l.node_count() == 1,
+            Object::ZSet(z) => z.encoding() == zset::ZSetEncoding::Listpack,
             #[cfg(test)]
             Object::Test(_) => true,
         }
@@ -202,6 +206,14 @@ impl Object {
                 s.encoding_name(),
                 s.iter().map(|m| m.with_bytes(text)).collect(),
                 s.is_intset(),
+            ),
+            Object::List(l) => (l.encoding_name(), l.iter().map(text).collect(), true),
+            Object::ZSet(z) => (
+                z.encoding_name(),
+                z.iter()
+                    .map(|(m, sc)| format!("{}={sc}", text(m)))
+                    .collect(),
+                true,
             ),
             Object::Test(v) => ("test", vec![text(v)], true),
         };
