@@ -1152,7 +1152,9 @@ fn signed_overflow(value: i64, incr: i64, bits: u8, ow: Overflow) -> Option<i64>
     };
     if value > max || (!wide && incr > max_incr) || (value >= 0 && incr > 0 && incr > max_incr) {
         Some(if ow == Overflow::Sat { max } else { wrap() })
-    } else if value < min || (!wide && incr < min_incr) || (value < 0 && incr < 0 && incr < min_incr)
+    } else if value < min
+        || (!wide && incr < min_incr)
+        || (value < 0 && incr < 0 && incr < min_incr)
     {
         Some(if ow == Overflow::Sat { min } else { wrap() })
     } else {
@@ -1179,7 +1181,12 @@ fn field_write(v: &mut [u8], op: &FieldOp) -> (Option<i64>, bool) {
             let new = over.unwrap_or_else(|| old.wrapping_add(incr));
             (new, new, over.is_some())
         };
-        (reply, old as u64, new as u64, over && op.overflow == Overflow::Fail)
+        (
+            reply,
+            old as u64,
+            new as u64,
+            over && op.overflow == Overflow::Fail,
+        )
     } else {
         let old = field_get(v, op.offset, op.bits);
         let (reply, new, over) = if is_set {
@@ -1190,7 +1197,12 @@ fn field_write(v: &mut [u8], op: &FieldOp) -> (Option<i64>, bool) {
             let new = over.unwrap_or_else(|| old.wrapping_add(incr as u64));
             (new, new, over.is_some())
         };
-        (reply as i64, old, new, over && op.overflow == Overflow::Fail)
+        (
+            reply as i64,
+            old,
+            new,
+            over && op.overflow == Overflow::Fail,
+        )
     };
     if failed {
         return (None, false);
@@ -1275,9 +1287,9 @@ fn bit_field(cx: &mut Cx, key: Arg, ops: Arg, write: bool) -> R {
     // value is stored whole, `raw` as Redis's unshared string.
     if grown || changes > 0 || !raw {
         let value = &cx.out[from..end];
-        let stored = cx
-            .store
-            .set_encoded(cx.db, k, value, Expiry::Keep, cx.now_ms, StrEncoding::Raw);
+        let stored =
+            cx.store
+                .set_encoded(cx.db, k, value, Expiry::Keep, cx.now_ms, StrEncoding::Raw);
         if stored.is_err() {
             cx.out.truncate(from);
             return Err(Error::Oom);
