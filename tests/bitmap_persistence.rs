@@ -29,7 +29,22 @@ fn write_bits(c: &mut redis::Connection) {
         let _: () = q(c, &[b"SELECT", db.as_bytes()]);
         let _: Vec<Option<i64>> = q(
             c,
-            &[b"BITFIELD", b"a", b"SET", b"u8", b"0", b"255", b"SET", b"i5", b"#3", b"-7", b"INCRBY", b"u16", b"#1", b"513"],
+            &[
+                b"BITFIELD",
+                b"a",
+                b"SET",
+                b"u8",
+                b"0",
+                b"255",
+                b"SET",
+                b"i5",
+                b"#3",
+                b"-7",
+                b"INCRBY",
+                b"u16",
+                b"#1",
+                b"513",
+            ],
         );
         let _: () = q(c, &[b"SET", b"c", b"\x0f\xf0\x01"]);
         // Across shards: sources on a and c, destination on d, then g.
@@ -41,12 +56,46 @@ fn write_bits(c: &mut redis::Connection) {
         // Counters with every overflow policy.
         let _: Vec<Option<i64>> = q(
             c,
-            &[b"BITFIELD", b"f", b"INCRBY", b"i64", b"0", b"9223372036854775807", b"OVERFLOW", b"SAT", b"INCRBY", b"i64", b"0", b"5", b"OVERFLOW", b"WRAP", b"INCRBY", b"u63", b"64", b"-1", b"OVERFLOW", b"FAIL", b"INCRBY", b"u1", b"200", b"2"],
+            &[
+                b"BITFIELD",
+                b"f",
+                b"INCRBY",
+                b"i64",
+                b"0",
+                b"9223372036854775807",
+                b"OVERFLOW",
+                b"SAT",
+                b"INCRBY",
+                b"i64",
+                b"0",
+                b"5",
+                b"OVERFLOW",
+                b"WRAP",
+                b"INCRBY",
+                b"u63",
+                b"64",
+                b"-1",
+                b"OVERFLOW",
+                b"FAIL",
+                b"INCRBY",
+                b"u1",
+                b"200",
+                b"2",
+            ],
         );
         // A write that fails still creates the key, zero-filled.
         let _: Vec<Option<i64>> = q(
             c,
-            &[b"BITFIELD", b"fail", b"OVERFLOW", b"FAIL", b"SET", b"i4", b"20", b"100"],
+            &[
+                b"BITFIELD",
+                b"fail",
+                b"OVERFLOW",
+                b"FAIL",
+                b"SET",
+                b"i4",
+                b"20",
+                b"100",
+            ],
         );
         // A BITFIELD keeps the TTL; a BITOP destination loses it.
         let _: () = q(c, &[b"SET", b"ttl", b"abc", b"EX", b"3600"]);

@@ -1084,7 +1084,7 @@ pub fn field_set(v: &mut [u8], offset: u64, bits: u8, value: u64) {
     let bits = u32::from(bits.clamp(1, 64));
     let byte = offset >> 3;
     let shift = (offset & 7) as u32;
-    let n = ((shift + bits + 7) / 8) as usize;
+    let n = (shift + bits).div_ceil(8) as usize;
     let Some(dst) = usize::try_from(byte)
         .ok()
         .and_then(|b| v.get_mut(b..b.checked_add(n)?))
