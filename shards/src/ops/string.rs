@@ -1265,6 +1265,12 @@ fn bit_field(cx: &mut Cx, key: Arg, ops: Arg, write: bool) -> R {
     };
     let grown = found.is_none() || cx.out.len() - from < need;
     if cx.out.len() - from < need {
+        // A raised proto-max-bulk-len lets the farthest field lie far out:
+        // a value that cannot be allocated is an OOM error, not an abort.
+        if cx.out.try_reserve(from + need - cx.out.len()).is_err() {
+            cx.out.truncate(from);
+            return Err(Error::Oom);
+        }
         cx.out.resize(from + need, 0);
     }
     // The new value is `cx.out[from..end]`; the reply's tape follows it.
