@@ -1,12 +1,108 @@
-//! Persistence of BITOP and BITFIELD: both are logged as absolute records
-//! (`SET k v [PXAT ms]`, `DEL k`), so a server killed right after them comes
-//! back with the same values and TTLs, and a real Redis importing the
-//! segments ends in the same state.
+//! BITOP and BITFIELD beyond single replies (those are in
+//! `tests/differential/bitmap_ops.txt`): a BITOP over several shards reads
+//! and writes as one step under concurrent writers, and both commands are
+//! logged as absolute records (`SET k v [PXAT ms]`, `DEL k`), so a server
+//! killed right after them comes back with the same values and TTLs, and a
+//! real Redis importing the segments ends in the same state.
 
 mod common;
 
 use common::proc::{tempdir, Proc};
+use common::Server;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
+
+/// Writers replace `a` and `c` (on two shards) with one new value of a new
+/// length and delete `d` (a third shard), in one transaction; others run
+/// `BITOP XOR d a c`. Read together, `d` is then absent or exactly as long
+/// as `a` and all zeros: a BITOP that read the sources before a write and
+/// stored its result after it would leave `d` at the old length.
+#[test]
+fn cross_shard_bitop_reads_and_writes_as_one_step() {
+    let r = shards::route::Router::new(4);
+    let shard = |k: &str| r.shard_of(k.as_bytes());
+    assert!(shard("a") != shard("c") && shard("c") != shard("d") && shard("a") != shard("d"));
+    let s = Server::start(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ops, reads) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut handles = Vec::new();
+    for w in 0..2usize {
+        let mut c = s.client();
+        let (stop, ops) = (stop.clone(), ops.clone());
+        handles.push(thread::spawn(move || {
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let v = vec![b'x'; 1 + (n * 7 + w * 13) % 97];
+                let _: () = redis::pipe()
+                    .atomic()
+                    .cmd("SET")
+                    .arg("a")
+                    .arg(&v)
+                    .ignore()
+                    .cmd("SET")
+                    .arg("c")
+                    .arg(&v)
+                    .ignore()
+                    .cmd("DEL")
+                    .arg("d")
+                    .ignore()
+                    .query(&mut c)
+                    .unwrap();
+                n += 1;
+                ops.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let mut c = s.client();
+        let (stop, ops) = (stop.clone(), ops.clone());
+        handles.push(thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _: i64 = redis::cmd("BITOP")
+                    .arg("XOR")
+                    .arg("d")
+                    .arg("a")
+                    .arg("c")
+                    .query(&mut c)
+                    .unwrap();
+                ops.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let mut c = s.client();
+        let (stop, reads) = (stop.clone(), reads.clone());
+        handles.push(thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let (a, cv, d): (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) =
+                    redis::cmd("MGET")
+                        .arg("a")
+                        .arg("c")
+                        .arg("d")
+                        .query(&mut c)
+                        .unwrap();
+                assert_eq!(a, cv, "a and c are written together");
+                if let Some(d) = d {
+                    let len = a.map_or(0, |a| a.len());
+                    assert_eq!(d, vec![0u8; len], "d is the XOR of the a and c beside it");
+                }
+                reads.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().expect("client thread");
+    }
+    let (o, r) = (ops.load(Ordering::Relaxed), reads.load(Ordering::Relaxed));
+    assert!(
+        o > 200 && r > 100,
+        "too little traffic: {o} writes, {r} reads"
+    );
+}
 
 fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&[u8]]) -> T {
     let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
