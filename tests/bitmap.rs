@@ -76,13 +76,13 @@ fn cross_shard_bitop_reads_and_writes_as_one_step() {
         let (stop, reads) = (stop.clone(), reads.clone());
         handles.push(thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let (a, cv, d): (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) =
-                    redis::cmd("MGET")
-                        .arg("a")
-                        .arg("c")
-                        .arg("d")
-                        .query(&mut c)
-                        .unwrap();
+                let mut v: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+                    .arg("a")
+                    .arg("c")
+                    .arg("d")
+                    .query(&mut c)
+                    .unwrap();
+                let (d, cv, a) = (v.pop().unwrap(), v.pop().unwrap(), v.pop().unwrap());
                 assert_eq!(a, cv, "a and c are written together");
                 if let Some(d) = d {
                     let len = a.map_or(0, |a| a.len());
