@@ -13,6 +13,7 @@
 //! Adding a command: a declaration row and a handler in its family file
 //! (and, for a new shard op, a variant in the engine's family file).
 
+mod bitmap;
 mod config;
 mod connection;
 mod describe;
@@ -41,6 +42,7 @@ use std::sync::OnceLock;
 const FAMILIES: &[&[Command]] = &[
     connection::COMMANDS,
     string::COMMANDS,
+    bitmap::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
     hash::COMMANDS,
