@@ -55,12 +55,40 @@ pub struct Index {
     /// Buckets that may still be filled before a rebuild (deleted ones
     /// count as filled).
     growth_left: usize,
+    /// Mixed into every hash before it picks a bucket, different for every
+    /// index. Entries read out of one index come in its bucket order, which
+    /// is hash order; inserted in that order into another index placing
+    /// them by the same hash, they would pile into one run of buckets while
+    /// it grows, and every insert would probe the whole run (quadratic:
+    /// SUNIONSTORE of a big set, a client copying SMEMBERS into SADD, an
+    /// AOF reloaded after a rewrite).
+    salt: u64,
 }
 
 impl Default for Index {
     fn default() -> Self {
         Index::new()
     }
+}
+
+/// A salt for a new index: a per-process random start, then a counter
+/// through a bijective mixer (every index gets its own).
+fn next_salt() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+    });
+    let mut z = base.wrapping_add(
+        NEXT.fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn max_items(cap: usize) -> usize {
@@ -76,6 +104,7 @@ impl Index {
             cap: 0,
             items: 0,
             growth_left: 0,
+            salt: next_salt(),
         }
     }
 
@@ -99,9 +128,16 @@ impl Index {
         self.cap
     }
 
+    /// The hash as this index orders buckets: salted, then multiplied so
+    /// that its high bits, which pick the bucket, depend on all of it.
+    #[inline]
+    fn mixed(&self, hash: u64) -> u64 {
+        (hash ^ self.salt).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
     #[inline]
     fn home(&self, hash: u64) -> usize {
-        (((hash >> 32) * self.cap as u64) >> 32) as usize
+        (((self.mixed(hash) >> 32) * self.cap as u64) >> 32) as usize
     }
 
     #[inline]
@@ -293,7 +329,7 @@ impl Index {
         let take = |b: usize, f: &mut dyn FnMut(u32)| {
             if self.ctrl[b] & 0x80 == 0 {
                 let v = self.vals[b];
-                let prefix = hash_of(v) >> 32;
+                let prefix = self.mixed(hash_of(v)) >> 32;
                 if prefix >= cursor as u64 && prefix < end {
                     f(v);
                 }
