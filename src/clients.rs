@@ -275,6 +275,20 @@ impl Registry {
         true
     }
 
+    /// Wakes `worker` (MONITOR lines queued for it, CLIENT UNPAUSE).
+    pub fn wake(&self, worker: usize) {
+        if let Some(waker) = self.workers.get(worker).and_then(|w| w.waker.get()) {
+            let _ = waker.wake();
+        }
+    }
+
+    /// Wakes every worker.
+    pub fn wake_all(&self) {
+        for w in 0..self.workers.len() {
+            self.wake(w);
+        }
+    }
+
     /// The (token, id) pairs CLIENT KILL queued for `worker` since the last call.
     pub fn take_kills(&self, worker: usize) -> Vec<(usize, u64)> {
         self.workers

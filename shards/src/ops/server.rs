@@ -75,6 +75,8 @@ pub enum SrvOp {
         /// The client's id.
         client: u64,
     },
+    /// Keys sampled per eviction by the sampling policies (maxmemory-samples) → OK.
+    SetSamples(u32),
     /// Nothing → OK. Sent to every shard when a worker refuses a write
     /// because an AOF segment fails: a shard whose segment fails tries it
     /// again before running any batch, so this makes the next write find
@@ -103,6 +105,7 @@ impl SrvOp {
                 | SrvOp::Unwatch { .. }
                 | SrvOp::WatchCheck { .. }
                 | SrvOp::RetryAof
+                | SrvOp::SetSamples(_)
         )
     }
 
@@ -161,6 +164,10 @@ impl SrvOp {
             }
             SrvOp::SetLimits(l) => {
                 cx.store.set_limits(l);
+                Reply::Ok
+            }
+            SrvOp::SetSamples(n) => {
+                cx.store.set_eviction_samples(n as usize);
                 Reply::Ok
             }
             SrvOp::ResetStats => {
