@@ -429,7 +429,13 @@ impl Config {
     }
     /// Persistence settings for the engine, or None with `--appendonly no`.
     pub fn aof(&self) -> Option<shards::aof::AofConfig> {
-        (self.appendonly == YesNo::Yes).then(|| shards::aof::AofConfig {
+        (self.appendonly == YesNo::Yes).then(|| self.aof_settings())
+    }
+
+    /// Persistence settings, whether the AOF is on at start or not (CONFIG
+    /// SET appendonly yes turns it on with these).
+    pub fn aof_settings(&self) -> shards::aof::AofConfig {
+        shards::aof::AofConfig {
             dir: self.dir.clone(),
             fsync: self.appendfsync.to_engine(),
             rewrite_percentage: self.auto_aof_rewrite_percentage,
@@ -437,7 +443,7 @@ impl Config {
             load_truncated: self.aof_load_truncated == YesNo::Yes,
             load_corrupt: self.aof_load_corrupt == YesNo::Yes,
             load_missing: self.aof_load_missing == YesNo::Yes,
-        })
+        }
     }
 
     /// Shard count after defaults.

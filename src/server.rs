@@ -126,7 +126,7 @@ pub fn start(config: Config) -> io::Result<Server> {
         "shardcache listening on {addr} version={} workers={nworkers} shards={nshards} pinned={pin} dir={} appendonly={}",
         env!("CARGO_PKG_VERSION"),
         config.dir.display(),
-        if shared.aof_enabled { "yes" } else { "no" },
+        if shared.aof_on() { "yes" } else { "no" },
     );
 
     let acceptor_shared = shared.clone();

@@ -188,8 +188,8 @@ pub struct Shared {
     policy: AtomicU8,
     /// Current appendfsync policy (an `aof::Fsync` code).
     pub appendfsync: AtomicU8,
-    /// True when the AOF is on.
-    pub aof_enabled: bool,
+    /// True while the AOF is on (CONFIG SET appendonly changes it).
+    aof_enabled: AtomicBool,
     /// Whether every shard can write its AOF segment; while one cannot,
     /// write commands are refused with MISCONF before they run.
     pub aof_health: Arc<shards::aof::AofHealth>,
@@ -252,7 +252,7 @@ impl Shared {
             max_keys: AtomicU64::new(config.max_keys),
             policy: AtomicU8::new(0),
             appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
-            aof_enabled: config.aof().is_some(),
+            aof_enabled: AtomicBool::new(config.aof().is_some()),
             aof_health: Arc::default(),
             order: Arc::new(Mutex::new(())),
             maxclients: AtomicU64::new(config.maxclients),
@@ -277,7 +277,12 @@ impl Shared {
 
     /// True while the AOF is on.
     pub fn aof_on(&self) -> bool {
-        self.aof_enabled
+        self.aof_enabled.load(Ordering::Relaxed)
+    }
+
+    /// Records that the AOF was turned on or off (the shards are told separately).
+    pub fn set_aof_on(&self, on: bool) {
+        self.aof_enabled.store(on, Ordering::Relaxed);
     }
 
     /// The settings in force.

@@ -221,6 +221,7 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             if let Some(aof) = persist.aof.as_mut() {
                 aof.tick(&mut persist.log, &store);
             }
+            crate::aof::switch::after_tick(persist.aof.as_mut());
         }
     }
 }

@@ -6,10 +6,13 @@ use super::{container, Ctx};
 use crate::config;
 use crate::exchange::{error_of, Completion, Finish, Merge};
 use crate::resp::encode;
+use shards::aof::switch::Enabling;
 use shards::aof::Fsync;
 use shards::ops::server::SrvOp;
+use shards::Reply;
 use shards::{EvictionPolicy, Limits};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Every parameter CONFIG GET knows, with its current value.
 fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
@@ -332,11 +335,11 @@ fn config_set(ctx: &mut Ctx) {
             return ctx.error(&failed("maxclients", &why));
         }
     }
-    if let Some(on) = appendonly {
-        if let Err(why) = persistence_switch_check(ctx, on) {
-            return ctx.error(&failed("appendonly", &why));
-        }
-    }
+    let switch = match appendonly.map(|on| persistence_switch_check(ctx, on)) {
+        None => AofSwitch::Keep,
+        Some(Ok(switch)) => switch,
+        Some(Err(why)) => return ctx.error(&failed("appendonly", &why)),
+    };
     // Everything is valid: apply.
     if let Some(n) = maxclients {
         s.maxclients.store(n, Ordering::Relaxed);
@@ -365,7 +368,13 @@ fn config_set(ctx: &mut Ctx) {
         s.set_settings(set);
     }
     let n = ctx.router.shards();
-    ctx.router.begin(ctx.conn, Merge::AllOk);
+    ctx.router.begin(
+        ctx.conn,
+        Merge::Call(Completion {
+            run: config_set_done,
+            arg: 0,
+        }),
+    );
     for shard in 0..n {
         let limits = Limits {
             maxmemory: config::split_even(maxmemory, n, shard) as usize,
@@ -379,21 +388,74 @@ fn config_set(ctx: &mut Ctx) {
         ctx.router
             .shard_op(shard, 0, |_| SrvOp::SetSamples(samples).into());
     }
-    if let Some(on) = appendonly {
-        persistence_switch(ctx, on);
-    }
+    persistence_switch(ctx, switch);
 }
 
-/// Whether `appendonly` can be switched to `on` now.
-fn persistence_switch_check(ctx: &Ctx, on: bool) -> Result<(), String> {
+/// What CONFIG SET appendonly changes.
+enum AofSwitch {
+    /// Nothing: it is so already.
+    Keep,
+    /// Turn it on: this generation.
+    On(Arc<Enabling>),
+    /// Turn it off.
+    Off,
+}
+
+/// Prepares `appendonly` `on` (the new generation's name is chosen now, so
+/// a directory that cannot be read fails the whole CONFIG SET).
+fn persistence_switch_check(ctx: &Ctx, on: bool) -> Result<AofSwitch, String> {
     if on == ctx.shared.aof_on() {
-        return Ok(());
+        return Ok(AofSwitch::Keep);
     }
-    Err("can't set immutable config".into())
+    if !on {
+        return Ok(AofSwitch::Off);
+    }
+    let s = ctx.shared;
+    let mut cfg = s.config.aof_settings();
+    cfg.fsync = s.appendfsync();
+    let fingerprint = shards::route::Router::new(s.shards).fingerprint();
+    Enabling::new(cfg, s.shards, fingerprint, s.aof_health.clone())
+        .map(|e| AofSwitch::On(Arc::new(e)))
 }
 
-/// Switches `appendonly` (checked by `persistence_switch_check`).
-fn persistence_switch(_ctx: &mut Ctx, _on: bool) {}
+/// Sends every shard its part of turning the AOF on or off.
+fn persistence_switch(ctx: &mut Ctx, switch: AofSwitch) {
+    match switch {
+        AofSwitch::Keep => {}
+        AofSwitch::Off => {
+            ctx.shared.set_aof_on(false);
+            ctx.router.each_shard_op(0, |_| SrvOp::AofOff.into());
+        }
+        AofSwitch::On(enabling) => {
+            ctx.shared.set_aof_on(true);
+            for shard in 0..ctx.router.shards() {
+                let enabling = enabling.clone();
+                ctx.router.shard_op(shard, 0, move |_| {
+                    SrvOp::AofOn {
+                        enabling,
+                        shard: shard as u32,
+                    }
+                    .into()
+                });
+            }
+        }
+    }
+}
+
+/// CONFIG SET's reply once every shard applied it: only turning the AOF on
+/// can fail there (its segment cannot be created).
+fn config_set_done(f: &mut Finish) {
+    match f.subs.iter().find_map(|(_, r)| match r {
+        Reply::Err(shards::Error::Misconf(why)) => Some(why.clone()),
+        _ => None,
+    }) {
+        Some(why) => encode::error(
+            f.out,
+            &format!("ERR CONFIG SET failed (possibly related to argument 'appendonly') - {why}"),
+        ),
+        None => encode::ok(f.out),
+    }
+}
 
 /// CONFIG RESETSTAT: the counters are cleared when its reply is encoded,
 /// so the commands before it in its round are cleared too, and it counts

@@ -265,7 +265,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "rdb_bgsave_in_progress", 0);
         field!(out, "rdb_last_save_time", shared.started_unix_ms / 1000);
         field!(out, "rdb_last_bgsave_status", "ok");
-        field!(out, "aof_enabled", shared.aof_enabled as u8);
+        field!(out, "aof_enabled", shared.aof_on() as u8);
         field!(
             out,
             "aof_rewrite_in_progress",
@@ -281,7 +281,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         if let Some(e) = &write_error {
             field!(out, "aof_last_write_error", e);
         }
-        if shared.aof_enabled {
+        if shared.aof_on() {
             field!(
                 out,
                 "aof_current_size",
