@@ -142,6 +142,8 @@ impl Session {
             db: self.db,
             resp: self.resp,
             no_evict: self.no_evict,
+            no_touch: self.no_touch,
+            monitor: self.monitor,
             last_ms: now_ms,
             qbuf,
             rbs,
