@@ -552,7 +552,9 @@ impl Worker {
         self.limits.max_bulk = s.proto_max_bulk_len as usize;
         self.limits.idle_ms = s.timeout.saturating_mul(1000);
         self.track_latency = s.latency_tracking;
-        self.router.gates.slowlog = u64::try_from(s.slowlog_log_slower_than).ok();
+        self.router.gates.slowlog = u64::try_from(s.slowlog_log_slower_than)
+            .ok()
+            .map(|t| (t, s.slowlog_max_len));
         self.router.gates.monitoring = self.shared.monitors.any();
         self.pause = self.shared.pauses.current(self.now_ms);
         self.router.gates.pause = self.pause.map(|p| p.kind);
@@ -574,6 +576,10 @@ impl Worker {
             let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
                 continue;
             };
+            if !conn.postponed {
+                // Closed meanwhile (the token may serve another connection now).
+                continue;
+            }
             if conn.inflight {
                 self.postponed.push(token);
                 continue;

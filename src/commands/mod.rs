@@ -414,12 +414,11 @@ fn route_one(
 fn observe_ran(ctx: &mut Ctx, first_reply: usize) {
     let monitor = !ctx.cmd.has(flags::ADMIN | flags::SKIP_MONITOR);
     let slowlog = !ctx.cmd.has(flags::SKIP_SLOWLOG);
-    let client = ctx.session.client.clone();
     ctx.router.observe_ran(
         ctx.conn,
         ctx.args,
         ctx.session.db,
-        &client.addr,
+        &ctx.session.client.addr,
         first_reply,
         monitor,
         slowlog,

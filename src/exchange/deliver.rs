@@ -106,8 +106,8 @@ struct Scratch<'a> {
     rng: &'a mut u64,
     lcs: &'a mut Vec<u32>,
     errs: &'a mut Vec<(Vec<u8>, u64)>,
-    /// The slow log's threshold (µs) while it is on.
-    slowlog: Option<u64>,
+    /// The slow log's threshold (µs) and length while it is on.
+    slowlog: Option<(u64, u64)>,
 }
 
 /// The code of an error reply (`-CODE message`), as Redis's
@@ -164,7 +164,7 @@ fn settle(
     upto: usize,
     stats: &WorkerStats,
     latencies: Option<&Mutex<Latencies>>,
-    slowlog: Option<u64>,
+    slowlog: Option<(u64, u64)>,
     sink: &impl ReplySink,
     shared: &Shared,
 ) {
@@ -188,13 +188,12 @@ fn settle(
         }
         round.used.clear();
     }
-    if let Some(threshold) = slowlog.filter(|_| !round.slow.cmds.is_empty()) {
+    if let Some((threshold, max)) = slowlog.filter(|_| !round.slow.cmds.is_empty()) {
         let entries = observe::slow_entries(round, upto, micros.unwrap_or(0), threshold, |t| {
             sink.client(t)
                 .map(|c| (c.addr.clone(), c.names().name.clone()))
         });
         if !entries.is_empty() {
-            let max = shared.settings().slowlog_max_len;
             let mut log = shared.slowlog.lock().unwrap_or_else(|p| p.into_inner());
             for e in entries {
                 log.push(e, max);

@@ -209,9 +209,10 @@ pub struct Gates {
     /// Some connection is in MONITOR mode: every command that runs is
     /// formatted for it.
     pub monitoring: bool,
-    /// The slow log's threshold in µs while it is on: the arguments of
-    /// every command that runs are kept until its round's duration is known.
-    pub slowlog: Option<u64>,
+    /// The slow log's threshold in µs and its length, while it is on: the
+    /// arguments of every command that runs are kept until its round's
+    /// duration is known.
+    pub slowlog: Option<(u64, u64)>,
     /// A CLIENT PAUSE in force: the commands it holds back wait.
     pub pause: Option<crate::observe::PauseKind>,
 }
