@@ -189,6 +189,18 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub max_keys: u64,
 
+    /// Hashes with more fields than this use a hash table (Redis's listpack limit).
+    #[arg(long, alias = "hash-max-ziplist-entries", default_value_t = 512)]
+    pub hash_max_listpack_entries: usize,
+
+    /// Hashes with a field or value longer than this use a hash table.
+    #[arg(long, alias = "hash-max-ziplist-value", default_value_t = 64)]
+    pub hash_max_listpack_value: usize,
+
+    /// Sets of integers with more members than this use a hash table.
+    #[arg(long, default_value_t = 512)]
+    pub set_max_intset_entries: usize,
+
     /// Data directory for the append-only files.
     #[arg(long, default_value = DEFAULT_DIR)]
     pub dir: PathBuf,
@@ -423,6 +435,15 @@ impl std::str::FromStr for Password {
 }
 
 impl Config {
+    /// The collection encoding limits the flags give.
+    pub fn value_limits(&self) -> shards::ValueLimits {
+        let mut v = shards::ValueLimits::default();
+        v.hash.max_listpack_entries = self.hash_max_listpack_entries;
+        v.hash.max_listpack_value = self.hash_max_listpack_value;
+        v.set.max_intset_entries = self.set_max_intset_entries;
+        v
+    }
+
     /// Worker count after defaults.
     pub fn worker_count(&self) -> usize {
         self.workers.unwrap_or_else(default_threads).max(1)
@@ -490,7 +511,7 @@ pub fn raise_open_files(maxclients: u64) -> u64 {
 /// so that the file's settings come before (and are overridden by) the
 /// command line's. Exits as clap does on `--help`, `--version` and bad input.
 pub fn from_args() -> Config {
-    match try_from_args() {
+    match try_from_argv(std::env::args().collect()) {
         Ok(c) => c,
         Err(ArgsError::File(e)) => {
             eprintln!("shardcache: {e}");
@@ -505,8 +526,17 @@ enum ArgsError {
     Clap(clap::Error),
 }
 
-fn try_from_args() -> Result<Config, ArgsError> {
-    let argv: Vec<String> = std::env::args().collect();
+/// The configuration the command line `argv` (program name first) gives,
+/// `--config` file included: what `from_args` does, for a server started
+/// in-process (tests).
+pub fn from_argv(argv: &[&str]) -> Result<Config, String> {
+    try_from_argv(argv.iter().map(|a| a.to_string()).collect()).map_err(|e| match e {
+        ArgsError::File(e) => e,
+        ArgsError::Clap(e) => e.to_string(),
+    })
+}
+
+fn try_from_argv(argv: Vec<String>) -> Result<Config, ArgsError> {
     let path = argv.iter().enumerate().find_map(|(i, a)| {
         if a == "--config" {
             argv.get(i + 1).cloned()

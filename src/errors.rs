@@ -26,5 +26,12 @@ pub fn text(e: &Error) -> Cow<'static, str> {
         Error::NoLfu => "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
         Error::InvalidExpire(cmd) => format!("ERR invalid expire time in '{cmd}' command").into(),
         Error::ShutdownFlush(why) => format!("ERR AOF flush failed: {why}").into(),
+        Error::HashNotInteger => "ERR hash value is not an integer".into(),
+        Error::HashNotFloat => "ERR hash value is not a float".into(),
+        Error::IncrNanOrInf => "ERR value is NaN or Infinity".into(),
+        Error::BusyKey => "BUSYKEY Target key name already exists.".into(),
+        Error::InvalidTtl => "ERR Invalid TTL value, must be >= 0".into(),
+        Error::BadPayload => "ERR DUMP payload version or checksum are wrong".into(),
+        Error::BadData => "ERR Bad data format".into(),
     }
 }

@@ -21,6 +21,10 @@ pub struct Server {
     pub shared: Arc<Shared>,
     /// The shards.
     engine: Engine,
+    /// Worker threads, and how to wake each.
+    workers: Vec<(thread::JoinHandle<()>, Arc<Waker>)>,
+    /// The acceptor thread.
+    acceptor: thread::JoinHandle<()>,
 }
 
 impl Server {
@@ -29,6 +33,29 @@ impl Server {
     /// it, then exit the process.
     pub fn shutdown(&self) -> Result<(), String> {
         self.engine.flush_for_shutdown()
+    }
+
+    /// Stops the server without ending the process (tests run it
+    /// in-process): the acceptor and workers stop and close their
+    /// connections, every shard flushes its AOF as for a shutdown, and every
+    /// thread is joined. Returns the flush's outcome.
+    pub fn stop(self) -> Result<(), String> {
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        // The acceptor blocks in accept(): a connection of our own wakes it.
+        let ip = match self.addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+            ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+            ip => ip,
+        };
+        let _ = TcpStream::connect((ip, self.addr.port()));
+        let _ = self.acceptor.join();
+        for (worker, waker) in self.workers {
+            let _ = waker.wake();
+            let _ = worker.join();
+        }
+        let flushed = self.engine.flush_for_shutdown();
+        self.engine.join();
+        flushed
     }
 }
 
@@ -80,6 +107,7 @@ pub fn start(config: Config) -> io::Result<Server> {
             maxmemory: config::split_even(config.maxmemory, nshards, i) as usize,
             max_keys: config::split_even(config.max_keys, nshards, i) as usize,
             policy: config.maxmemory_policy,
+            values: config.value_limits(),
         })
         .collect();
     let (mut engine, loaded) = Engine::start(EngineConfig {
@@ -104,13 +132,15 @@ pub fn start(config: Config) -> io::Result<Server> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let pin = !config.no_pin && !cores.is_empty();
     let mut handoff: Vec<Handoff> = Vec::with_capacity(nworkers);
+    let mut workers = Vec::with_capacity(nworkers);
     for i in 0..nworkers {
         let port = engine.port(i).expect("one port per worker");
         let (conn_tx, conn_rx) = unbounded();
         let core = pin.then(|| cores[i % cores.len()]);
         let mut w = Worker::new(i, shared.clone(), conn_rx, port)?;
         handoff.push((conn_tx, w.waker()));
-        thread::Builder::new()
+        let waker = w.waker();
+        let t = thread::Builder::new()
             .name(format!("worker-{i}"))
             .spawn(move || {
                 if let Some(core) = core {
@@ -118,6 +148,7 @@ pub fn start(config: Config) -> io::Result<Server> {
                 }
                 w.run();
             })?;
+        workers.push((t, waker));
     }
 
     // The one start-up line. Printed directly rather than through the log
@@ -130,13 +161,15 @@ pub fn start(config: Config) -> io::Result<Server> {
     );
 
     let acceptor_shared = shared.clone();
-    thread::Builder::new()
+    let acceptor = thread::Builder::new()
         .name("acceptor".into())
         .spawn(move || accept_loop(listener, handoff, acceptor_shared))?;
     Ok(Server {
         addr,
         shared,
         engine,
+        workers,
+        acceptor,
     })
 }
 
@@ -147,7 +180,11 @@ type Handoff = (Sender<(TcpStream, u64)>, Arc<Waker>);
 fn accept_loop(listener: TcpListener, workers: Vec<Handoff>, shared: Arc<Shared>) {
     let mut next = 0usize;
     loop {
-        let (stream, peer) = match listener.accept() {
+        let accepted = listener.accept();
+        if shared.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        let (stream, peer) = match accepted {
             Ok(s) => s,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning, keep serving.

@@ -184,6 +184,8 @@ pub struct Shared {
     pub maxmemory: AtomicU64,
     /// Current max-keys.
     pub max_keys: AtomicU64,
+    /// Current collection encoding limits (CONFIG SET changes them).
+    values: Mutex<shards::ValueLimits>,
     /// Current eviction policy, as an index into `EvictionPolicy::ALL`.
     policy: AtomicU8,
     /// Current appendfsync policy (an `aof::Fsync` code).
@@ -210,6 +212,8 @@ pub struct Shared {
     pub registry: Registry,
     /// Unix ms at start: LASTSAVE's answer, as a Redis that never saved.
     pub started_unix_ms: u64,
+    /// Set by `Server::stop`: the acceptor and workers return.
+    pub stopping: AtomicBool,
     /// The password clients must authenticate with (empty: none).
     requirepass: Mutex<Password>,
     /// `requirepass` is not empty: read on the request path only by
@@ -251,6 +255,7 @@ impl Shared {
             maxmemory: AtomicU64::new(config.maxmemory),
             max_keys: AtomicU64::new(config.max_keys),
             policy: AtomicU8::new(0),
+            values: Mutex::new(config.value_limits()),
             appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
             aof_enabled: AtomicBool::new(config.aof().is_some()),
             aof_health: Arc::default(),
@@ -261,6 +266,7 @@ impl Shared {
             protected_mode: AtomicBool::new(config.protected_mode == config::YesNo::Yes),
             registry: Registry::new(workers),
             started_unix_ms: shards::clock::unix_ms(),
+            stopping: AtomicBool::new(false),
             auth_required: AtomicBool::new(!config.requirepass.is_empty()),
             requirepass: Mutex::new(config.requirepass.clone()),
             settings: Mutex::new(Settings::from_config(&config)),
@@ -316,6 +322,16 @@ impl Shared {
             }
         }
         all
+    }
+
+    /// The collection encoding limits in force.
+    pub fn value_limits(&self) -> shards::ValueLimits {
+        *self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records new collection encoding limits (the shards are told separately).
+    pub fn set_value_limits(&self, v: shards::ValueLimits) {
+        *self.values.lock().unwrap_or_else(|p| p.into_inner()) = v;
     }
 
     /// The eviction policy in force.

@@ -376,10 +376,16 @@ impl Worker {
         self.waker.clone()
     }
 
-    /// Runs the event loop forever.
+    /// Runs the event loop until the server stops (`Server::stop`).
     pub fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         loop {
+            if self.shared.stopping.load(Ordering::Relaxed) {
+                // What the shards still owe this worker comes back first, so
+                // none of them replies into a closed queue mid-batch.
+                self.router.collect(true);
+                return;
+            }
             // Wake up for the next sweep (and a trim due) even with no traffic.
             let mut timeout = if self.carry.is_empty() {
                 SWEEP_INTERVAL.saturating_sub(self.last_sweep.elapsed())

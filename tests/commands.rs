@@ -53,7 +53,7 @@ fn info_field(text: &str, field: &str) -> String {
 
 #[test]
 fn ping_echo() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, b"*1\r\n$4\r\nPING\r\n", b"+PONG\r\n");
     exchange(
@@ -91,7 +91,7 @@ fn ping_echo() {
 
 #[test]
 fn quit_replies_ok_then_closes() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     // Commands after QUIT in the same write are not executed.
     let mut input = cmd(&["SET", "q0", "1"]);
@@ -111,7 +111,7 @@ fn quit_replies_ok_then_closes() {
 
 #[test]
 fn unknown_command_error_text() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -141,7 +141,7 @@ fn unknown_command_error_text() {
 /// Redis copies the bytes of the name and arguments into the error as they are.
 #[test]
 fn unknown_command_error_keeps_raw_bytes() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -169,7 +169,7 @@ fn unknown_command_error_keeps_raw_bytes() {
 
 #[test]
 fn wrong_arity_errors() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let cases: &[(&[&str], &str)] = &[
         (&["get"], "get"),
@@ -199,7 +199,7 @@ fn wrong_arity_errors() {
 
 #[test]
 fn command_names_are_case_insensitive() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["pInG"]), b"+PONG\r\n");
     exchange(
@@ -227,7 +227,7 @@ fn command_names_are_case_insensitive() {
 
 #[test]
 fn get_set_basic() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["GET", "nosuch"]), b"$-1\r\n");
     exchange(&mut r, &cmd(&["SET", "k", "hello"]), b"+OK\r\n");
@@ -241,7 +241,7 @@ fn get_set_basic() {
 
 #[test]
 fn set_nx_xx_get() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["SET", "k", "1", "XX"]), b"$-1\r\n");
     exchange(&mut r, &cmd(&["EXISTS", "k"]), b":0\r\n");
@@ -276,7 +276,7 @@ fn set_nx_xx_get() {
 
 #[test]
 fn set_expire_options() {
-    let s = Server::start(&["--shards", "2"]);
+    let s = Server::embedded(&["--shards", "2"]);
     let mut r = s.raw();
     let now_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -337,7 +337,7 @@ fn set_expire_options() {
 
 #[test]
 fn set_keepttl() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["SET", "k", "v", "PX", "100000"]), b"+OK\r\n");
     exchange(&mut r, &cmd(&["SET", "k", "w", "KEEPTTL"]), b"+OK\r\n");
@@ -378,7 +378,7 @@ fn set_keepttl() {
 
 #[test]
 fn set_option_errors() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let syntax = b"-ERR syntax error\r\n".as_slice();
     let invalid = b"-ERR invalid expire time in 'set' command\r\n".as_slice();
@@ -424,7 +424,7 @@ fn set_option_errors() {
 
 #[test]
 fn del_delete_unlink_counts() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -459,7 +459,7 @@ fn del_delete_unlink_counts() {
 
 #[test]
 fn exists_counts_duplicates() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["EXISTS", "k"]), b":0\r\n");
     exchange(&mut r, &cmd(&["SET", "k", "v"]), b"+OK\r\n");
@@ -475,7 +475,7 @@ fn exists_counts_duplicates() {
 
 #[test]
 fn mget_mset() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["MGET", "a"]), b"*1\r\n$-1\r\n");
     exchange(
@@ -503,7 +503,7 @@ fn mget_mset() {
 
 #[test]
 fn select_dbsize_flushdb_flushall() {
-    let s = Server::start(&["--shards", "3"]);
+    let s = Server::embedded(&["--shards", "3"]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["DBSIZE"]), b":0\r\n");
     exchange(
@@ -570,7 +570,7 @@ fn select_dbsize_flushdb_flushall() {
 
 #[test]
 fn select_errors() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let range = b"-ERR DB index is out of range\r\n".as_slice();
     let not_int = b"-ERR value is not an integer or out of range\r\n".as_slice();
@@ -594,7 +594,7 @@ fn select_errors() {
 /// Redis parses SELECT's index as a 32-bit int first.
 #[test]
 fn select_index_outside_i32() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let want = b"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n";
     exchange(&mut r, &cmd(&["SELECT", "2147483648"]), want);
@@ -611,7 +611,7 @@ fn select_index_outside_i32() {
 
 #[test]
 fn info_sections_and_fields() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let mut other = s.raw();
     exchange(&mut other, &cmd(&["PING"]), b"+PONG\r\n");
@@ -688,7 +688,7 @@ fn info_sections_and_fields() {
 
 #[test]
 fn info_keyspace_exact_bytes() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -708,7 +708,7 @@ fn info_keyspace_exact_bytes() {
 /// Redis counts SET ... GET as a read: a hit when the key existed, a miss otherwise.
 #[test]
 fn info_set_get_counts_keyspace_hits() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["SET", "a", "1"]), b"+OK\r\n");
     exchange(&mut r, &cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
@@ -724,7 +724,7 @@ fn info_set_get_counts_keyspace_hits() {
 /// (unknown, wrong arity); those count in `total_error_replies`.
 #[test]
 fn info_stats_counts_commands_and_errors_like_redis() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -749,7 +749,7 @@ fn info_stats_counts_commands_and_errors_like_redis() {
 
 #[test]
 fn config_resetstat_resets_connection_count() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     for _ in 0..3 {
         let mut r = s.raw();
         exchange(&mut r, b"PING\r\n", b"+PONG\r\n");
@@ -764,7 +764,7 @@ fn config_resetstat_resets_connection_count() {
 
 #[test]
 fn config_get_parameters() {
-    let s = Server::start(&[
+    let s = Server::embedded(&[
         "--maxmemory",
         "1mb",
         "--maxmemory-policy",
@@ -854,7 +854,7 @@ fn config_get_parameters() {
 
 #[test]
 fn config_set_maxmemory_policy() {
-    let s = Server::start(&["--shards", "1", "--max-keys", "1"]);
+    let s = Server::embedded(&["--shards", "1", "--max-keys", "1"]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -927,7 +927,7 @@ fn config_set_maxmemory_policy() {
 fn config_set_bad_policy_error_text() {
     // Redis's text and order, less volatile-lfu and allkeys-lfu: shardcache
     // does not implement LFU (a documented difference), so it does not offer them.
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -943,7 +943,7 @@ fn config_set_bad_policy_error_text() {
 
 #[test]
 fn config_get_exact_name_echoes_argument() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -954,7 +954,7 @@ fn config_get_exact_name_echoes_argument() {
 
 #[test]
 fn config_get_maxmemory_glob_matches_redis_names() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let m = config_get(&mut r, "maxmemory*");
     let mut names: Vec<&str> = m.keys().map(String::as_str).collect();
@@ -973,7 +973,7 @@ fn config_get_maxmemory_glob_matches_redis_names() {
 
 #[test]
 fn config_set_duplicate_parameter() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -989,7 +989,7 @@ fn config_set_duplicate_parameter() {
 
 #[test]
 fn config_set_odd_arguments_is_syntax_error() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -1000,7 +1000,7 @@ fn config_set_odd_arguments_is_syntax_error() {
 
 #[test]
 fn config_set_unknown_option_keeps_case() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -1011,7 +1011,7 @@ fn config_set_unknown_option_keeps_case() {
 
 #[test]
 fn config_help_with_argument_is_arity_error() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -1024,7 +1024,7 @@ fn config_help_with_argument_is_arity_error() {
 
 #[test]
 fn command_count_info_docs() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let count = r.call(&["COMMAND", "COUNT"]).int();
     let all = r.call(&["COMMAND"]).array();
@@ -1089,7 +1089,7 @@ fn command_count_info_docs() {
 #[test]
 #[ignore = "not yet: Redis 7 key specs in COMMAND INFO belong to the compatibility issue (COMMAND GETKEYS et al.)"]
 fn command_info_get_exact_bytes() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -1101,7 +1101,7 @@ fn command_info_get_exact_bytes() {
 #[test]
 #[ignore = "not yet: full COMMAND DOCS (complexity, arguments) belongs to the compatibility issue"]
 fn command_docs_get_exact_bytes() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -1112,7 +1112,7 @@ fn command_docs_get_exact_bytes() {
 
 #[test]
 fn command_list_with_argument_is_syntax_error() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -1125,7 +1125,7 @@ fn command_list_with_argument_is_syntax_error() {
 
 #[test]
 fn ttl_px_expires() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     timing_retry("PX 100", || {
         let t0 = Instant::now();
@@ -1152,7 +1152,7 @@ fn ttl_px_expires() {
 
 #[test]
 fn ttl_info_keyspace_expires() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["SET", "forever", "v"]), b"+OK\r\n");
     exchange(&mut r, &cmd(&["SET", "t1", "v", "EX", "100"]), b"+OK\r\n");
@@ -1174,7 +1174,7 @@ fn ttl_info_keyspace_expires() {
 
 #[test]
 fn ttl_active_expiry_shrinks_dbsize() {
-    let s = Server::start(&["--shards", "2"]);
+    let s = Server::embedded(&["--shards", "2"]);
     let mut r = s.raw();
     for i in 0..20 {
         r.send(&cmd(&["SET", &format!("t{i}"), "v", "PX", "150"]));
@@ -1201,7 +1201,7 @@ fn ttl_active_expiry_shrinks_dbsize() {
 
 #[test]
 fn binary_safe_keys_and_values() {
-    let s = Server::start(&["--shards", "3"]);
+    let s = Server::embedded(&["--shards", "3"]);
     let mut r = s.raw();
     let all: Vec<u8> = (0..=255u8).collect();
     let mut rev = all.clone();
@@ -1237,7 +1237,7 @@ fn binary_safe_keys_and_values() {
 
 #[test]
 fn empty_key_and_value() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(
         &mut r,
@@ -1258,7 +1258,7 @@ fn empty_key_and_value() {
 
 #[test]
 fn big_value_round_trip() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let value: Vec<u8> = (0..1 << 20)
         .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
@@ -1289,7 +1289,7 @@ fn big_value_round_trip() {
 
 #[test]
 fn redis_crate_client() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut c = s.client();
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
@@ -1384,7 +1384,7 @@ fn redis_cli_set_get() {
         return;
     };
     assert!(out.status.success());
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let port = s.port().to_string();
     let run = |args: &[&str]| -> String {
         let out = std::process::Command::new("redis-cli")

@@ -58,7 +58,8 @@
 //!   list of valid `maxmemory-policy` values).
 //! - `~command-info` COMMAND INFO entries: name, arity, flags, first/last key,
 //!   step and ACL categories exact; tips, key specs and subcommands only by
-//!   type (shardcache has no key specs, a documented difference).
+//!   type (for containers: Redis lists their subcommands in its dict order,
+//!   and shardcache declares only those it serves).
 //! - `~except:f1,f2` a map (RESP3) or flat field/value array (RESP2): fields
 //!   and order exact, the values of the listed fields by shape only (HELLO's
 //!   `id` and `version`).

@@ -22,7 +22,7 @@ fn set_all(r: &mut Raw, pairs: impl IntoIterator<Item = (String, Vec<u8>)>) -> u
 /// The original project's example: capacity 5, `a` is touched, `b` is the LRU.
 #[test]
 fn lru_evicts_least_recently_used_key() {
-    let s = Server::start(&["--shards", "1", "--max-keys", "5"]);
+    let s = Server::embedded(&["--shards", "1", "--max-keys", "5"]);
     let mut r = s.raw();
     for (k, v) in [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")] {
         exchange(&mut r, format!("set {k} {v}\r\n").as_bytes(), b"+OK\r\n");
@@ -50,7 +50,7 @@ fn lru_evicts_least_recently_used_key() {
 
 #[test]
 fn noeviction_refuses_new_keys_but_allows_overwrites() {
-    let s = Server::start(&[
+    let s = Server::embedded(&[
         "--maxmemory-policy",
         "noeviction",
         "--max-keys",
@@ -82,7 +82,7 @@ fn noeviction_refuses_new_keys_but_allows_overwrites() {
 
 #[test]
 fn maxmemory_1mb_evicts_and_keeps_newest() {
-    let s = Server::start(&["--maxmemory", "1mb", "--shards", "1"]);
+    let s = Server::embedded(&["--maxmemory", "1mb", "--shards", "1"]);
     let mut r = s.raw();
     const N: usize = 5000;
     // ~5 MB of distinct 1 KB values, in pipelined batches.
@@ -129,7 +129,7 @@ fn maxmemory_1mb_evicts_and_keeps_newest() {
 
 #[test]
 fn maxmemory_is_split_over_shards() {
-    let s = Server::start(&["--maxmemory", "2mb", "--shards", "4"]);
+    let s = Server::embedded(&["--maxmemory", "2mb", "--shards", "4"]);
     let mut r = s.raw();
     let value = vec![b'x'; 1000];
     for batch in 0..8 {
@@ -150,7 +150,7 @@ fn maxmemory_is_split_over_shards() {
 
 #[test]
 fn noeviction_maxmemory_refuses_writes_but_serves_reads_and_deletes() {
-    let s = Server::start(&[
+    let s = Server::embedded(&[
         "--maxmemory",
         "100kb",
         "--maxmemory-policy",
@@ -194,7 +194,7 @@ fn noeviction_maxmemory_refuses_writes_but_serves_reads_and_deletes() {
 #[test]
 fn volatile_policies_evict_only_keys_with_ttl() {
     for policy in ["volatile-lru", "volatile-random", "volatile-ttl"] {
-        let s = Server::start(&[
+        let s = Server::embedded(&[
             "--shards",
             "1",
             "--max-keys",
@@ -229,7 +229,7 @@ fn volatile_policies_evict_only_keys_with_ttl() {
 
 #[test]
 fn allkeys_random_keeps_the_cap() {
-    let s = Server::start(&[
+    let s = Server::embedded(&[
         "--shards",
         "1",
         "--max-keys",
@@ -247,7 +247,7 @@ fn allkeys_random_keeps_the_cap() {
 
 #[test]
 fn config_set_limits_at_run_time() {
-    let s = Server::start(&["--shards", "1"]);
+    let s = Server::embedded(&["--shards", "1"]);
     let mut r = s.raw();
     set_all(&mut r, (0..20).map(|i| (format!("k{i}"), b"v".to_vec())));
     exchange(

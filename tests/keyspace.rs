@@ -88,7 +88,7 @@ fn strs(v: &[&str]) -> Vec<Vec<u8>> {
 
 #[test]
 fn keys_matches_every_glob_feature() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["KEYS", "*"]), b"*0\r\n");
     let all = [
@@ -161,7 +161,7 @@ fn keys_matches_every_glob_feature() {
 
 #[test]
 fn keys_is_binary_safe_and_per_database() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let bin: &[u8] = b"bin\x00\xff\r\nkey";
     r.send(&cmd(&[&b"SET"[..], bin, b"v"]));
@@ -181,7 +181,7 @@ fn keys_is_binary_safe_and_per_database() {
 
 #[test]
 fn keys_lists_thousands_across_shards() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let all: Vec<String> = (0..5000).map(|i| format!("key:{i}")).collect();
     set_all(&mut r, &all, &[]);
@@ -197,7 +197,7 @@ fn keys_lists_thousands_across_shards() {
 
 #[test]
 fn scan_errors_match_redis() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let invalid = b"-ERR invalid cursor\r\n".as_slice();
     let syntax = b"-ERR syntax error\r\n".as_slice();
@@ -238,7 +238,7 @@ fn scan_errors_match_redis() {
 
 #[test]
 fn scan_accepts_what_strtoul_accepts() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     // On an empty database every walk is empty; these cursors are accepted.
     for cursor in ["0", "", "+5", "-1", "007", "18446744073709551615"] {
@@ -258,7 +258,7 @@ fn scan_accepts_what_strtoul_accepts() {
 
 #[test]
 fn scan_walks_every_key_with_match_count_and_type() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let all: Vec<String> = (0..3000).map(|i| format!("k:{i}")).collect();
     set_all(&mut r, &all, &[]);
@@ -302,7 +302,7 @@ fn scan_walks_every_key_with_match_count_and_type() {
 /// slots freed and reused under the cursor are the danger).
 #[test]
 fn scan_misses_no_key_present_throughout_under_concurrent_writes() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let stable: Vec<String> = (0..4000).map(|i| format!("stable:{i}")).collect();
     // Churn keys between the stable ones, so deletes free slots all over.
@@ -378,7 +378,7 @@ fn scan_cursor_walks_the_shards_in_order() {
     if against_redis() {
         return;
     }
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     for c in ["0", "1", "2", "3", "-1", "4000"] {
         exchange(&mut r, &cmd(&["SCAN", c]), b"*2\r\n$1\r\n0\r\n*0\r\n");
@@ -426,7 +426,7 @@ fn scan_cursor_walks_the_shards_in_order() {
 
 #[test]
 fn randomkey_nil_when_empty_and_arity() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["RANDOMKEY"]), b"$-1\r\n");
     exchange(
@@ -445,7 +445,7 @@ fn randomkey_nil_when_empty_and_arity() {
 /// would give the lone keys a quarter of the draws each.
 #[test]
 fn randomkey_is_fair_across_shards() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let route = shards::route::Router::new(4);
     let mut chosen: Vec<String> = Vec::new();
@@ -483,7 +483,7 @@ fn randomkey_is_fair_across_shards() {
 /// anything has removed them yet.
 #[test]
 fn expired_keys_are_never_returned() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let doomed: Vec<String> = (0..3000).map(|i| format!("doomed:{i}")).collect();
     set_all(&mut r, &doomed, &["PX", "1500"]);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn pipeline_10000_set_get_in_one_write() {
-    let s = Server::start(&["--shards", "4"]);
+    let s = Server::embedded(&["--shards", "4"]);
     let mut r = s.raw();
     const N: usize = 10_000;
     let mut input = Vec::new();
@@ -43,7 +43,7 @@ fn pipeline_10000_set_get_in_one_write() {
 
 #[test]
 fn pipeline_mixed_commands_keep_order_across_shards() {
-    let s = Server::start(&["--shards", "3", "--workers", "2"]);
+    let s = Server::embedded(&["--shards", "3", "--workers", "2"]);
     let mut r = s.raw();
     let mut input = Vec::new();
     let mut want = Vec::new();
@@ -70,7 +70,7 @@ fn pipeline_mixed_commands_keep_order_across_shards() {
 #[test]
 fn slow_reader_gets_every_reply() {
     // 20 MB of replies queue up while the client does not read.
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let value: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
     exchange(&mut r, &cmd(&[b"SET".as_slice(), b"v", &value]), b"+OK\r\n");
@@ -110,7 +110,7 @@ fn split_fixture() -> (Vec<u8>, Vec<u8>) {
 
 #[test]
 fn frames_written_one_byte_at_a_time() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let (input, want) = split_fixture();
     // TCP_NODELAY is set and each byte waits a little: the server reads
@@ -133,7 +133,7 @@ fn frames_written_one_byte_at_a_time() {
 
 #[test]
 fn frames_split_at_every_boundary() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let (input, want) = split_fixture();
     for split in 1..input.len() {
@@ -149,7 +149,7 @@ fn frames_split_at_every_boundary() {
 
 #[test]
 fn inline_commands_like_telnet() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, b"set name Drishti\r\n", b"+OK\r\n");
     exchange(&mut r, b"get name\r\n", b"$7\r\nDrishti\r\n");
@@ -207,7 +207,7 @@ fn inline_commands_like_telnet() {
 
 #[test]
 fn inline_unbalanced_quotes_close_the_connection() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     for line in [
         &b"set k \"abc\r\n"[..],
         b"set k 'abc\r\n",
@@ -257,7 +257,7 @@ fn protocol_error(s: &Server, bad: &[u8], error: &str) {
 
 #[test]
 fn protocol_error_invalid_multibulk_length() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     protocol_error(&s, b"*x\r\n", "invalid multibulk length");
     protocol_error(&s, b"*1x\r\n", "invalid multibulk length");
     protocol_error(&s, b"*+1\r\n", "invalid multibulk length");
@@ -266,7 +266,7 @@ fn protocol_error_invalid_multibulk_length() {
 
 #[test]
 fn protocol_error_invalid_bulk_length() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     protocol_error(&s, b"*1\r\n$-5\r\n", "invalid bulk length");
     protocol_error(&s, b"*1\r\n$-1\r\n", "invalid bulk length");
     protocol_error(&s, b"*1\r\n$abc\r\n", "invalid bulk length");
@@ -275,14 +275,14 @@ fn protocol_error_invalid_bulk_length() {
 
 #[test]
 fn protocol_error_expected_dollar() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     protocol_error(&s, b"*1\r\n:1\r\n", "expected '$', got ':'");
     protocol_error(&s, b"*2\r\n$3\r\nGET\r\n+k\r\n", "expected '$', got '+'");
 }
 
 #[test]
 fn protocol_error_bulk_over_512mb() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     protocol_error(&s, b"*1\r\n$536870913\r\n", "invalid bulk length");
     protocol_error(
         &s,
@@ -293,14 +293,14 @@ fn protocol_error_bulk_over_512mb() {
 
 #[test]
 fn protocol_error_too_big_inline_request() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let line = vec![b'a'; 70 * 1024];
     protocol_error(&s, &line, "too big inline request");
 }
 
 #[test]
 fn protocol_error_too_big_count_strings() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut mbulk = b"*".to_vec();
     mbulk.extend(vec![b'1'; 70 * 1024]);
     protocol_error(&s, &mbulk, "too big mbulk count string");
@@ -312,7 +312,7 @@ fn protocol_error_too_big_count_strings() {
 #[test]
 fn protocol_error_split_across_writes() {
     // The bad header arrives in pieces after a complete command.
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     r.send(b"*1\r\n$4\r\nPING\r\n*1\r\n");
     r.expect(b"+PONG\r\n");
@@ -326,7 +326,7 @@ fn protocol_error_split_across_writes() {
 
 #[test]
 fn lenient_framing_like_redis() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     // *0 and *-1 are empty commands, silently skipped.
     exchange(&mut r, b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n", b"+PONG\r\n");
@@ -342,7 +342,7 @@ fn lenient_framing_like_redis() {
 
 #[test]
 fn client_disconnects_mid_frame_and_mid_reply() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     // Half a frame, then gone.
     {
         let mut r = s.raw();

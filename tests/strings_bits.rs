@@ -57,7 +57,7 @@ fn cross_shard_pair(prefix: &str) -> (String, String) {
 
 #[test]
 fn getex_options_and_errors() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -135,7 +135,7 @@ fn getex_options_and_errors() {
 
 #[test]
 fn getex_past_deadline_deletes_and_binary_values() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -173,7 +173,7 @@ fn getex_past_deadline_deletes_and_binary_values() {
 
 #[test]
 fn getbit_setbit() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -271,7 +271,7 @@ fn getbit_setbit() {
 
 #[test]
 fn bitcount() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -354,7 +354,7 @@ fn bitcount() {
 
 #[test]
 fn bitpos() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let bit_err = b"-ERR The bit argument must be 1 or 0.\r\n".as_slice();
     run(
@@ -467,7 +467,7 @@ fn bitpos() {
 
 #[test]
 fn lcs_replies() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let both = b"-ERR If you want both the length and indexes, please just use IDX.\r\n".as_slice();
     let idx_reply: &[u8] = b"*4\r\n$7\r\nmatches\r\n*2\r\n\
@@ -604,7 +604,7 @@ fn lcs_replies() {
 
 #[test]
 fn lcs_across_shards_counts_lookups_and_keeps_pipeline_order() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let (a, b) = cross_shard_pair("lcs");
     run(
@@ -654,7 +654,7 @@ fn lcs_across_shards_counts_lookups_and_keeps_pipeline_order() {
 
 #[test]
 fn object_encoding_refcount_freq() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let enc = |e: &str| bulk(e.as_bytes());
     let long44 = "x".repeat(44);
@@ -776,7 +776,7 @@ fn object_encoding_refcount_freq() {
 
 #[test]
 fn small_integers_are_not_shared_under_maxmemory_with_lru() {
-    let s = Server::start(&["--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"]);
+    let s = Server::embedded(&["--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -796,7 +796,7 @@ fn small_integers_are_not_shared_under_maxmemory_with_lru() {
 
 #[test]
 fn object_idletime_does_not_touch_and_object_counts_lookups() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -827,7 +827,7 @@ fn object_idletime_does_not_touch_and_object_counts_lookups() {
 
 #[test]
 fn memory_usage_and_subcommands() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -924,7 +924,7 @@ fn memory_usage_and_subcommands() {
 
 #[test]
 fn move_between_databases() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let same = b"-ERR source and destination objects are the same\r\n".as_slice();
     let range = b"-ERR DB index is out of range\r\n".as_slice();
@@ -1012,7 +1012,7 @@ fn move_between_databases() {
 
 #[test]
 fn keyspace_hits_and_misses_follow_redis() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["SET", "k", "12"]), b"+OK\r\n");
     exchange(&mut r, &cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
@@ -1051,7 +1051,7 @@ fn keyspace_hits_and_misses_follow_redis() {
 
 #[test]
 fn command_table_rows() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let names = [
         "getex", "getbit", "setbit", "bitcount", "bitpos", "lcs", "move", "object", "memory",

@@ -38,7 +38,7 @@ fn stats(r: &mut Raw) -> (i64, i64) {
 
 #[test]
 fn incr_decr_family() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -101,7 +101,7 @@ fn incr_decr_family() {
 
 #[test]
 fn incrbyfloat() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let not_float = b"-ERR value is not a valid float\r\n".as_slice();
     let nan_inf = b"-ERR increment would produce NaN or Infinity\r\n".as_slice();
@@ -157,7 +157,7 @@ fn incrbyfloat() {
 
 #[test]
 fn incr_keeps_ttl() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -176,7 +176,7 @@ fn incr_keeps_ttl() {
 
 #[test]
 fn append_strlen() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -213,7 +213,7 @@ fn append_strlen() {
 
 #[test]
 fn getset_getdel_setnx() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -248,7 +248,7 @@ fn getset_getdel_setnx() {
 
 #[test]
 fn setex_psetex() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let ex_invalid = b"-ERR invalid expire time in 'setex' command\r\n".as_slice();
     let px_invalid = b"-ERR invalid expire time in 'psetex' command\r\n".as_slice();
@@ -285,7 +285,7 @@ fn setex_psetex() {
 
 #[test]
 fn getrange_substr() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -332,7 +332,7 @@ fn getrange_substr() {
 
 #[test]
 fn setrange() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -372,7 +372,7 @@ fn setrange() {
 
 #[test]
 fn ttl_family() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -438,7 +438,7 @@ fn ttl_family() {
 
 #[test]
 fn expire_options() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let nx_err =
         b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n".as_slice();
@@ -532,7 +532,7 @@ fn expire_options() {
 
 #[test]
 fn expire_really_expires() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -552,7 +552,7 @@ fn expire_really_expires() {
 
 #[test]
 fn type_and_touch() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     run(
         &mut r,
@@ -580,7 +580,7 @@ fn type_and_touch() {
 
 #[test]
 fn keyspace_hits_and_misses_follow_redis() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     exchange(&mut r, &cmd(&["SET", "k", "12"]), b"+OK\r\n");
     exchange(&mut r, &cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
@@ -623,7 +623,7 @@ fn keyspace_hits_and_misses_follow_redis() {
 
 #[test]
 fn commands_respect_select_and_pipelining() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let mut input = Vec::new();
     for (i, key) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
@@ -649,7 +649,7 @@ fn commands_respect_select_and_pipelining() {
 
 #[test]
 fn command_table_rows() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let info = r.call(&["COMMAND", "INFO", "incr", "expire", "touch", "getrange"]);
     let rows = info.array();

@@ -38,7 +38,7 @@ fn keys(prefix: &str) -> (String, String, String, String) {
 
 #[test]
 fn multi_exec_discard_replies_match_redis() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let (a, b, _, _) = keys("t");
     let (a, b) = (a.as_str(), b.as_str());
@@ -115,7 +115,7 @@ fn multi_exec_discard_replies_match_redis() {
 
 #[test]
 fn watch_aborts_exec_when_a_key_changes() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut c1 = s.raw();
     let mut c2 = s.raw();
     let (a, b, _, _) = keys("w");
@@ -224,7 +224,7 @@ fn watch_aborts_exec_when_a_key_changes() {
 
 #[test]
 fn rename_copy_msetnx_swapdb_match_redis() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let (a, b, c, d) = keys("r");
     let (a, b, c, d) = (a.as_str(), b.as_str(), c.as_str(), d.as_str());
@@ -352,7 +352,7 @@ fn rename_copy_msetnx_swapdb_match_redis() {
 fn cross_shard_transfers_never_show_a_wrong_total() {
     const ACCOUNTS: usize = 8;
     const START: i64 = 1000;
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let names: Vec<String> = (0..ACCOUNTS).map(|i| format!("acct:{i}")).collect();
     let routing = Router::new(4);
     let shards: std::collections::HashSet<usize> = names
@@ -451,7 +451,7 @@ fn cross_shard_transfers_never_show_a_wrong_total() {
 /// MSETNX over overlapping cross-shard key sets: each key set is won whole.
 #[test]
 fn cross_shard_rename_and_msetnx_are_all_or_nothing() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let (a, b, _, _) = keys("bounce");
     let mut setup = s.client();
     let _: () = redis::cmd("SET")
@@ -586,7 +586,7 @@ fn moves_and_swaps_survive_restart() {
 fn replies_are_in_order_around_deferred_commands() {
     // A cross-shard RENAME waits for the round's other replies, and the
     // connection's later commands wait for it.
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let mut r = s.raw();
     let (a, b, _, _) = keys("o");
     let mut batch = Vec::new();
@@ -614,7 +614,7 @@ fn replies_are_in_order_around_deferred_commands() {
 /// to exactly the transactions that committed.
 #[test]
 fn concurrent_sections_and_ordered_rounds_never_deadlock() {
-    let s = Server::start(&[]);
+    let s = Server::embedded(&[]);
     let counters: Vec<String> = (0..4).map(|i| format!("ctr:{i}")).collect();
     let routing = Router::new(4);
     let spread: std::collections::HashSet<usize> = counters

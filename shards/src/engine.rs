@@ -11,10 +11,14 @@
 //!
 //! Each worker takes its `Port` (its sending side to every shard, its reply
 //! queue and its bell). Dropping every `ShardTx` stops the shard threads.
+//!
+//! One more thread frees big removed values for every shard (see
+//! `lazyfree`); it ends after the shard threads, once their stores are gone.
 
 use crate::aof::{self, AofConfig, AofHealth};
 use crate::batch::Batch;
 use crate::keyspace::{Limits, Store};
+use crate::lazyfree::LazyFree;
 use crate::ops::server::SrvOp;
 use crate::ops::Persist;
 use crate::route::Router;
@@ -71,13 +75,20 @@ pub struct Engine {
     /// The reply queue of the control "worker" (index = number of workers).
     control: Receiver<Batch>,
     threads: Vec<JoinHandle<()>>,
+    /// The lazy-free thread, and the handle whose drop lets it end.
+    lazy: Option<(LazyFree, JoinHandle<()>)>,
 }
 
 impl Engine {
     /// Loads the data and starts one thread per shard.
     pub fn start(cfg: EngineConfig) -> Result<(Engine, LoadReport), String> {
         let started = Instant::now();
-        let (stores, persists, mut report) = load(&cfg)?;
+        let (mut stores, persists, mut report) = load(&cfg)?;
+        let (lazy, lazy_thread) =
+            LazyFree::spawn().map_err(|e| format!("cannot start the lazy-free thread: {e}"))?;
+        for s in stores.iter_mut() {
+            s.set_lazy_free(Some(lazy.clone()));
+        }
         report.ms = started.elapsed().as_millis() as u64;
         // One reply queue per worker, plus one for control messages.
         let (reply_tx, mut reply_rx): (Vec<_>, Vec<_>) =
@@ -125,6 +136,7 @@ impl Engine {
                 ports,
                 control,
                 threads,
+                lazy: Some((lazy, lazy_thread)),
             },
             report,
         ))
@@ -179,6 +191,21 @@ impl Engine {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        if let Some((handle, thread)) = self.lazy.take() {
+            drop(handle);
+            let _ = thread.join();
+        }
+    }
+
+    /// Values handed to the lazy-free thread and not freed yet (Redis's
+    /// `lazyfree_pending_objects`).
+    pub fn lazyfree_pending(&self) -> u64 {
+        self.lazy.as_ref().map_or(0, |(l, _)| l.pending())
+    }
+
+    /// Values the lazy-free thread freed (Redis's `lazyfreed_objects`).
+    pub fn lazyfreed(&self) -> u64 {
+        self.lazy.as_ref().map_or(0, |(l, _)| l.freed())
     }
 }
 

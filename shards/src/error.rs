@@ -37,4 +37,22 @@ pub enum Error {
     InvalidExpire(&'static str),
     /// The AOF could not be flushed at shutdown: why.
     ShutdownFlush(Arc<str>),
+    /// HINCRBY of a field whose value is not an integer
+    /// (`ERR hash value is not an integer`).
+    HashNotInteger,
+    /// HINCRBYFLOAT of a field whose value is not a float
+    /// (`ERR hash value is not a float`).
+    HashNotFloat,
+    /// HINCRBYFLOAT's increment is infinite (`ERR value is NaN or Infinity`).
+    IncrNanOrInf,
+    /// RESTORE without REPLACE of a key that exists
+    /// (`BUSYKEY Target key name already exists.`).
+    BusyKey,
+    /// RESTORE's TTL is negative (`ERR Invalid TTL value, must be >= 0`).
+    InvalidTtl,
+    /// A DUMP payload's trailer is wrong
+    /// (`ERR DUMP payload version or checksum are wrong`).
+    BadPayload,
+    /// A DUMP payload's body does not decode (`ERR Bad data format`).
+    BadData,
 }

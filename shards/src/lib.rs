@@ -4,19 +4,34 @@
 //!   worker ──Batch──▶ [queue] ──▶ shard thread (owns one Store) ──Batch──▶ worker
 //!                                  │ exec: one Op → one Reply
 //!                                  │ between drains: active expiry
+//!                                  └─ big removed values ──▶ lazy-free thread
 //! ```
 //!
-//! - `store`: arena slab addressed by `u32`, exact intrusive LRU, one
-//!   hashbrown `HashTable<u32>` per database (keys are stored once, in the
-//!   slab), TTLs, eviction policies and memory accounting; an undo journal
-//!   rolls back a group of writes whose AOF records could not be written.
-//! - `aof`: per-shard append-only segments, manifest, replay, rewrite,
-//!   recovery of a directory without its manifest, write-failure handling.
+//! - `keyspace`: the store: arena slab addressed by `u32`, exact intrusive
+//!   LRU, one index per database (keys are stored once, in the slab),
+//!   TTLs, eviction policies and memory accounting; an undo journal rolls
+//!   back a group of writes whose AOF records could not be written (element
+//!   by element for big hashes and sets).
+//! - `value`: what a key holds beyond a small string: long strings, hashes
+//!   (listpack/hashtable) and sets (intset/hashtable) with Redis 7.0's
+//!   thresholds (`ValueLimits`), and their DUMP payloads (`value::dump`).
+//! - `ops`: one enum per command family (`StrOp`, `KeyOp`, `HashOp`,
+//!   `SetOp`, `SrvOp`), each variant executed against a store; replies are
+//!   scalars or tapes (`tape`), failures typed `Error`s the server words.
+//! - `aof`: per-shard append-only segments, the records (absolute changes:
+//!   `SET`, `DEL`, `PEXPIREAT`, `PERSIST`, `HSET`, `HDEL`, `SADD`, `SREM`,
+//!   ...), manifest, replay, rewrite, re-routing, recovery of a directory
+//!   without its manifest, write-failure handling.
+//! - `lazyfree`: the thread that frees big removed values off the shards.
+//! - `rdb`: the DUMP/RESTORE payload codec.
 //! - `batch`: the reusable message between a worker and a shard.
-//! - `exec`: each op code executed against a store.
 //! - `shard`: the thread loop that drains batches and replies.
+//! - `engine`: starts the shard threads (and the lazy-free thread) from
+//!   the loaded data and hands each worker its `Port`.
 //! - `route`: key → shard hashing and its fingerprint.
-//! - `glob`: Redis's glob matcher (KEYS, SCAN MATCH, CONFIG GET).
+//! - `glob`: Redis's glob matcher (KEYS, SCAN MATCH, HSCAN/SSCAN MATCH,
+//!   CONFIG GET).
+//! - `ld`: C `long double` arithmetic for INCRBYFLOAT and HINCRBYFLOAT.
 
 #![deny(unsafe_code)]
 
@@ -29,6 +44,7 @@ pub mod error;
 pub mod glob;
 pub mod index;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod ld;
 pub mod ops;
 pub mod rdb;
@@ -46,7 +62,7 @@ pub use keyspace::{
     DEFAULT_EVICTION_SAMPLES, NUM_DBS,
 };
 pub use ops::Op;
-pub use value::{Kind, Object};
+pub use value::{Kind, Object, ValueLimits};
 
 /// What glibc malloc hands out for a request of `n` bytes: 8 bytes of header,
 /// 16-byte granularity, 32-byte minimum chunk.

@@ -120,6 +120,18 @@ impl ShardTx {
     }
 }
 
+impl Drop for ShardTx {
+    /// A shard parked on its tick notices its last sender gone (and exits)
+    /// now, not a tick later: an engine stops as fast as it starts.
+    fn drop(&mut self) {
+        // The sender must be gone before the wake-up, or the shard finds
+        // its queue merely empty and parks again.
+        let (detached, _) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut self.tx, detached));
+        self.thread.unpark();
+    }
+}
+
 /// A send found the shard thread gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShardGone;

@@ -21,6 +21,7 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
     let set = s.settings();
     let dir = std::path::absolute(&c.dir).unwrap_or_else(|_| c.dir.clone());
     let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let values = s.value_limits();
     vec![
         ("port", s.addr.port().to_string()),
         ("bind", c.bind.clone()),
@@ -31,6 +32,26 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("maxmemory-eviction-tenacity", "10".to_string()),
         ("maxmemory-clients", "0".to_string()),
         ("max-keys", s.max_keys.load(Ordering::Relaxed).to_string()),
+        (
+            "hash-max-listpack-entries",
+            values.hash.max_listpack_entries.to_string(),
+        ),
+        (
+            "hash-max-ziplist-entries",
+            values.hash.max_listpack_entries.to_string(),
+        ),
+        (
+            "hash-max-listpack-value",
+            values.hash.max_listpack_value.to_string(),
+        ),
+        (
+            "hash-max-ziplist-value",
+            values.hash.max_listpack_value.to_string(),
+        ),
+        (
+            "set-max-intset-entries",
+            values.set.max_intset_entries.to_string(),
+        ),
         ("save", set.save.clone()),
         ("appendonly", yes_no(s.aof_on())),
         ("appendfsync", s.appendfsync().name().to_string()),
@@ -143,8 +164,15 @@ fn config_get(ctx: &mut Ctx) {
     });
 }
 
-/// The parameters CONFIG SET changes, by their canonical names.
-const SETTABLE: [&str; 19] = [
+/// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
+/// `ziplist` names) is a parameter of its own for duplicate checks and
+/// error messages, and sets the same value.
+const SETTABLE: [&str; 24] = [
+    "hash-max-listpack-entries",
+    "hash-max-ziplist-entries",
+    "hash-max-listpack-value",
+    "hash-max-ziplist-value",
+    "set-max-intset-entries",
     "maxmemory",
     "maxmemory-policy",
     "max-keys",
@@ -260,6 +288,7 @@ fn config_set(ctx: &mut Ctx) {
     let mut policy = s.policy();
     let mut max_keys = s.max_keys.load(Ordering::Relaxed);
     let mut fsync = s.appendfsync();
+    let mut values = s.value_limits();
     let mut requirepass = None;
     let mut protected = None;
     let mut maxclients = None;
@@ -280,6 +309,15 @@ fn config_set(ctx: &mut Ctx) {
             "appendfsync" => Fsync::parse(&value).map(|f| fsync = f).ok_or_else(|| {
                 "argument(s) must be one of the following: always, everysec, no".into()
             }),
+            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => {
+                int_in(raw, 0, i64::MAX).map(|n| values.hash.max_listpack_entries = n as usize)
+            }
+            "hash-max-listpack-value" | "hash-max-ziplist-value" => {
+                int_in(raw, 0, i64::MAX).map(|n| values.hash.max_listpack_value = n as usize)
+            }
+            "set-max-intset-entries" => {
+                int_in(raw, 0, i64::MAX).map(|n| values.set.max_intset_entries = n as usize)
+            }
             "requirepass" => {
                 requirepass = Some(config::Password::new(raw));
                 Ok(())
@@ -348,6 +386,7 @@ fn config_set(ctx: &mut Ctx) {
     s.max_keys.store(max_keys, Ordering::Relaxed);
     s.set_policy(policy);
     s.appendfsync.store(fsync.to_code(), Ordering::Relaxed);
+    s.set_value_limits(values);
     if let Some(p) = requirepass {
         s.set_requirepass(p);
     }
@@ -380,6 +419,7 @@ fn config_set(ctx: &mut Ctx) {
             maxmemory: config::split_even(maxmemory, n, shard) as usize,
             max_keys: config::split_even(max_keys, n, shard) as usize,
             policy,
+            values,
         };
         ctx.router
             .shard_op(shard, 0, |_| SrvOp::SetLimits(limits).into());
@@ -494,7 +534,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 19] = [
+const REWRITTEN: [(&str, Option<&str>); 22] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -514,6 +554,9 @@ const REWRITTEN: [(&str, Option<&str>); 19] = [
     ("slowlog-log-slower-than", Some("10000")),
     ("slowlog-max-len", Some("128")),
     ("save", Some("")),
+    ("hash-max-listpack-entries", Some("512")),
+    ("hash-max-listpack-value", Some("64")),
+    ("set-max-intset-entries", Some("512")),
 ];
 
 /// CONFIG REWRITE: the parameters CONFIG SET can change are written back to

@@ -8,9 +8,8 @@ use crate::resp::encode;
 use crate::resp::Args;
 use shards::ops::keys::KeyOp;
 use shards::ops::server::SrvOp;
-use shards::ops::string::{SetCond, SetReply, StrOp};
 use shards::tape::{Item, TapeReader};
-use shards::{Expiry, Kind, Op, Reply, NUM_DBS};
+use shards::{Kind, Op, Reply, NUM_DBS};
 
 fn select(ctx: &mut Ctx) {
     match parse_i32_or_reply(ctx, ctx.args.get(1)) {
@@ -99,9 +98,9 @@ fn step_error(ctx: &Ctx, r: OpRef) -> Option<String> {
 }
 
 /// Moves or copies `src` (db `src_db`, shard `s1`) to `dst` (db `dst_db`,
-/// another shard) inside a section: read the source and probe the
-/// destination, then write the destination, and only once that succeeded
-/// remove the source (`remove_src`). `Ok(None)`: no source; `Ok(Some(false))`:
+/// another shard) inside a section: read the source (as a DUMP payload),
+/// write the destination unless it exists and `overwrite` is off, and only
+/// once that succeeded remove the source (`remove_src`). `Ok(None)`: no source; `Ok(Some(false))`:
 /// the destination exists and `overwrite` is off; `Ok(Some(true))`: done.
 #[allow(clippy::too_many_arguments)]
 fn move_across(
@@ -119,40 +118,28 @@ fn move_across(
     let read = ctx
         .router
         .step_op(s1, src_db, |a| KeyOp::Read { key: a.push(src) }.into());
-    let probe = (!overwrite).then(|| {
-        ctx.router.step_op(s2, dst_db, |a| {
-            KeyOp::AnyExists {
-                keys: a.list([dst]),
-            }
-            .into()
-        })
-    });
     ctx.router.exchange();
     let Some((value, at)) = dumped(ctx, read)? else {
         return Ok(None);
     };
-    if let Some(p) = probe {
-        if matches!(ctx.router.reply_of(p).1, Reply::Int(1)) {
-            return Ok(Some(false));
-        }
-    }
+    // The value travels as its DUMP payload, so every type moves; the
+    // destination's shard refuses it (0) when the key exists and may not be
+    // replaced.
     let write = ctx.router.step_op(s2, dst_db, |a| {
-        StrOp::Set {
+        KeyOp::Write {
             key: a.push(dst),
-            value: a.push(&value),
-            cond: SetCond::Always,
-            expiry: if at == 0 {
-                Expiry::Clear
-            } else {
-                Expiry::At(at)
-            },
-            reply: SetReply::Ok,
+            payload: a.push(&value),
+            expire_at: at,
+            replace: overwrite,
         }
         .into()
     });
     ctx.router.exchange();
     if let Some(e) = step_error(ctx, write) {
         return Err(e);
+    }
+    if matches!(ctx.router.reply_of(write).1, Reply::Int(0)) {
+        return Ok(Some(false));
     }
     if remove_src {
         let del = ctx
@@ -431,8 +418,86 @@ fn move_key(ctx: &mut Ctx) {
     }
 }
 
+/// DUMP key: the value in Redis's serialization format (RDB version 10,
+/// CRC64 trailer), or nil.
+fn dump(ctx: &mut Ctx) {
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router
+        .key_op(ctx.session.db, ctx.args.get(1), |_, key| {
+            KeyOp::Dump { key }.into()
+        });
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds]
+/// [FREQ frequency]: options are checked here in Redis's order; the shard
+/// answers BUSYKEY, then the TTL's errors, then the payload's.
+fn restore(ctx: &mut Ctx) {
+    let args = ctx.args;
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idletime, mut freq): (Option<u64>, Option<u8>) = (None, None);
+    let mut j = 4;
+    while j < args.len() {
+        let a = args.get(j);
+        let more = args.len() - j - 1;
+        if a.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if a.eq_ignore_ascii_case(b"absttl") {
+            absttl = true;
+        } else if a.eq_ignore_ascii_case(b"idletime") && more >= 1 && freq.is_none() {
+            match parse_int(args.get(j + 1)) {
+                None => return ctx.not_integer(),
+                Some(v) if v < 0 => return ctx.error("ERR Invalid IDLETIME value, must be >= 0"),
+                Some(v) => idletime = Some(v as u64),
+            }
+            j += 1;
+        } else if a.eq_ignore_ascii_case(b"freq") && more >= 1 && idletime.is_none() {
+            match parse_int(args.get(j + 1)) {
+                None => return ctx.not_integer(),
+                Some(v) if !(0..=255).contains(&v) => {
+                    return ctx.error("ERR Invalid FREQ value, must be >= 0 and <= 255")
+                }
+                Some(v) => freq = Some(v as u8),
+            }
+            j += 1;
+        } else {
+            return ctx.syntax_error();
+        }
+        j += 1;
+    }
+    let (ttl, bad_ttl) = match parse_int(args.get(2)) {
+        Some(t) => (t, None),
+        None => (0, Some(shards::Error::NotInteger)),
+    };
+    let payload = args.get(3);
+    ctx.router.begin(ctx.conn, Merge::One);
+    ctx.router.key_op(ctx.session.db, args.get(1), |a, key| {
+        KeyOp::Restore {
+            key,
+            payload: a.push(payload),
+            ttl,
+            bad_ttl,
+            absttl,
+            replace,
+            idletime,
+            freq,
+        }
+        .into()
+    });
+}
+
 /// The keyspace commands.
 pub(super) static COMMANDS: &[Command] = &[
+    Command::new("dump", 2, dump)
+        .flags(READONLY)
+        .keys(1, 1, 1, &[ks(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["keyspace", "read", "slow"])
+        .tips(&["nondeterministic_output"])
+        .doc("generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1)."),
+    Command::new("restore", -4, restore)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 1, 1, &[ks(&["OW", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
+        .acl(&["keyspace", "write", "slow", "dangerous"])
+        .doc("generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
     Command::new("select", 2, select)
         .flags(LOADING | STALE | FAST | LOCAL)
         .acl(&["fast", "connection"])

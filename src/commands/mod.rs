@@ -13,15 +13,18 @@
 //! Adding a command: a declaration row and a handler in its family file
 //! (and, for a new shard op, a variant in the engine's family file).
 
+mod bitmap;
 mod config;
 mod connection;
 mod describe;
 mod expire;
+mod hash;
 mod info;
 mod keys;
 mod monitor;
 mod object;
 mod server;
+mod set;
 mod spec;
 mod string;
 pub mod txn;
@@ -40,8 +43,11 @@ use std::sync::OnceLock;
 const FAMILIES: &[&[Command]] = &[
     connection::COMMANDS,
     string::COMMANDS,
+    bitmap::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
     object::COMMANDS,
     txn::COMMANDS,
     info::COMMANDS,
@@ -176,6 +182,22 @@ pub fn resolve(args: &Args) -> Option<&'static Command> {
     } else {
         Some(top)
     }
+}
+
+/// The section predicate of multi-key commands that run as one op when
+/// all their keys share a shard: true when the keys its key specs find
+/// live on more than one shard.
+fn keys_span_shards(args: &Args, router: &Router) -> bool {
+    let Some(c) = resolve(args) else {
+        return false;
+    };
+    let mut keys = Vec::new();
+    if !c.find_keys(args, &mut keys) {
+        return false;
+    }
+    let mut shards = keys.iter().map(|&(i, _)| router.shard_of(args.get(i)));
+    let first = shards.next();
+    shards.any(|s| Some(s) != first)
 }
 
 /// A container's own handler: dispatch resolves its subcommands and checks

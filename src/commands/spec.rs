@@ -57,7 +57,7 @@ pub mod flags {
     /// Refused between MULTI and EXEC.
     pub const NO_MULTI: u32 = 1 << 18;
     /// Key positions depend on the arguments.
-    pub const MOVABLE_KEYS: u32 = 1 << 19;
+    pub const MOVABLEKEYS: u32 = 1 << 19;
     /// Allowed while a script runs too long.
     pub const ALLOW_BUSY: u32 = 1 << 20;
 
@@ -87,7 +87,7 @@ pub mod flags {
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
-        (MOVABLE_KEYS, "movablekeys"),
+        (MOVABLEKEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
     ];
 }

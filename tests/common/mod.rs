@@ -27,13 +27,22 @@ pub const AGAINST_REDIS: &str = "SHARDCACHE_TEST_AGAINST_REDIS";
 /// Stderr lines kept for failure messages.
 const KEEP_STDERR_LINES: usize = 200;
 
-/// A running `shardcache` process, killed when dropped (its data directory,
-/// a fresh one under the system temp dir, is removed then too).
+/// A running `shardcache`, killed (or stopped) when dropped; its data
+/// directory, a fresh one under the system temp dir, is removed then too.
+///
+/// `start` runs the binary (a black box: crashes, exit codes, signals, RSS);
+/// `embedded` runs the server in this test process, for tests that only talk
+/// to it over the network, which start and stop faster.
 pub struct Server {
-    child: Child,
+    run: Run,
     port: u16,
     dir: PathBuf,
     stderr: Arc<Mutex<VecDeque<String>>>,
+}
+
+enum Run {
+    Child(Child),
+    Embedded(Option<shardcache::server::Server>),
 }
 
 /// A new, empty directory for one server's data files.
@@ -110,7 +119,7 @@ impl Server {
             .expect("cannot spawn the stderr reader");
         match rx.recv_timeout(START_TIMEOUT) {
             Ok(port) => Server {
-                child,
+                run: Run::Child(child),
                 port,
                 dir,
                 stderr: lines,
@@ -176,10 +185,55 @@ impl Server {
         });
         assert!(up, "redis-server {args:?} did not start");
         Server {
-            child,
+            run: Run::Child(child),
             port,
             dir,
             stderr: Arc::default(),
+        }
+    }
+
+    /// Starts the server in this process with the same defaults as
+    /// `start` (`--port 0 --no-pin --shards 4 --workers 2 --dir <fresh>`)
+    /// and `extra_args`. Not for tests that crash, signal or measure the
+    /// process, send SHUTDOWN (it exits the process), or rename commands
+    /// (the table is renamed once per process).
+    pub fn embedded(extra_args: &[&str]) -> Server {
+        let dir = fresh_dir();
+        if std::env::var_os(AGAINST_REDIS).is_some() {
+            return Server::start_redis(extra_args, dir);
+        }
+        let dir_arg = dir.display().to_string();
+        let mut argv = vec![
+            "shardcache",
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--no-pin",
+            "--shards",
+            "4",
+            "--workers",
+            "2",
+            "--dir",
+            &dir_arg,
+        ];
+        argv.extend_from_slice(extra_args);
+        let config = shardcache::config::from_argv(&argv)
+            .unwrap_or_else(|e| panic!("bad server flags {extra_args:?}: {e}"));
+        let server = shardcache::server::start(config)
+            .unwrap_or_else(|e| panic!("in-process server {extra_args:?} did not start: {e}"));
+        Server {
+            port: server.addr.port(),
+            run: Run::Embedded(Some(server)),
+            dir,
+            stderr: Arc::default(),
+        }
+    }
+
+    fn child(&self) -> &Child {
+        match &self.run {
+            Run::Child(c) => c,
+            Run::Embedded(_) => panic!("an embedded server has no process of its own"),
         }
     }
 
@@ -223,7 +277,7 @@ impl Server {
 
     /// The server's resident memory in KiB (VmRSS), for memory-bound checks.
     pub fn rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child().id()))
             .expect("read /proc/<pid>/status");
         status
             .lines()
@@ -235,7 +289,10 @@ impl Server {
 
     /// Panics if the process has exited (a crash).
     pub fn assert_alive(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("try_wait") {
+        let Run::Child(child) = &mut self.run else {
+            return;
+        };
+        if let Some(status) = child.try_wait().expect("try_wait") {
             panic!(
                 "shardcache exited with {status}; its stderr:\n{}",
                 self.stderr_tail()
@@ -245,7 +302,7 @@ impl Server {
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child().id()
     }
 
     /// The server's resident set size in KiB (`VmRSS` in /proc/PID/status).
@@ -270,8 +327,11 @@ impl Server {
             .unwrap_or(false);
         assert!(ok, "kill -TERM {} failed", self.pid());
         let start = Instant::now();
+        let Run::Child(child) = &mut self.run else {
+            unreachable!("pid() refused an embedded server")
+        };
         loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
+            if let Some(status) = child.try_wait().expect("try_wait") {
                 return status.code();
             }
             assert!(
@@ -304,8 +364,17 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.run {
+            Run::Child(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Run::Embedded(server) => {
+                if let Some(server) = server.take() {
+                    let _ = server.stop();
+                }
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

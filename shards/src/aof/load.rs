@@ -5,7 +5,7 @@ use super::manifest::{segment_name, Manifest, MANIFEST};
 use super::record::{parse_frame, Frame, Record};
 use super::segment::Aof;
 use super::{sync_dir, AofConfig};
-use crate::keyspace::{Expiry, Limits, Store};
+use crate::keyspace::{Expiry, Limits, Store, ValueRef};
 use crate::route::Router;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -141,7 +141,11 @@ fn load_segment(
     limits: Limits,
 ) -> Result<(Store, SegmentReport), String> {
     let path = dir.join(name);
-    let mut store = Store::new(Limits::default());
+    // No eviction while loading, but the configured encoding thresholds.
+    let mut store = Store::new(Limits {
+        values: limits.values,
+        ..Limits::default()
+    });
     let mut report = SegmentReport {
         name: name.to_string(),
         ..Default::default()
@@ -428,10 +432,15 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
     }
 
     let same_routing = !recovered && m.shards == n && m.fingerprint == router.fingerprint();
+    let values = limits.first().map(|l| l.values).unwrap_or_default();
+    let loading = Limits {
+        values,
+        ..Limits::default()
+    };
     let replay_limits: Vec<Limits> = if same_routing {
         limits.to_vec()
     } else {
-        vec![Limits::default(); m.shards]
+        vec![loading; m.shards]
     };
     let loaded: Vec<Result<(Store, SegmentReport), String>> = std::thread::scope(|s| {
         let handles: Vec<_> = m
@@ -462,19 +471,28 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
     // Re-route: every old segment was replayed into a store of its own (so a
     // FLUSHALL in one segment only affects the keys that came from it); now
     // move each key to its new shard and write a new generation.
-    let mut fresh: Vec<Store> = (0..n).map(|_| Store::new(Limits::default())).collect();
+    let mut fresh: Vec<Store> = (0..n).map(|_| Store::new(loading)).collect();
     let now = crate::clock::unix_ms();
     for old in &stores {
         let mut cursor = 0;
         loop {
             let next = old.snapshot_range(cursor, 65536, now, |db, k, v, exp| {
-                let v = v.as_str().unwrap_or_default();
-                let expiry = if exp == 0 {
-                    Expiry::Clear
-                } else {
-                    Expiry::At(exp)
-                };
-                let _ = fresh[router.shard_of(k)].set(db as usize, k, v, expiry, now);
+                let to = &mut fresh[router.shard_of(k)];
+                match v {
+                    // Collections (and long strings) are copied whole, in
+                    // their encoding.
+                    ValueRef::Obj(o) => {
+                        let _ = to.insert_object(db as usize, k, o.clone(), exp);
+                    }
+                    ValueRef::Str(v) => {
+                        let expiry = if exp == 0 {
+                            Expiry::Clear
+                        } else {
+                            Expiry::At(exp)
+                        };
+                        let _ = to.set(db as usize, k, v, expiry, now);
+                    }
+                }
             });
             match next {
                 Some(c) => cursor = c,

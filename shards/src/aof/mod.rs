@@ -6,10 +6,16 @@
 //! ```
 //!
 //! Records are absolute state changes only: `SET k v [PXAT ms]`, `DEL k`,
-//! `FLUSHDB`, `FLUSHALL`, with `SELECT` whenever the database changes. Being
-//! absolute, a record may be applied twice without harm, which is what makes
-//! the incremental rewrite below correct, and every segment is a valid Redis
-//! AOF (`redis-check-aof` accepts it, `redis-cli --pipe` imports it).
+//! `PEXPIREAT k ms`, `PERSIST k`, `FLUSHDB`, `FLUSHALL`, `SWAPDB a b`, and
+//! for hashes and sets `HSET`, `HDEL`, `SADD`, `SREM` (absolute for the
+//! fields and members they name; see `record` for why the incremental
+//! rewrite stays correct with them), with `SELECT` whenever the database
+//! changes. Being absolute, a record may be applied twice without harm,
+//! which is what makes the incremental rewrite below correct, and every
+//! segment is a valid Redis AOF (`redis-check-aof` accepts it, `redis-cli
+//! --pipe` imports it). A rewrite writes a hash as `HSET`s and a set as
+//! `SADD`s of 64 items each (Redis's `AOF_REWRITE_ITEMS_PER_CMD`), then
+//! `PEXPIREAT` when the key has a TTL.
 //!
 //! Group commit: the shard executes every batch it drained, then writes the
 //! records of all of them with one `write` and, under `appendfsync always`,
@@ -32,7 +38,8 @@ pub mod switch;
 mod tests;
 
 pub use load::{open, Opened, SegmentReport};
-pub use record::Record;
+pub(crate) use record::for_members;
+pub use record::{Items, Record, ITEMS_PER_RECORD};
 pub use segment::{Aof, AofStatus};
 
 use std::fs::File;

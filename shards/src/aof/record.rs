@@ -2,14 +2,99 @@
 //! commands) and reads them back for replay.
 //!
 //! Records are absolute state changes only: `SET k v [PXAT ms]`, `DEL k`,
-//! `PEXPIREAT k ms`, `FLUSHDB`, `FLUSHALL`, `SWAPDB a b`, with `SELECT`
-//! whenever the database changes. Being absolute, a record may be applied
-//! twice without harm, which is what makes the incremental rewrite correct,
-//! and every segment is a valid Redis AOF (`redis-check-aof` accepts it,
-//! `redis-cli --pipe` imports it).
+//! `PEXPIREAT k ms`, `PERSIST k`, `FLUSHDB`, `FLUSHALL`, `SWAPDB a b`, and
+//! for collections `HSET k f v ...`, `HDEL k f ...`, `SADD k m ...`, `SREM k
+//! m ...` (each absolute for the fields or members it names), with
+//! `SELECT` whenever the database changes. Being absolute, a record may be
+//! applied twice without harm, which is what makes the incremental rewrite
+//! correct, and every segment is a valid Redis AOF (`redis-check-aof`
+//! accepts it, `redis-cli --pipe` imports it).
+//!
+//! The incremental rewrite replays the records of writes made during its
+//! walk after a snapshot that may already hold their effects (and later
+//! ones). Field-level records survive that because every change to a key
+//! as a whole is a record of its own: a write that empties a collection
+//! logs `DEL k`, not the `HDEL`/`SREM` that emptied it, and a value that
+//! replaces a collection (RENAME, COPY, RESTORE, *STORE) logs `DEL k`
+//! first. So each field, each member and the TTL end as the last record
+//! that names them (or their key) left them. A record that meets a key of
+//! another type during replay is skipped: a later record replaces that key.
 
-use crate::keyspace::{Expiry, Store, ValueRef};
+use crate::batch::{ArgList, Args};
+use crate::keyspace::{Expiry, Lookup, Store, ValueRef};
+use crate::value::{HashValue, Object, SetValue};
 use crate::NUM_DBS;
+
+/// Items per collection record written by a rewrite or a value's copy
+/// (Redis's `AOF_REWRITE_ITEMS_PER_CMD`: 64 members, or 64 field/value pairs).
+pub const ITEMS_PER_RECORD: usize = 64;
+
+/// The list of byte strings a collection record carries.
+#[derive(Clone, Copy)]
+pub enum Items<'a> {
+    /// Borrowed byte strings.
+    List(&'a [&'a [u8]]),
+    /// A run of a batch's argument list (an op's own arguments).
+    Args(&'a Args, ArgList),
+}
+
+impl<'a> Items<'a> {
+    /// Number of byte strings.
+    pub fn len(&self) -> usize {
+        match self {
+            Items::List(l) => l.len(),
+            Items::Args(_, l) => l.len as usize,
+        }
+    }
+
+    /// True when there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Byte string `i`.
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        match *self {
+            Items::List(l) => l[i],
+            Items::Args(a, l) => a.item(l, i),
+        }
+    }
+
+    /// The byte strings in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Items `from..from + n` (within range).
+    pub fn slice(&self, from: usize, n: usize) -> Items<'a> {
+        match *self {
+            Items::List(l) => Items::List(&l[from..from + n]),
+            Items::Args(a, l) => Items::Args(
+                a,
+                ArgList {
+                    first: l.first + from as u32,
+                    len: n as u32,
+                },
+            ),
+        }
+    }
+}
+
+impl PartialEq for Items<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Items<'_> {}
+
+impl std::fmt::Debug for Items<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
+    }
+}
 
 pub(super) fn put_bulk(buf: &mut Vec<u8>, arg: &[u8]) {
     buf.push(b'$');
@@ -19,11 +104,25 @@ pub(super) fn put_bulk(buf: &mut Vec<u8>, arg: &[u8]) {
     buf.extend_from_slice(b"\r\n");
 }
 
-pub(super) fn put_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
+fn put_header(buf: &mut Vec<u8>, n: usize) {
     buf.push(b'*');
-    buf.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     buf.extend_from_slice(b"\r\n");
+}
+
+pub(super) fn put_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
+    put_header(buf, args.len());
     for a in args {
+        put_bulk(buf, a);
+    }
+}
+
+/// `NAME key items...`.
+fn put_list(buf: &mut Vec<u8>, name: &[u8], key: &[u8], items: Items) {
+    put_header(buf, 2 + items.len());
+    put_bulk(buf, name);
+    put_bulk(buf, key);
+    for a in items.iter() {
         put_bulk(buf, a);
     }
 }
@@ -65,6 +164,39 @@ pub enum Record<'a> {
         /// The other.
         b: u8,
     },
+    /// `PERSIST key`: the key's TTL is gone.
+    Persist {
+        /// The key.
+        key: &'a [u8],
+    },
+    /// `HSET key field value [field value ...]`.
+    HSet {
+        /// The key.
+        key: &'a [u8],
+        /// Fields and values, alternating (an even, non-zero number).
+        pairs: Items<'a>,
+    },
+    /// `HDEL key field [field ...]`.
+    HDel {
+        /// The key.
+        key: &'a [u8],
+        /// The fields.
+        fields: Items<'a>,
+    },
+    /// `SADD key member [member ...]`.
+    SAdd {
+        /// The key.
+        key: &'a [u8],
+        /// The members.
+        members: Items<'a>,
+    },
+    /// `SREM key member [member ...]`.
+    SRem {
+        /// The key.
+        key: &'a [u8],
+        /// The members.
+        members: Items<'a>,
+    },
 }
 
 impl<'a> Record<'a> {
@@ -102,13 +234,18 @@ impl<'a> Record<'a> {
                 buf,
                 &[b"SWAPDB", n1.format(a).as_bytes(), n2.format(b).as_bytes()],
             ),
+            Record::Persist { key } => put_command(buf, &[b"PERSIST", key]),
+            Record::HSet { key, pairs } => put_list(buf, b"HSET", key, pairs),
+            Record::HDel { key, fields } => put_list(buf, b"HDEL", key, fields),
+            Record::SAdd { key, members } => put_list(buf, b"SADD", key, members),
+            Record::SRem { key, members } => put_list(buf, b"SREM", key, members),
         }
     }
 
     /// Reads the records one command of a segment holds (a `DEL` of several
     /// keys is one record per key), handing each to `f`.
     pub fn parse(
-        args: &[&'a [u8]],
+        args: &'a [&'a [u8]],
         mut f: impl FnMut(Record<'a>) -> Result<(), String>,
     ) -> Result<(), String> {
         let Some(cmd) = args.first() else {
@@ -150,6 +287,23 @@ impl<'a> Record<'a> {
             }),
             (b"FLUSHDB", 1) => f(Record::FlushDb),
             (b"FLUSHALL", 1) => f(Record::FlushAll),
+            (b"PERSIST", 2) => f(Record::Persist { key: args[1] }),
+            (b"HSET", n) if n >= 4 && n % 2 == 0 => f(Record::HSet {
+                key: args[1],
+                pairs: Items::List(&args[2..]),
+            }),
+            (b"HDEL", n) if n >= 3 => f(Record::HDel {
+                key: args[1],
+                fields: Items::List(&args[2..]),
+            }),
+            (b"SADD", n) if n >= 3 => f(Record::SAdd {
+                key: args[1],
+                members: Items::List(&args[2..]),
+            }),
+            (b"SREM", n) if n >= 3 => f(Record::SRem {
+                key: args[1],
+                members: Items::List(&args[2..]),
+            }),
             _ => Err(format!(
                 "unexpected record '{}' with {} arguments",
                 String::from_utf8_lossy(name),
@@ -173,14 +327,51 @@ impl<'a> Record<'a> {
             Record::Select(db).encode(buf);
             *selected = Some(db);
         }
-        // Every value is a string until the collection types land.
-        if let Some(v) = value.as_str() {
-            Record::Set {
-                key,
-                value: v,
-                pxat: expire_at,
+        Record::for_value(key, value, expire_at, |r| r.encode(buf));
+    }
+
+    /// Hands `f` the records that create `key` with `value` and its expiry
+    /// (0: none) on a key that is absent: `SET key value [PXAT ms]` for a
+    /// string; for a hash `HSET` of at most 64 pairs per record, for a set
+    /// `SADD` of at most 64 members per record, then `PEXPIREAT` when it
+    /// has a TTL. A caller that replaces a collection logs `DEL key` first.
+    pub fn for_value(key: &[u8], value: ValueRef, expire_at: u64, mut f: impl FnMut(Record)) {
+        let obj = match value {
+            ValueRef::Obj(o) if !matches!(o, Object::Str(_)) => o,
+            _ => {
+                let v = value.as_str().unwrap_or_default();
+                f(Record::Set {
+                    key,
+                    value: v,
+                    pxat: expire_at,
+                });
+                return;
             }
-            .encode(buf);
+        };
+        match obj {
+            Object::Hash(h) => {
+                let mut refs: Vec<&[u8]> = Vec::with_capacity(2 * ITEMS_PER_RECORD);
+                let mut it = h.iter();
+                loop {
+                    refs.clear();
+                    for (k, v) in it.by_ref().take(ITEMS_PER_RECORD) {
+                        refs.push(k);
+                        refs.push(v);
+                    }
+                    if refs.is_empty() {
+                        break;
+                    }
+                    f(Record::HSet {
+                        key,
+                        pairs: Items::List(&refs),
+                    });
+                }
+            }
+            Object::Set(s) => for_members(s, |members| f(Record::SAdd { key, members })),
+            _ => {}
+        }
+        if expire_at != 0 {
+            f(Record::PExpireAt { key, at: expire_at });
         }
     }
 
@@ -215,7 +406,110 @@ impl<'a> Record<'a> {
             Record::FlushDb => store.flush_db(d),
             Record::FlushAll => store.flush_all(),
             Record::SwapDb { a, b } => store.swap_db(a as usize, b as usize),
+            Record::Persist { key } => {
+                store.expire(d, key, 0, now);
+            }
+            Record::HSet { key, pairs } => {
+                let limits = store.value_limits().hash;
+                let set_all = |h: &mut HashValue| {
+                    h.try_conversion(pairs.iter(), &limits);
+                    for i in (0..pairs.len()).step_by(2) {
+                        h.set(pairs.get(i), pairs.get(i + 1), &limits);
+                    }
+                };
+                match store.lookup(d, key, now, Lookup::PEEK) {
+                    None => {
+                        let mut h = HashValue::new();
+                        set_all(&mut h);
+                        let _ = store.insert_object(d, key, Object::Hash(h), 0);
+                    }
+                    Some(pos) => {
+                        store.with_object(pos, |o| {
+                            if let Object::Hash(h) = o {
+                                set_all(h);
+                            }
+                        });
+                    }
+                }
+            }
+            Record::SAdd { key, members } => {
+                let limits = store.value_limits().set;
+                let add_all = |s: &mut SetValue| {
+                    for m in members.iter() {
+                        s.add(m, &limits);
+                    }
+                };
+                match store.lookup(d, key, now, Lookup::PEEK) {
+                    None => {
+                        let mut s = SetValue::new();
+                        add_all(&mut s);
+                        let _ = store.insert_object(d, key, Object::Set(s), 0);
+                    }
+                    Some(pos) => {
+                        store.with_object(pos, |o| {
+                            if let Object::Set(s) = o {
+                                add_all(s);
+                            }
+                        });
+                    }
+                }
+            }
+            Record::HDel { key, fields: items }
+            | Record::SRem {
+                key,
+                members: items,
+            } => {
+                let Some(pos) = store.lookup(d, key, now, Lookup::PEEK) else {
+                    return;
+                };
+                let emptied = store.with_object(pos, |o| match o {
+                    Object::Hash(h) => {
+                        items.iter().for_each(|f| {
+                            h.remove(f);
+                        });
+                        h.is_empty()
+                    }
+                    Object::Set(s) => {
+                        items.iter().for_each(|m| {
+                            s.remove(m);
+                        });
+                        s.is_empty()
+                    }
+                    _ => false,
+                });
+                if emptied == Some(true) {
+                    store.remove_at(pos);
+                }
+            }
         }
+    }
+}
+
+/// Hands `f` the members of `s` in runs of at most `ITEMS_PER_RECORD`.
+pub(crate) fn for_members(s: &SetValue, mut f: impl FnMut(Items)) {
+    let mut text: Vec<u8> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(ITEMS_PER_RECORD);
+    let mut it = s.iter();
+    loop {
+        text.clear();
+        ends.clear();
+        for m in it.by_ref().take(ITEMS_PER_RECORD) {
+            m.with_bytes(|b| text.extend_from_slice(b));
+            ends.push(text.len());
+        }
+        if ends.is_empty() {
+            return;
+        }
+        let mut from = 0;
+        let refs: Vec<&[u8]> = ends
+            .iter()
+            .map(|&end| {
+                let b = &text[from..end];
+                from = end;
+                b
+            })
+            .collect();
+        f(Items::List(&refs));
     }
 }
 

@@ -415,3 +415,407 @@ fn a_listed_segment_that_is_missing_refuses_unless_allowed() {
         "an empty segment in its place"
     );
 }
+
+// ------------------------------------------------------------ collections
+
+use crate::keyspace::{Store, ValueRef};
+use crate::ops::redis_check::run_lines;
+use crate::ops::Persist;
+
+/// Every live key of `s` with its content (collections sorted) and expiry.
+fn content(s: &Store) -> Vec<(u8, Vec<u8>, String, u64)> {
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let next = s.snapshot_range(cursor, 1000, 0, |db, k, v, exp| {
+            let v = match v {
+                ValueRef::Str(b) => format!("string:{}", String::from_utf8_lossy(b)),
+                ValueRef::Obj(o) => o.describe(true),
+            };
+            out.push((db, k.to_vec(), v, exp));
+        });
+        match next {
+            Some(c) => cursor = c,
+            None => break,
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs `lines` on `store` and commits their records to `persist`'s segment.
+fn apply(store: &mut Store, persist: &mut Persist, lines: &[&str]) {
+    run_lines(store, persist, crate::clock::unix_ms(), lines);
+    store.forget();
+    if let Some(aof) = persist.aof.as_mut() {
+        aof.commit(&mut persist.log).unwrap();
+    }
+}
+
+#[test]
+fn collection_records_round_trip_through_encode_and_parse() {
+    use super::record::Items;
+    let pairs: [&[u8]; 4] = [b"f", b"v\r\n", b"", b"x"];
+    let members: [&[u8]; 2] = [b"1", b"m\xff"];
+    let records = [
+        Record::HSet {
+            key: b"h",
+            pairs: Items::List(&pairs),
+        },
+        Record::HDel {
+            key: b"h",
+            fields: Items::List(&pairs[..3]),
+        },
+        Record::SAdd {
+            key: b"s",
+            members: Items::List(&members),
+        },
+        Record::SRem {
+            key: b"s",
+            members: Items::List(&members[..1]),
+        },
+        Record::Persist { key: b"k" },
+    ];
+    for r in records {
+        let mut buf = Vec::new();
+        r.encode(&mut buf);
+        let mut ranges = Vec::new();
+        let super::record::Frame::Done(n) = super::record::parse_frame(&buf, &mut ranges) else {
+            panic!("{r:?} did not encode a whole frame")
+        };
+        assert_eq!(n, buf.len());
+        let args: Vec<&[u8]> = ranges.iter().map(|&(s, l)| &buf[s..s + l]).collect();
+        let mut back = Vec::new();
+        Record::parse(&args, |rec| {
+            back.push(format!("{rec:?}"));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(back, [format!("{r:?}")]);
+    }
+    for bad in [
+        &[&b"HSET"[..], b"h", b"f"][..],
+        &[b"HSET", b"h"],
+        &[b"SADD", b"s"],
+        &[b"HDEL", b"h"],
+        &[b"PERSIST"],
+    ] {
+        assert!(Record::parse(bad, |_| Ok(())).is_err(), "{bad:?}");
+    }
+}
+
+/// What hash and set ops log replays to what they left in memory: the
+/// same content and TTLs, and (built the same way) the same encodings.
+#[test]
+fn collection_writes_replay_to_the_same_keys() {
+    let dir = tmpdir("collections-replay");
+    let c = cfg(&dir);
+    let router = Router::new(1);
+    let limits = vec![Limits::default()];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let mut store = opened.stores.pop().unwrap();
+    let mut persist = Persist::on(opened.aofs.pop().unwrap());
+    let many: Vec<String> = (0..700).map(|i| format!("f{i} {i}")).collect();
+    let hset_many = format!("HSET big {}", many.join(" "));
+    apply(
+        &mut store,
+        &mut persist,
+        &[
+            "HSET h a 1 b 2 c 3",
+            "HDEL h b",
+            "HINCRBY h a 41",
+            "HINCRBYFLOAT h f 0.25",
+            "HSETNX h g 7",
+            "PEXPIRE h 1000000",
+            "HSET gone x 1",
+            "HDEL gone x",
+            &hset_many,
+            "HDEL big f0 f1",
+            "SADD s 1 2 3 x",
+            "SREM s x 2",
+            "SADD i 5 6 7",
+            "SPOP i",
+            "SADD one z",
+            "SPOP one",
+            "SADD a 1 2 3",
+            "SADD b 2 3 4",
+            "SINTERSTORE d a b",
+            "SUNIONSTORE u a b s",
+            "SMOVE a b 1",
+            "RENAME u u2",
+            "COPY h h2",
+            "PERSIST h2",
+            "SADD t 1",
+            "PEXPIRE t 1000000",
+            "SET t str",
+        ],
+    );
+    let want = content(&store);
+    let encodings = |s: &mut Store| {
+        ["h", "big", "s", "i", "d", "u2", "b"]
+            .iter()
+            .map(|k| {
+                let pos = s
+                    .lookup(0, k.as_bytes(), 0, crate::keyspace::Lookup::PEEK)
+                    .unwrap();
+                match s.value_at(pos) {
+                    ValueRef::Obj(o) => o.encoding_name(),
+                    ValueRef::Str(_) => "string",
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let want_enc = encodings(&mut store);
+    drop(persist);
+    let mut reopened = open(&c, &router, &limits).unwrap();
+    let mut back = reopened.stores.pop().unwrap();
+    assert_eq!(content(&back), want);
+    assert_eq!(encodings(&mut back), want_enc);
+    assert!(want.iter().all(|(_, k, _, _)| k != b"gone" && k != b"one"));
+}
+
+/// A rewrite snapshots hashes and sets (64 items a record, TTLs as
+/// PEEXPIREAT) while writes go on, including writes that empty a key and
+/// create it again during the walk: the segment reloads to what memory holds.
+#[test]
+fn rewrite_with_collections_reloads_what_memory_holds() {
+    let dir = tmpdir("collections-rewrite");
+    let mut c = cfg(&dir);
+    c.fsync = Fsync::No;
+    let router = Router::new(1);
+    let limits = vec![Limits::default()];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let mut store = opened.stores.pop().unwrap();
+    let mut persist = Persist::on(opened.aofs.pop().unwrap());
+    store.set_journaling(true);
+    // Enough keys for a walk of many steps.
+    let filler: Vec<String> = (0..30_000).map(|i| format!("SET filler:{i} {i}")).collect();
+    let filler: Vec<&str> = filler.iter().map(String::as_str).collect();
+    for chunk in filler.chunks(1000) {
+        apply(&mut store, &mut persist, chunk);
+    }
+    let fields: Vec<String> = (0..300)
+        .map(|i| format!("f{i} {}", "x".repeat(i % 90)))
+        .collect();
+    apply(
+        &mut store,
+        &mut persist,
+        &[
+            &format!("HSET bighash {}", fields.join(" ")),
+            "PEXPIRE bighash 1000000",
+            "HSET small a 1",
+            "SADD ints 1 2 3",
+            "SADD strs a b c",
+        ],
+    );
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    apply(
+        &mut store,
+        &mut persist,
+        &[&format!("SADD bigset {}", members.join(" "))],
+    );
+    for i in 0..100 {
+        apply(&mut store, &mut persist, &[&format!("HSET t{i} old 1")]);
+    }
+    let aof = persist.aof.as_mut().unwrap();
+    assert!(aof.request_rewrite());
+    aof.tick(&mut persist.log, &store);
+    let mut steps = 0;
+    while persist.aof.as_ref().unwrap().rewriting() {
+        if steps < 100 {
+            let i = steps;
+            // Emptied (DEL), created again with a TTL, emptied, created
+            // without one: the last state is `{b}` with no TTL.
+            apply(
+                &mut store,
+                &mut persist,
+                &[
+                    &format!("HDEL t{i} old"),
+                    &format!("HSET t{i} a 1"),
+                    &format!("PEXPIRE t{i} 1000000"),
+                    &format!("HDEL t{i} a"),
+                    &format!("HSET t{i} b 2"),
+                    &format!("SADD u{i} x"),
+                    &format!("PEXPIRE u{i} 1000000"),
+                    &format!("SREM u{i} x"),
+                    &format!("SADD u{i} y"),
+                    &format!("HDEL bighash f{i}"),
+                    &format!("SPOP bigset {}", i % 3),
+                    &format!("SMOVE strs ints {}", ["a", "b", "c"][i % 3]),
+                ],
+            );
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let aof = persist.aof.as_mut().unwrap();
+        aof.tick(&mut persist.log, &store);
+        steps += 1;
+        assert!(steps < 60_000, "the rewrite finishes");
+    }
+    assert!(steps > 10, "the walk took several steps ({steps})");
+    let want = content(&store);
+    drop(persist);
+    let mut reopened = open(&c, &router, &limits).unwrap();
+    let back = reopened.stores.pop().unwrap();
+    let got = content(&back);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(w, g);
+    }
+    assert_eq!(got.len(), want.len());
+    let t7 = got.iter().find(|(_, k, _, _)| k == b"t7").unwrap();
+    assert_eq!((t7.2.as_str(), t7.3), ("hash:b=2", 0));
+}
+
+/// Re-routing to another shard count copies hashes and sets whole, TTLs
+/// included.
+#[test]
+fn reshard_moves_hashes_and_sets() {
+    let dir = tmpdir("collections-reshard");
+    let c = cfg(&dir);
+    let r4 = Router::new(4);
+    let mut opened = open(&c, &r4, &vec![Limits::default(); 4]).unwrap();
+    let mut persists: Vec<Persist> = opened.aofs.drain(..).map(Persist::on).collect();
+    let mut want = Vec::new();
+    for i in 0..300u32 {
+        let (h, s) = (format!("h{i}"), format!("s{i}"));
+        for (k, lines) in [
+            (
+                &h,
+                vec![
+                    format!("HSET {h} a {i} b x{i}"),
+                    format!("PEXPIRE {h} {}", 1_000_000 + i),
+                ],
+            ),
+            (&s, vec![format!("SADD {s} {i} m{i} {}", i + 1)]),
+        ] {
+            let shard = r4.shard_of(k.as_bytes());
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            apply(&mut opened.stores[shard], &mut persists[shard], &lines);
+        }
+    }
+    for s in &opened.stores {
+        want.extend(content(s));
+    }
+    want.sort();
+    drop(persists);
+    drop(opened);
+    for n in [2usize, 3] {
+        let r = Router::new(n);
+        let opened = open(&c, &r, &vec![Limits::default(); n]).unwrap();
+        assert!(opened.resharded_from.is_some());
+        let mut got = Vec::new();
+        for (shard, s) in opened.stores.iter().enumerate() {
+            for row in content(s) {
+                assert_eq!(r.shard_of(&row.1), shard);
+                got.push(row);
+            }
+        }
+        got.sort();
+        // TTLs are absolute: compare them to the millisecond.
+        assert_eq!(got, want);
+    }
+}
+
+/// A segment of collection records is a valid Redis AOF: redis-check-aof
+/// accepts it and `redis-cli --pipe` loads it into a redis-server that then
+/// holds the same keys.
+#[test]
+fn collection_segments_load_into_redis() {
+    use crate::ops::redis_check::{redis, V};
+    let Some(mut r) = redis("aof_pipe") else {
+        return;
+    };
+    let dir = tmpdir("collections-redis");
+    let c = cfg(&dir);
+    let router = Router::new(1);
+    let limits = vec![Limits::default()];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let mut store = opened.stores.pop().unwrap();
+    let mut persist = Persist::on(opened.aofs.pop().unwrap());
+    let many: Vec<String> = (0..150).map(|i| format!("m{i}")).collect();
+    apply(
+        &mut store,
+        &mut persist,
+        &[
+            "HSET h a 1 b 2",
+            "HINCRBYFLOAT h c 1.5",
+            "HDEL h a",
+            "PEXPIRE h 1000000",
+            "SADD s 1 2 3",
+            "SREM s 2",
+            &format!("SADD big {}", many.join(" ")),
+            "SUNIONSTORE u s big",
+            "SPOP u 7",
+            "SET str v",
+            "RENAME h h2",
+            "COPY s s2",
+            "PERSIST h2",
+            "HSET gone a 1",
+            "HDEL gone a",
+        ],
+    );
+    let path = persist.aof.as_ref().unwrap().path().to_path_buf();
+    drop(persist);
+    let check = std::process::Command::new("redis-check-aof")
+        .arg(&path)
+        .output()
+        .expect("redis-check-aof runs");
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && text.contains("is valid"),
+        "{text}"
+    );
+    let pipe = std::process::Command::new("redis-cli")
+        .args(["-p", &r.port().to_string(), "--pipe"])
+        .stdin(fs::File::open(&path).unwrap())
+        .output()
+        .expect("redis-cli runs");
+    let text = String::from_utf8_lossy(&pipe.stdout);
+    assert!(text.contains("errors: 0"), "{text}");
+    for (_, key, value, exp) in content(&store) {
+        let k = String::from_utf8_lossy(&key).into_owned();
+        let cmd = |c: &str| {
+            c.split(' ')
+                .map(|w| w.as_bytes().to_vec())
+                .collect::<Vec<_>>()
+        };
+        let theirs = match r.conn.cmd(&cmd(&format!("TYPE {k}"))) {
+            V::Simple(t) if t == "hash" => match r.conn.cmd(&cmd(&format!("HGETALL {k}"))) {
+                V::Array(v) => {
+                    let mut pairs: Vec<String> = v
+                        .chunks(2)
+                        .map(|p| format!("{:?}={:?}", p[0], p[1]).replace('"', ""))
+                        .collect();
+                    pairs.sort();
+                    format!("hash:{}", pairs.join(","))
+                }
+                other => panic!("{other:?}"),
+            },
+            V::Simple(t) if t == "set" => match r.conn.cmd(&cmd(&format!("SMEMBERS {k}"))) {
+                V::Array(v) => {
+                    let mut m: Vec<String> = v
+                        .iter()
+                        .map(|x| format!("{x:?}").replace('"', ""))
+                        .collect();
+                    m.sort();
+                    format!("set:{}", m.join(","))
+                }
+                other => panic!("{other:?}"),
+            },
+            V::Simple(t) if t == "string" => match r.conn.cmd(&cmd(&format!("GET {k}"))) {
+                V::Bulk(b) => format!("string:{}", String::from_utf8_lossy(&b)),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{k}: {other:?}"),
+        };
+        assert_eq!(theirs, value, "{k}");
+        let V::Int(at) = r.conn.cmd(&cmd(&format!("PEXPIRETIME {k}"))) else {
+            panic!()
+        };
+        assert_eq!(at, if exp == 0 { -1 } else { exp as i64 }, "{k}");
+    }
+    let V::Int(n) = r.conn.cmd(&[b"DBSIZE".to_vec()]) else {
+        panic!()
+    };
+    assert_eq!(n as usize, store.len());
+}

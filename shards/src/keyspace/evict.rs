@@ -70,6 +70,9 @@ pub struct Limits {
     pub max_keys: usize,
     /// What to do when a limit is reached.
     pub policy: EvictionPolicy,
+    /// The collections' encoding thresholds, which commands, replay and
+    /// RESTORE apply.
+    pub values: crate::value::ValueLimits,
 }
 
 impl Default for Limits {
@@ -78,6 +81,7 @@ impl Default for Limits {
             maxmemory: 0,
             max_keys: 0,
             policy: EvictionPolicy::AllKeysLru,
+            values: crate::value::ValueLimits::default(),
         }
     }
 }

@@ -23,6 +23,38 @@ impl Store {
         self.head = pos;
     }
 
+    fn link_back(&mut self, pos: u32) {
+        let old = self.tail;
+        {
+            let c = self.arena.chunk_mut(pos);
+            record::set_prev(c, old);
+            record::set_next(c, NIL);
+        }
+        if old != NIL {
+            record::set_next(self.arena.chunk_mut(old), pos);
+        } else {
+            self.head = pos;
+        }
+        self.tail = pos;
+    }
+
+    /// Makes the record at `pos` look last used `idle_secs` ago (RESTORE
+    /// ... IDLETIME): its access clock goes back by that much, and when
+    /// that is at least as long ago as the LRU tail's last use it becomes
+    /// the tail, the first to be evicted; otherwise it stays where it is.
+    pub fn set_idle(&mut self, pos: u32, idle_secs: u64) {
+        let idle = idle_secs.min(record::LRU_MASK as u64) as u32;
+        let clock = self.clock().wrapping_sub(idle) & record::LRU_MASK;
+        let older_than_tail = self.tail != NIL && idle >= self.idle_at(self.tail);
+        let c = self.arena.chunk_mut(pos);
+        let m = record::meta(c);
+        record::set_meta(c, record::with_clock(m, clock));
+        if older_than_tail && self.tail != pos {
+            self.unlink(pos);
+            self.link_back(pos);
+        }
+    }
+
     pub(super) fn unlink(&mut self, pos: u32) {
         let (prev, next) = {
             let c = self.arena.chunk(pos);

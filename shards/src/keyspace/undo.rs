@@ -14,13 +14,22 @@
 //!
 //! Entries live in one byte buffer (objects a change replaced are moved into
 //! a side table, not copied), so journaling allocates nothing per write once
-//! the buffers have grown. What is not undone is what no reply or record
+//! the buffers have grown.
+//!
+//! A write to a collection (`Store::edit_object`) journals what it changes
+//! element by element when the collection is a hashtable: this field was
+//! absent, or held this value; this member was there, or was not. Copying
+//! the whole value would make every write to a big hash or set O(size).
+//! A compact encoding (listpack, intset: one allocation of a few KB at
+//! most) is copied whole instead, which also undoes a conversion the write
+//! made. Conversions only ever go from compact to hashtable, so undoing
+//! element entries on a hashtable never meets another encoding. What is not undone is what no reply or record
 //! depends on: LRU order, access times, statistics, arena positions, and
 //! WATCH flags (a watcher may see a rolled-back write as a change, so its
 //! EXEC aborts; that is safe).
 
-use super::{Lookup, NewValue, Store, StrEncoding};
-use crate::value::Object;
+use super::{key_bytes, record, Layout, Lookup, NewValue, Store, StrEncoding, VAL_OBJ};
+use crate::value::{Member, Object};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tag {
@@ -41,6 +50,20 @@ enum Tag {
     SwapDb,
     /// The next store of the side table: FLUSHALL.
     FlushAll,
+    /// `db key field had [value]`: a hash field was absent (had 0) or held
+    /// this value (had 1).
+    HashField,
+    /// `db key member was`: a set member was absent (0) or present (1).
+    SetMember,
+    /// `db key`, and the next object of the side table: the key's value
+    /// was this object (replaced whole; TTL and record unchanged).
+    ObjWas,
+    /// `from_db from_key to_db to_key`: RENAME (or a same-shard move under
+    /// a new name): the value now at `to` was at `from`.
+    Renamed,
+    /// `db key`: the set was a hashtable (SPOP replaced it by a new set
+    /// that may be an intset; undone after its members are back).
+    SetTable,
 }
 
 /// The journal of the changes since the last `forget`.
@@ -54,6 +77,71 @@ pub(super) struct Journal {
 
 /// A journal above this many bytes is given back after use, not kept.
 const KEEP_BYTES: usize = 1 << 20;
+
+/// What an edit of a collection changes, for the undo journal; handed to
+/// the closure of `Store::edit_object`. Off (every call a no-op) when
+/// journaling is off or the value was copied whole before the edit.
+pub struct Undo<'a> {
+    on: Option<(&'a mut Journal, u8, &'a [u8])>,
+}
+
+impl Undo<'_> {
+    /// An undo log that records nothing.
+    pub fn off() -> Undo<'static> {
+        Undo { on: None }
+    }
+
+    /// True when element changes must be reported.
+    pub fn is_on(&self) -> bool {
+        self.on.is_some()
+    }
+
+    /// A hash field is about to change: it held `old` (None: absent).
+    pub fn field(&mut self, field: &[u8], old: Option<&[u8]>) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::HashField, *db, key);
+            j.bytes(field);
+            match old {
+                Some(v) => {
+                    j.u8(1);
+                    j.bytes(v);
+                }
+                None => j.u8(0),
+            }
+        }
+    }
+
+    /// A set member is about to be added (`was`: false) or removed (true).
+    pub fn member(&mut self, member: Member<'_>, was: bool) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::SetMember, *db, key);
+            member.with_bytes(|m| j.bytes(m));
+            j.u8(was as u8);
+        }
+    }
+
+    /// The set is a hashtable and is about to be replaced by a new set of
+    /// some of its members (SPOP); report the members it loses after this.
+    pub fn set_was_table(&mut self) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::SetTable, *db, key);
+        }
+    }
+
+    /// The whole value was replaced and `old` is what it was: kept for a
+    /// rollback when the log is on, else handed back (to be freed).
+    #[must_use]
+    pub fn keep(&mut self, old: Object) -> Option<Object> {
+        match self.on.as_mut() {
+            Some((j, db, key)) => {
+                j.key_entry(Tag::ObjWas, *db, key);
+                j.objects.push(old);
+                None
+            }
+            None => Some(old),
+        }
+    }
+}
 
 /// Reads a journal entry's fields in order.
 struct Cursor<'a> {
@@ -93,6 +181,12 @@ impl Journal {
         self.u64(b.len() as u64);
         self.bytes.extend_from_slice(b);
     }
+    fn key_entry(&mut self, tag: Tag, db: u8, key: &[u8]) {
+        self.begin(tag);
+        self.u8(db);
+        self.bytes(key);
+    }
+
     fn clear(&mut self) {
         self.bytes.clear();
         self.marks.clear();
@@ -117,10 +211,73 @@ impl Store {
         self.journal.as_ref().is_some_and(|j| !j.marks.is_empty())
     }
 
-    /// The changes since the last call are final: drops what they replaced.
+    /// The changes since the last call are final: drops what they replaced
+    /// (big values on the lazy-free thread).
     pub fn forget(&mut self) {
         if let Some(j) = self.journal.as_mut() {
+            if let Some(lazy) = &self.lazy {
+                for o in j.objects.drain(..) {
+                    lazy.free(o);
+                }
+                for s in j.stores.drain(..) {
+                    lazy.free_store(s);
+                }
+            }
             j.clear();
+        }
+    }
+
+    /// The object at `pos`, writable, when the value is one: `f` changes
+    /// it and reports each element it changes to the `Undo` it is given
+    /// (see the module's notes); the store's memory accounting follows.
+    /// Journaled, a compact value is copied whole first and `Undo` is off.
+    pub fn edit_object<R>(
+        &mut self,
+        pos: u32,
+        f: impl FnOnce(&mut Object, &mut Undo<'_>) -> R,
+    ) -> Option<R> {
+        let c = self.arena.chunk(pos);
+        let l = Layout::of(c);
+        if l.meta & VAL_OBJ == 0 {
+            return None;
+        }
+        let h = record::get_u32(c, l.val_at);
+        let db = record::db_of(l.meta) as u8;
+        let whole = self.journaling() && self.objects.get(h).cheap_to_copy();
+        if whole {
+            let copy = self.objects.get(h).clone();
+            self.note_was(pos, Some(copy));
+        }
+        let key = key_bytes(&self.arena, &self.long_keys, pos);
+        let journal = if whole {
+            None
+        } else {
+            self.journal.as_deref_mut()
+        };
+        let mut undo = Undo {
+            on: journal.map(|j| (j, db, key)),
+        };
+        let o = self.objects.get_mut(h);
+        let before = o.heap_bytes();
+        let r = f(o, &mut undo);
+        let after = o.heap_bytes();
+        self.object_bytes = self.object_bytes + after - before;
+        Some(r)
+    }
+
+    /// Records that the value of `from_key` in `from_db` now lives under
+    /// `to_key` in `to_db` (RENAME).
+    pub(super) fn note_renamed(
+        &mut self,
+        from_db: usize,
+        from_key: &[u8],
+        to_db: usize,
+        to_key: &[u8],
+    ) {
+        if let Some(j) = self.journal.as_mut() {
+            j.key_entry(Tag::Renamed, from_db as u8, from_key);
+            j.u8(to_db as u8);
+            j.bytes(to_key);
         }
     }
 
@@ -218,11 +375,16 @@ impl Store {
         }
     }
 
-    /// Keeps the store a FLUSHALL replaced when journaling (else drops it).
-    pub(super) fn keep_flushed(&mut self, old: Store) {
-        if let Some(j) = self.journal.as_mut() {
-            j.begin(Tag::FlushAll);
-            j.stores.push(old);
+    /// Keeps the store a FLUSHALL replaced when journaling; else hands it
+    /// back to be freed.
+    pub(super) fn keep_flushed(&mut self, old: Store) -> Option<Store> {
+        match self.journal.as_mut() {
+            Some(j) => {
+                j.begin(Tag::FlushAll);
+                j.stores.push(old);
+                None
+            }
+            None => Some(old),
         }
     }
 
@@ -303,8 +465,77 @@ impl Store {
                     old.stats = self.stats;
                     old.watches = self.watches.take();
                     old.evicted = self.evicted.take();
+                    old.lazy = self.lazy.take();
                     old.epoch = self.epoch;
                     *self = old;
+                }
+                Tag::HashField => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    let field = c.bytes();
+                    let old = (c.u8() == 1).then(|| c.bytes());
+                    let limits = self.limits.values.hash;
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| {
+                            if let Object::Hash(h) = o {
+                                match old {
+                                    Some(v) => {
+                                        h.set(field, v, &limits);
+                                    }
+                                    None => {
+                                        h.remove(field);
+                                    }
+                                }
+                            }
+                        });
+                    }
+                }
+                Tag::SetMember => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    let member = c.bytes();
+                    let was = c.u8() == 1;
+                    let limits = self.limits.values.set;
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| {
+                            if let Object::Set(s) = o {
+                                if was {
+                                    s.add(member, &limits);
+                                } else {
+                                    s.remove(member);
+                                }
+                            }
+                        });
+                    }
+                }
+                Tag::ObjWas => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    let old = j.objects.pop().expect("an object per ObjWas entry");
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| *o = old);
+                    }
+                }
+                Tag::SetTable => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| {
+                            if let Object::Set(s) = o {
+                                s.convert_to_table();
+                            }
+                        });
+                    }
+                }
+                Tag::Renamed => {
+                    let from_db = c.u8() as usize;
+                    let from_key = c.bytes();
+                    let to_db = c.u8() as usize;
+                    let to_key = c.bytes();
+                    if let Some(pos) = self.lookup(to_db, to_key, 0, Lookup::PEEK) {
+                        let (value, exp, enc) = self.detach(pos);
+                        let _ = self.insert_owned(from_db, from_key, value, enc, exp);
+                    }
                 }
             }
         }

@@ -3,9 +3,16 @@
 //! OBJECT, MEMORY USAGE, WATCH, and the reads and probes the server's
 //! cross-shard sections build on.
 //!
-//! RENAME, COPY and MOVE log the result as absolute records (`DEL src`,
-//! `SET dst value [PXAT ms]`), which a replay and a Redis importing the
-//! segment apply alike.
+//! RENAME, COPY, MOVE and RESTORE log the result as absolute records (`DEL
+//! src`, then the records that create the destination: `SET dst value [PXAT
+//! ms]` for a string, `HSET`/`SADD` runs and `PEXPIREAT` for a collection,
+//! after `DEL dst` when one was replaced), which a replay and a Redis
+//! importing the segment apply alike.
+//!
+//! DUMP answers Redis 7.0's payload for any type (`value::dump`); the
+//! cross-shard RENAME/COPY/MOVE carry a value the same way: `Read` on the
+//! source's shard answers `[payload, expire_at]`, `Write` on the
+//! destination's shard stores it.
 
 use super::{bulk, parse_i64, Cx};
 use crate::aof::Record;
@@ -13,6 +20,8 @@ use crate::batch::{Arg, ArgList, Reply};
 use crate::error::Error;
 use crate::keyspace::{Expiry, Lookup, StrEncoding, ValueRef};
 use crate::tape::TapeWriter;
+use crate::value::dump::{self, RestoreError, Restored};
+use crate::value::Object;
 use crate::NUM_DBS;
 
 /// What a TTL op answers.
@@ -127,11 +136,53 @@ pub enum KeyOp {
         /// Destination database.
         dst_db: u8,
     },
-    /// A key's value and TTL for a cross-shard move, without counting or
-    /// touching it → a tape `[value, expire_at]`, or nil.
+    /// A key's value (as a DUMP payload) and TTL for a cross-shard
+    /// RENAME/COPY/MOVE, without counting or touching it → a tape
+    /// `[payload, expire_at]` (0: no TTL), or nil.
     Read {
         /// The key.
         key: Arg,
+    },
+    /// The write step of a cross-shard RENAME/COPY/MOVE: stores a `Read`'s
+    /// payload under `key` with its deadline → 1 when written, 0 when the
+    /// key exists and `replace` is off (RENAMENX, COPY without REPLACE).
+    Write {
+        /// The key.
+        key: Arg,
+        /// The DUMP payload.
+        payload: Arg,
+        /// Absolute deadline in unix ms, 0 for none.
+        expire_at: u64,
+        /// Replace an existing key.
+        replace: bool,
+    },
+    /// DUMP key → the payload, or nil.
+    Dump {
+        /// The key.
+        key: Arg,
+    },
+    /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]` →
+    /// OK. The server checked the options (syntax, IDLETIME and FREQ
+    /// ranges); the TTL's own errors come after BUSYKEY, as in Redis.
+    Restore {
+        /// The key.
+        key: Arg,
+        /// The payload.
+        payload: Arg,
+        /// The TTL in ms (relative unless `absttl`; 0: none). A negative
+        /// one answers `ERR Invalid TTL value, must be >= 0`.
+        ttl: i64,
+        /// The TTL argument was not an integer: this error (answered after
+        /// the BUSYKEY check).
+        bad_ttl: Option<Error>,
+        /// ABSTTL: `ttl` is a unix time in ms.
+        absttl: bool,
+        /// REPLACE.
+        replace: bool,
+        /// IDLETIME: seconds since the key's last access.
+        idletime: Option<u64>,
+        /// FREQ: accepted and ignored (no LFU policy here).
+        freq: Option<u8>,
     },
     /// Whether any of the keys exists (looked up for writing) → 1 or 0.
     AnyExists {
@@ -172,6 +223,8 @@ impl KeyOp {
                 | KeyOp::Rename { .. }
                 | KeyOp::Copy { .. }
                 | KeyOp::Move { .. }
+                | KeyOp::Write { .. }
+                | KeyOp::Restore { .. }
         )
     }
 
@@ -208,6 +261,23 @@ impl KeyOp {
             } => copy(cx, src, dst, dst_db as usize, replace),
             KeyOp::Move { key, dst_db } => Ok(move_key(cx, key, dst_db as usize)),
             KeyOp::Read { key } => Ok(read(cx, key)),
+            KeyOp::Write {
+                key,
+                payload,
+                expire_at,
+                replace,
+            } => write(cx, key, payload, expire_at, replace),
+            KeyOp::Dump { key } => dump_key(cx, key),
+            KeyOp::Restore {
+                key,
+                payload,
+                ttl,
+                ref bad_ttl,
+                absttl,
+                replace,
+                idletime,
+                freq: _,
+            } => restore(cx, key, payload, ttl, bad_ttl, absttl, replace, idletime),
             KeyOp::AnyExists { keys } => {
                 let any = (0..keys.len as usize).any(|i| {
                     let k = cx.args.item(keys, i);
@@ -304,8 +374,7 @@ fn expire(cx: &mut Cx, key: Arg, when: i64, cond: ExpireCond) -> Reply {
     Reply::Int(1)
 }
 
-/// PERSIST key, logged as the `SET` of the value without TTL for strings
-/// (a record Redis and a replay agree on).
+/// PERSIST key, logged as `PERSIST key`.
 fn persist(cx: &mut Cx, key: Arg) -> Reply {
     let (db, k) = (cx.db, cx.args.get(key));
     let Some(pos) = cx.store.lookup(db, k, cx.now_ms, Lookup::WRITE) else {
@@ -314,32 +383,9 @@ fn persist(cx: &mut Cx, key: Arg) -> Reply {
     if cx.store.expire_of(pos) == 0 {
         return Reply::Int(0);
     }
-    if let Some(v) = cx.store.value_at(pos).as_str() {
-        cx.persist.log.put(
-            db as u8,
-            &Record::Set {
-                key: k,
-                value: v,
-                pxat: 0,
-            },
-        );
-    }
     cx.store.expire(db, k, 0, cx.now_ms);
+    cx.persist.log.put(db as u8, &Record::Persist { key: k });
     Reply::Int(1)
-}
-
-/// Copies the string at `key` (db `db`, looked up for writing) into
-/// `cx.out`; returns where it starts and its expiry.
-fn take_copy(cx: &mut Cx, db: usize, key: Arg) -> Result<Option<(usize, u64)>, Error> {
-    let k = cx.args.get(key);
-    let Some(pos) = cx.store.lookup(db, k, cx.now_ms, Lookup::WRITE) else {
-        return Ok(None);
-    };
-    let at = cx.store.expire_of(pos);
-    let v = cx.store.value_at(pos).as_str().ok_or(Error::WrongType)?;
-    let from = cx.out.len();
-    cx.out.extend_from_slice(v);
-    Ok(Some((from, at)))
 }
 
 fn expiry_of(at: u64) -> Expiry {
@@ -350,82 +396,123 @@ fn expiry_of(at: u64) -> Expiry {
     }
 }
 
-/// RENAME / RENAMENX with both keys here (Redis's `renameGenericCommand`:
-/// the source is looked up for writing, RENAME of a key to itself is OK).
-fn rename(cx: &mut Cx, src: Arg, dst: Arg, nx: bool) -> R {
-    let db = cx.db;
-    let Some((from, at)) = take_copy(cx, db, src)? else {
-        return Err(Error::NoSuchKey);
-    };
-    let (s, d) = (cx.args.get(src), cx.args.get(dst));
-    let done = |nx: bool| if nx { Reply::Int(1) } else { Reply::Ok };
-    let reply = if s == d {
-        if nx {
-            Reply::Int(0)
-        } else {
-            Reply::Ok
-        }
-    } else if nx && cx.store.lookup(db, d, cx.now_ms, Lookup::WRITE).is_some() {
-        Reply::Int(0)
-    } else {
-        cx.store.del(db, s, cx.now_ms);
-        let value = &cx.out[from..];
-        let _ = cx.store.set(db, d, value, expiry_of(at), cx.now_ms);
-        cx.persist.log.put(db as u8, &Record::Del { key: s });
-        cx.persist.log.put(
-            db as u8,
-            &Record::Set {
-                key: d,
-                value,
-                pxat: at,
-            },
-        );
-        done(nx)
-    };
-    cx.out.truncate(from);
-    Ok(reply)
+/// Logs the records that create `key` in `db` as the record at `pos`
+/// holds it (value and TTL). `replaced`: the key held a value before, so
+/// a collection is preceded by `DEL key` (a string's `SET` replaces).
+fn log_put(cx: &mut Cx, db: usize, key: &[u8], pos: u32, replaced: bool) {
+    let value = cx.store.value_at(pos);
+    let at = cx.store.expire_of(pos);
+    let log = &mut cx.persist.log;
+    if replaced && value.as_str().is_none() {
+        log.put(db as u8, &Record::Del { key });
+    }
+    Record::for_value(key, value, at, |r| log.put(db as u8, &r));
 }
 
-/// COPY with both keys here.
+/// RENAME / RENAMENX with both keys here (Redis's `renameGenericCommand`:
+/// the source is looked up for writing, RENAME of a key to itself is OK).
+/// The value moves under the new name without a copy; logged as `DEL src`
+/// and the records of `dst` (after `DEL dst` when it held a collection).
+fn rename(cx: &mut Cx, src: Arg, dst: Arg, nx: bool) -> R {
+    let db = cx.db;
+    let (s, d) = (cx.args.get(src), cx.args.get(dst));
+    if cx.store.lookup(db, s, cx.now_ms, Lookup::WRITE).is_none() {
+        return Err(Error::NoSuchKey);
+    }
+    if s == d {
+        return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
+    }
+    let replaced = match cx.store.lookup(db, d, cx.now_ms, Lookup::WRITE) {
+        Some(_) if nx => return Ok(Reply::Int(0)),
+        Some(pos) => {
+            cx.store.remove_at(pos);
+            true
+        }
+        None => false,
+    };
+    // The destination's removal freed a record; look the source up again.
+    let Some(src_pos) = cx.store.lookup(db, s, cx.now_ms, Lookup::PEEK) else {
+        return Err(Error::NoSuchKey);
+    };
+    let pos = cx.store.rename_at(src_pos, db, d).map_err(|_| Error::Oom)?;
+    cx.persist.log.put(db as u8, &Record::Del { key: s });
+    // A string's SET replaces, and a collection's DEL would go first.
+    log_put(cx, db, d, pos, replaced);
+    Ok(if nx { Reply::Int(1) } else { Reply::Ok })
+}
+
+/// What COPY takes from its source: a string's bytes (in `cx.out` from
+/// this offset) or a copy of its object; and its expiry.
+enum Copied {
+    Bytes(usize),
+    Obj(Object),
+}
+
+/// COPY with both keys here (Redis's `copyCommand`: the source looked up
+/// for reading, the destination for writing; a collection is copied in its
+/// encoding).
 fn copy(cx: &mut Cx, src: Arg, dst: Arg, dst_db: usize, replace: bool) -> R {
     let db = cx.db;
-    let Some((from, at)) = take_copy(cx, db, src)? else {
+    let s = cx.args.get(src);
+    let Some(pos) = cx.store.lookup(db, s, cx.now_ms, Lookup::READ) else {
         return Ok(Reply::Int(0));
     };
-    let d = cx.args.get(dst);
-    let reply = if !replace
-        && cx
-            .store
-            .lookup(dst_db, d, cx.now_ms, Lookup::WRITE)
-            .is_some()
-    {
-        Reply::Int(0)
-    } else if cx.store.make_room().is_err() {
-        Reply::Err(Error::Oom)
-    } else {
-        let value = &cx.out[from..];
-        match cx.store.set(dst_db, d, value, expiry_of(at), cx.now_ms) {
-            Ok(()) => {
-                cx.persist.log.put(
-                    dst_db as u8,
-                    &Record::Set {
-                        key: d,
-                        value,
-                        pxat: at,
-                    },
-                );
-                Reply::Int(1)
-            }
-            Err(_) => Reply::Err(Error::Oom),
+    let at = cx.store.expire_of(pos);
+    let copied = match cx.store.value_at(pos) {
+        ValueRef::Obj(o) if o.as_hash().is_some() || o.as_set().is_some() => Copied::Obj(o.clone()),
+        v => {
+            let from = cx.out.len();
+            cx.out.extend_from_slice(v.as_str().unwrap_or_default());
+            Copied::Bytes(from)
         }
     };
-    cx.out.truncate(from);
-    Ok(reply)
+    let bytes_from = match copied {
+        Copied::Bytes(from) => Some(from),
+        Copied::Obj(_) => None,
+    };
+    let d = cx.args.get(dst);
+    let existed = cx
+        .store
+        .lookup(dst_db, d, cx.now_ms, Lookup::WRITE)
+        .is_some();
+    let result = if existed && !replace {
+        Ok(None)
+    } else if cx.store.make_room().is_err() {
+        Err(Error::Oom)
+    } else {
+        match copied {
+            Copied::Bytes(from) => cx
+                .store
+                .set(dst_db, d, &cx.out[from..], expiry_of(at), cx.now_ms)
+                .map_err(|_| Error::Oom)
+                .map(|()| cx.store.lookup(dst_db, d, cx.now_ms, Lookup::PEEK)),
+            Copied::Obj(o) => {
+                if let Some(p) = cx.store.lookup(dst_db, d, cx.now_ms, Lookup::PEEK) {
+                    cx.store.remove_at(p);
+                }
+                cx.store
+                    .insert_object(dst_db, d, o, at)
+                    .map(Some)
+                    .map_err(|_| Error::Oom)
+            }
+        }
+    };
+    // The string's bytes were only a copy on their way.
+    if let Some(from) = bytes_from {
+        cx.out.truncate(from);
+    }
+    match result? {
+        Some(pos) => {
+            log_put(cx, dst_db, d, pos, existed);
+            Ok(Reply::Int(1))
+        }
+        None => Ok(Reply::Int(0)),
+    }
 }
 
 /// MOVE re-files the key under another database of this shard (the
 /// routing hash ignores the database) and logs `DEL` in the source and the
-/// `SET` in the destination.
+/// key's records in the destination.
 fn move_key(cx: &mut Cx, key: Arg, dst: usize) -> Reply {
     let k = cx.args.get(key);
     if dst >= NUM_DBS {
@@ -434,38 +521,144 @@ fn move_key(cx: &mut Cx, key: Arg, dst: usize) -> Reply {
     match cx.store.move_key(cx.db, dst, k, cx.now_ms) {
         Some(pos) => {
             cx.persist.log.put(cx.db as u8, &Record::Del { key: k });
-            let value = cx.store.value_at(pos).as_str().unwrap_or_default();
-            let at = cx.store.expire_of(pos);
-            cx.persist.log.put(
-                dst as u8,
-                &Record::Set {
-                    key: k,
-                    value,
-                    pxat: at,
-                },
-            );
+            log_put(cx, dst, k, pos, false);
             Reply::Int(1)
         }
         None => Reply::Int(0),
     }
 }
 
-/// A string key's value and expiry for a cross-shard RENAME/COPY, without
-/// statistics or LRU effect.
+/// A key's DUMP payload and expiry for a cross-shard RENAME/COPY/MOVE,
+/// without statistics or LRU effect: a tape `[payload, expire_at]`, or nil.
 fn read(cx: &mut Cx, key: Arg) -> Reply {
     let k = cx.args.get(key);
     let Some(pos) = cx.store.lookup(cx.db, k, cx.now_ms, Lookup::PEEK) else {
         return Reply::Nil;
     };
     let at = cx.store.expire_of(pos);
-    let Some(v) = cx.store.value_at(pos).as_str() else {
-        return Reply::Err(Error::WrongType);
-    };
+    let payload = dump::dump(cx.store.value_at(pos), &cx.store.value_limits());
     let mut w = TapeWriter::new(cx.out);
     w.array(2);
-    w.bulk(v);
+    w.bulk(&payload);
     w.int(at as i64);
     w.finish()
+}
+
+/// DUMP key (a read look-up).
+fn dump_key(cx: &mut Cx, key: Arg) -> R {
+    let k = cx.args.get(key);
+    let Some(pos) = cx.store.lookup(cx.db, k, cx.now_ms, Lookup::READ) else {
+        return Ok(Reply::Nil);
+    };
+    let payload = dump::dump(cx.store.value_at(pos), &cx.store.value_limits());
+    Ok(bulk(cx.out, &payload))
+}
+
+/// Decodes a payload for RESTORE and the cross-shard write step.
+fn restored(cx: &Cx, payload: Arg) -> Result<Restored, Error> {
+    dump::restore(cx.args.get(payload), &cx.store.value_limits()).map_err(|e| match e {
+        RestoreError::VersionOrChecksum => Error::BadPayload,
+        RestoreError::BadFormat => Error::BadData,
+    })
+}
+
+/// Puts a restored value under `key` (absent) with its expiry; returns its
+/// position.
+fn put_restored(cx: &mut Cx, key: &[u8], value: Restored, at: u64) -> Result<u32, Error> {
+    let db = cx.db;
+    match value {
+        Restored::Str(v) => {
+            cx.store
+                .set(db, key, &v, expiry_of(at), cx.now_ms)
+                .map_err(|_| Error::Oom)?;
+            cx.store
+                .lookup(db, key, cx.now_ms, Lookup::PEEK)
+                .ok_or(Error::Oom)
+        }
+        Restored::Obj(o) => cx
+            .store
+            .insert_object(db, key, o, at)
+            .map_err(|_| Error::Oom),
+    }
+}
+
+/// RESTORE, after Redis 7.0's `restoreCommand`: BUSYKEY first (without
+/// REPLACE), then the TTL's errors, then the payload's; REPLACE deletes
+/// the key; a TTL already past creates nothing (a replaced key is then
+/// just deleted, logged as `DEL`); IDLETIME sets the key's access time;
+/// FREQ is accepted and ignored (no LFU policy here, as Redis ignores it
+/// under an LRU one). Logged as the key's records (after `DEL key` when it
+/// replaced one), never as RESTORE.
+#[allow(clippy::too_many_arguments)]
+fn restore(
+    cx: &mut Cx,
+    key: Arg,
+    payload: Arg,
+    ttl: i64,
+    bad_ttl: &Option<Error>,
+    absttl: bool,
+    replace: bool,
+    idletime: Option<u64>,
+) -> R {
+    cx.make_room()?;
+    let (db, k) = (cx.db, cx.args.get(key));
+    let existing = cx.store.lookup(db, k, cx.now_ms, Lookup::WRITE);
+    if existing.is_some() && !replace {
+        return Err(Error::BusyKey);
+    }
+    if let Some(e) = bad_ttl {
+        return Err(e.clone());
+    }
+    if ttl < 0 {
+        return Err(Error::InvalidTtl);
+    }
+    let value = restored(cx, payload)?;
+    if let Some(pos) = existing {
+        cx.store.remove_at(pos);
+    }
+    let at = match ttl {
+        0 => 0,
+        t if absttl => t as u64,
+        t => cx.now_ms.saturating_add(t as u64),
+    };
+    if at != 0 && at <= cx.now_ms {
+        if existing.is_some() {
+            cx.persist.log.put(db as u8, &Record::Del { key: k });
+        }
+        return Ok(Reply::Ok);
+    }
+    let pos = put_restored(cx, k, value, at)?;
+    if let Some(idle) = idletime {
+        cx.store.set_idle(pos, idle);
+    }
+    log_put(cx, db, k, pos, existing.is_some());
+    Ok(Reply::Ok)
+}
+
+/// The write step of a cross-shard RENAME/COPY/MOVE: puts the payload's
+/// value under `key` with `expire_at` → 1 when written, 0 when the key
+/// exists and `replace` is off. A deadline already past writes nothing
+/// (and removes a replaced key). Does not evict first: RENAME and MOVE
+/// move memory rather than add it (a COPY's server checks memory before).
+fn write(cx: &mut Cx, key: Arg, payload: Arg, expire_at: u64, replace: bool) -> R {
+    let value = restored(cx, payload)?;
+    let (db, k) = (cx.db, cx.args.get(key));
+    let existing = cx.store.lookup(db, k, cx.now_ms, Lookup::WRITE);
+    if existing.is_some() && !replace {
+        return Ok(Reply::Int(0));
+    }
+    if let Some(pos) = existing {
+        cx.store.remove_at(pos);
+    }
+    if expire_at != 0 && expire_at <= cx.now_ms {
+        if existing.is_some() {
+            cx.persist.log.put(db as u8, &Record::Del { key: k });
+        }
+        return Ok(Reply::Int(1));
+    }
+    let pos = put_restored(cx, k, value, expire_at)?;
+    log_put(cx, db, k, pos, existing.is_some());
+    Ok(Reply::Int(1))
 }
 
 /// Redis's `OBJ_SHARED_REFCOUNT` (`INT_MAX`): what REFCOUNT says of a shared integer.

@@ -9,8 +9,12 @@
 //! server words) and reports what it changed as AOF `Record`s through
 //! `Cx::log`, the one way into the AOF.
 
+pub mod hash;
 pub mod keys;
+#[cfg(test)]
+pub(crate) mod redis_check;
 pub mod server;
+pub mod set;
 pub mod string;
 #[cfg(test)]
 mod tests;
@@ -20,8 +24,10 @@ use crate::batch::{Args, Batch, Reply, Span};
 use crate::error::Error;
 use crate::keyspace::Store;
 
+pub use hash::HashOp;
 pub use keys::KeyOp;
 pub use server::SrvOp;
+pub use set::SetOp;
 pub use string::StrOp;
 
 /// A shard-side operation.
@@ -29,8 +35,13 @@ pub use string::StrOp;
 pub enum Op {
     /// Strings and bits.
     Str(StrOp),
-    /// Any key: existence, TTLs, type, renames, copies, introspection.
+    /// Any key: existence, TTLs, type, renames, copies, DUMP/RESTORE,
+    /// introspection.
     Key(KeyOp),
+    /// Hashes.
+    Hash(HashOp),
+    /// Sets, and the per-shard pieces of multi-shard set commands.
+    Set(SetOp),
     /// The whole shard: sizes, flushes, walks, limits, persistence.
     Srv(SrvOp),
 }
@@ -47,6 +58,18 @@ impl From<KeyOp> for Op {
     }
 }
 
+impl From<HashOp> for Op {
+    fn from(o: HashOp) -> Op {
+        Op::Hash(o)
+    }
+}
+
+impl From<SetOp> for Op {
+    fn from(o: SetOp) -> Op {
+        Op::Set(o)
+    }
+}
+
 impl From<SrvOp> for Op {
     fn from(o: SrvOp) -> Op {
         Op::Srv(o)
@@ -60,6 +83,8 @@ impl Op {
         match self {
             Op::Str(o) => o.is_write(),
             Op::Key(o) => o.is_write(),
+            Op::Hash(o) => o.is_write(),
+            Op::Set(o) => o.is_write(),
             Op::Srv(o) => o.is_write(),
         }
     }
@@ -79,6 +104,8 @@ impl Op {
         match self {
             Op::Str(o) => o.exec(cx),
             Op::Key(o) => o.exec(cx),
+            Op::Hash(o) => o.exec(cx),
+            Op::Set(o) => o.exec(cx),
             Op::Srv(o) => o.exec(cx),
         }
     }
@@ -155,6 +182,13 @@ impl Cx<'_> {
     pub fn make_room(&mut self) -> Result<(), Error> {
         self.store.make_room().map_err(|_| Error::Oom)
     }
+}
+
+/// A source of uniform random numbers for one op: `rand(n)` is below `n`
+/// (never called with 0). Seeded from the store's generator.
+pub(crate) fn rng(store: &mut Store) -> impl FnMut(u64) -> u64 {
+    let mut state = store.random_u64() | 1;
+    move |n| crate::keyspace::next_random(&mut state) % n
 }
 
 /// A bulk reply of `v` copied into `out`.

@@ -159,11 +159,15 @@ impl SrvOp {
                 kind,
             } => scan(cx, cursor, count, pattern, kind),
             SrvOp::RandomKey => {
+                // The draw first: it removes the expired keys it meets, so
+                // the count sent with it never weighs dead keys (a shard
+                // holding only expired keys must not be picked).
+                let key = cx.store.random_key(cx.db, cx.now_ms).map(<[u8]>::to_vec);
                 let n = cx.store.db_len(cx.db);
                 let mut w = TapeWriter::new(cx.out);
                 w.array(2);
                 w.int(n as i64);
-                match cx.store.random_key(cx.db, cx.now_ms) {
+                match &key {
                     Some(k) => w.bulk(k),
                     None => w.nil(),
                 }

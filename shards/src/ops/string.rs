@@ -14,6 +14,7 @@ use crate::batch::{Arg, Reply};
 use crate::error::Error;
 use crate::keyspace::{Expiry, Lookup, StrEncoding};
 use crate::ld;
+use crate::tape::TapeWriter;
 use crate::value::Kind;
 
 /// Redis's string limit (`proto-max-bulk-len`'s default).
@@ -182,6 +183,164 @@ pub enum StrOp {
         /// Keys and values, alternating.
         pairs: crate::batch::ArgList,
     },
+    /// BITOP op dest src [src ...] with every key on this shard → the
+    /// length of the result (the destination is deleted when it is empty).
+    BitOp {
+        /// AND, OR, XOR or NOT (NOT with exactly one source).
+        op: BitOpKind,
+        /// The destination.
+        dest: Arg,
+        /// The sources, in argument order.
+        keys: crate::batch::ArgList,
+    },
+    /// The last step of a BITOP whose keys span shards: the worker read the
+    /// sources and computed `value`; stores it in `dest` (deletes `dest`
+    /// when empty) → its length.
+    BitOpStore {
+        /// The destination.
+        dest: Arg,
+        /// The result.
+        value: Arg,
+    },
+    /// BITFIELD / BITFIELD_RO key → an array with one entry per GET, SET or
+    /// INCRBY (nil for an overflow under FAIL).
+    BitField {
+        /// The key.
+        key: Arg,
+        /// The subcommands, checked and packed by `pack_bitfield`.
+        ops: Arg,
+        /// Some subcommand writes: the key is looked up for writing and
+        /// grown; otherwise it is read (an absent key reads as zeros).
+        write: bool,
+    },
+}
+
+/// BITOP's operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitOpKind {
+    /// AND: bytes past the end of a shorter source are zeros.
+    And,
+    /// OR.
+    Or,
+    /// XOR.
+    Xor,
+    /// NOT of the one source.
+    Not,
+}
+
+/// BITFIELD's overflow policy for the SET and INCRBY that follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wrap around (the default).
+    Wrap,
+    /// Saturate at the type's minimum or maximum.
+    Sat,
+    /// Leave the field alone and answer nil.
+    Fail,
+}
+
+/// What one BITFIELD subcommand does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldAction {
+    /// GET → the field.
+    Get,
+    /// SET value → the old field.
+    Set(i64),
+    /// INCRBY increment → the new field.
+    IncrBy(i64),
+}
+
+/// One BITFIELD subcommand, checked by the server: `bits` is 1..=64 signed
+/// or 1..=63 unsigned, and the field ends within `MAX_STRING` bytes plus
+/// the width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldOp {
+    /// GET, SET or INCRBY.
+    pub action: FieldAction,
+    /// A signed (`i`) or unsigned (`u`) field.
+    pub signed: bool,
+    /// The field's width in bits.
+    pub bits: u8,
+    /// The field's first bit.
+    pub offset: u64,
+    /// The OVERFLOW in force.
+    pub overflow: Overflow,
+}
+
+/// Bytes of one packed `FieldOp`.
+const FIELD_OP_BYTES: usize = 20;
+
+impl FieldOp {
+    /// True for SET and INCRBY.
+    pub fn writes(&self) -> bool {
+        self.action != FieldAction::Get
+    }
+
+    fn pack(&self, out: &mut Vec<u8>) {
+        let (tag, v) = match self.action {
+            FieldAction::Get => (0u8, 0i64),
+            FieldAction::Set(v) => (1, v),
+            FieldAction::IncrBy(v) => (2, v),
+        };
+        let ow = match self.overflow {
+            Overflow::Wrap => 0u8,
+            Overflow::Sat => 1,
+            Overflow::Fail => 2,
+        };
+        out.extend_from_slice(&[tag, self.signed as u8, self.bits, ow]);
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// The op packed at the start of `b`; None for bytes `pack` never
+    /// writes (a width outside 1..=64, an unknown tag).
+    fn unpack(b: &[u8]) -> Option<FieldOp> {
+        let b: &[u8; FIELD_OP_BYTES] = b.get(..FIELD_OP_BYTES)?.try_into().ok()?;
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[at..at + 8]);
+            w
+        };
+        let v = i64::from_le_bytes(word(12));
+        let action = match b[0] {
+            0 => FieldAction::Get,
+            1 => FieldAction::Set(v),
+            2 => FieldAction::IncrBy(v),
+            _ => return None,
+        };
+        let overflow = match b[3] {
+            0 => Overflow::Wrap,
+            1 => Overflow::Sat,
+            2 => Overflow::Fail,
+            _ => return None,
+        };
+        let bits = b[2];
+        if !(1..=64).contains(&bits) {
+            return None;
+        }
+        Some(FieldOp {
+            action,
+            signed: b[1] != 0,
+            bits,
+            offset: u64::from_le_bytes(word(4)),
+            overflow,
+        })
+    }
+}
+
+/// Packs BITFIELD's subcommands into the bytes `StrOp::BitField::ops` names
+/// (so they travel with the batch's arguments, without an allocation of
+/// their own on the shard).
+pub fn pack_bitfield(ops: &[FieldOp], out: &mut Vec<u8>) {
+    out.reserve(ops.len() * FIELD_OP_BYTES);
+    for op in ops {
+        op.pack(out);
+    }
+}
+
+/// The subcommands `pack_bitfield` packed into `b`.
+fn unpack_bitfield(b: &[u8]) -> impl Iterator<Item = FieldOp> + '_ {
+    b.chunks_exact(FIELD_OP_BYTES).filter_map(FieldOp::unpack)
 }
 
 impl StrOp {
@@ -194,6 +353,7 @@ impl StrOp {
                 | StrOp::GetBit { .. }
                 | StrOp::BitCount { .. }
                 | StrOp::BitPos { .. }
+                | StrOp::BitField { write: false, .. }
         )
     }
 
@@ -232,6 +392,9 @@ impl StrOp {
                 ref bad,
             } => bit_pos(cx, key, one, start, end, bits, bad),
             StrOp::MSetNx { pairs } => msetnx(cx, pairs),
+            StrOp::BitOp { op, dest, keys } => bit_op(cx, op, dest, keys),
+            StrOp::BitOpStore { dest, value } => bit_op_store(cx, dest, value),
+            StrOp::BitField { key, ops, write } => bit_field(cx, key, ops, write),
         };
         r.unwrap_or_else(Reply::Err)
     }
@@ -770,4 +933,385 @@ pub fn find_bit(v: &[u8], first: u64, last: u64, one: bool) -> Option<u64> {
         i += 1;
     }
     None
+}
+
+// ----------------------------------------------------------------- BITOP
+
+/// Folds one BITOP source into the result so far, `acc[from..]` (empty
+/// before the first source): the result grows to the longest source, and a
+/// shorter or missing source (`src` empty) counts as zeros. NOT takes its
+/// one source as the first.
+pub fn bit_op_fold(op: BitOpKind, acc: &mut Vec<u8>, from: usize, first: bool, src: &[u8]) {
+    if first {
+        match op {
+            BitOpKind::Not => acc.extend(src.iter().map(|b| !b)),
+            _ => acc.extend_from_slice(src),
+        }
+        return;
+    }
+    let cur = acc.len() - from;
+    if src.len() > cur {
+        acc.resize(from + src.len(), 0);
+    }
+    let res = &mut acc[from..];
+    match op {
+        BitOpKind::And => {
+            let common = cur.min(src.len());
+            for (a, b) in res[..common].iter_mut().zip(src) {
+                *a &= b;
+            }
+            // Past the end of the shorter one, one side is zero.
+            res[common..].fill(0);
+        }
+        BitOpKind::Or => {
+            for (a, b) in res.iter_mut().zip(src) {
+                *a |= b;
+            }
+        }
+        BitOpKind::Xor => {
+            for (a, b) in res.iter_mut().zip(src) {
+                *a ^= b;
+            }
+        }
+        // The server never sends NOT with a second source.
+        BitOpKind::Not => {}
+    }
+}
+
+/// BITOP with every key on this shard, as Redis's `bitopCommand`: the
+/// sources are read in order (`lookupKeyRead`, so hits and misses count,
+/// and the first one of another type ends the command with WRONGTYPE), the
+/// result is built in the payload buffer, then written over whatever the
+/// destination held, TTL cleared.
+fn bit_op(cx: &mut Cx, op: BitOpKind, dest: Arg, keys: crate::batch::ArgList) -> R {
+    cx.make_room()?;
+    let args = cx.args;
+    let from = cx.out.len();
+    for (i, k) in args.items(keys).enumerate() {
+        let found = cx
+            .store
+            .lookup_kind(cx.db, k, cx.now_ms, Lookup::READ, Kind::String);
+        let src = match found {
+            Err(_) => {
+                cx.out.truncate(from);
+                return Err(Error::WrongType);
+            }
+            Ok(None) => &[][..],
+            Ok(Some(pos)) => cx.store.value_at(pos).as_str().unwrap_or_default(),
+        };
+        bit_op_fold(op, cx.out, from, i == 0, src);
+    }
+    let r = store_bit_op_result(cx, args.get(dest), from);
+    cx.out.truncate(from);
+    r
+}
+
+/// BITOP's last step when its keys span shards.
+fn bit_op_store(cx: &mut Cx, dest: Arg, value: Arg) -> R {
+    cx.make_room()?;
+    let args = cx.args;
+    let from = cx.out.len();
+    cx.out.extend_from_slice(args.get(value));
+    let r = store_bit_op_result(cx, args.get(dest), from);
+    cx.out.truncate(from);
+    r
+}
+
+/// Stores `cx.out[from..]` as BITOP's result under `dest`, as Redis's
+/// `setKey`: any type replaced, TTL cleared, a fresh (`raw`) string; an
+/// empty result deletes `dest` instead. → the result's length.
+fn store_bit_op_result(cx: &mut Cx, dest: &[u8], from: usize) -> R {
+    let value = &cx.out[from..];
+    if value.is_empty() {
+        if cx.store.del(cx.db, dest, cx.now_ms) {
+            cx.persist.log.put(cx.db as u8, &Record::Del { key: dest });
+        }
+        return Ok(Reply::Int(0));
+    }
+    cx.store
+        .set_encoded(
+            cx.db,
+            dest,
+            value,
+            Expiry::Clear,
+            cx.now_ms,
+            StrEncoding::Raw,
+        )
+        .map_err(|_| Error::Oom)?;
+    cx.persist.log.put(
+        cx.db as u8,
+        &Record::Set {
+            key: dest,
+            value,
+            pxat: 0,
+        },
+    );
+    Ok(Reply::Int(value.len() as i64))
+}
+
+// -------------------------------------------------------------- BITFIELD
+
+/// The `bits`-wide unsigned field at bit `offset` of `v`; bits past the end
+/// of `v` read as zeros.
+pub fn field_get(v: &[u8], offset: u64, bits: u8) -> u64 {
+    let bits = u32::from(bits.clamp(1, 64));
+    let byte = offset >> 3;
+    let shift = (offset & 7) as u32;
+    // A field of up to 64 bits starting anywhere in a byte spans at most 9.
+    let mut buf = [0u8; 16];
+    if byte < v.len() as u64 {
+        let tail = &v[byte as usize..];
+        let n = tail.len().min(9);
+        buf[..n].copy_from_slice(&tail[..n]);
+    }
+    let w = u128::from_be_bytes(buf);
+    ((w << shift) >> (128 - bits)) as u64
+}
+
+/// The field read as signed: its top bit extended.
+pub fn field_get_signed(v: &[u8], offset: u64, bits: u8) -> i64 {
+    let u = field_get(v, offset, bits);
+    if bits < 64 && u & (1u64 << (bits - 1)) != 0 {
+        (u | (u64::MAX << bits)) as i64
+    } else {
+        u as i64
+    }
+}
+
+/// Writes the low `bits` bits of `value` at bit `offset` of `v`; the caller
+/// grew `v` to hold the field (a field past its end is left unwritten).
+pub fn field_set(v: &mut [u8], offset: u64, bits: u8, value: u64) {
+    let bits = u32::from(bits.clamp(1, 64));
+    let byte = offset >> 3;
+    let shift = (offset & 7) as u32;
+    let n = (shift + bits).div_ceil(8) as usize;
+    let Some(dst) = usize::try_from(byte)
+        .ok()
+        .and_then(|b| v.get_mut(b..b.checked_add(n)?))
+    else {
+        return;
+    };
+    let mut buf = [0u8; 16];
+    buf[..n].copy_from_slice(dst);
+    let low = u128::MAX >> (128 - bits);
+    let at = 128 - bits - shift;
+    let w = (u128::from_be_bytes(buf) & !(low << at)) | ((u128::from(value) & low) << at);
+    dst.copy_from_slice(&w.to_be_bytes()[..n]);
+}
+
+/// Redis's `checkUnsignedBitfieldOverflow` for `value + incr` in a `bits`
+/// wide unsigned field (`bits` < 64): None when it fits, else the value
+/// WRAP or SAT stores (FAIL stores nothing). Redis's arithmetic is kept
+/// as it is, wrapping included: a SET's value is `incr` 0 on the value
+/// reinterpreted as unsigned, so a negative SET overflows upwards.
+fn unsigned_overflow(value: u64, incr: i64, bits: u8, ow: Overflow) -> Option<u64> {
+    let max = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    let max_incr = max.wrapping_sub(value) as i64;
+    let min_incr = value.wrapping_neg() as i64;
+    let wrap = || {
+        let mask = u64::MAX.checked_shl(u32::from(bits)).unwrap_or(0);
+        value.wrapping_add(incr as u64) & !mask
+    };
+    if value > max || (incr > 0 && incr > max_incr) {
+        Some(if ow == Overflow::Sat { max } else { wrap() })
+    } else if incr < 0 && incr < min_incr {
+        Some(if ow == Overflow::Sat { 0 } else { wrap() })
+    } else {
+        None
+    }
+}
+
+/// Redis's `checkSignedBitfieldOverflow`, with its wrapping arithmetic: a
+/// value far below a narrow field's range can pass for an overflow upwards
+/// (SAT then stores the maximum, as Redis does).
+fn signed_overflow(value: i64, incr: i64, bits: u8, ow: Overflow) -> Option<i64> {
+    let max = if bits >= 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
+    };
+    let min = -max - 1;
+    let max_incr = (max as u64).wrapping_sub(value as u64) as i64;
+    let min_incr = min.wrapping_sub(value);
+    let wide = bits >= 64;
+    let wrap = || {
+        let mut c = (value as u64).wrapping_add(incr as u64);
+        if !wide {
+            let mask = u64::MAX << bits;
+            if c & (1u64 << (bits - 1)) != 0 {
+                c |= mask;
+            } else {
+                c &= !mask;
+            }
+        }
+        c as i64
+    };
+    if value > max || (!wide && incr > max_incr) || (value >= 0 && incr > 0 && incr > max_incr) {
+        Some(if ow == Overflow::Sat { max } else { wrap() })
+    } else if value < min
+        || (!wide && incr < min_incr)
+        || (value < 0 && incr < 0 && incr < min_incr)
+    {
+        Some(if ow == Overflow::Sat { min } else { wrap() })
+    } else {
+        None
+    }
+}
+
+/// Applies one SET or INCRBY to the field in `v` (grown to hold it): its
+/// reply (None for an overflow under FAIL, which writes nothing) and
+/// whether the field changed.
+fn field_write(v: &mut [u8], op: &FieldOp) -> (Option<i64>, bool) {
+    let (incr, is_set) = match op.action {
+        FieldAction::Set(x) => (x, true),
+        FieldAction::IncrBy(x) => (x, false),
+        FieldAction::Get => return (Some(field_read(v, op)), false),
+    };
+    let (reply, old, new, failed) = if op.signed {
+        let old = field_get_signed(v, op.offset, op.bits);
+        let (reply, new, over) = if is_set {
+            let over = signed_overflow(incr, 0, op.bits, op.overflow);
+            (old, over.unwrap_or(incr), over.is_some())
+        } else {
+            let over = signed_overflow(old, incr, op.bits, op.overflow);
+            let new = over.unwrap_or_else(|| old.wrapping_add(incr));
+            (new, new, over.is_some())
+        };
+        (
+            reply,
+            old as u64,
+            new as u64,
+            over && op.overflow == Overflow::Fail,
+        )
+    } else {
+        let old = field_get(v, op.offset, op.bits);
+        let (reply, new, over) = if is_set {
+            let over = unsigned_overflow(incr as u64, 0, op.bits, op.overflow);
+            (old, over.unwrap_or(incr as u64), over.is_some())
+        } else {
+            let over = unsigned_overflow(old, incr, op.bits, op.overflow);
+            let new = over.unwrap_or_else(|| old.wrapping_add(incr as u64));
+            (new, new, over.is_some())
+        };
+        (
+            reply as i64,
+            old,
+            new,
+            over && op.overflow == Overflow::Fail,
+        )
+    };
+    if failed {
+        return (None, false);
+    }
+    field_set(v, op.offset, op.bits, new);
+    // Redis compares the old field with the value written (an overflowing
+    // one wrapped or saturated first).
+    (Some(reply), old != new)
+}
+
+/// A GET of the field in `v` (zeros past its end).
+fn field_read(v: &[u8], op: &FieldOp) -> i64 {
+    if op.signed {
+        field_get_signed(v, op.offset, op.bits)
+    } else {
+        field_get(v, op.offset, op.bits) as i64
+    }
+}
+
+/// BITFIELD / BITFIELD_RO, as Redis's `bitfieldGeneric`. Only GETs: a read
+/// look-up, an absent key reading as zeros. Otherwise a write look-up that
+/// creates or zero-grows the value to the farthest field written (even if
+/// every write then fails), then the subcommands in order on the new value,
+/// kept with its TTL as a `raw` string and logged as an absolute SET.
+fn bit_field(cx: &mut Cx, key: Arg, ops: Arg, write: bool) -> R {
+    let args = cx.args;
+    let packed = args.get(ops);
+    let n = unpack_bitfield(packed).count();
+    if !write {
+        let v = lookup_str!(cx, key, Lookup::READ)?.map_or(&[][..], |(v, _)| v);
+        let mut w = TapeWriter::new(cx.out);
+        w.array(n);
+        for op in unpack_bitfield(packed) {
+            w.int(field_read(v, &op));
+        }
+        return Ok(w.finish());
+    }
+    cx.make_room()?;
+    let need = unpack_bitfield(packed)
+        .filter(FieldOp::writes)
+        .map(|op| ((op.offset + u64::from(op.bits) - 1) >> 3) as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let k = args.get(key);
+    let from = cx.out.len();
+    let found = cx
+        .store
+        .lookup_kind(cx.db, k, cx.now_ms, Lookup::WRITE, Kind::String)
+        .map_err(|_| Error::WrongType)?;
+    let (expire_at, raw) = match found {
+        None => (0, false),
+        Some(pos) => {
+            cx.out
+                .extend_from_slice(cx.store.value_at(pos).as_str().unwrap_or_default());
+            (
+                cx.store.expire_of(pos),
+                cx.store.encoding_at(pos) == StrEncoding::Raw,
+            )
+        }
+    };
+    let grown = found.is_none() || cx.out.len() - from < need;
+    if cx.out.len() - from < need {
+        // A raised proto-max-bulk-len lets the farthest field lie far out:
+        // a value that cannot be allocated is an OOM error, not an abort.
+        if cx.out.try_reserve(from + need - cx.out.len()).is_err() {
+            cx.out.truncate(from);
+            return Err(Error::Oom);
+        }
+        cx.out.resize(from + need, 0);
+    }
+    // The new value is `cx.out[from..end]`; the reply's tape follows it.
+    let end = cx.out.len();
+    TapeWriter::new(cx.out).array(n);
+    let mut changes = 0usize;
+    for op in unpack_bitfield(packed) {
+        let (reply, changed) = field_write(&mut cx.out[from..end], &op);
+        changes += changed as usize;
+        let mut w = TapeWriter::new(cx.out);
+        match reply {
+            Some(v) => {
+                w.int(v);
+            }
+            None => w.nil(),
+        }
+    }
+    // A write that changed nothing in a value already `raw` leaves the key
+    // alone, as in Redis (no WATCH signal, nothing to log); otherwise the
+    // value is stored whole, `raw` as Redis's unshared string.
+    if grown || changes > 0 || !raw {
+        let value = &cx.out[from..end];
+        let stored =
+            cx.store
+                .set_encoded(cx.db, k, value, Expiry::Keep, cx.now_ms, StrEncoding::Raw);
+        if stored.is_err() {
+            cx.out.truncate(from);
+            return Err(Error::Oom);
+        }
+        cx.persist.log.put(
+            cx.db as u8,
+            &Record::Set {
+                key: k,
+                value,
+                pxat: expire_at,
+            },
+        );
+    }
+    // The value was scratch: the tape moves down over it.
+    let tape = cx.out.len() - end;
+    cx.out.copy_within(end.., from);
+    cx.out.truncate(from + tape);
+    Ok(Reply::Tape(crate::batch::Span::new(from, from + tape)))
 }

@@ -504,7 +504,12 @@ impl HashValue {
     /// returns the cursor to go on from, 0 when done. A listpack gives
     /// everything at once and 0, as Redis; a hashtable walks in hash order
     /// and sees every entry present throughout the walk exactly once.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
         match &self.0 {
             Repr::Listpack(p) => {
                 for e in p.entries() {

@@ -7,14 +7,42 @@
 //! a new variant here and a module beside this one, and nothing in the
 //! store changes.
 
+pub mod dump;
 pub mod hash;
 mod intset;
+pub mod list;
 mod record;
 pub mod set;
 mod table;
+pub mod zset;
 
 pub use hash::{HashLimits, HashValue};
 pub use set::{Member, SetLimits, SetValue};
+
+/// The encoding thresholds of the collection types (Redis's `*-max-*`
+/// configuration) and DUMP's compression: what a store applies when a
+/// command, a replay or a RESTORE builds a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueLimits {
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value`.
+    pub hash: HashLimits,
+    /// `set-max-intset-entries`.
+    pub set: SetLimits,
+    /// `rdbcompression`: DUMP compresses strings with LZF where it pays.
+    pub dump_compression: bool,
+}
+
+impl Default for ValueLimits {
+    /// Redis 7.0.15's defaults: 512 entries and 64 bytes for hashes, 512
+    /// integers for sets, compression on.
+    fn default() -> Self {
+        ValueLimits {
+            hash: HashLimits::default(),
+            set: SetLimits::default(),
+            dump_compression: true,
+        }
+    }
+}
 
 /// A value's type, as TYPE names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +89,10 @@ pub enum Object {
     Hash(hash::HashValue),
     /// A set (`intset` or `hashtable`).
     Set(set::SetValue),
+    /// A list (`quicklist`).
+    List(list::ListValue),
+    /// A sorted set (`listpack` or `skiplist`).
+    ZSet(zset::ZSetValue),
     /// A value of a type that only tests use (to exercise WRONGTYPE and
     /// the object table before the collection types exist).
     #[cfg(test)]
@@ -74,6 +106,8 @@ impl Object {
             Object::Str(_) => Kind::String,
             Object::Hash(_) => Kind::Hash,
             Object::Set(_) => Kind::Set,
+            Object::List(_) => Kind::List,
+            Object::ZSet(_) => Kind::ZSet,
             #[cfg(test)]
             Object::Test(_) => Kind::Hash,
         }
@@ -86,8 +120,55 @@ impl Object {
             Object::Str(_) => "raw",
             Object::Hash(h) => h.encoding_name(),
             Object::Set(s) => s.encoding_name(),
+            Object::List(l) => l.encoding_name(),
+            Object::ZSet(z) => z.encoding_name(),
             #[cfg(test)]
             Object::Test(_) => "listpack",
+        }
+    }
+
+    /// The hash, when the value is one.
+    pub fn as_hash(&self) -> Option<&HashValue> {
+        match self {
+            Object::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The set, when the value is one.
+    pub fn as_set(&self) -> Option<&SetValue> {
+        match self {
+            Object::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Allocations a drop of the value frees (Redis's `lazyfreeGetFreeEffort`):
+    /// above `lazyfree::THRESHOLD` it is freed off the shard thread.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Object::Str(_) => 1,
+            Object::Hash(h) => h.free_effort(),
+            Object::Set(s) => s.free_effort(),
+            Object::List(l) => l.free_effort(),
+            Object::ZSet(z) => z.free_effort(),
+            #[cfg(test)]
+            Object::Test(_) => 1,
+        }
+    }
+
+    /// True when a copy is cheap (a compact encoding: at most a few KB in
+    /// one allocation), so the undo journal keeps a whole copy rather than
+    /// one entry per changed element.
+    pub fn cheap_to_copy(&self) -> bool {
+        match self {
+            Object::Str(_) => false,
+            Object::Hash(h) => h.is_listpack(),
+            Object::Set(s) => s.is_intset(),
+            Object::List(l) => l.node_count() == 1,
+            Object::ZSet(z) => z.encoding() == zset::ZSetEncoding::Listpack,
+            #[cfg(test)]
+            Object::Test(_) => true,
         }
     }
 
@@ -97,8 +178,53 @@ impl Object {
             Object::Str(v) => crate::alloc_size(v.capacity()),
             Object::Hash(h) => h.heap_bytes(),
             Object::Set(s) => s.heap_bytes(),
+            Object::List(l) => l.heap_bytes(),
+            Object::ZSet(z) => z.heap_bytes(),
             #[cfg(test)]
             Object::Test(v) => crate::alloc_size(v.capacity()),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Object {
+    /// The value as text for tests: its encoding and content (a listpack in
+    /// its order, anything else sorted), or with `content_only` the
+    /// content alone, sorted.
+    pub(crate) fn describe(&self, content_only: bool) -> String {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let (enc, mut items, ordered): (&str, Vec<String>, bool) = match self {
+            Object::Str(v) => ("raw", vec![text(v)], true),
+            Object::Hash(h) => (
+                h.encoding_name(),
+                h.iter()
+                    .map(|(f, v)| format!("{}={}", text(f), text(v)))
+                    .collect(),
+                h.is_listpack(),
+            ),
+            Object::Set(s) => (
+                s.encoding_name(),
+                s.iter().map(|m| m.with_bytes(text)).collect(),
+                s.is_intset(),
+            ),
+            Object::List(l) => (l.encoding_name(), l.iter().map(text).collect(), true),
+            Object::ZSet(z) => (
+                z.encoding_name(),
+                z.iter()
+                    .map(|(m, sc)| format!("{}={sc}", text(m)))
+                    .collect(),
+                true,
+            ),
+            Object::Test(v) => ("test", vec![text(v)], true),
+        };
+        if content_only || !ordered {
+            items.sort();
+        }
+        let kind = self.kind().name();
+        if content_only {
+            format!("{kind}:{}", items.join(","))
+        } else {
+            format!("{kind}:{enc}:{}", items.join(","))
         }
     }
 }

@@ -359,21 +359,24 @@ impl SetValue {
     ///   Redis creates it: an intset while its members allow, under
     ///   `limits`), the rest is given in `iter` order, and the new set
     ///   takes this one's place.
+    ///
+    /// Returns the set this one replaced, when it was replaced whole (the
+    /// first and last cases), so its owner can keep it for an undo or free
+    /// it where it likes; None when members were popped one by one.
     pub fn pop_random_count(
         &mut self,
         count: usize,
         rand: &mut impl FnMut(u64) -> u64,
         limits: &SetLimits,
         mut f: impl FnMut(Member<'_>),
-    ) {
+    ) -> Option<SetValue> {
         let size = self.len();
         if count == 0 || size == 0 {
-            return;
+            return None;
         }
         if count >= size {
             self.iter().for_each(&mut f);
-            *self = SetValue::new();
-            return;
+            return Some(std::mem::take(self));
         }
         let remaining = size - count;
         if remaining.saturating_mul(SPOP_MOVE_STRATEGY_MUL) > count {
@@ -385,15 +388,13 @@ impl SetValue {
                         s.remove_at(i);
                     }
                     Repr::Table(t) => {
-                        let Some(pos) = t.random(rand) else {
-                            return;
-                        };
+                        let pos = t.random(rand)?;
                         f(Member::Str(t.entry(pos).0));
                         t.remove_at(pos);
                     }
                 }
             }
-            return;
+            return None;
         }
         let mut kept = SetValue::new();
         for _ in 0..remaining {
@@ -413,14 +414,14 @@ impl SetValue {
             }
         }
         self.iter().for_each(&mut f);
-        *self = kept;
+        Some(std::mem::replace(self, kept))
     }
 
     /// One SSCAN step from `cursor` (0 starts) over about `count` members;
     /// returns the cursor to go on from, 0 when done. An intset gives
     /// everything at once and 0, as Redis; a hashtable walks in hash order
     /// and sees every member present throughout the walk exactly once.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Member<'_>)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(Member<'a>)) -> u64 {
         match &self.0 {
             Repr::Ints(s) => {
                 s.iter().for_each(|v| f(Member::Int(v)));

@@ -493,7 +493,12 @@ impl<const PAIRS: bool> Table<PAIRS> {
     /// `count` records; returns the cursor to go on from, 0 when done.
     /// Every record present throughout a walk is seen exactly once, however
     /// the table grows, shrinks or changes storage in between.
-    pub(crate) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
+    pub(crate) fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
         let Ok(at) = u32::try_from(cursor) else {
             return 0;
         };

@@ -1,0 +1,201 @@
+//! DUMP and RESTORE of the store's values: a value as the codec's
+//! `RdbValue` with the payload type Redis 7.0 writes for it, and a payload
+//! back as a value in the encoding Redis 7.0 gives it when it loads one.
+//!
+//! Redis picks a payload's type from the value's current encoding, not
+//! from its contents: a hash that became a hashtable stays a `HASH` payload
+//! after it shrank, a listpack a `HASH_LISTPACK`; a set is `SET_INTSET`
+//! while an intset, else `SET`. Loading, it applies the thresholds again
+//! (`rdbLoadObject`): a `HASH` payload becomes a listpack when it has at
+//! most `hash-max-listpack-entries` fields and no field or value over
+//! `hash-max-listpack-value` bytes; a listpack or ziplist payload stays a
+//! listpack unless it has too many fields (its lengths are not checked); a
+//! set is an intset when every member is an integer and there are at most
+//! `set-max-intset-entries`.
+
+use super::{HashLimits, HashValue, Object, SetValue, ValueLimits};
+use crate::keyspace::ValueRef;
+use crate::rdb::{self, EncodeOpts, RdbError, RdbType, RdbValue, LIST_PLAIN_THRESHOLD};
+
+/// The value as DUMP carries it.
+pub fn to_rdb(value: ValueRef<'_>) -> RdbValue {
+    match value {
+        ValueRef::Str(s) => RdbValue::String(s.to_vec()),
+        ValueRef::Obj(o) => match o {
+            Object::Str(s) => RdbValue::String(s.clone()),
+            Object::Hash(h) => RdbValue::Hash(h.to_entries()),
+            Object::Set(s) => RdbValue::Set(s.to_members()),
+            Object::List(l) => RdbValue::List(l.to_items()),
+            Object::ZSet(z) => RdbValue::ZSet(z.to_entries()),
+            #[cfg(test)]
+            Object::Test(v) => RdbValue::String(v.clone()),
+        },
+    }
+}
+
+/// The encoding options under which `rdb::dump` writes the payload type
+/// Redis 7.0 writes for this value (see the module's notes).
+pub fn encode_opts(value: ValueRef<'_>, limits: &ValueLimits) -> EncodeOpts {
+    let (hash_listpack, set_intset) = match value {
+        ValueRef::Obj(Object::Hash(h)) => (h.is_listpack(), false),
+        ValueRef::Obj(Object::Set(s)) => (false, s.is_intset()),
+        _ => (false, false),
+    };
+    EncodeOpts {
+        hash_listpack,
+        zset_listpack: false,
+        set_intset,
+        list_listpack_fill: -2,
+        list_plain_threshold: LIST_PLAIN_THRESHOLD,
+        compress: limits.dump_compression,
+    }
+}
+
+/// DUMP's payload for the value.
+pub fn dump(value: ValueRef<'_>, limits: &ValueLimits) -> Vec<u8> {
+    rdb::dump(&to_rdb(value), &encode_opts(value, limits))
+}
+
+/// A value RESTORE built.
+#[derive(Debug, PartialEq)]
+pub enum Restored {
+    /// A string.
+    Str(Vec<u8>),
+    /// A collection.
+    Obj(Object),
+}
+
+/// Why a payload does not restore.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreError {
+    /// The trailer is wrong: RDB version above 10, or a CRC mismatch.
+    VersionOrChecksum,
+    /// The body does not decode (or holds a type this store does not have).
+    BadFormat,
+}
+
+impl From<RdbError> for RestoreError {
+    fn from(e: RdbError) -> Self {
+        match e {
+            RdbError::VersionOrChecksum => RestoreError::VersionOrChecksum,
+            RdbError::BadFormat(_) => RestoreError::BadFormat,
+        }
+    }
+}
+
+/// The value of a DUMP payload, in the encoding Redis 7.0 would give it
+/// under `limits`. Lists and sorted sets do not restore (the store has no
+/// such types yet): `BadFormat`.
+pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, RestoreError> {
+    let value = rdb::restore(payload)?;
+    // `rdb::restore` checked the trailer, so the type byte is there.
+    let ty = payload.first().copied().and_then(RdbType::from_byte);
+    Ok(match value {
+        RdbValue::String(s) => Restored::Str(s),
+        RdbValue::Hash(entries) => {
+            let compact_payload = matches!(ty, Some(RdbType::HashListpack | RdbType::HashZiplist));
+            let hl = if compact_payload {
+                // Only the field count is checked for these.
+                HashLimits {
+                    max_listpack_entries: limits.hash.max_listpack_entries,
+                    max_listpack_value: usize::MAX,
+                }
+            } else {
+                limits.hash
+            };
+            Restored::Obj(Object::Hash(HashValue::from_entries(entries, &hl)))
+        }
+        RdbValue::Set(members) => {
+            Restored::Obj(Object::Set(SetValue::from_members(members, &limits.set)))
+        }
+        RdbValue::List(_) | RdbValue::ZSet(_) => return Err(RestoreError::BadFormat),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::SetLimits;
+
+    fn limits() -> ValueLimits {
+        ValueLimits::default()
+    }
+
+    #[test]
+    fn payload_types_follow_the_encoding() {
+        let l = limits();
+        let ty = |v: ValueRef| dump(v, &l)[0];
+        assert_eq!(ty(ValueRef::Str(b"abc")), RdbType::String as u8);
+        let small = HashValue::from_entries([(b"f", b"v")], &l.hash);
+        assert_eq!(ty(ValueRef::Obj(&Object::Hash(small.clone()))), 16);
+        let mut table = small;
+        table.convert_to_table();
+        assert_eq!(ty(ValueRef::Obj(&Object::Hash(table))), 4);
+        let ints = SetValue::from_members([b"1", b"2"], &SetLimits::default());
+        assert_eq!(ty(ValueRef::Obj(&Object::Set(ints.clone()))), 11);
+        let mut strs = ints;
+        strs.convert_to_table();
+        assert_eq!(ty(ValueRef::Obj(&Object::Set(strs))), 2);
+    }
+
+    #[test]
+    fn restore_applies_redis_load_thresholds() {
+        let l = limits();
+        let long = [b'x'; 100];
+        // A HASH payload with a long value: a hashtable.
+        let mut h = HashValue::from_entries([(&b"f"[..], &long[..])], &l.hash);
+        assert!(!h.is_listpack());
+        let p = dump(ValueRef::Obj(&Object::Hash(h.clone())), &l);
+        let Ok(Restored::Obj(Object::Hash(back))) = restore(&p, &l) else {
+            panic!()
+        };
+        assert!(!back.is_listpack());
+        assert_eq!(back, h);
+        // The same as a listpack payload stays a listpack, as in Redis.
+        let lp = rdb::dump_as(
+            &to_rdb(ValueRef::Obj(&Object::Hash(h.clone()))),
+            RdbType::HashListpack,
+            &encode_opts(ValueRef::Str(b""), &l),
+        )
+        .unwrap();
+        let Ok(Restored::Obj(Object::Hash(back))) = restore(&lp, &l) else {
+            panic!()
+        };
+        assert!(back.is_listpack());
+        // A small hashtable comes back a listpack.
+        h.remove(b"f");
+        h.set(b"a", b"1", &l.hash);
+        let p = dump(ValueRef::Obj(&Object::Hash(h)), &l);
+        assert_eq!(p[0], 4);
+        let Ok(Restored::Obj(Object::Hash(back))) = restore(&p, &l) else {
+            panic!()
+        };
+        assert!(back.is_listpack());
+        // Sets: intset when all integers within the limit.
+        let many: Vec<Vec<u8>> = (0..600).map(|i| i.to_string().into_bytes()).collect();
+        let big = SetValue::from_members(
+            &many,
+            &SetLimits {
+                max_intset_entries: 1000,
+            },
+        );
+        let p = dump(ValueRef::Obj(&Object::Set(big)), &l);
+        assert_eq!(p[0], 11);
+        let Ok(Restored::Obj(Object::Set(back))) = restore(&p, &l) else {
+            panic!()
+        };
+        assert!(!back.is_intset());
+        assert_eq!(back.len(), 600);
+        // Errors.
+        let mut bad = p.clone();
+        let n = bad.len();
+        bad[n - 1] ^= 1;
+        assert_eq!(restore(&bad, &l), Err(RestoreError::VersionOrChecksum));
+        let list = rdb::dump_like_redis(&RdbValue::List(vec![b"a".to_vec()]));
+        assert_eq!(restore(&list, &l), Err(RestoreError::BadFormat));
+        assert_eq!(
+            restore(b"\x00\x01", &l),
+            Err(RestoreError::VersionOrChecksum)
+        );
+    }
+}
