@@ -31,7 +31,7 @@ use ahash::RandomState;
 use record::{KeyPart, Layout, ValPart, KEY_EXT, KEY_INLINE_MAX, LIVE, LRU_MASK, TTL, VAL_OBJ};
 use std::time::Instant;
 
-pub use evict::{EvictionPolicy, Limits, OutOfMemory};
+pub use evict::{EvictionPolicy, Limits, OutOfMemory, DEFAULT_EVICTION_SAMPLES};
 pub use undo::Undo;
 use watch::Watches;
 
@@ -210,6 +210,11 @@ pub struct Store {
     avg_ttl: [u64; NUM_DBS],
     limits: Limits,
     stats: Stats,
+    /// The op being executed comes from a CLIENT NO-TOUCH connection:
+    /// look-ups leave the LRU alone (Redis 7.2's `CLIENT_NO_TOUCH`).
+    no_touch: bool,
+    /// Keys sampled per eviction where a policy samples (maxmemory-samples).
+    samples: usize,
     rng: u64,
     epoch: Instant,
     hasher: RandomState,
@@ -281,6 +286,8 @@ impl Store {
             avg_ttl: [0; NUM_DBS],
             limits,
             stats: Stats::default(),
+            no_touch: false,
+            samples: DEFAULT_EVICTION_SAMPLES,
             rng: 0x9e37_79b9_7f4a_7c15,
             epoch: Instant::now(),
             hasher: index_hasher(),
@@ -498,6 +505,19 @@ impl Store {
         self.clock().wrapping_sub(m & LRU_MASK) & LRU_MASK
     }
 
+    /// Whether the ops that follow come from a CLIENT NO-TOUCH connection
+    /// (set per op by `ops::execute`).
+    #[inline]
+    pub fn set_no_touch(&mut self, on: bool) {
+        self.no_touch = on;
+    }
+
+    /// Keys sampled per eviction by the policies that sample (Redis's
+    /// `maxmemory-samples`; at least 1).
+    pub fn set_eviction_samples(&mut self, n: usize) {
+        self.samples = n.max(1);
+    }
+
     /// Finds a key, as Redis's `lookupKey`: an expired key is removed and
     /// not found; `how` says whether to count a hit or miss and whether to
     /// refresh the key's LRU position. The position stays valid until the
@@ -520,7 +540,7 @@ impl Store {
                 self.stats.misses += 1;
             }
         }
-        if how.touch {
+        if how.touch && !self.no_touch {
             if let Some(pos) = found {
                 self.touch(pos);
             }
