@@ -1133,6 +1133,11 @@ impl Worker {
         );
         if conn.eof {
             conn.session.close = true;
+        } else if !read_more && !conn.session.close {
+            // This pass decoded what was buffered without reading: the
+            // socket may hold bytes whose edge came and went, and no new
+            // one comes for them. Read again next pass.
+            self.carry.push(token);
         }
     }
 
