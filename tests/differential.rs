@@ -1185,6 +1185,14 @@ fn record(seq: &Sequence, c: &CmdLine, e: &Outcome, a: &Outcome, out: &mut Vec<M
         );
     }
     if !outcomes_match(e, a, &c.norm) {
+        // An INFO reply is long: show only the fields compared.
+        let show = |o: &Outcome| match (o, &c.norm.info) {
+            (Ok((_, v)), Some(fields)) => match info_fields(v, fields) {
+                Some(f) => f.join(" "),
+                None => show_outcome(o),
+            },
+            _ => show_outcome(o),
+        };
         out.push(Mismatch {
             file: seq.file.clone(),
             seq: seq.name.clone(),
@@ -1195,8 +1203,8 @@ fn record(seq: &Sequence, c: &CmdLine, e: &Outcome, a: &Outcome, out: &mut Vec<M
                 format!("@{} {}", c.conn, show_command(&c.args))
             },
             markers: c.markers.clone(),
-            expected: show_outcome(e),
-            actual: show_outcome(a),
+            expected: show(e),
+            actual: show(a),
         });
     }
 }
