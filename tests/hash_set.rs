@@ -1,0 +1,411 @@
+//! Hashes and sets beyond single replies (those are in
+//! `tests/differential/hash.txt` and `set.txt`): the cross-shard set
+//! commands are atomic under concurrent clients, and DUMP payloads of every
+//! encoding travel between shardcache and a real Redis 7.0 both ways.
+
+mod common;
+
+use common::Server;
+use shards::route::Router;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The sets of the atomicity test: four keys on four different shards.
+const SETS: [&str; 4] = ["a", "c", "d", "g"];
+/// Tokens spread over the sets; each is in exactly one set at every moment.
+const TOKENS: usize = 40;
+
+fn token(i: usize) -> String {
+    // Half integers, half strings: the sets are hashtables holding both,
+    // and the integers alone would make intsets of a result.
+    if i % 2 == 0 {
+        i.to_string()
+    } else {
+        format!("t{i}")
+    }
+}
+
+/// A small xorshift generator per thread.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// Movers SMOVE tokens between sets on different shards (alone, and two at
+/// a time in MULTI/EXEC); store writers run SUNIONSTORE, SINTERSTORE and
+/// SDIFFSTORE over all of them; readers check, through SUNION, SINTER,
+/// SINTERCARD, SDIFF, MULTI/EXEC of SCARDs and SMEMBERS, and the stored
+/// results, that every token is in exactly one set: a half-applied SMOVE
+/// (removed from its source, not yet added to its destination, or the
+/// reverse) or a STORE that read the sets across one would show a token
+/// missing or twice.
+#[test]
+fn cross_shard_smove_and_stores_never_show_a_half_move() {
+    let r = Router::new(4);
+    let shards: BTreeSet<usize> = SETS.iter().map(|k| r.shard_of(k.as_bytes())).collect();
+    assert_eq!(shards.len(), SETS.len(), "the sets live on four shards");
+    let s = Server::start(&[]);
+    let mut setup = s.client();
+    for i in 0..TOKENS {
+        let _: i64 = redis::cmd("SADD")
+            .arg(SETS[i % SETS.len()])
+            .arg(token(i))
+            .query(&mut setup)
+            .unwrap();
+    }
+    let all: BTreeSet<String> = (0..TOKENS).map(token).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (moves, stores, reads) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let mut handles = Vec::new();
+    for w in 0..3u64 {
+        let mut c = s.client();
+        let (stop, moves) = (stop.clone(), moves.clone());
+        handles.push(thread::spawn(move || {
+            let mut x = w * 7919 + 17;
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) && n < 200_000 {
+                let t = token(next(&mut x) as usize % TOKENS);
+                let from = SETS[next(&mut x) as usize % SETS.len()];
+                let to = SETS[next(&mut x) as usize % SETS.len()];
+                if w == 0 {
+                    // Two moves in one transaction: a token there and back,
+                    // another one onward.
+                    let t2 = token(next(&mut x) as usize % TOKENS);
+                    let (a, b): (i64, i64) = redis::pipe()
+                        .atomic()
+                        .cmd("SMOVE")
+                        .arg(from)
+                        .arg(to)
+                        .arg(&t)
+                        .cmd("SMOVE")
+                        .arg(to)
+                        .arg(from)
+                        .arg(&t2)
+                        .query(&mut c)
+                        .unwrap();
+                    n += (a + b) as usize;
+                } else {
+                    let moved: i64 = redis::cmd("SMOVE")
+                        .arg(from)
+                        .arg(to)
+                        .arg(&t)
+                        .query(&mut c)
+                        .unwrap();
+                    n += moved as usize;
+                }
+            }
+            moves.fetch_add(n, Ordering::Relaxed);
+        }));
+    }
+    {
+        let mut c = s.client();
+        let (stop, stores) = (stop.clone(), stores.clone());
+        handles.push(thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let union: i64 = redis::cmd("SUNIONSTORE")
+                    .arg("u")
+                    .arg(&SETS[..])
+                    .query(&mut c)
+                    .unwrap();
+                assert_eq!(union as usize, TOKENS, "SUNIONSTORE of all sets");
+                let inter: i64 = redis::cmd("SINTERSTORE")
+                    .arg("x")
+                    .arg(SETS[0])
+                    .arg(SETS[1])
+                    .query(&mut c)
+                    .unwrap();
+                assert_eq!(inter, 0, "SINTERSTORE of two sets");
+                // The first set minus the others is the first set.
+                let (diff, first): (i64, i64) = redis::pipe()
+                    .atomic()
+                    .cmd("SDIFFSTORE")
+                    .arg("y")
+                    .arg(&SETS[..])
+                    .cmd("SCARD")
+                    .arg(SETS[0])
+                    .query(&mut c)
+                    .unwrap();
+                assert_eq!(diff, first, "SDIFFSTORE of all sets");
+                n += 1;
+            }
+            stores.fetch_add(n, Ordering::Relaxed);
+        }));
+    }
+    for rd in 0..2u64 {
+        let mut c = s.client();
+        let (stop, reads, all) = (stop.clone(), reads.clone(), all.clone());
+        handles.push(thread::spawn(move || {
+            let mut x = rd * 104_729 + 3;
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let union: BTreeSet<String> = redis::cmd("SUNION")
+                    .arg(&SETS[..])
+                    .query(&mut c)
+                    .unwrap();
+                assert_eq!(union, all, "SUNION of all sets");
+                let i = next(&mut x) as usize % SETS.len();
+                let j = (i + 1 + next(&mut x) as usize % (SETS.len() - 1)) % SETS.len();
+                let inter: Vec<String> = redis::cmd("SINTER")
+                    .arg(SETS[i])
+                    .arg(SETS[j])
+                    .query(&mut c)
+                    .unwrap();
+                assert!(inter.is_empty(), "SINTER {} {}: {inter:?}", SETS[i], SETS[j]);
+                let card: i64 = redis::cmd("SINTERCARD")
+                    .arg(2)
+                    .arg(SETS[j])
+                    .arg(SETS[i])
+                    .query(&mut c)
+                    .unwrap();
+                assert_eq!(card, 0, "SINTERCARD {} {}", SETS[j], SETS[i]);
+                let mut p = redis::pipe();
+                p.atomic();
+                for k in SETS {
+                    p.cmd("SMEMBERS").arg(k);
+                }
+                p.cmd("SDIFF").arg(SETS[i]);
+                for (k, other) in SETS.iter().enumerate() {
+                    if k != i {
+                        p.arg(other);
+                    }
+                }
+                p.cmd("SCARD").arg("u");
+                p.cmd("SCARD").arg("x");
+                let (members, diff, u, inter): (
+                    Vec<BTreeSet<String>>,
+                    BTreeSet<String>,
+                    i64,
+                    i64,
+                ) = {
+                    let mut v: Vec<redis::Value> = p.query(&mut c).unwrap();
+                    let conv = |v: redis::Value| -> BTreeSet<String> {
+                        redis::from_redis_value(&v).unwrap()
+                    };
+                    let inter = redis::from_redis_value(&v.pop().unwrap()).unwrap();
+                    let u = redis::from_redis_value(&v.pop().unwrap()).unwrap();
+                    let diff = conv(v.pop().unwrap());
+                    (v.into_iter().map(conv).collect(), diff, u, inter)
+                };
+                let total: usize = members.iter().map(BTreeSet::len).sum();
+                let seen: BTreeSet<String> = members.iter().flatten().cloned().collect();
+                assert!(
+                    total == TOKENS && seen == all,
+                    "one transaction's SMEMBERS: {members:?}"
+                );
+                assert_eq!(diff, members[i], "SDIFF {} minus the others", SETS[i]);
+                // The stored results, whenever a store has run.
+                assert!(u == 0 || u as usize == TOKENS, "SCARD u = {u}");
+                assert_eq!(inter, 0, "SCARD x");
+                n += 1;
+            }
+            reads.fetch_add(n, Ordering::Relaxed);
+        }));
+    }
+    thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::Relaxed);
+    let mut failed = 0;
+    for h in handles {
+        failed += h.join().is_err() as usize;
+    }
+    assert_eq!(failed, 0, "a client thread failed (see its panic above)");
+    let total: i64 = SETS
+        .iter()
+        .map(|k| redis::cmd("SCARD").arg(k).query::<i64>(&mut setup).unwrap())
+        .sum();
+    assert_eq!(total as usize, TOKENS);
+    let (m, st, rd) = (
+        moves.load(Ordering::Relaxed),
+        stores.load(Ordering::Relaxed),
+        reads.load(Ordering::Relaxed),
+    );
+    println!("{m} moves, {st} store rounds, {rd} read rounds");
+    assert!(
+        m > 200 && st > 50 && rd > 50,
+        "too little traffic: {m} moves, {st} store rounds, {rd} read rounds"
+    );
+}
+
+// ------------------------------------------------------------ DUMP/RESTORE
+
+/// A `redis-server` child on a free port, killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    /// None (and a note) when `redis-server` is not installed, except under
+    /// `CI`, where it must be.
+    fn start() -> Option<Redis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok()?
+            .port();
+        let child = match Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(std::env::var_os("CI").is_none(), "redis-server: {e}");
+                eprintln!("note: redis-server is not installed ({e}); skipping");
+                return None;
+            }
+        };
+        let mut r = Redis { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
+        let mut c = r.client();
+        let version: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
+        if !version.contains("redis_version:7.0.") {
+            eprintln!("note: redis-server is not 7.0; skipping");
+            let _ = r.child.kill();
+            return None;
+        }
+        Some(r)
+    }
+
+    fn client(&mut self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a key holds, compared across servers: its type, its encoding, its
+/// content (a hash's pairs, a set's members) and whether it has a TTL.
+#[derive(Debug, PartialEq, Eq)]
+struct Held {
+    kind: String,
+    encoding: String,
+    pairs: BTreeMap<Vec<u8>, Vec<u8>>,
+    members: BTreeSet<Vec<u8>>,
+    ttl: bool,
+}
+
+fn held(c: &mut redis::Connection, key: &str) -> Held {
+    let kind: String = redis::cmd("TYPE").arg(key).query(c).unwrap();
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(key)
+        .query(c)
+        .unwrap();
+    let pttl: i64 = redis::cmd("PTTL").arg(key).query(c).unwrap();
+    let (mut pairs, mut members) = (BTreeMap::new(), BTreeSet::new());
+    match kind.as_str() {
+        "hash" => pairs = redis::cmd("HGETALL").arg(key).query(c).unwrap(),
+        "set" => members = redis::cmd("SMEMBERS").arg(key).query(c).unwrap(),
+        other => panic!("{key} is a {other}"),
+    }
+    Held {
+        kind,
+        encoding,
+        pairs,
+        members,
+        ttl: pttl > 0,
+    }
+}
+
+/// Fills `c` with a hash and a set of every encoding and size class.
+fn fill(c: &mut redis::Connection) -> Vec<&'static str> {
+    let q = |c: &mut redis::Connection, args: Vec<Vec<u8>>| {
+        let mut cmd = redis::cmd(std::str::from_utf8(&args[0]).unwrap());
+        for a in &args[1..] {
+            cmd.arg(&a[..]);
+        }
+        cmd.exec(c).unwrap();
+    };
+    let words = |s: &str| -> Vec<Vec<u8>> { s.split(' ').map(|w| w.as_bytes().to_vec()).collect() };
+    q(c, words("HSET hlp f1 v1 f2 2 n -123456789012 e x"));
+    q(c, words("PEXPIRE hlp 1000000"));
+    let mut big = words("HSET hbig");
+    for i in 0..300 {
+        big.push(format!("field:{i}").into_bytes());
+        big.push(format!("{i}").into_bytes());
+    }
+    q(c, big);
+    // A long value Redis compresses with LZF in its payload; binary fields.
+    let mut long = words("HSET hlong");
+    long.push(b"\x00\xff\r\n".to_vec());
+    long.push(b"ab".repeat(500));
+    long.push(b"short".to_vec());
+    long.push(b"1".to_vec());
+    q(c, long);
+    q(c, words("SADD sint 5 -3 100 0 9223372036854775807 -9223372036854775808"));
+    let mut ints = words("SADD sints");
+    ints.extend((0..700).map(|i| (i * 37).to_string().into_bytes()));
+    q(c, ints);
+    let mut strs = words("SADD sstr");
+    strs.extend((0..300).map(|i| format!("member-{i}").into_bytes()));
+    strs.push(b"\x00\xff".to_vec());
+    strs.push(b"x".repeat(2000));
+    q(c, strs);
+    q(c, words("SADD smix 1 two 3"));
+    q(c, words("PEXPIRE smix 1000000"));
+    vec!["hlp", "hbig", "hlong", "sint", "sints", "sstr", "smix"]
+}
+
+/// Moves every key of `fill` from one server to the other by DUMP and
+/// RESTORE and checks it arrives whole, in the same encoding.
+fn transfer(from: &mut redis::Connection, to: &mut redis::Connection, what: &str) {
+    let keys = fill(from);
+    for k in keys {
+        let payload: Vec<u8> = redis::cmd("DUMP").arg(k).query(from).unwrap();
+        let pttl: i64 = redis::cmd("PTTL").arg(k).query(from).unwrap();
+        redis::cmd("RESTORE")
+            .arg(k)
+            .arg(pttl.max(0))
+            .arg(&payload)
+            .arg("REPLACE")
+            .exec(to)
+            .unwrap_or_else(|e| panic!("{what}: RESTORE {k}: {e}"));
+        let (a, b) = (held(from, k), held(to, k));
+        assert_eq!(a, b, "{what}: {k}");
+        assert!(
+            !a.pairs.is_empty() || !a.members.is_empty(),
+            "{what}: {k} holds something"
+        );
+    }
+}
+
+/// DUMP from shardcache restores in Redis 7.0, and DUMP from Redis restores
+/// in shardcache, for listpack and hashtable hashes, intset and hashtable
+/// sets, with compressed values, binary data and TTLs.
+#[test]
+fn dump_payloads_travel_both_ways_with_redis() {
+    let Some(mut r) = Redis::start() else {
+        return;
+    };
+    let s = Server::start(&[]);
+    let (mut sc, mut rc) = (s.client(), r.client());
+    transfer(&mut sc, &mut rc, "shardcache to Redis");
+    redis::cmd("FLUSHALL").exec(&mut sc).unwrap();
+    redis::cmd("FLUSHALL").exec(&mut rc).unwrap();
+    transfer(&mut rc, &mut sc, "Redis to shardcache");
+}
