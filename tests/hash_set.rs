@@ -357,7 +357,10 @@ fn fill(c: &mut redis::Connection) -> Vec<&'static str> {
     long.push(b"short".to_vec());
     long.push(b"1".to_vec());
     q(c, long);
-    q(c, words("SADD sint 5 -3 100 0 9223372036854775807 -9223372036854775808"));
+    q(
+        c,
+        words("SADD sint 5 -3 100 0 9223372036854775807 -9223372036854775808"),
+    );
     let mut ints = words("SADD sints");
     ints.extend((0..700).map(|i| (i * 37).to_string().into_bytes()));
     q(c, ints);
