@@ -471,11 +471,8 @@ fn union_or_diff(ctx: &mut Ctx, how: Algebra, keys: &[&[u8]]) -> Result<Combined
             let walk = present.clone().count() * per_key[0].len() / 2;
             let copy: usize = present.map(Vec::len).sum();
             if walk <= copy {
-                let others: std::collections::HashSet<&[u8]> = per_key[1..]
-                    .iter()
-                    .flatten()
-                    .map(Vec::as_slice)
-                    .collect();
+                let others: std::collections::HashSet<&[u8]> =
+                    per_key[1..].iter().flatten().map(Vec::as_slice).collect();
                 for m in per_key[0].iter().filter(|m| !others.contains(m.as_slice())) {
                     set.add(m, &limits);
                 }

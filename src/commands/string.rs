@@ -667,7 +667,12 @@ fn lcs(ctx: &mut Ctx) {
 /// LCS's completion: both values are back.
 fn lcs_done(f: &mut Finish) {
     // Redis checks both keys' types before it reads the options.
-    if (0..2).any(|i| matches!(f.subs.get(i).1, shards::Reply::Err(shards::Error::WrongType))) {
+    if (0..2).any(|i| {
+        matches!(
+            f.subs.get(i).1,
+            shards::Reply::Err(shards::Error::WrongType)
+        )
+    }) {
         return encode::error(f.out, "ERR The specified keys must contain string values");
     }
     let value = |i| match f.subs.get(i) {
