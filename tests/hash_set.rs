@@ -345,7 +345,7 @@ fn fill(c: &mut redis::Connection) -> Vec<&'static str> {
     q(c, words("HSET hlp f1 v1 f2 2 n -123456789012 e x"));
     q(c, words("PEXPIRE hlp 1000000"));
     let mut big = words("HSET hbig");
-    for i in 0..300 {
+    for i in 0..700 {
         big.push(format!("field:{i}").into_bytes());
         big.push(format!("{i}").into_bytes());
     }
@@ -371,7 +371,31 @@ fn fill(c: &mut redis::Connection) -> Vec<&'static str> {
     q(c, strs);
     q(c, words("SADD smix 1 two 3"));
     q(c, words("PEXPIRE smix 1000000"));
-    vec!["hlp", "hbig", "hlong", "sint", "sints", "sstr", "smix"]
+    let keys = vec!["hlp", "hbig", "hlong", "sint", "sints", "sstr", "smix"];
+    let encodings: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(k)
+                .query(c)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        encodings,
+        [
+            "listpack",
+            "hashtable",
+            "hashtable",
+            "intset",
+            "hashtable",
+            "hashtable",
+            "hashtable"
+        ],
+        "every encoding is covered"
+    );
+    keys
 }
 
 /// Moves every key of `fill` from one server to the other by DUMP and
