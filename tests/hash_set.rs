@@ -436,3 +436,154 @@ fn dump_payloads_travel_both_ways_with_redis() {
     redis::cmd("FLUSHALL").exec(&mut rc).unwrap();
     transfer(&mut rc, &mut sc, "Redis to shardcache");
 }
+
+// ------------------------------------------------------------ memory
+
+/// `used_memory` counts a collection's bytes as it grows and gives them
+/// back when it goes (UNLINK hands it to the lazy-free thread); MEMORY USAGE
+/// of a collection is its size, not a constant.
+#[test]
+fn used_memory_counts_collection_bytes() {
+    let s = Server::start(&["--shards", "1"]);
+    let mut c = s.client();
+    let used = |c: &mut redis::Connection| -> i64 {
+        let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
+        common::parse_info(&info)
+            .into_iter()
+            .find(|(k, _)| k == "used_memory")
+            .and_then(|(_, v)| v.parse().ok())
+            .expect("used_memory")
+    };
+    let before = used(&mut c);
+    const N: usize = 200_000;
+    for kind in ["SADD", "HSET"] {
+        let key = format!("big:{kind}");
+        for start in (0..N).step_by(1000) {
+            let mut cmd = redis::cmd(kind);
+            cmd.arg(&key);
+            for i in start..start + 1000 {
+                cmd.arg(format!("member:{i:08}"));
+                if kind == "HSET" {
+                    cmd.arg("value:0123456789");
+                }
+            }
+            cmd.exec(&mut c).unwrap();
+        }
+        let grown = used(&mut c) - before;
+        let usage: i64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&key)
+            .query(&mut c)
+            .unwrap();
+        // At least the members' (and values') own bytes.
+        let floor = if kind == "HSET" { N * 31 } else { N * 15 } as i64;
+        assert!(
+            grown >= floor && usage >= floor,
+            "{kind}: used_memory grew {grown}, MEMORY USAGE {usage}, expected at least {floor}"
+        );
+        assert!(
+            (usage - grown).abs() < grown / 4,
+            "{kind}: MEMORY USAGE {usage} is the growth of used_memory {grown}"
+        );
+        let _: i64 = redis::cmd("UNLINK").arg(&key).query(&mut c).unwrap();
+        let back = common::wait_until(Duration::from_secs(10), || {
+            used(&mut c) - before < floor / 20
+        });
+        assert!(
+            back,
+            "{kind}: used_memory after UNLINK: {}",
+            used(&mut c) - before
+        );
+    }
+}
+
+/// Under `maxmemory`, hashes and sets are evicted by their real size
+/// (allkeys-lru keeps used_memory under the limit and the newest keys),
+/// and with noeviction HSET and SADD are refused with OOM while HDEL, SREM
+/// and reads go on.
+#[test]
+fn maxmemory_evicts_and_refuses_collections_by_size() {
+    const LIMIT: i64 = 4 << 20;
+    let s = Server::start(&["--shards", "1", "--maxmemory", "4mb"]);
+    let mut c = s.client();
+    let value = "v".repeat(100);
+    // About 10 KB a key: 2,000 keys are 5 times the limit.
+    for i in 0..2000 {
+        let key = format!("coll:{i}");
+        let mut cmd = if i % 2 == 0 {
+            redis::cmd("HSET")
+        } else {
+            redis::cmd("SADD")
+        };
+        cmd.arg(&key);
+        for j in 0..50 {
+            cmd.arg(format!("{j}:{value}"));
+            if i % 2 == 0 {
+                cmd.arg(&value);
+            }
+        }
+        cmd.exec(&mut c).unwrap();
+    }
+    let used = s.info_int("memory", "used_memory");
+    let evicted = s.info_int("stats", "evicted_keys");
+    let keys: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    // Room is made before a write, as in Redis: the last key may go over.
+    assert!(
+        used <= LIMIT + 16 * 1024 && used > LIMIT / 2,
+        "used_memory {used} against a 4 MB limit"
+    );
+    assert!(
+        evicted > 1000 && keys < 1000 && keys > 100,
+        "{evicted} evicted, {keys} kept"
+    );
+    let newest: i64 = redis::cmd("EXISTS")
+        .arg("coll:1999")
+        .arg("coll:1998")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(newest, 2, "the newest keys stay");
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("noeviction")
+        .query(&mut c)
+        .unwrap();
+    let mut refused = None;
+    for i in 0..2000 {
+        let r: redis::RedisResult<i64> = redis::cmd("SADD")
+            .arg("grow")
+            .arg(format!("{i}:{value}"))
+            .query(&mut c);
+        if let Err(e) = r {
+            refused = Some(e.to_string());
+            break;
+        }
+    }
+    let refused = refused.expect("SADD is refused once memory is full");
+    assert!(
+        refused.starts_with("OOM") && refused.contains("command not allowed when used memory"),
+        "{refused}"
+    );
+    let e = redis::cmd("HSET")
+        .arg("coll:1998")
+        .arg("new")
+        .arg("x")
+        .query::<i64>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("OOM"), "{e}");
+    let removed: i64 = redis::cmd("HDEL")
+        .arg("coll:1998")
+        .arg(format!("0:{value}"))
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(removed, 1, "HDEL is served when memory is full");
+    let removed: i64 = redis::cmd("SREM")
+        .arg("coll:1999")
+        .arg(format!("0:{value}"))
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(removed, 1, "SREM is served when memory is full");
+    let n: i64 = redis::cmd("HLEN").arg("coll:1998").query(&mut c).unwrap();
+    assert_eq!(n, 49);
+}

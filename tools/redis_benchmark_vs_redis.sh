@@ -3,12 +3,15 @@
 # -c 50 at -P 1 and -P 16 against Redis 7.0.15 and shardcache, both without
 # persistence, alternating A B A B for RUNS rounds; prints every run and the
 # medians with the shardcache/redis ratio. Usage: tools/redis_benchmark_vs_redis.sh [N] [RUNS]
+# TESTS picks other tests (TESTS=hset,sadd,spop: the collections; their keys
+# are redis-benchmark's fixed myhash and myset, so one shard serves each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-500000}
 RUNS=${2:-3}
+TESTS=${TESTS:-set,get}
 cargo build --release -q --bin shardcache
-RD=16479; SC=16480
+RD=${RD:-16479}; SC=${SC:-16480}
 work=$(mktemp -d)
 redis-server --port $RD --save '' --appendonly no --daemonize no >/dev/null & rpid=$!
 ./target/release/shardcache --port $SC --appendonly no --dir "$work" 2>/dev/null & spid=$!
@@ -19,7 +22,7 @@ for r in $(seq "$RUNS"); do
   for P in 1 16; do
     for srv in redis:$RD shardcache:$SC; do
       name=${srv%%:*}; port=${srv##*:}
-      redis-benchmark -p "$port" -t set,get -n "$N" -r 1000000 -d 100 -c 50 -P "$P" --csv 2>/dev/null |
+      redis-benchmark -p "$port" -t "$TESTS" -n "$N" -r 1000000 -d 100 -c 50 -P "$P" --csv 2>/dev/null |
         awk -F, -v n="$name" -v p="$P" -v r="$r" 'NR>1 {gsub(/"/,""); print r","n",P"p","$1","$2","$5}' | tee -a "$out"
     done
   done
@@ -31,8 +34,9 @@ rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     r, srv, p, test, rps, p50 = line.strip().split(",")
     rows[(p, test, srv)].append((float(rps), float(p50)))
+tests = list(dict.fromkeys(k[1] for k in rows))
 for p in ("P1", "P16"):
-    for test in ("SET", "GET"):
+    for test in tests:
         rd = rows[(p, test, "redis")]; sc = rows[(p, test, "shardcache")]
         mr = statistics.median(x[0] for x in rd); ms = statistics.median(x[0] for x in sc)
         print(f"{test} {p}: redis {mr:,.0f} rps (p50 {statistics.median(x[1] for x in rd):.3f} ms), "
