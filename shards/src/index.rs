@@ -79,6 +79,19 @@ impl Index {
         }
     }
 
+    /// An empty index with room for `items` entries before it grows.
+    pub fn with_capacity(items: usize) -> Self {
+        let mut ix = Index::new();
+        if items > 0 {
+            let mut cap = 0;
+            while max_items(cap) < items {
+                cap = grown(cap);
+            }
+            ix.rehash_into(cap, &|_| 0);
+        }
+        ix
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.items

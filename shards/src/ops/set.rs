@@ -829,6 +829,9 @@ fn replace_with(cx: &mut Cx, dst: &[u8], set: SetValue) -> Result<usize, Error> 
         .store
         .insert_object(db, dst, Object::Set(set), 0)
         .map_err(|_| Error::Oom)?;
+    if !cx.persist.log.enabled {
+        return Ok(n);
+    }
     if let ValueRef::Obj(Object::Set(s)) = cx.store.value_at(pos) {
         let log = &mut cx.persist.log;
         for_members(s, |members| {
