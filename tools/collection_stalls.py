@@ -6,9 +6,10 @@ Usage: tools/collection_stalls.py PORT [N]
 Against a server on 127.0.0.1:PORT (shardcache or Redis; it is flushed),
 builds a hash of N fields and a set of N members (default 2,000,000), then
 runs, one at a time, the commands whose cost grows with the collection:
-UNLINK, DEL, FLUSHALL ASYNC, an expiry (PEXPIRE 1, then the key expires
-on its own), and the inserts themselves (a table grows while it is
-filled). Meanwhile a probe client sends `EXISTS probe-key` in a loop (to
+UNLINK, DEL, FLUSHALL ASYNC, an expiry (PEXPIRE 50, then the key expires
+on its own), an eviction (maxmemory set to half the memory used, then a
+write to the key evicts it first), and the inserts themselves (a table
+grows while it is filled). Meanwhile a probe client sends `EXISTS probe-key` in a loop (to
 the shard or thread that owns the big key: it names the big key itself)
 and the longest round trip seen while each step ran is printed: that is
 how long that server could serve no one else on that key's shard. The
@@ -88,13 +89,31 @@ def main():
 
         def expire():
             # Without touching the key: the server's own expiry cycle
-            # removes it (a look-up would remove it on the request path).
-            before = r.info("stats")["expired_keys"]
-            r.pexpire(key, 1)
-            while r.info("stats")["expired_keys"] == before:
+            # removes it (a look-up would remove it on the request path),
+            # and DBSIZE counts it until then.
+            r.pexpire(key, 50)
+            while r.dbsize():
                 time.sleep(0.01)
 
-        step(probe, f"the {kind} expires (PEXPIRE 1)", expire)
+        step(probe, f"the {kind} expires (PEXPIRE 50)", expire)
+        fill(r, kind, key, n, 1000)
+
+        def evict():
+            used = r.info("memory")["used_memory"]
+            r.config_set("maxmemory-policy", "allkeys-lru")
+            r.config_set("maxmemory", used // 2)
+            try:
+                if kind == "hash":
+                    r.hset(key, "after", "eviction")
+                else:
+                    r.sadd(key, "after-eviction")
+            finally:
+                r.config_set("maxmemory", 0)
+            if r.info("stats")["evicted_keys"] == 0:
+                raise SystemExit("nothing was evicted")
+
+        step(probe, f"the {kind} is evicted (maxmemory)", evict)
+        r.delete(key)
         probe.running = False
         probe.join()
 
