@@ -42,6 +42,10 @@ pub struct Activity {
     pub resp: u8,
     /// CLIENT NO-EVICT is on.
     pub no_evict: bool,
+    /// CLIENT NO-TOUCH is on.
+    pub no_touch: bool,
+    /// In MONITOR mode.
+    pub monitor: bool,
     /// Unix ms of the last read.
     pub last_ms: u64,
     /// Bytes of input not yet parsed.
@@ -69,7 +73,8 @@ pub struct Client {
     pub fd: i32,
     /// Unix ms when the connection was accepted.
     pub created_ms: u64,
-    /// `last_cmd` | db << 32 | resp << 40 | no_evict << 48.
+    /// `last_cmd` | db << 32 | resp << 40 | no_evict << 48 | no_touch << 49
+    /// | monitor << 50.
     state: AtomicU64,
     last_ms: AtomicU64,
     /// qbuf | rbs << 32.
@@ -117,7 +122,9 @@ impl Client {
         let state = a.last_cmd as u64
             | (a.db as u64) << 32
             | (a.resp as u64) << 40
-            | (a.no_evict as u64) << 48;
+            | (a.no_evict as u64) << 48
+            | (a.no_touch as u64) << 49
+            | (a.monitor as u64) << 50;
         self.state.store(state, Ordering::Relaxed);
         self.last_ms.store(a.last_ms, Ordering::Relaxed);
         self.bufs
@@ -134,6 +141,8 @@ impl Client {
             db: (state >> 32) as u8,
             resp: (state >> 40) as u8,
             no_evict: (state >> 48) & 1 != 0,
+            no_touch: (state >> 49) & 1 != 0,
+            monitor: (state >> 50) & 1 != 0,
             last_ms: self.last_ms.load(Ordering::Relaxed),
             qbuf: bufs as u32,
             rbs: (bufs >> 32) as u32,
@@ -160,6 +169,20 @@ impl Client {
         let names = self.names().clone();
         let secs = |ms: u64| now_ms.saturating_sub(ms) / 1000;
         let qbuf_free = a.rbs.saturating_sub(a.qbuf);
+        // Redis's flag letters, in its order (7.2's T for NO-TOUCH).
+        let mut flags = String::new();
+        if a.monitor {
+            flags.push('O');
+        }
+        if a.no_evict {
+            flags.push('e');
+        }
+        if a.no_touch {
+            flags.push('T');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let _ = write!(
             out,
             "id={} addr={} laddr={} fd={} name=",
@@ -172,7 +195,7 @@ impl Client {
              argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd=",
             secs(self.created_ms),
             secs(a.last_ms),
-            if a.no_evict { "e" } else { "N" },
+            flags,
             a.db,
             a.qbuf,
             qbuf_free,
@@ -273,6 +296,20 @@ impl Registry {
             }
         }
         true
+    }
+
+    /// Wakes `worker` (MONITOR lines queued for it, CLIENT UNPAUSE).
+    pub fn wake(&self, worker: usize) {
+        if let Some(waker) = self.workers.get(worker).and_then(|w| w.waker.get()) {
+            let _ = waker.wake();
+        }
+    }
+
+    /// Wakes every worker.
+    pub fn wake_all(&self) {
+        for w in 0..self.workers.len() {
+            self.wake(w);
+        }
     }
 
     /// The (token, id) pairs CLIENT KILL queued for `worker` since the last call.

@@ -24,6 +24,102 @@ pub enum YesNo {
     No,
 }
 
+/// Redis's log levels (`loglevel`), from the most verbose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Everything (tracing's TRACE and up).
+    Debug,
+    /// Tracing's DEBUG and up.
+    Verbose,
+    /// Tracing's INFO and up (Redis's default).
+    Notice,
+    /// Warnings and errors only.
+    Warning,
+}
+
+impl LogLevel {
+    /// Redis's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "verbose",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+        }
+    }
+
+    /// Parses Redis's spelling, any case.
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        [
+            LogLevel::Debug,
+            LogLevel::Verbose,
+            LogLevel::Notice,
+            LogLevel::Warning,
+        ]
+        .into_iter()
+        .find(|l| l.name().eq_ignore_ascii_case(s))
+    }
+
+    /// The `tracing` filter directive that shows this level and above.
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "trace",
+            LogLevel::Verbose => "debug",
+            LogLevel::Notice => "info",
+            LogLevel::Warning => "warn",
+        }
+    }
+}
+
+/// Parses Redis's `save` value: `<seconds> <changes>` pairs separated by
+/// single spaces (seconds at least 1, changes at least 0), or empty for
+/// none; normalised as CONFIG GET prints it. shardcache writes no RDB: the
+/// value is kept, shown and rewritten, nothing more.
+pub fn parse_save(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    // Redis splits on single spaces (`sdssplitlen`): doubled or edge
+    // spaces make empty fields, read by `strtoll` as 0.
+    let fields: Vec<&str> = s.split(' ').collect();
+    if fields.len() % 2 != 0 {
+        return Err("Invalid save parameters".into());
+    }
+    let mut out = Vec::with_capacity(fields.len());
+    for (j, f) in fields.iter().enumerate() {
+        let v = strtoll_whole(f).ok_or("Invalid save parameters")?;
+        if (j % 2 == 0 && v < 1) || (j % 2 == 1 && v < 0) {
+            return Err("Invalid save parameters".into());
+        }
+        out.push(v.to_string());
+    }
+    Ok(out.join(" "))
+}
+
+/// C's `strtoll(s, &end, 10)` when the whole string must be consumed:
+/// leading spaces and a sign are allowed, an empty string is 0, overflow
+/// saturates.
+fn strtoll_whole(s: &str) -> Option<i64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() {
+        // Nothing converted: strtoll leaves `end` at the start.
+        return s.is_empty().then_some(0);
+    }
+    if !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for c in digits.bytes() {
+        v = v.saturating_mul(10).saturating_add((c - b'0') as i64);
+    }
+    Some(if neg { -v } else { v })
+}
+
 /// AOF fsync policy (used by persistence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FsyncPolicy {
@@ -157,6 +253,35 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub timeout: u64,
 
+    /// How many times a second the shards run their background work
+    /// (active expiry, the AOF's everysec fsync), 1 to 500 (Redis's hz).
+    #[arg(long, default_value_t = 10, value_parser = parse_hz)]
+    pub hz: u32,
+
+    /// What the log shows: debug, verbose, notice or warning (RUST_LOG,
+    /// when set, wins at start).
+    #[arg(long, value_enum, default_value_t = LogLevel::Notice)]
+    pub loglevel: LogLevel,
+
+    /// Keys looked at per eviction by the policies that sample
+    /// (volatile-ttl, and volatile-lru when no volatile key is near the LRU tail).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=i32::MAX as u64))]
+    pub maxmemory_samples: u64,
+
+    /// Log commands that took at least this many microseconds in SLOWLOG
+    /// (-1: off, 0: every command).
+    #[arg(long, default_value_t = 10_000, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(-1..))]
+    pub slowlog_log_slower_than: i64,
+
+    /// Most entries SLOWLOG keeps.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub slowlog_max_len: u64,
+
+    /// Redis's RDB save points, `<seconds> <changes> ...`: accepted and
+    /// shown for tools that set them; shardcache writes no RDB.
+    #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_save)]
+    pub save: String,
+
     /// Send TCP keepalive probes after this many idle seconds (0 = off).
     #[arg(long, default_value_t = 300)]
     pub tcp_keepalive: u64,
@@ -214,6 +339,15 @@ pub struct OutputLimit {
     pub soft: u64,
     /// Seconds above `soft` that are tolerated.
     pub soft_secs: u64,
+}
+
+/// Redis clamps hz to 1..=500 rather than refusing it.
+fn parse_hz(s: &str) -> Result<u32, String> {
+    let v: i64 = s.parse().map_err(|_| format!("invalid hz '{s}'"))?;
+    if v < 0 {
+        return Err(format!("invalid hz '{s}'"));
+    }
+    Ok(v.clamp(1, 500) as u32)
 }
 
 fn parse_min_1mb(s: &str) -> Result<u64, String> {
@@ -316,7 +450,13 @@ impl Config {
     }
     /// Persistence settings for the engine, or None with `--appendonly no`.
     pub fn aof(&self) -> Option<shards::aof::AofConfig> {
-        (self.appendonly == YesNo::Yes).then(|| shards::aof::AofConfig {
+        (self.appendonly == YesNo::Yes).then(|| self.aof_settings())
+    }
+
+    /// Persistence settings, whether the AOF is on at start or not (CONFIG
+    /// SET appendonly yes turns it on with these).
+    pub fn aof_settings(&self) -> shards::aof::AofConfig {
+        shards::aof::AofConfig {
             dir: self.dir.clone(),
             fsync: self.appendfsync.to_engine(),
             rewrite_percentage: self.auto_aof_rewrite_percentage,
@@ -324,7 +464,7 @@ impl Config {
             load_truncated: self.aof_load_truncated == YesNo::Yes,
             load_corrupt: self.aof_load_corrupt == YesNo::Yes,
             load_missing: self.aof_load_missing == YesNo::Yes,
-        })
+        }
     }
 
     /// Shard count after defaults.
@@ -333,6 +473,38 @@ impl Config {
             .unwrap_or_else(cores)
             .clamp(1, u16::MAX as usize)
     }
+}
+
+/// Descriptors Redis keeps for itself beyond the clients (listeners, files).
+const RESERVED_FDS: u64 = 32;
+
+/// Raises the open-file limit to fit `maxclients` (Redis's
+/// `adjustOpenFilesLimit`) and returns the client count that fits (less
+/// than `maxclients` when the limit could not be raised that far).
+pub fn raise_open_files(maxclients: u64) -> u64 {
+    let want = maxclients + RESERVED_FDS;
+    let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() else {
+        return maxclients;
+    };
+    if soft >= want {
+        return maxclients;
+    }
+    let target = if hard == rlimit::INFINITY {
+        want
+    } else {
+        want.min(hard)
+    };
+    let got = match rlimit::Resource::NOFILE.set(target, hard) {
+        Ok(()) => target,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            soft
+        }
+    };
+    if got >= want {
+        return maxclients;
+    }
+    got.saturating_sub(RESERVED_FDS).max(1)
 }
 
 /// Parses the process arguments, reading `--config FILE` first when given,

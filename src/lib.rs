@@ -39,7 +39,8 @@
 //! everysec`, a syncer thread; the engine's lazy-free thread.
 //!
 //! Modules, in the order a request meets them (no module imports one
-//! listed after it, except `shared`/`session`, plain state):
+//! listed after it, except `shared`/`session`/`observe`/`clients`, plain
+//! state):
 //! - `config`: command-line flags and defaults.
 //! - `server`: binds the listener and starts the acceptor, workers and engine.
 //! - `worker`: the per-thread event loop and connection buffers.
@@ -51,6 +52,8 @@
 //! - `exchange`: rounds of per-shard batches, sections, and the merge of
 //!   replies in request order (commands supply their own merges).
 //! - `shared`: server-wide counters and run-time settings.
+//! - `observe`: what operators watch the server through (the slow log,
+//!   MONITOR's subscribers, CLIENT PAUSE), fed by the workers.
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
 //! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as is `script::env`).
@@ -65,6 +68,7 @@ pub mod commands;
 pub mod config;
 pub mod errors;
 pub mod exchange;
+pub mod observe;
 pub mod resp;
 pub mod script;
 pub mod server;

@@ -89,8 +89,16 @@ pub fn start(config: Config) -> io::Result<Server> {
     let listener = listener(&config)?;
     let addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(config, addr, crate::commands::count()));
-    let maxclients = raise_open_files(shared.config.maxclients);
+    let maxclients = config::raise_open_files(shared.config.maxclients);
+    if maxclients < shared.config.maxclients {
+        tracing::warn!(
+            "open-file limit too low: maxclients lowered from {} to {maxclients} \
+             (raise it with ulimit -n, or LimitNOFILE in the service unit)",
+            shared.config.maxclients
+        );
+    }
     shared.maxclients.store(maxclients, Ordering::Relaxed);
+    shards::shard::set_hz(shared.config.hz);
     let (nworkers, nshards) = (shared.workers, shared.shards);
     let config = &shared.config;
 
@@ -149,7 +157,7 @@ pub fn start(config: Config) -> io::Result<Server> {
         "shardcache listening on {addr} version={} workers={nworkers} shards={nshards} pinned={pin} dir={} appendonly={}",
         env!("CARGO_PKG_VERSION"),
         config.dir.display(),
-        if shared.aof_enabled { "yes" } else { "no" },
+        if shared.aof_on() { "yes" } else { "no" },
     );
 
     let acceptor_shared = shared.clone();
@@ -163,42 +171,6 @@ pub fn start(config: Config) -> io::Result<Server> {
         workers,
         acceptor,
     })
-}
-
-/// Descriptors Redis keeps for itself beyond the clients (listeners, files).
-const RESERVED_FDS: u64 = 32;
-
-/// Raises the open-file limit to fit `maxclients` (Redis's
-/// `adjustOpenFilesLimit`) and returns the client count that fits.
-fn raise_open_files(maxclients: u64) -> u64 {
-    let want = maxclients + RESERVED_FDS;
-    let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() else {
-        return maxclients;
-    };
-    if soft >= want {
-        return maxclients;
-    }
-    let target = if hard == rlimit::INFINITY {
-        want
-    } else {
-        want.min(hard)
-    };
-    let got = match rlimit::Resource::NOFILE.set(target, hard) {
-        Ok(()) => target,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot raise the open-file limit");
-            soft
-        }
-    };
-    if got >= want {
-        return maxclients;
-    }
-    let fit = got.saturating_sub(RESERVED_FDS).max(1);
-    tracing::warn!(
-        "open-file limit is {got}: maxclients lowered from {maxclients} to {fit} \
-         (raise it with ulimit -n, or LimitNOFILE in the service unit)"
-    );
-    fit
 }
 
 /// How the acceptor reaches a worker: its queue of (connection, CLIENT ID)
@@ -237,8 +209,9 @@ fn accept_loop(listener: TcpListener, workers: Vec<Handoff>, shared: Arc<Shared>
         if stream.set_nodelay(true).is_err() || stream.set_nonblocking(true).is_err() {
             continue;
         }
-        if shared.config.tcp_keepalive > 0 {
-            let secs = shared.config.tcp_keepalive;
+        let keepalive = shared.tcp_keepalive.load(Ordering::Relaxed);
+        if keepalive > 0 {
+            let secs = keepalive;
             // Redis's `anetKeepAlive`: probes every third of the idle time, three times.
             let ka = socket2::TcpKeepalive::new()
                 .with_time(std::time::Duration::from_secs(secs))

@@ -55,6 +55,10 @@ pub struct Session {
     pub watched: Vec<u16>,
     /// EXEC is dispatching the queued commands (checked as a whole before).
     pub executing: bool,
+    /// CLIENT NO-TOUCH: its commands leave the keys' LRU alone.
+    pub no_touch: bool,
+    /// In MONITOR mode: it is sent every command the server runs.
+    pub monitor: bool,
 }
 
 impl Default for Session {
@@ -84,6 +88,8 @@ impl Session {
             multi: None,
             watched: Vec::new(),
             executing: false,
+            no_touch: false,
+            monitor: false,
         }
     }
 
@@ -98,6 +104,8 @@ impl Session {
         self.reply = ReplyMode::On;
         self.client.names().name.clear();
         self.multi = None;
+        // Redis 7.2's RESET clears CLIENT NO-TOUCH.
+        self.no_touch = false;
     }
 
     /// Records that `shard` holds a WATCH of this connection.
@@ -134,6 +142,8 @@ impl Session {
             db: self.db,
             resp: self.resp,
             no_evict: self.no_evict,
+            no_touch: self.no_touch,
+            monitor: self.monitor,
             last_ms: now_ms,
             qbuf,
             rbs,

@@ -4,12 +4,14 @@
 
 use crate::clients::Registry;
 use crate::config::{self, Config, Password};
+use crate::observe::{Monitors, Pauses, Slowlog};
 use hdrhistogram::Histogram;
 use shards::aof::Fsync;
 use shards::EvictionPolicy;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Latency histograms of one worker, one per command table row, in µs.
@@ -22,6 +24,36 @@ pub fn new_latencies(n: usize) -> Latencies {
         .map(|_| Histogram::new_with_bounds(1, 100_000_000, 2).expect("valid histogram bounds"))
         .collect()
 }
+
+/// One command's counters, kept by one worker (INFO commandstats).
+#[derive(Debug, Default)]
+pub struct CmdStat {
+    /// Calls that ran.
+    pub calls: AtomicU64,
+    /// Microseconds they took (see `exchange::deliver` for what a duration is).
+    pub usec: AtomicU64,
+    /// Calls refused before they ran (arity, NOAUTH, MISCONF, OOM, ...).
+    pub rejected: AtomicU64,
+    /// Calls that ran and replied an error.
+    pub failed: AtomicU64,
+}
+
+/// A command's counters summed over the workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CmdTotals {
+    /// Calls that ran.
+    pub calls: u64,
+    /// Microseconds they took.
+    pub usec: u64,
+    /// Calls refused before they ran.
+    pub rejected: u64,
+    /// Calls that replied an error.
+    pub failed: u64,
+}
+
+/// Error replies per error code (the reply's first word, `ERR`,
+/// `WRONGTYPE`, ...), sorted as Redis's radix tree lists them.
+pub type ErrorCounts = BTreeMap<Vec<u8>, u64>;
 
 /// Counters one worker updates; padded so workers never share a cache line.
 #[derive(Debug)]
@@ -43,6 +75,11 @@ pub struct WorkerStats {
     pub client_mem: AtomicU64,
     /// Bytes its batches and rounds hold while at the worker.
     pub batch_mem: AtomicU64,
+    /// Per-command counters, indexed by command id. Updated once per round
+    /// per command kind (errors as they are encoded); read by INFO.
+    pub cmds: Box<[CmdStat]>,
+    /// Error replies by code; locked once per round that replied errors.
+    pub error_codes: Mutex<ErrorCounts>,
 }
 
 impl WorkerStats {
@@ -56,7 +93,65 @@ impl WorkerStats {
             latency: Mutex::new(new_latencies(commands)),
             client_mem: AtomicU64::new(0),
             batch_mem: AtomicU64::new(0),
+            cmds: (0..commands).map(|_| CmdStat::default()).collect(),
+            error_codes: Mutex::new(ErrorCounts::new()),
         }
+    }
+}
+
+/// Settings CONFIG SET changes that the workers (and the acceptor) apply.
+/// Workers reload them when `Shared::epoch` moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Seconds a connection may stay idle (0: forever).
+    pub timeout: u64,
+    /// TCP keepalive seconds for new connections (0: off).
+    pub tcp_keepalive: u64,
+    /// Shard cron frequency, 1 to 500.
+    pub hz: u32,
+    /// Log verbosity.
+    pub loglevel: config::LogLevel,
+    /// Keys sampled per eviction by the sampling policies.
+    pub maxmemory_samples: u64,
+    /// Largest bulk a client may send.
+    pub proto_max_bulk_len: u64,
+    /// Largest unprocessed input a client may have.
+    pub client_query_buffer_limit: u64,
+    /// Per-command latency histograms are recorded.
+    pub latency_tracking: bool,
+    /// Slow log threshold in µs (-1: off).
+    pub slowlog_log_slower_than: i64,
+    /// Slow log length.
+    pub slowlog_max_len: u64,
+    /// RDB save points, as CONFIG GET prints them (kept, never acted on).
+    pub save: String,
+}
+
+impl Settings {
+    /// The settings the server starts with.
+    pub fn from_config(c: &Config) -> Settings {
+        Settings {
+            timeout: c.timeout,
+            tcp_keepalive: c.tcp_keepalive,
+            hz: c.hz,
+            loglevel: c.loglevel,
+            maxmemory_samples: c.maxmemory_samples,
+            proto_max_bulk_len: c.proto_max_bulk_len,
+            client_query_buffer_limit: c.client_query_buffer_limit,
+            latency_tracking: c.latency_tracking == config::YesNo::Yes,
+            slowlog_log_slower_than: c.slowlog_log_slower_than,
+            slowlog_max_len: c.slowlog_max_len,
+            save: c.save.clone(),
+        }
+    }
+}
+
+/// Applies a log level to the process's logger (installed by `main`).
+pub struct LogReload(pub Box<dyn Fn(config::LogLevel) + Send + Sync>);
+
+impl std::fmt::Debug for LogReload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogReload")
     }
 }
 
@@ -95,13 +190,16 @@ pub struct Shared {
     policy: AtomicU8,
     /// Current appendfsync policy (an `aof::Fsync` code).
     pub appendfsync: AtomicU8,
-    /// True when the AOF is on.
-    pub aof_enabled: bool,
+    /// True while the AOF is on (CONFIG SET appendonly changes it).
+    aof_enabled: AtomicBool,
     /// Whether every shard can write its AOF segment; while one cannot,
     /// write commands are refused with MISCONF before they run.
     pub aof_health: Arc<shards::aof::AofHealth>,
     /// Clients allowed at once (maxclients after the open-file limit).
     pub maxclients: AtomicU64,
+    /// tcp-keepalive for the connections accepted from now on (seconds,
+    /// 0: off; the acceptor reads it per connection).
+    pub tcp_keepalive: AtomicU64,
     /// Connections refused by maxclients (INFO rejected_connections).
     pub rejected_connections: AtomicU64,
     /// protected-mode (CONFIG SET can change it).
@@ -121,6 +219,21 @@ pub struct Shared {
     /// `requirepass` is not empty: read on the request path only by
     /// connections that have not authenticated.
     auth_required: AtomicBool,
+    /// The settings CONFIG SET changes (see `Settings`).
+    settings: Mutex<Settings>,
+    /// Moves whenever something the workers cache changes: the settings,
+    /// MONITOR subscribers, CLIENT PAUSE. Workers load it once per poll
+    /// round and reload what they cache only when it moved.
+    pub epoch: AtomicU64,
+    /// The slow log.
+    pub slowlog: Mutex<Slowlog>,
+    /// MONITOR subscribers and their pending lines.
+    pub monitors: Monitors,
+    /// CLIENT PAUSE.
+    pub pauses: Pauses,
+    /// Changes the log level at run time (CONFIG SET loglevel), when `main`
+    /// installed a reloadable logger.
+    pub log_reload: OnceLock<LogReload>,
 }
 
 impl Shared {
@@ -144,10 +257,11 @@ impl Shared {
             policy: AtomicU8::new(0),
             values: Mutex::new(config.value_limits()),
             appendfsync: AtomicU8::new(config.appendfsync.to_engine().to_code()),
-            aof_enabled: config.aof().is_some(),
+            aof_enabled: AtomicBool::new(config.aof().is_some()),
             aof_health: Arc::default(),
             order: Arc::new(Mutex::new(())),
             maxclients: AtomicU64::new(config.maxclients),
+            tcp_keepalive: AtomicU64::new(config.tcp_keepalive),
             rejected_connections: AtomicU64::new(0),
             protected_mode: AtomicBool::new(config.protected_mode == config::YesNo::Yes),
             registry: Registry::new(workers),
@@ -155,10 +269,47 @@ impl Shared {
             stopping: AtomicBool::new(false),
             auth_required: AtomicBool::new(!config.requirepass.is_empty()),
             requirepass: Mutex::new(config.requirepass.clone()),
+            settings: Mutex::new(Settings::from_config(&config)),
+            epoch: AtomicU64::new(0),
+            slowlog: Mutex::new(Slowlog::default()),
+            monitors: Monitors::new(workers),
+            pauses: Pauses::default(),
+            log_reload: OnceLock::new(),
             config,
         };
         shared.set_policy(shared.config.maxmemory_policy);
         shared
+    }
+
+    /// True while the AOF is on.
+    pub fn aof_on(&self) -> bool {
+        self.aof_enabled.load(Ordering::Relaxed)
+    }
+
+    /// Records that the AOF was turned on or off (the shards are told separately).
+    pub fn set_aof_on(&self, on: bool) {
+        self.aof_enabled.store(on, Ordering::Relaxed);
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the settings and tells the workers.
+    pub fn set_settings(&self, s: Settings) {
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = s;
+        self.bump_epoch();
+    }
+
+    /// Tells the workers to reload what they cache (see `epoch`); they
+    /// notice at their next poll round. Wakes them with `wake` when they
+    /// must act even without traffic (CLIENT UNPAUSE).
+    pub fn bump_epoch(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
     }
 
     /// Every worker's latency histograms merged, per command.
@@ -229,6 +380,55 @@ impl Shared {
         let mut cur = self.requirepass.lock().unwrap_or_else(|p| p.into_inner());
         self.auth_required.store(!p.is_empty(), Ordering::Relaxed);
         *cur = p;
+    }
+
+    /// Every command's counters summed over the workers, by command id.
+    pub fn command_stats(&self) -> Vec<CmdTotals> {
+        let mut all = vec![CmdTotals::default(); self.commands];
+        for w in &self.worker_stats {
+            for (t, c) in all.iter_mut().zip(w.cmds.iter()) {
+                t.calls += c.calls.load(Ordering::Relaxed);
+                t.usec += c.usec.load(Ordering::Relaxed);
+                t.rejected += c.rejected.load(Ordering::Relaxed);
+                t.failed += c.failed.load(Ordering::Relaxed);
+            }
+        }
+        all
+    }
+
+    /// Error replies by code, summed over the workers.
+    pub fn error_stats(&self) -> ErrorCounts {
+        let mut all = ErrorCounts::new();
+        for w in &self.worker_stats {
+            let mine = w.error_codes.lock().unwrap_or_else(|p| p.into_inner());
+            for (code, n) in mine.iter() {
+                *all.entry(code.clone()).or_default() += n;
+            }
+        }
+        all
+    }
+
+    /// CONFIG RESETSTAT's part kept by the workers: command and error
+    /// counts, per-command statistics and latency histograms, traffic.
+    pub fn reset_worker_stats(&self) {
+        for w in &self.worker_stats {
+            w.commands.store(0, Ordering::Relaxed);
+            w.net_in.store(0, Ordering::Relaxed);
+            w.net_out.store(0, Ordering::Relaxed);
+            w.errors.store(0, Ordering::Relaxed);
+            for c in w.cmds.iter() {
+                c.calls.store(0, Ordering::Relaxed);
+                c.usec.store(0, Ordering::Relaxed);
+                c.rejected.store(0, Ordering::Relaxed);
+                c.failed.store(0, Ordering::Relaxed);
+            }
+            w.error_codes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            let mut lat = w.latency.lock().unwrap_or_else(|p| p.into_inner());
+            lat.iter_mut().for_each(|h| h.reset());
+        }
     }
 
     /// Sum of one counter over all workers.

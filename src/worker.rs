@@ -14,7 +14,8 @@
 use crate::clients::Client;
 use crate::commands::{self, Session};
 use crate::config::OutputLimit;
-use crate::exchange::{Effect, ReplySink, Router};
+use crate::exchange::{ConnEvent, Effect, ReplySink, Router};
+use crate::observe::Pause;
 use crate::resp::{encode, Args, Decoded, Decoder};
 use crate::shared::{Shared, WorkerStats};
 use crossbeam_channel::Receiver;
@@ -129,6 +130,9 @@ struct Conn {
     deferred: bool,
     /// Reading stopped because too many replies wait unsent (backpressure).
     paused: bool,
+    /// Its last decoded command waits for a CLIENT PAUSE to end; decoding
+    /// resumes after it ran.
+    postponed: bool,
     /// Unix ms of the last read or write (idle timeout).
     last_ms: u64,
     /// Unix ms since when unsent output has been above the soft limit (0 = not).
@@ -243,6 +247,13 @@ impl ReplySink for Conns {
     fn out(&mut self, token: usize) -> Option<&mut Vec<u8>> {
         self.slots.get_mut(token)?.as_mut().map(|c| &mut c.wbuf)
     }
+
+    fn client(&self, token: usize) -> Option<Arc<Client>> {
+        self.slots
+            .get(token)?
+            .as_ref()
+            .map(|c| c.session.client.clone())
+    }
 }
 
 /// A worker and everything it owns.
@@ -256,8 +267,11 @@ pub struct Worker {
     conns: Conns,
     /// Connections of the rounds just delivered (reused buffer).
     delivered: Vec<usize>,
-    /// When the round being built got its first command (latency tracking).
+    /// When the poll round that builds the current round started: its
+    /// commands' duration counts from here (see `exchange::deliver`).
     round_start: Option<Instant>,
+    /// When the current poll round started.
+    poll_start: Instant,
     touched: Vec<usize>,
     carry: Vec<usize>,
     /// Connections whose current command runs after this round is delivered.
@@ -274,6 +288,17 @@ pub struct Worker {
     /// Incremented by every sweep of idle connections.
     epoch: u32,
     last_sweep: Instant,
+    /// The `Shared::epoch` whose settings this worker applied.
+    settings_epoch: u64,
+    /// The CLIENT PAUSE in force, as this worker last saw it.
+    pause: Option<Pause>,
+    /// Connections whose current command waits for the pause to end, in
+    /// the order they were held.
+    postponed: Vec<usize>,
+    /// This worker's connections in MONITOR mode.
+    monitors: Vec<usize>,
+    /// MONITOR lines waiting to be handed out (reused).
+    feed: Vec<u8>,
 }
 
 impl Worker {
@@ -301,6 +326,14 @@ impl Worker {
             commands::count(),
         );
         router.set_bell(bell);
+        let samples = shared.config.maxmemory_samples;
+        if id == 0 && samples != shards::DEFAULT_EVICTION_SAMPLES as u64 {
+            // The shards start with the default; the first round tells them.
+            router.begin(crate::exchange::NO_CONN, crate::exchange::Merge::AllOk);
+            router.each_shard_op(0, |_| {
+                shards::ops::server::SrvOp::SetSamples(samples.min(u32::MAX as u64) as u32).into()
+            });
+        }
         Ok(Worker {
             id,
             poll,
@@ -310,6 +343,7 @@ impl Worker {
             conns: Conns::default(),
             delivered: Vec::new(),
             round_start: None,
+            poll_start: Instant::now(),
             touched: Vec::new(),
             carry: Vec::new(),
             deferred: Vec::new(),
@@ -327,6 +361,12 @@ impl Worker {
             last_trim: Instant::now(),
             epoch: 0,
             last_sweep: Instant::now(),
+            // Not the server's epoch: the first round loads the settings.
+            settings_epoch: u64::MAX,
+            pause: None,
+            postponed: Vec::new(),
+            monitors: Vec::new(),
+            feed: Vec::new(),
             shared,
         })
     }
@@ -339,7 +379,6 @@ impl Worker {
     /// Runs the event loop until the server stops (`Server::stop`).
     pub fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
-        let sweeps = self.limits.idle_ms > 0 || self.limits.out.soft > 0;
         loop {
             if self.shared.stopping.load(Ordering::Relaxed) {
                 // What the shards still owe this worker comes back first, so
@@ -353,6 +392,11 @@ impl Worker {
             } else {
                 Duration::ZERO
             };
+            if let (Some(p), false) = (self.pause, self.postponed.is_empty()) {
+                // Held commands run when the pause ends.
+                let left = p.end_ms.saturating_sub(shards::clock::unix_ms());
+                timeout = timeout.min(Duration::from_millis(left));
+            }
             if !timeout.is_zero() && self.router.in_flight() {
                 // Nothing to do but wait for the round in flight. Whatever
                 // arrives meanwhile is read at once after it, in one poll,
@@ -370,14 +414,22 @@ impl Worker {
             }
             let now = shards::clock::unix_ms();
             self.now_ms = now;
+            self.poll_start = Instant::now();
+            // The one look at server-wide settings per poll round.
+            if self.shared.epoch.load(Ordering::Relaxed) != self.settings_epoch {
+                self.refresh_settings();
+            }
             // Answers first (encoded, not yet written): their connections
             // may read again, and the round this poll builds goes out
             // before the answers are written at the end of the loop, so the
             // shards execute (and fsync) it while this worker writes.
             self.deliver_ready(false);
             self.submit();
-            if self.track_latency && !self.router.has_pending() {
-                self.round_start = Some(Instant::now());
+            if !self.router.has_pending() {
+                self.round_start = Some(self.poll_start);
+            }
+            if self.pause.is_some_and(|p| p.end_ms <= now) {
+                self.end_pause();
             }
             for token in std::mem::take(&mut self.carry) {
                 self.read_and_dispatch(token, now, false);
@@ -387,6 +439,9 @@ impl Worker {
                 if token == WAKER_TOKEN {
                     self.accept_new();
                     self.kill_queued();
+                    if !self.monitors.is_empty() {
+                        self.feed_monitors_from_inbox();
+                    }
                     continue;
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -400,6 +455,12 @@ impl Worker {
             if !self.unwatch.is_empty() {
                 self.forget_watches();
             }
+            if self.router.has_conn_events() {
+                self.apply_conn_events();
+            }
+            if self.pause.is_none() && !self.postponed.is_empty() {
+                self.resume_postponed();
+            }
             self.submit();
             if !self.deferred.is_empty() {
                 // A deferred command runs alone, after every earlier reply.
@@ -409,13 +470,16 @@ impl Worker {
                     self.run_deferred(token, now);
                 }
             }
+            if self.router.has_feed() {
+                self.hand_out_feed();
+            }
             for i in 0..self.touched.len() {
                 let token = self.touched[i];
                 self.flush(token);
             }
             self.touched.clear();
             if self.last_sweep.elapsed() >= SWEEP_INTERVAL {
-                if sweeps {
+                if self.limits.idle_ms > 0 || self.limits.out.soft > 0 {
                     self.check_limits();
                 }
                 self.sweep();
@@ -485,6 +549,149 @@ impl Worker {
             .store(self.router.buffer_bytes() as u64, Ordering::Relaxed);
     }
 
+    /// Applies the server-wide settings and switches (CONFIG SET, MONITOR,
+    /// CLIENT PAUSE) after `Shared::epoch` moved.
+    fn refresh_settings(&mut self) {
+        self.settings_epoch = self.shared.epoch.load(Ordering::Acquire);
+        let s = self.shared.settings();
+        self.limits.query = s.client_query_buffer_limit as usize;
+        self.limits.max_bulk = s.proto_max_bulk_len as usize;
+        self.limits.idle_ms = s.timeout.saturating_mul(1000);
+        self.track_latency = s.latency_tracking;
+        self.router.gates.slowlog = u64::try_from(s.slowlog_log_slower_than)
+            .ok()
+            .map(|t| (t, s.slowlog_max_len));
+        self.router.gates.monitoring = self.shared.monitors.any();
+        self.pause = self.shared.pauses.current(self.now_ms);
+        self.router.gates.pause = self.pause.map(|p| p.kind);
+    }
+
+    /// The pause this worker saw has ended: held commands run again.
+    fn end_pause(&mut self) {
+        self.pause = None;
+        self.router.gates.pause = None;
+    }
+
+    /// Dispatches again the commands held by a pause that ended, in the
+    /// order they were held; their connections then read on. One whose
+    /// earlier commands are still in flight waits for them (its replies
+    /// stay in order).
+    fn resume_postponed(&mut self) {
+        let now = self.now_ms;
+        for token in std::mem::take(&mut self.postponed) {
+            let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
+                continue;
+            };
+            if !conn.postponed {
+                // Closed meanwhile (the token may serve another connection now).
+                continue;
+            }
+            if conn.inflight {
+                self.postponed.push(token);
+                continue;
+            }
+            conn.postponed = false;
+            if conn.session.close || conn.session.client.killed() {
+                continue;
+            }
+            let before = self.router.pending_len();
+            commands::dispatch(
+                &conn.args,
+                token,
+                &mut conn.session,
+                &mut self.router,
+                &self.shared,
+                now,
+            );
+            if self.router.take_postponed() {
+                conn.postponed = true;
+                self.postponed.push(token);
+            } else if self.router.take_deferred() {
+                conn.deferred = true;
+                self.deferred.push(token);
+            } else {
+                if !conn.args.bigs().is_empty() {
+                    conn.args.clear();
+                }
+                // The commands behind it are still in the read buffer.
+                self.carry.push(token);
+            }
+            if self.router.pending_len() > before {
+                self.router.note_conn(token);
+                conn.inflight = true;
+            }
+            self.touch(token);
+        }
+    }
+
+    /// Connections that entered or left MONITOR mode this round.
+    fn apply_conn_events(&mut self) {
+        for (token, ev) in self.router.take_conn_events() {
+            match ev {
+                ConnEvent::Monitor => {
+                    let open =
+                        matches!(self.conns.slots.get(token), Some(Some(c)) if c.session.monitor);
+                    if open && !self.monitors.contains(&token) {
+                        self.monitors.push(token);
+                        self.shared.monitors.attach(self.id);
+                    }
+                }
+                ConnEvent::Unmonitor => self.unmonitor(token),
+            }
+        }
+        self.shared.bump_epoch();
+    }
+
+    /// Connection `token` is no longer a monitor (RESET, or it closes).
+    fn unmonitor(&mut self, token: usize) {
+        if let Some(i) = self.monitors.iter().position(|&t| t == token) {
+            self.monitors.swap_remove(i);
+            self.shared.monitors.detach(self.id);
+        }
+    }
+
+    /// Hands the MONITOR lines of the rounds just delivered to every
+    /// monitor: this worker's directly, other workers' through their inbox
+    /// (and a wake-up).
+    fn hand_out_feed(&mut self) {
+        let mut feed = std::mem::take(&mut self.feed);
+        feed.clear();
+        self.router.take_feed(&mut feed);
+        for w in 0..self.shared.workers {
+            if !self.shared.monitors.has(w) {
+                continue;
+            }
+            if w == self.id {
+                self.append_to_monitors(&feed);
+            } else if self.shared.monitors.post(w, &feed) {
+                self.shared.registry.wake(w);
+            }
+        }
+        feed.clear();
+        self.feed = feed;
+    }
+
+    /// Lines other workers queued for this worker's monitors.
+    fn feed_monitors_from_inbox(&mut self) {
+        let mut feed = std::mem::take(&mut self.feed);
+        self.shared.monitors.take(self.id, &mut feed);
+        if !feed.is_empty() {
+            self.append_to_monitors(&feed);
+        }
+        feed.clear();
+        self.feed = feed;
+    }
+
+    fn append_to_monitors(&mut self, lines: &[u8]) {
+        for i in 0..self.monitors.len() {
+            let token = self.monitors[i];
+            if let Some(Some(c)) = self.conns.slots.get_mut(token) {
+                c.wbuf.extend_from_slice(lines);
+                self.touch(token);
+            }
+        }
+    }
+
     /// Does what a delivered round asked: SHUTDOWN exits once every shard
     /// flushed its AOF (its own reply is never sent, as in Redis).
     fn apply(effect: Effect) {
@@ -520,7 +727,13 @@ impl Worker {
             self.router.release();
         }
         self.router.exchange();
-        let effect = self.router.deliver(&mut self.conns, &self.shared);
+        self.router.set_start(Some(self.poll_start));
+        let latency = self
+            .track_latency
+            .then(|| &self.shared.worker_stats[self.id].latency);
+        let effect = self
+            .router
+            .deliver_tracked(&mut self.conns, &self.shared, latency);
         Self::apply(effect);
         if let Some(Some(conn)) = self.conns.slots.get_mut(token) {
             if !conn.args.bigs().is_empty() {
@@ -539,7 +752,13 @@ impl Worker {
         let mut close = Vec::new();
         for (token, slot) in self.conns.slots.iter().enumerate() {
             let Some(c) = slot else { continue };
-            if self.limits.idle_ms > 0 && now.saturating_sub(c.last_ms) > self.limits.idle_ms {
+            // As Redis's `clientsCronHandleTimeout`: monitors (replicas to
+            // it) and clients blocked by a pause never time out.
+            let exempt = c.session.monitor || c.postponed;
+            if self.limits.idle_ms > 0
+                && !exempt
+                && now.saturating_sub(c.last_ms) > self.limits.idle_ms
+            {
                 tracing::debug!(token, "closing idle client");
                 close.push(token);
             } else if c.soft_since > 0
@@ -607,6 +826,7 @@ impl Worker {
                 in_round: false,
                 deferred: false,
                 paused: false,
+                postponed: false,
                 last_ms: self.now_ms,
                 soft_since: 0,
                 hup: false,
@@ -790,7 +1010,7 @@ impl Worker {
         let replies_before = self.router.pending_len();
         let mut decoded = 0;
         conn.backlog = false;
-        while !conn.session.close && !conn.deferred {
+        while !conn.session.close && !conn.deferred && !conn.postponed {
             if decoded == budget {
                 conn.backlog = true;
                 self.carry.push(token);
@@ -857,7 +1077,10 @@ impl Worker {
                             &self.shared,
                             now,
                         );
-                        if self.router.take_deferred() {
+                        if self.router.take_postponed() {
+                            conn.postponed = true;
+                            self.postponed.push(token);
+                        } else if self.router.take_deferred() {
                             conn.deferred = true;
                             self.deferred.push(token);
                         } else if !conn.args.bigs().is_empty() {
@@ -1045,6 +1268,10 @@ impl Worker {
             }
         }
         if let Some(mut conn) = self.conns.slots.get_mut(token).and_then(Option::take) {
+            if conn.session.monitor {
+                self.unmonitor(token);
+                self.shared.bump_epoch();
+            }
             let _ = self.poll.registry().deregister(&mut conn.stream);
             let id = conn.session.id;
             self.unwatch

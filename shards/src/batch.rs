@@ -179,6 +179,9 @@ pub struct Queued {
     pub db: u8,
     /// What to do.
     pub op: Op,
+    /// Sent by a CLIENT NO-TOUCH connection: its look-ups leave the keys'
+    /// LRU position and access time alone.
+    pub no_touch: bool,
 }
 
 /// A shard's snapshot for INFO.
@@ -305,8 +308,19 @@ impl Batch {
     /// Appends an op (its arguments already pushed into `args`); returns
     /// its index (the index of its reply).
     pub fn push(&mut self, db: u8, op: Op) -> u32 {
-        self.ops.push(Queued { db, op });
+        self.ops.push(Queued {
+            db,
+            op,
+            no_touch: false,
+        });
         (self.ops.len() - 1) as u32
+    }
+
+    /// Marks op `idx` as sent by a CLIENT NO-TOUCH connection.
+    pub fn set_no_touch(&mut self, idx: u32) {
+        if let Some(q) = self.ops.get_mut(idx as usize) {
+            q.no_touch = true;
+        }
     }
 
     /// The bytes of a reply payload.

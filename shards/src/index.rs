@@ -55,12 +55,40 @@ pub struct Index {
     /// Buckets that may still be filled before a rebuild (deleted ones
     /// count as filled).
     growth_left: usize,
+    /// Mixed into every hash before it picks a bucket, different for every
+    /// index. Entries read out of one index come in its bucket order, which
+    /// is hash order; inserted in that order into another index placing
+    /// them by the same hash, they would pile into one run of buckets while
+    /// it grows, and every insert would probe the whole run (quadratic:
+    /// SUNIONSTORE of a big set, a client copying SMEMBERS into SADD, an
+    /// AOF reloaded after a rewrite).
+    salt: u64,
 }
 
 impl Default for Index {
     fn default() -> Self {
         Index::new()
     }
+}
+
+/// A salt for a new index: a per-process random start, then a counter
+/// through a bijective mixer (every index gets its own).
+fn next_salt() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+    });
+    let mut z = base.wrapping_add(
+        NEXT.fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn max_items(cap: usize) -> usize {
@@ -76,12 +104,18 @@ impl Index {
             cap: 0,
             items: 0,
             growth_left: 0,
+            salt: next_salt(),
         }
     }
 
-    /// An empty index with room for `items` entries before it grows.
-    pub fn with_capacity(items: usize) -> Self {
-        let mut ix = Index::new();
+    /// An empty index with this one's salt and room for `items` entries
+    /// before it grows: for moving this index's entries in its own order
+    /// while keeping their order (a SCAN cursor of one is one of the other).
+    pub fn sized_like(&self, items: usize) -> Self {
+        let mut ix = Index {
+            salt: self.salt,
+            ..Index::new()
+        };
         if items > 0 {
             let mut cap = 0;
             while max_items(cap) < items {
@@ -112,9 +146,16 @@ impl Index {
         self.cap
     }
 
+    /// The hash as this index orders buckets: salted, then multiplied so
+    /// that its high bits, which pick the bucket, depend on all of it.
+    #[inline]
+    fn mixed(&self, hash: u64) -> u64 {
+        (hash ^ self.salt).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
     #[inline]
     fn home(&self, hash: u64) -> usize {
-        (((hash >> 32) * self.cap as u64) >> 32) as usize
+        (((self.mixed(hash) >> 32) * self.cap as u64) >> 32) as usize
     }
 
     #[inline]
@@ -306,7 +347,7 @@ impl Index {
         let take = |b: usize, f: &mut dyn FnMut(u32)| {
             if self.ctrl[b] & 0x80 == 0 {
                 let v = self.vals[b];
-                let prefix = hash_of(v) >> 32;
+                let prefix = self.mixed(hash_of(v)) >> 32;
                 if prefix >= cursor as u64 && prefix < end {
                     f(v);
                 }
@@ -615,5 +656,29 @@ mod tests {
             assert_eq!(seen.len(), live.len(), "round {round}");
             assert!(seen.values().all(|&n| n == 1));
         }
+    }
+
+    /// Every index orders the same hashes its own way, so entries copied out
+    /// of one in its order never arrive at another in its own bucket order
+    /// (which would pile them into one run while it grows).
+    #[test]
+    fn indexes_order_the_same_hashes_differently() {
+        let order = || {
+            let mut ix = Index::new();
+            for k in 0..5000u32 {
+                ix.insert(h(k), k, |p| h(p));
+            }
+            let mut out = Vec::new();
+            let mut cursor = 0;
+            loop {
+                match ix.scan(cursor, 500, h, |v| out.push(v)) {
+                    Some(c) if c != 0 => cursor = c,
+                    _ => break,
+                }
+            }
+            assert_eq!(out.len(), 5000);
+            out
+        };
+        assert_ne!(order(), order());
     }
 }

@@ -59,7 +59,7 @@ pub use engine::{Engine, EngineConfig, LoadReport, Port};
 pub use error::Error;
 pub use keyspace::{
     EvictionPolicy, Expiry, Limits, Lookup, OutOfMemory, Store, StrEncoding, ValueRef, WrongType,
-    NUM_DBS,
+    DEFAULT_EVICTION_SAMPLES, NUM_DBS,
 };
 pub use ops::Op;
 pub use value::{Kind, Object, ValueLimits};

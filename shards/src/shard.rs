@@ -13,12 +13,23 @@ use crate::keyspace::Store;
 use crate::ops::{self, Persist};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How often idle shards sample keys with a TTL and tick the AOF.
-const TICK: Duration = Duration::from_millis(100);
+/// How many times a second shards sample keys with a TTL and tick the AOF
+/// (Redis's `hz`, 1 to 500, default 10). Process-wide, as Redis's is.
+static HZ: AtomicU32 = AtomicU32::new(10);
+
+/// Sets how many times a second every shard runs its cron (CONFIG SET hz).
+pub fn set_hz(hz: u32) {
+    HZ.store(hz.clamp(1, 500), Ordering::Relaxed);
+}
+
+/// The interval between two crons of a shard.
+fn tick() -> Duration {
+    Duration::from_micros(1_000_000 / HZ.load(Ordering::Relaxed).max(1) as u64)
+}
 /// How long a shard with a rewrite in progress waits for batches before its
 /// next rewrite step (a batch that arrives wakes it at once).
 const REWRITE_TICK: Duration = Duration::from_millis(1);
@@ -154,6 +165,7 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
     let mut held_by: Option<usize> = None;
     let mut last_tick = Instant::now();
     loop {
+        let tick = tick();
         // A rewrite in progress advances between batches; do not sleep on it.
         let rewriting = persist.aof.as_ref().is_some_and(|a| a.rewriting());
         let runnable = held_by.is_none() && !waiting.is_empty();
@@ -162,7 +174,7 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
         } else if rewriting {
             REWRITE_TICK
         } else {
-            TICK
+            tick
         };
         match rx.try_recv() {
             Ok(b) => waiting.push_back(b),
@@ -208,8 +220,8 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
         }
         // Expiry and rewrite steps change or walk the data: not inside a
         // section, which must see the shard exactly as it left it.
-        if held_by.is_none() && (rewriting || last_tick.elapsed() >= TICK) {
-            if last_tick.elapsed() >= TICK {
+        if held_by.is_none() && (rewriting || last_tick.elapsed() >= tick) {
+            if last_tick.elapsed() >= tick {
                 store.active_expire(clock::unix_ms(), EXPIRE_BUDGET);
                 // Between groups, nothing to roll back: free what it removed.
                 store.forget();
@@ -221,6 +233,7 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             if let Some(aof) = persist.aof.as_mut() {
                 aof.tick(&mut persist.log, &store);
             }
+            crate::aof::switch::after_tick(persist.aof.as_mut());
         }
     }
 }

@@ -4,17 +4,21 @@
 use super::spec::{flags::*, Command};
 use super::{container, Ctx};
 use crate::config;
-use crate::exchange::Merge;
+use crate::exchange::{error_of, Completion, Finish, Merge};
 use crate::resp::encode;
+use shards::aof::switch::Enabling;
 use shards::aof::Fsync;
 use shards::ops::server::SrvOp;
+use shards::Reply;
 use shards::{EvictionPolicy, Limits};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Every parameter CONFIG GET knows, with its current value.
 fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
     let s = ctx.shared;
     let c = &s.config;
+    let set = s.settings();
     let dir = std::path::absolute(&c.dir).unwrap_or_else(|_| c.dir.clone());
     let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
     let values = s.value_limits();
@@ -24,7 +28,7 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("databases", shards::NUM_DBS.to_string()),
         ("maxmemory", s.maxmemory.load(Ordering::Relaxed).to_string()),
         ("maxmemory-policy", s.policy().name().to_string()),
-        ("maxmemory-samples", "5".to_string()),
+        ("maxmemory-samples", set.maxmemory_samples.to_string()),
         ("maxmemory-eviction-tenacity", "10".to_string()),
         ("maxmemory-clients", "0".to_string()),
         ("max-keys", s.max_keys.load(Ordering::Relaxed).to_string()),
@@ -48,8 +52,8 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             "set-max-intset-entries",
             values.set.max_intset_entries.to_string(),
         ),
-        ("save", String::new()),
-        ("appendonly", yes_no(c.appendonly == config::YesNo::Yes)),
+        ("save", set.save.clone()),
+        ("appendonly", yes_no(s.aof_on())),
         ("appendfsync", s.appendfsync().name().to_string()),
         (
             "auto-aof-rewrite-percentage",
@@ -69,14 +73,14 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             "maxclients",
             s.maxclients.load(Ordering::Relaxed).to_string(),
         ),
-        ("timeout", c.timeout.to_string()),
-        ("tcp-keepalive", c.tcp_keepalive.to_string()),
+        ("timeout", set.timeout.to_string()),
+        ("tcp-keepalive", set.tcp_keepalive.to_string()),
         ("tcp-backlog", config::BACKLOG.to_string()),
-        ("hz", "10".to_string()),
-        ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
+        ("hz", set.hz.to_string()),
+        ("proto-max-bulk-len", set.proto_max_bulk_len.to_string()),
         (
             "client-query-buffer-limit",
-            c.client_query_buffer_limit.to_string(),
+            set.client_query_buffer_limit.to_string(),
         ),
         ("client-output-buffer-limit", {
             let l = c.client_output_buffer_limit;
@@ -96,11 +100,8 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             "protected-mode",
             yes_no(s.protected_mode.load(Ordering::Relaxed)),
         ),
-        (
-            "latency-tracking",
-            yes_no(c.latency_tracking == config::YesNo::Yes),
-        ),
-        ("loglevel", "notice".to_string()),
+        ("latency-tracking", yes_no(set.latency_tracking)),
+        ("loglevel", set.loglevel.name().to_string()),
         ("logfile", String::new()),
         ("daemonize", "no".to_string()),
         ("supervised", "no".to_string()),
@@ -111,8 +112,11 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("slave-read-only", "yes".to_string()),
         ("min-replicas-to-write", "0".to_string()),
         ("notify-keyspace-events", String::new()),
-        ("slowlog-log-slower-than", "10000".to_string()),
-        ("slowlog-max-len", "128".to_string()),
+        (
+            "slowlog-log-slower-than",
+            set.slowlog_log_slower_than.to_string(),
+        ),
+        ("slowlog-max-len", set.slowlog_max_len.to_string()),
         ("latency-monitor-threshold", "0".to_string()),
         ("lua-time-limit", "5000".to_string()),
         ("busy-reply-threshold", "5000".to_string()),
@@ -160,15 +164,126 @@ fn config_get(ctx: &mut Ctx) {
     });
 }
 
-/// CONFIG SET for the parameters that can change at run time: maxmemory,
-/// maxmemory-policy, max-keys, appendfsync and requirepass. All pairs are
-/// validated before any applies.
+/// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
+/// `ziplist` names) is a parameter of its own for duplicate checks and
+/// error messages, and sets the same value.
+const SETTABLE: [&str; 24] = [
+    "hash-max-listpack-entries",
+    "hash-max-ziplist-entries",
+    "hash-max-listpack-value",
+    "hash-max-ziplist-value",
+    "set-max-intset-entries",
+    "maxmemory",
+    "maxmemory-policy",
+    "max-keys",
+    "appendfsync",
+    "requirepass",
+    "protected-mode",
+    "timeout",
+    "maxclients",
+    "tcp-keepalive",
+    "hz",
+    "loglevel",
+    "maxmemory-samples",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "latency-tracking",
+    "appendonly",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "save",
+];
+
+/// Redis's numeric config check: an integer (`string2ll`) within bounds.
+fn int_in(value: &[u8], min: i64, max: i64) -> Result<i64, String> {
+    let v = super::parse_int(value).ok_or("argument couldn't be parsed into an integer")?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+/// Redis's memory config check: a memory value (`memtoull`) within bounds.
+fn memory_in(value: &[u8], min: u64, max: u64) -> Result<u64, String> {
+    let text = std::str::from_utf8(value).map_err(|_| "argument must be a memory value")?;
+    if text.starts_with('-') {
+        return Err("argument must be a memory value".into());
+    }
+    let v = config::parse_memory(text).map_err(|_| "argument must be a memory value")?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+/// Redis's boolean config check.
+fn yes_no(value: &[u8]) -> Result<bool, String> {
+    if value.eq_ignore_ascii_case(b"yes") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case(b"no") {
+        Ok(false)
+    } else {
+        Err("argument must be 'yes' or 'no'".into())
+    }
+}
+
+/// CONFIG SET parameter value [parameter value ...], as Redis 7.0's
+/// `configSetCommand`: every name is checked first (unknown, immutable,
+/// given twice: the first problem is the error), then every value is
+/// parsed; only when all are valid does anything change (all or nothing).
 fn config_set(ctx: &mut Ctx) {
     if ctx.args.len() % 2 != 0 {
         ctx.syntax_error();
         return;
     }
     let s = ctx.shared;
+    let known = config_params(ctx);
+    let failed = |name: &str, why: &str| {
+        format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    };
+    // Names first.
+    let mut names: Vec<&'static str> = Vec::new();
+    let mut problem: Option<String> = None;
+    for i in (2..ctx.args.len()).step_by(2) {
+        let given = ctx.args.get(i);
+        let given_text = String::from_utf8_lossy(given);
+        let settable = SETTABLE
+            .iter()
+            .find(|n| n.as_bytes().eq_ignore_ascii_case(given));
+        if settable == Some(&"requirepass") {
+            // A password never shows in MONITOR or the slow log, even
+            // when the command fails.
+            ctx.router.redact(i + 1);
+        }
+        if problem.is_some() {
+            continue;
+        }
+        match settable {
+            None if known
+                .iter()
+                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(given)) =>
+            {
+                problem = Some(failed(&given_text, "can't set immutable config"));
+            }
+            None => {
+                problem = Some(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{given_text}'"
+                ));
+            }
+            Some(n) if names.contains(n) => {
+                problem = Some(failed(&given_text, "duplicate parameter"));
+            }
+            Some(n) => names.push(n),
+        }
+    }
+    if let Some(msg) = problem {
+        return ctx.error(&msg);
+    }
+    // Then values, into copies of what is in force.
     let mut maxmemory = s.maxmemory.load(Ordering::Relaxed);
     let mut policy = s.policy();
     let mut max_keys = s.max_keys.load(Ordering::Relaxed);
@@ -176,84 +291,96 @@ fn config_set(ctx: &mut Ctx) {
     let mut values = s.value_limits();
     let mut requirepass = None;
     let mut protected = None;
-    let mut seen: Vec<String> = Vec::new();
-    let mut i = 2;
-    while i < ctx.args.len() {
-        let given = String::from_utf8_lossy(ctx.args.get(i)).to_string();
-        let name = given.to_ascii_lowercase();
-        let value = String::from_utf8_lossy(ctx.args.get(i + 1)).to_string();
-        let failed = |why: &str| {
-            format!("ERR CONFIG SET failed (possibly related to argument '{given}') - {why}")
+    let mut maxclients = None;
+    let mut appendonly = None;
+    let old = s.settings();
+    let mut set = old.clone();
+    for (k, name) in names.iter().enumerate() {
+        let raw = ctx.args.get(3 + 2 * k);
+        let value = String::from_utf8_lossy(raw);
+        let parsed: Result<(), String> = match *name {
+            "maxmemory" => config::parse_memory(&value)
+                .map(|v| maxmemory = v)
+                .map_err(|_| "argument must be a memory value".into()),
+            "max-keys" => value
+                .parse::<u64>()
+                .map(|v| max_keys = v)
+                .map_err(|_| "argument couldn't be parsed into an integer".into()),
+            "appendfsync" => Fsync::parse(&value).map(|f| fsync = f).ok_or_else(|| {
+                "argument(s) must be one of the following: always, everysec, no".into()
+            }),
+            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => {
+                int_in(raw, 0, i64::MAX).map(|n| values.hash.max_listpack_entries = n as usize)
+            }
+            "hash-max-listpack-value" | "hash-max-ziplist-value" => {
+                int_in(raw, 0, i64::MAX).map(|n| values.hash.max_listpack_value = n as usize)
+            }
+            "set-max-intset-entries" => {
+                int_in(raw, 0, i64::MAX).map(|n| values.set.max_intset_entries = n as usize)
+            }
+            "requirepass" => {
+                requirepass = Some(config::Password::new(raw));
+                Ok(())
+            }
+            "protected-mode" => yes_no(raw).map(|b| protected = Some(b)),
+            // Redis's list in Redis's order, less the LFU policies,
+            // which shardcache does not implement.
+            "maxmemory-policy" => EvictionPolicy::parse(&value).map(|p| policy = p).ok_or_else(|| {
+                "argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, allkeys-lru, allkeys-random, noeviction".into()
+            }),
+            "timeout" => int_in(raw, 0, i32::MAX as i64).map(|v| set.timeout = v as u64),
+            "maxclients" => int_in(raw, 1, u32::MAX as i64).map(|v| maxclients = Some(v as u64)),
+            "tcp-keepalive" => {
+                int_in(raw, 0, i32::MAX as i64).map(|v| set.tcp_keepalive = v as u64)
+            }
+            // Redis clamps hz rather than refusing it.
+            "hz" => int_in(raw, 0, i32::MAX as i64).map(|v| set.hz = v.clamp(1, 500) as u32),
+            "loglevel" => config::LogLevel::parse(&value)
+                .map(|l| set.loglevel = l)
+                .ok_or_else(|| {
+                    "argument(s) must be one of the following: debug, verbose, notice, warning"
+                        .into()
+                }),
+            "maxmemory-samples" => {
+                int_in(raw, 1, i32::MAX as i64).map(|v| set.maxmemory_samples = v as u64)
+            }
+            "proto-max-bulk-len" => memory_in(raw, 1 << 20, i64::MAX as u64)
+                .map(|v| set.proto_max_bulk_len = v),
+            "client-query-buffer-limit" => memory_in(raw, 1 << 20, i64::MAX as u64)
+                .map(|v| set.client_query_buffer_limit = v),
+            "latency-tracking" => yes_no(raw).map(|b| set.latency_tracking = b),
+            "appendonly" => yes_no(raw).map(|b| appendonly = Some(b)),
+            "slowlog-log-slower-than" => {
+                int_in(raw, -1, i64::MAX).map(|v| set.slowlog_log_slower_than = v)
+            }
+            "slowlog-max-len" => {
+                int_in(raw, 0, i64::MAX).map(|v| set.slowlog_max_len = v as u64)
+            }
+            "save" => config::parse_save(&value).map(|v| set.save = v),
+            _ => Ok(()),
         };
-        // An alias names the same parameter (Redis 7's ziplist names).
-        let canonical = name.replace("-ziplist-", "-listpack-");
-        if seen.contains(&canonical) {
-            return ctx.error(&failed("duplicate parameter"));
+        if let Err(why) = parsed {
+            return ctx.error(&failed(name, &why));
         }
-        seen.push(canonical.clone());
-        let size = |v: &str| -> Result<usize, String> {
-            match v.parse::<i64>() {
-                Err(_) => Err(failed("argument couldn't be parsed into an integer")),
-                Ok(n) if n < 0 => Err(failed(
-                    "argument must be between 0 and 9223372036854775807 inclusive",
-                )),
-                Ok(n) => Ok(n as usize),
-            }
-        };
-        match name.as_str() {
-            "maxmemory" => match config::parse_memory(&value) {
-                Ok(v) => maxmemory = v,
-                Err(_) => return ctx.error(&failed("argument must be a memory value")),
-            },
-            "max-keys" => match value.parse::<u64>() {
-                Ok(v) => max_keys = v,
-                Err(_) => return ctx.error(&failed("argument couldn't be parsed into an integer")),
-            },
-            "appendfsync" => match Fsync::parse(&value) {
-                Some(f) => fsync = f,
-                None => {
-                    return ctx.error(&failed(
-                        "argument(s) must be one of the following: always, everysec, no",
-                    ))
-                }
-            },
-            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => match size(&value) {
-                Ok(n) => values.hash.max_listpack_entries = n,
-                Err(e) => return ctx.error(&e),
-            },
-            "hash-max-listpack-value" | "hash-max-ziplist-value" => match size(&value) {
-                Ok(n) => values.hash.max_listpack_value = n,
-                Err(e) => return ctx.error(&e),
-            },
-            "set-max-intset-entries" => match size(&value) {
-                Ok(n) => values.set.max_intset_entries = n,
-                Err(e) => return ctx.error(&e),
-            },
-            "requirepass" => requirepass = Some(crate::config::Password::new(ctx.args.get(i + 1))),
-            "protected-mode" => match value.to_ascii_lowercase().as_str() {
-                "yes" => protected = Some(true),
-                "no" => protected = Some(false),
-                _ => return ctx.error(&failed("argument must be 'yes' or 'no'")),
-            },
-            "maxmemory-policy" => match EvictionPolicy::parse(&value) {
-                Some(p) => policy = p,
-                None => {
-                    // Redis's list in Redis's order, less the LFU policies,
-                    // which shardcache does not implement.
-                    let why = "argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, allkeys-lru, allkeys-random, noeviction";
-                    return ctx.error(&failed(why));
-                }
-            },
-            _ if config_params(ctx).iter().any(|(n, _)| *n == name) => {
-                return ctx.error(&failed("can't set immutable config"));
-            }
-            _ => {
-                let msg =
-                    format!("ERR Unknown option or number of arguments for CONFIG SET - '{given}'");
-                return ctx.error(&msg);
-            }
+    }
+    // What can still fail is checked before anything changes.
+    if let Some(n) = maxclients {
+        let fit = config::raise_open_files(n);
+        if fit < n {
+            let why = format!(
+                "The operating system is not able to handle the specified number of clients, try with {fit}"
+            );
+            return ctx.error(&failed("maxclients", &why));
         }
-        i += 2;
+    }
+    let switch = match appendonly.map(|on| persistence_switch_check(ctx, on)) {
+        None => AofSwitch::Keep,
+        Some(Ok(switch)) => switch,
+        Some(Err(why)) => return ctx.error(&failed("appendonly", &why)),
+    };
+    // Everything is valid: apply.
+    if let Some(n) = maxclients {
+        s.maxclients.store(n, Ordering::Relaxed);
     }
     s.maxmemory.store(maxmemory, Ordering::Relaxed);
     s.max_keys.store(max_keys, Ordering::Relaxed);
@@ -266,8 +393,27 @@ fn config_set(ctx: &mut Ctx) {
     if let Some(on) = protected {
         s.protected_mode.store(on, Ordering::Relaxed);
     }
+    s.tcp_keepalive.store(set.tcp_keepalive, Ordering::Relaxed);
+    if set.hz != old.hz {
+        shards::shard::set_hz(set.hz);
+    }
+    if set.loglevel != old.loglevel {
+        if let Some(reload) = s.log_reload.get() {
+            (reload.0)(set.loglevel);
+        }
+    }
+    let samples = set.maxmemory_samples.min(u32::MAX as u64) as u32;
+    if set != old {
+        s.set_settings(set);
+    }
     let n = ctx.router.shards();
-    ctx.router.begin(ctx.conn, Merge::AllOk);
+    ctx.router.begin(
+        ctx.conn,
+        Merge::Call(Completion {
+            run: config_set_done,
+            arg: 0,
+        }),
+    );
     for shard in 0..n {
         let limits = Limits {
             maxmemory: config::split_even(maxmemory, n, shard) as usize,
@@ -279,22 +425,99 @@ fn config_set(ctx: &mut Ctx) {
             .shard_op(shard, 0, |_| SrvOp::SetLimits(limits).into());
         ctx.router
             .shard_op(shard, 0, |_| SrvOp::SetFsync(fsync).into());
+        ctx.router
+            .shard_op(shard, 0, |_| SrvOp::SetSamples(samples).into());
+    }
+    persistence_switch(ctx, switch);
+}
+
+/// What CONFIG SET appendonly changes.
+enum AofSwitch {
+    /// Nothing: it is so already.
+    Keep,
+    /// Turn it on: this generation.
+    On(Arc<Enabling>),
+    /// Turn it off.
+    Off,
+}
+
+/// Prepares `appendonly` `on` (the new generation's name is chosen now, so
+/// a directory that cannot be read fails the whole CONFIG SET).
+fn persistence_switch_check(ctx: &Ctx, on: bool) -> Result<AofSwitch, String> {
+    if on == ctx.shared.aof_on() {
+        return Ok(AofSwitch::Keep);
+    }
+    if !on {
+        return Ok(AofSwitch::Off);
+    }
+    let s = ctx.shared;
+    let mut cfg = s.config.aof_settings();
+    cfg.fsync = s.appendfsync();
+    let fingerprint = shards::route::Router::new(s.shards).fingerprint();
+    Enabling::new(cfg, s.shards, fingerprint, s.aof_health.clone())
+        .map(|e| AofSwitch::On(Arc::new(e)))
+}
+
+/// Sends every shard its part of turning the AOF on or off.
+fn persistence_switch(ctx: &mut Ctx, switch: AofSwitch) {
+    match switch {
+        AofSwitch::Keep => {}
+        AofSwitch::Off => {
+            ctx.shared.set_aof_on(false);
+            ctx.router.each_shard_op(0, |_| SrvOp::AofOff.into());
+        }
+        AofSwitch::On(enabling) => {
+            ctx.shared.set_aof_on(true);
+            for shard in 0..ctx.router.shards() {
+                let enabling = enabling.clone();
+                ctx.router.shard_op(shard, 0, move |_| {
+                    SrvOp::AofOn {
+                        enabling,
+                        shard: shard as u32,
+                    }
+                    .into()
+                });
+            }
+        }
     }
 }
 
-/// CONFIG RESETSTAT
-fn config_resetstat(ctx: &mut Ctx) {
-    for w in &ctx.shared.worker_stats {
-        w.commands.store(0, Ordering::Relaxed);
-        w.net_in.store(0, Ordering::Relaxed);
-        w.net_out.store(0, Ordering::Relaxed);
-        w.errors.store(0, Ordering::Relaxed);
-        let mut lat = w.latency.lock().unwrap_or_else(|p| p.into_inner());
-        lat.iter_mut().for_each(|h| h.reset());
+/// CONFIG SET's reply once every shard applied it: only turning the AOF on
+/// can fail there (its segment cannot be created).
+fn config_set_done(f: &mut Finish) {
+    match f.subs.iter().find_map(|(_, r)| match r {
+        Reply::Err(shards::Error::Misconf(why)) => Some(why.clone()),
+        _ => None,
+    }) {
+        Some(why) => encode::error(
+            f.out,
+            &format!("ERR CONFIG SET failed (possibly related to argument 'appendonly') - {why}"),
+        ),
+        None => encode::ok(f.out),
     }
+}
+
+/// CONFIG RESETSTAT: the counters are cleared when its reply is encoded,
+/// so the commands before it in its round are cleared too, and it counts
+/// itself after, as in Redis.
+fn config_resetstat(ctx: &mut Ctx) {
     ctx.shared.total_connections.store(0, Ordering::Relaxed);
-    ctx.router.begin(ctx.conn, Merge::AllOk);
+    ctx.router.begin(
+        ctx.conn,
+        Merge::Call(Completion {
+            run: resetstat_done,
+            arg: 0,
+        }),
+    );
     ctx.router.each_shard_op(0, |_| SrvOp::ResetStats.into());
+}
+
+fn resetstat_done(f: &mut Finish) {
+    f.shared.reset_worker_stats();
+    match f.subs.iter().find_map(|(_, r)| error_of(r)) {
+        Some(e) => encode::error(f.out, &e),
+        None => encode::ok(f.out),
+    }
 }
 
 /// CONFIG REWRITE
@@ -307,6 +530,34 @@ fn config_rewrite(ctx: &mut Ctx) {
         },
     }
 }
+
+/// The parameters CONFIG REWRITE writes back: always, or (with a default)
+/// only when they are in the file already or differ from their default,
+/// as Redis leaves defaults out.
+const REWRITTEN: [(&str, Option<&str>); 22] = [
+    ("maxmemory", None),
+    ("maxmemory-policy", None),
+    ("max-keys", None),
+    ("appendfsync", None),
+    ("requirepass", None),
+    ("protected-mode", None),
+    ("timeout", Some("0")),
+    ("maxclients", Some("10000")),
+    ("tcp-keepalive", Some("300")),
+    ("hz", Some("10")),
+    ("loglevel", Some("notice")),
+    ("maxmemory-samples", Some("5")),
+    ("proto-max-bulk-len", Some("536870912")),
+    ("client-query-buffer-limit", Some("1073741824")),
+    ("latency-tracking", Some("yes")),
+    ("appendonly", Some("yes")),
+    ("slowlog-log-slower-than", Some("10000")),
+    ("slowlog-max-len", Some("128")),
+    ("save", Some("")),
+    ("hash-max-listpack-entries", Some("512")),
+    ("hash-max-listpack-value", Some("64")),
+    ("set-max-intset-entries", Some("512")),
+];
 
 /// CONFIG REWRITE: the parameters CONFIG SET can change are written back to
 /// the `--config` file with their current values; every other line, comments
@@ -333,16 +584,8 @@ fn rewrite_config(ctx: &Ctx, path: &std::path::Path) -> std::io::Result<()> {
             v
         }
     };
-    let names = [
-        "maxmemory",
-        "maxmemory-policy",
-        "max-keys",
-        "appendfsync",
-        "requirepass",
-        "protected-mode",
-    ];
     let text = std::fs::read_to_string(path)?;
-    let mut done = [false; 6];
+    let mut done = [false; REWRITTEN.len()];
     let mut out = String::with_capacity(text.len() + 128);
     for line in text.lines() {
         let key = line
@@ -350,11 +593,12 @@ fn rewrite_config(ctx: &Ctx, path: &std::path::Path) -> std::io::Result<()> {
             .next()
             .unwrap_or("")
             .to_ascii_lowercase();
-        match names.iter().position(|n| *n == key) {
+        match REWRITTEN.iter().position(|(n, _)| *n == key) {
             Some(i) if !line.trim_start().starts_with('#') => {
                 if !done[i] {
                     done[i] = true;
-                    out.push_str(&format!("{} {}\n", names[i], quote(value_of(names[i]))));
+                    let name = REWRITTEN[i].0;
+                    out.push_str(&format!("{name} {}\n", quote(value_of(name))));
                 }
             }
             _ => {
@@ -363,10 +607,12 @@ fn rewrite_config(ctx: &Ctx, path: &std::path::Path) -> std::io::Result<()> {
             }
         }
     }
-    for (i, name) in names.iter().enumerate() {
-        let unset_password = *name == "requirepass" && value_of(name).is_empty();
-        if !done[i] && !unset_password {
-            out.push_str(&format!("{name} {}\n", quote(value_of(name))));
+    for (i, (name, default)) in REWRITTEN.iter().enumerate() {
+        let value = value_of(name);
+        let unset_password = *name == "requirepass" && value.is_empty();
+        let is_default = default.is_some_and(|d| d == value);
+        if !done[i] && !unset_password && !is_default {
+            out.push_str(&format!("{name} {}\n", quote(value)));
         }
     }
     let tmp = path.with_extension("rewrite-tmp");

@@ -7,6 +7,8 @@
 use super::spec::{flags::*, Command};
 use super::{container, parse_int, Ctx, ReplyMode};
 use crate::clients::Client;
+use crate::exchange::ConnEvent;
+use crate::observe::PauseKind;
 use crate::resp::encode;
 use std::sync::Arc;
 
@@ -31,6 +33,10 @@ fn auth(ctx: &mut Ctx) {
         3 => (ctx.args.get(1), ctx.args.get(2)),
         _ => return ctx.syntax_error(),
     };
+    // MONITOR and the slow log never show what follows AUTH.
+    for i in 1..ctx.args.len() {
+        ctx.router.redact(i);
+    }
     if ctx.args.len() == 2 && !ctx.shared.auth_required() {
         return ctx.error(
             "ERR AUTH <password> called without any password configured for the default user. \
@@ -64,6 +70,8 @@ fn hello(ctx: &mut Ctx) {
         let opt = args.get(j);
         let more = args.len() - 1 - j;
         if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
+            ctx.router.redact(j + 1);
+            ctx.router.redact(j + 2);
             auth = Some((args.get(j + 1), args.get(j + 2)));
             j += 3;
         } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
@@ -145,6 +153,10 @@ fn quit(ctx: &mut Ctx) {
 fn reset(ctx: &mut Ctx) {
     // The session's WATCHes live in the shards: forget them there too.
     super::txn::forget_watches(ctx, crate::exchange::NO_CONN);
+    if ctx.session.monitor {
+        ctx.session.monitor = false;
+        ctx.router.conn_event(ctx.conn, ConnEvent::Unmonitor);
+    }
     ctx.session.reset(ctx.shared);
     ctx.sync_reply_flags();
     ctx.reply(|out| encode::simple(out, "RESET"));
@@ -205,6 +217,75 @@ fn client_no_evict(ctx: &mut Ctx) {
     ctx.reply(encode::ok);
 }
 
+/// CLIENT NO-TOUCH ON|OFF (Redis 7.2): while on, this connection's
+/// commands leave the LRU position and idle time of the keys they read
+/// alone (TOUCH still touches).
+fn client_no_touch(ctx: &mut Ctx) {
+    let arg = ctx.args.get(2);
+    if arg.eq_ignore_ascii_case(b"on") {
+        ctx.session.no_touch = true;
+    } else if arg.eq_ignore_ascii_case(b"off") {
+        ctx.session.no_touch = false;
+    } else {
+        return ctx.syntax_error();
+    }
+    ctx.reply(encode::ok);
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: the commands it holds back (all, or
+/// those that may write) wait, on every worker, until the pause ends or
+/// CLIENT UNPAUSE; monitors are never held (replicas to Redis).
+fn client_pause(ctx: &mut Ctx) {
+    if ctx.args.len() > 4 {
+        let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        msg.extend_from_slice(ctx.args.get(1));
+        msg.extend_from_slice(b"'. Try CLIENT HELP.");
+        return ctx.reply(|out| encode::error_bytes(out, &msg));
+    }
+    // Redis checks the mode before the timeout.
+    let kind = if ctx.args.len() == 4 {
+        let mode = ctx.args.get(3);
+        if mode.eq_ignore_ascii_case(b"write") {
+            PauseKind::Write
+        } else if mode.eq_ignore_ascii_case(b"all") {
+            PauseKind::All
+        } else {
+            return ctx.error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+        }
+    } else {
+        PauseKind::All
+    };
+    let Some(ms) = parse_int(ctx.args.get(2)) else {
+        return ctx.error("ERR timeout is not an integer or out of range");
+    };
+    if ms < 0 {
+        return ctx.error("ERR timeout is negative");
+    }
+    // A zero timeout is no end time: only the kind of a pause in force may change.
+    let end = if ms == 0 {
+        0
+    } else {
+        ctx.now_ms.saturating_add(ms as u64)
+    };
+    let shared = ctx.shared;
+    shared.pauses.pause(end, kind, ctx.now_ms);
+    shared.bump_epoch();
+    // Held from this worker's next command on; the others see it at their
+    // next poll round.
+    ctx.router.gates.pause = shared.pauses.current(ctx.now_ms).map(|p| p.kind);
+    ctx.reply(encode::ok);
+}
+
+/// CLIENT UNPAUSE: held commands run at once, on every worker.
+fn client_unpause(ctx: &mut Ctx) {
+    let shared = ctx.shared;
+    shared.pauses.unpause();
+    shared.bump_epoch();
+    shared.registry.wake_all();
+    ctx.router.gates.pause = None;
+    ctx.reply(encode::ok);
+}
+
 fn client_reply(ctx: &mut Ctx) {
     let arg = ctx.args.get(2);
     if arg.eq_ignore_ascii_case(b"on") {
@@ -252,6 +333,10 @@ fn client_help(ctx: &mut Ctx) {
         "    Return information about client connections. Options:",
         "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
         "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
         "REPLY (ON|OFF|SKIP)",
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
@@ -262,6 +347,8 @@ fn client_help(ctx: &mut Ctx) {
         "    * LIB-VER: the client lib version.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
         "HELP",
         "    Prints this help.",
     ];
@@ -550,6 +637,24 @@ static CLIENT_SUBS: &[Command] = &[
             "Set client eviction mode for the current connection",
             "O(1)",
         ),
+    Command::new("client|no-touch", 3, client_no_touch)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "7.2.0",
+            "Controls whether commands sent by the client affect the LRU/LFU of accessed keys",
+            "O(1)",
+        ),
+    Command::new("client|pause", -3, client_pause)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous", "connection"])
+        .doc(
+            "connection",
+            "2.9.50",
+            "Stop processing commands from clients for some time",
+            "O(1)",
+        ),
     Command::new("client|reply", 3, client_reply)
         .flags(NOSCRIPT | LOADING | STALE | LOCAL)
         .acl(&["slow", "connection"])
@@ -576,5 +681,14 @@ static CLIENT_SUBS: &[Command] = &[
             "2.6.9",
             "Set the current connection name",
             "O(1)",
+        ),
+    Command::new("client|unpause", 2, client_unpause)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous", "connection"])
+        .doc(
+            "connection",
+            "6.2.0",
+            "Resume processing of clients that were paused",
+            "O(N) Where N is the number of paused clients",
         ),
 ];

@@ -33,13 +33,30 @@ pub mod section {
     pub const KEYSPACE: u32 = 256;
     /// `# Latencystats`
     pub const LATENCYSTATS: u32 = 512;
-    /// What `INFO` and `INFO default` print.
-    pub const DEFAULT: u32 = 511;
+    /// `# Modules` (always empty: shardcache loads no module).
+    pub const MODULES: u32 = 1024;
+    /// `# Commandstats`
+    pub const COMMANDSTATS: u32 = 2048;
+    /// `# Errorstats`
+    pub const ERRORSTATS: u32 = 4096;
+    /// What `INFO` and `INFO default` print (Redis 7.0's default sections:
+    /// errorstats yes, commandstats and latencystats no).
+    pub const DEFAULT: u32 = SERVER
+        | CLIENTS
+        | MEMORY
+        | PERSISTENCE
+        | STATS
+        | REPLICATION
+        | CPU
+        | MODULES
+        | ERRORSTATS
+        | CLUSTER
+        | KEYSPACE;
     /// What `INFO all` and `INFO everything` print.
-    pub const ALL: u32 = DEFAULT | LATENCYSTATS;
+    pub const ALL: u32 = DEFAULT | COMMANDSTATS | LATENCYSTATS;
 
     /// Section names as INFO accepts them.
-    pub const NAMES: [(&str, u32); 10] = [
+    pub const NAMES: [(&str, u32); 13] = [
         ("latencystats", LATENCYSTATS),
         ("server", SERVER),
         ("clients", CLIENTS),
@@ -50,6 +67,9 @@ pub mod section {
         ("cpu", CPU),
         ("cluster", CLUSTER),
         ("keyspace", KEYSPACE),
+        ("modules", MODULES),
+        ("commandstats", COMMANDSTATS),
+        ("errorstats", ERRORSTATS),
     ];
 }
 
@@ -160,8 +180,9 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "server_time_usec", shards::clock::unix_ms() * 1000);
         field!(out, "uptime_in_seconds", uptime);
         field!(out, "uptime_in_days", uptime / 86400);
-        field!(out, "hz", 10);
-        field!(out, "configured_hz", 10);
+        let hz = shared.settings().hz;
+        field!(out, "hz", hz);
+        field!(out, "configured_hz", hz);
         field!(
             out,
             "lru_clock",
@@ -187,7 +208,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
             shared.clients.load(Ordering::Relaxed)
         );
         field!(out, "cluster_connections", 0);
-        field!(out, "maxclients", 10000);
+        field!(out, "maxclients", shared.maxclients.load(Ordering::Relaxed));
         field!(out, "client_recent_max_input_buffer", 0);
         field!(out, "client_recent_max_output_buffer", 0);
         field!(out, "blocked_clients", 0);
@@ -244,7 +265,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "rdb_bgsave_in_progress", 0);
         field!(out, "rdb_last_save_time", shared.started_unix_ms / 1000);
         field!(out, "rdb_last_bgsave_status", "ok");
-        field!(out, "aof_enabled", shared.aof_enabled as u8);
+        field!(out, "aof_enabled", shared.aof_on() as u8);
         field!(
             out,
             "aof_rewrite_in_progress",
@@ -260,7 +281,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         if let Some(e) = &write_error {
             field!(out, "aof_last_write_error", e);
         }
-        if shared.aof_enabled {
+        if shared.aof_on() {
             field!(
                 out,
                 "aof_current_size",
@@ -320,9 +341,38 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "used_cpu_sys", format!("{sys:.6}"));
         field!(out, "used_cpu_user", format!("{user:.6}"));
     }
-    if mask & section::CLUSTER != 0 {
-        section("Cluster", &mut out);
-        field!(out, "cluster_enabled", 0);
+    if mask & section::MODULES != 0 {
+        section("Modules", &mut out);
+    }
+    if mask & section::COMMANDSTATS != 0 {
+        section("Commandstats", &mut out);
+        for (id, c) in shared.command_stats().iter().enumerate() {
+            if c.calls == 0 && c.rejected == 0 && c.failed == 0 {
+                continue;
+            }
+            // Redis divides as `float`.
+            let per_call = if c.calls == 0 {
+                0.0
+            } else {
+                c.usec as f32 / c.calls as f32
+            };
+            let _ = write!(
+                out,
+                "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                super::by_id(id).name,
+                c.calls,
+                c.usec,
+                per_call,
+                c.rejected,
+                c.failed
+            );
+        }
+    }
+    if mask & section::ERRORSTATS != 0 {
+        section("Errorstats", &mut out);
+        for (code, n) in shared.error_stats() {
+            let _ = write!(out, "errorstat_{}:count={n}\r\n", safe_info_string(&code));
+        }
     }
     if mask & section::LATENCYSTATS != 0 {
         section("Latencystats", &mut out);
@@ -341,6 +391,10 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
                 q(0.999)
             );
         }
+    }
+    if mask & section::CLUSTER != 0 {
+        section("Cluster", &mut out);
+        field!(out, "cluster_enabled", 0);
     }
     if mask & section::KEYSPACE != 0 {
         section("Keyspace", &mut out);
@@ -367,6 +421,20 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         }
     }
     out
+}
+
+/// Redis's `getSafeInfoString`: an INFO field name keeps no `:`, CR or LF.
+fn safe_info_string(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .chars()
+        .map(|c| {
+            if matches!(c, ':' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// INFO [section ...]: every shard sends a snapshot; the text is rendered

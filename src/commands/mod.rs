@@ -21,6 +21,7 @@ mod expire;
 mod hash;
 mod info;
 mod keys;
+mod monitor;
 mod object;
 mod server;
 mod set;
@@ -53,6 +54,7 @@ const FAMILIES: &[&[Command]] = &[
     config::COMMANDS,
     describe::COMMANDS,
     server::COMMANDS,
+    monitor::COMMANDS,
 ];
 
 /// The command table, built once from the families.
@@ -305,6 +307,21 @@ fn route(
     shared: &Shared,
     now_ms: u64,
 ) {
+    // EXEC routes its queued commands from inside its handler: each one's
+    // replies are attributed to it, then EXEC's again.
+    let outer = router.enter();
+    route_one(args, conn, session, router, shared, now_ms);
+    router.leave(outer);
+}
+
+fn route_one(
+    args: &Args,
+    conn: usize,
+    session: &mut Session,
+    router: &mut Router,
+    shared: &Shared,
+    now_ms: u64,
+) {
     let reply = session.reply_flags();
     router.set_conn_flags(reply);
     if reply & reply_flags::SILENT != 0 && session.reply == ReplyMode::SkipNext {
@@ -335,6 +352,7 @@ fn route(
     };
     let id = id_of(cmd);
     session.last_cmd = id as u32 + 1;
+    router.set_command(id);
     let mut ctx = Ctx {
         args,
         cmd,
@@ -366,6 +384,18 @@ fn route(
             }
         }
     }
+    if ctx.session.monitor && refused_to_monitor(&mut ctx) {
+        abort_multi(ctx.session);
+        return;
+    }
+    if let Some(kind) = ctx.router.gates.pause {
+        if held_by_pause(&ctx, kind) {
+            // Redis blocks the client (`BLOCKED_POSTPONE`): it runs the
+            // command, from the start, once the pause ends.
+            ctx.router.postpone();
+            return;
+        }
+    }
     if ctx.session.multi.is_some()
         && !matches!(
             cmd.name,
@@ -382,8 +412,39 @@ fn route(
             return;
         }
     }
-    ctx.router.count_call(id);
+    ctx.router.count_call();
+    let first_reply = ctx.router.pending_len();
+    if ctx.session.no_touch && cmd.name != "touch" {
+        // Redis 7.2's CLIENT NO-TOUCH: the look-ups of this connection's
+        // commands leave the LRU alone, except TOUCH's.
+        ctx.router.set_no_touch(true);
+    }
     (cmd.run)(&mut ctx);
+    let gates = ctx.router.gates;
+    if gates.monitoring || gates.slowlog.is_some() {
+        observe_ran(&mut ctx, first_reply);
+    }
+}
+
+/// Records a command that ran for MONITOR (after it ran, as Redis's
+/// `call()` feeds monitors: SELECT shows the database it selected, AUTH
+/// its redacted arguments) and for the slow log. Administrative commands
+/// and those flagged `skip_monitor` are not shown; `skip_slowlog` ones are
+/// not logged.
+#[cold]
+#[inline(never)]
+fn observe_ran(ctx: &mut Ctx, first_reply: usize) {
+    let monitor = !ctx.cmd.has(flags::ADMIN | flags::SKIP_MONITOR);
+    let slowlog = !ctx.cmd.has(flags::SKIP_SLOWLOG);
+    ctx.router.observe_ran(
+        ctx.conn,
+        ctx.args,
+        ctx.session.db,
+        &ctx.session.client.addr,
+        first_reply,
+        monitor,
+        slowlog,
+    );
 }
 
 /// For a connection that has not authenticated: replies with Redis's error
@@ -398,6 +459,50 @@ fn refused_before_auth(ctx: &mut Ctx) -> bool {
     }
     ctx.error("NOAUTH Authentication required.");
     true
+}
+
+/// True when `flag` is set on the command, or, for EXEC, on one of the
+/// queued commands (Redis's `c->mstate.cmd_flags`).
+fn has_flag_or_queued(ctx: &Ctx, flag: u32) -> bool {
+    if ctx.cmd.has(flag) {
+        return true;
+    }
+    ctx.cmd.name == "exec"
+        && ctx.session.multi.as_ref().is_some_and(|m| {
+            m.cmds
+                .iter()
+                .any(|a| resolve(a).is_some_and(|c| c.has(flag)))
+        })
+}
+
+/// A connection in MONITOR mode is a replica to Redis: it may not touch
+/// the keyspace ("Replica can't interact with the keyspace").
+#[cold]
+#[inline(never)]
+fn refused_to_monitor(ctx: &mut Ctx) -> bool {
+    if !has_flag_or_queued(ctx, flags::WRITE | flags::MAY_REPLICATE | flags::READONLY) {
+        return false;
+    }
+    ctx.error("ERR Replica can't interact with the keyspace");
+    true
+}
+
+/// Whether the CLIENT PAUSE in force holds this command back: ALL holds
+/// every command, WRITE those that may write (EXEC of such commands too).
+/// Monitors are never held, nor what runs inside EXEC or a deferred
+/// command's second phase (checked when they were dispatched).
+#[cold]
+#[inline(never)]
+fn held_by_pause(ctx: &Ctx, kind: crate::observe::PauseKind) -> bool {
+    if ctx.session.monitor || ctx.session.executing || ctx.router.in_section() {
+        return false;
+    }
+    match kind {
+        crate::observe::PauseKind::All => true,
+        crate::observe::PauseKind::Write => {
+            has_flag_or_queued(ctx, flags::WRITE | flags::MAY_REPLICATE)
+        }
+    }
 }
 
 /// While an AOF segment cannot be written: Redis's `processCommand` check

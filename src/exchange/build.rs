@@ -6,11 +6,12 @@ use shards::batch::Args;
 use shards::{Arg, Batch, Op, Reply};
 
 impl Router {
-    /// Counts one call of command table row `id` in this round; its reply
-    /// (the next pending entry) counts as an executed command.
-    pub fn count_call(&mut self, id: usize) {
-        self.round.calls[id] += 1;
+    /// The command being routed (`set_command`) passed its checks and
+    /// runs: its next reply counts it as a call (once it is encoded), and
+    /// its error replies are failed calls, not rejected ones.
+    pub fn count_call(&mut self) {
         self.next_executed = true;
+        self.cur_ran = true;
     }
 
     /// Records a reply the worker produces itself; `write` encodes it.
@@ -26,6 +27,8 @@ impl Router {
             count: 0,
             executed,
             flags: self.conn_flags,
+            cmd: self.cur_cmd,
+            ran: self.cur_ran,
         });
     }
 
@@ -40,6 +43,8 @@ impl Router {
             count: 0,
             executed,
             flags: self.conn_flags,
+            cmd: self.cur_cmd,
+            ran: self.cur_ran,
         });
     }
 
@@ -59,6 +64,9 @@ impl Router {
         let op = build(&mut b.args);
         b.args.offer(&[]);
         let idx = b.push(db, op);
+        if self.no_touch {
+            b.set_no_touch(idx);
+        }
         OpRef {
             shard: shard as u32,
             idx,

@@ -26,6 +26,7 @@
 
 mod build;
 mod deliver;
+mod observe;
 mod transport;
 
 pub use deliver::encode_reply;
@@ -174,16 +175,91 @@ struct Pending {
     merge: Merge,
     first: u32,
     count: u32,
-    /// A command that passed lookup and arity (INFO's total_commands_processed).
+    /// The first reply of a command that passed its checks and ran
+    /// (INFO's total_commands_processed, a call in commandstats).
     executed: bool,
     /// `reply_flags` of the connection when the command ran.
     flags: u8,
+    /// Id + 1 of the command whose reply this is (0: no known command), for
+    /// commandstats' rejected and failed calls.
+    cmd: u16,
+    /// That command passed its checks: an error reply is a failed call,
+    /// not a rejected one.
+    ran: bool,
 }
 
 /// Where a connection's replies go; implemented by the worker's connection table.
 pub trait ReplySink {
     /// The output buffer of connection `token`, if it is still open.
     fn out(&mut self, token: usize) -> Option<&mut Vec<u8>>;
+
+    /// The registry row of connection `token` (the slow log names the
+    /// client), if it is still open.
+    fn client(&self, token: usize) -> Option<Arc<crate::clients::Client>> {
+        let _ = token;
+        None
+    }
+}
+
+/// Switches a worker sets on its router from the server-wide settings,
+/// reloaded only when `Shared::epoch` moves: what routing must do beyond
+/// the commands themselves. All off costs a branch per command.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gates {
+    /// Some connection is in MONITOR mode: every command that runs is
+    /// formatted for it.
+    pub monitoring: bool,
+    /// The slow log's threshold in µs and its length, while it is on: the
+    /// arguments of every command that runs are kept until its round's
+    /// duration is known.
+    pub slowlog: Option<(u64, u64)>,
+    /// A CLIENT PAUSE in force: the commands it holds back wait.
+    pub pause: Option<crate::observe::PauseKind>,
+}
+
+/// What a routed command asks of its connection's worker besides replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEvent {
+    /// The connection entered MONITOR mode.
+    Monitor,
+    /// It left MONITOR mode (RESET).
+    Unmonitor,
+}
+
+/// The arguments of the commands of a round, kept for the slow log until
+/// the round's duration is known (only while the slow log is on).
+#[derive(Debug, Default)]
+struct Capture {
+    /// Argument bytes, each cut to what an entry keeps.
+    bytes: Vec<u8>,
+    /// Per kept argument: start in `bytes`, kept length, full length.
+    parts: Vec<(u32, u32, u32)>,
+    /// One per command.
+    cmds: Vec<Captured>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Captured {
+    /// Index of the command's first pending reply in its round.
+    pending: u32,
+    /// Its connection.
+    conn: usize,
+    /// Its arguments in `parts`.
+    first: u32,
+    kept: u32,
+    /// How many arguments it had.
+    argc: u32,
+}
+
+impl Capture {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.parts.clear();
+        self.cmds.clear();
+        if self.bytes.capacity() > shards::batch::KEEP_CAPACITY {
+            self.bytes = Vec::new();
+        }
+    }
 }
 
 /// A worker's per-round routing state. Buffers are reused across rounds.
@@ -235,6 +311,25 @@ pub struct Router {
     /// The big arguments of the command being routed: an op argument that
     /// is one of them joins its batch shared, not copied.
     bigs: Vec<shards::batch::BigArg>,
+    /// The command being routed: id + 1 (0: none) and whether it passed
+    /// its checks. Every reply it records carries them.
+    cur_cmd: u16,
+    cur_ran: bool,
+    /// Ops routed now come from a CLIENT NO-TOUCH connection.
+    no_touch: bool,
+    /// The last dispatched command waits for a CLIENT PAUSE to end.
+    postponed: bool,
+    /// Arguments the running command asked to hide from MONITOR and the
+    /// slow log (AUTH's and HELLO's passwords).
+    redacted: Vec<u32>,
+    /// Connections that entered or left MONITOR mode this round.
+    conn_events: Vec<(usize, ConnEvent)>,
+    /// What routing does beyond the commands (see `Gates`).
+    pub gates: Gates,
+    /// Error codes counted while a round is encoded (reused).
+    errs: Vec<(Vec<u8>, u64)>,
+    /// MONITOR lines of the rounds delivered, for the worker to hand out.
+    feed_out: Vec<u8>,
 }
 
 /// One round: its batches, and the replies to encode once they come back.
@@ -243,8 +338,15 @@ struct Round {
     pending: Vec<Pending>,
     subs: Vec<(u32, u32)>,
     imm: Vec<u8>,
-    /// Calls of each command table row in this round, for latency tracking.
+    /// Calls of each command table row in this round, counted as their
+    /// replies are encoded (commandstats, latency tracking).
     calls: Vec<u64>,
+    /// The rows of `calls` that are not zero.
+    used: Vec<u16>,
+    /// The commands' arguments for the slow log, while it is on.
+    slow: Capture,
+    /// MONITOR lines of this round's commands, in the order they ran.
+    feed: Vec<u8>,
     /// Shards this round's batch went to and has not come back from.
     awaiting: Vec<bool>,
     /// Number of `true` in `awaiting`.
@@ -263,6 +365,9 @@ impl Round {
             subs: Vec::new(),
             imm: Vec::new(),
             calls: vec![0; commands],
+            used: Vec::new(),
+            slow: Capture::default(),
+            feed: Vec::new(),
             awaiting: vec![false; shards],
             outstanding: 0,
             start: None,
@@ -289,6 +394,11 @@ impl Round {
         }
         self.conns.clear();
         self.start = None;
+        self.slow.clear();
+        self.feed.clear();
+        if self.feed.capacity() > shards::batch::KEEP_CAPACITY {
+            self.feed = Vec::new();
+        }
         for b in &mut self.batches {
             b.clear();
         }
@@ -300,6 +410,8 @@ impl Round {
             + self.imm.capacity()
             + self.pending.capacity() * std::mem::size_of::<Pending>()
             + self.subs.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.slow.bytes.capacity()
+            + self.feed.capacity()
     }
 }
 
@@ -337,6 +449,15 @@ impl Router {
             rng: rng_seed(worker),
             scratch: Vec::new(),
             bigs: Vec::new(),
+            cur_cmd: 0,
+            cur_ran: false,
+            no_touch: false,
+            postponed: false,
+            redacted: Vec::new(),
+            conn_events: Vec::new(),
+            gates: Gates::default(),
+            errs: Vec::new(),
+            feed_out: Vec::new(),
         }
     }
 
@@ -395,6 +516,11 @@ impl Router {
         self.held.iter_mut().for_each(|h| *h = false);
         self.holds_sent = false;
         self.round.calls.iter_mut().for_each(|n| *n = 0);
+        self.round.used.clear();
+        self.round.slow.clear();
+        self.round.feed.clear();
+        self.conn_events.clear();
+        self.postponed = false;
         for b in &mut self.round.batches {
             b.clear();
         }

@@ -33,6 +33,7 @@ mod manifest;
 mod record;
 mod rewrite;
 mod segment;
+pub mod switch;
 #[cfg(test)]
 mod tests;
 

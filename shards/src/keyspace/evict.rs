@@ -93,7 +93,9 @@ pub struct OutOfMemory;
 /// How far from the LRU tail volatile-lru looks for a key with a TTL before
 /// it falls back to sampling.
 const VOLATILE_LRU_SCAN: usize = 128;
-const EVICTION_SAMPLES: usize = 16;
+/// Keys a sampling policy looks at per eviction unless told otherwise
+/// (Redis's `maxmemory-samples` default).
+pub const DEFAULT_EVICTION_SAMPLES: usize = 5;
 
 impl Store {
     /// Evicts keys until the store is within `maxmemory`. Called before a
@@ -114,7 +116,7 @@ impl Store {
     /// Samples volatile keys and returns the one with the largest `rank`.
     fn sample_volatile_max(&mut self, rank: impl Fn(&Store, u32) -> u64) -> u32 {
         let mut best = self.random_volatile();
-        for _ in 1..EVICTION_SAMPLES {
+        for _ in 1..self.samples {
             let i = self.random_volatile();
             if rank(self, i) > rank(self, best) {
                 best = i;

@@ -841,3 +841,30 @@ fn set_idle_ages_a_key_and_makes_it_the_lru_tail() {
     s.set_idle(pos, 0);
     assert_eq!(s.lru_order(), [b"c".to_vec(), b"a".to_vec(), b"b".to_vec()]);
 }
+
+/// Two stores place the same keys differently. A rewrite writes keys in its
+/// store's index order; a loader hashing them the same way would insert them
+/// bucket by bucket into a growing table and go quadratic (a fixed seed made
+/// 1,000,000 keys load in 139 s instead of 1.5 s).
+#[test]
+fn every_store_hashes_keys_its_own_way() {
+    let order = || {
+        let mut s = Store::default();
+        for i in 0..2000 {
+            s.set(0, format!("key:{i}").as_bytes(), b"v", Expiry::Clear, 0)
+                .unwrap();
+        }
+        let mut keys = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let next = s.scan(0, cursor, 100, 0, |k, _| keys.push(k.to_vec()));
+            match next {
+                Some(c) if c != 0 => cursor = c,
+                _ => break,
+            }
+        }
+        assert_eq!(keys.len(), 2000);
+        keys
+    };
+    assert_ne!(order(), order());
+}

@@ -213,6 +213,7 @@ pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64, persist: &mut 
             batch.dirty_from = i;
         }
         let q = &batch.ops[i];
+        store.set_no_touch(q.no_touch);
         let reply = match &persist.log.refuse_writes {
             Some(why) if q.op.is_write() => Reply::Err(Error::Misconf(why.clone())),
             _ => {
@@ -230,6 +231,7 @@ pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64, persist: &mut 
         store.drain_evicted(|db, key| persist.log.put(db, &Record::Del { key }));
         batch.replies.push(reply);
     }
+    store.set_no_touch(false);
 }
 
 /// Redis's `string2ll`: an optional `-`, no leading zeros, no spaces, fits in i64.

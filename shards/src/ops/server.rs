@@ -75,6 +75,20 @@ pub enum SrvOp {
         /// The client's id.
         client: u64,
     },
+    /// Keys sampled per eviction by the sampling policies (maxmemory-samples) → OK.
+    SetSamples(u32),
+    /// Turn the AOF on (CONFIG SET appendonly yes): open this shard's
+    /// segment of the new generation and rewrite the data into it → OK,
+    /// or why not (as `Misconf`). Nothing when it is on already.
+    AofOn {
+        /// The generation being written.
+        enabling: std::sync::Arc<crate::aof::switch::Enabling>,
+        /// This shard's index.
+        shard: u32,
+    },
+    /// Turn the AOF off (CONFIG SET appendonly no): write and sync what was
+    /// recorded, close the segment, record nothing more → OK.
+    AofOff,
     /// Nothing → OK. Sent to every shard when a worker refuses a write
     /// because an AOF segment fails: a shard whose segment fails tries it
     /// again before running any batch, so this makes the next write find
@@ -103,6 +117,9 @@ impl SrvOp {
                 | SrvOp::Unwatch { .. }
                 | SrvOp::WatchCheck { .. }
                 | SrvOp::RetryAof
+                | SrvOp::SetSamples(_)
+                | SrvOp::AofOn { .. }
+                | SrvOp::AofOff
         )
     }
 
@@ -165,6 +182,37 @@ impl SrvOp {
             }
             SrvOp::SetLimits(l) => {
                 cx.store.set_limits(l);
+                Reply::Ok
+            }
+            SrvOp::SetSamples(n) => {
+                cx.store.set_eviction_samples(n as usize);
+                Reply::Ok
+            }
+            SrvOp::AofOn {
+                ref enabling,
+                shard,
+            } => {
+                if cx.persist.aof.is_some() {
+                    return Reply::Ok;
+                }
+                match enabling.open(shard as usize) {
+                    Ok(aof) => {
+                        cx.persist.aof = Some(aof);
+                        cx.persist.log = crate::aof::Log::new(true);
+                        cx.store.track_evictions(true);
+                        cx.store.set_journaling(true);
+                        Reply::Ok
+                    }
+                    Err(why) => Reply::Err(Error::Misconf(why.into())),
+                }
+            }
+            SrvOp::AofOff => {
+                let aof = cx.persist.aof.take();
+                if let Err(why) = crate::aof::switch::close(aof, &mut cx.persist.log) {
+                    eprintln!("shardcache aof: turning the AOF off: {why}");
+                }
+                cx.store.track_evictions(false);
+                cx.store.set_journaling(false);
                 Reply::Ok
             }
             SrvOp::ResetStats => {

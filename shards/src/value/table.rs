@@ -27,13 +27,6 @@
 //! classes in pages) plus 5.7 to 8.6 bytes of index, and nothing is
 //! allocated per record below 2 KiB: dropping a table frees its pages, not
 //! its records.
-//!
-//! Each table mixes the field hash with a seed of its own. The index keeps
-//! keys in hash order, so with one hash function for every table, a table
-//! filled in another's order (a copy, a union, a RESTORE of our own DUMP)
-//! would get its keys in its own bucket order and pile them into one run
-//! of buckets while it grows: quadratic. With its own seed, another
-//! table's order is a random one to it.
 
 use super::record::{hash, read_record, record_key, record_len, write_record, REF_MARK};
 use crate::alloc_size;
@@ -41,7 +34,6 @@ use crate::arena::{class_of, Arena, CLASSES, MAX_CHUNK};
 use crate::index::Index;
 use crate::slab::Slab;
 use std::mem::size_of;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes of records kept in one buffer before they move to pages.
 pub(crate) const LOG_MAX: usize = 128 * 1024;
@@ -55,27 +47,6 @@ const REF_LEN: usize = 5;
 pub(crate) struct Table<const PAIRS: bool> {
     index: Index,
     store: Store,
-    /// Mixed into every key's hash (see the module's notes).
-    seed: u64,
-}
-
-/// A seed no other table of this process has.
-fn next_seed() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0x243f_6a88_85a3_08d3);
-    NEXT.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
-}
-
-/// The hash of `key` in the table seeded with `seed`: MurmurHash3's
-/// finalizer over the field hash and the seed, so that two seeds order the
-/// same keys independently.
-#[inline]
-fn seeded(key: &[u8], seed: u64) -> u64 {
-    let mut x = hash(key) ^ seed;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
 }
 
 enum Store {
@@ -118,8 +89,8 @@ impl Store {
 }
 
 #[inline]
-fn key_hash(store: &Store, pos: u32, seed: u64) -> u64 {
-    seeded(record_key(store.bytes(pos)), seed)
+fn key_hash(store: &Store, pos: u32) -> u64 {
+    hash(record_key(store.bytes(pos)))
 }
 
 fn big_handle(chunk: &[u8]) -> u32 {
@@ -228,7 +199,6 @@ impl<const PAIRS: bool> Table<PAIRS> {
                 buf: Vec::new(),
                 dead: 0,
             }),
-            seed: next_seed(),
         }
     }
 
@@ -245,7 +215,6 @@ impl<const PAIRS: bool> Table<PAIRS> {
         Table {
             index: Index::new(),
             store,
-            seed: next_seed(),
         }
     }
 
@@ -281,7 +250,7 @@ impl<const PAIRS: bool> Table<PAIRS> {
     /// The position of the record of `key`.
     #[inline]
     pub(crate) fn find(&self, key: &[u8]) -> Option<u32> {
-        self.find_hashed(seeded(key, self.seed), key)
+        self.find_hashed(hash(key), key)
     }
 
     /// The value stored for `key`.
@@ -293,7 +262,7 @@ impl<const PAIRS: bool> Table<PAIRS> {
     /// Stores `key` (with `val` for pairs); true when the key is new, else
     /// its value is replaced.
     pub(crate) fn set(&mut self, key: &[u8], val: &[u8]) -> bool {
-        let h = seeded(key, self.seed);
+        let h = hash(key);
         match self.find_hashed(h, key) {
             None => {
                 self.insert_hashed(h, key, val);
@@ -310,7 +279,7 @@ impl<const PAIRS: bool> Table<PAIRS> {
 
     /// Stores a key known to be absent.
     pub(crate) fn insert_new(&mut self, key: &[u8], val: &[u8]) {
-        self.insert_hashed(seeded(key, self.seed), key, val)
+        self.insert_hashed(hash(key), key, val)
     }
 
     fn insert_hashed(&mut self, h: u64, key: &[u8], val: &[u8]) {
@@ -318,8 +287,8 @@ impl<const PAIRS: bool> Table<PAIRS> {
         let pos = self.place(record_len(key, v), |out| {
             write_record(out, key, v);
         });
-        let (s, seed) = (&self.store, self.seed);
-        self.index.insert(h, pos, |p| key_hash(s, p, seed));
+        let s = &self.store;
+        self.index.insert(h, pos, |p| key_hash(s, p));
     }
 
     /// Replaces the value of the record at `pos`, in place when the new
@@ -356,7 +325,7 @@ impl<const PAIRS: bool> Table<PAIRS> {
 
     /// Removes `key`; true when it was there.
     pub(crate) fn remove(&mut self, key: &[u8]) -> bool {
-        let h = seeded(key, self.seed);
+        let h = hash(key);
         let s = &self.store;
         match self.index.remove(h, |p| record_key(s.bytes(p)) == key) {
             Some(pos) => {
@@ -370,7 +339,7 @@ impl<const PAIRS: bool> Table<PAIRS> {
 
     /// Removes the record at `pos` (a position this table handed out).
     pub(crate) fn remove_at(&mut self, pos: u32) {
-        let h = key_hash(&self.store, pos, self.seed);
+        let h = key_hash(&self.store, pos);
         if self.index.remove(h, |p| p == pos).is_some() {
             self.free(pos);
             self.tidy();
@@ -393,8 +362,8 @@ impl<const PAIRS: bool> Table<PAIRS> {
             *self = Table::new();
             return;
         }
-        let (s, seed) = (&self.store, self.seed);
-        self.index.shrink(|p| key_hash(s, p, seed));
+        let s = &self.store;
+        self.index.shrink(|p| key_hash(s, p));
         match &self.store {
             Store::Log(l) => {
                 if l.dead > 256 && l.dead * 2 > l.buf.len() {
@@ -448,7 +417,7 @@ impl<const PAIRS: bool> Table<PAIRS> {
             let from = p as usize;
             let (key, _, len) = read_record(&l.buf[from..], PAIRS);
             if from != to {
-                let h = seeded(key, self.seed);
+                let h = hash(key);
                 l.buf.copy_within(from..from + len, to);
                 // Positions below `from` are already final and those above
                 // are not yet moved, so `p` names this record alone.
@@ -470,18 +439,16 @@ impl<const PAIRS: bool> Table<PAIRS> {
             return;
         };
         let mut pages = Box::new(Pages::new());
-        // Sized for every record first: they come in this index's order,
-        // which a growing index of the same seed would pile up.
-        let mut index = Index::with_capacity(self.index.len());
-        let seed = self.seed;
+        // The same salt, so a SCAN cursor means the same after the move,
+        // and room for every record first: they come in this index's
+        // bucket order, which a growing index of that salt would pile up.
+        let mut index = self.index.sized_like(self.index.len());
         for pos in self.index.iter() {
             let rec = &log.buf[pos as usize..];
             let (key, _, len) = read_record(rec, PAIRS);
             let at = pages.put(len, |out| out.copy_from_slice(&rec[..len]));
             let pg = &pages;
-            index.insert(seeded(key, seed), at, |p| {
-                seeded(record_key(pg.bytes(p)), seed)
-            });
+            index.insert(hash(key), at, |p| hash(record_key(pg.bytes(p))));
         }
         self.index = index;
         self.store = Store::Pages(pages);
@@ -493,18 +460,15 @@ impl<const PAIRS: bool> Table<PAIRS> {
             return;
         };
         let mut buf = Vec::with_capacity(round_cap(pages.live + pages.live / 4));
-        // Sized first, as in `move_to_pages`.
-        let mut index = Index::with_capacity(self.index.len());
-        let seed = self.seed;
+        // As in `move_to_pages`.
+        let mut index = self.index.sized_like(self.index.len());
         for pos in self.index.iter() {
             let rec = pages.bytes(pos);
             let (key, _, len) = read_record(rec, PAIRS);
             let at = buf.len();
             buf.extend_from_slice(&rec[..len]);
             let b = &buf;
-            index.insert(seeded(key, seed), at as u32, |p| {
-                seeded(record_key(&b[p as usize..]), seed)
-            });
+            index.insert(hash(key), at as u32, |p| hash(record_key(&b[p as usize..])));
         }
         self.index = index;
         self.store = Store::Log(Log { buf, dead: 0 });
@@ -542,11 +506,11 @@ impl<const PAIRS: bool> Table<PAIRS> {
         let Ok(at) = u32::try_from(cursor) else {
             return 0;
         };
-        let (s, seed) = (&self.store, self.seed);
+        let s = &self.store;
         let next = self.index.scan(
             at,
             count,
-            |p| key_hash(s, p, seed),
+            |p| key_hash(s, p),
             |p| {
                 let (k, v, _) = read_record(s.bytes(p), PAIRS);
                 f(k, v)
@@ -576,8 +540,6 @@ impl<const PAIRS: bool> Table<PAIRS> {
 }
 
 impl<const PAIRS: bool> Clone for Table<PAIRS> {
-    /// A copy with a seed of its own (so filling it in this table's order
-    /// is a random order to it).
     fn clone(&self) -> Self {
         let mut t = Table::with_bytes(self.live_bytes());
         for (k, v) in self.iter() {
@@ -714,11 +676,11 @@ mod tests {
     }
 
     /// Filling a table in another table's order (a copy, a union, a
-    /// RESTORE of our own DUMP, the move between storages) costs what a
-    /// fill in random order costs. With one hash function for all tables
-    /// that order is hash order, which piles every key of a growing table
-    /// into one run of buckets: quadratic (a SUNIONSTORE of two 1M sets
-    /// took minutes).
+    /// RESTORE of our own DUMP) costs what a fill in random order costs:
+    /// that order is the other index's bucket order, which with one bucket
+    /// function for every index would pile every key of a growing table
+    /// into one run of buckets (a SUNIONSTORE of two 1M sets across shards
+    /// took 243 s, a COPY of a 1M-field hash 27 s).
     #[test]
     fn filling_in_another_tables_order_is_not_quadratic() {
         const N: u32 = 60_000;
