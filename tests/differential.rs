@@ -24,6 +24,8 @@
 //! SET big %rep:524288:a         generated argument: "a" 524288 times
 //! SET bin %bytes:0:255          generated argument: bytes 0..=255 ascending
 //! SET b %rep:2048:%bytes:0:255  generators nest: 512 KB of all byte values
+//! SADD s %range:1:600           generated arguments: 1 2 ... 600 (a range
+//! SADD s %range:1:600:m:        expands to several); with a prefix: m:1 ...
 //! !sleep 150                    sleeps 150 ms (both servers run in lockstep)
 //! !pipeline                     the commands up to `!end` go out in one write
 //! !end                          per server, then each reply is compared
@@ -49,9 +51,19 @@
 //! - `~pairs` the top-level map (RESP3) or flat field/value array (RESP2) is
 //!   compared as a set of pairs (CONFIG GET with a pattern).
 //! - `~scan` the line is a SCAN whose cursor (argument 1) the harness drives
-//!   to 0 on each server; the sets of keys returned are compared.
+//!   to 0 on each server; the sets of keys returned are compared. On HSCAN,
+//!   SSCAN and ZSCAN the cursor is argument 2, and HSCAN's and ZSCAN's
+//!   field/value pairs are compared as a set of pairs.
 //! - `~in:a,b,c` each server's reply must be one of these bulk strings
-//!   (RANDOMKEY).
+//!   (RANDOMKEY); an aggregate reply must have the same shape on both, with
+//!   every bulk string inside it one of these (SRANDMEMBER with a count).
+//! - `~distinct` the top-level arrays have the same length and neither
+//!   repeats an element (SRANDMEMBER and HRANDFIELD with a positive count);
+//!   combine with `~in:`.
+//! - `~each-set` every aggregate inside the top-level array is compared as a
+//!   multiset (EXEC replies holding SMEMBERS or SUNION of a hashtable set).
+//! - `~info:f1,f2` an INFO reply: only these fields' values are compared
+//!   (`keyspace_hits` after a `CONFIG RESETSTAT`).
 //! - `~error` both replies are errors with the same code (`ERR`, `WRONGTYPE`,
 //!   ...), the text is not compared: only for the deliberate differences the
 //!   README lists (the LFU policies shardcache refuses are absent from its
@@ -115,6 +127,9 @@ struct Norm {
     except: Option<Vec<Vec<u8>>>,
     error_code: bool,
     command_info: bool,
+    distinct: bool,
+    each_set: bool,
+    info: Option<Vec<Vec<u8>>>,
 }
 
 impl Norm {
@@ -130,6 +145,9 @@ impl Norm {
             && self.except.is_none()
             && !self.error_code
             && !self.command_info
+            && !self.distinct
+            && !self.each_set
+            && self.info.is_none()
     }
 }
 
@@ -271,6 +289,27 @@ fn generate(tok: &str) -> Result<Vec<u8>, String> {
     Err(format!("unknown generator {tok}"))
 }
 
+/// Expands `%range:A:B[:PREFIX]` into the arguments `PREFIX{A}` ..
+/// `PREFIX{B}`.
+fn range_args(tok: &str) -> Result<Vec<Vec<u8>>, String> {
+    let rest = tok.strip_prefix("%range:").ok_or("expected %range:")?;
+    let mut parts = rest.splitn(3, ':');
+    let mut bound = || -> Result<i64, String> {
+        parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("bad bound in {tok}"))
+    };
+    let (a, z) = (bound()?, bound()?);
+    let prefix = parts.next().unwrap_or("");
+    if a > z || z - a >= 1_000_000 {
+        return Err(format!("empty or huge range in {tok}"));
+    }
+    Ok((a..=z)
+        .map(|i| format!("{prefix}{i}").into_bytes())
+        .collect())
+}
+
 fn parse_int_range(spec: &str) -> Result<(Option<i64>, Option<i64>), String> {
     let (lo, hi) = spec.split_once("..").ok_or("expected LO..HI")?;
     let bound = |s: &str| -> Result<Option<i64>, String> {
@@ -300,6 +339,8 @@ fn apply_marker(norm: &mut Norm, m: &str) -> Result<(), String> {
         "error" => norm.error_code = true,
         "command-info" => norm.command_info = true,
         "scan" => norm.scan = true,
+        "distinct" => norm.distinct = true,
+        "each-set" => norm.each_set = true,
         _ => {
             if let Some(d) = m.strip_prefix("near:") {
                 norm.near = Some(d.parse().map_err(|_| format!("bad ~near:{d}"))?);
@@ -309,6 +350,8 @@ fn apply_marker(norm: &mut Norm, m: &str) -> Result<(), String> {
                 norm.one_of = Some(list(l));
             } else if let Some(l) = m.strip_prefix("except:") {
                 norm.except = Some(list(l));
+            } else if let Some(l) = m.strip_prefix("info:") {
+                norm.info = Some(list(l));
             } else {
                 return Err(format!("unknown marker ~{m}"));
             }
@@ -344,7 +387,11 @@ fn parse_cmd(text: &str, line: usize) -> Result<CmdLine, String> {
     }
     let mut args = Vec::with_capacity(toks.len());
     for (tok, quoted) in toks {
-        if !quoted && tok.starts_with(b"%") {
+        if !quoted && tok.starts_with(b"%range:") {
+            args.extend(range_args(
+                std::str::from_utf8(&tok).map_err(|e| e.to_string())?,
+            )?);
+        } else if !quoted && tok.starts_with(b"%") {
             args.push(generate(
                 std::str::from_utf8(&tok).map_err(|e| e.to_string())?,
             )?);
@@ -866,14 +913,86 @@ fn top_equal(a: &Val, b: &Val, n: &Norm) -> bool {
 
 /// Whether a `~in:` reply is one of the allowed bulk strings.
 fn in_list(v: &Val, allowed: &[Vec<u8>]) -> bool {
-    matches!(v, Val::Leaf(b'$', Some(k)) if allowed.contains(k))
+    match v {
+        Val::Leaf(b'$', Some(k)) => allowed.contains(k),
+        Val::Agg(_, Some(items)) => items.iter().all(|i| in_list(i, allowed)),
+        _ => false,
+    }
+}
+
+/// A `~in:` comparison: a bulk string from the list on both sides, or
+/// aggregates of the same shape whose bulk strings all are.
+fn in_list_match(e: &Val, a: &Val, allowed: &[Vec<u8>]) -> bool {
+    let shape = Norm {
+        shape: true,
+        ..Norm::default()
+    };
+    let same_shape = !matches!(e, Val::Leaf(..)) && equal(e, a, &shape);
+    (matches!(e, Val::Leaf(..)) || same_shape) && in_list(e, allowed) && in_list(a, allowed)
+}
+
+/// Whether an aggregate repeats none of its elements.
+fn all_distinct(v: &Val) -> bool {
+    match v {
+        Val::Agg(_, Some(items)) => items.iter().collect::<BTreeSet<_>>().len() == items.len(),
+        _ => false,
+    }
+}
+
+/// An aggregate's elements in sorted order (a multiset), nested ones too.
+fn sorted_deep(v: &Val) -> Val {
+    match v {
+        Val::Agg(t, Some(items)) => {
+            let mut items: Vec<Val> = items.iter().map(sorted_deep).collect();
+            items.sort();
+            Val::Agg(*t, Some(items))
+        }
+        other => other.clone(),
+    }
+}
+
+/// The listed fields of an INFO reply, in order (absent ones as empty).
+fn info_fields(v: &Val, fields: &[Vec<u8>]) -> Option<Vec<String>> {
+    let Val::Leaf(b'$' | b'=', Some(text)) = v else {
+        return None;
+    };
+    let info = common::parse_info(&String::from_utf8_lossy(text));
+    Some(
+        fields
+            .iter()
+            .map(|f| {
+                let f = String::from_utf8_lossy(f);
+                info.iter()
+                    .find(|(k, _)| *k == f)
+                    .map(|(k, v)| format!("{k}:{v}"))
+                    .unwrap_or_default()
+            })
+            .collect(),
+    )
 }
 
 fn outcomes_match(expected: &Outcome, actual: &Outcome, n: &Norm) -> bool {
     match (expected, actual) {
         (Ok((re, ve)), Ok((ra, va))) => {
             if let Some(allowed) = &n.one_of {
-                return (in_list(ve, allowed) && in_list(va, allowed)) || re == ra;
+                let distinct = !n.distinct || (all_distinct(ve) && all_distinct(va));
+                return distinct && (in_list_match(ve, va, allowed) || re == ra);
+            }
+            if n.distinct && !(all_distinct(ve) && all_distinct(va)) {
+                return false;
+            }
+            if let Some(fields) = &n.info {
+                let (x, y) = (info_fields(ve, fields), info_fields(va, fields));
+                return x.is_some() && x == y;
+            }
+            if n.each_set {
+                let each = |v: &Val| match v {
+                    Val::Agg(t, Some(items)) => {
+                        Val::Agg(*t, Some(items.iter().map(sorted_deep).collect()))
+                    }
+                    other => other.clone(),
+                };
+                return each(ve) == each(va);
             }
             if n.is_exact() {
                 re == ra
@@ -893,6 +1012,13 @@ fn outcomes_match(expected: &Outcome, actual: &Outcome, n: &Norm) -> bool {
 /// iteration and is returned as it is.
 fn full_scan(conn: &mut Conn, args: &[Vec<u8>]) -> Outcome {
     let mut args = args.to_vec();
+    let name = args[0].to_ascii_uppercase();
+    let keyed = matches!(&name[..], b"HSCAN" | b"SSCAN" | b"ZSCAN");
+    let paired = matches!(&name[..], b"HSCAN" | b"ZSCAN");
+    let at = if keyed { 2 } else { 1 };
+    if args.len() <= at {
+        return conn.call(&args);
+    }
     let mut keys = BTreeSet::new();
     for _ in 0..MAX_SCAN_ROUNDS {
         let (raw, val) = conn.call(&args)?;
@@ -902,14 +1028,20 @@ fn full_scan(conn: &mut Conn, args: &[Vec<u8>]) -> Outcome {
         let [Val::Leaf(b'$', Some(cursor)), Val::Agg(b'*', Some(found))] = &page[..] else {
             return Ok((raw, val));
         };
-        for k in found {
-            keys.insert(k.clone());
+        if paired {
+            for p in found.chunks(2) {
+                keys.insert(p.to_vec());
+            }
+        } else {
+            for k in found {
+                keys.insert(vec![k.clone()]);
+            }
         }
         if cursor == b"0" {
-            let val = Val::Agg(b'*', Some(keys.into_iter().collect()));
+            let val = Val::Agg(b'*', Some(keys.into_iter().flatten().collect()));
             return Ok((val.bytes(), val));
         }
-        args[1] = cursor.clone();
+        args[at] = cursor.clone();
     }
     Err(format!(
         "(SCAN did not return cursor 0 in {MAX_SCAN_ROUNDS} calls)"
@@ -1053,6 +1185,14 @@ fn record(seq: &Sequence, c: &CmdLine, e: &Outcome, a: &Outcome, out: &mut Vec<M
         );
     }
     if !outcomes_match(e, a, &c.norm) {
+        // An INFO reply is long: show only the fields compared.
+        let show = |o: &Outcome| match (o, &c.norm.info) {
+            (Ok((_, v)), Some(fields)) => match info_fields(v, fields) {
+                Some(f) => f.join(" "),
+                None => show_outcome(o),
+            },
+            _ => show_outcome(o),
+        };
         out.push(Mismatch {
             file: seq.file.clone(),
             seq: seq.name.clone(),
@@ -1063,8 +1203,8 @@ fn record(seq: &Sequence, c: &CmdLine, e: &Outcome, a: &Outcome, out: &mut Vec<M
                 format!("@{} {}", c.conn, show_command(&c.args))
             },
             markers: c.markers.clone(),
-            expected: show_outcome(e),
-            actual: show_outcome(a),
+            expected: show(e),
+            actual: show(a),
         });
     }
 }

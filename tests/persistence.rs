@@ -121,16 +121,45 @@ fn sigterm_restart_keeps_every_key_value_expiry_and_db() {
     );
 }
 
-/// Writers record every acknowledged SET; the server dies by SIGKILL mid-load.
-/// Returns (acknowledged, missing after restart).
+/// One acknowledged write of the crash test.
+#[derive(Clone)]
+enum Acked {
+    /// SET key value.
+    Set(String, String),
+    /// HSET key field value.
+    HSet(String, String, String),
+    /// SADD key member.
+    SAdd(String, String),
+    /// SREM key member (of a member an acknowledged SADD added).
+    SRem(String, String),
+}
+
+/// Writer `t`'s `i`th write: SET, HSET of a new field, SADD of a new
+/// member, or SREM of the member its previous write added (every other
+/// time, so the sets keep members too), over 64 hashes and sets a writer.
+fn crash_write(t: usize, i: usize) -> Acked {
+    let slot = (i / 4) % 64;
+    match i % 4 {
+        0 => Acked::Set(format!("w{t}:{i}"), format!("value-{t}-{i}")),
+        1 => Acked::HSet(format!("h{t}:{slot}"), format!("f{i}"), format!("v{t}-{i}")),
+        3 if i % 8 == 3 => Acked::SRem(format!("s{t}:{slot}"), format!("m{}", i - 1)),
+        _ => Acked::SAdd(format!("s{t}:{slot}"), format!("m{i}")),
+    }
+}
+
+/// Writers record every acknowledged SET, HSET, SADD and SREM; the server
+/// dies by SIGKILL mid-load. Returns (acknowledged, lost after restart): a
+/// lost write is a key, field or member missing, or a removed member back.
 fn crash_run(fsync: &str) -> (usize, usize) {
     let dir = tempdir(&format!("crash-{fsync}"));
     let p = Proc::start(&dir, &["--shards", "2", "--appendfsync", fsync]);
     let stop = Arc::new(AtomicBool::new(false));
-    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
+    // A write whose reply never came may or may not have been applied.
+    let unsure: Arc<Mutex<Vec<Acked>>> = Arc::default();
     let writers: Vec<_> = (0..8)
         .map(|t| {
-            let (stop, acked, port) = (stop.clone(), acked.clone(), p.port);
+            let (stop, acked, unsure, port) = (stop.clone(), acked.clone(), unsure.clone(), p.port);
             std::thread::spawn(move || {
                 let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
                     .unwrap()
@@ -140,10 +169,22 @@ fn crash_run(fsync: &str) -> (usize, usize) {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let (k, v) = (format!("w{t}:{i}"), format!("value-{t}-{i}"));
-                    match redis::cmd("SET").arg(&k).arg(&v).exec(&mut c) {
-                        Ok(()) => acked.lock().unwrap().push((k, v)),
-                        Err(_) => break, // the server died: this one was not acknowledged
+                    let w = crash_write(t, i);
+                    let r = match &w {
+                        Acked::Set(k, v) => redis::cmd("SET").arg(k).arg(v).exec(&mut c),
+                        Acked::HSet(k, f, v) => {
+                            redis::cmd("HSET").arg(k).arg(f).arg(v).exec(&mut c)
+                        }
+                        Acked::SAdd(k, m) => redis::cmd("SADD").arg(k).arg(m).exec(&mut c),
+                        Acked::SRem(k, m) => redis::cmd("SREM").arg(k).arg(m).exec(&mut c),
+                    };
+                    match r {
+                        Ok(()) => acked.lock().unwrap().push(w),
+                        Err(_) => {
+                            // The server died: this one was not acknowledged.
+                            unsure.lock().unwrap().push(w);
+                            break;
+                        }
                     }
                 }
             })
@@ -157,12 +198,44 @@ fn crash_run(fsync: &str) -> (usize, usize) {
         w.join().unwrap();
     }
     let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let unsure = std::mem::take(&mut *unsure.lock().unwrap());
     assert!(acked.len() > 100, "the load ran: {} writes", acked.len());
+    let count = |f: fn(&Acked) -> bool| acked.iter().filter(|w| f(w)).count();
+    assert!(
+        count(|w| matches!(w, Acked::HSet(..))) > 20
+            && count(|w| matches!(w, Acked::SAdd(..))) > 20
+            && count(|w| matches!(w, Acked::SRem(..))) > 10,
+        "every kind of write ran"
+    );
+
+    // What must be there after the restart: strings, hash fields, and each
+    // set member present (added, not removed) or absent (removed), except
+    // a member an unacknowledged SREM may have removed.
+    let mut strings = Vec::new();
+    let mut fields: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut members: HashMap<(String, String), bool> = HashMap::new();
+    for w in acked.iter().cloned() {
+        match w {
+            Acked::Set(k, v) => strings.push((k, v)),
+            Acked::HSet(k, f, v) => fields.entry(k).or_default().push((f, v)),
+            Acked::SAdd(k, m) => {
+                members.insert((k, m), true);
+            }
+            Acked::SRem(k, m) => {
+                members.insert((k, m), false);
+            }
+        }
+    }
+    for w in &unsure {
+        if let Acked::SRem(k, m) = w {
+            members.remove(&(k.clone(), m.clone()));
+        }
+    }
 
     let p = Proc::start(&dir, &["--shards", "2"]);
     let mut c = p.client();
     let mut missing = 0;
-    for chunk in acked.chunks(500) {
+    for chunk in strings.chunks(500) {
         let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
         let got: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
         for ((k, v), g) in chunk.iter().zip(got) {
@@ -172,13 +245,44 @@ fn crash_run(fsync: &str) -> (usize, usize) {
             }
         }
     }
+    for (k, fv) in &fields {
+        let names: Vec<&str> = fv.iter().map(|(f, _)| f.as_str()).collect();
+        let got: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(k)
+            .arg(&names)
+            .query(&mut c)
+            .unwrap();
+        for ((f, v), g) in fv.iter().zip(got) {
+            match g {
+                Some(g) => assert_eq!(&g, v, "{k} {f} came back with another value"),
+                None => missing += 1,
+            }
+        }
+    }
+    let mut by_set: HashMap<&str, Vec<(&str, bool)>> = HashMap::new();
+    for ((k, m), present) in &members {
+        by_set.entry(k).or_default().push((m, *present));
+    }
+    for (k, ms) in by_set {
+        let names: Vec<&str> = ms.iter().map(|(m, _)| *m).collect();
+        let got: Vec<bool> = redis::cmd("SMISMEMBER")
+            .arg(k)
+            .arg(&names)
+            .query(&mut c)
+            .unwrap();
+        missing += ms
+            .iter()
+            .zip(got)
+            .filter(|((_, want), g)| want != g)
+            .count();
+    }
     (acked.len(), missing)
 }
 
 #[test]
 fn sigkill_under_appendfsync_always_loses_no_acknowledged_write() {
     let (acked, missing) = crash_run("always");
-    eprintln!("appendfsync always: {acked} acknowledged, {missing} missing after SIGKILL");
+    eprintln!("appendfsync always: {acked} acknowledged writes (SET, HSET, SADD, SREM), {missing} lost after SIGKILL");
     assert_eq!(missing, 0);
 }
 
@@ -188,7 +292,7 @@ fn sigkill_under_appendfsync_everysec_reports_loss() {
     // A SIGKILL leaves written-but-unsynced data in the page cache, so on a
     // live kernel even everysec usually loses nothing; it may lose at most
     // what was not yet written, which is bounded by one drained group.
-    eprintln!("appendfsync everysec: {acked} acknowledged, {missing} missing after SIGKILL");
+    eprintln!("appendfsync everysec: {acked} acknowledged writes (SET, HSET, SADD, SREM), {missing} lost after SIGKILL");
     assert!(missing * 10 < acked.max(1), "{missing} of {acked} lost");
 }
 

@@ -108,6 +108,24 @@ impl Index {
         }
     }
 
+    /// An empty index with this one's salt and room for `items` entries
+    /// before it grows: for moving this index's entries in its own order
+    /// while keeping their order (a SCAN cursor of one is one of the other).
+    pub fn sized_like(&self, items: usize) -> Self {
+        let mut ix = Index {
+            salt: self.salt,
+            ..Index::new()
+        };
+        if items > 0 {
+            let mut cap = 0;
+            while max_items(cap) < items {
+                cap = grown(cap);
+            }
+            ix.rehash_into(cap, &|_| 0);
+        }
+        ix
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.items

@@ -178,10 +178,11 @@ fn store(ctx: &mut Ctx, how: Algebra) {
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
 fn sintercard(ctx: &mut Ctx) {
     let args = ctx.args;
+    // Redis's `getRangeLongFromObjectOrReply` with its own text, which it
+    // gives a count that is no integer too.
     let numkeys = match parse_int(args.get(1)) {
-        None => return ctx.not_integer(),
-        Some(n) if n < 1 => return ctx.error("ERR numkeys should be greater than 0"),
-        Some(n) => n as u64,
+        Some(n) if n >= 1 => n as u64,
+        _ => return ctx.error("ERR numkeys should be greater than 0"),
     };
     if numkeys > (args.len() - 2) as u64 {
         return ctx.error("ERR Number of keys can't be greater than number of args");
@@ -241,11 +242,14 @@ fn combine(ctx: &mut Ctx, how: Algebra, keys: &[&[u8]], out: Out) {
         ctx.router.hold(s);
     }
     let result = match how {
-        Algebra::Inter => intersect(ctx, keys),
+        Algebra::Inter => intersect(ctx, keys).map(|members| Combined {
+            members,
+            hashtable: false,
+        }),
         Algebra::Union | Algebra::Diff => union_or_diff(ctx, how, keys),
     };
-    let members = match result {
-        Ok(m) => m,
+    let Combined { members, hashtable } = match result {
+        Ok(c) => c,
         Err(e) => return ctx.error(&e),
     };
     match out {
@@ -269,6 +273,7 @@ fn combine(ctx: &mut Ctx, how: Algebra, keys: &[&[u8]], out: Out) {
                 SetOp::StoreMembers {
                     dst: a.push(d),
                     members: a.list(members.iter().map(Vec::as_slice)),
+                    hashtable,
                 }
                 .into()
             });
@@ -412,7 +417,7 @@ fn intersect(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
 /// SUNION's and SDIFF's pieces: every key's members (and type), combined
 /// here into a set built as Redis builds its result (an intset while every
 /// member is an integer and they are few), read back in that set's order.
-fn union_or_diff(ctx: &mut Ctx, how: Algebra, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
+fn union_or_diff(ctx: &mut Ctx, how: Algebra, keys: &[&[u8]]) -> Result<Combined, String> {
     let db = ctx.session.db;
     let groups = by_shard(ctx, keys);
     let refs: Vec<OpRef> = groups
@@ -455,16 +460,45 @@ fn union_or_diff(ctx: &mut Ctx, how: Algebra, keys: &[&[u8]]) -> Result<Vec<Vec<
                 set.add(m, &limits);
             }
         }
+        _ if per_key[0].is_empty() => {}
         _ => {
-            for m in &per_key[0] {
-                set.add(m, &limits);
-            }
-            for m in per_key[1..].iter().flatten() {
-                set.remove(m);
+            // Redis's choice (`sunionDiffGenericCommand`): walk the first
+            // set and keep what no other holds when that is less work,
+            // else copy it and remove the others' members. Either gives
+            // the same members, but the copy may have become a hashtable
+            // that the walk's result would not be.
+            let present = per_key.iter().filter(|k| !k.is_empty());
+            let walk = present.clone().count() * per_key[0].len() / 2;
+            let copy: usize = present.map(Vec::len).sum();
+            if walk <= copy {
+                let others: std::collections::HashSet<&[u8]> =
+                    per_key[1..].iter().flatten().map(Vec::as_slice).collect();
+                for m in per_key[0].iter().filter(|m| !others.contains(m.as_slice())) {
+                    set.add(m, &limits);
+                }
+            } else {
+                for m in &per_key[0] {
+                    set.add(m, &limits);
+                }
+                for m in per_key[1..].iter().flatten() {
+                    set.remove(m);
+                }
             }
         }
     }
-    Ok(set.iter().map(|m| m.to_vec()).collect())
+    Ok(Combined {
+        hashtable: !set.is_intset(),
+        members: set.iter().map(|m| m.to_vec()).collect(),
+    })
+}
+
+/// A combination's result as assembled from the pieces.
+struct Combined {
+    /// The members, in the order of the set Redis would build.
+    members: Vec<Vec<u8>>,
+    /// That set is a hashtable (else it is an intset, or its encoding is
+    /// what its members alone give it).
+    hashtable: bool,
 }
 
 /// SMOVE source destination member

@@ -387,7 +387,9 @@ impl Command {
                         return false;
                     };
                     let first = first + firstkey as i64;
-                    (first, first + n - 1, step as i64)
+                    // A huge count (SINTERCARD 9223372036854775807 ...) must
+                    // not overflow: it only has to exceed argc.
+                    (first, first.saturating_add(n - 1), step as i64)
                 }
                 Find::Unknown => {
                     out.clear();

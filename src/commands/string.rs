@@ -169,7 +169,7 @@ fn mget(ctx: &mut Ctx) {
     ctx.router.begin(ctx.conn, Merge::Array);
     for key in ctx.args.iter_from(1) {
         ctx.router
-            .key_op(ctx.session.db, key, |_, key| StrOp::Get { key }.into());
+            .key_op(ctx.session.db, key, |_, key| StrOp::MGetOne { key }.into());
     }
 }
 
@@ -666,6 +666,15 @@ fn lcs(ctx: &mut Ctx) {
 
 /// LCS's completion: both values are back.
 fn lcs_done(f: &mut Finish) {
+    // Redis checks both keys' types before it reads the options.
+    if (0..2).any(|i| {
+        matches!(
+            f.subs.get(i).1,
+            shards::Reply::Err(shards::Error::WrongType)
+        )
+    }) {
+        return encode::error(f.out, "ERR The specified keys must contain string values");
+    }
     let value = |i| match f.subs.get(i) {
         (b, shards::Reply::Bulk(span)) => b.payload(*span),
         _ => &[][..],

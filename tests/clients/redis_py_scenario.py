@@ -250,6 +250,174 @@ def step_watch_retry(r, keys, other):
         eq(p.execute(), [225], "EXEC after an untouched WATCH")
 
 
+def step_hashes(r, keys):
+    a, c, d, g = keys
+    eq(r.hset(a, mapping={"f1": "v1", "f2": "2", "f3": "3.5"}), 3, "HSET mapping")
+    eq(r.hset(a, "f1", "w1"), 0, "HSET of an existing field")
+    eq(r.hget(a, "f1"), b"w1", "HGET")
+    eq(r.hget(a, "nosuch"), None, "HGET of a missing field")
+    eq(r.hmget(a, ["f1", "nosuch", "f2"]), [b"w1", None, b"2"], "HMGET")
+    eq(r.hgetall(a), {b"f1": b"w1", b"f2": b"2", b"f3": b"3.5"}, "HGETALL")
+    eq(r.hgetall("missing"), {}, "HGETALL of a missing key")
+    eq(r.hkeys(a), [b"f1", b"f2", b"f3"], "HKEYS (listpack order)")
+    eq(r.hvals(a), [b"w1", b"2", b"3.5"], "HVALS (listpack order)")
+    eq(r.hlen(a), 3, "HLEN")
+    eq(r.hstrlen(a, "f3"), 3, "HSTRLEN")
+    eq(r.hexists(a, "f2"), True, "HEXISTS")
+    eq(r.hexists(a, "nosuch"), False, "HEXISTS of a missing field")
+    eq(r.hsetnx(a, "f1", "x"), False, "HSETNX of an existing field")
+    eq(r.hsetnx(a, "f4", "x"), True, "HSETNX of a new field")
+    eq(r.hincrby(a, "f2", 40), 42, "HINCRBY")
+    eq(r.hincrbyfloat(a, "f3", 0.25), 3.75, "HINCRBYFLOAT")
+    eq(r.hget(a, "f3"), b"3.75", "the stored string after HINCRBYFLOAT")
+    eq(r.hdel(a, "f4", "nosuch"), 1, "HDEL")
+    eq(r.object("encoding", a), b"listpack", "OBJECT ENCODING of a small hash")
+    try:
+        r.hincrby(a, "f1", 1)
+        raise Failure("HINCRBY of a non-integer should fail")
+    except redis.ResponseError as e:
+        eq(str(e), "hash value is not an integer", "HINCRBY error")
+    fields = {f"field:{i}".encode(): str(i).encode() for i in range(600)}
+    eq(r.hset(c, mapping=fields), 600, "HSET of 600 fields")
+    eq(r.object("encoding", c), b"hashtable", "OBJECT ENCODING of a big hash")
+    eq(r.hgetall(c), fields, "HGETALL of a hashtable")
+    eq(dict(r.hscan_iter(c, count=7)), fields, "hscan_iter(count=7)")
+    eq(dict(r.hscan_iter(c, match="field:1?")),
+       {k: v for k, v in fields.items() if len(k) == 8 and k.startswith(b"field:1")},
+       "hscan_iter(match='field:1?')")
+    eq(dict(r.hscan_iter(a)), {b"f1": b"w1", b"f2": b"42", b"f3": b"3.75"}, "hscan_iter of a listpack")
+    eq(list(r.hscan_iter("missing")), [], "hscan_iter of a missing key")
+    one = r.hrandfield(c)
+    if one not in fields:
+        raise Failure(f"HRANDFIELD: {one!r} is not a field")
+    some = r.hrandfield(c, 5)
+    eq(len(set(some)), 5, "HRANDFIELD 5 gives 5 distinct fields")
+    if not set(some) <= set(fields):
+        raise Failure(f"HRANDFIELD 5: {some!r}")
+    eq(len(r.hrandfield(a, -10)), 10, "HRANDFIELD -10 repeats fields")
+    pairs = r.hrandfield(a, 10, withvalues=True)
+    # RESP2: a flat list; RESP3: [field, value] pairs.
+    if pairs and isinstance(pairs[0], list):
+        pairs = [x for p in pairs for x in p]
+    eq(dict(zip(pairs[::2], pairs[1::2])), r.hgetall(a), "HRANDFIELD WITHVALUES of the whole hash")
+    r.set(d, "string")
+    try:
+        r.hget(d, "f")
+        raise Failure("HGET of a string should fail")
+    except redis.ResponseError as e:
+        eq(str(e), "WRONGTYPE Operation against a key holding the wrong kind of value",
+           "WRONGTYPE error")
+    try:
+        r.get(a)
+        raise Failure("GET of a hash should fail")
+    except redis.ResponseError as e:
+        eq(str(e).split(" ")[0], "WRONGTYPE", "GET of a hash")
+    eq(r.type(a), b"hash", "TYPE")
+    eq(r.rename(a, g), True, "RENAME of a hash across shards")
+    eq(r.hgetall(g), {b"f1": b"w1", b"f2": b"42", b"f3": b"3.75"}, "HGETALL after RENAME")
+    payload = r.dump(c)
+    eq(r.restore(a, 0, payload), b"OK", "RESTORE of a hash DUMP")
+    eq(r.hgetall(a), fields, "HGETALL after RESTORE")
+
+
+def step_sets(r, keys):
+    a, c, d, g = keys
+    eq(r.sadd(a, 1, 2, 3), 3, "SADD")
+    eq(r.sadd(a, 3, 4), 1, "SADD of one new member")
+    eq(r.object("encoding", a), b"intset", "OBJECT ENCODING of integers")
+    eq(r.smembers(a), {b"1", b"2", b"3", b"4"}, "SMEMBERS")
+    eq(r.smembers("missing"), set(), "SMEMBERS of a missing key")
+    eq(r.scard(a), 4, "SCARD")
+    eq(r.sismember(a, 2), True, "SISMEMBER")
+    eq(r.sismember(a, 9), False, "SISMEMBER of a missing member")
+    eq(r.smismember(a, [1, 9, 4]), [True, False, True], "SMISMEMBER")
+    eq(r.srem(a, 4, 9), 1, "SREM")
+    eq(r.sadd(c, 3, 5, "x"), 3, "SADD on another shard")
+    eq(r.object("encoding", c), b"hashtable", "OBJECT ENCODING of strings")
+    eq(r.sadd(d, 3, "y"), 2, "SADD on a third shard")
+    eq(r.sinter(a, c), {b"3"}, "SINTER across shards")
+    eq(r.sinter(a, c, d), {b"3"}, "SINTER of three shards")
+    eq(r.sunion(a, c, d), {b"1", b"2", b"3", b"5", b"x", b"y"}, "SUNION across shards")
+    eq(r.sdiff(a, c), {b"1", b"2"}, "SDIFF across shards")
+    eq(r.sintercard(3, [a, c, d]), 1, "SINTERCARD")
+    eq(r.sintercard(2, [c, c], limit=2), 2, "SINTERCARD LIMIT")
+    eq(r.sunionstore(g, [a, c, d]), 6, "SUNIONSTORE across shards")
+    eq(r.smembers(g), {b"1", b"2", b"3", b"5", b"x", b"y"}, "the stored union")
+    eq(r.sinterstore(g, [a, c]), 1, "SINTERSTORE")
+    eq(r.sdiffstore(g, [c, a, d]), 2, "SDIFFSTORE")
+    eq(r.smembers(g), {b"5", b"x"}, "the stored difference")
+    eq(r.sinterstore(g, [a, "missing"]), 0, "SINTERSTORE of a missing key")
+    eq(r.exists(g), 0, "an empty STORE deletes the destination")
+    eq(r.smove(c, a, "x"), True, "SMOVE across shards")
+    eq(r.smove(c, a, "x"), False, "SMOVE of a member no longer there")
+    eq(r.smembers(a), {b"1", b"2", b"3", b"x"}, "the destination after SMOVE")
+    eq(r.object("encoding", a), b"hashtable", "SMOVE of a string converts an intset")
+    members = {f"m{i}".encode() for i in range(500)}
+    eq(r.sadd(g, *members), 500, "SADD of 500 members")
+    eq(set(r.sscan_iter(g, count=9)), members, "sscan_iter(count=9)")
+    eq(set(r.sscan_iter(g, match="m1*")), {m for m in members if m.startswith(b"m1")},
+       "sscan_iter(match='m1*')")
+    eq(list(r.sscan_iter("missing")), [], "sscan_iter of a missing key")
+    rand = r.srandmember(g, 10)
+    eq(len(set(rand)), 10, "SRANDMEMBER 10 gives 10 distinct members")
+    if not set(rand) <= members:
+        raise Failure(f"SRANDMEMBER 10: {rand!r}")
+    eq(len(r.srandmember(d, -5)), 5, "SRANDMEMBER -5 repeats members")
+    popped = r.spop(g, 100)
+    eq(len(set(popped)), 100, "SPOP 100")
+    eq(r.scard(g), 400, "SCARD after SPOP 100")
+    eq(r.smismember(g, list(popped)[:3]), [False] * 3, "popped members are gone")
+    eq(r.spop(d, 10) is not None and r.exists(d), 0, "SPOP of every member deletes the key")
+    r.set("str", "s")
+    try:
+        r.smembers("str")
+        raise Failure("SMEMBERS of a string should fail")
+    except redis.ResponseError as e:
+        eq(str(e).split(" ")[0], "WRONGTYPE", "SMEMBERS of a string")
+
+
+def step_collection_transactions(r, keys, other):
+    a, c, d, g = keys
+    r.sadd(a, "t1", "t2")
+    p = r.pipeline()  # MULTI ... EXEC across shards
+    p.hset(c, mapping={"n": 1})
+    p.hincrby(c, "n", 9)
+    p.smove(a, d, "t1")
+    p.sunionstore(g, [a, d])
+    p.smembers(g)
+    p.hgetall(c)
+    p.scard(a)
+    res = p.execute()
+    eq(res, [1, 10, True, 2, {b"t1", b"t2"}, {b"n": b"10"}, 1],
+       "MULTI/EXEC of hash and set commands across shards")
+    p = r.pipeline(transaction=False)
+    for i in range(100):
+        p.hincrby(c, "n", 1)
+        p.sadd(d, f"p{i}")
+    res = p.execute()
+    eq(res[-2:], [110, 1], "the last of 200 pipelined HINCRBY and SADD")
+    eq(r.scard(d), 101, "SCARD after the pipeline")
+    # WATCH of a hash and a set: another client's HSET aborts EXEC.
+    with r.pipeline() as p:
+        p.watch(c, d)
+        n = int(p.hget(c, "n"))
+        other.hset(c, "other", "1")
+        p.multi()
+        p.hset(c, "n", n + 1)
+        try:
+            p.execute()
+            raise Failure("EXEC after a watched hash changed should abort")
+        except redis.WatchError:
+            pass
+    eq(r.hget(c, "n"), b"110", "the aborted transaction wrote nothing")
+    with r.pipeline() as p:
+        p.watch(d)
+        other.sadd(d, "p0")  # already a member: the set does not change
+        p.multi()
+        p.srem(d, "p1")
+        eq(p.execute(), [1], "EXEC after a SADD that changed nothing")
+
+
 def negotiated(r, *args):
     """The `proto` field of HELLO (with no version: the connection's current one)."""
     hello = r.execute_command("HELLO", *args)
@@ -288,6 +456,8 @@ STEPS = [
     ("MSETNX across shards", step_msetnx),
     ("GETEX", step_getex),
     ("RENAME and RENAMENX across shards", step_rename),
+    ("hashes: every command, hscan_iter, HRANDFIELD, WRONGTYPE, RENAME, DUMP/RESTORE", step_hashes),
+    ("sets: every command, set algebra across shards, sscan_iter, SPOP, SMOVE", step_sets),
 ]
 
 
@@ -326,6 +496,8 @@ def run(host, port, keys, protocol, keep_going):
     steps = [(name, lambda fn=fn: fn(r, keys)) for name, fn in STEPS]
     steps.append(("WATCH retry loop with a concurrent writer",
                   lambda: step_watch_retry(r, keys, other)))
+    steps.append(("hash and set commands in pipelines, MULTI/EXEC and WATCH",
+                  lambda: step_collection_transactions(r, keys, other)))
     steps.append((f"RESP{protocol} basic commands", lambda: step_protocol(r, protocol)))
     for name, fn in steps:
         # A fresh database per step, so a failed step leaves nothing behind.

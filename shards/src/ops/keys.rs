@@ -400,6 +400,11 @@ fn expiry_of(at: u64) -> Expiry {
 /// holds it (value and TTL). `replaced`: the key held a value before, so
 /// a collection is preceded by `DEL key` (a string's `SET` replaces).
 fn log_put(cx: &mut Cx, db: usize, key: &[u8], pos: u32, replaced: bool) {
+    // Without persistence, walking a big collection for records nobody
+    // keeps would make RENAME, MOVE and COPY O(N).
+    if !cx.persist.log.enabled {
+        return;
+    }
     let value = cx.store.value_at(pos);
     let at = cx.store.expire_of(pos);
     let log = &mut cx.persist.log;

@@ -187,6 +187,10 @@ pub enum SetOp {
         dst: Arg,
         /// The members (duplicates count once).
         members: ArgList,
+        /// Store them as a hashtable even when they would fit an intset:
+        /// Redis's SDIFF that copies the first set and removes the others'
+        /// members keeps the encoding the copy took.
+        hashtable: bool,
     },
     /// Cross-shard piece of SMOVE: 1 when `key` holds a set, 0 when it is
     /// absent, or WRONGTYPE (a write look-up: no statistics).
@@ -259,7 +263,11 @@ impl SetOp {
             SetOp::Members { keys, how } => members_of(cx, keys, how),
             SetOp::Cards { keys } => cards(cx, keys),
             SetOp::Filter { keys, members } => filter(cx, keys, members),
-            SetOp::StoreMembers { dst, members } => store_members(cx, dst, members),
+            SetOp::StoreMembers {
+                dst,
+                members,
+                hashtable,
+            } => store_members(cx, dst, members, hashtable),
             SetOp::Check { key } => {
                 find(cx, key, Lookup::WRITE).map(|p| Reply::Int(p.is_some() as i64))
             }
@@ -821,6 +829,9 @@ fn replace_with(cx: &mut Cx, dst: &[u8], set: SetValue) -> Result<usize, Error> 
         .store
         .insert_object(db, dst, Object::Set(set), 0)
         .map_err(|_| Error::Oom)?;
+    if !cx.persist.log.enabled {
+        return Ok(n);
+    }
     if let ValueRef::Obj(Object::Set(s)) = cx.store.value_at(pos) {
         let log = &mut cx.persist.log;
         for_members(s, |members| {
@@ -955,12 +966,15 @@ fn filter(cx: &mut Cx, keys: ArgList, members: ArgList) -> R {
     Ok(w.finish())
 }
 
-fn store_members(cx: &mut Cx, dst: Arg, members: ArgList) -> R {
+fn store_members(cx: &mut Cx, dst: Arg, members: ArgList, hashtable: bool) -> R {
     cx.make_room()?;
     let limits = cx.store.value_limits().set;
     let mut set = SetValue::new();
     for m in cx.args.items(members) {
         set.add(m, &limits);
+    }
+    if hashtable {
+        set.convert_to_table();
     }
     let d = cx.args.get(dst);
     Ok(Reply::Int(replace_with(cx, d, set)? as i64))

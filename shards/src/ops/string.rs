@@ -62,6 +62,12 @@ pub enum StrOp {
         /// The key.
         key: Arg,
     },
+    /// One key of MGET → bulk or nil: as GET, but a key of another type
+    /// reads as nil (Redis's `mgetCommand` replies null for it).
+    MGetOne {
+        /// The key.
+        key: Arg,
+    },
     /// SET key value with its options.
     Set {
         /// The key.
@@ -348,6 +354,7 @@ impl StrOp {
         !matches!(
             self,
             StrOp::Get { .. }
+                | StrOp::MGetOne { .. }
                 | StrOp::Strlen { .. }
                 | StrOp::GetRange { .. }
                 | StrOp::GetBit { .. }
@@ -360,6 +367,7 @@ impl StrOp {
     pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
         let r = match *self {
             StrOp::Get { key } => get(cx, key),
+            StrOp::MGetOne { key } => get(cx, key).or(Ok(Reply::Nil)),
             StrOp::Set {
                 key,
                 value,

@@ -522,10 +522,26 @@ fn cross_shard_pieces() {
         b.push(0, SetOp::Filter { keys, members }.into());
         let dst = b.args.push(b"d");
         let members = b.args.list([&b"5"[..], b"4", b"5"]);
-        b.push(0, SetOp::StoreMembers { dst, members }.into());
+        b.push(
+            0,
+            SetOp::StoreMembers {
+                dst,
+                members,
+                hashtable: false,
+            }
+            .into(),
+        );
         let dst = b.args.push(b"a");
         let members = b.args.list(std::iter::empty::<&[u8]>());
-        b.push(0, SetOp::StoreMembers { dst, members }.into());
+        b.push(
+            0,
+            SetOp::StoreMembers {
+                dst,
+                members,
+                hashtable: false,
+            }
+            .into(),
+        );
         for key in [&b"b"[..], b"nokey", b"s"] {
             let key = b.args.push(key);
             b.push(0, SetOp::Check { key }.into());
