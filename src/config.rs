@@ -201,6 +201,19 @@ pub struct Config {
     #[arg(long, default_value_t = 512)]
     pub set_max_intset_entries: usize,
 
+    /// List node size: negative for a byte limit (-1 = 4 KB ... -5 = 64 KB),
+    /// positive for elements per node.
+    #[arg(long, alias = "list-max-ziplist-size", default_value_t = -2, allow_negative_numbers = true)]
+    pub list_max_listpack_size: i64,
+
+    /// Sorted sets with more members than this use a skiplist.
+    #[arg(long, alias = "zset-max-ziplist-entries", default_value_t = 128)]
+    pub zset_max_listpack_entries: usize,
+
+    /// Sorted sets with a member longer than this use a skiplist.
+    #[arg(long, alias = "zset-max-ziplist-value", default_value_t = 64)]
+    pub zset_max_listpack_value: usize,
+
     /// Data directory for the append-only files.
     #[arg(long, default_value = DEFAULT_DIR)]
     pub dir: PathBuf,
@@ -441,6 +454,9 @@ impl Config {
         v.hash.max_listpack_entries = self.hash_max_listpack_entries;
         v.hash.max_listpack_value = self.hash_max_listpack_value;
         v.set.max_intset_entries = self.set_max_intset_entries;
+        v.list.max_listpack_size = self.list_max_listpack_size;
+        v.zset.max_listpack_entries = self.zset_max_listpack_entries;
+        v.zset.max_listpack_value = self.zset_max_listpack_value;
         v
     }
 

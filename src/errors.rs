@@ -33,5 +33,8 @@ pub fn text(e: &Error) -> Cow<'static, str> {
         Error::InvalidTtl => "ERR Invalid TTL value, must be >= 0".into(),
         Error::BadPayload => "ERR DUMP payload version or checksum are wrong".into(),
         Error::BadData => "ERR Bad data format".into(),
+        Error::IndexOutOfRange => "ERR index out of range".into(),
+        Error::ScoreNan => "ERR resulting score is not a number (NaN)".into(),
+        Error::SortNotNumber => "ERR One or more scores can't be converted into double".into(),
     }
 }

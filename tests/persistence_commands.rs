@@ -129,6 +129,7 @@ fn restart_keeps_everything(rewrite: bool, shards_after: &str) {
         }
     }
     let text = String::from_utf8_lossy(&aof).to_ascii_uppercase();
+    // `PERSIST key` is itself absolute (the TTL is gone): it may appear.
     for bad in [
         // Also INCRBY and INCRBYFLOAT.
         "\r\nINCR",

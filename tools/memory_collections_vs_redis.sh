@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Memory of hashes and sets against Redis, side by side: RSS growth (and
+# Memory of hashes, sets, lists and sorted sets against Redis, side by
+# side: RSS growth (and
 # used_memory) after loading the same collections with `redis-cli --pipe`
 # into each server.
 #
 #   tools/memory_collections_vs_redis.sh [SHAPES...]
 #
-# Shapes (default all four):
+# Shapes (default all eight):
 #   smallhash  100,000 hashes of 10 fields (8-byte fields, 16-byte values)
 #   smallset   100,000 sets of 10 members of 10 bytes (not integers)
+#   smalllist  100,000 lists of 10 elements of 10 bytes
+#   smallzset  100,000 sorted sets of 10 members of 10 bytes (integer scores)
 #   bighash    10 hashes of 1,000,000 fields (8-byte fields, 16-byte values)
 #   bigset     10 sets of 1,000,000 members of 10 bytes
+#   biglist    10 lists of 1,000,000 elements of 10 bytes
+#   bigzset    10 sorted sets of 1,000,000 members of 10 bytes (integer scores)
 # Prints one row per shape: bytes per key (small shapes) or per element
 # (big shapes) of RSS growth and of used_memory for Redis 7 and
 # shardcache, the ratio of RSS, and the encoding Redis chose. Persistence
@@ -17,7 +22,7 @@
 # Redis alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHAPES=${*:-"smallhash smallset bighash bigset"}
+SHAPES=${*:-"smallhash smallset smalllist smallzset bighash bigset biglist bigzset"}
 RPORT=${RPORT:-7412}
 SPORT=${SPORT:-7413}
 SC=${SC:-target/release/shardcache}
@@ -35,7 +40,7 @@ trap cleanup EXIT
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}'; }
 
-# The commands, as RESP: HSET/SADD with many pairs or members per command.
+# The commands, as RESP: HSET/SADD/RPUSH/ZADD with many items per command.
 # Prints "keys units" (units: what the per-unit figures divide by).
 gen() {
   python3 - "$1" "$2" <<'EOF'
@@ -77,6 +82,30 @@ elif shape == "bigset":
         for b in range(0, 1000000, 100):
             emit(["SADD", "bigset:%d" % k] + ["m:%08d" % (k * 1000000 + j) for j in range(b, b + 100)])
     keys, units = 10, 10000000
+elif shape == "smalllist":
+    for i in range(100000):
+        emit(["RPUSH", "list:%06d" % i] + ["e:%08d" % (i * 10 + j) for j in range(10)])
+    keys, units = 100000, 100000
+elif shape == "smallzset":
+    for i in range(100000):
+        args = ["ZADD", "zset:%06d" % i]
+        for j in range(10):
+            args += [str(j), "m:%08d" % (i * 10 + j)]
+        emit(args)
+    keys, units = 100000, 100000
+elif shape == "biglist":
+    for k in range(10):
+        for b in range(0, 1000000, 100):
+            emit(["RPUSH", "biglist:%d" % k] + ["e:%08d" % (k * 1000000 + j) for j in range(b, b + 100)])
+    keys, units = 10, 10000000
+elif shape == "bigzset":
+    for k in range(10):
+        for b in range(0, 1000000, 100):
+            args = ["ZADD", "bigzset:%d" % k]
+            for j in range(b, b + 100):
+                args += [str(j), "m:%08d" % (k * 1000000 + j)]
+            emit(args)
+    keys, units = 10, 10000000
 else:
     sys.exit("unknown shape " + shape)
 out.write(b"".join(buf))
@@ -94,7 +123,7 @@ measure() { # port pid file keys units -> "rss_per_unit used_per_unit encoding"
   r1=$(rss_kb "$pid"); u1=$(used_memory "$port")
   got=$(redis-cli -p "$port" dbsize)
   if [ "$got" != "$keys" ]; then
-    echo "port $port holds $got keys, expected $keys (are HSET/SADD served?)" >&2
+    echo "port $port holds $got keys, expected $keys (are HSET/SADD/RPUSH/ZADD served?)" >&2
     exit 1
   fi
   enc=$(redis-cli -p "$port" object encoding "$(redis-cli -p "$port" randomkey)")

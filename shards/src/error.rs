@@ -55,4 +55,12 @@ pub enum Error {
     BadPayload,
     /// A DUMP payload's body does not decode (`ERR Bad data format`).
     BadData,
+    /// LSET past the list's end (`ERR index out of range`).
+    IndexOutOfRange,
+    /// ZADD INCR / ZINCRBY would make a NaN score
+    /// (`ERR resulting score is not a number (NaN)`).
+    ScoreNan,
+    /// SORT met a value that is not a number
+    /// (`ERR One or more scores can't be converted into double`).
+    SortNotNumber,
 }

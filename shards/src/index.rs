@@ -666,7 +666,7 @@ mod tests {
         let order = || {
             let mut ix = Index::new();
             for k in 0..5000u32 {
-                ix.insert(h(k), k, |p| h(p));
+                ix.insert(h(k), k, h);
             }
             let mut out = Vec::new();
             let mut cursor = 0;

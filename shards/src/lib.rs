@@ -13,15 +13,18 @@
 //!   back a group of writes whose AOF records could not be written (element
 //!   by element for big hashes and sets).
 //! - `value`: what a key holds beyond a small string: long strings, hashes
-//!   (listpack/hashtable) and sets (intset/hashtable) with Redis 7.0's
-//!   thresholds (`ValueLimits`), and their DUMP payloads (`value::dump`).
+//!   (listpack/hashtable), sets (intset/hashtable), lists (quicklist) and
+//!   sorted sets (listpack/skiplist) with Redis 7.0's thresholds
+//!   (`ValueLimits`), and their DUMP payloads (`value::dump`).
 //! - `ops`: one enum per command family (`StrOp`, `KeyOp`, `HashOp`,
-//!   `SetOp`, `SrvOp`), each variant executed against a store; replies are
-//!   scalars or tapes (`tape`), failures typed `Error`s the server words.
+//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`), each variant executed
+//!   against a store; replies are scalars or tapes (`tape`), failures typed
+//!   `Error`s the server words.
 //! - `aof`: per-shard append-only segments, the records (absolute changes:
 //!   `SET`, `DEL`, `PEXPIREAT`, `PERSIST`, `HSET`, `HDEL`, `SADD`, `SREM`,
-//!   ...), manifest, replay, rewrite, re-routing, recovery of a directory
-//!   without its manifest, write-failure handling.
+//!   `ZADD`, `ZREM`, ...; lists as Redis's list commands), manifest, replay,
+//!   rewrite, re-routing, recovery of a directory without its manifest,
+//!   write-failure handling.
 //! - `lazyfree`: the thread that frees big removed values off the shards.
 //! - `rdb`: the DUMP/RESTORE payload codec.
 //! - `batch`: the reusable message between a worker and a shard.

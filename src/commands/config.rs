@@ -52,6 +52,30 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             "set-max-intset-entries",
             values.set.max_intset_entries.to_string(),
         ),
+        (
+            "list-max-listpack-size",
+            values.list.max_listpack_size.to_string(),
+        ),
+        (
+            "list-max-ziplist-size",
+            values.list.max_listpack_size.to_string(),
+        ),
+        (
+            "zset-max-listpack-entries",
+            values.zset.max_listpack_entries.to_string(),
+        ),
+        (
+            "zset-max-ziplist-entries",
+            values.zset.max_listpack_entries.to_string(),
+        ),
+        (
+            "zset-max-listpack-value",
+            values.zset.max_listpack_value.to_string(),
+        ),
+        (
+            "zset-max-ziplist-value",
+            values.zset.max_listpack_value.to_string(),
+        ),
         ("save", set.save.clone()),
         ("appendonly", yes_no(s.aof_on())),
         ("appendfsync", s.appendfsync().name().to_string()),
@@ -167,12 +191,18 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 24] = [
+const SETTABLE: [&str; 30] = [
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
     "hash-max-listpack-value",
     "hash-max-ziplist-value",
     "set-max-intset-entries",
+    "list-max-listpack-size",
+    "list-max-ziplist-size",
+    "zset-max-listpack-entries",
+    "zset-max-ziplist-entries",
+    "zset-max-listpack-value",
+    "zset-max-ziplist-value",
     "maxmemory",
     "maxmemory-policy",
     "max-keys",
@@ -317,6 +347,16 @@ fn config_set(ctx: &mut Ctx) {
             }
             "set-max-intset-entries" => {
                 int_in(raw, 0, i64::MAX).map(|n| values.set.max_intset_entries = n as usize)
+            }
+            "list-max-listpack-size" | "list-max-ziplist-size" => {
+                int_in(raw, i32::MIN as i64, i32::MAX as i64)
+                    .map(|n| values.list.max_listpack_size = n)
+            }
+            "zset-max-listpack-entries" | "zset-max-ziplist-entries" => {
+                int_in(raw, 0, i64::MAX).map(|n| values.zset.max_listpack_entries = n as usize)
+            }
+            "zset-max-listpack-value" | "zset-max-ziplist-value" => {
+                int_in(raw, 0, i64::MAX).map(|n| values.zset.max_listpack_value = n as usize)
             }
             "requirepass" => {
                 requirepass = Some(config::Password::new(raw));
@@ -534,7 +574,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 22] = [
+const REWRITTEN: [(&str, Option<&str>); 25] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -557,6 +597,9 @@ const REWRITTEN: [(&str, Option<&str>); 22] = [
     ("hash-max-listpack-entries", Some("512")),
     ("hash-max-listpack-value", Some("64")),
     ("set-max-intset-entries", Some("512")),
+    ("list-max-listpack-size", Some("-2")),
+    ("zset-max-listpack-entries", Some("128")),
+    ("zset-max-listpack-value", Some("64")),
 ];
 
 /// CONFIG REWRITE: the parameters CONFIG SET can change are written back to

@@ -21,13 +21,16 @@ mod expire;
 mod hash;
 mod info;
 mod keys;
+mod list;
 mod monitor;
 mod object;
 mod server;
 mod set;
+mod sort;
 mod spec;
 mod string;
 pub mod txn;
+mod zset;
 
 pub use crate::session::{ReplyMode, Session};
 pub use spec::{flags, ks, Begin, Command, Find, Handler, KeySpec, NeedsSection};
@@ -48,6 +51,9 @@ const FAMILIES: &[&[Command]] = &[
     expire::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
+    list::COMMANDS,
+    zset::COMMANDS,
+    sort::COMMANDS,
     object::COMMANDS,
     txn::COMMANDS,
     info::COMMANDS,

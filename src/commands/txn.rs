@@ -158,8 +158,24 @@ fn hold_involved(ctx: &mut Ctx, cmds: &[Args]) {
         }
         return;
     }
+    let mut found = Vec::new();
     for a in cmds {
         let Some(c) = resolve(a) else { continue };
+        if c.has(MOVABLEKEYS) {
+            // The key specs find every key (ZUNIONSTORE's sources, SORT's
+            // destination); SORT's patterns may name any key.
+            if !c.find_keys(a, &mut found) {
+                for s in 0..ctx.router.shards() {
+                    ctx.router.hold(s);
+                }
+                return;
+            }
+            for &(i, _) in &found {
+                let s = ctx.router.shard_of(a.get(i));
+                ctx.router.hold(s);
+            }
+            continue;
+        }
         for i in c.key_positions(a.len()) {
             let s = ctx.router.shard_of(a.get(i));
             ctx.router.hold(s);

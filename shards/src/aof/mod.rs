@@ -7,14 +7,16 @@
 //!
 //! Records are absolute state changes only: `SET k v [PXAT ms]`, `DEL k`,
 //! `PEXPIREAT k ms`, `PERSIST k`, `FLUSHDB`, `FLUSHALL`, `SWAPDB a b`, and
-//! for hashes and sets `HSET`, `HDEL`, `SADD`, `SREM` (absolute for the
-//! fields and members they name; see `record` for why the incremental
-//! rewrite stays correct with them), with `SELECT` whenever the database
-//! changes. Being absolute, a record may be applied twice without harm,
+//! for hashes, sets and sorted sets `HSET`, `HDEL`, `SADD`, `SREM`, `ZADD`,
+//! `ZREM` (absolute for the fields and members they name; see `record` for
+//! why the incremental rewrite stays correct with them), for lists Redis's
+//! list commands (`lists` explains how the rewrite copes with records
+//! relative to the list), with `SELECT` whenever the database changes. Being absolute, a record may be applied twice without harm,
 //! which is what makes the incremental rewrite below correct, and every
 //! segment is a valid Redis AOF (`redis-check-aof` accepts it, `redis-cli
 //! --pipe` imports it). A rewrite writes a hash as `HSET`s and a set as
-//! `SADD`s of 64 items each (Redis's `AOF_REWRITE_ITEMS_PER_CMD`), then
+//! `SADD`s, a list as `RPUSH`es, a sorted set as `ZADD`s of 64 items each
+//! (Redis's `AOF_REWRITE_ITEMS_PER_CMD`), then
 //! `PEXPIREAT` when the key has a TTL.
 //!
 //! Group commit: the shard executes every batch it drained, then writes the
@@ -28,6 +30,7 @@
 //! segment. A key changed during the walk appears in the snapshot (old or
 //! new state) and again, later, in the buffer; replay ends on its last state.
 
+mod lists;
 mod load;
 mod manifest;
 mod record;
@@ -37,6 +40,7 @@ pub mod switch;
 #[cfg(test)]
 mod tests;
 
+pub use lists::{fmt_score, ListRecord, ScoreText};
 pub use load::{open, Opened, SegmentReport};
 pub(crate) use record::for_members;
 pub use record::{Items, Record, ITEMS_PER_RECORD};
@@ -115,6 +119,11 @@ pub struct Log {
     pub refuse_writes: Option<std::sync::Arc<str>>,
     buf: Vec<u8>,
     db: Option<u8>,
+    /// While a rewrite runs: the list keys (database byte, then key) whose
+    /// records since it began open with the key's whole state (see
+    /// `lists`); None otherwise.
+    anchors: Option<std::collections::HashSet<Vec<u8>>>,
+    scratch: Vec<u8>,
 }
 
 impl Log {
@@ -146,6 +155,37 @@ impl Log {
         self.db = None;
     }
 
+    /// Asked before a list record that is relative to the list's state
+    /// (`lists`): true when a rewrite runs and the key of `db` has no
+    /// record since it began that states it whole. The caller then logs
+    /// the key's whole state instead (`DEL`, then `Record::for_value`),
+    /// and the key counts as anchored until the rewrite ends.
+    pub fn anchor(&mut self, db: u8, key: &[u8]) -> bool {
+        let Some(set) = self.anchors.as_mut() else {
+            return false;
+        };
+        self.scratch.clear();
+        self.scratch.push(db);
+        self.scratch.extend_from_slice(key);
+        if set.contains(&self.scratch) {
+            return false;
+        }
+        set.insert(self.scratch.clone());
+        true
+    }
+
+    /// A rewrite began: list keys need anchoring from now on.
+    pub(crate) fn begin_anchoring(&mut self) {
+        if self.enabled {
+            self.anchors = Some(Default::default());
+        }
+    }
+
+    /// No rewrite runs: list records need no anchor.
+    pub(crate) fn end_anchoring(&mut self) {
+        self.anchors = None;
+    }
+
     /// The records waiting to be written (for tests).
     #[cfg(test)]
     pub(crate) fn pending_bytes(&self) -> &[u8] {
@@ -165,6 +205,10 @@ impl Log {
     /// Drops the records waiting to be written (their writes were rolled
     /// back); the next record starts with a SELECT.
     fn discard(&mut self) {
+        // The dropped records may have held anchors.
+        if let Some(a) = self.anchors.as_mut() {
+            a.clear();
+        }
         self.buf.clear();
         if self.buf.capacity() > KEEP_LOG_CAPACITY {
             self.buf = Vec::new();
@@ -238,4 +282,28 @@ fn tracing_note(msg: &str) {
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    //! Replays records from bytes, for op tests.
+    use super::record::{parse_frame, Frame};
+    use super::Record;
+    use crate::keyspace::Store;
+
+    /// Applies every record of `bytes` (whole frames) to `store`.
+    pub fn replay(store: &mut Store, mut bytes: &[u8]) {
+        let mut ranges = Vec::new();
+        let mut db = 0u8;
+        while let Frame::Done(n) = parse_frame(bytes, &mut ranges) {
+            let argv: Vec<&[u8]> = ranges.iter().map(|&(s, l)| &bytes[s..s + l]).collect();
+            Record::parse(&argv, |r| {
+                r.apply(store, &mut db, 0);
+                Ok(())
+            })
+            .expect("a valid record");
+            bytes = &bytes[n..];
+        }
+        assert!(bytes.is_empty(), "a torn record");
+    }
 }

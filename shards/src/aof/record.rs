@@ -4,8 +4,12 @@
 //! Records are absolute state changes only: `SET k v [PXAT ms]`, `DEL k`,
 //! `PEXPIREAT k ms`, `PERSIST k`, `FLUSHDB`, `FLUSHALL`, `SWAPDB a b`, and
 //! for collections `HSET k f v ...`, `HDEL k f ...`, `SADD k m ...`, `SREM k
-//! m ...` (each absolute for the fields or members it names), with
-//! `SELECT` whenever the database changes. Being absolute, a record may be
+//! m ...`, `ZADD k score m ...`, `ZREM k m ...` (each absolute for the
+//! fields or members it names), with `SELECT` whenever the database
+//! changes. Lists are the exception: their records (`RPUSH`, `LPUSH`,
+//! `LPOP k n`, `RPOP k n`, `LSET`, `LINSERT`, `LREM`, `LTRIM`) are Redis's
+//! own commands, relative to the list they find (see `lists` for how the
+//! rewrite stays correct with them). Being absolute, a record may be
 //! applied twice without harm, which is what makes the incremental rewrite
 //! correct, and every segment is a valid Redis AOF (`redis-check-aof`
 //! accepts it, `redis-cli --pipe` imports it).
@@ -20,6 +24,7 @@
 //! that names them (or their key) left them. A record that meets a key of
 //! another type during replay is skipped: a later record replaces that key.
 
+use super::lists::{self, ListRecord};
 use crate::batch::{ArgList, Args};
 use crate::keyspace::{Expiry, Lookup, Store, ValueRef};
 use crate::value::{HashValue, Object, SetValue};
@@ -197,6 +202,24 @@ pub enum Record<'a> {
         /// The members.
         members: Items<'a>,
     },
+    /// A list change (`RPUSH`, `LPUSH`, `LPOP`, `RPOP`, `LSET`, `LINSERT`,
+    /// `LREM`, `LTRIM`).
+    List(ListRecord<'a>),
+    /// `ZADD key score member [score member ...]`: scores as Redis prints
+    /// them (`%.17g`, `inf`, `-inf`).
+    ZAdd {
+        /// The key.
+        key: &'a [u8],
+        /// Scores and members, alternating.
+        pairs: Items<'a>,
+    },
+    /// `ZREM key member [member ...]`.
+    ZRem {
+        /// The key.
+        key: &'a [u8],
+        /// The members.
+        members: Items<'a>,
+    },
 }
 
 impl<'a> Record<'a> {
@@ -239,6 +262,9 @@ impl<'a> Record<'a> {
             Record::HDel { key, fields } => put_list(buf, b"HDEL", key, fields),
             Record::SAdd { key, members } => put_list(buf, b"SADD", key, members),
             Record::SRem { key, members } => put_list(buf, b"SREM", key, members),
+            Record::List(l) => l.encode(buf),
+            Record::ZAdd { key, pairs } => put_list(buf, b"ZADD", key, pairs),
+            Record::ZRem { key, members } => put_list(buf, b"ZREM", key, members),
         }
     }
 
@@ -304,6 +330,15 @@ impl<'a> Record<'a> {
                 key: args[1],
                 members: Items::List(&args[2..]),
             }),
+            (b"ZADD", n) if n >= 4 && n % 2 == 0 => f(Record::ZAdd {
+                key: args[1],
+                pairs: Items::List(&args[2..]),
+            }),
+            (b"ZREM", n) if n >= 3 => f(Record::ZRem {
+                key: args[1],
+                members: Items::List(&args[2..]),
+            }),
+            (name, _) if ListRecord::names(name) => f(Record::List(ListRecord::parse(name, args)?)),
             _ => Err(format!(
                 "unexpected record '{}' with {} arguments",
                 String::from_utf8_lossy(name),
@@ -333,8 +368,10 @@ impl<'a> Record<'a> {
     /// Hands `f` the records that create `key` with `value` and its expiry
     /// (0: none) on a key that is absent: `SET key value [PXAT ms]` for a
     /// string; for a hash `HSET` of at most 64 pairs per record, for a set
-    /// `SADD` of at most 64 members per record, then `PEXPIREAT` when it
-    /// has a TTL. A caller that replaces a collection logs `DEL key` first.
+    /// `SADD` of at most 64 members per record, for a list `RPUSH` of at
+    /// most 64 elements per record, for a sorted set `ZADD` of at most 64
+    /// members per record, then `PEXPIREAT` when it has a TTL. A caller
+    /// that replaces a collection logs `DEL key` first.
     pub fn for_value(key: &[u8], value: ValueRef, expire_at: u64, mut f: impl FnMut(Record)) {
         let obj = match value {
             ValueRef::Obj(o) if !matches!(o, Object::Str(_)) => o,
@@ -368,6 +405,8 @@ impl<'a> Record<'a> {
                 }
             }
             Object::Set(s) => for_members(s, |members| f(Record::SAdd { key, members })),
+            Object::List(l) => lists::for_list(key, l, &mut f),
+            Object::ZSet(z) => lists::for_zset(key, z, &mut f),
             _ => {}
         }
         if expire_at != 0 {
@@ -454,6 +493,9 @@ impl<'a> Record<'a> {
                     }
                 }
             }
+            Record::List(l) => l.apply(store, d, now),
+            Record::ZAdd { key, pairs } => lists::apply_zadd(store, d, key, pairs, now),
+            Record::ZRem { key, members } => lists::apply_zrem(store, d, key, members, now),
             Record::HDel { key, fields: items }
             | Record::SRem {
                 key,

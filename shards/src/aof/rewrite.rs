@@ -51,6 +51,7 @@ impl Aof {
             Ok(f) => {
                 // The buffered records must open with a SELECT of their own.
                 log.reset_db();
+                log.begin_anchoring();
                 self.rewrite = Some(Rewrite {
                     tmp,
                     out: BufWriter::with_capacity(1 << 20, f),
@@ -162,6 +163,7 @@ impl Aof {
     }
 
     fn finish_rewrite(&mut self, mut rw: Rewrite, log: &mut Log) -> io::Result<()> {
+        log.end_anchoring();
         // Records still in `log` were never written to the old segment: they
         // go to the new one through the normal commit after the swap. The
         // bulk of the file is synced already; this sync covers the short tail.

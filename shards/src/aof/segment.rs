@@ -362,6 +362,10 @@ impl Aof {
             self.rewrite_requested = false;
             self.start_rewrite(log);
         }
+        if self.rewrite.is_none() {
+            // A rewrite that was dropped leaves nothing to anchor for.
+            log.end_anchoring();
+        }
     }
 
     /// Syncs everything written so far (shutdown; the records of the group

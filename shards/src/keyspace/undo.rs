@@ -20,6 +20,9 @@
 //! element by element when the collection is a hashtable: this field was
 //! absent, or held this value; this member was there, or was not. Copying
 //! the whole value would make every write to a big hash or set O(size).
+//! A list of several nodes journals positions (this element was removed
+//! from index i, one was inserted at i, the one at i was this), a large
+//! sorted set each member's old score; a rollback replays them backwards.
 //! A compact encoding (listpack, intset: one allocation of a few KB at
 //! most) is copied whole instead, which also undoes a conversion the write
 //! made. Conversions only ever go from compact to hashtable, so undoing
@@ -64,6 +67,13 @@ enum Tag {
     /// `db key`: the set was a hashtable (SPOP replaced it by a new set
     /// that may be an intset; undone after its members are back).
     SetTable,
+    /// `db key what index [element]`: in a list, an element was inserted
+    /// at `index` (what 0), the element there was removed (1) or replaced
+    /// (2), and was `element`.
+    ListAt,
+    /// `db key member had [score]`: a sorted-set member was absent (had 0)
+    /// or had this score (1).
+    ZSetMember,
 }
 
 /// The journal of the changes since the last `forget`.
@@ -117,6 +127,51 @@ impl Undo<'_> {
             j.key_entry(Tag::SetMember, *db, key);
             member.with_bytes(|m| j.bytes(m));
             j.u8(was as u8);
+        }
+    }
+
+    /// A list element was inserted at `index`.
+    pub fn list_inserted(&mut self, index: usize) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::ListAt, *db, key);
+            j.u8(0);
+            j.u64(index as u64);
+        }
+    }
+
+    /// The list element at `index`, `elem`, is about to be removed.
+    pub fn list_removed(&mut self, index: usize, elem: &[u8]) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::ListAt, *db, key);
+            j.u8(1);
+            j.u64(index as u64);
+            j.bytes(elem);
+        }
+    }
+
+    /// The list element at `index`, `old`, is about to be replaced.
+    pub fn list_replaced(&mut self, index: usize, old: &[u8]) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::ListAt, *db, key);
+            j.u8(2);
+            j.u64(index as u64);
+            j.bytes(old);
+        }
+    }
+
+    /// A sorted-set member is about to change: it had score `old` (None:
+    /// it was absent).
+    pub fn zset_member(&mut self, member: &[u8], old: Option<f64>) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::ZSetMember, *db, key);
+            j.bytes(member);
+            match old {
+                Some(s) => {
+                    j.u8(1);
+                    j.u64(s.to_bits());
+                }
+                None => j.u8(0),
+            }
         }
     }
 
@@ -523,6 +578,47 @@ impl Store {
                         self.with_object(pos, |o| {
                             if let Object::Set(s) = o {
                                 s.convert_to_table();
+                            }
+                        });
+                    }
+                }
+                Tag::ListAt => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    let what = c.u8();
+                    let index = c.u64() as usize;
+                    let elem = if what == 0 { &[][..] } else { c.bytes() };
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| {
+                            if let Object::List(l) = o {
+                                match what {
+                                    0 => l.remove_range(index, 1),
+                                    1 => l.insert_at(index, elem),
+                                    _ => {
+                                        l.set(index as i64, elem);
+                                    }
+                                }
+                            }
+                        });
+                    }
+                }
+                Tag::ZSetMember => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    let member = c.bytes();
+                    let old = (c.u8() == 1).then(|| f64::from_bits(c.u64()));
+                    let limits = self.limits.values.zset;
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| {
+                            if let Object::ZSet(z) = o {
+                                match old {
+                                    Some(s) => {
+                                        z.insert_or_update(member, s, &limits);
+                                    }
+                                    None => {
+                                        z.remove(member);
+                                    }
+                                }
                             }
                         });
                     }

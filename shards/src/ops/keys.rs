@@ -464,7 +464,7 @@ fn copy(cx: &mut Cx, src: Arg, dst: Arg, dst_db: usize, replace: bool) -> R {
     };
     let at = cx.store.expire_of(pos);
     let copied = match cx.store.value_at(pos) {
-        ValueRef::Obj(o) if o.as_hash().is_some() || o.as_set().is_some() => Copied::Obj(o.clone()),
+        ValueRef::Obj(o) if !matches!(o, Object::Str(_)) => Copied::Obj(o.clone()),
         v => {
             let from = cx.out.len();
             cx.out.extend_from_slice(v.as_str().unwrap_or_default());

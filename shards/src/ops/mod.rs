@@ -9,15 +9,21 @@
 //! server words) and reports what it changed as AOF `Record`s through
 //! `Cx::log`, the one way into the AOF.
 
+pub mod float;
 pub mod hash;
 pub mod keys;
+pub mod list;
+#[cfg(test)]
+mod lz_check;
 #[cfg(test)]
 pub(crate) mod redis_check;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 #[cfg(test)]
 mod tests;
+pub mod zset;
 
 use crate::aof::{Aof, Log, Record};
 use crate::batch::{Args, Batch, Reply, Span};
@@ -26,9 +32,12 @@ use crate::keyspace::Store;
 
 pub use hash::HashOp;
 pub use keys::KeyOp;
+pub use list::ListOp;
 pub use server::SrvOp;
 pub use set::SetOp;
+pub use sort::SortOp;
 pub use string::StrOp;
+pub use zset::ZSetOp;
 
 /// A shard-side operation.
 #[derive(Clone, Debug)]
@@ -42,6 +51,12 @@ pub enum Op {
     Hash(HashOp),
     /// Sets, and the per-shard pieces of multi-shard set commands.
     Set(SetOp),
+    /// Lists, and the pieces of LMOVE and LMPOP across shards.
+    List(ListOp),
+    /// Sorted sets, and the pieces of their multi-key commands.
+    ZSet(ZSetOp),
+    /// SORT, and its pieces across shards.
+    Sort(SortOp),
     /// The whole shard: sizes, flushes, walks, limits, persistence.
     Srv(SrvOp),
 }
@@ -70,6 +85,24 @@ impl From<SetOp> for Op {
     }
 }
 
+impl From<ListOp> for Op {
+    fn from(o: ListOp) -> Op {
+        Op::List(o)
+    }
+}
+
+impl From<ZSetOp> for Op {
+    fn from(o: ZSetOp) -> Op {
+        Op::ZSet(o)
+    }
+}
+
+impl From<SortOp> for Op {
+    fn from(o: SortOp) -> Op {
+        Op::Sort(o)
+    }
+}
+
 impl From<SrvOp> for Op {
     fn from(o: SrvOp) -> Op {
         Op::Srv(o)
@@ -85,6 +118,9 @@ impl Op {
             Op::Key(o) => o.is_write(),
             Op::Hash(o) => o.is_write(),
             Op::Set(o) => o.is_write(),
+            Op::List(o) => o.is_write(),
+            Op::ZSet(o) => o.is_write(),
+            Op::Sort(o) => o.is_write(),
             Op::Srv(o) => o.is_write(),
         }
     }
@@ -106,6 +142,9 @@ impl Op {
             Op::Key(o) => o.exec(cx),
             Op::Hash(o) => o.exec(cx),
             Op::Set(o) => o.exec(cx),
+            Op::List(o) => o.exec(cx),
+            Op::ZSet(o) => o.exec(cx),
+            Op::Sort(o) => o.exec(cx),
             Op::Srv(o) => o.exec(cx),
         }
     }

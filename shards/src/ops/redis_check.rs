@@ -111,6 +111,9 @@ pub fn error_text(e: &Error) -> String {
         Error::BadPayload => "ERR DUMP payload version or checksum are wrong".into(),
         Error::BadData => "ERR Bad data format".into(),
         Error::NoLfu => "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
+        Error::IndexOutOfRange => "ERR index out of range".into(),
+        Error::ScoreNan => "ERR resulting score is not a number (NaN)".into(),
+        Error::SortNotNumber => "ERR One or more scores can't be converted into double".into(),
         other => format!("{other:?}"),
     }
 }
@@ -438,7 +441,8 @@ pub fn op_of(b: &mut Batch, argv: &[Vec<u8>], resp3: bool, now_ms: u64) -> Op {
         }
         .into(),
         "GET" => StrOp::Get { key }.into(),
-        other => panic!("no translation for {other}"),
+        other => super::lz_check::op_of(a, key, argv, resp3)
+            .unwrap_or_else(|| panic!("no translation for {other}")),
     }
 }
 
@@ -635,6 +639,8 @@ impl Conn {
             b'-' => V::Err(text),
             b':' => V::Int(n()),
             b'_' => V::Null,
+            // A RESP3 double: compared as the text RESP2 would carry.
+            b',' => V::Bulk(text.into_bytes()),
             b'$' if n() < 0 => V::Null,
             b'$' => {
                 let mut b = vec![0u8; n() as usize + 2];
@@ -796,7 +802,7 @@ fn is_write(name: &[u8]) -> bool {
         "set",
         "select",
     ];
-    WRITES.iter().any(|w| is(name, w))
+    WRITES.iter().any(|w| is(name, w)) || super::lz_check::is_write(name)
 }
 
 fn compare(cmp: Cmp, line: &str, proto: &str, mine: &V, theirs: &V) {

@@ -40,6 +40,7 @@ mod tests;
 
 pub use decode::restore;
 pub use encode::{dump, dump_as, dump_like_redis};
+pub(crate) use wire::score_text;
 pub use wire::{canonical_int, fmt_g17};
 
 /// The RDB version this codec writes, and the highest it reads.

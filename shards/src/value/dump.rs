@@ -12,8 +12,18 @@
 //! listpack unless it has too many fields (its lengths are not checked); a
 //! set is an intset when every member is an integer and there are at most
 //! `set-max-intset-entries`.
+//!
+//! A list is always a quicklist payload (`QUICKLIST_2`), its nodes cut as
+//! Redis fills them under the list's own `list-max-listpack-size`; it loads
+//! as a list under the current one. A sorted set is `ZSET_LISTPACK` while
+//! compact, else `ZSET_2`; loading, a `ZSET_2` payload becomes compact when
+//! it has at most `zset-max-listpack-entries` members none over
+//! `zset-max-listpack-value` bytes, and a listpack or ziplist payload stays
+//! compact unless it has too many members (its lengths are not checked), as
+//! `rdbLoadObject` does.
 
-use super::{HashLimits, HashValue, Object, SetValue, ValueLimits};
+use super::zset::ZSetEncoding;
+use super::{HashLimits, HashValue, ListValue, Object, SetValue, ValueLimits, ZSetValue};
 use crate::keyspace::ValueRef;
 use crate::rdb::{self, EncodeOpts, RdbError, RdbType, RdbValue, LIST_PLAIN_THRESHOLD};
 
@@ -41,11 +51,17 @@ pub fn encode_opts(value: ValueRef<'_>, limits: &ValueLimits) -> EncodeOpts {
         ValueRef::Obj(Object::Set(s)) => (false, s.is_intset()),
         _ => (false, false),
     };
+    let zset_listpack =
+        matches!(value, ValueRef::Obj(Object::ZSet(z)) if z.encoding() == ZSetEncoding::Listpack);
+    let list_listpack_fill = match value {
+        ValueRef::Obj(Object::List(l)) => l.fill(),
+        _ => crate::value::list::DEFAULT_FILL,
+    };
     EncodeOpts {
         hash_listpack,
-        zset_listpack: false,
+        zset_listpack,
         set_intset,
-        list_listpack_fill: -2,
+        list_listpack_fill,
         list_plain_threshold: LIST_PLAIN_THRESHOLD,
         compress: limits.dump_compression,
     }
@@ -84,8 +100,7 @@ impl From<RdbError> for RestoreError {
 }
 
 /// The value of a DUMP payload, in the encoding Redis 7.0 would give it
-/// under `limits`. Lists and sorted sets do not restore (the store has no
-/// such types yet): `BadFormat`.
+/// under `limits`.
 pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, RestoreError> {
     let value = rdb::restore(payload)?;
     // `rdb::restore` checked the trailer, so the type byte is there.
@@ -108,7 +123,24 @@ pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, Restore
         RdbValue::Set(members) => {
             Restored::Obj(Object::Set(SetValue::from_members(members, &limits.set)))
         }
-        RdbValue::List(_) | RdbValue::ZSet(_) => return Err(RestoreError::BadFormat),
+        RdbValue::List(items) => Restored::Obj(Object::List(ListValue::from_items(
+            limits.list.max_listpack_size,
+            items,
+        ))),
+        RdbValue::ZSet(entries) => {
+            let compact_payload = matches!(ty, Some(RdbType::ZSetListpack | RdbType::ZSetZiplist));
+            let z = if compact_payload {
+                let enc = if entries.len() > limits.zset.max_listpack_entries {
+                    ZSetEncoding::Skiplist
+                } else {
+                    ZSetEncoding::Listpack
+                };
+                ZSetValue::from_entries_encoded(entries, enc)
+            } else {
+                ZSetValue::from_entries(entries, &limits.zset)
+            };
+            Restored::Obj(Object::ZSet(z))
+        }
     })
 }
 
@@ -191,7 +223,7 @@ mod tests {
         let n = bad.len();
         bad[n - 1] ^= 1;
         assert_eq!(restore(&bad, &l), Err(RestoreError::VersionOrChecksum));
-        let list = rdb::dump_like_redis(&RdbValue::List(vec![b"a".to_vec()]));
+        let list = rdb::dump_like_redis(&RdbValue::List(vec![]));
         assert_eq!(restore(&list, &l), Err(RestoreError::BadFormat));
         assert_eq!(
             restore(b"\x00\x01", &l),

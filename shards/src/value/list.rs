@@ -36,6 +36,21 @@ pub enum Side {
 /// Redis's default `list-max-listpack-size` (8 KB nodes).
 pub const DEFAULT_FILL: i64 = -2;
 
+/// `list-max-listpack-size`: what a new list's nodes follow (negative: a
+/// node size, -1 = 4 KB ... -5 = 64 KB; positive: elements per node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListLimits {
+    pub max_listpack_size: i64,
+}
+
+impl Default for ListLimits {
+    fn default() -> Self {
+        ListLimits {
+            max_listpack_size: DEFAULT_FILL,
+        }
+    }
+}
+
 /// A list value.
 pub struct ListValue {
     r: Repr,

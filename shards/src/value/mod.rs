@@ -17,7 +17,9 @@ mod table;
 pub mod zset;
 
 pub use hash::{HashLimits, HashValue};
+pub use list::{ListLimits, ListValue};
 pub use set::{Member, SetLimits, SetValue};
+pub use zset::{ZSetLimits, ZSetValue};
 
 /// The encoding thresholds of the collection types (Redis's `*-max-*`
 /// configuration) and DUMP's compression: what a store applies when a
@@ -28,17 +30,24 @@ pub struct ValueLimits {
     pub hash: HashLimits,
     /// `set-max-intset-entries`.
     pub set: SetLimits,
+    /// `list-max-listpack-size`.
+    pub list: ListLimits,
+    /// `zset-max-listpack-entries`, `zset-max-listpack-value`.
+    pub zset: ZSetLimits,
     /// `rdbcompression`: DUMP compresses strings with LZF where it pays.
     pub dump_compression: bool,
 }
 
 impl Default for ValueLimits {
     /// Redis 7.0.15's defaults: 512 entries and 64 bytes for hashes, 512
-    /// integers for sets, compression on.
+    /// integers for sets, 8 KB list nodes, 128 entries and 64 bytes for
+    /// sorted sets, compression on.
     fn default() -> Self {
         ValueLimits {
             hash: HashLimits::default(),
             set: SetLimits::default(),
+            list: ListLimits::default(),
+            zset: ZSetLimits::default(),
             dump_compression: true,
         }
     }
@@ -139,6 +148,22 @@ impl Object {
     pub fn as_set(&self) -> Option<&SetValue> {
         match self {
             Object::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The list, when the value is one.
+    pub fn as_list(&self) -> Option<&ListValue> {
+        match self {
+            Object::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The sorted set, when the value is one.
+    pub fn as_zset(&self) -> Option<&ZSetValue> {
+        match self {
+            Object::ZSet(z) => Some(z),
             _ => None,
         }
     }
