@@ -82,6 +82,9 @@ pub struct Client {
     mem: AtomicU64,
     killed: AtomicBool,
     names: Mutex<Names>,
+    /// The claim of the blocking command it waits in, if any (CLIENT
+    /// UNBLOCK takes it; CLIENT LIST shows `b`).
+    block: Mutex<Option<Arc<AtomicBool>>>,
 }
 
 impl Client {
@@ -109,6 +112,7 @@ impl Client {
             mem: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             names: Mutex::new(Names::default()),
+            block: Mutex::new(None),
         }
     }
 
@@ -155,6 +159,29 @@ impl Client {
         self.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Records the claim of the wait the connection entered (None: it
+    /// left it).
+    pub fn set_block(&self, claim: Option<Arc<AtomicBool>>) {
+        *self.block.lock().unwrap_or_else(|p| p.into_inner()) = claim;
+    }
+
+    /// Takes the claim of the connection's wait: true when it was blocked
+    /// and nobody had ended its wait yet (CLIENT UNBLOCK).
+    pub fn claim_block(&self) -> bool {
+        let b = self.block.lock().unwrap_or_else(|p| p.into_inner());
+        b.as_ref().is_some_and(|c| {
+            c.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })
+    }
+
+    fn blocked(&self) -> bool {
+        self.block
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     /// True once CLIENT KILL chose this connection.
     pub fn killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
@@ -173,6 +200,9 @@ impl Client {
         let mut flags = String::new();
         if a.monitor {
             flags.push('O');
+        }
+        if self.blocked() {
+            flags.push('b');
         }
         if a.no_evict {
             flags.push('e');

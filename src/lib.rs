@@ -63,6 +63,7 @@
 #![deny(unsafe_code)]
 
 pub mod alloc;
+pub mod blocking;
 pub mod clients;
 pub mod commands;
 pub mod config;

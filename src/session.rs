@@ -59,6 +59,8 @@ pub struct Session {
     pub no_touch: bool,
     /// In MONITOR mode: it is sent every command the server runs.
     pub monitor: bool,
+    /// The wait of a blocking command that found nothing (see `blocking`).
+    pub block: Option<Box<crate::blocking::BlockWait>>,
 }
 
 impl Default for Session {
@@ -90,6 +92,7 @@ impl Session {
             executing: false,
             no_touch: false,
             monitor: false,
+            block: None,
         }
     }
 

@@ -229,6 +229,8 @@ pub struct Shared {
     pub slowlog: Mutex<Slowlog>,
     /// MONITOR subscribers and their pending lines.
     pub monitors: Monitors,
+    /// Blocked clients: the workers' inboxes and their count.
+    pub blocking: crate::blocking::Blocking,
     /// CLIENT PAUSE.
     pub pauses: Pauses,
     /// Changes the log level at run time (CONFIG SET loglevel), when `main`
@@ -273,6 +275,7 @@ impl Shared {
             epoch: AtomicU64::new(0),
             slowlog: Mutex::new(Slowlog::default()),
             monitors: Monitors::new(workers),
+            blocking: crate::blocking::Blocking::new(workers),
             pauses: Pauses::default(),
             log_reload: OnceLock::new(),
             config,

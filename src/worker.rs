@@ -11,6 +11,7 @@
 //! nothing until it is answered, so its replies stay in order. A partial
 //! write arms WRITABLE interest for that connection until its output drains.
 
+use crate::blocking::Shape;
 use crate::clients::Client;
 use crate::commands::{self, Session};
 use crate::config::OutputLimit;
@@ -22,6 +23,9 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use shards::batch::BIG_ARG;
+use shards::keyspace::blocked::{Outcome, Served};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -156,6 +160,9 @@ struct Conn {
     missed: bool,
     /// `mem()` as last added to the worker's `client_mem`.
     counted: u64,
+    /// Waits in a blocking command (`session.block`): decodes nothing
+    /// until the wait ends.
+    blocked: bool,
 }
 
 impl Conn {
@@ -299,6 +306,13 @@ pub struct Worker {
     monitors: Vec<usize>,
     /// MONITOR lines waiting to be handed out (reused).
     feed: Vec<u8>,
+    /// Deadlines of blocked connections: (unix ms, token, client id).
+    /// Entries of waits that ended otherwise are skipped when they come up.
+    block_timers: BinaryHeap<Reverse<(u64, usize, u64)>>,
+    /// Ended waits taken from the inbox (reused).
+    served: Vec<Served>,
+    /// (shard, client) registrations of ended waits to drop.
+    unblock: Vec<(usize, u64)>,
 }
 
 impl Worker {
@@ -318,6 +332,7 @@ impl Worker {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER_TOKEN)?);
         shared.registry.set_waker(id, waker.clone());
+        shared.blocking.set_waker(id, waker.clone());
         let mut router = Router::new(
             id,
             to_shards,
@@ -367,6 +382,9 @@ impl Worker {
             postponed: Vec::new(),
             monitors: Vec::new(),
             feed: Vec::new(),
+            block_timers: BinaryHeap::new(),
+            served: Vec::new(),
+            unblock: Vec::new(),
             shared,
         })
     }
@@ -395,6 +413,11 @@ impl Worker {
             if let (Some(p), false) = (self.pause, self.postponed.is_empty()) {
                 // Held commands run when the pause ends.
                 let left = p.end_ms.saturating_sub(shards::clock::unix_ms());
+                timeout = timeout.min(Duration::from_millis(left));
+            }
+            if let Some(Reverse((at, _, _))) = self.block_timers.peek() {
+                // The next blocked client's timeout.
+                let left = at.saturating_sub(shards::clock::unix_ms());
                 timeout = timeout.min(Duration::from_millis(left));
             }
             if !timeout.is_zero() && self.router.in_flight() {
@@ -431,6 +454,13 @@ impl Worker {
             if self.pause.is_some_and(|p| p.end_ms <= now) {
                 self.end_pause();
             }
+            if self
+                .block_timers
+                .peek()
+                .is_some_and(|Reverse((at, _, _))| *at <= now)
+            {
+                self.expire_blocked(now);
+            }
             for token in std::mem::take(&mut self.carry) {
                 self.read_and_dispatch(token, now, false);
             }
@@ -442,6 +472,7 @@ impl Worker {
                     if !self.monitors.is_empty() {
                         self.feed_monitors_from_inbox();
                     }
+                    self.take_served();
                     continue;
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -454,6 +485,9 @@ impl Worker {
             }
             if !self.unwatch.is_empty() {
                 self.forget_watches();
+            }
+            if !self.unblock.is_empty() {
+                self.forget_blocks();
             }
             if self.router.has_conn_events() {
                 self.apply_conn_events();
@@ -722,6 +756,7 @@ impl Worker {
             now,
         );
         self.router.set_section(false);
+        self.note_blocked(token);
         if self.router.holding() {
             // A handler that returned early still ends its section.
             self.router.release();
@@ -754,7 +789,7 @@ impl Worker {
             let Some(c) = slot else { continue };
             // As Redis's `clientsCronHandleTimeout`: monitors (replicas to
             // it) and clients blocked by a pause never time out.
-            let exempt = c.session.monitor || c.postponed;
+            let exempt = c.session.monitor || c.postponed || c.blocked;
             if self.limits.idle_ms > 0
                 && !exempt
                 && now.saturating_sub(c.last_ms) > self.limits.idle_ms
@@ -770,6 +805,133 @@ impl Worker {
         }
         for token in close {
             self.close(token);
+        }
+    }
+
+    /// After a command ran: a connection whose command left it waiting
+    /// (`session.block`) stops decoding, shows as blocked, and gets its
+    /// timer.
+    fn note_blocked(&mut self, token: usize) {
+        let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
+            return;
+        };
+        let Some(b) = conn.session.block.as_ref() else {
+            return;
+        };
+        if conn.blocked {
+            return;
+        }
+        conn.blocked = true;
+        conn.session.client.set_block(Some(b.claim.clone()));
+        self.shared.blocking.clients.fetch_add(1, Ordering::Relaxed);
+        if b.deadline > 0 {
+            self.block_timers
+                .push(Reverse((b.deadline, token, conn.session.id)));
+        }
+    }
+
+    /// Ends the wait of blocked connection `token` with the reply `write`
+    /// writes; `forget`: its shards drop the registrations. Decoding
+    /// resumes with the commands that arrived behind it.
+    fn end_wait(
+        &mut self,
+        token: usize,
+        forget: bool,
+        write: impl FnOnce(&mut Vec<u8>, Shape, bool),
+    ) {
+        let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
+            return;
+        };
+        conn.blocked = false;
+        conn.session.client.set_block(None);
+        self.shared.blocking.clients.fetch_sub(1, Ordering::Relaxed);
+        let Some(b) = conn.session.block.take() else {
+            return;
+        };
+        write(&mut conn.wbuf, b.shape, conn.session.resp == 3);
+        if forget {
+            let id = conn.session.id;
+            self.unblock
+                .extend(b.shards.iter().map(|&s| (s as usize, id)));
+        }
+        self.carry.push(token);
+        self.touch(token);
+    }
+
+    /// Answers the blocked connections whose deadline passed, unless a
+    /// shard or CLIENT UNBLOCK took their claim first (their answer is
+    /// on its way).
+    fn expire_blocked(&mut self, now: u64) {
+        while let Some(&Reverse((at, token, id))) = self.block_timers.peek() {
+            if at > now {
+                break;
+            }
+            self.block_timers.pop();
+            let Some(Some(conn)) = self.conns.slots.get(token) else {
+                continue;
+            };
+            let current = conn.blocked
+                && conn.session.id == id
+                && conn
+                    .session
+                    .block
+                    .as_ref()
+                    .is_some_and(|b| b.deadline == at);
+            if !current || !conn.session.block.as_ref().is_some_and(|b| b.claim()) {
+                continue;
+            }
+            self.end_wait(token, true, crate::blocking::encode_timeout);
+        }
+    }
+
+    /// Answers the waits that shards (or CLIENT UNBLOCK) ended.
+    fn take_served(&mut self) {
+        self.shared.blocking.take(self.id, &mut self.served);
+        let mut served = std::mem::take(&mut self.served);
+        for s in served.drain(..) {
+            let token = s.token;
+            let Some(Some(conn)) = self.conns.slots.get_mut(token) else {
+                continue;
+            };
+            if !conn.blocked || conn.session.id != s.client {
+                continue;
+            }
+            match s.outcome {
+                Outcome::Retry => {
+                    // BLMOVE's source is ready and its destination lives on
+                    // another shard: the command runs again, holding both
+                    // (it keeps its deadline in `session.block`).
+                    conn.blocked = false;
+                    conn.session.client.set_block(None);
+                    self.shared.blocking.clients.fetch_sub(1, Ordering::Relaxed);
+                    conn.deferred = true;
+                    self.deferred.push(token);
+                }
+                outcome => {
+                    let all = matches!(outcome, Outcome::Unblocked { .. })
+                        || conn
+                            .session
+                            .block
+                            .as_ref()
+                            .is_some_and(|b| b.shards.len() > 1);
+                    self.end_wait(token, all, |out, shape, resp3| {
+                        crate::blocking::encode_outcome(out, shape, &outcome, resp3)
+                    });
+                }
+            }
+        }
+        self.served = served;
+    }
+
+    /// Queues ops that drop the registrations of ended waits; nobody
+    /// reads their replies.
+    fn forget_blocks(&mut self) {
+        self.router
+            .begin(crate::exchange::NO_CONN, crate::exchange::Merge::AllOk);
+        for (shard, client) in std::mem::take(&mut self.unblock) {
+            self.router.shard_op(shard, 0, |_| {
+                shards::ops::block::BlockOp::Forget { client }.into()
+            });
         }
     }
 
@@ -838,6 +1000,7 @@ impl Worker {
                 inflight: false,
                 missed: false,
                 counted: 0,
+                blocked: false,
             };
             if token == self.conns.slots.len() {
                 self.conns.slots.push(Some(conn));
@@ -1010,7 +1173,7 @@ impl Worker {
         let replies_before = self.router.pending_len();
         let mut decoded = 0;
         conn.backlog = false;
-        while !conn.session.close && !conn.deferred && !conn.postponed {
+        while !conn.session.close && !conn.deferred && !conn.postponed && !conn.blocked {
             if decoded == budget {
                 conn.backlog = true;
                 self.carry.push(token);
@@ -1276,6 +1439,18 @@ impl Worker {
             if conn.session.monitor {
                 self.unmonitor(token);
                 self.shared.bump_epoch();
+            }
+            if conn.blocked {
+                // Whoever took the claim first answers; a shard that did
+                // answers a connection that is gone.
+                if let Some(b) = conn.session.block.take() {
+                    b.claim();
+                    let id = conn.session.id;
+                    self.unblock
+                        .extend(b.shards.iter().map(|&s| (s as usize, id)));
+                }
+                conn.session.client.set_block(None);
+                self.shared.blocking.clients.fetch_sub(1, Ordering::Relaxed);
             }
             let _ = self.poll.registry().deregister(&mut conn.stream);
             let id = conn.session.id;

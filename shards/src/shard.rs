@@ -202,6 +202,12 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             for b in drained.iter_mut() {
                 ops::execute(&mut store, b, now, &mut persist);
             }
+            // Blocked clients are served after what made their keys ready,
+            // and not inside a section (a transaction serves them after it
+            // ends, as Redis does after EXEC); their pops join this commit.
+            if held_by.is_none() && store.has_ready() {
+                ops::block::serve_ready(&mut store, &mut persist, now);
+            }
             commit(&mut persist, &mut store, &mut drained);
             for b in drained.drain(..) {
                 let w = b.worker;
@@ -209,6 +215,8 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
                 let _ = replies[w].tx.send(b);
                 rung[w] = true;
             }
+            // Answers to blocked clients leave once their pops are written.
+            store.post_served();
             // One ring per worker per drain, after all its replies are queued.
             for (w, r) in rung.iter_mut().enumerate() {
                 if std::mem::take(r) {

@@ -682,6 +682,7 @@ static CLIENT_SUBS: &[Command] = &[
             "Set the current connection name",
             "O(1)",
         ),
+    super::blocking::CLIENT_UNBLOCK,
     Command::new("client|unpause", 2, client_unpause)
         .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
         .acl(&["admin", "slow", "dangerous", "connection"])

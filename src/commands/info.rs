@@ -211,7 +211,11 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "maxclients", shared.maxclients.load(Ordering::Relaxed));
         field!(out, "client_recent_max_input_buffer", 0);
         field!(out, "client_recent_max_output_buffer", 0);
-        field!(out, "blocked_clients", 0);
+        field!(
+            out,
+            "blocked_clients",
+            shared.blocking.clients.load(Ordering::Relaxed)
+        );
         field!(out, "tracking_clients", 0);
         field!(out, "clients_in_timeout_table", 0);
     }

@@ -62,7 +62,7 @@ pub(super) fn by_shard(ctx: &Ctx, keys: &[&[u8]]) -> Vec<(usize, Vec<usize>)> {
 }
 
 /// `LEFT` or `RIGHT` (Redis's `getListPositionFromObjectOrReply`).
-fn side_of(arg: &[u8]) -> Option<Side> {
+pub(super) fn side_of(arg: &[u8]) -> Option<Side> {
     let a = c_str(arg);
     if a.eq_ignore_ascii_case(b"left") {
         Some(Side::Left)
@@ -295,7 +295,7 @@ fn rpoplpush(ctx: &mut Ctx) {
 /// LMOVE's work: one op when both keys share a shard; otherwise, holding
 /// both shards: the source's element and the destination's type, then
 /// the pop and the push together.
-fn move_in(ctx: &mut Ctx, from: Side, to: Side) {
+pub(super) fn move_in(ctx: &mut Ctx, from: Side, to: Side) {
     let (src, dst) = (ctx.args.get(1), ctx.args.get(2));
     let db = ctx.session.db;
     let (s1, s2) = (ctx.router.shard_of(src), ctx.router.shard_of(dst));

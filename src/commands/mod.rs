@@ -14,6 +14,7 @@
 //! (and, for a new shard op, a variant in the engine's family file).
 
 mod bitmap;
+mod blocking;
 mod config;
 mod connection;
 mod describe;
@@ -53,6 +54,7 @@ const FAMILIES: &[&[Command]] = &[
     set::COMMANDS,
     list::COMMANDS,
     zset::COMMANDS,
+    blocking::COMMANDS,
     sort::COMMANDS,
     object::COMMANDS,
     txn::COMMANDS,

@@ -14,6 +14,7 @@
 //! lazy and active expiry), `evict` (limits and policies), `watch` (WATCH),
 //! `walk` (SCAN, KEYS, RANDOMKEY, snapshots for the AOF rewrite).
 
+pub mod blocked;
 mod defrag;
 mod evict;
 mod expire;
@@ -224,6 +225,8 @@ pub struct Store {
     /// WATCHed keys of this shard; None while nobody watches, so a write
     /// pays one branch for the feature.
     watches: Option<Box<Watches>>,
+    /// Clients blocked on this shard's keys; None while nobody waits.
+    blocked: Option<Box<blocked::Blocked>>,
     /// A record's bytes while it is rewritten.
     scratch: Vec<u8>,
     /// The page id from which the next defragmentation step looks for sparse pages.
@@ -293,6 +296,7 @@ impl Store {
             hasher: index_hasher(),
             evicted: None,
             watches: None,
+            blocked: None,
             scratch: Vec::new(),
             defrag_from: 0,
             journal: None,
@@ -1266,6 +1270,7 @@ impl Store {
         let mut fresh = Store::new(self.limits);
         fresh.stats = self.stats;
         fresh.watches = self.watches.take();
+        fresh.blocked = self.blocked.take();
         fresh.evicted = self.evicted.take();
         fresh.journal = self.journal.take();
         fresh.lazy = self.lazy.clone();

@@ -49,6 +49,9 @@ impl Store {
         if let Some(w) = self.watches.as_mut() {
             w.touch(db as u8, key);
         }
+        if let Some(b) = self.blocked.as_mut() {
+            b.touch(db as u8, key);
+        }
     }
 
     /// WATCH: `client` is told (by `watch_check`) if `key` changes from now on.

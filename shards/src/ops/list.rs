@@ -751,9 +751,14 @@ fn ltrim(cx: &mut Cx, key: Arg, start: i64, stop: i64) -> R {
 /// an absent source answers nil before the destination's type is checked;
 /// a list moved onto itself rotates.
 fn lmove(cx: &mut Cx, src: Arg, dst: Arg, from: Side, to: Side) -> R {
-    cx.make_room()?;
     let args = cx.args;
-    let (s, d) = (args.get(src), args.get(dst));
+    move_one(cx, args.get(src), args.get(dst), from, to)
+}
+
+/// LMOVE of `s` to `d` (both here): the element moved, or nil. What a
+/// blocked BLMOVE whose keys share the shard runs too.
+pub(super) fn move_one(cx: &mut Cx, s: &[u8], d: &[u8], from: Side, to: Side) -> R {
+    cx.make_room()?;
     let Some(src_pos) = find_key(cx, s, Lookup::WRITE)? else {
         return Ok(Reply::Nil);
     };

@@ -9,6 +9,7 @@
 //! server words) and reports what it changed as AOF `Record`s through
 //! `Cx::log`, the one way into the AOF.
 
+pub mod block;
 pub mod float;
 pub mod hash;
 pub mod keys;
@@ -30,6 +31,7 @@ use crate::batch::{Args, Batch, Reply, Span};
 use crate::error::Error;
 use crate::keyspace::Store;
 
+pub use block::BlockOp;
 pub use hash::HashOp;
 pub use keys::KeyOp;
 pub use list::ListOp;
@@ -59,6 +61,14 @@ pub enum Op {
     Sort(SortOp),
     /// The whole shard: sizes, flushes, walks, limits, persistence.
     Srv(SrvOp),
+    /// Blocking pops.
+    Block(BlockOp),
+}
+
+impl From<BlockOp> for Op {
+    fn from(o: BlockOp) -> Op {
+        Op::Block(o)
+    }
 }
 
 impl From<StrOp> for Op {
@@ -122,6 +132,7 @@ impl Op {
             Op::ZSet(o) => o.is_write(),
             Op::Sort(o) => o.is_write(),
             Op::Srv(o) => o.is_write(),
+            Op::Block(o) => o.is_write(),
         }
     }
 
@@ -146,6 +157,7 @@ impl Op {
             Op::ZSet(o) => o.exec(cx),
             Op::Sort(o) => o.exec(cx),
             Op::Srv(o) => o.exec(cx),
+            Op::Block(o) => o.exec(cx),
         }
     }
 }
