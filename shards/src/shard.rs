@@ -205,7 +205,7 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             // Blocked clients are served after what made their keys ready,
             // and not inside a section (a transaction serves them after it
             // ends, as Redis does after EXEC); their pops join this commit.
-            if held_by.is_none() && store.has_ready() {
+            if held_by.is_none() && store.has_ready() && persist.log.refuse_writes.is_none() {
                 ops::block::serve_ready(&mut store, &mut persist, now);
             }
             commit(&mut persist, &mut store, &mut drained);

@@ -371,9 +371,11 @@ fn wait_move(ctx: &mut Ctx, from: Side, to: Side, deadline: u64) {
 fn client_unblock(ctx: &mut Ctx) {
     let args = ctx.args;
     if args.len() > 4 {
-        return ctx.error(
-            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
-        );
+        // Redis quotes the subcommand as it was typed.
+        let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        msg.extend_from_slice(args.get(1));
+        msg.extend_from_slice(b"'. Try CLIENT HELP.");
+        return ctx.reply(|o| encode::error_bytes(o, &msg));
     }
     let mut error = false;
     if args.len() == 4 {
