@@ -899,8 +899,14 @@ impl Worker {
             match s.outcome {
                 Outcome::Retry => {
                     // BLMOVE's source is ready and its destination lives on
-                    // another shard: the command runs again, holding both
-                    // (it keeps its deadline in `session.block`).
+                    // another shard (or the pop could not be logged): the
+                    // command runs again, in a section (it keeps its
+                    // deadline in `session.block`).
+                    if let Some(b) = conn.session.block.as_ref().filter(|b| b.shards.len() > 1) {
+                        let id = conn.session.id;
+                        self.unblock
+                            .extend(b.shards.iter().map(|&s| (s as usize, id)));
+                    }
                     conn.blocked = false;
                     conn.session.client.set_block(None);
                     self.shared.blocking.clients.fetch_sub(1, Ordering::Relaxed);

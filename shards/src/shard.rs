@@ -208,7 +208,11 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             if held_by.is_none() && store.has_ready() && persist.log.refuse_writes.is_none() {
                 ops::block::serve_ready(&mut store, &mut persist, now);
             }
+            let refused = persist.log.refuse_writes.is_some();
             commit(&mut persist, &mut store, &mut drained);
+            if !refused && persist.log.refuse_writes.is_some() {
+                store.retry_served();
+            }
             for b in drained.drain(..) {
                 let w = b.worker;
                 // A worker that has gone away no longer needs its answer.

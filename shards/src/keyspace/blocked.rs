@@ -137,8 +137,9 @@ pub enum Outcome {
     },
     /// The element a BLMOVE moved.
     Moved(Vec<u8>),
-    /// The source of a BLMOVE whose destination lives elsewhere is ready:
-    /// the worker runs the command again.
+    /// The worker runs the command again: the source of a BLMOVE whose
+    /// destination lives elsewhere is ready, or the pop could not be
+    /// written to the AOF.
     Retry,
     /// BLMOVE's destination holds another type (Redis answers WRONGTYPE).
     WrongType,
@@ -279,6 +280,17 @@ impl Store {
     pub fn drop_waiter(&mut self, waiter: &Waiter) {
         if let Some(b) = self.blocked.as_mut() {
             b.forget(waiter.client);
+        }
+    }
+
+    /// The group's records could not be written and its pops were rolled
+    /// back: the served clients run their commands again instead (and
+    /// meet the disk error there).
+    pub fn retry_served(&mut self) {
+        if let Some(b) = self.blocked.as_mut() {
+            for (_, s) in b.posts.iter_mut() {
+                s.outcome = Outcome::Retry;
+            }
         }
     }
 
