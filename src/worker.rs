@@ -848,7 +848,11 @@ impl Worker {
         let Some(b) = conn.session.block.take() else {
             return;
         };
-        write(&mut conn.wbuf, b.shape, conn.session.resp == 3);
+        // CLIENT REPLY OFF silences the answer; nothing can change the
+        // mode while the connection waits.
+        if conn.session.reply != crate::commands::ReplyMode::Off {
+            write(&mut conn.wbuf, b.shape, conn.session.resp == 3);
+        }
         if forget {
             let id = conn.session.id;
             self.unblock

@@ -378,6 +378,16 @@ fn a_client_that_disconnects_while_blocked_is_forgotten() {
     wait_blocked(&mut admin, 0);
     admin.call(&["RPUSH", "gone", "v"]);
     assert_eq!(admin.call(&["LLEN", "gone"]), Reply::Int(1));
+    // CLIENT KILL of a waiting client: the same.
+    let mut w = s.raw();
+    let id = w.call(&["CLIENT", "ID"]).int().to_string();
+    w.send_cmd(&["BLPOP", "killed", "0"]);
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.call(&["CLIENT", "KILL", "ID", &id]), Reply::Int(1));
+    w.assert_closed();
+    wait_blocked(&mut admin, 0);
+    admin.call(&["RPUSH", "killed", "v"]);
+    assert_eq!(admin.call(&["LLEN", "killed"]), Reply::Int(1));
 }
 
 #[test]
@@ -473,4 +483,52 @@ fn woken_pops_are_logged_as_the_pops_they_became() {
     assert_eq!(c.call(&["ZRANGE", "zk", "0", "-1"]), arr(vec![bulk("m2")]));
     p.signal("-TERM");
     p.wait();
+}
+
+#[test]
+fn blmove_to_a_destination_of_another_type_answers_wrongtype() {
+    let s = Server::embedded(&[]);
+    let mut admin = s.raw();
+    let (src, far, near) = spread("wd");
+    for dst in [&near, &far] {
+        admin.call(&["SET", dst, "str"]);
+        let mut w = s.raw();
+        w.send_cmd(&["BLMOVE", &src, dst, "LEFT", "LEFT", "0"]);
+        wait_blocked(&mut admin, 1);
+        admin.call(&["RPUSH", &src, "x"]);
+        assert_eq!(
+            w.read_reply(),
+            Reply::Error(
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            ),
+            "destination {dst}"
+        );
+        wait_blocked(&mut admin, 0);
+        assert_eq!(
+            admin.call(&["LRANGE", &src, "0", "-1"]),
+            arr(vec![bulk("x")])
+        );
+        admin.call(&["DEL", &src]);
+    }
+}
+
+#[test]
+fn client_reply_off_silences_the_end_of_a_wait() {
+    let s = Server::embedded(&[]);
+    let mut admin = s.raw();
+    let mut c = s.raw();
+    c.send(
+        &[
+            common::cmd(&["CLIENT", "REPLY", "OFF"]),
+            common::cmd(&["BLPOP", "off1", "0.05"]),
+            common::cmd(&["BLPOP", "off2", "0"]),
+        ]
+        .concat(),
+    );
+    wait_blocked(&mut admin, 1);
+    admin.call(&["RPUSH", "off2", "v"]);
+    wait_blocked(&mut admin, 0);
+    c.send_cmd(&["CLIENT", "REPLY", "ON"]);
+    c.expect(b"+OK\r\n");
+    assert_eq!(admin.call(&["LLEN", "off2"]), Reply::Int(0));
 }
