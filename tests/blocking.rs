@@ -532,3 +532,75 @@ fn client_reply_off_silences_the_end_of_a_wait() {
     c.expect(b"+OK\r\n");
     assert_eq!(admin.call(&["LLEN", "off2"]), Reply::Int(0));
 }
+
+/// Consumers blocked on keys of every shard while producers push: every
+/// element is popped exactly once (none lost, none twice), whichever shard
+/// and worker serve it.
+#[test]
+fn concurrent_consumers_pop_every_element_exactly_once() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    let s = Server::embedded(&[]);
+    let r = Router::new(4);
+    // One key per shard.
+    let mut keys: Vec<String> = Vec::new();
+    for i in 0..1000 {
+        let k = format!("cc{i}");
+        if !keys
+            .iter()
+            .any(|o| r.shard_of(o.as_bytes()) == r.shard_of(k.as_bytes()))
+        {
+            keys.push(k);
+        }
+        if keys.len() == 4 {
+            break;
+        }
+    }
+    let per_producer = 400;
+    let producers = 2;
+    let total = per_producer * producers;
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let addr = s.addr();
+    let consumers: Vec<_> = (0..6)
+        .map(|c| {
+            let (addr, keys, seen) = (addr.clone(), keys.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let mut conn = Raw::connect(&addr);
+                let start = Instant::now();
+                while seen.lock().unwrap().len() < total
+                    && start.elapsed() < Duration::from_secs(30)
+                {
+                    let mut args: Vec<&str> = vec![if c % 2 == 0 { "BLPOP" } else { "BRPOP" }];
+                    args.extend(keys.iter().map(String::as_str));
+                    args.push("0.2");
+                    if let Reply::Array(Some(v)) = conn.call(&args) {
+                        let e = v.into_iter().nth(1).unwrap().bulk_string();
+                        seen.lock().unwrap().push(e);
+                    }
+                }
+            })
+        })
+        .collect();
+    let pushers: Vec<_> = (0..producers)
+        .map(|p| {
+            let (addr, keys) = (addr.clone(), keys.clone());
+            std::thread::spawn(move || {
+                let mut conn = Raw::connect(&addr);
+                for i in 0..per_producer {
+                    let k = &keys[(i + p) % keys.len()];
+                    conn.call(&["RPUSH", k, &format!("p{p}-{i}")]);
+                }
+            })
+        })
+        .collect();
+    for t in pushers {
+        t.join().unwrap();
+    }
+    for t in consumers {
+        t.join().unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    let distinct: HashSet<&String> = seen.iter().collect();
+    assert_eq!(distinct.len(), seen.len(), "an element was popped twice");
+    assert_eq!(seen.len(), total, "elements lost");
+}
