@@ -39,8 +39,8 @@
 //! everysec`, a syncer thread; the engine's lazy-free thread.
 //!
 //! Modules, in the order a request meets them (no module imports one
-//! listed after it, except `shared`/`session`/`observe`/`clients`, plain
-//! state):
+//! listed after it, except `shared`/`session`/`observe`/`clients`/
+//! `blocking`, plain state):
 //! - `config`: command-line flags and defaults.
 //! - `server`: binds the listener and starts the acceptor, workers and engine.
 //! - `worker`: the per-thread event loop and connection buffers.
@@ -55,6 +55,8 @@
 //! - `observe`: what operators watch the server through (the slow log,
 //!   MONITOR's subscribers, CLIENT PAUSE), fed by the workers.
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
+//! - `blocking`: the waits of blocked clients (BLPOP and friends): their
+//!   claims and timeouts, and the workers' inboxes the shards answer through.
 //! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as is `script::env`).
 //! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),

@@ -11,13 +11,14 @@
 //!   LRU, one index per database (keys are stored once, in the slab),
 //!   TTLs, eviction policies and memory accounting; an undo journal rolls
 //!   back a group of writes whose AOF records could not be written (element
-//!   by element for big hashes and sets).
+//!   by element for big hashes and sets); `keyspace::blocked` keeps the
+//!   clients blocked on this shard's keys and the keys writes made ready.
 //! - `value`: what a key holds beyond a small string: long strings, hashes
 //!   (listpack/hashtable), sets (intset/hashtable), lists (quicklist) and
 //!   sorted sets (listpack/skiplist) with Redis 7.0's thresholds
 //!   (`ValueLimits`), and their DUMP payloads (`value::dump`).
 //! - `ops`: one enum per command family (`StrOp`, `KeyOp`, `HashOp`,
-//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`), each variant executed
+//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`, `BlockOp`), each variant executed
 //!   against a store; replies are scalars or tapes (`tape`), failures typed
 //!   `Error`s the server words.
 //! - `aof`: per-shard append-only segments, the records (absolute changes:
