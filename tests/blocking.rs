@@ -604,3 +604,25 @@ fn concurrent_consumers_pop_every_element_exactly_once() {
     assert_eq!(distinct.len(), seen.len(), "an element was popped twice");
     assert_eq!(seen.len(), total, "elements lost");
 }
+
+/// Redis serves blocked clients after each command: a pop pipelined right
+/// behind the push that made the key ready finds the waiter served first.
+#[test]
+fn a_waiter_is_served_before_the_next_pipelined_command() {
+    let s = Server::embedded(&[]);
+    let mut admin = s.raw();
+    let mut w = s.raw();
+    w.send_cmd(&["BLPOP", "pl", "0"]);
+    wait_blocked(&mut admin, 1);
+    admin.send(
+        &[
+            common::cmd(&["RPUSH", "pl", "first"]),
+            common::cmd(&["LPOP", "pl"]),
+            common::cmd(&["RPUSH", "pl", "second"]),
+            common::cmd(&["LPOP", "pl"]),
+        ]
+        .concat(),
+    );
+    admin.expect(b":1\r\n$-1\r\n:1\r\n$6\r\nsecond\r\n");
+    assert_eq!(w.read_reply(), arr(vec![bulk("pl"), bulk("first")]));
+}

@@ -182,6 +182,9 @@ pub struct Queued {
     /// Sent by a CLIENT NO-TOUCH connection: its look-ups leave the keys'
     /// LRU position and access time alone.
     pub no_touch: bool,
+    /// Routed by an EXEC: clients blocked on keys it makes ready are
+    /// served after the transaction, not between its commands.
+    pub txn: bool,
 }
 
 /// A shard's snapshot for INFO.
@@ -312,6 +315,7 @@ impl Batch {
             db,
             op,
             no_touch: false,
+            txn: false,
         });
         (self.ops.len() - 1) as u32
     }
@@ -320,6 +324,13 @@ impl Batch {
     pub fn set_no_touch(&mut self, idx: u32) {
         if let Some(q) = self.ops.get_mut(idx as usize) {
             q.no_touch = true;
+        }
+    }
+
+    /// Marks op `idx` as part of a transaction (see `Queued::txn`).
+    pub fn set_txn(&mut self, idx: u32) {
+        if let Some(q) = self.ops.get_mut(idx as usize) {
+            q.txn = true;
         }
     }
 

@@ -160,6 +160,8 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
     // With an AOF, a group whose records cannot be written is rolled back.
     store.set_journaling(persist.log.enabled);
     let mut drained: Vec<Batch> = Vec::with_capacity(replies.len());
+    // Per drained batch: it runs inside a section (see `take_runnable`).
+    let mut sections: Vec<bool> = Vec::with_capacity(replies.len());
     // Batches that arrived while another worker held this shard.
     let mut waiting: VecDeque<Batch> = VecDeque::new();
     let mut held_by: Option<usize> = None;
@@ -185,7 +187,7 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             Err(TryRecvError::Empty) => {}
         }
         waiting.extend(rx.try_iter());
-        take_runnable(&mut waiting, &mut drained, &mut held_by);
+        take_runnable(&mut waiting, &mut drained, &mut sections, &mut held_by);
         if !drained.is_empty() {
             let now = clock::unix_ms();
             if let Some(aof) = persist.aof.as_mut() {
@@ -199,12 +201,14 @@ pub fn run(mut store: Store, mut persist: Persist, rx: Receiver<Batch>, replies:
             }
             // Only this group's changes may be rolled back.
             store.forget();
-            for b in drained.iter_mut() {
-                ops::execute(&mut store, b, now, &mut persist);
+            // Blocked clients are served after each command that made their
+            // keys ready, but not inside a section or a transaction (served
+            // after it ends, as Redis does after EXEC); their pops join this
+            // commit.
+            for (b, &in_section) in drained.iter_mut().zip(&sections) {
+                ops::execute_serving(&mut store, b, now, &mut persist, !in_section);
             }
-            // Blocked clients are served after what made their keys ready,
-            // and not inside a section (a transaction serves them after it
-            // ends, as Redis does after EXEC); their pops join this commit.
+            sections.clear();
             if held_by.is_none() && store.has_ready() && persist.log.refuse_writes.is_none() {
                 ops::block::serve_ready(&mut store, &mut persist, now);
             }
@@ -264,6 +268,7 @@ fn wants_retry(batch: &Batch) -> bool {
 fn take_runnable(
     waiting: &mut VecDeque<Batch>,
     drained: &mut Vec<Batch>,
+    sections: &mut Vec<bool>,
     held_by: &mut Option<usize>,
 ) {
     loop {
@@ -276,6 +281,7 @@ fn take_runnable(
                     *held_by = Some(b.worker);
                 }
                 let release = b.release;
+                sections.push(b.hold);
                 drained.push(b);
                 if release {
                     *held_by = None;
@@ -287,6 +293,7 @@ fn take_runnable(
                 };
                 let b = waiting.remove(pos).expect("position is in range");
                 let release = b.release;
+                sections.push(true);
                 drained.push(b);
                 if release {
                     *held_by = None;

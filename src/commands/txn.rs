@@ -132,6 +132,7 @@ fn exec(ctx: &mut Ctx) {
     // The queued commands run without the checks EXEC passed as a whole
     // (Redis runs them through `call`, not `processCommand`).
     ctx.session.executing = true;
+    ctx.router.set_txn(true);
     for args in &multi.cmds {
         dispatch(
             args,
@@ -142,6 +143,7 @@ fn exec(ctx: &mut Ctx) {
             ctx.now_ms,
         );
     }
+    ctx.router.set_txn(false);
     ctx.session.executing = false;
 }
 

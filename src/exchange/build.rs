@@ -67,6 +67,9 @@ impl Router {
         if self.no_touch {
             b.set_no_touch(idx);
         }
+        if self.txn {
+            b.set_txn(idx);
+        }
         OpRef {
             shard: shard as u32,
             idx,

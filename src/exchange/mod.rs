@@ -317,6 +317,8 @@ pub struct Router {
     cur_ran: bool,
     /// Ops routed now come from a CLIENT NO-TOUCH connection.
     no_touch: bool,
+    /// Ops routed now belong to an EXEC (see `shards::batch::Queued::txn`).
+    txn: bool,
     /// The last dispatched command waits for a CLIENT PAUSE to end.
     postponed: bool,
     /// Arguments the running command asked to hide from MONITOR and the
@@ -452,6 +454,7 @@ impl Router {
             cur_cmd: 0,
             cur_ran: false,
             no_touch: false,
+            txn: false,
             postponed: false,
             redacted: Vec::new(),
             conn_events: Vec::new(),

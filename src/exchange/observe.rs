@@ -58,6 +58,13 @@ impl Router {
         self.no_touch = on;
     }
 
+    /// The ops routed from now on belong to an EXEC's transaction (or
+    /// not): blocked clients are served after it, not inside it.
+    #[inline]
+    pub fn set_txn(&mut self, on: bool) {
+        self.txn = on;
+    }
+
     /// The command must wait for the CLIENT PAUSE in force to end: the
     /// worker holds its connection and dispatches it again then.
     pub fn postpone(&mut self) {

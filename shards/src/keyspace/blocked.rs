@@ -10,8 +10,8 @@
 //!
 //! A write to a key with waiters (the same hook WATCH hears) queues the key
 //! as ready, once, in the order keys became ready; the shard serves the
-//! ready keys after the batch (`ops::block::serve_ready`), and the replies
-//! travel to the clients' workers through their `Notify`.
+//! ready keys before its next command (`ops::block::serve_ready`), and the
+//! replies travel to the clients' workers through their `Notify`.
 
 use super::Store;
 use ahash::RandomState;

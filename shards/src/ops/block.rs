@@ -10,8 +10,9 @@
 //! `Forget` when its worker ends the wait (timeout, disconnect, CLIENT
 //! UNBLOCK).
 //!
-//! After a batch (or, for a held shard, after the section), the shard
-//! serves the keys that became ready (`serve_ready`): their waiters in the
+//! After each op outside a section or a transaction (else after the
+//! section or the transaction), the shard serves the keys that became
+//! ready (`serve_ready`): their waiters in the
 //! order they blocked, each one claimed first, popped for with the same
 //! pieces LPOP, ZPOPMIN and LMOVE use, so the AOF logs the pop it became.
 

@@ -257,9 +257,28 @@ pub fn bulk(out: &mut Vec<u8>, v: &[u8]) -> Reply {
 /// within one round with more ops appended (an atomic section that needs a
 /// reply before it can build its next step), and earlier replies stay.
 pub fn execute(store: &mut Store, batch: &mut Batch, now_ms: u64, persist: &mut Persist) {
+    execute_serving(store, batch, now_ms, persist, false);
+}
+
+/// `execute`; with `serve` (a batch outside any section), clients blocked
+/// on keys an op made ready are served before the next op, as Redis serves
+/// them after each command, except between the ops of a transaction.
+pub fn execute_serving(
+    store: &mut Store,
+    batch: &mut Batch,
+    now_ms: u64,
+    persist: &mut Persist,
+    serve: bool,
+) {
     batch.ran_from = batch.replies.len();
     batch.dirty_from = usize::MAX;
+    let mut in_txn = false;
     for i in batch.ran_from..batch.ops.len() {
+        let txn = batch.ops[i].txn;
+        if serve && !(txn && in_txn) && store.has_ready() && persist.log.refuse_writes.is_none() {
+            block::serve_ready(store, persist, now_ms);
+        }
+        in_txn = txn;
         if batch.dirty_from == usize::MAX && persist.log.has_pending() {
             batch.dirty_from = i;
         }
