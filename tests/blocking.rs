@@ -626,3 +626,44 @@ fn a_waiter_is_served_before_the_next_pipelined_command() {
     admin.expect(b":1\r\n$-1\r\n:1\r\n$6\r\nsecond\r\n");
     assert_eq!(w.read_reply(), arr(vec![bulk("pl"), bulk("first")]));
 }
+
+/// RESP3 connections get the woken replies in RESP3: scores as doubles,
+/// a timeout as `_`.
+#[test]
+fn woken_replies_follow_resp3() {
+    use std::io::{Read, Write};
+    let s = Server::embedded(&[]);
+    let mut admin = s.raw();
+    let mut stream = std::net::TcpStream::connect(s.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Reads until `want` ends what came so far.
+    let read_until = |stream: &mut std::net::TcpStream, want: &[u8]| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(want) {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    };
+    stream
+        .write_all(&[common::cmd(&["HELLO", "3"]), common::cmd(&["PING"])].concat())
+        .unwrap();
+    read_until(&mut stream, b"+PONG\r\n");
+    stream
+        .write_all(&common::cmd(&["BZPOPMIN", "r3", "0"]))
+        .unwrap();
+    wait_blocked(&mut admin, 1);
+    admin.call(&["ZADD", "r3", "2.5", "m"]);
+    let got = read_until(&mut stream, b",2.5\r\n");
+    assert_eq!(got, b"*3\r\n$2\r\nr3\r\n$1\r\nm\r\n,2.5\r\n");
+    stream
+        .write_all(&common::cmd(&[
+            "BLMOVE", "r3", "r4", "LEFT", "LEFT", "0.05",
+        ]))
+        .unwrap();
+    assert_eq!(read_until(&mut stream, b"_\r\n"), b"_\r\n");
+}
