@@ -208,7 +208,7 @@ fn memory_stats_done(f: &mut Finish) {
     int(
         out,
         "keys.bytes-per-key",
-        if keys == 0 { 0 } else { total / keys },
+        total.checked_div(keys).unwrap_or(0),
     );
     int(out, "dataset.bytes", m.dataset);
     dbl(out, "dataset.percentage", ratio(m.dataset * 100, total));
