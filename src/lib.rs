@@ -1,9 +1,10 @@
 //! shardcache: a Redis-compatible, sharded, multi-threaded in-memory cache.
 //!
 //! ```text
-//!                 ┌──────────┐ TcpStream + Waker (round-robin)
-//!  clients ─TCP──▶│ acceptor │──────────────────────────┐
-//!                 └──────────┘                          ▼
+//!  clients ─TCP──▶ one listening socket, in every worker's poll
+//!                  (exclusive: one idle worker accepts; the least
+//!                   loaded keeps the connection)  ──┐
+//!                                                   ▼
 //!   ┌──────────────────────────────────────────────────────────────┐
 //!   │ worker 0..W  (pinned, one mio Poll each)                      │
 //!   │  read → resp::Decoder → commands::dispatch → exchange         │
@@ -34,7 +35,7 @@
 //! read into a buffer of its own and shared with the batch, not copied
 //! (`shards::batch::BigArg`).
 //!
-//! Threads: the acceptor; W workers (pinned); N shard threads (the engine,
+//! Threads: W workers (pinned), which also accept; N shard threads (the engine,
 //! `shards::Engine`), each with its AOF segment and, under `appendfsync
 //! everysec`, a syncer thread; the engine's lazy-free thread.
 //!
@@ -42,7 +43,8 @@
 //! listed after it, except `shared`/`session`/`observe`/`clients`, plain
 //! state):
 //! - `config`: command-line flags and defaults.
-//! - `server`: binds the listener and starts the acceptor, workers and engine.
+//! - `server`: binds the listener, starts the workers and engine, and admits
+//!   the connections the workers accept.
 //! - `worker`: the per-thread event loop and connection buffers.
 //! - `resp`: RESP2 decoder (multibulk and inline) and RESP2/RESP3 encoder.
 //! - `session`: per-connection state commands read and change.
@@ -56,7 +58,8 @@
 //!   MONITOR's subscribers, CLIENT PAUSE), fed by the workers.
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
 //! - `errors`: engine errors as Redis's error text.
-//! - `alloc`: the calls into glibc's allocator (unsafe code, as is `script::env`).
+//! - `alloc`: the calls into glibc's allocator (unsafe code, as are
+//!   `script::env` and `listen`, the listener's exclusive registration).
 //! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
 //!   reaching the dataset through its `Host` trait.
 
@@ -68,6 +71,7 @@ pub mod commands;
 pub mod config;
 pub mod errors;
 pub mod exchange;
+pub mod listen;
 pub mod observe;
 pub mod resp;
 pub mod script;
