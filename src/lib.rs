@@ -43,9 +43,10 @@
 //! listed after it, except `shared`/`session`/`observe`/`clients`, plain
 //! state):
 //! - `config`: command-line flags and defaults.
-//! - `server`: binds the listener, starts the workers and engine, and admits
-//!   the connections the workers accept.
-//! - `worker`: the per-thread event loop and connection buffers.
+//! - `server`: binds the listener, starts the workers and engine.
+//! - `worker`: the per-thread event loop and connection buffers; it accepts
+//!   connections (`listen`: the listener's exclusive registration) and
+//!   `admit` checks each as Redis does (client limit, protected mode).
 //! - `resp`: RESP2 decoder (multibulk and inline) and RESP2/RESP3 encoder.
 //! - `session`: per-connection state commands read and change.
 //! - `commands`: the declared command table, dispatch, and one file per
@@ -59,12 +60,13 @@
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
 //! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as are
-//!   `script::env` and `listen`, the listener's exclusive registration).
+//!   `script::env` and `listen`).
 //! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
 //!   reaching the dataset through its `Host` trait.
 
 #![deny(unsafe_code)]
 
+pub mod admit;
 pub mod alloc;
 pub mod clients;
 pub mod commands;

@@ -437,7 +437,7 @@ impl Worker {
                 return;
             }
         };
-        let Some(id) = crate::server::admit(&self.shared, &stream, peer) else {
+        let Some(id) = crate::admit::admit(&self.shared, &stream, peer) else {
             return;
         };
         let to = self.shared.registry.assign(self.id);
