@@ -15,9 +15,10 @@
 //! then on), queues it on the owning worker and wakes that worker through
 //! its mio `Waker`; the worker closes the connection on its next loop turn.
 
+use crossbeam_channel::Sender;
 use mio::Waker;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// A connection's names, set by CLIENT SETNAME / SETINFO and HELLO.
@@ -241,6 +242,10 @@ impl Client {
     }
 }
 
+/// A connection one worker accepted for another: the socket, its CLIENT
+/// ID and its peer's address.
+pub type Handed = (mio::net::TcpStream, u64, std::net::SocketAddr);
+
 /// One worker's connections and kill queue.
 #[derive(Debug, Default)]
 struct WorkerClients {
@@ -249,6 +254,11 @@ struct WorkerClients {
     /// (token, id) of connections CLIENT KILL chose.
     kills: Mutex<Vec<(usize, u64)>>,
     waker: OnceLock<Arc<Waker>>,
+    /// Connections assigned to the worker: counted when a worker accepts
+    /// one for it (before it arrives), uncounted when it closes.
+    load: AtomicUsize,
+    /// Where another worker hands it a connection it accepted.
+    handoff: OnceLock<Sender<Handed>>,
 }
 
 /// Every worker's connections.
@@ -289,11 +299,61 @@ impl Registry {
         slots[token] = Some(client);
     }
 
+    /// Records where `worker` takes connections other workers accepted.
+    pub fn set_handoff(&self, worker: usize, tx: Sender<Handed>) {
+        if let Some(w) = self.workers.get(worker) {
+            let _ = w.handoff.set(tx);
+        }
+    }
+
+    /// The worker a connection accepted by `me` should go to, counted as
+    /// assigned to it: `me` unless another has fewer connections. Taking it
+    /// locally costs no hand-off (a connection per command never crosses a
+    /// thread); handing it on keeps long-lived connections spread over the
+    /// workers however the kernel wakes them.
+    pub fn assign(&self, me: usize) -> usize {
+        let load = |w: &WorkerClients| w.load.load(Ordering::Relaxed);
+        let mut best = me;
+        let mut least = self.workers.get(me).map_or(usize::MAX, load);
+        for (i, w) in self.workers.iter().enumerate() {
+            if load(w) < least {
+                best = i;
+                least = load(w);
+            }
+        }
+        if let Some(w) = self.workers.get(best) {
+            w.load.fetch_add(1, Ordering::Relaxed);
+        }
+        best
+    }
+
+    /// Undoes an `assign` whose connection never got registered.
+    pub fn unassign(&self, worker: usize) {
+        if let Some(w) = self.workers.get(worker) {
+            w.load.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Hands a connection to `worker` and wakes it; false when it is gone.
+    pub fn hand_off(&self, worker: usize, conn: Handed) -> bool {
+        let Some(w) = self.workers.get(worker) else {
+            return false;
+        };
+        let sent = w.handoff.get().is_some_and(|tx| tx.send(conn).is_ok());
+        if sent {
+            if let Some(waker) = w.waker.get() {
+                let _ = waker.wake();
+            }
+        }
+        sent
+    }
+
     /// Removes a closed connection's row.
     pub fn remove(&self, client: &Client) {
         let Some(w) = self.workers.get(client.worker) else {
             return;
         };
+        w.load.fetch_sub(1, Ordering::Relaxed);
         let mut slots = lock(&w.slots);
         if let Some(slot) = slots.get_mut(client.token) {
             if slot.as_ref().is_some_and(|c| c.id == client.id) {

@@ -1,9 +1,10 @@
 //! shardcache: a Redis-compatible, sharded, multi-threaded in-memory cache.
 //!
 //! ```text
-//!                 ┌──────────┐ TcpStream + Waker (round-robin)
-//!  clients ─TCP──▶│ acceptor │──────────────────────────┐
-//!                 └──────────┘                          ▼
+//!  clients ─TCP──▶ one listening socket, in every worker's poll
+//!                  (exclusive: one idle worker accepts; the least
+//!                   loaded keeps the connection)  ──┐
+//!                                                   ▼
 //!   ┌──────────────────────────────────────────────────────────────┐
 //!   │ worker 0..W  (pinned, one mio Poll each)                      │
 //!   │  read → resp::Decoder → commands::dispatch → exchange         │
@@ -34,7 +35,7 @@
 //! read into a buffer of its own and shared with the batch, not copied
 //! (`shards::batch::BigArg`).
 //!
-//! Threads: the acceptor; W workers (pinned); N shard threads (the engine,
+//! Threads: W workers (pinned), which also accept; N shard threads (the engine,
 //! `shards::Engine`), each with its AOF segment and, under `appendfsync
 //! everysec`, a syncer thread; the engine's lazy-free thread.
 //!
@@ -42,8 +43,10 @@
 //! listed after it, except `shared`/`session`/`observe`/`clients`/
 //! `blocking`, plain state):
 //! - `config`: command-line flags and defaults.
-//! - `server`: binds the listener and starts the acceptor, workers and engine.
-//! - `worker`: the per-thread event loop and connection buffers.
+//! - `server`: binds the listener, starts the workers and engine.
+//! - `worker`: the per-thread event loop and connection buffers; it accepts
+//!   connections (`listen`: the listener's exclusive registration) and
+//!   `admit` checks each as Redis does (client limit, protected mode).
 //! - `resp`: RESP2 decoder (multibulk and inline) and RESP2/RESP3 encoder.
 //! - `session`: per-connection state commands read and change.
 //! - `commands`: the declared command table, dispatch, and one file per
@@ -58,12 +61,14 @@
 //! - `blocking`: the waits of blocked clients (BLPOP and friends): their
 //!   claims and timeouts, and the workers' inboxes the shards answer through.
 //! - `errors`: engine errors as Redis's error text.
-//! - `alloc`: the calls into glibc's allocator (unsafe code, as is `script::env`).
+//! - `alloc`: the calls into glibc's allocator (unsafe code, as are
+//!   `script::env` and `listen`).
 //! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
 //!   reaching the dataset through its `Host` trait.
 
 #![deny(unsafe_code)]
 
+pub mod admit;
 pub mod alloc;
 pub mod blocking;
 pub mod clients;
@@ -71,6 +76,7 @@ pub mod commands;
 pub mod config;
 pub mod errors;
 pub mod exchange;
+pub mod listen;
 pub mod observe;
 pub mod resp;
 pub mod script;

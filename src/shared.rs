@@ -99,7 +99,7 @@ impl WorkerStats {
     }
 }
 
-/// Settings CONFIG SET changes that the workers (and the acceptor) apply.
+/// Settings CONFIG SET changes that the workers apply.
 /// Workers reload them when `Shared::epoch` moves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -198,7 +198,7 @@ pub struct Shared {
     /// Clients allowed at once (maxclients after the open-file limit).
     pub maxclients: AtomicU64,
     /// tcp-keepalive for the connections accepted from now on (seconds,
-    /// 0: off; the acceptor reads it per connection).
+    /// 0: off; read per accepted connection).
     pub tcp_keepalive: AtomicU64,
     /// Connections refused by maxclients (INFO rejected_connections).
     pub rejected_connections: AtomicU64,
@@ -212,7 +212,7 @@ pub struct Shared {
     pub registry: Registry,
     /// Unix ms at start: LASTSAVE's answer, as a Redis that never saved.
     pub started_unix_ms: u64,
-    /// Set by `Server::stop`: the acceptor and workers return.
+    /// Set by `Server::stop`: the workers return.
     pub stopping: AtomicBool,
     /// The password clients must authenticate with (empty: none).
     requirepass: Mutex<Password>,

@@ -12,7 +12,7 @@
 //! write arms WRITABLE interest for that connection until its output drains.
 
 use crate::blocking::Shape;
-use crate::clients::Client;
+use crate::clients::{Client, Handed};
 use crate::commands::{self, Session};
 use crate::config::OutputLimit;
 use crate::exchange::{ConnEvent, Effect, ReplySink, Router};
@@ -32,8 +32,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Token of the waker the acceptor uses to hand over connections.
+/// Token of the waker other threads use (connections handed over, CLIENT
+/// KILL, MONITOR lines, ...).
 pub const WAKER_TOKEN: Token = Token(usize::MAX);
+/// Token of the listening socket.
+const LISTEN_TOKEN: Token = Token(usize::MAX - 1);
+/// How long the listener rests after accept fails for want of resources
+/// (EMFILE and the like), instead of spinning on a queue it cannot take.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// Smallest read buffer; also the size a drained buffer shrinks back to.
 const READ_CHUNK: usize = 16 * 1024;
 /// Bytes read from one connection per round before others get a turn.
@@ -269,7 +275,14 @@ pub struct Worker {
     poll: Poll,
     waker: Arc<Waker>,
     shared: Arc<Shared>,
-    new_conns: Receiver<(std::net::TcpStream, u64)>,
+    new_conns: Receiver<Handed>,
+    /// This worker's descriptor of the listening socket.
+    listener: Option<mio::net::TcpListener>,
+    /// The listener's address, when every connection's local address is it
+    /// (not bound to a wildcard address).
+    local_addr: Option<String>,
+    /// Set while the listener rests (see `ACCEPT_BACKOFF`).
+    accept_resume: Option<Instant>,
     router: Router,
     conns: Conns,
     /// Connections of the rounds just delivered (reused buffer).
@@ -321,7 +334,7 @@ impl Worker {
     pub fn new(
         id: usize,
         shared: Arc<Shared>,
-        new_conns: Receiver<(std::net::TcpStream, u64)>,
+        new_conns: Receiver<Handed>,
         port: shards::Port,
     ) -> io::Result<Self> {
         let shards::Port {
@@ -354,6 +367,9 @@ impl Worker {
             poll,
             waker,
             new_conns,
+            listener: None,
+            local_addr: None,
+            accept_resume: None,
             router,
             conns: Conns::default(),
             delivered: Vec::new(),
@@ -389,9 +405,77 @@ impl Worker {
         })
     }
 
-    /// The waker the acceptor calls after queueing a connection.
+    /// The waker other threads call after queueing something for this worker.
     pub fn waker(&self) -> Arc<Waker> {
         self.waker.clone()
+    }
+
+    /// Watches `listener` (non-blocking) and accepts from it.
+    pub fn listen(&mut self, listener: std::net::TcpListener) -> io::Result<()> {
+        let listener = mio::net::TcpListener::from_std(listener);
+        crate::listen::watch(&self.poll, &listener, LISTEN_TOKEN)?;
+        self.local_addr = listener
+            .local_addr()
+            .ok()
+            .filter(|a| !a.ip().is_unspecified())
+            .map(|a| a.to_string());
+        self.listener = Some(listener);
+        Ok(())
+    }
+
+    /// Accepts one connection per readiness report: the listener is
+    /// level-triggered, so the next poll reports the rest at once, and a
+    /// connection per command costs no `accept` that finds the queue empty.
+    /// A connection stays here unless another worker has fewer, as Redis
+    /// serves it from the thread that accepted it.
+    fn accept_ready(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        let (stream, peer) = match listener.accept() {
+            Ok(c) => c,
+            // Gone already (ECONNABORTED), taken by another worker, or
+            // interrupted: anything left is reported again.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                return
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                if crate::listen::unwatch(&self.poll, listener).is_ok() {
+                    self.accept_resume = Some(Instant::now() + ACCEPT_BACKOFF);
+                }
+                return;
+            }
+        };
+        let Some(id) = crate::admit::admit(&self.shared, &stream, peer) else {
+            return;
+        };
+        let to = self.shared.registry.assign(self.id);
+        if to == self.id {
+            self.add_conn(stream, id, peer);
+        } else if !self.shared.registry.hand_off(to, (stream, id, peer)) {
+            self.shared.registry.unassign(to);
+            self.shared.clients.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Watches the listener again once its rest is over.
+    fn resume_accepting(&mut self) {
+        if self.accept_resume.is_some_and(|t| Instant::now() >= t) {
+            if let Some(listener) = &self.listener {
+                if crate::listen::watch(&self.poll, listener, LISTEN_TOKEN).is_ok() {
+                    self.accept_resume = None;
+                }
+            }
+        }
     }
 
     /// Runs the event loop until the server stops (`Server::stop`).
@@ -419,6 +503,10 @@ impl Worker {
                 // The next blocked client's timeout.
                 let left = at.saturating_sub(shards::clock::unix_ms());
                 timeout = timeout.min(Duration::from_millis(left));
+            }
+            if let Some(at) = self.accept_resume {
+                self.resume_accepting();
+                timeout = timeout.min(at.saturating_duration_since(Instant::now()));
             }
             if !timeout.is_zero() && self.router.in_flight() {
                 // Nothing to do but wait for the round in flight. Whatever
@@ -466,6 +554,10 @@ impl Worker {
             }
             for ev in events.iter() {
                 let token = ev.token();
+                if token == LISTEN_TOKEN {
+                    self.accept_ready();
+                    continue;
+                }
                 if token == WAKER_TOKEN {
                     self.accept_new();
                     self.kill_queued();
@@ -957,66 +1049,80 @@ impl Worker {
         }
     }
 
+    /// Registers the connections other workers accepted for this one.
     fn accept_new(&mut self) {
-        while let Ok((stream, id)) = self.new_conns.try_recv() {
-            let addr = |a: io::Result<std::net::SocketAddr>| {
-                a.map_or("?:0".to_string(), |a| a.to_string())
-            };
-            let (peer, local, fd) = (
-                addr(stream.peer_addr()),
-                addr(stream.local_addr()),
-                stream.as_raw_fd(),
-            );
-            let mut stream = TcpStream::from_std(stream);
-            let token = self.conns.free.pop().unwrap_or(self.conns.slots.len());
-            if self
-                .poll
-                .registry()
-                .register(&mut stream, Token(token), Interest::READABLE)
-                .is_err()
-            {
-                self.shared.clients.fetch_sub(1, Ordering::Relaxed);
-                continue;
-            }
-            let now = shards::clock::unix_ms();
-            let client = Arc::new(Client::new(id, self.id, token, peer, local, fd, now));
-            self.shared.registry.add(client.clone());
-            let conn = Conn {
-                stream,
-                // Allocated on the first read: idle connections cost little.
-                rbuf: Vec::new(),
-                rstart: 0,
-                rend: 0,
-                big: None,
-                wbuf: Vec::new(),
-                wpos: 0,
-                decoder: Decoder::default(),
-                args: Args::default(),
-                session: Session::new(client, &self.shared),
-                writable: false,
-                eof: false,
-                in_round: false,
-                deferred: false,
-                paused: false,
-                postponed: false,
-                last_ms: self.now_ms,
-                soft_since: 0,
-                hup: false,
-                backlog: false,
-                reply_avg: INITIAL_REPLY_GUESS,
-                out_mark: 0,
-                round_cmds: 0,
-                read_epoch: self.epoch,
-                inflight: false,
-                missed: false,
-                counted: 0,
-                blocked: false,
-            };
-            if token == self.conns.slots.len() {
-                self.conns.slots.push(Some(conn));
-            } else {
-                self.conns.slots[token] = Some(conn);
-            }
+        while let Ok((stream, id, peer)) = self.new_conns.try_recv() {
+            self.add_conn(stream, id, peer);
+        }
+    }
+
+    /// Registers connection `id` (assigned to this worker) and its session.
+    fn add_conn(&mut self, mut stream: TcpStream, id: u64, peer: std::net::SocketAddr) {
+        let local = match &self.local_addr {
+            Some(a) => a.clone(),
+            None => stream
+                .local_addr()
+                .map_or("?:0".to_string(), |a| a.to_string()),
+        };
+        let fd = stream.as_raw_fd();
+        let token = self.conns.free.pop().unwrap_or(self.conns.slots.len());
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(token), Interest::READABLE)
+            .is_err()
+        {
+            self.conns.free.push(token);
+            self.shared.registry.unassign(self.id);
+            self.shared.clients.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let now = shards::clock::unix_ms();
+        let client = Arc::new(Client::new(
+            id,
+            self.id,
+            token,
+            peer.to_string(),
+            local,
+            fd,
+            now,
+        ));
+        self.shared.registry.add(client.clone());
+        let conn = Conn {
+            stream,
+            // Allocated on the first read: idle connections cost little.
+            rbuf: Vec::new(),
+            rstart: 0,
+            rend: 0,
+            big: None,
+            wbuf: Vec::new(),
+            wpos: 0,
+            decoder: Decoder::default(),
+            args: Args::default(),
+            session: Session::new(client, &self.shared),
+            writable: false,
+            eof: false,
+            in_round: false,
+            deferred: false,
+            paused: false,
+            postponed: false,
+            last_ms: self.now_ms,
+            soft_since: 0,
+            hup: false,
+            backlog: false,
+            reply_avg: INITIAL_REPLY_GUESS,
+            out_mark: 0,
+            round_cmds: 0,
+            read_epoch: self.epoch,
+            inflight: false,
+            missed: false,
+            counted: 0,
+            blocked: false,
+        };
+        if token == self.conns.slots.len() {
+            self.conns.slots.push(Some(conn));
+        } else {
+            self.conns.slots[token] = Some(conn);
         }
     }
 
@@ -1462,7 +1568,8 @@ impl Worker {
                 conn.session.client.set_block(None);
                 self.shared.blocking.clients.fetch_sub(1, Ordering::Relaxed);
             }
-            let _ = self.poll.registry().deregister(&mut conn.stream);
+            // Closing the socket (when `conn` drops) takes it out of the
+            // poll: no descriptor of it is left open anywhere.
             let id = conn.session.id;
             self.unwatch
                 .extend(conn.session.take_watched_shards().map(|s| (s, id)));

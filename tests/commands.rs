@@ -1087,7 +1087,6 @@ fn command_count_info_docs() {
 }
 
 #[test]
-#[ignore = "not yet: Redis 7 key specs in COMMAND INFO belong to the compatibility issue (COMMAND GETKEYS et al.)"]
 fn command_info_get_exact_bytes() {
     let s = Server::embedded(&[]);
     let mut r = s.raw();
@@ -1407,4 +1406,105 @@ fn redis_cli_set_get() {
     assert_eq!(run(&["get", "k"]), "v\n");
     let info = run(&["info", "server"]);
     assert!(info.contains("redis_version:7.0.15"), "{info}");
+}
+
+/// MEMORY STATS: Redis 7.0's fields in Redis's order (a `db.N` entry for
+/// each database holding keys), the key count, and the dataset as INFO
+/// reports it; MEMORY DOCTOR's report for a small instance; LATENCY with
+/// the monitor off (Redis's default).
+#[test]
+fn memory_stats_doctor_and_latency_graph() {
+    let s = Server::embedded(&[]);
+    let mut r = s.raw();
+    for i in 0..50 {
+        r.call(&["SET", &format!("k{i}"), "v"]);
+    }
+    r.call(&["SELECT", "3"]);
+    r.call(&["SET", "other", "v"]);
+    let flat = r.call(&["MEMORY", "STATS"]).array();
+    let mut names = Vec::new();
+    let mut fields = HashMap::new();
+    for pair in flat.chunks(2) {
+        let name = pair[0].clone().bulk_string();
+        names.push(name.clone());
+        fields.insert(name, pair[1].clone());
+    }
+    let expected = [
+        "peak.allocated",
+        "total.allocated",
+        "startup.allocated",
+        "replication.backlog",
+        "clients.slaves",
+        "clients.normal",
+        "cluster.links",
+        "aof.buffer",
+        "lua.caches",
+        "functions.caches",
+        "db.0",
+        "db.3",
+        "overhead.total",
+        "keys.count",
+        "keys.bytes-per-key",
+        "dataset.bytes",
+        "dataset.percentage",
+        "peak.percentage",
+        "allocator.allocated",
+        "allocator.active",
+        "allocator.resident",
+        "allocator-fragmentation.ratio",
+        "allocator-fragmentation.bytes",
+        "allocator-rss.ratio",
+        "allocator-rss.bytes",
+        "rss-overhead.ratio",
+        "rss-overhead.bytes",
+        "fragmentation",
+        "fragmentation.bytes",
+    ];
+    assert_eq!(names, expected);
+    assert_eq!(fields["keys.count"].clone().int(), 51);
+    let db0: Vec<String> = fields["db.0"]
+        .clone()
+        .array()
+        .into_iter()
+        .step_by(2)
+        .map(|n| n.bulk_string())
+        .collect();
+    assert_eq!(
+        db0,
+        [
+            "overhead.hashtable.main",
+            "overhead.hashtable.expires",
+            "overhead.hashtable.slot-to-keys"
+        ]
+    );
+    let pct: f64 = fields["dataset.percentage"]
+        .clone()
+        .bulk_string()
+        .parse()
+        .unwrap();
+    assert!(pct > 0.0 && pct <= 100.0, "dataset.percentage {pct}");
+    let total = fields["total.allocated"].clone().int();
+    assert!(fields["peak.allocated"].clone().int() >= total);
+    if !common::against_redis() {
+        let info = parse_info(&r.call(&["INFO", "memory"]).bulk_string());
+        let used: i64 = info
+            .iter()
+            .find(|(k, _)| k == "used_memory")
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap();
+        assert_eq!(fields["dataset.bytes"].clone().int(), used);
+    }
+    assert!(r
+        .call(&["MEMORY", "DOCTOR"])
+        .bulk_string()
+        .starts_with("Hi Sam, this instance is empty or is using very little memory"));
+    exchange(
+        &mut r,
+        &cmd(&["LATENCY", "GRAPH", "command"]),
+        b"-ERR No samples available for event 'command'\r\n",
+    );
+    assert!(r
+        .call(&["LATENCY", "DOCTOR"])
+        .bulk_string()
+        .starts_with("I'm sorry, Dave, I can't do that. Latency monitoring is disabled"));
 }

@@ -1377,3 +1377,49 @@ fn redis_crate_speaks_resp3() {
         Some("7.0.15")
     );
 }
+
+/// The original project's load: a new connection for every command, inline
+/// protocol, closed at once. Every one is served (whichever worker accepts
+/// it), counted in `total_connections_received`, and forgotten when it
+/// closes; long-lived connections opened meanwhile spread over both
+/// workers (CLIENT KILL of a connection on the other worker, by ID, is
+/// answered from either).
+#[test]
+fn a_connection_per_command_is_served_and_forgotten() {
+    let s = Server::embedded(&[]);
+    let mut admin = s.raw();
+    let total = |r: &mut Raw| {
+        parse_info(&r.call(&["INFO", "stats"]).bulk_string())
+            .into_iter()
+            .find(|(k, _)| k == "total_connections_received")
+            .map(|(_, v)| v.parse::<i64>().unwrap())
+            .unwrap()
+    };
+    let before = total(&mut admin);
+    for i in 0..300 {
+        let mut r = Raw::connect(&s.addr());
+        if i % 2 == 0 {
+            r.send(format!("set key{i} value{i}\r\n").as_bytes());
+            r.expect(b"+OK\r\n");
+        } else {
+            let value = format!("value{}", i - 1);
+            r.send(format!("get key{}\r\n", i - 1).as_bytes());
+            r.expect(format!("${}\r\n{value}\r\n", value.len()).as_bytes());
+        }
+    }
+    assert_eq!(total(&mut admin) - before, 300);
+    let settled = wait_until(Duration::from_secs(5), || {
+        let info = parse_info(&admin.call(&["INFO", "clients"]).bulk_string());
+        info.iter()
+            .any(|(k, v)| k == "connected_clients" && v == "1")
+    });
+    assert!(settled, "closed connections are forgotten");
+    // Long-lived connections: each of them answers, and each can see the
+    // others in CLIENT LIST whichever worker holds them.
+    let mut held: Vec<Raw> = (0..6).map(|_| Raw::connect(&s.addr())).collect();
+    let ids: Vec<i64> = held.iter_mut().map(client_id).collect();
+    let list = admin.call(&["CLIENT", "LIST"]).bulk_string();
+    for id in &ids {
+        assert!(list.contains(&format!("id={id} ")), "{id} listed");
+    }
+}

@@ -6,9 +6,10 @@
 //! `redis-server`; what is shardcache's own (flags, `--workers`, CLIENT
 //! NO-TOUCH, a 7.2 command) is skipped there and says so.
 //!
-//! With `--workers 2` the acceptor hands connections to the workers in
-//! turn, so two connections opened one after the other are served by
-//! different workers: the cross-worker tests rely on that.
+//! With `--workers 2` a new connection goes to the worker with fewer
+//! connections, so two connections opened one after the other (the first
+//! still open) are served by different workers: the cross-worker tests
+//! rely on that.
 
 mod common;
 

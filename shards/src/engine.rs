@@ -112,11 +112,13 @@ impl Engine {
         for (i, (store, persist)) in stores.into_iter().zip(persists).enumerate() {
             let (tx, rx) = unbounded::<Batch>();
             let replies = outboxes.clone();
+            let core = Arc::new(std::sync::Mutex::new(shard::Core::new(store, persist)));
+            let shared = core.clone();
             let t = thread::Builder::new()
                 .name(format!("shard-{i}"))
-                .spawn(move || shard::run(store, persist, rx, replies))
+                .spawn(move || shard::run_shared(&shared, rx, replies))
                 .map_err(|e| format!("cannot start shard thread: {e}"))?;
-            to_shards.push(ShardTx::new(tx, t.thread().clone()));
+            to_shards.push(ShardTx::with_core(tx, t.thread().clone(), core));
             threads.push(t);
         }
         let ports = reply_rx

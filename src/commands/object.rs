@@ -1,14 +1,14 @@
 //! Introspection containers: OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP and
-//! MEMORY USAGE|MALLOC-STATS|PURGE|HELP. MEMORY DOCTOR and STATS are not
-//! served: their reports rest on figures not tracked here (peak memory,
-//! client buffers), so they answer Redis's unknown subcommand error.
+//! MEMORY USAGE|STATS|DOCTOR|MALLOC-STATS|PURGE|HELP.
 
 use super::spec::{flags::*, ks, Begin, Command, Find};
 use super::{c_str, container, parse_int, Ctx};
-use crate::exchange::Merge;
+use crate::exchange::{Completion, Finish, Merge};
 use crate::resp::encode;
 use shards::ops::keys::{KeyOp, ObjectField};
-use shards::EvictionPolicy;
+use shards::ops::server::SrvOp;
+use shards::{EvictionPolicy, Reply, ShardInfo, NUM_DBS};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Redis 7.0's `addReplyHelp`: the header, the lines, and its HELP entry.
 fn help(ctx: &mut Ctx, lines: &[&str]) {
@@ -93,15 +93,155 @@ fn memory_help(ctx: &mut Ctx) {
     help(
         ctx,
         &[
+            "DOCTOR",
+            "    Return memory problems reports.",
             "MALLOC-STATS",
             "    Return internal statistics report from the memory allocator.",
             "PURGE",
             "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
         ],
     );
+}
+
+/// The largest total MEMORY STATS or MEMORY DOCTOR has seen: shardcache
+/// samples its memory only when asked (each shard keeps its own figure),
+/// so this is the peak of the samples, not of every moment.
+static PEAK: AtomicU64 = AtomicU64::new(0);
+
+/// Memory figures gathered from every shard's snapshot and the workers.
+struct MemoryFigures {
+    /// The shards' data (what `used_memory` reports and maxmemory bounds).
+    dataset: u64,
+    /// Connection and batch buffers.
+    clients: u64,
+    /// The AOF record buffers.
+    aof: u64,
+    /// Keys per database.
+    keys: [u64; NUM_DBS],
+    rss: u64,
+}
+
+impl MemoryFigures {
+    fn gather(f: &Finish) -> Self {
+        let mut m = MemoryFigures {
+            dataset: 0,
+            clients: f.shared.sum(|w| &w.client_mem) + f.shared.sum(|w| &w.batch_mem),
+            aof: 0,
+            keys: [0; NUM_DBS],
+            rss: super::info::rss_bytes(),
+        };
+        for (_, r) in f.subs.iter() {
+            if let Reply::Info(i) = r {
+                let i: &ShardInfo = i;
+                m.dataset += i.used_memory;
+                m.aof += i.aof_buffer;
+                for (db, n) in i.keys.iter().enumerate() {
+                    m.keys[db] += n;
+                }
+            }
+        }
+        m
+    }
+
+    fn total(&self) -> u64 {
+        self.dataset + self.clients + self.aof
+    }
+}
+
+/// MEMORY STATS and MEMORY DOCTOR read every shard's figures.
+fn memory_report(ctx: &mut Ctx, run: fn(&mut Finish)) {
+    ctx.router
+        .begin(ctx.conn, Merge::Call(Completion { run, arg: 0 }));
+    ctx.router.each_shard_op(0, |_| SrvOp::Info.into());
+}
+
+fn memory_stats(ctx: &mut Ctx) {
+    memory_report(ctx, memory_stats_done);
+}
+
+/// Redis's MEMORY STATS map, field for field. What shardcache does not
+/// keep apart (start-up memory, the main dictionaries' overhead, the
+/// allocator's own layers) is 0, or folded into the figure it belongs to:
+/// the allocator is the system's, so its figures are the process's.
+fn memory_stats_done(f: &mut Finish) {
+    let m = MemoryFigures::gather(f);
+    let total = m.total();
+    let peak = PEAK.fetch_max(total, Ordering::Relaxed).max(total);
+    let keys: u64 = m.keys.iter().sum();
+    let dbs = m.keys.iter().filter(|&&n| n > 0).count();
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let resp3 = f.resp3;
+    let out = &mut *f.out;
+    encode::map(out, 27 + dbs, resp3);
+    let int = |out: &mut Vec<u8>, name: &str, v: u64| {
+        encode::bulk(out, name.as_bytes());
+        encode::int(out, v as i64);
+    };
+    let dbl = |out: &mut Vec<u8>, name: &str, v: f64| {
+        encode::bulk(out, name.as_bytes());
+        encode::double(out, v, resp3);
+    };
+    int(out, "peak.allocated", peak);
+    int(out, "total.allocated", total);
+    int(out, "startup.allocated", 0);
+    int(out, "replication.backlog", 0);
+    int(out, "clients.slaves", 0);
+    int(out, "clients.normal", m.clients);
+    int(out, "cluster.links", 0);
+    int(out, "aof.buffer", m.aof);
+    int(out, "lua.caches", 0);
+    int(out, "functions.caches", 0);
+    for (db, _) in m.keys.iter().enumerate().filter(|(_, &n)| n > 0) {
+        encode::bulk(out, format!("db.{db}").as_bytes());
+        encode::map(out, 3, resp3);
+        int(out, "overhead.hashtable.main", 0);
+        int(out, "overhead.hashtable.expires", 0);
+        int(out, "overhead.hashtable.slot-to-keys", 0);
+    }
+    int(out, "overhead.total", m.clients + m.aof);
+    int(out, "keys.count", keys);
+    int(
+        out,
+        "keys.bytes-per-key",
+        total.checked_div(keys).unwrap_or(0),
+    );
+    int(out, "dataset.bytes", m.dataset);
+    dbl(out, "dataset.percentage", ratio(m.dataset * 100, total));
+    dbl(out, "peak.percentage", ratio(total * 100, peak));
+    int(out, "allocator.allocated", total);
+    int(out, "allocator.active", total);
+    int(out, "allocator.resident", m.rss);
+    dbl(out, "allocator-fragmentation.ratio", 1.0);
+    int(out, "allocator-fragmentation.bytes", 0);
+    dbl(out, "allocator-rss.ratio", ratio(m.rss, total));
+    int(out, "allocator-rss.bytes", m.rss.saturating_sub(total));
+    dbl(out, "rss-overhead.ratio", 1.0);
+    int(out, "rss-overhead.bytes", 0);
+    dbl(out, "fragmentation", ratio(m.rss, total));
+    int(out, "fragmentation.bytes", m.rss.saturating_sub(total));
+}
+
+fn memory_doctor(ctx: &mut Ctx) {
+    memory_report(ctx, memory_doctor_done);
+}
+
+/// Redis's report for an instance under 5 MB, or its all-clear: of
+/// Redis's checks, the ones that apply here (fragmentation, big client
+/// buffers) rest on allocator figures the system allocator does not give.
+fn memory_doctor_done(f: &mut Finish) {
+    let m = MemoryFigures::gather(f);
+    PEAK.fetch_max(m.total(), Ordering::Relaxed);
+    let text: &[u8] = if m.total() < 5 << 20 {
+        b"Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting."
+    } else {
+        b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+    };
+    encode::verbatim(f.out, text, f.resp3);
 }
 
 /// What Redis built on the system allocator answers (shardcache uses it too).
@@ -238,6 +378,22 @@ static OBJECT_SUBS: &[Command] = &[
         ),
 ];
 static MEMORY_SUBS: &[Command] = &[
+    Command::new("memory|doctor", 2, memory_doctor)
+        .acl(&["slow"])
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ])
+        .doc("server", "4.0.0", "Outputs memory problems report", "O(1)"),
+    Command::new("memory|stats", 2, memory_stats)
+        .acl(&["slow"])
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ])
+        .doc("server", "4.0.0", "Show memory usage details", "O(1)"),
     Command::new("memory|help", 2, memory_help)
         .flags(LOADING | STALE)
         .acl(&["slow"])

@@ -121,28 +121,42 @@ fn latency_reset(ctx: &mut Ctx) {
     ctx.reply(|out| encode::int(out, 0));
 }
 
+/// The latency monitor is off (`latency-monitor-threshold` 0, Redis's
+/// default, and the only value here), so LATENCY answers as Redis does
+/// with it off: no events, no samples.
 fn latency_doctor(ctx: &mut Ctx) {
-    ctx.reply(|out| {
-        encode::bulk(
-            out,
-            b"Dave, the latency monitor is not enabled on shardcache; \
-              use LATENCY HISTOGRAM or INFO latencystats for per-command latency.",
-        )
-    });
+    let text = "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
+    let resp3 = ctx.session.resp == 3;
+    ctx.reply(|out| encode::verbatim(out, text.as_bytes(), resp3));
+}
+
+/// LATENCY GRAPH event: no event is ever sampled.
+fn latency_graph(ctx: &mut Ctx) {
+    let mut msg = b"ERR No samples available for event '".to_vec();
+    msg.extend_from_slice(ctx.args.get(2));
+    msg.push(b'\'');
+    ctx.reply(|out| encode::error_bytes(out, &msg));
 }
 
 fn latency_help(ctx: &mut Ctx) {
     ctx.reply_lines(&[
         "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
         "HISTOGRAM [COMMAND ...]",
         "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
         "    If no commands are specified then all histograms are replied.",
-        "LATEST",
-        "    Return an empty list: the latency monitor is not kept.",
-        "RESET",
-        "    Return 0.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ]);
 }
 
@@ -268,6 +282,20 @@ static LATENCY_SUBS: &[Command] = &[
             "server",
             "2.8.13",
             "Return a human readable latency analysis report.",
+            "O(1)",
+        ),
+    Command::new("latency|graph", 3, latency_graph)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["admin", "slow", "dangerous"])
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_nodes",
+            "response_policy:special",
+        ])
+        .doc(
+            "server",
+            "2.8.13",
+            "Return a latency graph for the event.",
             "O(1)",
         ),
     Command::new("latency|help", 2, latency_help)

@@ -79,9 +79,21 @@ impl Router {
         self.holds_sent |= takes_hold;
         let guard = (self.ordered || takes_hold)
             .then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
+        // A shard's batches are answered in the order they reach it: one may
+        // run here only when no earlier one of this worker's awaits it.
+        let inline_ok = !self.ordered && !takes_hold;
         for (shard, tx) in self.to_shards.iter().enumerate() {
             if self.round.batches[shard].must_send() {
-                let batch = std::mem::take(&mut self.round.batches[shard]);
+                let mut batch = std::mem::take(&mut self.round.batches[shard]);
+                if inline_ok
+                    && !self.inflight.iter().any(|r| r.awaiting[shard])
+                    && tx.run_here(&mut batch)
+                {
+                    self.round.awaiting[shard] = true;
+                    self.round.outstanding += 1;
+                    self.round.accept(batch);
+                    continue;
+                }
                 if tx.send(batch).is_err() {
                     panic!("shard {shard} exited");
                 }

@@ -156,6 +156,11 @@ impl Aof {
         self.health = Some(health);
     }
 
+    /// True under `appendfsync always`.
+    pub fn fsync_always(&self) -> bool {
+        self.fsync == Fsync::Always
+    }
+
     /// True while writes are refused (the last write or fsync failed).
     pub fn failing(&self) -> bool {
         self.error.is_some()
