@@ -39,7 +39,7 @@
 //! everysec`, a syncer thread; the engine's lazy-free thread.
 //!
 //! Modules, in the order a request meets them (no module imports one
-//! listed after it, except `shared`/`session`/`observe`/`clients`, plain
+//! listed after it, except `shared`/`session`/`observe`/`clients`/`pubsub`, plain
 //! state):
 //! - `config`: command-line flags and defaults.
 //! - `server`: binds the listener and starts the acceptor, workers and engine.
@@ -55,6 +55,8 @@
 //! - `observe`: what operators watch the server through (the slow log,
 //!   MONITOR's subscribers, CLIENT PAUSE), fed by the workers.
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
+//! - `pubsub`: who subscribes to what, and the per-worker inboxes that
+//!   carry published messages to the subscribers' workers.
 //! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as is `script::env`).
 //! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
@@ -69,6 +71,7 @@ pub mod config;
 pub mod errors;
 pub mod exchange;
 pub mod observe;
+pub mod pubsub;
 pub mod resp;
 pub mod script;
 pub mod server;
