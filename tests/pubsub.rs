@@ -270,14 +270,23 @@ fn pubsub_introspection_info_and_client_list() {
     );
 
     // Subscribers are clients of type pubsub, no longer normal.
-    let typed = |q: &mut Raw, t: &str| {
+    let typed = |q: &mut Raw, t: &str| -> Vec<String> {
         q.call(&["CLIENT", "LIST", "TYPE", t])
             .bulk_string()
             .lines()
-            .count()
+            .map(str::to_string)
+            .collect()
     };
-    assert_eq!(typed(&mut q, "pubsub"), 2);
-    assert_eq!(typed(&mut q, "normal"), 1);
+    let pubsub = typed(&mut q, "pubsub");
+    assert_eq!(pubsub.len(), 2, "{pubsub:?}");
+    assert!(pubsub.iter().all(|r| r.contains(" flags=P ")));
+    // (INFO's connection above may still be closing: it is normal too.)
+    let normal = typed(&mut q, "normal");
+    assert!(normal.iter().any(|r| r.contains("cmd=client|list")));
+    assert!(
+        normal.iter().all(|r| r.contains(" sub=0 psub=0 ssub=0 ")),
+        "{normal:?}"
+    );
 
     // A subscriber that closes leaves the table.
     drop(a);
@@ -618,4 +627,55 @@ fn subscribe_inside_multi_and_publish_from_exec() {
     );
     assert_eq!(b.call(&["EXEC"]).array(), [Reply::Int(1)]);
     a.expect(&message(b'*', "t", "in-exec"));
+}
+
+/// redis-py's `pubsub()` (tests/clients/redis_py_pubsub.py) over RESP2 and
+/// RESP3. Without python3 and redis-py >= 5 it is skipped, except under
+/// `CI`, where that fails.
+#[test]
+fn redis_py_pubsub() {
+    let python = std::env::var("SHARDCACHE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import redis, sys; sys.exit(int(redis.__version__.split('.')[0]) < 5)",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{python} with redis-py >= 5 is needed (CI is set)"
+        );
+        eprintln!("redis_py_pubsub SKIPPED: no {python} with redis-py >= 5");
+        return;
+    }
+    let s = Server::start(&["--workers", "3"]);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/redis_py_pubsub.py");
+    let mut child = std::process::Command::new(&python)
+        .arg(&script)
+        .args(["--port", &s.port().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the redis-py scenario");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the redis-py scenario did not finish in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        status.success(),
+        "redis-py scenario failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -150,6 +150,8 @@ fn echo(ctx: &mut Ctx) {
 fn quit(ctx: &mut Ctx) {
     ctx.reply(encode::ok);
     ctx.session.close = true;
+    // Gone for publishers from now on, not from when the socket closes.
+    ctx.session.leave_pubsub(ctx.shared);
 }
 
 /// RESET: `Session::reset`, then `+RESET`.
