@@ -769,6 +769,7 @@ impl Worker {
                 let Some(Some(c)) = self.conns.slots.get_mut(token) else {
                     continue;
                 };
+                // (CLIENT REPLY OFF silences replies, not messages, as in Redis.)
                 if c.session.id != id || c.session.close || !c.session.pubsub.has(d.kind, d.key) {
                     continue;
                 }

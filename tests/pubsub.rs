@@ -173,6 +173,13 @@ fn resp3_pushes_and_normal_commands() {
     sub.expect(&message(b'>', "a", "hi"));
     sub.send_cmd(&["GET", "k"]);
     sub.expect(b"$1\r\nv\r\n");
+    // CLIENT REPLY OFF silences replies, not messages.
+    sub.send_cmd(&["CLIENT", "REPLY", "OFF"]);
+    sub.send_cmd(&["GET", "k"]);
+    assert_eq!(p.call(&["PUBLISH", "a", "still"]), Reply::Int(1));
+    sub.expect(&message(b'>', "a", "still"));
+    sub.send_cmd(&["CLIENT", "REPLY", "ON"]);
+    sub.expect(b"+OK\r\n");
     sub.send_cmd(&["UNSUBSCRIBE", "a"]);
     sub.expect(&confirm(b'>', "unsubscribe", Some("a"), 0));
 }
