@@ -578,6 +578,10 @@ impl Worker {
             if !c.held.is_empty() {
                 c.wbuf.extend_from_slice(&c.held);
                 c.held.clear();
+                if c.held.capacity() > SHRINK_ABOVE {
+                    self.freed += c.held.capacity();
+                    c.held = Vec::new();
+                }
             }
             // Measured now: if it reads again before the flush, `out_mark`
             // moves past these replies.

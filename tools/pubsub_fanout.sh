@@ -30,7 +30,7 @@ trap cleanup EXIT
 redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --maxclients 4096 >"$TMP/redis.log" 2>&1 &
 pids+=($!)
 ./target/release/shardcache --port "$SP" --bind 127.0.0.1 --appendonly no --dir "$TMP" \
-    --workers "$WORKERS" >"$TMP/shardcache.log" 2>&1 &
+    --workers "$WORKERS" --no-pin >"$TMP/shardcache.log" 2>&1 &
 pids+=($!)
 for p in "$RP" "$SP"; do
     for _ in $(seq 100); do
