@@ -575,6 +575,11 @@ impl Worker {
             };
             c.inflight = false;
             c.in_round = false;
+            // Measured now: if it reads again before the flush, `out_mark`
+            // moves past these replies.
+            c.note_replies();
+            // Messages that waited for these replies follow them (after the
+            // measure: they are no reply of its commands).
             if !c.held.is_empty() {
                 c.wbuf.extend_from_slice(&c.held);
                 c.held.clear();
@@ -583,9 +588,6 @@ impl Worker {
                     c.held = Vec::new();
                 }
             }
-            // Measured now: if it reads again before the flush, `out_mark`
-            // moves past these replies.
-            c.note_replies();
             if std::mem::take(&mut c.missed) {
                 self.carry.push(token);
             }
@@ -863,8 +865,8 @@ impl Worker {
         for (token, slot) in self.conns.slots.iter().enumerate() {
             let Some(c) = slot else { continue };
             // As Redis's `clientsCronHandleTimeout`: monitors (replicas to
-            // it) and clients blocked by a pause never time out.
-            let exempt = c.session.monitor || c.postponed;
+            // it), clients blocked by a pause and subscribers never time out.
+            let exempt = c.session.monitor || c.postponed || !c.session.pubsub.is_empty();
             if self.limits.idle_ms > 0
                 && !exempt
                 && now.saturating_sub(c.last_ms) > self.limits.idle_ms

@@ -686,3 +686,18 @@ fn redis_py_pubsub() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn subscribers_never_time_out() {
+    let s = Server::embedded(&["--timeout", "1"]);
+    let mut sub = s.raw();
+    let mut idle = s.raw();
+    assert_eq!(idle.call(&["PING"]), Reply::Simple("PONG".into()));
+    sub.send_cmd(&["SUBSCRIBE", "t"]);
+    sub.expect(&confirm(b'*', "subscribe", Some("t"), 1));
+    std::thread::sleep(Duration::from_millis(3500));
+    idle.assert_closed();
+    let mut p = s.raw();
+    assert_eq!(p.call(&["PUBLISH", "t", "still"]), Reply::Int(1));
+    sub.expect(&message(b'*', "t", "still"));
+}
