@@ -187,25 +187,8 @@ impl Outbox {
     /// pmessage pat ch msg`) is built once, copied once per target worker.
     fn begin(&mut self, kind: Kind, pattern: &[u8], channel: &[u8], msg: &[u8]) {
         self.seq += 1;
-        let f = &mut self.frame;
-        f.clear();
-        match kind {
-            Kind::Channel => {
-                f.extend_from_slice(b"*3\r\n");
-                bulk(f, b"message");
-            }
-            Kind::Pattern => {
-                f.extend_from_slice(b"*4\r\n");
-                bulk(f, b"pmessage");
-                bulk(f, pattern);
-            }
-            Kind::Shard => {
-                f.extend_from_slice(b"*3\r\n");
-                bulk(f, b"smessage");
-            }
-        }
-        bulk(f, channel);
-        bulk(f, msg);
+        self.frame.clear();
+        message_frame(&mut self.frame, b'*', kind, pattern, channel, msg);
     }
 
     /// Adds a receiver of the message begun last (`key`: what it
@@ -230,6 +213,37 @@ impl Outbox {
         buf.extend_from_slice(&s.token.to_le_bytes());
         buf.extend_from_slice(&s.id.to_le_bytes());
     }
+}
+
+/// Appends a message as its receivers get it: `head` `*` (RESP2) or `>`
+/// (a RESP3 push), then `message ch msg`, `pmessage pat ch msg` or
+/// `smessage ch msg`.
+pub fn message_frame(
+    f: &mut Vec<u8>,
+    head: u8,
+    kind: Kind,
+    pattern: &[u8],
+    channel: &[u8],
+    msg: &[u8],
+) {
+    f.push(head);
+    match kind {
+        Kind::Channel => {
+            f.extend_from_slice(b"3\r\n");
+            bulk(f, b"message");
+        }
+        Kind::Pattern => {
+            f.extend_from_slice(b"4\r\n");
+            bulk(f, b"pmessage");
+            bulk(f, pattern);
+        }
+        Kind::Shard => {
+            f.extend_from_slice(b"3\r\n");
+            bulk(f, b"smessage");
+        }
+    }
+    bulk(f, channel);
+    bulk(f, msg);
 }
 
 fn bulk(out: &mut Vec<u8>, b: &[u8]) {
@@ -354,15 +368,24 @@ impl PubSub {
     }
 
     /// PUBLISH (`Kind::Channel`) or SPUBLISH (`Kind::Shard`): queues the
-    /// message for every receiver in `out` and returns how many there are,
-    /// as Redis counts them: the channel's subscribers, plus for PUBLISH one
-    /// per subscriber of each pattern that matches the channel.
-    pub fn publish(&self, kind: Kind, channel: &[u8], msg: &[u8], out: &mut Outbox) -> usize {
+    /// message for every receiver but `me` (the publisher, which writes its
+    /// own copies before its reply, as Redis does) in `out` and returns how
+    /// many receivers there are, `me` included, as Redis counts them: the
+    /// channel's subscribers, plus for PUBLISH one per subscriber of each
+    /// pattern that matches the channel.
+    pub fn publish(
+        &self,
+        kind: Kind,
+        channel: &[u8],
+        msg: &[u8],
+        me: Subscriber,
+        out: &mut Outbox,
+    ) -> usize {
         let t = self.read();
         let mut n = 0;
         if let Some(subs) = t.get(kind).get(channel) {
             out.begin(kind, b"", channel, msg);
-            for &s in subs {
+            for &s in subs.iter().filter(|&&s| s != me) {
                 out.add(kind, channel, s);
             }
             n += subs.len();
@@ -371,7 +394,7 @@ impl PubSub {
             for (pat, subs) in &t.patterns {
                 if shards::glob::matches(pat, channel, false) {
                     out.begin(Kind::Pattern, pat, channel, msg);
-                    for &s in subs {
+                    for &s in subs.iter().filter(|&&s| s != me) {
                         out.add(Kind::Pattern, pat, s);
                     }
                     n += subs.len();
@@ -458,7 +481,10 @@ mod tests {
         ps.subscribe(Kind::Pattern, b"n*", sub(1, 3));
         ps.subscribe(Kind::Pattern, b"x*", sub(1, 4));
         let mut out = Outbox::new(2);
-        assert_eq!(ps.publish(Kind::Channel, b"news", b"hi", &mut out), 3);
+        assert_eq!(
+            ps.publish(Kind::Channel, b"news", b"hi", sub(9, 9), &mut out),
+            3
+        );
         let w1 = out.take(1);
         let d: Vec<_> = deliveries(&w1).collect();
         assert_eq!(d.len(), 2);
@@ -476,7 +502,10 @@ mod tests {
         let w0 = out.take(0);
         assert_eq!(deliveries(&w0).count(), 1);
         // Shard channels are a namespace of their own.
-        assert_eq!(ps.publish(Kind::Shard, b"news", b"hi", &mut out), 0);
+        assert_eq!(
+            ps.publish(Kind::Shard, b"news", b"hi", sub(9, 9), &mut out),
+            0
+        );
         let mut s = Subscriptions::default();
         s.channels.insert(b"news".to_vec());
         ps.remove_all(sub(0, 1), &mut s);
@@ -492,8 +521,14 @@ mod tests {
             ps.subscribe(Kind::Channel, b"c", sub(t % 3, t));
         }
         let mut out = Outbox::new(3);
-        assert_eq!(ps.publish(Kind::Channel, b"c", b"m", &mut out), 30);
-        assert_eq!(ps.publish(Kind::Channel, b"c", b"n", &mut out), 30);
+        assert_eq!(
+            ps.publish(Kind::Channel, b"c", b"m", sub(9, 9), &mut out),
+            30
+        );
+        assert_eq!(
+            ps.publish(Kind::Channel, b"c", b"n", sub(9, 9), &mut out),
+            30
+        );
         for w in 0..3 {
             let buf = out.take(w);
             let d: Vec<_> = deliveries(&buf).collect();

@@ -173,6 +173,21 @@ fn resp3_pushes_and_normal_commands() {
     sub.expect(&message(b'>', "a", "hi"));
     sub.send_cmd(&["GET", "k"]);
     sub.expect(b"$1\r\nv\r\n");
+    // Its own message comes before PUBLISH's count, a pattern's after the
+    // channel's, as Redis writes them.
+    sub.send_cmd(&["PSUBSCRIBE", "a*"]);
+    sub.expect(&confirm(b'>', "psubscribe", Some("a*"), 2));
+    sub.send_cmd(&["PUBLISH", "a", "self"]);
+    let mut own = message(b'>', "a", "self");
+    own.extend_from_slice(b">4\r\n");
+    own.extend(bulk(b"pmessage"));
+    own.extend(bulk(b"a*"));
+    own.extend(bulk(b"a"));
+    own.extend(bulk(b"self"));
+    own.extend_from_slice(b":2\r\n");
+    sub.expect(&own);
+    sub.send_cmd(&["PUNSUBSCRIBE", "a*"]);
+    sub.expect(&confirm(b'>', "punsubscribe", Some("a*"), 1));
     // CLIENT REPLY OFF silences replies, not messages.
     sub.send_cmd(&["CLIENT", "REPLY", "OFF"]);
     sub.send_cmd(&["GET", "k"]);

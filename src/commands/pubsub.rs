@@ -134,13 +134,36 @@ fn sunsubscribe(ctx: &mut Ctx) {
 }
 
 fn publish_kind(ctx: &mut Ctx, kind: Kind) {
-    let n = ctx.shared.pubsub.publish(
-        kind,
-        ctx.args.get(1),
-        ctx.args.get(2),
-        &mut ctx.router.pubsub,
-    );
-    ctx.reply(|out| encode::int(out, n as i64));
+    let (channel, msg) = (ctx.args.get(1), ctx.args.get(2));
+    let me = ctx.session.subscriber();
+    let n = ctx
+        .shared
+        .pubsub
+        .publish(kind, channel, msg, me, &mut ctx.router.pubsub);
+    let subs = &ctx.session.pubsub;
+    if subs.is_empty() {
+        return ctx.reply(|out| encode::int(out, n as i64));
+    }
+    // A publisher that receives its own message gets it before the count,
+    // where Redis writes it.
+    let head = if ctx.resp3() { b'>' } else { b'*' };
+    let mut own = Vec::new();
+    if subs.has(kind, channel) {
+        crate::pubsub::message_frame(&mut own, head, kind, b"", channel, msg);
+    }
+    if kind == Kind::Channel {
+        for p in subs
+            .patterns
+            .iter()
+            .filter(|p| shards::glob::matches(p, channel, false))
+        {
+            crate::pubsub::message_frame(&mut own, head, Kind::Pattern, p, channel, msg);
+        }
+    }
+    ctx.reply(|out| {
+        out.extend_from_slice(&own);
+        encode::int(out, n as i64);
+    });
 }
 
 fn publish(ctx: &mut Ctx) {
