@@ -40,7 +40,7 @@
 //! everysec`, a syncer thread; the engine's lazy-free thread.
 //!
 //! Modules, in the order a request meets them (no module imports one
-//! listed after it, except `shared`/`session`/`observe`/`clients`, plain
+//! listed after it, except `shared`/`session`/`observe`/`clients`/`pubsub`, plain
 //! state):
 //! - `config`: command-line flags and defaults.
 //! - `server`: binds the listener, starts the workers and engine.
@@ -58,6 +58,8 @@
 //! - `observe`: what operators watch the server through (the slow log,
 //!   MONITOR's subscribers, CLIENT PAUSE), fed by the workers.
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
+//! - `pubsub`: who subscribes to what, and the per-worker inboxes that
+//!   carry published messages to the subscribers' workers.
 //! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as are
 //!   `script::env` and `listen`).
@@ -75,6 +77,7 @@ pub mod errors;
 pub mod exchange;
 pub mod listen;
 pub mod observe;
+pub mod pubsub;
 pub mod resp;
 pub mod script;
 pub mod server;

@@ -125,6 +125,8 @@ pub struct Settings {
     pub slowlog_max_len: u64,
     /// RDB save points, as CONFIG GET prints them (kept, never acted on).
     pub save: String,
+    /// client-output-buffer-limit.
+    pub output_limits: config::OutputLimits,
 }
 
 impl Settings {
@@ -142,6 +144,7 @@ impl Settings {
             slowlog_log_slower_than: c.slowlog_log_slower_than,
             slowlog_max_len: c.slowlog_max_len,
             save: c.save.clone(),
+            output_limits: c.client_output_buffer_limit,
         }
     }
 }
@@ -231,6 +234,8 @@ pub struct Shared {
     pub monitors: Monitors,
     /// CLIENT PAUSE.
     pub pauses: Pauses,
+    /// Pub/sub subscriptions and the workers' message inboxes.
+    pub pubsub: crate::pubsub::PubSub,
     /// Changes the log level at run time (CONFIG SET loglevel), when `main`
     /// installed a reloadable logger.
     pub log_reload: OnceLock<LogReload>,
@@ -274,6 +279,7 @@ impl Shared {
             slowlog: Mutex::new(Slowlog::default()),
             monitors: Monitors::new(workers),
             pauses: Pauses::default(),
+            pubsub: crate::pubsub::PubSub::new(workers),
             log_reload: OnceLock::new(),
             config,
         };

@@ -106,13 +106,7 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             "client-query-buffer-limit",
             set.client_query_buffer_limit.to_string(),
         ),
-        ("client-output-buffer-limit", {
-            let l = c.client_output_buffer_limit;
-            format!(
-                "normal {} {} {} slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-                l.hard, l.soft, l.soft_secs
-            )
-        }),
+        ("client-output-buffer-limit", set.output_limits.to_string()),
         ("client-output-pause", c.client_output_pause.to_string()),
         ("io-threads", "1".to_string()),
         (
@@ -191,7 +185,7 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 30] = [
+const SETTABLE: [&str; 31] = [
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
     "hash-max-listpack-value",
@@ -217,6 +211,7 @@ const SETTABLE: [&str; 30] = [
     "maxmemory-samples",
     "proto-max-bulk-len",
     "client-query-buffer-limit",
+    "client-output-buffer-limit",
     "latency-tracking",
     "appendonly",
     "slowlog-log-slower-than",
@@ -388,6 +383,10 @@ fn config_set(ctx: &mut Ctx) {
                 .map(|v| set.proto_max_bulk_len = v),
             "client-query-buffer-limit" => memory_in(raw, 1 << 20, i64::MAX as u64)
                 .map(|v| set.client_query_buffer_limit = v),
+            "client-output-buffer-limit" => set
+                .output_limits
+                .with(&value)
+                .map(|l| set.output_limits = l),
             "latency-tracking" => yes_no(raw).map(|b| set.latency_tracking = b),
             "appendonly" => yes_no(raw).map(|b| appendonly = Some(b)),
             "slowlog-log-slower-than" => {
@@ -574,7 +573,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 25] = [
+const REWRITTEN: [(&str, Option<&str>); 26] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -589,6 +588,10 @@ const REWRITTEN: [(&str, Option<&str>); 25] = [
     ("maxmemory-samples", Some("5")),
     ("proto-max-bulk-len", Some("536870912")),
     ("client-query-buffer-limit", Some("1073741824")),
+    (
+        "client-output-buffer-limit",
+        Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    ),
     ("latency-tracking", Some("yes")),
     ("appendonly", Some("yes")),
     ("slowlog-log-slower-than", Some("10000")),

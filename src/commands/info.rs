@@ -316,8 +316,10 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "evicted_keys", sum(|s| s.evicted));
         field!(out, "keyspace_hits", sum(|s| s.hits));
         field!(out, "keyspace_misses", sum(|s| s.misses));
-        field!(out, "pubsub_channels", 0);
-        field!(out, "pubsub_patterns", 0);
+        let (channels, patterns, shard_channels) = shared.pubsub.counts();
+        field!(out, "pubsub_channels", channels);
+        field!(out, "pubsub_patterns", patterns);
+        field!(out, "pubsubshard_channels", shard_channels);
         field!(out, "total_error_replies", shared.sum(|w| &w.errors));
     }
     if mask & section::REPLICATION != 0 {

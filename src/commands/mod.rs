@@ -24,6 +24,7 @@ mod keys;
 mod list;
 mod monitor;
 mod object;
+mod pubsub;
 mod server;
 mod set;
 mod sort;
@@ -61,6 +62,7 @@ const FAMILIES: &[&[Command]] = &[
     describe::COMMANDS,
     server::COMMANDS,
     monitor::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 /// The command table, built once from the families.
@@ -389,6 +391,13 @@ fn route_one(
                 return;
             }
         }
+    }
+    if ctx.session.subscribed_resp2()
+        && !ctx.session.executing
+        && pubsub::refused_while_subscribed(&mut ctx)
+    {
+        abort_multi(ctx.session);
+        return;
     }
     if ctx.session.monitor && refused_to_monitor(&mut ctx) {
         abort_multi(ctx.session);

@@ -330,6 +330,8 @@ pub struct Router {
     errs: Vec<(Vec<u8>, u64)>,
     /// MONITOR lines of the rounds delivered, for the worker to hand out.
     feed_out: Vec<u8>,
+    /// Messages PUBLISH queued this poll round, for the worker to hand out.
+    pub pubsub: crate::pubsub::Outbox,
 }
 
 /// One round: its batches, and the replies to encode once they come back.
@@ -458,6 +460,7 @@ impl Router {
             gates: Gates::default(),
             errs: Vec::new(),
             feed_out: Vec::new(),
+            pubsub: crate::pubsub::Outbox::new(0),
         }
     }
 
