@@ -483,10 +483,15 @@ fn function_command(engine: &mut ScriptEngine, host: &mut dyn Host, args: &[&[u8
             engine.function_restore(host, args[2], policy)
         }
         "flush" => {
-            if args.len() > 3
-                || (args.len() == 3
-                    && !args[2].eq_ignore_ascii_case(b"sync")
-                    && !args[2].eq_ignore_ascii_case(b"async"))
+            if args.len() > 3 {
+                let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+                msg.extend_from_slice(args[1]);
+                msg.extend_from_slice(b"'. Try FUNCTION HELP.");
+                return RespValue::Error(msg);
+            }
+            if args.len() == 3
+                && !args[2].eq_ignore_ascii_case(b"sync")
+                && !args[2].eq_ignore_ascii_case(b"async")
             {
                 return RespValue::err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
             }
