@@ -361,13 +361,22 @@ fn run(ctx: &mut Ctx) {
     ctx.reply(|out| reply.encode(resp, out));
 }
 
+/// The running script, once it ran past busy-reply-threshold. Redis reads
+/// no other client's command before that (a SCRIPT KILL sent earlier is
+/// read when the script has ended, and finds none): a kill sent meanwhile
+/// finds none here either, so a script is never killed in its first moments.
+fn running_busy(ctx: &Ctx) -> Option<std::sync::Arc<crate::script::ScriptControl>> {
+    let reg = &ctx.shared.scripting;
+    reg.busy(shards::clock::unix_ms()).and(reg.running())
+}
+
 /// SCRIPT's subcommands.
 fn script(ctx: &mut Ctx) {
     let args: &Args = ctx.args;
     let argv: Vec<&[u8]> = args.iter_from(0).collect();
     let sub = ctx.cmd.sub_name();
     let reply = match sub {
-        "kill" => match ctx.shared.scripting.running() {
+        "kill" => match running_busy(ctx) {
             Some(c) => c.kill(false),
             None => RespValue::err("NOTBUSY No scripts in execution right now."),
         },
@@ -418,7 +427,7 @@ fn function(ctx: &mut Ctx) {
     let argv: Vec<&[u8]> = args.iter_from(0).collect();
     let sub = ctx.cmd.sub_name();
     let reply = match sub {
-        "kill" => match ctx.shared.scripting.running() {
+        "kill" => match running_busy(ctx) {
             Some(c) => c.kill(true),
             None => RespValue::err("NOTBUSY No scripts in execution right now."),
         },

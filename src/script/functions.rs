@@ -317,6 +317,10 @@ pub(crate) fn command(engine: &mut ScriptEngine, host: &mut dyn Host, args: &[&[
                 return arity_error(&name);
             }
             let fcall = name.starts_with("fcall");
+            // Redis finds the function before it reads the key count.
+            if fcall && !engine.functions.contains_key(args[1]) {
+                return RespValue::err("ERR Function not found");
+            }
             let nk = match parse_numkeys(args[2], args.len() - 3, fcall) {
                 Ok(n) => n,
                 Err(e) => return e,

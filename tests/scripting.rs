@@ -1,0 +1,524 @@
+//! Lua scripting through the server: EVAL/EVALSHA/_RO, SCRIPT, FUNCTION,
+//! FCALL over real connections (raw RESP and the `redis` crate); the script
+//! cache and libraries shared by every worker; atomicity of scripts across
+//! shards; rate limiters written as scripts; SCRIPT KILL and BUSY from
+//! another worker; functions and script effects across a restart. The
+//! byte-for-byte comparison with Redis is `tests/differential/scripting.txt`.
+
+mod common;
+
+use common::proc::{refused, tempdir, Proc};
+use common::{cmd, run, Reply, Server};
+use shards::route::Router;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// `n` key names with `prefix` that the 4-shard server spreads over every shard.
+fn spread(prefix: &str, n: usize) -> Vec<String> {
+    let r = Router::new(4);
+    let mut seen = [false; 4];
+    let mut keys = Vec::new();
+    for i in 0.. {
+        let k = format!("{prefix}{i}");
+        let s = r.shard_of(k.as_bytes());
+        if !seen[s] || seen.iter().all(|&x| x) {
+            seen[s] = true;
+            keys.push(k);
+        }
+        if keys.len() == n {
+            break;
+        }
+    }
+    keys
+}
+
+#[test]
+fn commands_and_errors_byte_for_byte() {
+    let s = Server::embedded(&[]);
+    let mut r = s.raw();
+    run(
+        &mut r,
+        &[
+            (&["EVAL", "return 1", "0"], b":1\r\n"),
+            (
+                &["EVAL", "return {1, 'two', {3}}", "0"],
+                b"*3\r\n:1\r\n$3\r\ntwo\r\n*1\r\n:3\r\n",
+            ),
+            (&["EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "k", "v"], b"+OK\r\n"),
+            (&["EVAL", "return redis.call('get', 'k')", "0"], b"$1\r\nv\r\n"),
+            (
+                &["EVALSHA", "0000000000000000000000000000000000000000", "0"],
+                b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+            ),
+            (
+                &["SCRIPT", "LOAD", "return 'x'"],
+                b"$40\r\n573cd020e2fc941d149285df8b681959190edd09\r\n",
+            ),
+            (&["EVAL", "return 1", "-1"], b"-ERR Number of keys can't be negative\r\n"),
+            (
+                &["EVAL", "return 1", "2", "k"],
+                b"-ERR Number of keys can't be greater than number of args\r\n",
+            ),
+            (&["EVAL"], b"-ERR wrong number of arguments for 'eval' command\r\n"),
+            (
+                &["EVAL", "return redis.call('nosuch')", "0"],
+                b"-ERR Unknown Redis command called from script script: 206396248e12c6e742fd7296250433c8d7343b74, on @user_script:1.\r\n",
+            ),
+            (
+                &["EVAL_RO", "return redis.call('del', 'k')", "0"],
+                b"-ERR Write commands are not allowed from read-only scripts. script: 47b7443a0476c69075e4c3fdb47629aacc40bcfa, on @user_script:1.\r\n",
+            ),
+            (&["SCRIPT", "KILL"], b"-NOTBUSY No scripts in execution right now.\r\n"),
+            (&["FUNCTION", "KILL"], b"-NOTBUSY No scripts in execution right now.\r\n"),
+            (&["FCALL", "nosuch", "0"], b"-ERR Function not found\r\n"),
+            (&["FUNCTION", "DELETE", "nosuch"], b"-ERR Library not found\r\n"),
+            (&["FUNCTION", "DUMP"], b"$10\r\n\x0a\x00\x5d\x9b\x5c\x40\x0f\x7f\xa2\xda\r\n"),
+        ],
+    );
+}
+
+/// The expected bytes above that name a script's SHA1 are derived, not
+/// copied: a wrong SHA in the table would fail there, so check the helper.
+#[test]
+fn error_replies_name_the_script_sha() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    for body in [
+        "return redis.call('nosuch')",
+        "return redis.call('del', 'k')",
+    ] {
+        let sha: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(body)
+            .query(&mut c)
+            .unwrap();
+        let e = redis::cmd("EVAL_RO")
+            .arg(body)
+            .arg(0)
+            .query::<redis::Value>(&mut c)
+            .unwrap_err();
+        assert!(e.to_string().contains(&sha), "{e} names {sha}");
+    }
+}
+
+#[test]
+fn scripts_and_libraries_are_shared_by_every_worker() {
+    let s = Server::embedded(&["--workers", "3"]);
+    // Connections go to the workers in turn: six cover each twice.
+    let mut conns: Vec<_> = (0..6).map(|_| s.client()).collect();
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("return ARGV[1] .. '!'")
+        .query(&mut conns[0])
+        .unwrap();
+    redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=shared\nredis.register_function('hello', function(k, a) return 'hi ' .. a[1] end)")
+        .query::<String>(&mut conns[1])
+        .unwrap();
+    for (i, c) in conns.iter_mut().enumerate() {
+        let v: String = redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(0)
+            .arg(i)
+            .query(c)
+            .unwrap();
+        assert_eq!(v, format!("{i}!"));
+        let v: String = redis::cmd("FCALL")
+            .arg("hello")
+            .arg(0)
+            .arg(i)
+            .query(c)
+            .unwrap();
+        assert_eq!(v, format!("hi {i}"));
+        let e: Vec<i64> = redis::cmd("SCRIPT")
+            .arg("EXISTS")
+            .arg(&sha)
+            .query(c)
+            .unwrap();
+        assert_eq!(e, [1]);
+    }
+    // An EVAL on one worker caches its script for all.
+    let body = "return 'evaled'";
+    let _: String = redis::cmd("EVAL")
+        .arg(body)
+        .arg(0)
+        .query(&mut conns[2])
+        .unwrap();
+    let sha2: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(body)
+        .query(&mut conns[3])
+        .unwrap();
+    let v: String = redis::cmd("EVALSHA")
+        .arg(&sha2)
+        .arg(0)
+        .query(&mut conns[4])
+        .unwrap();
+    assert_eq!(v, "evaled");
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query(&mut conns[0])
+        .unwrap();
+    assert!(info.contains("number_of_cached_scripts:2\r\n"), "{info}");
+    assert!(info.contains("number_of_functions:1\r\n"), "{info}");
+    assert!(info.contains("number_of_libraries:1\r\n"), "{info}");
+    let lua: u64 = common::parse_info(&info)
+        .into_iter()
+        .find(|(k, _)| k == "used_memory_lua")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap();
+    assert!(lua > 10_000, "used_memory_lua {lua}");
+    // A flush on one worker empties every worker's cache; the same for
+    // the libraries.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut conns[5])
+        .unwrap();
+    let _: () = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("shared")
+        .query(&mut conns[5])
+        .unwrap();
+    for c in conns.iter_mut() {
+        let e = redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(0)
+            .query::<String>(c)
+            .unwrap_err();
+        assert_eq!(e.kind(), redis::ErrorKind::NoScriptError, "{e}");
+        let e = redis::cmd("FCALL")
+            .arg("hello")
+            .arg(0)
+            .query::<String>(c)
+            .unwrap_err();
+        assert!(e.to_string().contains("Function not found"), "{e}");
+    }
+}
+
+/// Transfers between keys on every shard by script, while readers sum
+/// them by script and by MULTI/EXEC: no reader may see a transfer half done.
+#[test]
+fn scripts_are_atomic_across_shards() {
+    let s = Server::embedded(&[]);
+    let keys = spread("acct:", 8);
+    let total = 1000 * keys.len() as i64;
+    let mut c = s.client();
+    for k in &keys {
+        let _: () = redis::cmd("SET").arg(k).arg(1000).query(&mut c).unwrap();
+    }
+    let transfer = "local a = tonumber(redis.call('get', KEYS[1])) \
+        local n = tonumber(ARGV[1]) \
+        redis.call('set', KEYS[1], a - n) \
+        redis.call('incrby', KEYS[2], n) \
+        return a - n";
+    // The sum reads keys it did not declare: the script must still see
+    // one state of the whole keyspace.
+    let sum =
+        "local s = 0 for i = 1, #ARGV do s = s + tonumber(redis.call('get', ARGV[i])) end return s";
+    let stop = Arc::new(AtomicBool::new(false));
+    let checks = Arc::new(AtomicUsize::new(0));
+    let transfers = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut handles = Vec::new();
+    for t in 0..3u64 {
+        let (keys, stop, transfers) = (keys.clone(), stop.clone(), transfers.clone());
+        let mut c = s.client();
+        handles.push(thread::spawn(move || {
+            let mut rng = common::Rng(t * 7919 + 1);
+            while !stop.load(Ordering::Relaxed) {
+                let a = rng.below(keys.len());
+                let b = (a + 1 + rng.below(keys.len() - 1)) % keys.len();
+                let _: i64 = redis::cmd("EVAL")
+                    .arg(transfer)
+                    .arg(2)
+                    .arg(&keys[a])
+                    .arg(&keys[b])
+                    .arg(rng.below(50) + 1)
+                    .query(&mut c)
+                    .unwrap();
+                transfers.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in 0..2 {
+        let (keys, stop, checks) = (keys.clone(), stop.clone(), checks.clone());
+        let mut c = s.client();
+        handles.push(thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let got: i64 = if t == 0 {
+                    redis::cmd("EVAL_RO")
+                        .arg(sum)
+                        .arg(0)
+                        .arg(&keys)
+                        .query(&mut c)
+                        .unwrap()
+                } else {
+                    let mut p = redis::pipe();
+                    p.atomic();
+                    for k in &keys {
+                        p.cmd("GET").arg(k);
+                    }
+                    let vals: Vec<i64> = p.query(&mut c).unwrap();
+                    vals.iter().sum()
+                };
+                assert_eq!(got, total, "a reader saw a transfer half done");
+                checks.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    while Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    let (n, m) = (
+        transfers.load(Ordering::Relaxed),
+        checks.load(Ordering::Relaxed),
+    );
+    assert!(n > 50 && m > 50, "{n} transfers, {m} checks");
+    let vals: Vec<i64> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
+    assert_eq!(vals.iter().sum::<i64>(), total);
+}
+
+/// A fixed-window limiter (INCR + PEXPIRE) and a sliding-window one (sorted
+/// set), as rate-limiting libraries write them, through EVALSHA.
+#[test]
+fn rate_limiters_written_as_scripts() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    let fixed = "local n = redis.call('incr', KEYS[1]) \
+        if n == 1 then redis.call('pexpire', KEYS[1], ARGV[1]) end \
+        if n > tonumber(ARGV[2]) then return 0 end return 1";
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(fixed)
+        .query(&mut c)
+        .unwrap();
+    let allowed: Vec<i64> = (0..5)
+        .map(|_| {
+            redis::cmd("EVALSHA")
+                .arg(&sha)
+                .arg(1)
+                .arg("rl:fixed")
+                .arg(300)
+                .arg(3)
+                .query(&mut c)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(allowed, [1, 1, 1, 0, 0]);
+    let pttl: i64 = redis::cmd("PTTL").arg("rl:fixed").query(&mut c).unwrap();
+    assert!(pttl > 0 && pttl <= 300, "{pttl}");
+    thread::sleep(Duration::from_millis(400));
+    let again: i64 = redis::cmd("EVALSHA")
+        .arg(&sha)
+        .arg(1)
+        .arg("rl:fixed")
+        .arg(300)
+        .arg(3)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(again, 1, "the window expired");
+
+    let sliding = "local now = tonumber(ARGV[1]) local win = tonumber(ARGV[2]) \
+        redis.call('zremrangebyscore', KEYS[1], 0, now - win) \
+        if redis.call('zcard', KEYS[1]) < tonumber(ARGV[3]) then \
+          redis.call('zadd', KEYS[1], now, ARGV[4]) redis.call('pexpire', KEYS[1], win) return 1 end \
+        return 0";
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(sliding)
+        .query(&mut c)
+        .unwrap();
+    let mut call = |now: u64, id: &str| -> i64 {
+        redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(1)
+            .arg("rl:sliding")
+            .arg(now)
+            .arg(1000)
+            .arg(2)
+            .arg(id)
+            .query(&mut c)
+            .unwrap()
+    };
+    assert_eq!(call(10_000, "a"), 1);
+    assert_eq!(call(10_400, "b"), 1);
+    assert_eq!(call(10_800, "c"), 0, "two in the last second");
+    assert_eq!(call(11_100, "d"), 1, "the first left the window");
+    assert_eq!(call(11_200, "e"), 0);
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg("rl:sliding")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(members, ["b", "d"]);
+}
+
+/// A long read-only script on one worker: a client of another worker gets
+/// BUSY past the threshold, and its SCRIPT KILL ends the script.
+#[test]
+fn busy_and_script_kill_from_another_worker() {
+    let s = Server::embedded(&[]);
+    let mut admin = s.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("busy-reply-threshold")
+        .arg(100)
+        .query(&mut admin)
+        .unwrap();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("lua-time-limit")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(got, ["lua-time-limit", "100"]);
+    // Consecutive connections go to the two workers in turn.
+    let mut runner = s.raw();
+    let mut other = s.raw();
+    // Spins for at most 4 s (a bound, should the kill never come).
+    runner.send(&cmd(&[
+        "EVAL",
+        "local t0 = tonumber(redis.call('time')[1]) local i = 0 \
+         while true do i = i + 1 \
+           if i % 100000 == 0 and tonumber(redis.call('time')[1]) - t0 >= 4 then return 'timeout' end \
+         end",
+        "0",
+    ]));
+    let start = Instant::now();
+    let mut busy = false;
+    while start.elapsed() < Duration::from_secs(3) {
+        match other.call(&["PING"]) {
+            Reply::Error(e) => {
+                assert_eq!(
+                    e,
+                    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+                );
+                busy = true;
+                break;
+            }
+            Reply::Simple(p) => assert_eq!(p, "PONG"),
+            r => panic!("{r:?}"),
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(busy, "no BUSY reply within 3 s");
+    assert_eq!(other.call(&["FUNCTION", "KILL"]), Reply::Error(
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.".into()
+    ));
+    assert_eq!(other.call(&["SCRIPT", "KILL"]), Reply::Simple("OK".into()));
+    match runner.read_reply() {
+        Reply::Error(e) => assert!(e.contains("Script killed by user with SCRIPT KILL"), "{e}"),
+        r => panic!("{r:?}"),
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "killed, not timed out"
+    );
+    assert_eq!(other.call(&["PING"]), Reply::Simple("PONG".into()));
+    assert_eq!(runner.call(&["PING"]), Reply::Simple("PONG".into()));
+}
+
+/// A script that wrote cannot be killed.
+#[test]
+fn a_script_that_wrote_is_unkillable() {
+    let s = Server::embedded(&[]);
+    let mut runner = s.raw();
+    let mut other = s.raw();
+    assert_eq!(
+        other.call(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        Reply::Simple("OK".into())
+    );
+    runner.send(&cmd(&[
+        "EVAL",
+        "redis.call('set', 'w', 1) local t0 = tonumber(redis.call('time')[1]) local i = 0 \
+         while tonumber(redis.call('time')[1]) - t0 < 2 do i = i + 1 end return 'done'",
+        "0",
+    ]));
+    let start = Instant::now();
+    let mut unkillable = false;
+    while start.elapsed() < Duration::from_millis(1000) && !unkillable {
+        if let Reply::Error(e) = other.call(&["SCRIPT", "KILL"]) {
+            unkillable = e.starts_with("UNKILLABLE");
+        }
+    }
+    assert!(unkillable);
+    assert_eq!(runner.read_reply(), Reply::Bulk(Some(b"done".to_vec())));
+}
+
+#[test]
+fn functions_and_script_effects_survive_a_restart() {
+    let dir = tempdir("scripting-restart");
+    let p = Proc::start(&dir, &["--shards", "4"]);
+    let mut c = p.client();
+    let keys = spread("persist:", 4);
+    redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=keep\nredis.register_function('setall', function(keys, args) for i, k in ipairs(keys) do redis.call('set', k, args[1]) end return #keys end)")
+        .query::<String>(&mut c)
+        .unwrap();
+    let n: i64 = redis::cmd("FCALL")
+        .arg("setall")
+        .arg(4)
+        .arg(&keys)
+        .arg("v1")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 4);
+    let _: () = redis::cmd("EVAL")
+        .arg("redis.call('rpush', 'persist:list', 'a', 'b') redis.call('incrby', 'persist:n', 7)")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    p.signal("-KILL");
+    let _ = p.wait();
+    assert!(dir.join("functions").exists());
+
+    let p = Proc::start(&dir, &["--shards", "4"]);
+    let mut c = p.client();
+    let vals: Vec<String> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
+    assert_eq!(vals, ["v1"; 4]);
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg("persist:list")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(list, ["a", "b"]);
+    let n: i64 = redis::cmd("GET").arg("persist:n").query(&mut c).unwrap();
+    assert_eq!(n, 7);
+    let n: i64 = redis::cmd("FCALL")
+        .arg("setall")
+        .arg(1)
+        .arg("persist:new")
+        .arg("v2")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 1);
+    // FUNCTION FLUSH is persisted too.
+    let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut c).unwrap();
+    drop(c);
+    p.signal("-KILL");
+    let _ = p.wait();
+    let p = Proc::start(&dir, &["--shards", "4"]);
+    let mut c = p.client();
+    let libs: Vec<redis::Value> = redis::cmd("FUNCTION").arg("LIST").query(&mut c).unwrap();
+    assert!(libs.is_empty());
+    p.signal("-KILL");
+    let _ = p.wait();
+
+    // A corrupt libraries file refuses the start, naming the file.
+    std::fs::write(dir.join("functions"), b"\x0a\x00garbage").unwrap();
+    let err = refused(&dir, &["--shards", "4"]);
+    assert!(
+        err.contains("functions") && err.contains("corrupt"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
