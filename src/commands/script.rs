@@ -130,6 +130,9 @@ struct ServerHost<'a, 'b> {
 
 impl Host for ServerHost<'_, '_> {
     fn call(&mut self, argv: &[&[u8]], cc: &CallContext) -> CallResult {
+        if argv.is_empty() {
+            return CallResult::Refused(Refusal::UnknownCommand);
+        }
         self.args.clear();
         for a in argv {
             self.args.push(a);
@@ -296,13 +299,12 @@ fn always(_: &Args, _: &crate::exchange::Router) -> bool {
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO.
 fn run(ctx: &mut Ctx) {
+    // The holds travel with the script's first exchange (its first
+    // `redis.call`, or the release of a script that calls nothing): from
+    // then until its reply is delivered no other command runs on any shard.
     for s in 0..ctx.router.shards() {
         ctx.router.hold(s);
     }
-    // Take the holds before the script starts: from here until its reply
-    // is delivered no other command runs on any shard, and this is the
-    // only script running (SCRIPT KILL finds it in the registry).
-    ctx.router.exchange();
     let flags = ctx.router.conn_flags();
     let args: &Args = ctx.args;
     let argv: Vec<&[u8]> = args.iter_from(0).collect();
@@ -339,9 +341,10 @@ fn run(ctx: &mut Ctx) {
             args,
             buf,
         };
-        reg.begin(engine.control(), now_ms, function);
+        let control = engine.control();
+        reg.begin(control.clone(), now_ms, function);
         let r = engine.command(&mut host, &argv);
-        reg.end();
+        reg.end(&control);
         if let Some(sha) = new_sha {
             if engine.script_exists(&[sha.as_bytes()])[0] {
                 share_script(reg, sha, argv[1]);

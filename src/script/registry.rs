@@ -46,12 +46,14 @@ pub struct Registry {
     pub libs_gen: AtomicU64,
     /// Number of cached scripts (INFO reads it without the lock).
     pub cached: AtomicU64,
-    /// The control handle of the script that runs now (only one can: a
-    /// script holds every shard), for SCRIPT KILL / FUNCTION KILL / FUNCTION
-    /// STATS from any worker.
-    running: Mutex<Option<Arc<ScriptControl>>>,
-    /// Unix ms at which the running script started, 0 when none runs;
-    /// negative for a function (FUNCTION KILL is then the way out).
+    /// The control handles of the scripts started and not ended, oldest
+    /// first, with their start (unix ms), for SCRIPT KILL / FUNCTION KILL /
+    /// FUNCTION STATS from any worker. Scripts hold every shard, so one runs
+    /// at a time; a second one may have started on another worker and wait
+    /// for the shards in its first `redis.call` (its holds travel with it).
+    running: Mutex<Vec<(Arc<ScriptControl>, i64)>>,
+    /// Unix ms at which the oldest running script started, 0 when none
+    /// runs; negative for a function (FUNCTION KILL is then the way out).
     busy_since: AtomicI64,
     /// busy-reply-threshold (lua-time-limit) in ms.
     pub busy_threshold_ms: AtomicU64,
@@ -69,7 +71,7 @@ impl Registry {
             flushes: AtomicU64::new(0),
             libs_gen: AtomicU64::new(0),
             cached: AtomicU64::new(0),
-            running: Mutex::new(None),
+            running: Mutex::new(Vec::new()),
             busy_since: AtomicI64::new(0),
             busy_threshold_ms: AtomicU64::new(5000),
             lua_memory: AtomicU64::new(0),
@@ -122,26 +124,31 @@ impl Registry {
         }
     }
 
-    /// Marks `control`'s script as the one running since `now_ms`.
+    /// Records that `control`'s script runs since `now_ms`.
     pub fn begin(&self, control: Arc<ScriptControl>, now_ms: u64, function: bool) {
-        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(control);
         let since = now_ms.max(1) as i64;
+        let since = if function { -since } else { since };
+        let mut r = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        r.push((control, since));
+        self.busy_since.store(r[0].1, Ordering::Release);
+    }
+
+    /// `control`'s script ended.
+    pub fn end(&self, control: &Arc<ScriptControl>) {
+        let mut r = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        r.retain(|(c, _)| !Arc::ptr_eq(c, control));
         self.busy_since
-            .store(if function { -since } else { since }, Ordering::Release);
+            .store(r.first().map_or(0, |x| x.1), Ordering::Release);
     }
 
-    /// No script runs any more.
-    pub fn end(&self) {
-        self.busy_since.store(0, Ordering::Release);
-        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
-    /// The control handle of the script that runs now.
+    /// The control handle of the oldest script that runs now: the one that
+    /// holds the shards.
     pub fn running(&self) -> Option<Arc<ScriptControl>> {
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .first()
+            .map(|x| x.0.clone())
     }
 
     /// Redis's BUSY reply, when a script has run past busy-reply-threshold
