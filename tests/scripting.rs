@@ -522,3 +522,97 @@ fn functions_and_script_effects_survive_a_restart() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two key names on different shards of the 4-shard server.
+fn two_shards(prefix: &str) -> (String, String) {
+    let r = Router::new(4);
+    let a = format!("{prefix}0");
+    let b = (1..)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| r.shard_of(k.as_bytes()) != r.shard_of(a.as_bytes()))
+        .unwrap();
+    (a, b)
+}
+
+/// A script whose declared keys share a shard holds only that shard; one
+/// that reaches an undeclared key elsewhere before writing runs again
+/// holding every shard, and its reply is the one of a single run.
+#[test]
+fn a_script_reaching_past_its_declared_shard_runs_again_holding_all() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    let (k, other) = two_shards("reach:");
+    let _: () = redis::cmd("SET").arg(&other).arg(5).query(&mut c).unwrap();
+    // Reads the undeclared key first, then writes the declared one: the
+    // first attempt stops at the read and changes nothing.
+    let body = "local v = tonumber(redis.call('get', ARGV[1])) \
+        return redis.call('incrby', KEYS[1], v)";
+    for expected in [5, 10, 15] {
+        let v: i64 = redis::cmd("EVAL")
+            .arg(body)
+            .arg(1)
+            .arg(&k)
+            .arg(&other)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(v, expected);
+    }
+    // Even a script that catches the refusal is stopped and run again.
+    let catching = "local ok = redis.pcall('get', ARGV[1]) \
+        redis.call('incr', KEYS[1]) return ok";
+    let v: String = redis::cmd("EVAL")
+        .arg(catching)
+        .arg(1)
+        .arg(&k)
+        .arg(&other)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, "5");
+    let n: i64 = redis::cmd("GET").arg(&k).query(&mut c).unwrap();
+    assert_eq!(n, 16, "the first attempt's INCR did not run");
+    // Keyless commands reach every shard.
+    let v: i64 = redis::cmd("EVAL")
+        .arg("redis.call('get', KEYS[1]) return redis.call('dbsize')")
+        .arg(1)
+        .arg(&k)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, 2);
+}
+
+/// A script that wrote on its declared shard and then reaches another one
+/// cannot take it: it fails (its write stays, as any script's writes before
+/// an error do in Redis) and holds every shard from then on.
+#[test]
+fn a_script_reaching_past_its_shard_after_writing_fails_once() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    let (k, other) = two_shards("late:");
+    let body = "redis.call('incr', KEYS[1]) return redis.call('get', ARGV[1])";
+    let e = redis::cmd("EVAL")
+        .arg(body)
+        .arg(1)
+        .arg(&k)
+        .arg(&other)
+        .query::<Option<String>>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("after it wrote"), "{e}");
+    let n: i64 = redis::cmd("GET").arg(&k).query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    let _: () = redis::cmd("SET")
+        .arg(&other)
+        .arg("x")
+        .query(&mut c)
+        .unwrap();
+    // Same connection, same worker: it remembers the script.
+    let v: String = redis::cmd("EVAL")
+        .arg(body)
+        .arg(1)
+        .arg(&k)
+        .arg(&other)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, "x");
+    let n: i64 = redis::cmd("GET").arg(&k).query(&mut c).unwrap();
+    assert_eq!(n, 2);
+}

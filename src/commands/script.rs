@@ -41,9 +41,13 @@ struct Local {
     reported: u64,
     /// The client scripts run their commands as.
     session: Session,
-    /// A `redis.call`'s arguments and encoded reply (reused).
+    /// A `redis.call`'s arguments, encoded reply and keys (reused).
     args: Args,
     buf: Vec<u8>,
+    keys: Vec<(usize, &'static KeySpec)>,
+    /// Scripts (SHA1) and functions (name) seen reaching past the shard of
+    /// their declared keys: they hold every shard.
+    spans: std::collections::HashSet<Vec<u8>>,
 }
 
 thread_local! {
@@ -70,6 +74,8 @@ fn with_local<R>(shared: &Shared, f: impl FnOnce(&mut Local, &Registry) -> R) ->
                 session: Session::default(),
                 args: Args::default(),
                 buf: Vec::new(),
+                keys: Vec::new(),
+                spans: Default::default(),
             });
         }
         let local = slot.as_mut()?;
@@ -126,6 +132,35 @@ struct ServerHost<'a, 'b> {
     session: &'a mut Session,
     args: &'a mut Args,
     buf: &'a mut Vec<u8>,
+    keys: &'a mut Vec<(usize, &'static KeySpec)>,
+    /// The one shard held, when the script holds only its keys' shard.
+    single: Option<usize>,
+    /// A command of the script changed the dataset.
+    wrote: bool,
+    /// The script reached a shard it does not hold.
+    reached: bool,
+    control: &'a crate::script::ScriptControl,
+}
+
+impl ServerHost<'_, '_> {
+    /// True when `cmd` with the arguments in `self.args` may touch a shard
+    /// other than `held`: it has keys there, or it reaches shards without
+    /// declared keys (DBSIZE, KEYS, SCAN, SORT's patterns, ...).
+    fn reaches_past(&mut self, cmd: &'static Command, held: usize) -> bool {
+        if cmd.has(LOCAL) {
+            return false;
+        }
+        if cmd.keys.0 <= 0 && !cmd.has(MOVABLEKEYS) {
+            return true;
+        }
+        if !cmd.find_keys(self.args, self.keys) {
+            return true;
+        }
+        let router = &*self.ctx.router;
+        self.keys
+            .iter()
+            .any(|&(i, _)| router.shard_of(self.args.get(i)) != held)
+    }
 }
 
 impl Host for ServerHost<'_, '_> {
@@ -159,6 +194,22 @@ impl Host for ServerHost<'_, '_> {
                 )));
             }
         }
+        if let Some(held) = self.single {
+            if self.reached || self.reaches_past(cmd, held) {
+                self.reached = true;
+                if !self.wrote {
+                    // Stop the script (even one that catches this error):
+                    // it runs again holding every shard.
+                    self.control.kill.store(true, Ordering::Relaxed);
+                    return CallResult::Refused(Refusal::Other(
+                        "ERR the script reached a shard it does not hold".into(),
+                    ));
+                }
+                return CallResult::Refused(Refusal::Other(
+                    "ERR Script reached a key on another shard than its declared keys after it wrote; declare every key it uses (it holds every shard from now on)".into(),
+                ));
+            }
+        }
         self.session.resp = cc.resp;
         let router = &mut *self.ctx.router;
         let mark = router.reply_mark();
@@ -181,6 +232,7 @@ impl Host for ServerHost<'_, '_> {
             .map(|(v, _)| v)
             .unwrap_or_else(|| RespValue::err("ERR internal: unreadable reply"));
         if cmd.has(WRITE) && !v.is_error() {
+            self.wrote = true;
             CallResult::Write(v)
         } else {
             CallResult::Reply(v)
@@ -298,13 +350,17 @@ fn always(_: &Args, _: &crate::exchange::Router) -> bool {
 }
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO.
+///
+/// Which shards a script holds: when its declared keys all live on one
+/// shard, and it has not been seen on this worker reaching past them, only
+/// that shard; otherwise every shard. A script that reaches another shard
+/// before it wrote anything is stopped and run again holding every shard
+/// (it changed nothing, so running it again is running it once); one that
+/// reaches another shard after it wrote cannot take that shard (two sections
+/// taking shards one after the other could wait on each other) and fails
+/// with an error. Either way the script is then remembered, and runs
+/// holding every shard from then on.
 fn run(ctx: &mut Ctx) {
-    // The holds travel with the script's first exchange (its first
-    // `redis.call`, or the release of a script that calls nothing): from
-    // then until its reply is delivered no other command runs on any shard.
-    for s in 0..ctx.router.shards() {
-        ctx.router.hold(s);
-    }
     let flags = ctx.router.conn_flags();
     let args: &Args = ctx.args;
     let argv: Vec<&[u8]> = args.iter_from(0).collect();
@@ -313,38 +369,81 @@ fn run(ctx: &mut Ctx) {
     let shared = ctx.shared;
     let now_ms = ctx.now_ms;
     let db = ctx.session.db;
+    // Inside EXEC the transaction's section holds every shard already.
+    let mut single = if ctx.router.holding() {
+        None
+    } else {
+        declared_shard(ctx, args)
+    };
     let reply = with_local(shared, |local, reg| {
         let Local {
             engine,
             session,
             args,
             buf,
+            spans,
+            keys,
             ..
         } = local;
-        let new_sha = match name {
+        let (new_sha, id) = match name {
             "evalsha" | "evalsha_ro" => {
                 fetch_script(engine, reg, argv[1]);
-                None
+                (None, argv[1].to_ascii_lowercase())
             }
             "eval" | "eval_ro" => {
                 let sha = sha1_hex(argv[1]);
-                (!engine.script_exists(&[sha.as_bytes()])[0]).then_some(sha)
+                let id = sha.as_bytes().to_vec();
+                (
+                    (!engine.script_exists(&[sha.as_bytes()])[0]).then_some(sha),
+                    id,
+                )
             }
-            _ => None,
+            _ => (None, argv[1].to_vec()),
         };
-        // The script's client: the caller's database, its own SELECTs.
-        session.db = db;
-        session.multi = None;
-        let mut host = ServerHost {
-            ctx,
-            session,
-            args,
-            buf,
-        };
+        if single.is_some() && spans.contains(&id) {
+            single = None;
+        }
         let control = engine.control();
-        reg.begin(control.clone(), now_ms, function);
-        let r = engine.command(&mut host, &argv);
-        reg.end(&control);
+        let r = loop {
+            // The holds travel with the script's first exchange (its first
+            // `redis.call`, or the release of a script that calls nothing):
+            // from then until its reply is delivered no other command runs
+            // on the shards it holds.
+            match single {
+                Some(s) => ctx.router.hold(s),
+                None => (0..ctx.router.shards()).for_each(|s| ctx.router.hold(s)),
+            }
+            // The script's client: the caller's database, its own SELECTs.
+            session.db = db;
+            session.multi = None;
+            let mut host = ServerHost {
+                ctx: &mut *ctx,
+                session: &mut *session,
+                args: &mut *args,
+                buf: &mut *buf,
+                keys: &mut *keys,
+                single,
+                wrote: false,
+                reached: false,
+                control: &control,
+            };
+            reg.begin(control.clone(), now_ms, function);
+            let r = engine.command(&mut host, &argv);
+            reg.end(&control);
+            let (reached, wrote) = (host.reached, host.wrote);
+            if !reached {
+                break r;
+            }
+            spans.insert(id.clone());
+            if wrote {
+                break r;
+            }
+            // Nothing written: give the shard back and start again holding
+            // every shard.
+            single = None;
+            ctx.router.release();
+            ctx.router.exchange();
+        };
         if let Some(sha) = new_sha {
             if engine.script_exists(&[sha.as_bytes()])[0] {
                 share_script(reg, sha, argv[1]);
@@ -362,6 +461,18 @@ fn run(ctx: &mut Ctx) {
         2
     };
     ctx.reply(|out| reply.encode(resp, out));
+}
+
+/// The one shard of the declared keys of a script command, if it declared
+/// some and they all live there.
+fn declared_shard(ctx: &Ctx, args: &Args) -> Option<usize> {
+    let mut found = Vec::new();
+    if !ctx.cmd.find_keys(args, &mut found) {
+        return None;
+    }
+    let mut shards = found.iter().map(|&(i, _)| ctx.router.shard_of(args.get(i)));
+    let first = shards.next()?;
+    shards.all(|s| s == first).then_some(first)
 }
 
 /// The running script, once it ran past busy-reply-threshold. Redis reads
