@@ -616,3 +616,53 @@ fn a_script_reaching_past_its_shard_after_writing_fails_once() {
     let n: i64 = redis::cmd("GET").arg(&k).query(&mut c).unwrap();
     assert_eq!(n, 2);
 }
+
+/// A script that wrote and does not end: SCRIPT KILL answers UNKILLABLE,
+/// SHUTDOWN NOSAVE from another worker ends the server at once, and what
+/// the script's commands wrote is in the AOF.
+#[test]
+fn shutdown_nosave_ends_a_script_that_wrote() {
+    let dir = tempdir("scripting-nosave");
+    let p = Proc::start(&dir, &["--shards", "4"]);
+    let mut admin = p.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("busy-reply-threshold")
+        .arg(100)
+        .query(&mut admin)
+        .unwrap();
+    drop(admin);
+    let addr = format!("127.0.0.1:{}", p.port);
+    let mut runner = common::Raw::connect(&addr);
+    let mut other = common::Raw::connect(&addr);
+    // Bounded: it gives up after 8 s, should SHUTDOWN not end it.
+    runner.send(&cmd(&[
+        "EVAL",
+        "redis.call('set', 'stuck', 'written') local t0 = tonumber(redis.call('time')[1]) \
+         while tonumber(redis.call('time')[1]) - t0 < 8 do end return 'ended'",
+        "0",
+    ]));
+    let start = Instant::now();
+    loop {
+        match other.call(&["SCRIPT", "KILL"]) {
+            Reply::Error(e) if e.starts_with("UNKILLABLE") => break,
+            Reply::Error(e) if e.starts_with("NOTBUSY") => {}
+            r => panic!("{r:?}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "never busy");
+        thread::sleep(Duration::from_millis(20));
+    }
+    other.send(&cmd(&["SHUTDOWN", "NOSAVE"]));
+    assert_eq!(p.wait(), Some(0));
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "exited before the script ended"
+    );
+    let p = Proc::start(&dir, &["--shards", "4"]);
+    let mut c = p.client();
+    let v: String = redis::cmd("GET").arg("stuck").query(&mut c).unwrap();
+    assert_eq!(v, "written");
+    p.signal("-KILL");
+    let _ = p.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
