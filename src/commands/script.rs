@@ -50,6 +50,9 @@ struct Local {
     spans: std::collections::HashSet<Vec<u8>>,
 }
 
+/// The most scripts a worker remembers as reaching past their keys' shard.
+const MAX_SPANS: usize = 10_000;
+
 thread_local! {
     static ENGINE: RefCell<Option<Local>> = const { RefCell::new(None) };
 }
@@ -82,7 +85,13 @@ fn with_local<R>(shared: &Shared, f: impl FnOnce(&mut Local, &Registry) -> R) ->
         let flushes = reg.flushes.load(Ordering::Acquire);
         if flushes != local.flushes {
             local.engine.script_flush();
+            local.spans.clear();
             local.flushes = flushes;
+        }
+        if local.spans.len() > MAX_SPANS {
+            // Scripts generated on the fly must not grow it without bound;
+            // forgetting costs a restart per script at worst.
+            local.spans.clear();
         }
         if reg.libs_gen.load(Ordering::Acquire) != local.libs_gen {
             let s = reg.lock();
