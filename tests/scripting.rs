@@ -361,6 +361,90 @@ fn rate_limiters_written_as_scripts() {
     assert_eq!(members, ["b", "d"]);
 }
 
+const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// Connections opened before a script starts, pinging while it runs: the
+/// first to get BUSY is on another worker than the script's and is handed
+/// back; those on the script's worker get their answer once it ended.
+/// Which worker a connection lands on is the server's business, so several
+/// try (they are spread over the two workers).
+struct Peers {
+    found: std::sync::mpsc::Receiver<common::Raw>,
+    stop: Arc<AtomicBool>,
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+impl Peers {
+    fn start(candidates: Vec<common::Raw>) -> Peers {
+        let (tx, found) = std::sync::mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = candidates
+            .into_iter()
+            .map(|raw| {
+                let (tx, stop) = (tx.clone(), stop.clone());
+                thread::spawn(move || {
+                    // Plain reads: a candidate whose server exits (SHUTDOWN
+                    // NOSAVE) just stops.
+                    let mut stream = raw.stream().try_clone().unwrap();
+                    while !stop.load(Ordering::Relaxed) {
+                        let Some(line) = ping(&mut stream) else {
+                            return;
+                        };
+                        if let Some(e) = line.strip_prefix('-') {
+                            assert_eq!(e, BUSY_SCRIPT);
+                            let _ = tx.send(raw);
+                            return;
+                        }
+                        assert_eq!(line, "+PONG");
+                        thread::sleep(Duration::from_millis(20));
+                    }
+                })
+            })
+            .collect();
+        Peers {
+            found,
+            stop,
+            handles,
+        }
+    }
+
+    /// The first connection that got BUSY (within 3 s).
+    fn busy(&self) -> common::Raw {
+        self.found
+            .recv_timeout(Duration::from_secs(3))
+            .expect("no BUSY reply within 3 s")
+    }
+
+    /// Once the script ended: every other candidate stops.
+    fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for h in self.handles {
+            h.join().unwrap();
+        }
+    }
+}
+
+/// Sends PING and reads its one-line reply; None when the connection ends.
+fn ping(stream: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::{Read, Write};
+    stream.write_all(b"*1\r\n$4\r\nPING\r\n").ok()?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        line.push(byte[0]);
+    }
+    line.truncate(line.len() - 2);
+    Some(String::from_utf8_lossy(&line).into_owned())
+}
+
+fn candidates(addr: &str) -> Vec<common::Raw> {
+    (0..4).map(|_| common::Raw::connect(addr)).collect()
+}
+
 /// A long read-only script on one worker: a client of another worker gets
 /// BUSY past the threshold, and its SCRIPT KILL ends the script.
 #[test]
@@ -379,9 +463,8 @@ fn busy_and_script_kill_from_another_worker() {
         .query(&mut admin)
         .unwrap();
     assert_eq!(got, ["lua-time-limit", "100"]);
-    // Consecutive connections go to the two workers in turn.
     let mut runner = s.raw();
-    let mut other = s.raw();
+    let peers = Peers::start(candidates(&s.addr()));
     // Spins for at most 4 s (a bound, should the kill never come).
     runner.send(&cmd(&[
         "EVAL",
@@ -392,26 +475,23 @@ fn busy_and_script_kill_from_another_worker() {
         "0",
     ]));
     let start = Instant::now();
-    let mut busy = false;
-    while start.elapsed() < Duration::from_secs(3) {
-        match other.call(&["PING"]) {
-            Reply::Error(e) => {
-                assert_eq!(
-                    e,
-                    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-                );
-                busy = true;
-                break;
-            }
-            Reply::Simple(p) => assert_eq!(p, "PONG"),
-            r => panic!("{r:?}"),
+    let mut other = peers.busy();
+    assert_eq!(
+        other.call(&["FUNCTION", "KILL"]),
+        Reply::Error(BUSY_SCRIPT.into())
+    );
+    match other.call(&["FUNCTION", "STATS"]) {
+        Reply::Array(Some(a)) => {
+            // running_script: name, command, duration_ms of the script.
+            assert_eq!(a[0], Reply::Bulk(Some(b"running_script".to_vec())));
+            assert!(
+                matches!(&a[1], Reply::Array(Some(r)) if r.len() == 6),
+                "{:?}",
+                a[1]
+            );
         }
-        thread::sleep(Duration::from_millis(20));
+        r => panic!("{r:?}"),
     }
-    assert!(busy, "no BUSY reply within 3 s");
-    assert_eq!(other.call(&["FUNCTION", "KILL"]), Reply::Error(
-        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.".into()
-    ));
     assert_eq!(other.call(&["SCRIPT", "KILL"]), Reply::Simple("OK".into()));
     match runner.read_reply() {
         Reply::Error(e) => assert!(e.contains("Script killed by user with SCRIPT KILL"), "{e}"),
@@ -421,8 +501,13 @@ fn busy_and_script_kill_from_another_worker() {
         start.elapsed() < Duration::from_secs(4),
         "killed, not timed out"
     );
+    peers.finish();
     assert_eq!(other.call(&["PING"]), Reply::Simple("PONG".into()));
     assert_eq!(runner.call(&["PING"]), Reply::Simple("PONG".into()));
+    assert_eq!(
+        other.call(&["SCRIPT", "KILL"]),
+        Reply::Error("NOTBUSY No scripts in execution right now.".into())
+    );
 }
 
 /// A script that wrote cannot be killed.
@@ -430,26 +515,27 @@ fn busy_and_script_kill_from_another_worker() {
 fn a_script_that_wrote_is_unkillable() {
     let s = Server::embedded(&[]);
     let mut runner = s.raw();
-    let mut other = s.raw();
     assert_eq!(
-        other.call(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        runner.call(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
         Reply::Simple("OK".into())
     );
+    let peers = Peers::start(candidates(&s.addr()));
     runner.send(&cmd(&[
         "EVAL",
         "redis.call('set', 'w', 1) local t0 = tonumber(redis.call('time')[1]) local i = 0 \
          while tonumber(redis.call('time')[1]) - t0 < 2 do i = i + 1 end return 'done'",
         "0",
     ]));
-    let start = Instant::now();
-    let mut unkillable = false;
-    while start.elapsed() < Duration::from_millis(1000) && !unkillable {
-        if let Reply::Error(e) = other.call(&["SCRIPT", "KILL"]) {
-            unkillable = e.starts_with("UNKILLABLE");
-        }
+    let mut other = peers.busy();
+    match other.call(&["SCRIPT", "KILL"]) {
+        Reply::Error(e) => assert!(
+            e.starts_with("UNKILLABLE Sorry the script already executed write commands"),
+            "{e}"
+        ),
+        r => panic!("{r:?}"),
     }
-    assert!(unkillable);
     assert_eq!(runner.read_reply(), Reply::Bulk(Some(b"done".to_vec())));
+    peers.finish();
 }
 
 #[test]
@@ -634,7 +720,7 @@ fn shutdown_nosave_ends_a_script_that_wrote() {
     drop(admin);
     let addr = format!("127.0.0.1:{}", p.port);
     let mut runner = common::Raw::connect(&addr);
-    let mut other = common::Raw::connect(&addr);
+    let peers = Peers::start(candidates(&addr));
     // Bounded: it gives up after 8 s, should SHUTDOWN not end it.
     runner.send(&cmd(&[
         "EVAL",
@@ -643,14 +729,10 @@ fn shutdown_nosave_ends_a_script_that_wrote() {
         "0",
     ]));
     let start = Instant::now();
-    loop {
-        match other.call(&["SCRIPT", "KILL"]) {
-            Reply::Error(e) if e.starts_with("UNKILLABLE") => break,
-            Reply::Error(e) if e.starts_with("NOTBUSY") => {}
-            r => panic!("{r:?}"),
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "never busy");
-        thread::sleep(Duration::from_millis(20));
+    let mut other = peers.busy();
+    match other.call(&["SCRIPT", "KILL"]) {
+        Reply::Error(e) => assert!(e.starts_with("UNKILLABLE"), "{e}"),
+        r => panic!("{r:?}"),
     }
     other.send(&cmd(&["SHUTDOWN", "NOSAVE"]));
     assert_eq!(p.wait(), Some(0));
@@ -658,6 +740,7 @@ fn shutdown_nosave_ends_a_script_that_wrote() {
         start.elapsed() < Duration::from_secs(6),
         "exited before the script ended"
     );
+    peers.finish();
     let p = Proc::start(&dir, &["--shards", "4"]);
     let mut c = p.client();
     let v: String = redis::cmd("GET").arg("stuck").query(&mut c).unwrap();
