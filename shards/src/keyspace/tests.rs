@@ -372,7 +372,10 @@ fn scan_step_examines_about_count_entries() {
     let mut n = 0;
     let next = s.scan(0, 0, 10, 0, |_, _| n += 1);
     assert!(next.is_some());
-    assert!((10..=20).contains(&n), "{n}");
+    // The step covers ten full buckets; some of them may hold keys that
+    // wrapped around from the end of the table (their turn comes last), and
+    // keys of the range displaced past the tenth are taken too.
+    assert!((5..=20).contains(&n), "{n}");
     // Another database's keys are not in this one's walk.
     let mut n = 0;
     assert_eq!(s.scan(1, 0, 10, 0, |_, _| n += 1), None);
