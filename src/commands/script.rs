@@ -6,14 +6,16 @@
 //! of the server's scripts and libraries are shared (`script::Registry`)
 //! and an engine catches up with them before it runs anything.
 //!
-//! Atomicity: a script may touch any key, declared or not, so it runs in a
-//! section that holds every shard. The holds are taken (one exchange) before
-//! the script starts; each `redis.call` is dispatched through the command
-//! table like a client's command, exchanged with the held shards, and its
-//! encoded reply read back as the script's value. No other client's command
-//! runs on any shard until the script's reply is delivered, so nobody sees
-//! its intermediate state; its writes reach each shard's AOF as ordinary
-//! records (effects replication: replay never runs Lua).
+//! Atomicity: a script runs in a section. It holds the shard of its declared
+//! keys when they share one, every shard otherwise (a script may touch keys
+//! it did not declare; see `run` for what happens when it does). The holds
+//! travel with its first exchange; each `redis.call` is dispatched through
+//! the command table like a client's command, exchanged with the held
+//! shards, and its encoded reply read back as the script's value. No other
+//! client's command runs on a held shard until the script's reply is
+//! delivered, so nobody sees its intermediate state; its writes reach each
+//! shard's AOF as ordinary records (effects replication: replay never runs
+//! Lua).
 
 use super::spec::{flags::*, ks, Begin, Command, Find, KeySpec};
 use super::{dispatch, resolve, Ctx};
@@ -422,9 +424,13 @@ fn run(ctx: &mut Ctx) {
                 Some(s) => ctx.router.hold(s),
                 None => (0..ctx.router.shards()).for_each(|s| ctx.router.hold(s)),
             }
-            // The script's client: the caller's database, its own SELECTs.
+            // The script's client: the caller's database, its own SELECTs;
+            // like EXEC's commands it may not block (Redis's
+            // CLIENT_DENY_BLOCKING), and its writes were checked for disk
+            // errors by `call`.
             session.db = db;
             session.multi = None;
+            session.executing = true;
             let mut host = ServerHost {
                 ctx: &mut *ctx,
                 session: &mut *session,
