@@ -749,3 +749,110 @@ fn shutdown_nosave_ends_a_script_that_wrote() {
     let _ = p.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// FUNCTION DUMP / RESTORE through the server, with each policy; the
+/// restored libraries are seen by every worker.
+#[test]
+fn function_dump_and_restore_policies() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    let mut c2 = s.client();
+    let lib = |name: &str, f: &str, ret: &str| {
+        format!("#!lua name={name}\nredis.register_function('{f}', function() return '{ret}' end)")
+    };
+    let load = |c: &mut redis::Connection, code: String| -> redis::RedisResult<String> {
+        redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg("REPLACE")
+            .arg(code)
+            .query(c)
+    };
+    load(&mut c, lib("a", "fa", "one")).unwrap();
+    load(&mut c, lib("b", "fb", "two")).unwrap();
+    let dump: Vec<u8> = redis::cmd("FUNCTION").arg("DUMP").query(&mut c).unwrap();
+    let restore = |c: &mut redis::Connection, policy: Option<&str>| -> redis::RedisResult<()> {
+        let mut cmd = redis::cmd("FUNCTION");
+        cmd.arg("RESTORE").arg(&dump);
+        if let Some(p) = policy {
+            cmd.arg(p);
+        }
+        cmd.query(c)
+    };
+    // APPEND (the default) refuses libraries that exist.
+    let e = restore(&mut c2, None).unwrap_err();
+    assert!(e.to_string().contains("Library a already exists"), "{e}");
+    // REPLACE puts the dumped versions back.
+    load(&mut c, lib("a", "fa", "changed")).unwrap();
+    restore(&mut c2, Some("REPLACE")).unwrap();
+    let v: String = redis::cmd("FCALL").arg("fa").arg(0).query(&mut c).unwrap();
+    assert_eq!(v, "one");
+    // FLUSH drops what the payload does not have.
+    load(&mut c, lib("extra", "fx", "x")).unwrap();
+    restore(&mut c2, Some("FLUSH")).unwrap();
+    let e = redis::cmd("FCALL")
+        .arg("fx")
+        .arg(0)
+        .query::<String>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("Function not found"), "{e}");
+    let v: String = redis::cmd("FCALL").arg("fb").arg(0).query(&mut c2).unwrap();
+    assert_eq!(v, "two");
+    // A payload whose checksum does not match is refused.
+    let mut bad = dump.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let e = redis::cmd("FUNCTION")
+        .arg("RESTORE")
+        .arg(bad)
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("payload version or checksum are wrong"),
+        "{e}"
+    );
+}
+
+/// Arguments past the size that travels shared (32 KB) reach scripts and
+/// the commands they call intact; a script in MULTI aborted by WATCH does
+/// not run.
+#[test]
+fn big_arguments_and_scripts_in_transactions() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let n: i64 = redis::cmd("EVAL")
+        .arg("redis.call('set', KEYS[1], ARGV[1]) return #redis.call('get', KEYS[1])")
+        .arg(1)
+        .arg("big")
+        .arg(&big)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, big.len() as i64);
+    let back: Vec<u8> = redis::cmd("GET").arg("big").query(&mut c).unwrap();
+    assert_eq!(back, big);
+
+    let mut other = s.client();
+    let _: () = redis::cmd("WATCH").arg("w").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("w").arg(1).query(&mut other).unwrap();
+    let r: Option<Vec<i64>> = redis::pipe()
+        .atomic()
+        .cmd("EVAL")
+        .arg("return redis.call('incr', 'counted')")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(r, None, "the watched key changed");
+    let n: Option<i64> = redis::cmd("GET").arg("counted").query(&mut c).unwrap();
+    assert_eq!(n, None);
+    let r: Vec<i64> = redis::pipe()
+        .atomic()
+        .cmd("EVAL")
+        .arg("return redis.call('incr', 'counted')")
+        .arg(0)
+        .cmd("INCR")
+        .arg("counted")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(r, [1, 2]);
+}
