@@ -64,7 +64,9 @@
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as are
 //!   `script::env` and `listen`).
 //! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
-//!   reaching the dataset through its `Host` trait.
+//!   reaching the dataset through its `Host` trait, which
+//!   `commands::script` implements by dispatching each `redis.call` in a
+//!   section; `script::Registry` holds the server's scripts and libraries.
 
 #![deny(unsafe_code)]
 

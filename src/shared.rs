@@ -239,6 +239,8 @@ pub struct Shared {
     /// Changes the log level at run time (CONFIG SET loglevel), when `main`
     /// installed a reloadable logger.
     pub log_reload: OnceLock<LogReload>,
+    /// Scripts and function libraries every worker's engine follows.
+    pub scripting: crate::script::Registry,
 }
 
 impl Shared {
@@ -281,6 +283,9 @@ impl Shared {
             pauses: Pauses::default(),
             pubsub: crate::pubsub::PubSub::new(workers),
             log_reload: OnceLock::new(),
+            scripting: crate::script::Registry::new(
+                (config.appendonly == config::YesNo::Yes).then_some(config.dir.as_path()),
+            ),
             config,
         };
         shared.set_policy(shared.config.maxmemory_policy);

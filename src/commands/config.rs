@@ -136,8 +136,8 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ),
         ("slowlog-max-len", set.slowlog_max_len.to_string()),
         ("latency-monitor-threshold", "0".to_string()),
-        ("lua-time-limit", "5000".to_string()),
-        ("busy-reply-threshold", "5000".to_string()),
+        ("lua-time-limit", busy_threshold(s)),
+        ("busy-reply-threshold", busy_threshold(s)),
         ("dbfilename", "dump.rdb".to_string()),
         ("rdbcompression", "yes".to_string()),
         ("stop-writes-on-bgsave-error", "yes".to_string()),
@@ -147,6 +147,14 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("workers", s.workers.to_string()),
         ("shards", s.shards.to_string()),
     ]
+}
+
+/// busy-reply-threshold (alias lua-time-limit), in ms.
+fn busy_threshold(s: &crate::shared::Shared) -> String {
+    s.scripting
+        .busy_threshold_ms
+        .load(Ordering::Relaxed)
+        .to_string()
 }
 
 /// CONFIG GET pattern [pattern ...]
@@ -185,7 +193,7 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 31] = [
+const SETTABLE: [&str; 33] = [
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
     "hash-max-listpack-value",
@@ -217,6 +225,8 @@ const SETTABLE: [&str; 31] = [
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "save",
+    "busy-reply-threshold",
+    "lua-time-limit",
 ];
 
 /// Redis's numeric config check: an integer (`string2ll`) within bounds.
@@ -318,6 +328,7 @@ fn config_set(ctx: &mut Ctx) {
     let mut protected = None;
     let mut maxclients = None;
     let mut appendonly = None;
+    let mut busy = None;
     let old = s.settings();
     let mut set = old.clone();
     for (k, name) in names.iter().enumerate() {
@@ -396,6 +407,9 @@ fn config_set(ctx: &mut Ctx) {
                 int_in(raw, 0, i64::MAX).map(|v| set.slowlog_max_len = v as u64)
             }
             "save" => config::parse_save(&value).map(|v| set.save = v),
+            "busy-reply-threshold" | "lua-time-limit" => {
+                int_in(raw, 0, i64::MAX).map(|v| busy = Some(v as u64))
+            }
             _ => Ok(()),
         };
         if let Err(why) = parsed {
@@ -418,6 +432,9 @@ fn config_set(ctx: &mut Ctx) {
         Some(Err(why)) => return ctx.error(&failed("appendonly", &why)),
     };
     // Everything is valid: apply.
+    if let Some(ms) = busy {
+        s.scripting.busy_threshold_ms.store(ms, Ordering::Relaxed);
+    }
     if let Some(n) = maxclients {
         s.maxclients.store(n, Ordering::Relaxed);
     }

@@ -247,6 +247,21 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
             shared.sum(|w| &w.client_mem) + shared.sum(|w| &w.batch_mem)
         );
         field!(out, "mem_aof_buffer", sum(|s| s.aof_buffer));
+        // Every worker's Lua state, summed (each worker has its own).
+        let lua = shared.scripting.lua_memory.load(Ordering::Relaxed);
+        field!(out, "used_memory_lua", lua);
+        field!(out, "used_memory_lua_human", human(lua));
+        field!(
+            out,
+            "number_of_cached_scripts",
+            shared.scripting.cached.load(Ordering::Relaxed)
+        );
+        let (functions, libraries) = {
+            let s = shared.scripting.lock();
+            (s.functions, s.libs.len())
+        };
+        field!(out, "number_of_functions", functions);
+        field!(out, "number_of_libraries", libraries);
         field!(out, "mem_allocator", "libc");
         field!(
             out,

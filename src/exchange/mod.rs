@@ -29,7 +29,7 @@ mod deliver;
 mod observe;
 mod transport;
 
-pub use deliver::encode_reply;
+pub use deliver::{encode_reply, ReplyMark};
 
 use crossbeam_channel::Receiver;
 use shards::shard::{Bell, ShardTx};
@@ -468,6 +468,12 @@ impl Router {
     /// connection whose command is being routed).
     pub fn set_conn_flags(&mut self, flags: u8) {
         self.conn_flags = flags;
+    }
+
+    /// The `reply_flags` of the replies recorded now (a script restores
+    /// its caller's after running commands as its own client).
+    pub fn conn_flags(&self) -> u8 {
+        self.conn_flags
     }
 
     /// Number of shards.

@@ -76,7 +76,9 @@ impl Router {
     /// holds are sent under the order lock; the wait for replies never is.
     fn send(&mut self) {
         let takes_hold = self.round.batches.iter().any(|b| b.hold);
-        self.holds_sent |= takes_hold;
+        // A section released before its first exchange (a script that
+        // called nothing) sends hold and release together and is over.
+        self.holds_sent |= takes_hold && self.holding();
         let guard = (self.ordered || takes_hold)
             .then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
         // A shard's batches are answered in the order they reach it: one may
