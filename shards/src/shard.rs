@@ -164,18 +164,15 @@ impl ShardTx {
     /// worker serve other connections meanwhile (group commit). Not for a
     /// batch of more than `RUN_HERE_MAX_OPS`: a big one is worth the hop,
     /// since the shard then executes it while the worker decodes and
-    /// encodes. Not for a batch that takes a hold (holds travel in order
-    /// through the queues). Inside the caller's own section none of these
-    /// apply: the worker waits for each exchange anyway and the shard
-    /// serves no one else. True when `batch` ran (its replies are in it);
+    /// encodes. A batch that takes a hold runs here only with nothing
+    /// queued before it, and only from a caller holding the order lock.
+    /// Inside the caller's own section none of these apply: the worker
+    /// waits for each exchange anyway and the shard serves no one else. True when `batch` ran (its replies are in it);
     /// false leaves it untouched.
     pub fn run_here(&self, batch: &mut Batch) -> bool {
         let Some(core) = &self.core else {
             return false;
         };
-        if batch.hold {
-            return false;
-        }
         let Ok(mut guard) = core.try_lock() else {
             return false;
         };
@@ -186,6 +183,15 @@ impl ShardTx {
             // calls, EXEC's commands) runs here, release included.
             Some(w) if w == batch.worker => {}
             Some(_) => return false,
+            // A hold taken here on an idle shard is the hold the queue
+            // would have delivered first: the caller sends holds under the
+            // order lock, so no other hold can be on its way meanwhile.
+            None if batch.hold => {
+                if !self.tx.is_empty() || !core.waiting.is_empty() {
+                    return false;
+                }
+                core.held_by = Some(batch.worker);
+            }
             None => {
                 if batch.release
                     || batch.ops.len() > RUN_HERE_MAX_OPS
@@ -517,19 +523,15 @@ mod tests {
         set(&mut b, b"k", b"here");
         assert!(shard.run_here(&mut b));
         assert_eq!(b.replies.len(), 1);
-        // Worker 1 holds the shard: worker 0 may not run anything there.
+        // Worker 1 holds the shard (taken here: nothing is queued before
+        // it): worker 0 may not run anything there.
         let mut hold = Batch::new(1, 0);
         hold.hold = true;
         get(&mut hold, b"k");
+        assert!(shard.run_here(&mut hold), "a hold on an idle shard");
         assert!(
-            !shard.run_here(&mut hold),
-            "a hold goes to the shard thread"
-        );
-        shard.send(hold).unwrap();
-        let held = reply_rx.recv().unwrap();
-        assert!(
-            matches!(held.replies[0], Reply::Bulk(_)),
-            "the shard read the worker's write"
+            matches!(hold.replies[0], Reply::Bulk(_)),
+            "it read the earlier write"
         );
         let mut other = Batch::new(0, 0);
         get(&mut other, b"k");
@@ -549,6 +551,9 @@ mod tests {
         hold.hold = true;
         shard.send(hold).unwrap();
         reply_rx.recv().unwrap();
+        let mut late = Batch::new(2, 0);
+        late.hold = true;
+        assert!(!shard.run_here(&mut late), "held by worker 1");
         let mut queued = Batch::new(0, 0);
         get(&mut queued, b"k");
         shard.send(queued).unwrap();

@@ -89,9 +89,10 @@ impl Router {
         for (shard, tx) in self.to_shards.iter().enumerate() {
             if self.round.batches[shard].must_send() {
                 let mut batch = std::mem::take(&mut self.round.batches[shard]);
+                // Holds are taken here only under the order lock (taken
+                // above for any round with a hold).
                 let mine = self.held[shard] || batch.release;
-                if !takes_hold
-                    && (!self.ordered || mine)
+                if (!self.ordered || mine)
                     && !self.inflight.iter().any(|r| r.awaiting[shard])
                     && tx.run_here(&mut batch)
                 {
