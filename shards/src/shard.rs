@@ -204,11 +204,15 @@ impl ShardTx {
             }
         }
         let release = batch.release;
+        if release {
+            // As `take_runnable` does: the group that releases runs with
+            // the hold already gone.
+            core.held_by = None;
+        }
         core.drained.push(std::mem::take(batch));
         core.run_drained();
         *batch = core.drained.pop().expect("the batch just run");
         if release {
-            core.held_by = None;
             let others = !core.waiting.is_empty();
             drop(guard);
             if others {

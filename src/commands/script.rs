@@ -481,6 +481,13 @@ fn run(ctx: &mut Ctx) {
 /// The one shard of the declared keys of a script command, if it declared
 /// some and they all live there.
 fn declared_shard(ctx: &Ctx, args: &Args) -> Option<usize> {
+    // With one worker nothing else could run on the other shards while it
+    // runs the script, and an idle shard's hold is taken without a thread
+    // hop: holding them all costs little and no script ever meets a shard
+    // it does not hold.
+    if ctx.shared.workers == 1 {
+        return None;
+    }
     let mut found = Vec::new();
     if !ctx.cmd.find_keys(args, &mut found) {
         return None;
