@@ -191,8 +191,28 @@ fn lastsave(ctx: &mut Ctx) {
     ctx.reply(|out| encode::int(out, secs));
 }
 
+/// ROLE: shardcache is always a master without replicas (replication
+/// offset 0), as `INFO replication` says.
+fn role(ctx: &mut Ctx) {
+    ctx.reply(|out| {
+        encode::array(out, 3);
+        encode::bulk(out, b"master");
+        encode::int(out, 0);
+        encode::array(out, 0);
+    });
+}
+
 /// The server commands.
 pub(super) static COMMANDS: &[Command] = &[
+    Command::new("role", 1, role)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | LOCAL)
+        .acl(&["admin", "fast", "dangerous"])
+        .doc(
+            "server",
+            "2.8.12",
+            "Return the role of the instance in the context of replication",
+            "O(1)",
+        ),
     Command::new("bgrewriteaof", 1, bgrewriteaof)
         .flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING)
         .acl(&["admin", "slow", "dangerous"])
