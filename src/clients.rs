@@ -47,6 +47,8 @@ pub struct Activity {
     pub no_touch: bool,
     /// In MONITOR mode.
     pub monitor: bool,
+    /// Subscribed channels, patterns and shard channels.
+    pub subs: [u32; 3],
     /// Unix ms of the last read.
     pub last_ms: u64,
     /// Bytes of input not yet parsed.
@@ -81,6 +83,10 @@ pub struct Client {
     /// qbuf | rbs << 32.
     bufs: AtomicU64,
     mem: AtomicU64,
+    /// Channels | patterns << 32.
+    subs: AtomicU64,
+    /// Shard channels.
+    ssubs: AtomicU64,
     killed: AtomicBool,
     names: Mutex<Names>,
     /// The claim of the blocking command it waits in, if any (CLIENT
@@ -111,6 +117,8 @@ impl Client {
             last_ms: AtomicU64::new(now_ms),
             bufs: AtomicU64::new(0),
             mem: AtomicU64::new(0),
+            subs: AtomicU64::new(0),
+            ssubs: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             names: Mutex::new(Names::default()),
             block: Mutex::new(None),
@@ -135,12 +143,18 @@ impl Client {
         self.bufs
             .store(a.qbuf as u64 | (a.rbs as u64) << 32, Ordering::Relaxed);
         self.mem.store(a.mem, Ordering::Relaxed);
+        self.subs.store(
+            a.subs[0] as u64 | (a.subs[1] as u64) << 32,
+            Ordering::Relaxed,
+        );
+        self.ssubs.store(a.subs[2] as u64, Ordering::Relaxed);
     }
 
     /// The last published activity.
     pub fn activity(&self) -> Activity {
         let state = self.state.load(Ordering::Relaxed);
         let bufs = self.bufs.load(Ordering::Relaxed);
+        let subs = self.subs.load(Ordering::Relaxed);
         Activity {
             last_cmd: state as u32,
             db: (state >> 32) as u8,
@@ -148,6 +162,11 @@ impl Client {
             no_evict: (state >> 48) & 1 != 0,
             no_touch: (state >> 49) & 1 != 0,
             monitor: (state >> 50) & 1 != 0,
+            subs: [
+                subs as u32,
+                (subs >> 32) as u32,
+                self.ssubs.load(Ordering::Relaxed) as u32,
+            ],
             last_ms: self.last_ms.load(Ordering::Relaxed),
             qbuf: bufs as u32,
             rbs: (bufs >> 32) as u32,
@@ -202,6 +221,9 @@ impl Client {
         if a.monitor {
             flags.push('O');
         }
+        if a.subs.iter().any(|&n| n > 0) {
+            flags.push('P');
+        }
         if self.blocked() {
             flags.push('b');
         }
@@ -222,12 +244,15 @@ impl Client {
         out.extend_from_slice(&names.name);
         let _ = write!(
             out,
-            " age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} \
+            " age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} \
              argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd=",
             secs(self.created_ms),
             secs(a.last_ms),
             flags,
             a.db,
+            a.subs[0],
+            a.subs[1],
+            a.subs[2],
             a.qbuf,
             qbuf_free,
             a.rbs,

@@ -313,12 +313,13 @@ pub struct Config {
     #[arg(long, default_value = "1mb", value_parser = parse_memory)]
     pub client_output_pause: u64,
 
-    /// Output limits of normal clients, as Redis writes them:
-    /// `normal <hard> <soft> <soft-seconds>` (0 = no limit). A client whose
-    /// unsent replies pass the hard limit, or stay above the soft one for
-    /// soft-seconds, is disconnected.
+    /// Output limits per client class, as Redis writes them: groups of
+    /// `<class> <hard> <soft> <soft-seconds>` (0 = no limit), class `normal`
+    /// or `pubsub` (`replica` is kept, unused); classes not given keep
+    /// Redis's defaults. A client whose unsent replies pass the hard limit,
+    /// or stay above the soft one for soft-seconds, is disconnected.
     #[arg(long, default_value = "normal 0 0 0", value_parser = parse_output_limit)]
-    pub client_output_buffer_limit: OutputLimit,
+    pub client_output_buffer_limit: OutputLimits,
 
     /// Rename a command (`--rename-command FLUSHALL ""` disables it); may repeat.
     #[arg(long, num_args = 2, value_names = ["NAME", "NEW_NAME"], action = clap::ArgAction::Append, allow_hyphen_values = true)]
@@ -343,7 +344,7 @@ pub struct Config {
 /// Redis's default `maxclients`.
 pub const DEFAULT_MAXCLIENTS: u64 = 10_000;
 
-/// `client-output-buffer-limit` for normal clients.
+/// `client-output-buffer-limit` for one class of clients.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutputLimit {
     /// Disconnect above this many unsent bytes (0 = none).
@@ -371,35 +372,107 @@ fn parse_min_1mb(s: &str) -> Result<u64, String> {
     Ok(v)
 }
 
-/// Parses Redis's `client-output-buffer-limit` value; classes other than
-/// `normal` (replica, pubsub) are accepted and ignored: shardcache has neither.
-pub fn parse_output_limit(s: &str) -> Result<OutputLimit, String> {
-    let words: Vec<&str> = s.split_whitespace().collect();
-    if words.is_empty() || words.len() % 4 != 0 {
+/// `client-output-buffer-limit` of every client class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Normal clients.
+    pub normal: OutputLimit,
+    /// Replicas (shardcache has none; kept for CONFIG GET).
+    pub replica: OutputLimit,
+    /// Clients with a pub/sub subscription.
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    /// Redis's defaults.
+    fn default() -> Self {
+        OutputLimits {
+            normal: OutputLimit::default(),
+            replica: OutputLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_secs: 60,
+            },
+            pubsub: OutputLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_secs: 60,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for OutputLimits {
+    /// As CONFIG GET shows it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (class, l)) in [
+            ("normal", self.normal),
+            ("slave", self.replica),
+            ("pubsub", self.pubsub),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{class} {} {} {}", l.hard, l.soft, l.soft_secs)?;
+        }
+        Ok(())
+    }
+}
+
+impl OutputLimits {
+    /// These limits with the classes `s` names changed, as Redis's CONFIG
+    /// SET applies them: all of `s` is checked before any of it applies.
+    pub fn with(mut self, s: &str) -> Result<OutputLimits, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        if words.len() % 4 != 0 {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut parsed = Vec::with_capacity(words.len() / 4);
+        for g in words.chunks(4) {
+            let class = match g[0].to_ascii_lowercase().as_str() {
+                "normal" => 0,
+                "replica" | "slave" => 1,
+                "pubsub" => 2,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad =
+                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            let hard = parse_memory(g[1]).map_err(|_| bad())?;
+            let soft = parse_memory(g[2]).map_err(|_| bad())?;
+            let soft_secs = g[3].parse::<u64>().map_err(|_| bad())?;
+            parsed.push((
+                class,
+                OutputLimit {
+                    hard,
+                    soft,
+                    soft_secs,
+                },
+            ));
+        }
+        for (class, l) in parsed {
+            match class {
+                0 => self.normal = l,
+                1 => self.replica = l,
+                _ => self.pubsub = l,
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Parses Redis's `client-output-buffer-limit` value over Redis's defaults.
+pub fn parse_output_limit(s: &str) -> Result<OutputLimits, String> {
+    if s.split_whitespace().next().is_none() {
         return Err(format!(
             "'{s}': expected <class> <hard> <soft> <soft-seconds> groups"
         ));
     }
-    let mut limit = OutputLimit::default();
-    for g in words.chunks(4) {
-        let class = g[0].to_ascii_lowercase();
-        if !matches!(class.as_str(), "normal" | "replica" | "slave" | "pubsub") {
-            return Err(format!("unknown client class '{}'", g[0]));
-        }
-        let hard = parse_memory(g[1])?;
-        let soft = parse_memory(g[2])?;
-        let soft_secs = g[3]
-            .parse::<u64>()
-            .map_err(|_| format!("invalid seconds '{}'", g[3]))?;
-        if class == "normal" {
-            limit = OutputLimit {
-                hard,
-                soft,
-                soft_secs,
-            };
-        }
-    }
-    Ok(limit)
+    OutputLimits::default().with(s)
 }
 
 /// A password: compared in constant time, never printed by `Debug`.
@@ -754,12 +827,21 @@ mod tests {
         let c = Config::try_parse_from(argv).unwrap();
         assert_eq!(c.rename_command, ["FLUSHALL", "", "CONFIG", "cfg-secret"]);
         assert_eq!(
-            c.client_output_buffer_limit,
+            c.client_output_buffer_limit.normal,
             OutputLimit {
                 hard: 64 << 20,
                 soft: 16 << 20,
                 soft_secs: 30
             }
+        );
+        assert_eq!(
+            c.client_output_buffer_limit.to_string(),
+            "normal 67108864 16777216 30 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        let l = parse_output_limit("pubsub 1mb 0 5").unwrap();
+        assert_eq!(
+            (l.pubsub.hard, l.pubsub.soft_secs, l.normal.hard),
+            (1 << 20, 5, 0)
         );
         assert_eq!(c.maxclients, 50);
         assert!(parse_output_limit("normal 1mb").is_err());

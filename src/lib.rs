@@ -40,7 +40,7 @@
 //! everysec`, a syncer thread; the engine's lazy-free thread.
 //!
 //! Modules, in the order a request meets them (no module imports one
-//! listed after it, except `shared`/`session`/`observe`/`clients`/
+//! listed after it, except `shared`/`session`/`observe`/`clients`/`pubsub`/
 //! `blocking`, plain state):
 //! - `config`: command-line flags and defaults.
 //! - `server`: binds the listener, starts the workers and engine.
@@ -60,11 +60,15 @@
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
 //! - `blocking`: the waits of blocked clients (BLPOP and friends): their
 //!   claims and timeouts, and the workers' inboxes the shards answer through.
+//! - `pubsub`: who subscribes to what, and the per-worker inboxes that
+//!   carry published messages to the subscribers' workers.
 //! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as are
 //!   `script::env` and `listen`).
 //! - `script`: the Lua scripting engine (EVAL, SCRIPT, FUNCTION, FCALL),
-//!   reaching the dataset through its `Host` trait.
+//!   reaching the dataset through its `Host` trait, which
+//!   `commands::script` implements by dispatching each `redis.call` in a
+//!   section; `script::Registry` holds the server's scripts and libraries.
 
 #![deny(unsafe_code)]
 
@@ -78,6 +82,7 @@ pub mod errors;
 pub mod exchange;
 pub mod listen;
 pub mod observe;
+pub mod pubsub;
 pub mod resp;
 pub mod script;
 pub mod server;

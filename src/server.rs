@@ -86,6 +86,7 @@ pub fn start(config: Config) -> io::Result<Server> {
     let addr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
     let shared = Arc::new(Shared::new(config, addr, crate::commands::count()));
+    shared.scripting.load().map_err(io::Error::other)?;
     let maxclients = config::raise_open_files(shared.config.maxclients);
     if maxclients < shared.config.maxclients {
         tracing::warn!(

@@ -61,6 +61,8 @@ pub struct Session {
     pub monitor: bool,
     /// The wait of a blocking command that found nothing (see `blocking`).
     pub block: Option<Box<crate::blocking::BlockWait>>,
+    /// Its pub/sub subscriptions.
+    pub pubsub: crate::pubsub::Subscriptions,
 }
 
 impl Default for Session {
@@ -93,6 +95,7 @@ impl Session {
             no_touch: false,
             monitor: false,
             block: None,
+            pubsub: Default::default(),
         }
     }
 
@@ -107,8 +110,33 @@ impl Session {
         self.reply = ReplyMode::On;
         self.client.names().name.clear();
         self.multi = None;
+        self.leave_pubsub(shared);
         // Redis 7.2's RESET clears CLIENT NO-TOUCH.
         self.no_touch = false;
+    }
+
+    /// This connection as the pub/sub table names it.
+    pub fn subscriber(&self) -> crate::pubsub::Subscriber {
+        crate::pubsub::Subscriber {
+            worker: self.client.worker as u32,
+            token: self.client.token as u32,
+            id: self.id,
+        }
+    }
+
+    /// True in Redis's RESP2 subscribed mode, where only the (P|S)(UN)SUBSCRIBE
+    /// commands, PING, QUIT and RESET may run.
+    #[inline]
+    pub fn subscribed_resp2(&self) -> bool {
+        self.resp == 2 && !self.pubsub.is_empty()
+    }
+
+    /// Drops every subscription, without telling the client (RESET, close).
+    pub fn leave_pubsub(&mut self, shared: &Shared) {
+        if !self.pubsub.is_empty() {
+            let me = self.subscriber();
+            shared.pubsub.remove_all(me, &mut self.pubsub);
+        }
     }
 
     /// Records that `shard` holds a WATCH of this connection.
@@ -147,6 +175,12 @@ impl Session {
             no_evict: self.no_evict,
             no_touch: self.no_touch,
             monitor: self.monitor,
+            subs: [
+                self.pubsub.channels.len(),
+                self.pubsub.patterns.len(),
+                self.pubsub.shard.len(),
+            ]
+            .map(|n| n.min(u32::MAX as usize) as u32),
             last_ms: now_ms,
             qbuf,
             rbs,

@@ -125,6 +125,8 @@ pub struct Settings {
     pub slowlog_max_len: u64,
     /// RDB save points, as CONFIG GET prints them (kept, never acted on).
     pub save: String,
+    /// client-output-buffer-limit.
+    pub output_limits: config::OutputLimits,
 }
 
 impl Settings {
@@ -142,6 +144,7 @@ impl Settings {
             slowlog_log_slower_than: c.slowlog_log_slower_than,
             slowlog_max_len: c.slowlog_max_len,
             save: c.save.clone(),
+            output_limits: c.client_output_buffer_limit,
         }
     }
 }
@@ -233,9 +236,13 @@ pub struct Shared {
     pub blocking: crate::blocking::Blocking,
     /// CLIENT PAUSE.
     pub pauses: Pauses,
+    /// Pub/sub subscriptions and the workers' message inboxes.
+    pub pubsub: crate::pubsub::PubSub,
     /// Changes the log level at run time (CONFIG SET loglevel), when `main`
     /// installed a reloadable logger.
     pub log_reload: OnceLock<LogReload>,
+    /// Scripts and function libraries every worker's engine follows.
+    pub scripting: crate::script::Registry,
 }
 
 impl Shared {
@@ -277,7 +284,11 @@ impl Shared {
             monitors: Monitors::new(workers),
             blocking: crate::blocking::Blocking::new(workers),
             pauses: Pauses::default(),
+            pubsub: crate::pubsub::PubSub::new(workers),
             log_reload: OnceLock::new(),
+            scripting: crate::script::Registry::new(
+                (config.appendonly == config::YesNo::Yes).then_some(config.dir.as_path()),
+            ),
             config,
         };
         shared.set_policy(shared.config.maxmemory_policy);

@@ -169,11 +169,21 @@ struct Conn {
     /// Waits in a blocking command (`session.block`): decodes nothing
     /// until the wait ends.
     blocked: bool,
+    /// Pub/sub messages that came while a round of its was in flight: they
+    /// follow that round's replies (a SUBSCRIBE's confirmation comes before
+    /// the channel's first message).
+    held: Vec<u8>,
 }
 
 impl Conn {
     fn pending_out(&self) -> usize {
         self.wbuf.len() - self.wpos
+    }
+
+    /// Output it has not sent, held messages included (what the output
+    /// buffer limits bound).
+    fn unsent(&self) -> u64 {
+        (self.pending_out() + self.held.len()) as u64
     }
 
     /// Bytes its buffers hold (CLIENT LIST's `mem`, INFO's `mem_clients_normal`).
@@ -182,6 +192,7 @@ impl Conn {
             + self.wbuf.capacity()
             + self.args.capacity()
             + self.big.as_ref().map_or(0, |b| b.buf.capacity())
+            + self.held.capacity()
             + std::mem::size_of::<Conn>()) as u64
     }
 
@@ -246,6 +257,8 @@ struct Limits {
     pause: usize,
     /// client-output-buffer-limit for normal clients.
     out: OutputLimit,
+    /// client-output-buffer-limit for pub/sub clients (those with a subscription).
+    pubsub: OutputLimit,
     /// Idle timeout in ms (0 = none).
     idle_ms: u64,
 }
@@ -254,6 +267,17 @@ struct Limits {
 struct Conns {
     slots: Vec<Option<Conn>>,
     free: Vec<usize>,
+}
+
+impl Limits {
+    /// The output limit of `c`'s class, as Redis's `getClientType` picks it.
+    fn out_of(&self, c: &Conn) -> OutputLimit {
+        if c.session.pubsub.is_empty() {
+            self.out
+        } else {
+            self.pubsub
+        }
+    }
 }
 
 impl ReplySink for Conns {
@@ -326,6 +350,8 @@ pub struct Worker {
     served: Vec<Served>,
     /// (shard, client) registrations of ended waits to drop.
     unblock: Vec<(usize, u64)>,
+    /// Pub/sub deliveries taken from this worker's inbox (reused).
+    inbox: Vec<u8>,
 }
 
 impl Worker {
@@ -354,6 +380,7 @@ impl Worker {
             commands::count(),
         );
         router.set_bell(bell);
+        router.pubsub = crate::pubsub::Outbox::new(shared.workers);
         let samples = shared.config.maxmemory_samples;
         if id == 0 && samples != shards::DEFAULT_EVICTION_SAMPLES as u64 {
             // The shards start with the default; the first round tells them.
@@ -384,7 +411,8 @@ impl Worker {
                 query: shared.config.client_query_buffer_limit as usize,
                 max_bulk: shared.config.proto_max_bulk_len as usize,
                 pause: shared.config.client_output_pause as usize,
-                out: shared.config.client_output_buffer_limit,
+                out: shared.config.client_output_buffer_limit.normal,
+                pubsub: shared.config.client_output_buffer_limit.pubsub,
                 idle_ms: shared.config.timeout.saturating_mul(1000),
             },
             now_ms: shards::clock::unix_ms(),
@@ -401,6 +429,7 @@ impl Worker {
             block_timers: BinaryHeap::new(),
             served: Vec::new(),
             unblock: Vec::new(),
+            inbox: Vec::new(),
             shared,
         })
     }
@@ -530,6 +559,9 @@ impl Worker {
             if self.shared.epoch.load(Ordering::Relaxed) != self.settings_epoch {
                 self.refresh_settings();
             }
+            if self.shared.pubsub.has_mail(self.id) {
+                self.deliver_inbox();
+            }
             // Answers first (encoded, not yet written): their connections
             // may read again, and the round this poll builds goes out
             // before the answers are written at the end of the loop, so the
@@ -565,6 +597,9 @@ impl Worker {
                         self.feed_monitors_from_inbox();
                     }
                     self.take_served();
+                    if self.shared.pubsub.has_mail(self.id) {
+                        self.deliver_inbox();
+                    }
                     continue;
                 }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -599,13 +634,19 @@ impl Worker {
             if self.router.has_feed() {
                 self.hand_out_feed();
             }
+            if !self.router.pubsub.is_empty() {
+                self.hand_out_messages();
+            }
             for i in 0..self.touched.len() {
                 let token = self.touched[i];
                 self.flush(token);
             }
             self.touched.clear();
             if self.last_sweep.elapsed() >= SWEEP_INTERVAL {
-                if self.limits.idle_ms > 0 || self.limits.out.soft > 0 {
+                if self.limits.idle_ms > 0
+                    || self.limits.out.soft > 0
+                    || self.limits.pubsub.soft > 0
+                {
                     self.check_limits();
                 }
                 self.sweep();
@@ -663,6 +704,16 @@ impl Worker {
             // Measured now: if it reads again before the flush, `out_mark`
             // moves past these replies.
             c.note_replies();
+            // Messages that waited for these replies follow them (after the
+            // measure: they are no reply of its commands).
+            if !c.held.is_empty() {
+                c.wbuf.extend_from_slice(&c.held);
+                c.held.clear();
+                if c.held.capacity() > SHRINK_ABOVE {
+                    self.freed += c.held.capacity();
+                    c.held = Vec::new();
+                }
+            }
             if std::mem::take(&mut c.missed) {
                 self.carry.push(token);
             }
@@ -684,6 +735,8 @@ impl Worker {
         self.limits.max_bulk = s.proto_max_bulk_len as usize;
         self.limits.idle_ms = s.timeout.saturating_mul(1000);
         self.track_latency = s.latency_tracking;
+        self.limits.out = s.output_limits.normal;
+        self.limits.pubsub = s.output_limits.pubsub;
         self.router.gates.slowlog = u64::try_from(s.slowlog_log_slower_than)
             .ok()
             .map(|t| (t, s.slowlog_max_len));
@@ -808,6 +861,65 @@ impl Worker {
         self.feed = feed;
     }
 
+    /// Hands out the messages this round's PUBLISHes queued: this worker's
+    /// subscribers get theirs directly, other workers' through their inbox,
+    /// one append (and at most one wake-up) per worker.
+    fn hand_out_messages(&mut self) {
+        for w in 0..self.shared.workers {
+            let buf = self.router.pubsub.take(w);
+            if !buf.is_empty() {
+                if w == self.id {
+                    self.deliver_messages(&buf);
+                } else if self.shared.pubsub.post(w, &buf) {
+                    self.shared.registry.wake(w);
+                }
+            }
+            self.router.pubsub.give_back(w, buf);
+        }
+    }
+
+    /// Messages other workers queued for this worker's subscribers.
+    fn deliver_inbox(&mut self) {
+        let mut buf = std::mem::take(&mut self.inbox);
+        self.shared.pubsub.take(self.id, &mut buf);
+        if !buf.is_empty() {
+            self.deliver_messages(&buf);
+        }
+        buf.clear();
+        if buf.capacity() > shards::batch::KEEP_CAPACITY {
+            buf = Vec::new();
+        }
+        self.inbox = buf;
+    }
+
+    /// Writes each message into its receivers' output (held back behind a
+    /// round in flight), RESP3 receivers as a push. A receiver that closed,
+    /// or unsubscribed after the message was published, is skipped.
+    fn deliver_messages(&mut self, buf: &[u8]) {
+        for d in crate::pubsub::deliveries(buf) {
+            for (token, id) in d.receivers() {
+                let Some(Some(c)) = self.conns.slots.get_mut(token) else {
+                    continue;
+                };
+                // (CLIENT REPLY OFF silences replies, not messages, as in Redis.)
+                if c.session.id != id || c.session.close || !c.session.pubsub.has(d.kind, d.key) {
+                    continue;
+                }
+                let out = if c.inflight { &mut c.held } else { &mut c.wbuf };
+                if c.session.resp == 3 {
+                    out.push(b'>');
+                    out.extend_from_slice(&d.frame[1..]);
+                } else {
+                    out.extend_from_slice(d.frame);
+                }
+                if !c.in_round {
+                    c.in_round = true;
+                    self.touched.push(token);
+                }
+            }
+        }
+    }
+
     fn append_to_monitors(&mut self, lines: &[u8]) {
         for i in 0..self.monitors.len() {
             let token = self.monitors[i];
@@ -880,8 +992,10 @@ impl Worker {
         for (token, slot) in self.conns.slots.iter().enumerate() {
             let Some(c) = slot else { continue };
             // As Redis's `clientsCronHandleTimeout`: monitors (replicas to
-            // it) and clients blocked by a pause never time out.
-            let exempt = c.session.monitor || c.postponed || c.blocked;
+            // it), clients blocked by a pause, blocked clients and subscribers
+            // never time out.
+            let exempt =
+                c.session.monitor || c.postponed || c.blocked || !c.session.pubsub.is_empty();
             if self.limits.idle_ms > 0
                 && !exempt
                 && now.saturating_sub(c.last_ms) > self.limits.idle_ms
@@ -889,7 +1003,7 @@ impl Worker {
                 tracing::debug!(token, "closing idle client");
                 close.push(token);
             } else if c.soft_since > 0
-                && now.saturating_sub(c.soft_since) > self.limits.out.soft_secs * 1000
+                && now.saturating_sub(c.soft_since) > self.limits.out_of(c).soft_secs * 1000
             {
                 tracing::warn!(token, "closing client over the soft output buffer limit");
                 close.push(token);
@@ -1118,6 +1232,7 @@ impl Worker {
             missed: false,
             counted: 0,
             blocked: false,
+            held: Vec::new(),
         };
         if token == self.conns.slots.len() {
             self.conns.slots.push(Some(conn));
@@ -1437,8 +1552,8 @@ impl Worker {
             if written > 0 {
                 conn.last_ms = self.now_ms;
             }
-            let hard = self.limits.out.hard;
-            if failed || (hard > 0 && conn.pending_out() as u64 > hard) {
+            let hard = self.limits.out_of(conn).hard;
+            if failed || (hard > 0 && conn.unsent() > hard) {
                 // Reads nothing more; closed by the flush after delivery.
                 conn.session.close = true;
             }
@@ -1457,8 +1572,8 @@ impl Worker {
         if written > 0 {
             conn.last_ms = self.now_ms;
         }
-        let pending = conn.pending_out() as u64;
-        let out = self.limits.out;
+        let pending = conn.unsent();
+        let out = self.limits.out_of(conn);
         if out.hard > 0 && pending > out.hard {
             tracing::warn!(
                 token,
@@ -1568,6 +1683,7 @@ impl Worker {
                 conn.session.client.set_block(None);
                 self.shared.blocking.clients.fetch_sub(1, Ordering::Relaxed);
             }
+            conn.session.leave_pubsub(&self.shared);
             // Closing the socket (when `conn` drops) takes it out of the
             // poll: no descriptor of it is left open anywhere.
             let id = conn.session.id;

@@ -164,27 +164,65 @@ impl ShardTx {
     /// worker serve other connections meanwhile (group commit). Not for a
     /// batch of more than `RUN_HERE_MAX_OPS`: a big one is worth the hop,
     /// since the shard then executes it while the worker decodes and
-    /// encodes. Not for a batch that takes or ends a hold. True when
-    /// `batch` ran (its replies are in it); false leaves it untouched.
+    /// encodes. A batch that takes a hold runs here only with nothing
+    /// queued before it, and only from a caller holding the order lock.
+    /// Inside the caller's own section none of these apply: the worker
+    /// waits for each exchange anyway and the shard serves no one else. True when `batch` ran (its replies are in it);
+    /// false leaves it untouched.
     pub fn run_here(&self, batch: &mut Batch) -> bool {
         let Some(core) = &self.core else {
             return false;
         };
-        if batch.hold || batch.release || batch.ops.len() > RUN_HERE_MAX_OPS || !self.tx.is_empty()
-        {
-            return false;
-        }
-        let Ok(mut core) = core.try_lock() else {
+        let Ok(mut guard) = core.try_lock() else {
             return false;
         };
-        if core.held_by.is_some() || !core.waiting.is_empty() || core.fsync_always() {
-            return false;
+        let core = &mut *guard;
+        match core.held_by {
+            // The caller's own section: the shard serves nobody else until
+            // the release, so every exchange of the section (a script's
+            // calls, EXEC's commands) runs here, release included.
+            Some(w) if w == batch.worker => {}
+            Some(_) => return false,
+            // A hold taken here on an idle shard is the hold the queue
+            // would have delivered first: the caller sends holds under the
+            // order lock, so no other hold can be on its way meanwhile.
+            None if batch.hold => {
+                if !self.tx.is_empty() || !core.waiting.is_empty() {
+                    return false;
+                }
+                core.held_by = Some(batch.worker);
+            }
+            None => {
+                if batch.release
+                    || batch.ops.len() > RUN_HERE_MAX_OPS
+                    || !self.tx.is_empty()
+                    || !core.waiting.is_empty()
+                    || core.fsync_always()
+                {
+                    return false;
+                }
+            }
         }
-        let core = &mut *core;
+        // Blocked clients are not served inside a section (see `run_drained`).
+        let in_section = core.held_by.is_some();
+        let release = batch.release;
+        if release {
+            // As `take_runnable` does: the group that releases runs with
+            // the hold already gone.
+            core.held_by = None;
+        }
         core.drained.push(std::mem::take(batch));
-        core.sections.push(false);
+        core.sections.push(in_section);
         core.run_drained();
         *batch = core.drained.pop().expect("the batch just run");
+        if release {
+            let others = !core.waiting.is_empty();
+            drop(guard);
+            if others {
+                // What queued behind the section runs now.
+                self.thread.unpark();
+            }
+        }
         true
     }
 
@@ -518,28 +556,45 @@ mod tests {
         set(&mut b, b"k", b"here");
         assert!(shard.run_here(&mut b));
         assert_eq!(b.replies.len(), 1);
-        // Worker 1 holds the shard: worker 0 may not run anything there.
+        // Worker 1 holds the shard (taken here: nothing is queued before
+        // it): worker 0 may not run anything there.
         let mut hold = Batch::new(1, 0);
         hold.hold = true;
         get(&mut hold, b"k");
+        assert!(shard.run_here(&mut hold), "a hold on an idle shard");
         assert!(
-            !shard.run_here(&mut hold),
-            "a hold goes to the shard thread"
-        );
-        shard.send(hold).unwrap();
-        let held = reply_rx.recv().unwrap();
-        assert!(
-            matches!(held.replies[0], Reply::Bulk(_)),
-            "the shard read the worker's write"
+            matches!(hold.replies[0], Reply::Bulk(_)),
+            "it read the earlier write"
         );
         let mut other = Batch::new(0, 0);
         get(&mut other, b"k");
         assert!(!shard.run_here(&mut other), "held by worker 1");
+        // The holder's own exchanges, release included, run here.
+        let mut step = Batch::new(1, 0);
+        set(&mut step, b"k", b"section");
+        assert!(shard.run_here(&mut step), "the holder's step");
         let mut release = Batch::new(1, 0);
         release.release = true;
-        shard.send(release).unwrap();
-        reply_rx.recv().unwrap();
+        assert!(shard.run_here(&mut release), "the holder's release");
         assert!(shard.run_here(&mut other), "released");
+        assert!(matches!(other.replies[0], Reply::Bulk(_)));
+        // Worker 0's batch queued behind a hold runs once the hold ends,
+        // released by the holder from its own thread.
+        let mut hold = Batch::new(1, 0);
+        hold.hold = true;
+        shard.send(hold).unwrap();
+        reply_rx.recv().unwrap();
+        let mut late = Batch::new(2, 0);
+        late.hold = true;
+        assert!(!shard.run_here(&mut late), "held by worker 1");
+        let mut queued = Batch::new(0, 0);
+        get(&mut queued, b"k");
+        shard.send(queued).unwrap();
+        let mut release = Batch::new(1, 0);
+        release.release = true;
+        assert!(shard.run_here(&mut release));
+        let woken = reply_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(woken.worker, 0, "the waiting batch ran after the release");
         let mut big = Batch::new(0, 0);
         for _ in 0..=RUN_HERE_MAX_OPS {
             get(&mut big, b"k");

@@ -106,13 +106,7 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             "client-query-buffer-limit",
             set.client_query_buffer_limit.to_string(),
         ),
-        ("client-output-buffer-limit", {
-            let l = c.client_output_buffer_limit;
-            format!(
-                "normal {} {} {} slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-                l.hard, l.soft, l.soft_secs
-            )
-        }),
+        ("client-output-buffer-limit", set.output_limits.to_string()),
         ("client-output-pause", c.client_output_pause.to_string()),
         ("io-threads", "1".to_string()),
         (
@@ -142,8 +136,8 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ),
         ("slowlog-max-len", set.slowlog_max_len.to_string()),
         ("latency-monitor-threshold", "0".to_string()),
-        ("lua-time-limit", "5000".to_string()),
-        ("busy-reply-threshold", "5000".to_string()),
+        ("lua-time-limit", busy_threshold(s)),
+        ("busy-reply-threshold", busy_threshold(s)),
         ("dbfilename", "dump.rdb".to_string()),
         ("rdbcompression", "yes".to_string()),
         ("stop-writes-on-bgsave-error", "yes".to_string()),
@@ -153,6 +147,14 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("workers", s.workers.to_string()),
         ("shards", s.shards.to_string()),
     ]
+}
+
+/// busy-reply-threshold (alias lua-time-limit), in ms.
+fn busy_threshold(s: &crate::shared::Shared) -> String {
+    s.scripting
+        .busy_threshold_ms
+        .load(Ordering::Relaxed)
+        .to_string()
 }
 
 /// CONFIG GET pattern [pattern ...]
@@ -191,7 +193,7 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 30] = [
+const SETTABLE: [&str; 33] = [
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
     "hash-max-listpack-value",
@@ -217,11 +219,14 @@ const SETTABLE: [&str; 30] = [
     "maxmemory-samples",
     "proto-max-bulk-len",
     "client-query-buffer-limit",
+    "client-output-buffer-limit",
     "latency-tracking",
     "appendonly",
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "save",
+    "busy-reply-threshold",
+    "lua-time-limit",
 ];
 
 /// Redis's numeric config check: an integer (`string2ll`) within bounds.
@@ -323,6 +328,7 @@ fn config_set(ctx: &mut Ctx) {
     let mut protected = None;
     let mut maxclients = None;
     let mut appendonly = None;
+    let mut busy = None;
     let old = s.settings();
     let mut set = old.clone();
     for (k, name) in names.iter().enumerate() {
@@ -388,6 +394,10 @@ fn config_set(ctx: &mut Ctx) {
                 .map(|v| set.proto_max_bulk_len = v),
             "client-query-buffer-limit" => memory_in(raw, 1 << 20, i64::MAX as u64)
                 .map(|v| set.client_query_buffer_limit = v),
+            "client-output-buffer-limit" => set
+                .output_limits
+                .with(&value)
+                .map(|l| set.output_limits = l),
             "latency-tracking" => yes_no(raw).map(|b| set.latency_tracking = b),
             "appendonly" => yes_no(raw).map(|b| appendonly = Some(b)),
             "slowlog-log-slower-than" => {
@@ -397,6 +407,9 @@ fn config_set(ctx: &mut Ctx) {
                 int_in(raw, 0, i64::MAX).map(|v| set.slowlog_max_len = v as u64)
             }
             "save" => config::parse_save(&value).map(|v| set.save = v),
+            "busy-reply-threshold" | "lua-time-limit" => {
+                int_in(raw, 0, i64::MAX).map(|v| busy = Some(v as u64))
+            }
             _ => Ok(()),
         };
         if let Err(why) = parsed {
@@ -419,6 +432,9 @@ fn config_set(ctx: &mut Ctx) {
         Some(Err(why)) => return ctx.error(&failed("appendonly", &why)),
     };
     // Everything is valid: apply.
+    if let Some(ms) = busy {
+        s.scripting.busy_threshold_ms.store(ms, Ordering::Relaxed);
+    }
     if let Some(n) = maxclients {
         s.maxclients.store(n, Ordering::Relaxed);
     }
@@ -574,7 +590,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 25] = [
+const REWRITTEN: [(&str, Option<&str>); 26] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -589,6 +605,10 @@ const REWRITTEN: [(&str, Option<&str>); 25] = [
     ("maxmemory-samples", Some("5")),
     ("proto-max-bulk-len", Some("536870912")),
     ("client-query-buffer-limit", Some("1073741824")),
+    (
+        "client-output-buffer-limit",
+        Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    ),
     ("latency-tracking", Some("yes")),
     ("appendonly", Some("yes")),
     ("slowlog-log-slower-than", Some("10000")),

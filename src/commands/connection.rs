@@ -129,6 +129,9 @@ fn hello(ctx: &mut Ctx) {
 }
 
 fn ping(ctx: &mut Ctx) {
+    if ctx.session.subscribed_resp2() && ctx.args.len() <= 2 {
+        return super::pubsub::subscribed_ping(ctx);
+    }
     match ctx.args.len() {
         1 => ctx.reply(|out| encode::simple(out, "PONG")),
         2 => {
@@ -147,6 +150,8 @@ fn echo(ctx: &mut Ctx) {
 fn quit(ctx: &mut Ctx) {
     ctx.reply(encode::ok);
     ctx.session.close = true;
+    // Gone for publishers from now on, not from when the socket closes.
+    ctx.session.leave_pubsub(ctx.shared);
 }
 
 /// RESET: `Session::reset`, then `+RESET`.
@@ -357,16 +362,31 @@ fn client_help(ctx: &mut Ctx) {
     ctx.reply_lines(&lines);
 }
 
-/// Redis's client types; shardcache's connections are all `normal`.
+/// Redis's client types: shardcache's connections are `pubsub` while they
+/// have a subscription, `normal` otherwise (never a master or replica).
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum TypeFilter {
     Normal,
+    PubSub,
     Other,
+}
+
+impl TypeFilter {
+    fn matches(self, c: &Client) -> bool {
+        let pubsub = c.activity().subs.iter().any(|&n| n > 0);
+        match self {
+            TypeFilter::Normal => !pubsub,
+            TypeFilter::PubSub => pubsub,
+            TypeFilter::Other => false,
+        }
+    }
 }
 
 fn client_type(ctx: &mut Ctx, name: &[u8]) -> Option<TypeFilter> {
     let t = match name.to_ascii_lowercase().as_slice() {
         b"normal" => TypeFilter::Normal,
-        b"master" | b"replica" | b"slave" | b"pubsub" => TypeFilter::Other,
+        b"pubsub" => TypeFilter::PubSub,
+        b"master" | b"replica" | b"slave" => TypeFilter::Other,
         _ => {
             let mut msg = b"ERR Unknown client type '".to_vec();
             msg.extend_from_slice(name);
@@ -389,8 +409,7 @@ fn client_list(ctx: &mut Ctx) {
     } else if n == 4 && args.get(2).eq_ignore_ascii_case(b"type") {
         match client_type(ctx, args.get(3)) {
             None => return,
-            Some(TypeFilter::Normal) => all,
-            Some(TypeFilter::Other) => Vec::new(),
+            Some(t) => all.into_iter().filter(|c| t.matches(c)).collect(),
         }
     } else if n > 3 && args.get(2).eq_ignore_ascii_case(b"id") {
         let mut rows = Vec::new();
@@ -421,7 +440,7 @@ fn client_kill(ctx: &mut Ctx) {
     let old_form = args.len() == 3;
     let (mut addr, mut laddr): (Option<&[u8]>, Option<&[u8]>) = (None, None);
     let mut id = None;
-    let mut others_only = false; // TYPE other than normal: matches nobody here
+    let mut kind: Option<TypeFilter> = None;
     let mut skipme = !old_form;
     if old_form {
         addr = Some(args.get(2));
@@ -440,7 +459,7 @@ fn client_kill(ctx: &mut Ctx) {
                 },
                 b"type" => match client_type(ctx, val) {
                     None => return,
-                    Some(t) => others_only = matches!(t, TypeFilter::Other),
+                    Some(t) => kind = Some(t),
                 },
                 b"addr" => addr = Some(val),
                 b"laddr" => laddr = Some(val),
@@ -469,9 +488,10 @@ fn client_kill(ctx: &mut Ctx) {
     let me = ctx.session.client.id;
     let mut killed = 0i64;
     let mut close_me = false;
-    if !others_only {
+    if kind != Some(TypeFilter::Other) {
         for c in ctx.shared.registry.snapshot() {
-            if addr.is_some_and(|a| a != c.addr.as_bytes())
+            if kind.is_some_and(|k| !k.matches(&c))
+                || addr.is_some_and(|a| a != c.addr.as_bytes())
                 || laddr.is_some_and(|a| a != c.laddr.as_bytes())
                 || id.is_some_and(|i| i != c.id)
                 || (c.id == me && skipme)

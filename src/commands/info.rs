@@ -251,6 +251,21 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
             shared.sum(|w| &w.client_mem) + shared.sum(|w| &w.batch_mem)
         );
         field!(out, "mem_aof_buffer", sum(|s| s.aof_buffer));
+        // Every worker's Lua state, summed (each worker has its own).
+        let lua = shared.scripting.lua_memory.load(Ordering::Relaxed);
+        field!(out, "used_memory_lua", lua);
+        field!(out, "used_memory_lua_human", human(lua));
+        field!(
+            out,
+            "number_of_cached_scripts",
+            shared.scripting.cached.load(Ordering::Relaxed)
+        );
+        let (functions, libraries) = {
+            let s = shared.scripting.lock();
+            (s.functions, s.libs.len())
+        };
+        field!(out, "number_of_functions", functions);
+        field!(out, "number_of_libraries", libraries);
         field!(out, "mem_allocator", "libc");
         field!(
             out,
@@ -320,8 +335,10 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "evicted_keys", sum(|s| s.evicted));
         field!(out, "keyspace_hits", sum(|s| s.hits));
         field!(out, "keyspace_misses", sum(|s| s.misses));
-        field!(out, "pubsub_channels", 0);
-        field!(out, "pubsub_patterns", 0);
+        let (channels, patterns, shard_channels) = shared.pubsub.counts();
+        field!(out, "pubsub_channels", channels);
+        field!(out, "pubsub_patterns", patterns);
+        field!(out, "pubsubshard_channels", shard_channels);
         field!(out, "total_error_replies", shared.sum(|w| &w.errors));
     }
     if mask & section::REPLICATION != 0 {

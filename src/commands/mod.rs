@@ -25,6 +25,8 @@ mod keys;
 mod list;
 mod monitor;
 mod object;
+mod pubsub;
+mod script;
 mod server;
 mod set;
 mod sort;
@@ -58,11 +60,13 @@ const FAMILIES: &[&[Command]] = &[
     sort::COMMANDS,
     object::COMMANDS,
     txn::COMMANDS,
+    script::COMMANDS,
     info::COMMANDS,
     config::COMMANDS,
     describe::COMMANDS,
     server::COMMANDS,
     monitor::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 /// The command table, built once from the families.
@@ -392,6 +396,19 @@ fn route_one(
             }
         }
     }
+    if ctx.session.subscribed_resp2()
+        && !ctx.session.executing
+        && pubsub::refused_while_subscribed(&mut ctx)
+    {
+        abort_multi(ctx.session);
+        return;
+    }
+    // After the pub/sub context check, as in Redis's processCommand.
+    if let Some(busy) = shared.scripting.busy(now_ms) {
+        if refused_while_busy(&mut ctx, busy) {
+            return;
+        }
+    }
     if ctx.session.monitor && refused_to_monitor(&mut ctx) {
         abort_multi(ctx.session);
         return;
@@ -466,6 +483,20 @@ fn refused_before_auth(ctx: &mut Ctx) -> bool {
         return false;
     }
     ctx.error("NOAUTH Authentication required.");
+    true
+}
+
+/// While a script runs past busy-reply-threshold on another worker, Redis
+/// answers BUSY to every command not flagged `allow-busy` (the script's own
+/// commands run in its section and are never refused).
+#[cold]
+#[inline(never)]
+fn refused_while_busy(ctx: &mut Ctx, busy: &str) -> bool {
+    if ctx.router.in_section() || ctx.cmd.has(flags::ALLOW_BUSY) {
+        return false;
+    }
+    abort_multi(ctx.session);
+    ctx.error(busy);
     true
 }
 

@@ -237,9 +237,9 @@ fn memory_doctor_done(f: &mut Finish) {
     let m = MemoryFigures::gather(f);
     PEAK.fetch_max(m.total(), Ordering::Relaxed);
     let text: &[u8] = if m.total() < 5 << 20 {
-        b"Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting."
+        b"Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n"
     } else {
-        b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+        b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"
     };
     encode::verbatim(f.out, text, f.resp3);
 }

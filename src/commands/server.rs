@@ -31,13 +31,22 @@ fn bgrewriteaof_done(f: &mut Finish) {
 /// With the AOF on there is nothing else to save, so NOSAVE and SAVE behave
 /// alike (as in Redis, where NOSAVE skips only the RDB).
 fn shutdown(ctx: &mut Ctx) {
+    let mut nosave = false;
     for a in ctx.args.iter_from(1) {
         let a = a.to_ascii_lowercase();
         match a.as_slice() {
-            b"nosave" | b"save" | b"now" | b"force" => {}
+            b"nosave" => nosave = true,
+            b"save" | b"now" | b"force" => {}
             b"abort" => return ctx.error("ERR No shutdown in progress."),
             _ => return ctx.syntax_error(),
         }
+    }
+    if nosave && ctx.shared.scripting.busy(ctx.now_ms).is_some() {
+        // Redis's way out of a script that wrote and does not end: the
+        // shards it holds would answer the flush only once it ended, so
+        // exit now; what the shards wrote to their AOF stays there.
+        tracing::warn!("SHUTDOWN NOSAVE while a script runs: exiting without a final flush");
+        std::process::exit(0);
     }
     ctx.router.begin(
         ctx.conn,
@@ -182,64 +191,28 @@ fn lastsave(ctx: &mut Ctx) {
     ctx.reply(|out| encode::int(out, secs));
 }
 
-/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]. No library is loaded
-/// yet, so the list is empty.
-fn function_list(ctx: &mut Ctx) {
-    let args = ctx.args;
-    let (mut with_code, mut library) = (false, false);
-    let mut i = 2;
-    while i < args.len() {
-        let a = args.get(i);
-        if !with_code && a.eq_ignore_ascii_case(b"withcode") {
-            with_code = true;
-        } else if !library && a.eq_ignore_ascii_case(b"libraryname") {
-            if i + 1 >= args.len() {
-                return ctx.error("ERR library name argument was not given");
-            }
-            library = true;
-            i += 1;
-        } else {
-            let mut msg = b"ERR Unknown argument ".to_vec();
-            msg.extend_from_slice(a);
-            return ctx.reply(|out| encode::error_bytes(out, &msg));
-        }
-        i += 1;
-    }
-    ctx.reply(|out| encode::array(out, 0));
-}
-
-/// FUNCTION FLUSH [ASYNC|SYNC]
-fn function_flush(ctx: &mut Ctx) {
-    let args = ctx.args;
-    if args.len() > 3 {
-        let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-        msg.extend_from_slice(args.get(1));
-        msg.extend_from_slice(b"'. Try FUNCTION HELP.");
-        return ctx.reply(|out| encode::error_bytes(out, &msg));
-    }
-    if args.len() == 3
-        && !args.get(2).eq_ignore_ascii_case(b"async")
-        && !args.get(2).eq_ignore_ascii_case(b"sync")
-    {
-        return ctx.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-    }
-    ctx.reply(encode::ok);
-}
-
-fn function_help(ctx: &mut Ctx) {
-    ctx.reply_lines(&[
-        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
-        "    Return general information on all the libraries.",
-        "FLUSH [ASYNC|SYNC]",
-        "    Delete all the libraries.",
-        "HELP",
-        "    Prints this help.",
-    ]);
+/// ROLE: shardcache is always a master without replicas (replication
+/// offset 0), as `INFO replication` says.
+fn role(ctx: &mut Ctx) {
+    ctx.reply(|out| {
+        encode::array(out, 3);
+        encode::bulk(out, b"master");
+        encode::int(out, 0);
+        encode::array(out, 0);
+    });
 }
 
 /// The server commands.
 pub(super) static COMMANDS: &[Command] = &[
+    Command::new("role", 1, role)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | LOCAL)
+        .acl(&["admin", "fast", "dangerous"])
+        .doc(
+            "server",
+            "2.8.12",
+            "Return the role of the instance in the context of replication",
+            "O(1)",
+        ),
     Command::new("bgrewriteaof", 1, bgrewriteaof)
         .flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING)
         .acl(&["admin", "slow", "dangerous"])
@@ -263,10 +236,6 @@ pub(super) static COMMANDS: &[Command] = &[
         .acl(&["admin", "fast", "dangerous"])
         .tips(&["nondeterministic_output"])
         .doc("server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", "O(1)"),
-    Command::new("function", -2, container)
-        .acl(&["slow"])
-        .subs(FUNCTION_SUBS)
-        .doc("scripting", "7.0.0", "A container for function commands", "Depends on subcommand."),
 ];
 
 static LATENCY_SUBS: &[Command] = &[
@@ -358,37 +327,5 @@ static LATENCY_SUBS: &[Command] = &[
             "2.8.13",
             "Reset latency data for one or more events.",
             "O(1)",
-        ),
-];
-
-static FUNCTION_SUBS: &[Command] = &[
-    Command::new("function|flush", -2, function_flush)
-        .flags(WRITE | NOSCRIPT)
-        .acl(&["write", "slow", "scripting"])
-        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
-        .doc(
-            "scripting",
-            "7.0.0",
-            "Deleting all functions",
-            "O(N) where N is the number of functions deleted",
-        ),
-    Command::new("function|help", 2, function_help)
-        .flags(LOADING | STALE)
-        .acl(&["slow", "scripting"])
-        .doc(
-            "scripting",
-            "7.0.0",
-            "Show helpful text about the different subcommands",
-            "O(1)",
-        ),
-    Command::new("function|list", -2, function_list)
-        .flags(NOSCRIPT)
-        .acl(&["slow", "scripting"])
-        .tips(&["nondeterministic_output_order"])
-        .doc(
-            "scripting",
-            "7.0.0",
-            "List information about all the functions",
-            "O(N) where N is the number of functions",
         ),
 ];

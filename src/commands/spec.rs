@@ -326,10 +326,10 @@ impl Command {
             .take_while(move |&i| i as i64 <= last)
     }
 
-    /// True when some key spec names real keys (Redis's
+    /// True when some key spec names real keys, not `not_key` ones (Redis's
     /// `doesCommandHaveKeys`).
     pub fn has_keys(&self) -> bool {
-        self.specs.iter().any(|k| !k.flags.contains(&"NOT_KEY"))
+        self.specs.iter().any(|k| !k.flags.contains(&"not_key"))
     }
 
     /// The key arguments of `args` by the key specs, as Redis's
@@ -340,7 +340,7 @@ impl Command {
         out.clear();
         let argc = args.len() as i64;
         for spec in self.specs {
-            if spec.flags.contains(&"NOT_KEY") {
+            if spec.flags.contains(&"not_key") {
                 continue;
             }
             let first = match spec.begin {

@@ -94,11 +94,60 @@ impl Router {
         effect
     }
 
+    /// Where the round being built stands: take the replies recorded after
+    /// it with `take_replies`.
+    pub fn reply_mark(&self) -> ReplyMark {
+        ReplyMark {
+            pending: self.round.pending.len(),
+            subs: self.round.subs.len(),
+            imm: self.round.imm.len(),
+        }
+    }
+
+    /// Encodes the replies recorded since `mark` into `out` instead of
+    /// their connections (after `exchange`) and forgets them: a script's
+    /// `redis.call` reads the reply of the command it ran. Their calls are
+    /// counted as any others; what a completion asks of the worker is
+    /// dropped (no command a script may call asks anything).
+    pub fn take_replies(&mut self, mark: ReplyMark, shared: &Shared, out: &mut Vec<u8>) {
+        let mut effect = Effect::None;
+        for i in mark.pending..self.round.pending.len() {
+            let p = self.round.pending[i];
+            encode_pending(
+                &self.round,
+                &p,
+                out,
+                &mut Scratch {
+                    rng: &mut self.rng,
+                    lcs: &mut self.scratch,
+                    errs: &mut self.errs,
+                    slowlog: None,
+                },
+                shared,
+                &mut effect,
+            );
+            if p.executed {
+                count_executed(&mut self.round, p.cmd);
+            }
+        }
+        self.round.pending.truncate(mark.pending);
+        self.round.subs.truncate(mark.subs);
+        self.round.imm.truncate(mark.imm);
+    }
+
     /// When the round being built started (a deferred command's section
     /// round, which is delivered by `deliver`, not submitted).
     pub fn set_start(&mut self, start: Option<Instant>) {
         self.round.start = start;
     }
+}
+
+/// A point in the round being built (see `Router::reply_mark`).
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyMark {
+    pending: usize,
+    subs: usize,
+    imm: usize,
 }
 
 /// The worker's reusable state a delivery needs.

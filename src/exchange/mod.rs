@@ -29,7 +29,7 @@ mod deliver;
 mod observe;
 mod transport;
 
-pub use deliver::encode_reply;
+pub use deliver::{encode_reply, ReplyMark};
 
 use crossbeam_channel::Receiver;
 use shards::shard::{Bell, ShardTx};
@@ -332,6 +332,8 @@ pub struct Router {
     errs: Vec<(Vec<u8>, u64)>,
     /// MONITOR lines of the rounds delivered, for the worker to hand out.
     feed_out: Vec<u8>,
+    /// Messages PUBLISH queued this poll round, for the worker to hand out.
+    pub pubsub: crate::pubsub::Outbox,
 }
 
 /// One round: its batches, and the replies to encode once they come back.
@@ -461,6 +463,7 @@ impl Router {
             gates: Gates::default(),
             errs: Vec::new(),
             feed_out: Vec::new(),
+            pubsub: crate::pubsub::Outbox::new(0),
         }
     }
 
@@ -468,6 +471,12 @@ impl Router {
     /// connection whose command is being routed).
     pub fn set_conn_flags(&mut self, flags: u8) {
         self.conn_flags = flags;
+    }
+
+    /// The `reply_flags` of the replies recorded now (a script restores
+    /// its caller's after running commands as its own client).
+    pub fn conn_flags(&self) -> u8 {
+        self.conn_flags
     }
 
     /// Number of shards.

@@ -76,16 +76,23 @@ impl Router {
     /// holds are sent under the order lock; the wait for replies never is.
     fn send(&mut self) {
         let takes_hold = self.round.batches.iter().any(|b| b.hold);
-        self.holds_sent |= takes_hold;
+        // A section released before its first exchange (a script that
+        // called nothing) sends hold and release together and is over.
+        self.holds_sent |= takes_hold && self.holding();
         let guard = (self.ordered || takes_hold)
             .then(|| self.order.lock().unwrap_or_else(|p| p.into_inner()));
         // A shard's batches are answered in the order they reach it: one may
-        // run here only when no earlier one of this worker's awaits it.
-        let inline_ok = !self.ordered && !takes_hold;
+        // run here only when no earlier one of this worker's awaits it. An
+        // ordered round runs here only on shards its section holds (or
+        // releases): elsewhere its place among other multi-shard rounds is
+        // what the order lock decides.
         for (shard, tx) in self.to_shards.iter().enumerate() {
             if self.round.batches[shard].must_send() {
                 let mut batch = std::mem::take(&mut self.round.batches[shard]);
-                if inline_ok
+                // Holds are taken here only under the order lock (taken
+                // above for any round with a hold).
+                let mine = self.held[shard] || batch.release;
+                if (!self.ordered || mine)
                     && !self.inflight.iter().any(|r| r.awaiting[shard])
                     && tx.run_here(&mut batch)
                 {

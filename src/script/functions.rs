@@ -317,6 +317,10 @@ pub(crate) fn command(engine: &mut ScriptEngine, host: &mut dyn Host, args: &[&[
                 return arity_error(&name);
             }
             let fcall = name.starts_with("fcall");
+            // Redis finds the function before it reads the key count.
+            if fcall && !engine.functions.contains_key(args[1]) {
+                return RespValue::err("ERR Function not found");
+            }
             let nk = match parse_numkeys(args[2], args.len() - 3, fcall) {
                 Ok(n) => n,
                 Err(e) => return e,
@@ -483,10 +487,15 @@ fn function_command(engine: &mut ScriptEngine, host: &mut dyn Host, args: &[&[u8
             engine.function_restore(host, args[2], policy)
         }
         "flush" => {
-            if args.len() > 3
-                || (args.len() == 3
-                    && !args[2].eq_ignore_ascii_case(b"sync")
-                    && !args[2].eq_ignore_ascii_case(b"async"))
+            if args.len() > 3 {
+                let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+                msg.extend_from_slice(args[1]);
+                msg.extend_from_slice(b"'. Try FUNCTION HELP.");
+                return RespValue::Error(msg);
+            }
+            if args.len() == 3
+                && !args[2].eq_ignore_ascii_case(b"sync")
+                && !args[2].eq_ignore_ascii_case(b"async")
             {
                 return RespValue::err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
             }

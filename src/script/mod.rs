@@ -20,6 +20,7 @@ mod functions;
 mod host;
 mod libs;
 mod rdb;
+mod registry;
 pub mod resp;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +32,7 @@ use mlua::{Function, Value};
 
 pub use functions::RestorePolicy;
 pub use host::{CallContext, CallResult, Host, Refusal};
+pub use registry::{Registry, Sources, FUNCTIONS_FILE};
 pub use resp::RespValue;
 
 use env::Env;
@@ -306,6 +308,11 @@ impl ScriptEngine {
     /// running-script part of FUNCTION STATS.
     pub fn control(&self) -> Arc<ScriptControl> {
         self.control.clone()
+    }
+
+    /// Bytes the Lua state uses (INFO `used_memory_lua`).
+    pub fn used_memory(&self) -> usize {
+        self.env.lua.used_memory()
     }
 
     /// Seeds `math.random` (Redis seeds it once at startup, not per script).
