@@ -183,7 +183,7 @@ pub fn parse_timeout(arg: &[u8]) -> Result<u64, &'static str> {
     if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
         return Err(NOT_FLOAT);
     }
-    let v: f64 = text.parse().map_err(|_| NOT_FLOAT)?;
+    let v = strtold(text).ok_or(NOT_FLOAT)?;
     if v.is_nan() {
         return Err(NOT_FLOAT);
     }
@@ -200,6 +200,84 @@ pub fn parse_timeout(arg: &[u8]) -> Result<u64, &'static str> {
     Ok(ms as u64)
 }
 
+/// What `strtold` reads from the whole of `text`, as an f64, or None where
+/// Redis's `string2ld` fails: not a number, or out of `long double`'s range
+/// (beyond about 1.19e4932, or a non-zero value under about 3.6e-4951).
+/// Hexadecimal (`0x10`, `0x1.8p3`) is accepted as strtold accepts it; a
+/// decimal beyond f64's range but within long double's reads as infinity
+/// (every use here multiplies it into a timeout that is out of range).
+fn strtold(text: &str) -> Option<f64> {
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let v = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        hex_float(hex)?
+    } else {
+        let lower = body.to_ascii_lowercase();
+        if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
+            body.parse::<f64>().ok()?
+        } else {
+            if !body
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            {
+                return None;
+            }
+            let v = body.parse::<f64>().ok()?;
+            let exp = decimal_exponent(body)?;
+            if exp > 4932 || (exp < -4950 && exp != i64::MIN) {
+                return None;
+            }
+            v
+        }
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// The power of ten of a decimal's first non-zero digit (`1e3` is 3,
+/// `0.05` is -2), i64::MIN for zero; None when the exponent part is not a
+/// number.
+fn decimal_exponent(body: &str) -> Option<i64> {
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let first = if let Some(i) = int.bytes().position(|c| c != b'0') {
+        (int.len() - i) as i64 - 1
+    } else if let Some(i) = frac.bytes().position(|c| c != b'0') {
+        -(i as i64) - 1
+    } else {
+        return Some(i64::MIN);
+    };
+    Some(first.saturating_add(exp))
+}
+
+/// A hexadecimal float after its `0x`: digits, an optional fraction and
+/// an optional binary exponent (`p3`), at least one digit.
+fn hex_float(hex: &str) -> Option<f64> {
+    let (digits, exp) = match hex.find(['p', 'P']) {
+        Some(i) => (&hex[..i], hex[i + 1..].parse::<i32>().ok()?),
+        None => (hex, 0),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += c.to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +291,27 @@ mod tests {
         assert_eq!(parse_timeout(b"-1"), Err("ERR timeout is negative"));
         assert_eq!(parse_timeout(b"inf"), Err("ERR timeout is negative"));
         assert_eq!(parse_timeout(b"1e30"), Err("ERR timeout is negative"));
-        for bad in [&b"abc"[..], b"", b" 1", b"1 ", b"nan"] {
+        // As strtold reads them (redis-server 7.0.15 checked by hand).
+        assert_eq!(parse_timeout(b"0x10"), Ok(16_000));
+        assert_eq!(parse_timeout(b"0X1"), Ok(1000));
+        assert_eq!(parse_timeout(b"0x0"), Ok(0));
+        assert_eq!(parse_timeout(b"+1"), Ok(1000));
+        assert_eq!(parse_timeout(b".5"), Ok(500));
+        assert_eq!(parse_timeout(b"1."), Ok(1000));
+        assert_eq!(parse_timeout(b"1e-400"), Ok(0));
+        assert_eq!(parse_timeout(b"1e309"), Err("ERR timeout is negative"));
+        for bad in [
+            &b"abc"[..],
+            b"",
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"1e5000",
+            b"-1e5000",
+            b"1e-5000",
+            b"0x",
+            b"0xg",
+        ] {
             assert_eq!(
                 parse_timeout(bad),
                 Err("ERR timeout is not a float or out of range")
