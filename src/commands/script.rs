@@ -206,6 +206,18 @@ impl Host for ServerHost<'_, '_> {
             }
         }
         if let Some(held) = self.single {
+            if !self.reached && self.wrote && self.reaches_past(cmd, held) {
+                // It wrote, so it cannot start again: take every other
+                // shard now if they are all idle (see `hold_late`).
+                let router = &mut *self.ctx.router;
+                if (0..router.shards()).all(|s| router.hold_late(s)) {
+                    self.single = None;
+                    // Remembered, as a script that reached out is.
+                    self.reached = true;
+                }
+            }
+        }
+        if let Some(held) = self.single {
             if self.reached || self.reaches_past(cmd, held) {
                 self.reached = true;
                 if !self.wrote {
@@ -367,10 +379,12 @@ fn always(_: &Args, _: &crate::exchange::Router) -> bool {
 /// that shard; otherwise every shard. A script that reaches another shard
 /// before it wrote anything is stopped and run again holding every shard
 /// (it changed nothing, so running it again is running it once); one that
-/// reaches another shard after it wrote cannot take that shard (two sections
-/// taking shards one after the other could wait on each other) and fails
-/// with an error. Either way the script is then remembered, and runs
-/// holding every shard from then on.
+/// reaches another shard after it wrote takes the other shards then if all
+/// are idle (`Router::hold_late`), and otherwise cannot wait for them (two
+/// sections taking shards one after the other could wait on each other)
+/// and fails with an error. Either way the script is then remembered, and
+/// runs holding every shard from then on. With one worker every script
+/// holds every shard (`declared_shard`).
 fn run(ctx: &mut Ctx) {
     let flags = ctx.router.conn_flags();
     let args: &Args = ctx.args;

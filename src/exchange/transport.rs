@@ -50,6 +50,30 @@ impl Router {
         }
     }
 
+    /// Takes shard `shard` for the current section after its first
+    /// exchange, if that can be done without waiting: the shard is idle
+    /// (nothing queued, nobody holding it), so taking it now is what a hold
+    /// sent now would do, and no section can be waiting for it. Taken under
+    /// the order lock, like every hold. False (nothing taken) otherwise:
+    /// waiting for a busy shard while holding others could deadlock.
+    pub fn hold_late(&mut self, shard: usize) -> bool {
+        if self.held[shard] {
+            return true;
+        }
+        if self.round.batches[shard].must_send() {
+            return false;
+        }
+        let _guard = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        let batch = &mut self.round.batches[shard];
+        batch.hold = true;
+        let taken = self.to_shards[shard].run_here(batch);
+        batch.hold = false;
+        if taken {
+            self.held[shard] = true;
+        }
+        taken
+    }
+
     /// Ends the section on every held shard at the next exchange.
     pub fn release(&mut self) {
         self.holds_sent = false;
