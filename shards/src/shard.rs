@@ -167,8 +167,9 @@ impl ShardTx {
     /// encodes. A batch that takes a hold runs here only with nothing
     /// queued before it, and only from a caller holding the order lock.
     /// Inside the caller's own section none of these apply: the worker
-    /// waits for each exchange anyway and the shard serves no one else. True when `batch` ran (its replies are in it);
-    /// false leaves it untouched.
+    /// waits for each exchange anyway and the shard serves no one else.
+    /// True when `batch` ran (its replies are in it); false leaves it
+    /// untouched.
     pub fn run_here(&self, batch: &mut Batch) -> bool {
         let Some(core) = &self.core else {
             return false;
