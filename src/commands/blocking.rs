@@ -11,8 +11,9 @@
 //! an empty result is the command's nil. Otherwise the session keeps a
 //! `BlockWait` and the worker waits (see `crate::blocking`).
 
-use super::list::{by_shard, forward, move_in, side_of, step_error, tape_items};
+use super::list::{forward, move_in, side_of};
 use super::spec::{flags::*, ks, Begin, Command, Find};
+use super::steps::{by_shard, step_error, tape_items};
 use super::{c_str, parse_int, Ctx};
 use crate::blocking::{parse_timeout, BlockWait, Shape};
 use crate::exchange::{OpRef, Router};

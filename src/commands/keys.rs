@@ -2,6 +2,7 @@
 //! RENAME, RENAMENX, COPY, SWAPDB, MOVE, KEYS, SCAN, RANDOMKEY.
 
 use super::spec::{flags::*, ks, Begin, Command, Find};
+use super::steps::step_error;
 use super::{parse_i32_or_reply, parse_int, Ctx};
 use crate::exchange::{Merge, OpRef, Router};
 use crate::resp::encode;
@@ -86,14 +87,6 @@ fn dumped(ctx: &Ctx, r: OpRef) -> Result<Option<(Vec<u8>, u64)>, String> {
         }
         (_, Reply::Err(e)) => Err(crate::errors::text(e).into_owned()),
         _ => Ok(None),
-    }
-}
-
-/// The error text of a step's reply, if it failed.
-fn step_error(ctx: &Ctx, r: OpRef) -> Option<String> {
-    match ctx.router.reply_of(r).1 {
-        Reply::Err(e) => Some(crate::errors::text(e).into_owned()),
-        _ => None,
     }
 }
 

@@ -6,11 +6,11 @@
 //! `Lens`, then `MPop`), so no client sees half a move.
 
 use super::spec::{flags::*, ks, Begin, Command, Find};
+use super::steps::{by_shard, first_holding, step_error};
 use super::{c_str, parse_int, Ctx};
 use crate::exchange::{encode_reply, Merge, OpRef};
 use crate::resp::encode;
 use shards::ops::list::ListOp;
-use shards::tape::{Item, TapeReader};
 use shards::value::list::Side;
 use shards::{Arg, Op, Reply};
 
@@ -29,36 +29,6 @@ pub(super) fn forward(ctx: &mut Ctx, r: OpRef) {
         encode_reply(&mut bytes, b, reply, resp3);
     }
     ctx.reply(|o| o.extend_from_slice(&bytes));
-}
-
-/// The text of a step's error reply, if it is one.
-pub(super) fn step_error(ctx: &Ctx, r: OpRef) -> Option<String> {
-    match ctx.router.reply_of(r).1 {
-        Reply::Err(e) => Some(crate::errors::text(e).into_owned()),
-        _ => None,
-    }
-}
-
-/// The items of a step's tape reply (none for another reply).
-pub(super) fn tape_items<'a>(ctx: &'a Ctx, r: OpRef) -> Vec<Item<'a>> {
-    match ctx.router.reply_of(r) {
-        (b, Reply::Tape(t)) => TapeReader::new(b.payload(*t)).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The keys grouped by shard, each group in command order, with each key's
-/// index in `keys`.
-pub(super) fn by_shard(ctx: &Ctx, keys: &[&[u8]]) -> Vec<(usize, Vec<usize>)> {
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        let s = ctx.router.shard_of(k);
-        match groups.iter_mut().find(|(g, _)| *g == s) {
-            Some((_, v)) => v.push(i),
-            None => groups.push((s, vec![i])),
-        }
-    }
-    groups
 }
 
 /// `LEFT` or `RIGHT` (Redis's `getListPositionFromObjectOrReply`).
@@ -419,40 +389,14 @@ fn mpop_in(ctx: &mut Ctx, keys: &[&[u8]], side: Side, count: u64) {
     for (s, _) in &groups {
         ctx.router.hold(*s);
     }
-    let refs: Vec<OpRef> = groups
-        .iter()
-        .map(|(s, idx)| {
-            ctx.router.step_op(*s, db, |a| {
-                ListOp::Lens {
-                    keys: a.list(idx.iter().map(|&i| keys[i])),
-                }
-                .into()
-            })
-        })
-        .collect();
-    ctx.router.exchange();
-    // Per key: None not looked at (a key before it on its shard exists).
-    let mut codes: Vec<Option<i64>> = vec![None; keys.len()];
-    for (r, (_, idx)) in refs.iter().zip(&groups) {
-        if let Some(e) = step_error(ctx, *r) {
-            return ctx.error(&e);
+    let i = match first_holding(ctx, keys, &groups, |keys| ListOp::Lens { keys }.into()) {
+        Err(e) => return ctx.error(&e),
+        Ok(None) => {
+            let resp3 = ctx.resp3();
+            return ctx.reply(|o| encode::null_array(o, resp3));
         }
-        let ints = tape_items(ctx, *r).into_iter().filter_map(|i| match i {
-            Item::Int(n) => Some(n),
-            _ => None,
-        });
-        for (&i, n) in idx.iter().zip(ints) {
-            codes[i] = Some(n);
-        }
-    }
-    let first = codes.iter().position(|c| c.is_some_and(|c| c != 0));
-    let Some(i) = first else {
-        let resp3 = ctx.resp3();
-        return ctx.reply(|o| encode::null_array(o, resp3));
+        Ok(Some(i)) => i,
     };
-    if codes[i] == Some(-1) {
-        return ctx.error(&crate::errors::text(&shards::Error::WrongType));
-    }
     let s = ctx.router.shard_of(keys[i]);
     let r = ctx.router.step_op(s, db, |a| {
         ListOp::MPop {

@@ -31,6 +31,7 @@ mod server;
 mod set;
 mod sort;
 mod spec;
+mod steps;
 mod string;
 pub mod txn;
 mod zset;

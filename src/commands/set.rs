@@ -7,11 +7,12 @@
 
 use super::hash::{parse_count, scan_options, scan_refused};
 use super::spec::{flags::*, ks, Begin, Command, Find};
+use super::steps::{by_shard, step_error, tape_items};
 use super::{parse_int, Ctx};
 use crate::exchange::{Merge, OpRef};
 use crate::resp::encode;
 use shards::ops::set::{Algebra, SetOp};
-use shards::tape::{Item, TapeReader};
+use shards::tape::Item;
 use shards::value::SetValue;
 use shards::{Arg, Kind, Lookup, Op, Reply};
 
@@ -283,42 +284,12 @@ fn combine(ctx: &mut Ctx, how: Algebra, keys: &[&[u8]], out: Out) {
     }
 }
 
-/// The keys grouped by shard, each group in command order, with each
-/// key's index in `keys`.
-fn by_shard(ctx: &Ctx, keys: &[&[u8]]) -> Vec<(usize, Vec<usize>)> {
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        let s = ctx.router.shard_of(k);
-        match groups.iter_mut().find(|(g, _)| *g == s) {
-            Some((_, v)) => v.push(i),
-            None => groups.push((s, vec![i])),
-        }
-    }
-    groups
-}
-
-/// The text of an error reply to a step, if it is one.
-fn step_error(ctx: &Ctx, r: OpRef) -> Option<String> {
-    match ctx.router.reply_of(r).1 {
-        Reply::Err(e) => Some(crate::errors::text(e).into_owned()),
-        _ => None,
-    }
-}
-
 /// Replies with a step's reply as it is (an integer or an error).
 fn reply_step(ctx: &mut Ctx, r: OpRef) {
     match ctx.router.reply_of(r).1.clone() {
         Reply::Err(e) => ctx.error(&crate::errors::text(&e)),
         Reply::Int(n) => ctx.reply(|o| encode::int(o, n)),
         _ => ctx.error("ERR internal: unexpected reply"),
-    }
-}
-
-/// The items of a tape reply to a step.
-fn tape_items<'a>(ctx: &'a Ctx, r: OpRef) -> Vec<Item<'a>> {
-    match ctx.router.reply_of(r) {
-        (b, Reply::Tape(t)) => TapeReader::new(b.payload(*t)).collect(),
-        _ => Vec::new(),
     }
 }
 

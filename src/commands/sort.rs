@@ -7,8 +7,9 @@
 //! STORE's list is written (`ListOp::StoreItems`), so SORT ... STORE is
 //! atomic and sees one state of every key it reads.
 
-use super::list::{forward, step_error, tape_items};
+use super::list::forward;
 use super::spec::{flags::*, ks, Begin, Command, Find};
+use super::steps::{step_error, tape_items};
 use super::{c_str, parse_int, Ctx};
 use crate::exchange::{Merge, OpRef, Router};
 use crate::resp::{encode, Args};

@@ -12,8 +12,9 @@
 //! types are checked (WRONGTYPE first), as Redis does.
 
 use super::hash::{parse_count, scan_options, scan_refused};
-use super::list::{by_shard, forward, step_error, tape_items};
+use super::list::forward;
 use super::spec::{flags::*, ks, Begin, Command, Find};
+use super::steps::{by_shard, first_holding, step_error, tape_items};
 use super::{c_str, parse_int, Ctx};
 use crate::exchange::{Completion, Finish, Merge, OpRef};
 use crate::resp::encode;
@@ -600,38 +601,14 @@ fn zmpop(ctx: &mut Ctx) {
     for (s, _) in &groups {
         ctx.router.hold(*s);
     }
-    let refs: Vec<OpRef> = groups
-        .iter()
-        .map(|(s, idx)| {
-            ctx.router.step_op(*s, db, |a| {
-                ZSetOp::Exists {
-                    keys: a.list(idx.iter().map(|&i| keys[i])),
-                }
-                .into()
-            })
-        })
-        .collect();
-    ctx.router.exchange();
-    let mut codes: Vec<Option<i64>> = vec![None; keys.len()];
-    for (r, (_, idx)) in refs.iter().zip(&groups) {
-        if let Some(e) = step_error(ctx, *r) {
-            return ctx.error(&e);
+    let i = match first_holding(ctx, &keys, &groups, |keys| ZSetOp::Exists { keys }.into()) {
+        Err(e) => return ctx.error(&e),
+        Ok(None) => {
+            let resp3 = ctx.resp3();
+            return ctx.reply(|o| encode::null_array(o, resp3));
         }
-        let ints = tape_items(ctx, *r).into_iter().filter_map(|i| match i {
-            Item::Int(n) => Some(n),
-            _ => None,
-        });
-        for (&i, n) in idx.iter().zip(ints) {
-            codes[i] = Some(n);
-        }
-    }
-    let Some(i) = codes.iter().position(|c| c.is_some_and(|c| c != 0)) else {
-        let resp3 = ctx.resp3();
-        return ctx.reply(|o| encode::null_array(o, resp3));
+        Ok(Some(i)) => i,
     };
-    if codes[i] == Some(-1) {
-        return ctx.error(&crate::errors::text(&shards::Error::WrongType));
-    }
     let s = ctx.router.shard_of(keys[i]);
     let r = ctx.router.step_op(s, db, |a| {
         ZSetOp::MPop {
