@@ -412,3 +412,99 @@ fn misconf_incr_on_a_full_tmpfs_counts_nothing() {
     let mut c = p.client();
     assert_eq!(q::<i64>(&mut c, &["GET", "ctr"]).unwrap(), acked + 1);
 }
+
+/// Where `needle` last occurs in `hay`.
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// A script's writes reach the segment as one transaction (MULTI ... EXEC,
+/// as Redis logs a script's effects): a crash that leaves the EXEC out of
+/// the file takes every write of the script back on restart, none is
+/// replayed alone, and the file is cut back to where the transaction began.
+#[test]
+fn a_script_cut_short_by_a_crash_is_replayed_whole_or_not_at_all() {
+    let dir = tempdir("script-txn");
+    let seg = dir.join("shard-0.1.aof");
+    let p = Proc::start(&dir, &["--shards", "1", "--appendfsync", "always"]);
+    let mut c = p.client();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("EVAL")
+        .arg("for i = 1, 5 do redis.call('SET', 's' .. i, i) end")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    drop(c);
+    p.signal("-KILL");
+    p.wait();
+
+    let bytes = std::fs::read(&seg).unwrap();
+    let exec = b"*1\r\n$4\r\nEXEC\r\n";
+    assert!(bytes.ends_with(exec), "the script's records end with EXEC");
+    let multi = rfind(&bytes, b"*1\r\n$5\r\nMULTI\r\n").expect("a MULTI");
+    let body = &bytes[multi..];
+    for i in 1..=5 {
+        assert!(
+            rfind(body, format!("$2\r\ns{i}\r\n").as_bytes()).is_some(),
+            "s{i} is inside the transaction"
+        );
+    }
+    assert!(
+        rfind(&bytes[..multi], b"before").is_some(),
+        "the earlier SET is before it"
+    );
+    if std::process::Command::new("redis-check-aof")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let out = std::process::Command::new("redis-check-aof")
+            .arg(&seg)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "redis-check-aof accepts the segment: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    // The crash came before the EXEC reached the file.
+    let cut = bytes.len() - exec.len();
+    std::fs::write(&seg, &bytes[..cut]).unwrap();
+    let p = Proc::start(&dir, &["--shards", "1"]);
+    let mut c = p.client();
+    let got: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["before", "s1", "s2", "s3", "s4", "s5"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![Some("1".to_string()), None, None, None, None, None]
+    );
+    assert!(
+        p.log().contains("unfinished transaction"),
+        "the drop is logged: {}",
+        p.log()
+    );
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        multi as u64,
+        "the segment is cut back to where the transaction began"
+    );
+    drop(c);
+    p.signal("-TERM");
+    assert_eq!(p.wait(), Some(0));
+
+    // Refused, not cut, when told not to load truncated files.
+    let mut again = std::fs::read(&seg).unwrap();
+    again.extend_from_slice(&bytes[multi..cut]);
+    std::fs::write(&seg, &again).unwrap();
+    let err = refused(&dir, &["--shards", "1", "--aof-load-truncated", "no"]);
+    assert!(err.contains("without its EXEC"), "{err}");
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), again.len() as u64);
+}

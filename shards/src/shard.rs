@@ -325,7 +325,7 @@ impl Core {
             ops::block::serve_ready(store, persist, now);
         }
         let refused = persist.log.refuse_writes.is_some();
-        commit(persist, store, drained);
+        commit(persist, store, drained, self.held_by.is_some());
         if !refused && persist.log.refuse_writes.is_some() {
             store.retry_served();
         }
@@ -492,10 +492,14 @@ fn take_runnable(
 /// applied, and nothing is acknowledged that is not in the file. Reads that
 /// ran after the group's first change may have seen a write that no longer
 /// exists: they are answered with the same error (`OpCode::reads_data`).
-fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch]) {
+///
+/// `held`: a section still holds the shard; its records so far and those
+/// of its later groups are one transaction in the segment (`Log::seal`).
+fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch], held: bool) {
     let Some(aof) = persist.aof.as_mut() else {
         return;
     };
+    persist.log.seal(held);
     if !persist.log.has_pending() {
         store.forget();
         return;
@@ -649,7 +653,7 @@ mod tests {
         for b in group.iter_mut() {
             ops::execute(&mut store, b, 0, &mut persist);
         }
-        commit(&mut persist, &mut store, &mut group);
+        commit(&mut persist, &mut store, &mut group, false);
         let misconf = |r: &Reply| matches!(r, Reply::Err(Error::Misconf(_)));
         let [first, second] = &group;
         assert!(matches!(first.replies[0], Reply::Bulk(_)));

@@ -14,8 +14,9 @@ use std::path::Path;
 /// Why a segment stopped replaying.
 #[derive(Debug)]
 enum Stop {
-    /// The file ends inside a record: a torn tail.
-    Truncated { offset: u64 },
+    /// The file ends inside a record (a torn tail), or inside a transaction
+    /// (`unfinished`: a `MULTI` at `offset` without its `EXEC`).
+    Truncated { offset: u64, unfinished: bool },
     /// Bytes that are not a record we write, followed by more data.
     Corrupt { offset: u64, why: String },
 }
@@ -65,7 +66,7 @@ impl Reader {
     /// length of the valid prefix and why it stopped early, if it did.
     fn replay(
         &mut self,
-        mut apply: impl FnMut(&[&[u8]]) -> Result<(), String>,
+        mut apply: impl FnMut(u64, &[&[u8]]) -> Result<(), String>,
     ) -> io::Result<(u64, Option<Stop>)> {
         let mut ranges = Vec::new();
         loop {
@@ -86,7 +87,7 @@ impl Reader {
                         big = ranges.iter().map(|&(s, l)| &window[s..s + l]).collect();
                         &big
                     };
-                    if let Err(why) = apply(argv) {
+                    if let Err(why) = apply(self.offset, argv) {
                         return Ok((
                             self.offset,
                             Some(Stop::Corrupt {
@@ -101,6 +102,7 @@ impl Reader {
                 Frame::Incomplete if self.eof => {
                     let stop = (self.start < self.end).then_some(Stop::Truncated {
                         offset: self.offset,
+                        unfinished: false,
                     });
                     return Ok((self.offset, stop));
                 }
@@ -163,29 +165,69 @@ fn load_segment(
         .len();
     let now = crate::clock::unix_ms();
     let mut db = 0u8;
+    // Where the transaction being replayed began. Its changes are journaled
+    // so that one the file ends inside can be taken back (Redis drops such
+    // a transaction too: `aof-load-truncated`).
+    let mut multi: Option<u64> = None;
     let mut reader = Reader::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (valid, stop) = reader
-        .replay(|args| {
-            Record::parse(args, |rec| {
+    let (mut valid, mut stop) = reader
+        .replay(|at, args| match transaction_mark(args) {
+            Some(Mark::Multi) => {
+                if multi.is_some() {
+                    return Err("MULTI inside a transaction".into());
+                }
+                multi = Some(at);
+                store.set_journaling(true);
+                Ok(())
+            }
+            Some(Mark::Exec) => {
+                if multi.take().is_none() {
+                    return Err("EXEC without MULTI".into());
+                }
+                store.set_journaling(false);
+                Ok(())
+            }
+            None => Record::parse(args, |rec| {
                 rec.apply(&mut store, &mut db, now);
                 Ok(())
-            })
+            }),
         })
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(at) = multi {
+        store.rollback();
+        valid = at;
+        stop = match stop {
+            None | Some(Stop::Truncated { .. }) => Some(Stop::Truncated {
+                offset: at,
+                unfinished: true,
+            }),
+            corrupt => corrupt,
+        };
+    }
     match stop {
         None => {}
-        Some(Stop::Truncated { offset }) => {
+        Some(Stop::Truncated { offset, unfinished }) => {
+            let what = if unfinished {
+                "a transaction without its EXEC (MULTI)"
+            } else {
+                "a truncated record"
+            };
             if !cfg.load_truncated {
                 return Err(format!(
-                    "{}: truncated record at offset {offset} ({} bytes after it); start with --aof-load-truncated yes to keep the valid prefix",
+                    "{}: {what} at offset {offset} ({} bytes from there); start with --aof-load-truncated yes to keep the valid prefix",
                     path.display(),
                     len - offset
                 ));
             }
             report.dropped = len - valid;
             truncate(&path, valid)?;
+            let tail = if unfinished {
+                "an unfinished transaction (never acknowledged: its reply waits for its EXEC)"
+            } else {
+                "a torn tail"
+            };
             eprintln!(
-                "shardcache aof: {}: dropped a torn tail of {} bytes at offset {valid}; kept {valid} bytes",
+                "shardcache aof: {}: dropped {tail} of {} bytes at offset {valid}; kept {valid} bytes",
                 path.display(),
                 report.dropped
             );
@@ -198,8 +240,10 @@ fn load_segment(
                     len - offset
                 ));
             }
+            // From the valid prefix's end: a transaction the corruption
+            // cut short is taken back whole, and its bytes go aside too.
             let aside = dir.join(format!("{name}.corrupt-{offset}"));
-            copy_tail(&path, offset, &aside)?;
+            copy_tail(&path, valid, &aside)?;
             truncate(&path, valid)?;
             report.dropped = len - valid;
             eprintln!(
@@ -214,6 +258,20 @@ fn load_segment(
     report.keys = store.len();
     store.set_limits(limits);
     Ok((store, report))
+}
+
+enum Mark {
+    Multi,
+    Exec,
+}
+
+/// `MULTI` or `EXEC`: the bounds of a group replayed whole (`Log::seal`).
+fn transaction_mark(args: &[&[u8]]) -> Option<Mark> {
+    match args {
+        [c] if c.eq_ignore_ascii_case(b"MULTI") => Some(Mark::Multi),
+        [c] if c.eq_ignore_ascii_case(b"EXEC") => Some(Mark::Exec),
+        _ => None,
+    }
 }
 
 fn truncate(path: &Path, len: u64) -> Result<(), String> {

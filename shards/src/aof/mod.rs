@@ -124,7 +124,20 @@ pub struct Log {
     /// `lists`); None otherwise.
     anchors: Option<std::collections::HashSet<Vec<u8>>>,
     scratch: Vec<u8>,
+    /// Records other than `SELECT` in `buf`.
+    records: usize,
+    /// The segment holds a `MULTI` whose `EXEC` is not written yet: the
+    /// shard is held by a section whose records span several groups.
+    open: bool,
+    /// What `open` becomes once `buf` is written (see `seal`).
+    open_after: bool,
 }
+
+/// What opens and closes a group of records that replay applies whole or
+/// not at all: Redis's own transaction records, which its loader and
+/// `redis-check-aof` treat the same way.
+pub(crate) const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+pub(crate) const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 
 impl Log {
     /// A log that records (persistence on) or not.
@@ -148,6 +161,51 @@ impl Log {
             self.db = Some(db);
         }
         r.encode(&mut self.buf);
+        self.records += 1;
+    }
+
+    /// Ends the group before it is written: wraps its records in
+    /// `MULTI`/`EXEC` when a torn write could apply part of them (more than
+    /// one record), so replay applies the group whole or not at all, as
+    /// Redis replays a transaction. With `held` a section still holds the
+    /// shard and its later records belong with these: the `MULTI` is written
+    /// now and the `EXEC` with the group that releases the shard. A group
+    /// may be a single command of several records (a list anchored during a
+    /// rewrite), one EXEC's or script's part on this shard, or many clients'
+    /// commands: grouping more than a transaction needs only means a torn
+    /// tail drops whole groups, none of which was acknowledged under
+    /// `always` (replies wait for the write).
+    pub fn seal(&mut self, held: bool) {
+        if !self.enabled {
+            return;
+        }
+        let opens = !self.open && (self.records >= 2 || (held && self.records >= 1));
+        if opens {
+            // The group is usually a few records: moving them costs less
+            // than a second write or a reserved gap every group would carry.
+            self.buf.splice(0..0, MULTI.iter().copied());
+        }
+        let in_txn = self.open || opens;
+        if in_txn && !held {
+            self.buf.extend_from_slice(EXEC);
+        }
+        self.open_after = in_txn && held;
+        self.records = 0;
+    }
+
+    /// True while the segment holds a `MULTI` without its `EXEC`.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// `buf` was written.
+    fn written(&mut self) {
+        self.open = self.open_after;
+        self.records = 0;
+        self.buf.clear();
+        if self.buf.capacity() > KEEP_LOG_CAPACITY {
+            self.buf = Vec::new();
+        }
     }
 
     /// Forgets the current database so the next record starts with SELECT.
@@ -214,6 +272,10 @@ impl Log {
             self.buf = Vec::new();
         }
         self.db = None;
+        // Nothing of the dropped group reached the segment: a `MULTI` it
+        // opened is gone with it, one written before stays open.
+        self.records = 0;
+        self.open_after = self.open;
     }
 }
 
@@ -297,6 +359,10 @@ pub(crate) mod tests_support {
         let mut db = 0u8;
         while let Frame::Done(n) = parse_frame(bytes, &mut ranges) {
             let argv: Vec<&[u8]> = ranges.iter().map(|&(s, l)| &bytes[s..s + l]).collect();
+            if argv.len() == 1 && (argv[0] == b"MULTI" || argv[0] == b"EXEC") {
+                bytes = &bytes[n..];
+                continue;
+            }
             Record::parse(&argv, |r| {
                 r.apply(store, &mut db, 0);
                 Ok(())

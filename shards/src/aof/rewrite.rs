@@ -57,7 +57,14 @@ impl Aof {
                     out: BufWriter::with_capacity(1 << 20, f),
                     cursor: 0,
                     db: None,
-                    buffer: Vec::new(),
+                    // Records of a section that began before the rewrite
+                    // continue in the buffer and end with its EXEC: the new
+                    // segment must hold the MULTI that EXEC closes.
+                    buffer: if log.is_open() {
+                        super::MULTI.to_vec()
+                    } else {
+                        Vec::new()
+                    },
                     buffer_written: 0,
                     written: 0,
                     synced: 0,

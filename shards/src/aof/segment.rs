@@ -4,8 +4,7 @@
 use super::record::Record;
 use super::rewrite::Rewrite;
 use super::{
-    strerror, tracing_note, AofConfig, AofHealth, Fsync, Log, FAIL_WRITES_ENV, KEEP_LOG_CAPACITY,
-    RETRY_MAX_BYTES,
+    strerror, tracing_note, AofConfig, AofHealth, Fsync, Log, FAIL_WRITES_ENV, RETRY_MAX_BYTES,
 };
 use crate::keyspace::Store;
 use std::fs::{self, File, OpenOptions};
@@ -257,10 +256,7 @@ impl Aof {
                 if let Some(rw) = self.rewrite.as_mut() {
                     rw.buffer.extend_from_slice(&log.buf);
                 }
-                log.buf.clear();
-                if log.buf.capacity() > KEEP_LOG_CAPACITY {
-                    log.buf = Vec::new();
-                }
+                log.written();
                 if !self.resync {
                     self.set_ok(log);
                 }

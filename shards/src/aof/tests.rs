@@ -102,6 +102,144 @@ fn torn_tail_keeps_prefix_and_corruption_refuses() {
 }
 
 #[test]
+fn seal_wraps_groups_of_several_records_and_sections_across_groups() {
+    let (multi, exec) = (super::MULTI, super::EXEC);
+    let one = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n";
+    let select = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n";
+    let dir = tmpdir("seal");
+    let c = cfg(&dir);
+    let router = Router::new(1);
+    let limits = vec![Limits::default()];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let path = opened.aofs[0].path().to_path_buf();
+    let aof = &mut opened.aofs[0];
+    let mut log = Log::new(true);
+    let mut expect = Vec::new();
+    // One record is atomic on its own.
+    set(&mut log, 0, b"a", b"1", 0);
+    log.seal(false);
+    aof.commit(&mut log).unwrap();
+    expect.extend_from_slice(select);
+    expect.extend_from_slice(one);
+    // Two are wrapped.
+    set(&mut log, 0, b"a", b"1", 0);
+    set(&mut log, 0, b"a", b"1", 0);
+    log.seal(false);
+    aof.commit(&mut log).unwrap();
+    expect.extend_from_slice(multi);
+    expect.extend_from_slice(one);
+    expect.extend_from_slice(one);
+    expect.extend_from_slice(exec);
+    // A section: its first group opens, a middle one adds, the release
+    // (here with no record of its own) closes.
+    set(&mut log, 0, b"a", b"1", 0);
+    log.seal(true);
+    aof.commit(&mut log).unwrap();
+    assert!(log.is_open());
+    set(&mut log, 0, b"a", b"1", 0);
+    log.seal(true);
+    aof.commit(&mut log).unwrap();
+    log.seal(false);
+    assert!(log.has_pending(), "the EXEC alone is written");
+    aof.commit(&mut log).unwrap();
+    assert!(!log.is_open());
+    expect.extend_from_slice(multi);
+    expect.extend_from_slice(one);
+    expect.extend_from_slice(one);
+    expect.extend_from_slice(exec);
+    // A section that wrote nothing writes nothing.
+    log.seal(true);
+    log.seal(false);
+    assert!(!log.has_pending());
+    drop(opened);
+    assert_eq!(
+        String::from_utf8_lossy(&fs::read(&path).unwrap()),
+        String::from_utf8_lossy(&expect)
+    );
+    let o = open(&c, &router, &limits).unwrap();
+    assert_eq!(o.stores[0].len(), 1);
+}
+
+#[test]
+fn a_transaction_the_file_ends_inside_is_taken_back_whole() {
+    let dir = tmpdir("txn-tail");
+    let c = cfg(&dir);
+    let router = Router::new(1);
+    let limits = vec![Limits::default()];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let path = opened.aofs[0].path().to_path_buf();
+    let mut log = Log::new(true);
+    for i in 0..3 {
+        set(&mut log, 0, format!("k{i}").as_bytes(), b"old", 0);
+    }
+    log.seal(false);
+    opened.aofs[0].commit(&mut log).unwrap();
+    let before = fs::metadata(&path).unwrap().len() as usize;
+    // A section's first group, still open: overwrites, a delete, new keys
+    // in another database.
+    set(&mut log, 0, b"k0", b"new", 0);
+    del(&mut log, 0, b"k1");
+    set(&mut log, 5, b"n", b"new", 0);
+    log.seal(true);
+    opened.aofs[0].commit(&mut log).unwrap();
+    drop(opened);
+    let full = fs::read(&path).unwrap();
+    let check = |o: Opened| {
+        let mut s = o.stores.into_iter().next().unwrap();
+        assert_eq!(s.len(), 3);
+        for i in 0..3 {
+            let k = format!("k{i}");
+            assert_eq!(s.get(0, k.as_bytes(), 0), Some(&b"old"[..]), "{k}");
+        }
+        assert_eq!(s.get(5, b"n", 0), None);
+    };
+    // Ending after any record of it, or inside one: all of it goes.
+    for cut in before + 1..=full.len() {
+        fs::write(&path, &full[..cut]).unwrap();
+        check(open(&c, &router, &limits).unwrap());
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            before as u64,
+            "cut {cut}"
+        );
+    }
+    // Refused, and left as it is, without aof-load-truncated.
+    fs::write(&path, &full).unwrap();
+    let mut strict = c.clone();
+    strict.load_truncated = false;
+    let err = open(&strict, &router, &limits).err().unwrap();
+    assert!(
+        err.contains(&format!("without its EXEC (MULTI) at offset {before}")),
+        "{err}"
+    );
+    assert_eq!(fs::read(&path).unwrap(), full);
+    // Corruption inside it: the kept prefix ends before it, and everything
+    // from there is moved aside.
+    let mut bad = full.clone();
+    bad.extend_from_slice(b"garbage\r\n*1\r\n$4\r\nEXEC\r\n");
+    fs::write(&path, &bad).unwrap();
+    let err = open(&c, &router, &limits).err().unwrap();
+    assert!(err.contains("corrupt"), "{err}");
+    let mut lenient = c.clone();
+    lenient.load_corrupt = true;
+    check(open(&lenient, &router, &limits).unwrap());
+    assert_eq!(fs::metadata(&path).unwrap().len(), before as u64);
+    let aside = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+        .expect("the tail moved aside");
+    assert_eq!(fs::read(aside.path()).unwrap(), &bad[before..]);
+    // An EXEC with no MULTI is corruption.
+    let mut lone = full[..before].to_vec();
+    lone.extend_from_slice(super::EXEC);
+    lone.extend_from_slice(b"*1\r\n$7\r\nFLUSHDB\r\n");
+    fs::write(&path, &lone).unwrap();
+    let err = open(&c, &router, &limits).err().unwrap();
+    assert!(err.contains("EXEC without MULTI"), "{err}");
+}
+
+#[test]
 fn reshard_moves_every_key() {
     let dir = tmpdir("reshard");
     let c = cfg(&dir);
@@ -216,6 +354,58 @@ fn rewrite_compacts_and_keeps_concurrent_writes() {
     }
     assert_eq!(s.get(0, b"k199", 0), None);
     assert_eq!(s.get(0, b"after", 0), Some(&b"swap"[..]));
+}
+
+/// A rewrite that begins while a transaction is open (only after a failed
+/// append left one open) gives the new segment the MULTI its EXEC closes.
+#[test]
+fn a_rewrite_begun_inside_a_transaction_keeps_it_whole() {
+    let dir = tmpdir("rewrite-txn");
+    let mut c = cfg(&dir);
+    c.fsync = Fsync::No;
+    let router = Router::new(1);
+    let limits = vec![Limits::default()];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let mut store = opened.stores.pop().unwrap();
+    let mut aof = opened.aofs.pop().unwrap();
+    let path = aof.path().to_path_buf();
+    let mut log = Log::new(true);
+    store.set(0, b"a", b"1", Expiry::Clear, 0).unwrap();
+    set(&mut log, 0, b"a", b"1", 0);
+    log.seal(true);
+    aof.commit(&mut log).unwrap();
+    assert!(aof.request_rewrite());
+    aof.tick(&mut log, &store);
+    let mut steps = 0;
+    while aof.rewriting() {
+        if steps == 0 {
+            store.set(0, b"b", b"2", Expiry::Clear, 0).unwrap();
+            set(&mut log, 0, b"b", b"2", 0);
+            log.seal(true);
+            aof.commit(&mut log).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        aof.tick(&mut log, &store);
+        steps += 1;
+        assert!(steps < 60_000, "the rewrite finishes");
+    }
+    // The new segment ends inside the transaction: b's record is taken back
+    // on load (a's lives in the snapshot, written from memory).
+    let open_bytes = fs::read(&path).unwrap();
+    assert!(open_bytes.ends_with(b"$1\r\nb\r\n$1\r\n2\r\n"));
+    assert_eq!(
+        open_bytes
+            .windows(super::MULTI.len())
+            .filter(|w| *w == super::MULTI)
+            .count(),
+        1
+    );
+    log.seal(false);
+    aof.commit(&mut log).unwrap();
+    drop(aof);
+    let mut s = open(&c, &router, &limits).unwrap().stores.pop().unwrap();
+    assert_eq!(s.get(0, b"a", 0), Some(&b"1"[..]));
+    assert_eq!(s.get(0, b"b", 0), Some(&b"2"[..]));
 }
 
 #[test]
