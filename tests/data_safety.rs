@@ -446,6 +446,15 @@ fn a_script_cut_short_by_a_crash_is_replayed_whole_or_not_at_all() {
     let exec = b"*1\r\n$4\r\nEXEC\r\n";
     assert!(bytes.ends_with(exec), "the script's records end with EXEC");
     let multi = rfind(&bytes, b"*1\r\n$5\r\nMULTI\r\n").expect("a MULTI");
+    // The section's MULTI follows a note naming it (`ECHO
+    // shardcache-section:<id>`), which replay uses to match its parts on
+    // several shards.
+    let note = rfind(&bytes[..multi], b"*2\r\n$4\r\nECHO\r\n").expect("a section note");
+    assert!(
+        rfind(&bytes[note..multi], b"shardcache-section:").is_some(),
+        "{}",
+        String::from_utf8_lossy(&bytes[note..multi])
+    );
     let body = &bytes[multi..];
     for i in 1..=5 {
         assert!(
@@ -493,7 +502,7 @@ fn a_script_cut_short_by_a_crash_is_replayed_whole_or_not_at_all() {
     );
     assert_eq!(
         std::fs::metadata(&seg).unwrap().len(),
-        multi as u64,
+        note as u64,
         "the segment is cut back to where the transaction began"
     );
     drop(c);
@@ -502,9 +511,95 @@ fn a_script_cut_short_by_a_crash_is_replayed_whole_or_not_at_all() {
 
     // Refused, not cut, when told not to load truncated files.
     let mut again = std::fs::read(&seg).unwrap();
-    again.extend_from_slice(&bytes[multi..cut]);
+    again.extend_from_slice(&bytes[note..cut]);
     std::fs::write(&seg, &again).unwrap();
     let err = refused(&dir, &["--shards", "1", "--aof-load-truncated", "no"]);
     assert!(err.contains("without its EXEC"), "{err}");
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), again.len() as u64);
+}
+
+/// A script's writes on several shards carry one section id on every
+/// segment. A crash between its releases (one segment has its EXEC, another
+/// not) keeps the whole script, since it had reached its release; a crash
+/// before any release drops it from every segment.
+#[test]
+fn a_script_across_shards_is_replayed_on_all_of_them_or_none() {
+    let dir = tempdir("script-xs");
+    let p = Proc::start(&dir, &["--shards", "4", "--appendfsync", "always"]);
+    let mut c = p.client();
+    let keys: Vec<String> = (0..12).map(|i| format!("x{i}")).collect();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("EVAL")
+        .arg("for i, k in ipairs(KEYS) do redis.call('SET', k, i) end")
+        .arg(keys.len())
+        .arg(&keys)
+        .query(&mut c)
+        .unwrap();
+    drop(c);
+    p.signal("-KILL");
+    p.wait();
+
+    let exec = b"*1\r\n$4\r\nEXEC\r\n";
+    let segs: Vec<std::path::PathBuf> = (0..4)
+        .map(|i| dir.join(format!("shard-{i}.1.aof")))
+        .collect();
+    let full: Vec<Vec<u8>> = segs.iter().map(|s| std::fs::read(s).unwrap()).collect();
+    // Segments the script wrote on: they end with its part.
+    let parts: Vec<usize> = (0..4)
+        .filter(|&i| {
+            keys.iter()
+                .any(|k| rfind(&full[i], format!("${}\r\n{k}\r\n", k.len()).as_bytes()).is_some())
+        })
+        .collect();
+    assert!(
+        parts.len() >= 2,
+        "12 keys on 4 shards reach several: {parts:?}"
+    );
+    let ids: Vec<Vec<u8>> = parts
+        .iter()
+        .map(|&i| {
+            assert!(full[i].ends_with(exec), "segment {i} ends with the EXEC");
+            let at = rfind(&full[i], b"shardcache-section:").expect("a section note");
+            let end = at + full[i][at..].iter().position(|&b| b == b'\r').unwrap();
+            full[i][at..end].to_vec()
+        })
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1]),
+        "one section id: {ids:?}"
+    );
+    let restart_and_count = || {
+        let p = Proc::start(&dir, &["--shards", "4"]);
+        let mut c = p.client();
+        let got: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
+        let before: Option<String> = redis::cmd("GET").arg("before").query(&mut c).unwrap();
+        assert_eq!(before.as_deref(), Some("1"));
+        let log = p.log();
+        drop(c);
+        p.signal("-TERM");
+        assert_eq!(p.wait(), Some(0));
+        (got.iter().filter(|v| v.is_some()).count(), log)
+    };
+    // Every part but the first lost its EXEC: kept, and the EXECs written.
+    for &i in &parts[1..] {
+        std::fs::write(&segs[i], &full[i][..full[i].len() - exec.len()]).unwrap();
+    }
+    let (n, log) = restart_and_count();
+    assert_eq!(n, keys.len(), "{log}");
+    assert!(log.contains("another shard committed"), "{log}");
+    for &i in &parts {
+        assert!(std::fs::read(&segs[i]).unwrap().ends_with(exec));
+    }
+    // No part has its EXEC: the script is gone from every segment.
+    for &i in &parts {
+        let b = std::fs::read(&segs[i]).unwrap();
+        std::fs::write(&segs[i], &b[..b.len() - exec.len()]).unwrap();
+    }
+    let (n, log) = restart_and_count();
+    assert_eq!(n, 0, "{log}");
+    assert!(log.contains("dropped an unfinished transaction"), "{log}");
 }

@@ -255,6 +255,9 @@ pub struct Batch {
     /// After executing this batch, the shard serves only this batch's worker
     /// until a batch of that worker with `release` (a cross-shard atomic section).
     pub hold: bool,
+    /// The section a `hold` starts: an id unique across runs
+    /// (`aof::new_section_id`), which its records on each shard carry.
+    pub section: u64,
     /// After executing this batch, the shard ends its hold.
     pub release: bool,
     /// Index of the first op the shard's last execution ran (the ones before
@@ -287,6 +290,7 @@ impl Batch {
             self.out = Vec::new();
         }
         self.hold = false;
+        self.section = 0;
         self.release = false;
         self.ran_from = 0;
         self.dirty_from = usize::MAX;

@@ -318,7 +318,13 @@ impl Core {
         // after it ends, as Redis does after EXEC); their pops join this
         // commit.
         for (b, &in_section) in drained.iter_mut().zip(sections.iter()) {
+            if b.hold {
+                persist.log.mark_hold(b.section);
+            }
             ops::execute_serving(store, b, now, persist, !in_section);
+            if b.release {
+                persist.log.mark_release();
+            }
         }
         sections.clear();
         if self.held_by.is_none() && store.has_ready() && persist.log.refuse_writes.is_none() {

@@ -287,6 +287,9 @@ pub struct Router {
     held: Vec<bool>,
     /// The current section's holds went out (it may take no more shards).
     holds_sent: bool,
+    /// The current section's id (0 before its first hold), which its
+    /// records carry in every shard's AOF.
+    section_id: u64,
     /// A handler asked to run its command again once the round is delivered.
     deferred: bool,
     /// Set while a deferred command runs: handlers may hold and exchange.
@@ -441,6 +444,7 @@ impl Router {
             ordered: false,
             held: vec![false; shards],
             holds_sent: false,
+            section_id: 0,
             deferred: false,
             section: false,
             next_executed: false,
@@ -527,6 +531,7 @@ impl Router {
         self.ordered = false;
         self.held.iter_mut().for_each(|h| *h = false);
         self.holds_sent = false;
+        self.section_id = 0;
         self.round.calls.iter_mut().for_each(|n| *n = 0);
         self.round.used.clear();
         self.round.slow.clear();

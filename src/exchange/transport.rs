@@ -46,8 +46,19 @@ impl Router {
                 "shard {shard} taken after the section's first exchange"
             );
             self.held[shard] = true;
-            self.round.batches[shard].hold = true;
+            let id = self.section_id();
+            let batch = &mut self.round.batches[shard];
+            batch.hold = true;
+            batch.section = id;
         }
+    }
+
+    /// The current section's id, taken at its first hold.
+    fn section_id(&mut self) -> u64 {
+        if self.section_id == 0 {
+            self.section_id = shards::aof::new_section_id();
+        }
+        self.section_id
     }
 
     /// Takes shard `shard` for the current section after its first
@@ -63,9 +74,11 @@ impl Router {
         if self.round.batches[shard].must_send() {
             return false;
         }
+        let id = self.section_id();
         let _guard = self.order.lock().unwrap_or_else(|p| p.into_inner());
         let batch = &mut self.round.batches[shard];
         batch.hold = true;
+        batch.section = id;
         let taken = self.to_shards[shard].run_here(batch);
         batch.hold = false;
         if taken {
@@ -77,6 +90,7 @@ impl Router {
     /// Ends the section on every held shard at the next exchange.
     pub fn release(&mut self) {
         self.holds_sent = false;
+        self.section_id = 0;
         for (s, h) in self.held.iter_mut().enumerate() {
             if std::mem::take(h) {
                 self.round.batches[s].release = true;

@@ -7,6 +7,7 @@ use super::segment::Aof;
 use super::{sync_dir, AofConfig};
 use crate::keyspace::{Expiry, Limits, Store, ValueRef};
 use crate::route::Router;
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -62,8 +63,9 @@ impl Reader {
         Ok(())
     }
 
-    /// Calls `apply` with the arguments of every command; returns the byte
-    /// length of the valid prefix and why it stopped early, if it did.
+    /// Calls `apply` with the offset and arguments of every command; returns
+    /// the byte length of the valid prefix and why it stopped early, if it
+    /// did.
     fn replay(
         &mut self,
         mut apply: impl FnMut(u64, &[&[u8]]) -> Result<(), String>,
@@ -134,6 +136,17 @@ pub struct SegmentReport {
     pub keys: usize,
     /// Bytes dropped from a torn or corrupt tail.
     pub dropped: u64,
+    /// A section's part the file ends inside, whole but for its `EXEC`.
+    open_tail: Option<OpenTail>,
+}
+
+/// The part of a section that a segment ends inside (see `settle`).
+#[derive(Debug, Clone, Copy)]
+struct OpenTail {
+    /// Where its note begins.
+    offset: u64,
+    /// The section.
+    section: u64,
 }
 
 fn load_segment(
@@ -165,44 +178,79 @@ fn load_segment(
         .len();
     let now = crate::clock::unix_ms();
     let mut db = 0u8;
-    // Where the transaction being replayed began. Its changes are journaled
+    // Where the transaction being replayed began (its note's offset when a
+    // note names its section), and the section. Its changes are journaled
     // so that one the file ends inside can be taken back (Redis drops such
     // a transaction too: `aof-load-truncated`).
-    let mut multi: Option<u64> = None;
+    let mut multi: Option<(u64, Option<u64>)> = None;
+    let mut note: Option<(u64, u64)> = None;
     let mut reader = Reader::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (mut valid, mut stop) = reader
-        .replay(|at, args| match transaction_mark(args) {
-            Some(Mark::Multi) => {
-                if multi.is_some() {
-                    return Err("MULTI inside a transaction".into());
-                }
-                multi = Some(at);
-                store.set_journaling(true);
-                Ok(())
+        .replay(|at, args| {
+            let mark = transaction_mark(args);
+            if let Some(Mark::Section(id)) = mark {
+                note = Some((at, id));
+                return Ok(());
             }
-            Some(Mark::Exec) => {
-                if multi.take().is_none() {
-                    return Err("EXEC without MULTI".into());
+            let named = note.take();
+            match mark {
+                Some(Mark::Section(_)) => Ok(()),
+                Some(Mark::Multi) => {
+                    if multi.is_some() {
+                        return Err("MULTI inside a transaction".into());
+                    }
+                    multi = Some(match named {
+                        Some((note_at, id)) => (note_at, Some(id)),
+                        None => (at, None),
+                    });
+                    store.set_journaling(true);
+                    Ok(())
                 }
-                store.set_journaling(false);
-                Ok(())
+                Some(Mark::Exec) => {
+                    if multi.take().is_none() {
+                        return Err("EXEC without MULTI".into());
+                    }
+                    store.set_journaling(false);
+                    Ok(())
+                }
+                None => Record::parse(args, |rec| {
+                    rec.apply(&mut store, &mut db, now);
+                    Ok(())
+                }),
             }
-            None => Record::parse(args, |rec| {
-                rec.apply(&mut store, &mut db, now);
-                Ok(())
-            }),
         })
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Some(at) = multi {
-        store.rollback();
+    if let (None, Some((at, _)), None | Some(Stop::Truncated { .. })) = (multi, note, &stop) {
+        // A note is written with the MULTI it introduces: alone at the end,
+        // it is part of a torn tail.
         valid = at;
-        stop = match stop {
-            None | Some(Stop::Truncated { .. }) => Some(Stop::Truncated {
+        stop = Some(Stop::Truncated {
+            offset: at,
+            unfinished: false,
+        });
+    }
+    match multi {
+        // A section's part that ends the file whole but for its EXEC: whether
+        // it stays depends on the section's other shards (`settle`), so its
+        // changes stay journaled and the file as it is until then.
+        Some((at, Some(section))) if stop.is_none() => {
+            report.open_tail = Some(OpenTail {
                 offset: at,
-                unfinished: true,
-            }),
-            corrupt => corrupt,
-        };
+                section,
+            });
+        }
+        Some((at, _)) => {
+            store.rollback();
+            valid = at;
+            stop = match stop {
+                None | Some(Stop::Truncated { .. }) => Some(Stop::Truncated {
+                    offset: at,
+                    unfinished: true,
+                }),
+                corrupt => corrupt,
+            };
+        }
+        None => {}
     }
     match stop {
         None => {}
@@ -263,15 +311,133 @@ fn load_segment(
 enum Mark {
     Multi,
     Exec,
+    /// The section whose part the next `MULTI` opens (`Log::seal`).
+    Section(u64),
 }
 
-/// `MULTI` or `EXEC`: the bounds of a group replayed whole (`Log::seal`).
+/// `MULTI`, `EXEC` or a section note: the bounds of a group replayed whole.
 fn transaction_mark(args: &[&[u8]]) -> Option<Mark> {
     match args {
         [c] if c.eq_ignore_ascii_case(b"MULTI") => Some(Mark::Multi),
         [c] if c.eq_ignore_ascii_case(b"EXEC") => Some(Mark::Exec),
+        [c, note] if c.eq_ignore_ascii_case(b"ECHO") => {
+            let hex = note.strip_prefix(super::SECTION_NOTE)?;
+            u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16)
+                .ok()
+                .map(Mark::Section)
+        }
         _ => None,
     }
+}
+
+/// Decides the parts of sections that segments end inside, whole but for
+/// their `EXEC` (a crash while a section held several shards). A section
+/// releases its shards only after every record it made is written on every
+/// one of them, so an `EXEC` of it on any other segment means it reached its
+/// release: the part here is complete, its changes stay and its `EXEC` is
+/// written now. Otherwise no shard committed it (and its client had no
+/// reply): it is taken back and the file cut to where it began, as for any
+/// transaction a segment ends inside.
+fn settle(
+    cfg: &AofConfig,
+    m: &Manifest,
+    stores: &mut [Store],
+    reports: &mut [SegmentReport],
+) -> Result<(), String> {
+    let open: Vec<(usize, OpenTail)> = reports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.open_tail.map(|t| (i, t)))
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    let wanted: HashSet<u64> = open.iter().map(|(_, t)| t.section).collect();
+    let mut committed = HashSet::new();
+    for seg in &m.segments {
+        let path = cfg.dir.join(seg);
+        if path.exists() {
+            committed_sections(&path, &wanted, &mut committed)?;
+        }
+    }
+    for (i, tail) in open {
+        let path = cfg.dir.join(&m.segments[i]);
+        let (store, report) = (&mut stores[i], &mut reports[i]);
+        report.open_tail = None;
+        if committed.contains(&tail.section) {
+            store.set_journaling(false);
+            let mut f = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            f.write_all(super::EXEC)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!(
+                "shardcache aof: {}: ends inside section {:x}, which another shard committed \
+                 (a crash between the shards' releases): kept its records and wrote its EXEC",
+                path.display(),
+                tail.section
+            );
+        } else {
+            let len = fs::metadata(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .len();
+            if !cfg.load_truncated {
+                return Err(format!(
+                    "{}: a transaction without its EXEC (MULTI) at offset {} ({} bytes from there); start with --aof-load-truncated yes to keep the valid prefix",
+                    path.display(),
+                    tail.offset,
+                    len - tail.offset
+                ));
+            }
+            store.rollback();
+            truncate(&path, tail.offset)?;
+            report.dropped = len - tail.offset;
+            report.bytes = tail.offset;
+            eprintln!(
+                "shardcache aof: {}: dropped an unfinished transaction (never acknowledged: its reply waits for its EXEC) of {} bytes at offset {}; kept {} bytes",
+                path.display(),
+                report.dropped,
+                tail.offset,
+                tail.offset
+            );
+        }
+        report.keys = store.len();
+    }
+    Ok(())
+}
+
+/// Adds to `out` the sections of `wanted` that `path` holds a complete part
+/// of (note, `MULTI` ... `EXEC`).
+fn committed_sections(
+    path: &Path,
+    wanted: &HashSet<u64>,
+    out: &mut HashSet<u64>,
+) -> Result<(), String> {
+    let mut reader = Reader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut note = None;
+    let mut inside: Option<Option<u64>> = None;
+    reader
+        .replay(|_, args| {
+            match transaction_mark(args) {
+                Some(Mark::Section(id)) => {
+                    note = wanted.contains(&id).then_some(id);
+                    return Ok(());
+                }
+                Some(Mark::Multi) => inside = Some(note),
+                Some(Mark::Exec) => {
+                    if let Some(Some(id)) = inside.take() {
+                        out.insert(id);
+                    }
+                }
+                None => {}
+            }
+            note = None;
+            Ok(())
+        })
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(())
 }
 
 fn truncate(path: &Path, len: u64) -> Result<(), String> {
@@ -522,6 +688,7 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
         stores.push(s);
         reports.push(rep);
     }
+    settle(cfg, &m, &mut stores, &mut reports)?;
     if same_routing {
         return finish(cfg, &m, stores, reports, None, &found);
     }

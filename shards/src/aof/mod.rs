@@ -49,7 +49,7 @@ pub use segment::{Aof, AofStatus};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// When the AOF reaches the disk.
@@ -126,11 +126,23 @@ pub struct Log {
     scratch: Vec<u8>,
     /// Records other than `SELECT` in `buf`.
     records: usize,
-    /// The segment holds a `MULTI` whose `EXEC` is not written yet: the
-    /// shard is held by a section whose records span several groups.
+    /// Where (byte, record count) the part of `buf` that belongs to no open
+    /// section begins: after the `EXEC` of a section released in this group.
+    free_from: (usize, usize),
+    /// Where the section that took the shard in this group began, while it
+    /// holds it.
+    hold_from: Option<(usize, usize)>,
+    /// The section holding the shard (see `mark_hold`).
+    section: u64,
+    /// The `EXEC` of the section open at the group's start is in `buf`.
+    closed: bool,
+    /// The segment holds a `MULTI` whose `EXEC` is not written yet: a
+    /// section whose records span several groups holds the shard.
     open: bool,
-    /// What `open` becomes once `buf` is written (see `seal`).
-    open_after: bool,
+    /// The section whose `MULTI` is open.
+    open_section: u64,
+    /// What `open` and `open_section` become once `buf` is written.
+    open_after: (bool, u64),
 }
 
 /// What opens and closes a group of records that replay applies whole or
@@ -138,6 +150,30 @@ pub struct Log {
 /// `redis-check-aof` treat the same way.
 pub(crate) const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
 pub(crate) const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
+
+/// What precedes a section's `MULTI`: `ECHO shardcache-section:<id in
+/// hex>`, a command that changes nothing wherever the segment is replayed
+/// (Redis's loader, `redis-cli --pipe`) and that `redis-check-aof` accepts.
+pub(crate) const SECTION_NOTE: &[u8] = b"shardcache-section:";
+
+fn section_note(out: &mut Vec<u8>, id: u64) {
+    use std::io::Write;
+    let hex = format!("{id:x}");
+    out.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n");
+    let _ = write!(out, "${}\r\n", SECTION_NOTE.len() + hex.len());
+    out.extend_from_slice(SECTION_NOTE);
+    out.extend_from_slice(hex.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A section id no section of this process or of an earlier run of it had:
+/// counted up from the clock at the first call (ids are compared across
+/// segments at start-up, see `load`).
+pub fn new_section_id() -> u64 {
+    static NEXT: std::sync::OnceLock<AtomicU64> = std::sync::OnceLock::new();
+    NEXT.get_or_init(|| AtomicU64::new(crate::clock::unix_ms() << 20))
+        .fetch_add(1, Ordering::Relaxed)
+}
 
 impl Log {
     /// A log that records (persistence on) or not.
@@ -164,33 +200,85 @@ impl Log {
         self.records += 1;
     }
 
-    /// Ends the group before it is written: wraps its records in
-    /// `MULTI`/`EXEC` when a torn write could apply part of them (more than
-    /// one record), so replay applies the group whole or not at all, as
-    /// Redis replays a transaction. With `held` a section still holds the
-    /// shard and its later records belong with these: the `MULTI` is written
-    /// now and the `EXEC` with the group that releases the shard. A group
-    /// may be a single command of several records (a list anchored during a
-    /// rewrite), one EXEC's or script's part on this shard, or many clients'
-    /// commands: grouping more than a transaction needs only means a torn
-    /// tail drops whole groups, none of which was acknowledged under
-    /// `always` (replies wait for the write).
+    /// A section (`id`, unique) takes the shard: what it writes until its
+    /// release is replayed whole or not at all, even over several groups.
+    pub fn mark_hold(&mut self, id: u64) {
+        self.section = id;
+        self.hold_from = Some((self.buf.len(), self.records));
+    }
+
+    /// The section holding the shard released it: a `MULTI` it left open in
+    /// the segment is closed here, before what others write next.
+    pub fn mark_release(&mut self) {
+        if !self.enabled {
+            return;
+        }
+        if self.open && !self.closed {
+            self.buf.extend_from_slice(EXEC);
+            self.closed = true;
+            self.free_from = (self.buf.len(), self.records);
+        }
+        // A section that began in this group ends in it: one write.
+        self.hold_from = None;
+    }
+
+    /// Ends the group before it is written (`held`: a section still holds
+    /// the shard). Records that replay must apply together go between
+    /// `MULTI` and `EXEC`, as Redis writes a transaction:
+    /// - the records of no open section, when more than one (a torn write
+    ///   could apply part of them): several clients' commands, or one
+    ///   command logged as several records. Wrapping more than one
+    ///   command's worth only means a torn tail drops whole groups, none of
+    ///   them acknowledged (replies wait for the write);
+    /// - a section that still holds the shard: its `MULTI`, after a note
+    ///   naming it (`ECHO shardcache-section:<id>`), is written now and its `EXEC` with its
+    ///   release, so replay can tell a section cut short on this shard
+    ///   whose other shards committed (`load`).
     pub fn seal(&mut self, held: bool) {
         if !self.enabled {
             return;
         }
-        let opens = !self.open && (self.records >= 2 || (held && self.records >= 1));
-        if opens {
-            // The group is usually a few records: moving them costs less
-            // than a second write or a reserved gap every group would carry.
-            self.buf.splice(0..0, MULTI.iter().copied());
+        let (free_at, free_rec) = self.free_from;
+        if held && self.open && !self.closed {
+            // All of it continues the open section.
+            self.open_after = (true, self.open_section);
+        } else if held {
+            let (at, rec) = self.hold_from.unwrap_or(self.free_from);
+            let mut mid = Vec::new();
+            let wrap_free = rec - free_rec >= 2;
+            if wrap_free {
+                mid.extend_from_slice(EXEC);
+            }
+            self.open_after = (false, 0);
+            if self.records > rec {
+                section_note(&mut mid, self.section);
+                mid.extend_from_slice(MULTI);
+                self.open_after = (true, self.section);
+            }
+            // Groups are usually a few records: moving them costs less than
+            // a second write.
+            self.buf.splice(at..at, mid);
+            if wrap_free {
+                self.buf.splice(free_at..free_at, MULTI.iter().copied());
+            }
+        } else {
+            if self.open && !self.closed {
+                // Released without `mark_release` (not expected): close it.
+                self.buf.extend_from_slice(EXEC);
+            } else if self.records - free_rec >= 2 {
+                self.buf.extend_from_slice(EXEC);
+                self.buf.splice(free_at..free_at, MULTI.iter().copied());
+            }
+            self.open_after = (false, 0);
         }
-        let in_txn = self.open || opens;
-        if in_txn && !held {
-            self.buf.extend_from_slice(EXEC);
-        }
-        self.open_after = in_txn && held;
+        self.end_group();
+    }
+
+    fn end_group(&mut self) {
         self.records = 0;
+        self.free_from = (0, 0);
+        self.hold_from = None;
+        self.closed = false;
     }
 
     /// True while the segment holds a `MULTI` without its `EXEC`.
@@ -198,10 +286,21 @@ impl Log {
         self.open
     }
 
+    /// What a file that continues the segment's open section (a rewrite's)
+    /// must start with: its note and `MULTI`.
+    pub(crate) fn open_prefix(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        if self.open {
+            section_note(&mut v, self.open_section);
+            v.extend_from_slice(MULTI);
+        }
+        v
+    }
+
     /// `buf` was written.
     fn written(&mut self) {
-        self.open = self.open_after;
-        self.records = 0;
+        (self.open, self.open_section) = self.open_after;
+        self.end_group();
         self.buf.clear();
         if self.buf.capacity() > KEEP_LOG_CAPACITY {
             self.buf = Vec::new();
@@ -274,8 +373,8 @@ impl Log {
         self.db = None;
         // Nothing of the dropped group reached the segment: a `MULTI` it
         // opened is gone with it, one written before stays open.
-        self.records = 0;
-        self.open_after = self.open;
+        self.end_group();
+        self.open_after = (self.open, self.open_section);
     }
 }
 

@@ -60,11 +60,7 @@ impl Aof {
                     // Records of a section that began before the rewrite
                     // continue in the buffer and end with its EXEC: the new
                     // segment must hold the MULTI that EXEC closes.
-                    buffer: if log.is_open() {
-                        super::MULTI.to_vec()
-                    } else {
-                        Vec::new()
-                    },
+                    buffer: log.open_prefix(),
                     buffer_written: 0,
                     written: 0,
                     synced: 0,

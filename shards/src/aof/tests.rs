@@ -90,7 +90,7 @@ fn torn_tail_keeps_prefix_and_corruption_refuses() {
     }
     // Garbage in the middle: refuse, naming the offset.
     let mut bad = full.clone();
-    bad[last_start] = b'#';
+    bad[last_start] = b'!';
     bad.extend_from_slice(b"*1\r\n$7\r\nFLUSHDB\r\n");
     fs::write(&path, &bad).unwrap();
     let err = open(&c, &router, &limits).err().unwrap();
@@ -99,6 +99,12 @@ fn torn_tail_keeps_prefix_and_corruption_refuses() {
     lenient.load_corrupt = true;
     let o = open(&lenient, &router, &limits).unwrap();
     assert_eq!(o.stores[0].len(), 9);
+}
+
+/// The record before a section's MULTI.
+fn note(id: u64) -> Vec<u8> {
+    let text = format!("shardcache-section:{id:x}");
+    format!("*2\r\n$4\r\nECHO\r\n${}\r\n{text}\r\n", text.len()).into_bytes()
 }
 
 #[test]
@@ -115,42 +121,64 @@ fn seal_wraps_groups_of_several_records_and_sections_across_groups() {
     let aof = &mut opened.aofs[0];
     let mut log = Log::new(true);
     let mut expect = Vec::new();
+    let mut want = |parts: &[&[u8]]| parts.iter().for_each(|p| expect.extend_from_slice(p));
     // One record is atomic on its own.
     set(&mut log, 0, b"a", b"1", 0);
     log.seal(false);
     aof.commit(&mut log).unwrap();
-    expect.extend_from_slice(select);
-    expect.extend_from_slice(one);
+    want(&[select, one]);
     // Two are wrapped.
     set(&mut log, 0, b"a", b"1", 0);
     set(&mut log, 0, b"a", b"1", 0);
     log.seal(false);
     aof.commit(&mut log).unwrap();
-    expect.extend_from_slice(multi);
-    expect.extend_from_slice(one);
-    expect.extend_from_slice(one);
-    expect.extend_from_slice(exec);
-    // A section: its first group opens, a middle one adds, the release
-    // (here with no record of its own) closes.
+    want(&[multi, one, one, exec]);
+    // Two other clients' records, then a section that takes the shard and
+    // still holds it at the end of the group: the others' records are
+    // closed (their replies leave with this write), the section's stay open.
+    set(&mut log, 0, b"a", b"1", 0);
+    set(&mut log, 0, b"a", b"1", 0);
+    log.mark_hold(0x2a);
     set(&mut log, 0, b"a", b"1", 0);
     log.seal(true);
     aof.commit(&mut log).unwrap();
     assert!(log.is_open());
+    want(&[multi, one, one, exec, &note(0x2a), multi, one]);
+    // The section goes on in the next group, is released, and one more
+    // client's record follows in the same group, then another section
+    // takes the shard (after one record of the first's kind).
+    set(&mut log, 0, b"a", b"1", 0);
+    log.mark_release();
+    set(&mut log, 0, b"a", b"1", 0);
+    log.mark_hold(0x2b);
     set(&mut log, 0, b"a", b"1", 0);
     log.seal(true);
     aof.commit(&mut log).unwrap();
+    want(&[one, exec, one, &note(0x2b), multi, one]);
+    // Released with nothing more: the EXEC alone.
+    log.mark_release();
     log.seal(false);
     assert!(log.has_pending(), "the EXEC alone is written");
     aof.commit(&mut log).unwrap();
     assert!(!log.is_open());
-    expect.extend_from_slice(multi);
-    expect.extend_from_slice(one);
-    expect.extend_from_slice(one);
-    expect.extend_from_slice(exec);
-    // A section that wrote nothing writes nothing.
+    want(&[exec]);
+    // A section that wrote nothing writes nothing, over several groups.
+    log.mark_hold(0x2c);
     log.seal(true);
+    log.seal(true);
+    log.mark_release();
     log.seal(false);
     assert!(!log.has_pending());
+    // A section held from an earlier group that writes only now opens then.
+    log.mark_hold(0x2d);
+    log.seal(true);
+    set(&mut log, 0, b"a", b"1", 0);
+    log.seal(true);
+    aof.commit(&mut log).unwrap();
+    log.mark_release();
+    log.seal(false);
+    aof.commit(&mut log).unwrap();
+    want(&[&note(0x2d), multi, one, exec]);
     drop(opened);
     assert_eq!(
         String::from_utf8_lossy(&fs::read(&path).unwrap()),
@@ -158,6 +186,82 @@ fn seal_wraps_groups_of_several_records_and_sections_across_groups() {
     );
     let o = open(&c, &router, &limits).unwrap();
     assert_eq!(o.stores[0].len(), 1);
+    assert_eq!(fs::read(&path).unwrap(), expect, "loaded as it is");
+}
+
+/// A crash between a section's releases on two shards: one segment has its
+/// part whole with the EXEC, the other without. The section got to its
+/// release, so every record of it is written: the second part is kept and
+/// its EXEC written. With no shard's EXEC, every part is dropped.
+#[test]
+fn a_section_cut_short_on_one_shard_is_kept_when_another_shard_committed_it() {
+    let dir = tmpdir("settle");
+    let c = cfg(&dir);
+    let router = Router::new(2);
+    let limits = vec![Limits::default(); 2];
+    let mut opened = open(&c, &router, &limits).unwrap();
+    let paths: Vec<PathBuf> = opened.aofs.iter().map(|a| a.path().to_path_buf()).collect();
+    let mut before = Vec::new();
+    for (i, aof) in opened.aofs.iter_mut().enumerate() {
+        let mut log = Log::new(true);
+        set(&mut log, 0, format!("base{i}").as_bytes(), b"1", 0);
+        log.seal(false);
+        aof.commit(&mut log).unwrap();
+        before.push(fs::metadata(&paths[i]).unwrap().len());
+        log.mark_hold(0xabc);
+        set(&mut log, 0, format!("s{i}").as_bytes(), b"x", 0);
+        log.seal(true);
+        aof.commit(&mut log).unwrap();
+        set(&mut log, 0, format!("t{i}").as_bytes(), b"y", 0);
+        log.seal(true);
+        aof.commit(&mut log).unwrap();
+    }
+    drop(opened);
+    let open_bytes: Vec<Vec<u8>> = paths.iter().map(|p| fs::read(p).unwrap()).collect();
+    let restore = || {
+        for (p, b) in paths.iter().zip(&open_bytes) {
+            fs::write(p, b).unwrap();
+        }
+    };
+    let keys = |o: &mut Opened, i: usize| {
+        let s = &mut o.stores[i];
+        [&b"base"[..], b"s", b"t"]
+            .iter()
+            .map(|k| {
+                let k = [*k, i.to_string().as_bytes()].concat();
+                s.get(0, &k, 0).is_some()
+            })
+            .collect::<Vec<_>>()
+    };
+    // Shard 0 released (its EXEC is written), shard 1 did not.
+    restore();
+    let mut committed = open_bytes[0].clone();
+    committed.extend_from_slice(super::EXEC);
+    fs::write(&paths[0], &committed).unwrap();
+    let mut o = open(&c, &router, &limits).unwrap();
+    assert_eq!(keys(&mut o, 0), [true, true, true]);
+    assert_eq!(keys(&mut o, 1), [true, true, true], "completed");
+    drop(o);
+    let mut closed = open_bytes[1].clone();
+    closed.extend_from_slice(super::EXEC);
+    assert_eq!(fs::read(&paths[1]).unwrap(), closed, "its EXEC written");
+    // Neither released: both parts go, each file cut to its note.
+    restore();
+    let mut o = open(&c, &router, &limits).unwrap();
+    for i in 0..2 {
+        assert_eq!(keys(&mut o, i), [true, false, false], "shard {i}");
+        assert_eq!(fs::metadata(&paths[i]).unwrap().len(), before[i]);
+    }
+    drop(o);
+    // Another section's EXEC does not commit this one.
+    restore();
+    let mut other = open_bytes[0][..before[0] as usize].to_vec();
+    other.extend_from_slice(&note(0xabd));
+    other.extend_from_slice(super::MULTI);
+    other.extend_from_slice(super::EXEC);
+    fs::write(&paths[0], &other).unwrap();
+    let mut o = open(&c, &router, &limits).unwrap();
+    assert_eq!(keys(&mut o, 1), [true, false, false]);
 }
 
 #[test]
