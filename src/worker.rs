@@ -35,6 +35,10 @@ use std::time::{Duration, Instant};
 /// Token of the waker other threads use (connections handed over, CLIENT
 /// KILL, MONITOR lines, ...).
 pub const WAKER_TOKEN: Token = Token(usize::MAX);
+/// Passes of deferred commands (scripts, sections) one poll round runs per
+/// connection that sends them back to back, before it writes what it has
+/// and polls again: a bound on how long other connections wait.
+const DEFERRED_PASSES: usize = 32;
 /// Token of the listening socket.
 const LISTEN_TOKEN: Token = Token(usize::MAX - 1);
 /// How long the listener rests after accept fails for want of resources
@@ -623,13 +627,27 @@ impl Worker {
                 self.resume_postponed();
             }
             self.submit();
-            if !self.deferred.is_empty() {
+            let mut passes = 0;
+            while !self.deferred.is_empty() {
                 // A deferred command runs alone, after every earlier reply.
                 self.submit_now();
                 self.deliver_ready(true);
                 for token in std::mem::take(&mut self.deferred) {
                     self.run_deferred(token, now);
                 }
+                passes += 1;
+                if passes == DEFERRED_PASSES {
+                    break;
+                }
+                // What its connection sent behind it runs in this poll round
+                // too, and every reply leaves in one write at its end: a
+                // pipeline of scripts costs one send, not one per script
+                // (with a poll round each, EVALSHA at -P 16 ran at a third
+                // of Redis's rate, a third of the time in `send`).
+                for token in std::mem::take(&mut self.carry) {
+                    self.read_and_dispatch(token, now, false);
+                }
+                self.submit();
             }
             if self.router.has_feed() {
                 self.hand_out_feed();

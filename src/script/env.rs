@@ -83,7 +83,8 @@ pub(crate) struct Env {
     pub func_env: Table,
     set_loading: Function,
     run: Function,
-    set_args: Function,
+    /// The table behind `eval_env`, where KEYS and ARGV live.
+    eval_g: Table,
 }
 
 pub(crate) struct Proxies {
@@ -404,7 +405,7 @@ impl Env {
             func_env,
             set_loading: made.get("set_loading")?,
             run: made.get("run")?,
-            set_args: made.get("set_args")?,
+            eval_g: made.get("eval_g")?,
             lua,
         })
     }
@@ -413,18 +414,30 @@ impl Env {
         self.set_loading.call(on)
     }
 
+    /// Sets KEYS and ARGV for the next EVAL. The tables are built on the Lua
+    /// stack: through mlua's values every string would cost a registry slot
+    /// and an allocation, which made this a tenth of an EVALSHA's time.
     pub fn set_eval_args(&self, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<()> {
-        let k = self.array(keys)?;
-        let a = self.array(argv)?;
-        self.set_args.call((k, a))
+        // SAFETY: `f` leaves the stack as it found it, but for the values it
+        // set, and uses no more than the slots Lua guarantees a C function.
+        unsafe {
+            self.lua.exec_raw::<()>(&self.eval_g, |state| {
+                for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
+                    mlua::ffi::lua_pushstring(state, name.as_ptr());
+                    push_array(state, items);
+                    mlua::ffi::lua_rawset(state, 1);
+                }
+            })
+        }
     }
 
+    /// A table of `items` as strings (FCALL's KEYS and ARGV arguments).
     pub fn array(&self, items: &[&[u8]]) -> mlua::Result<Table> {
-        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, it) in items.iter().enumerate() {
-            t.raw_set(i + 1, self.lua.create_string(it)?)?;
+        // SAFETY: as in `set_eval_args`; the table is the one value left.
+        unsafe {
+            self.lua
+                .exec_raw::<Table>((), |state| push_array(state, items))
         }
-        Ok(t)
     }
 
     /// Runs `f(a, b)` under the error handler: Ok(value) or Err(error table).
@@ -544,6 +557,19 @@ struct CallContextOwned {
     read_only: bool,
     name: String,
     is_function: bool,
+}
+
+/// Pushes a new table holding `items` as strings, indexed from 1.
+///
+/// # Safety
+/// `state` is a live Lua state inside a protected call with a free slot
+/// for the table and one for a string.
+unsafe fn push_array(state: *mut mlua::ffi::lua_State, items: &[&[u8]]) {
+    mlua::ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as i32, 0);
+    for (i, it) in items.iter().enumerate() {
+        mlua::ffi::lua_pushlstring(state, it.as_ptr().cast(), it.len());
+        mlua::ffi::lua_rawseti(state, -2, (i + 1) as i64);
+    }
 }
 
 /// `redis.call` / `redis.pcall`: (true, reply) or (false, error table).

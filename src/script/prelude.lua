@@ -247,17 +247,12 @@ local function run(f, a, b)
   end, on_error)
 end
 
-local function set_args(keys, argv)
-  base_rawset(eval_g, 'KEYS', keys)
-  base_rawset(eval_g, 'ARGV', argv)
-end
-
 return {
   eval_env = eval_env,
   func_env = func_env,
   set_loading = set_loading,
   run = run,
-  set_args = set_args,
+  eval_g = eval_g,
   on_error = on_error,
   setfenv = setfenv,
   getfenv = getfenv,
