@@ -6,9 +6,12 @@
 //! its replies are encoded in request order, then what arrived meanwhile is
 //! read and submitted as the next round, and only then are the replies
 //! written: the shards execute (and under `appendfsync always` fsync) the
-//! new round while the worker writes. One round in flight at a time keeps
-//! rounds large and fsyncs few. A connection with a round in flight reads
-//! nothing until it is answered, so its replies stay in order. A partial
+//! new round while the worker writes. Two rounds may be in flight: while a
+//! shard executes one, the worker answers the other's connections and reads
+//! their next requests, so neither side waits for the other (under
+//! `appendfsync always` one, which keeps rounds large and fsyncs few). A
+//! connection with a round in flight reads nothing until it is answered, so
+//! its replies stay in order. A partial
 //! write arms WRITABLE interest for that connection until its output drains.
 
 use crate::blocking::Shape;
@@ -39,6 +42,10 @@ pub const WAKER_TOKEN: Token = Token(usize::MAX);
 /// connection that sends them back to back, before it writes what it has
 /// and polls again: a bound on how long other connections wait.
 const DEFERRED_PASSES: usize = 32;
+/// Rounds a worker keeps in flight (but one under `appendfsync always`):
+/// with two, a shard executes one while the worker answers the other's
+/// connections and reads their next requests.
+const MAX_ROUNDS_IN_FLIGHT: usize = 2;
 /// Token of the listening socket.
 const LISTEN_TOKEN: Token = Token(usize::MAX - 1);
 /// How long the listener rests after accept fails for want of resources
@@ -547,7 +554,7 @@ impl Worker {
                 // as Redis reads what came during its fsync: one wake-up
                 // per round, not one per arrival (which cost more CPU than
                 // it saved on a machine the clients share).
-                self.router.collect(true);
+                self.router.collect_oldest();
                 timeout = Duration::ZERO;
             }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -682,7 +689,12 @@ impl Worker {
     /// always` a shard's fsync covers everything that came during the
     /// previous one (group commit).
     fn submit(&mut self) {
-        if !self.router.in_flight() {
+        let most = if self.shared.appendfsync() == shards::aof::Fsync::Always {
+            1
+        } else {
+            MAX_ROUNDS_IN_FLIGHT
+        };
+        if self.router.rounds_in_flight() < most {
             self.submit_now();
         }
     }

@@ -208,6 +208,25 @@ impl Router {
         !self.inflight.is_empty()
     }
 
+    /// Rounds in flight.
+    pub fn rounds_in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Waits until the oldest round in flight is complete, taking every
+    /// reply that arrives meanwhile.
+    pub fn collect_oldest(&mut self) {
+        while self.inflight.front().is_some_and(|r| r.outstanding > 0) {
+            let batch = self.next_reply();
+            let shard = batch.shard;
+            match self.inflight.iter_mut().find(|r| r.awaiting[shard]) {
+                Some(r) => r.accept(batch),
+                None => debug_assert!(false, "a reply from shard {shard} for no round"),
+            }
+        }
+        self.collect(false);
+    }
+
     /// Takes the replies that have arrived, without waiting; with `block`,
     /// waits until every round in flight is complete.
     pub fn collect(&mut self, block: bool) {
