@@ -46,6 +46,9 @@ pub struct BlockWait {
     pub shape: Shape,
     /// The shards it is registered on.
     pub shards: Vec<u16>,
+    /// Its reply is not sent (CLIENT REPLY OFF or SKIP when it ran: Redis
+    /// keeps a blocked client's skip until its late reply).
+    pub silent: bool,
 }
 
 impl BlockWait {

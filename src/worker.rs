@@ -1084,9 +1084,9 @@ impl Worker {
         let Some(b) = conn.session.block.take() else {
             return;
         };
-        // CLIENT REPLY OFF silences the answer; nothing can change the
-        // mode while the connection waits.
-        if conn.session.reply != crate::commands::ReplyMode::Off {
+        // CLIENT REPLY OFF or SKIP when it ran silences the answer; nothing
+        // can change the mode while the connection waits.
+        if !b.silent {
             write(&mut conn.wbuf, b.shape, conn.session.resp == 3);
         }
         if forget {
@@ -1146,6 +1146,12 @@ impl Worker {
                         let id = conn.session.id;
                         self.unblock
                             .extend(b.shards.iter().map(|&s| (s as usize, id)));
+                    }
+                    // Its reply stays skipped when it runs again.
+                    if conn.session.block.as_ref().is_some_and(|b| b.silent)
+                        && conn.session.reply == crate::commands::ReplyMode::On
+                    {
+                        conn.session.reply = crate::commands::ReplyMode::SkipNext;
                     }
                     conn.blocked = false;
                     conn.session.client.set_block(None);

@@ -533,6 +533,52 @@ fn client_reply_off_silences_the_end_of_a_wait() {
     assert_eq!(admin.call(&["LLEN", "off2"]), Reply::Int(0));
 }
 
+/// CLIENT REPLY SKIP before a blocking command skips its late reply, as
+/// Redis keeps a blocked client's skip until then: the woken reply, the
+/// timeout's nil, and the reply of a BLMOVE that runs again because its
+/// destination lives on another shard.
+#[test]
+fn client_reply_skip_skips_the_late_reply_of_a_wait() {
+    let s = Server::embedded(&[]);
+    let mut admin = s.raw();
+    let mut c = s.raw();
+    let (src, dst, _) = spread("skip:");
+    c.send(
+        &[
+            common::cmd(&["CLIENT", "REPLY", "SKIP"]),
+            common::cmd(&["BLPOP", "skip1", "0.05"]),
+            common::cmd(&["CLIENT", "REPLY", "SKIP"]),
+            common::cmd(&["BLPOP", "skip2", "0"]),
+        ]
+        .concat(),
+    );
+    wait_blocked(&mut admin, 1);
+    admin.call(&["RPUSH", "skip2", "v"]);
+    wait_blocked(&mut admin, 0);
+    c.send(
+        &[
+            common::cmd(&["CLIENT", "REPLY", "SKIP"]),
+            common::cmd(&["BLMOVE", &src, &dst, "LEFT", "RIGHT", "0"]),
+        ]
+        .concat(),
+    );
+    wait_blocked(&mut admin, 1);
+    admin.call(&["RPUSH", &src, "w"]);
+    wait_blocked(&mut admin, 0);
+    // The next reply the client reads is PING's.
+    assert_eq!(c.call(&["PING"]), Reply::Simple("PONG".into()));
+    assert_eq!(admin.call(&["LLEN", "skip2"]), Reply::Int(0));
+    assert_eq!(
+        admin.call(&["LRANGE", &dst, "0", "-1"]),
+        arr(vec![bulk("w")])
+    );
+    // The skip covered those commands only.
+    assert_eq!(
+        c.call(&["BLPOP", &dst, "0"]),
+        arr(vec![bulk(&dst), bulk("w")])
+    );
+}
+
 /// Consumers blocked on keys of every shard while producers push: every
 /// element is popped exactly once (none lost, none twice), whichever shard
 /// and worker serve it.

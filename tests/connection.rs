@@ -982,12 +982,16 @@ fn client_reply_off_skip_on() {
         &["CLIENT", "REPLY", "SKIP"],
         &["ECHO", "1"],
         &["ECHO", "2"],
+        // A command that runs after its round (a script) is skipped too.
+        &["CLIENT", "REPLY", "SKIP"],
+        &["EVAL", "return 'skipped'", "0"],
+        &["EVAL", "return 'ran'", "0"],
         &["CLIENT", "REPLY", "maybe"],
         &["CLIENT", "REPLY"],
     ] {
         input.extend(cmd(c));
     }
-    let mut want = b"+OK\r\n$1\r\nv\r\n$5\r\nshown\r\n$1\r\n2\r\n".to_vec();
+    let mut want = b"+OK\r\n$1\r\nv\r\n$5\r\nshown\r\n$1\r\n2\r\n$3\r\nran\r\n".to_vec();
     want.extend_from_slice(SYNTAX);
     want.extend_from_slice(b"-ERR wrong number of arguments for 'client|reply' command\r\n");
     exchange(&mut r, &input, &want);

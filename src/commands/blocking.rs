@@ -193,11 +193,13 @@ fn blocked(ctx: &Ctx, r: OpRef) -> bool {
 
 /// The client waits: the worker sees the session's `BlockWait`.
 fn enter(ctx: &mut Ctx, w: &Waiter, shape: Shape, deadline: u64, shards: Vec<u16>) {
+    let silent = ctx.router.conn_flags() & crate::exchange::reply_flags::SILENT != 0;
     ctx.session.block = Some(Box::new(BlockWait {
         claim: w.claim.clone(),
         deadline,
         shape,
         shards,
+        silent,
     }));
 }
 

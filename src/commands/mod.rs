@@ -337,7 +337,8 @@ fn route_one(
 ) {
     let reply = session.reply_flags();
     router.set_conn_flags(reply);
-    if reply & reply_flags::SILENT != 0 && session.reply == ReplyMode::SkipNext {
+    let skipped = reply & reply_flags::SILENT != 0 && session.reply == ReplyMode::SkipNext;
+    if skipped {
         // This command's reply is the one skipped.
         session.reply = ReplyMode::On;
     }
@@ -419,6 +420,10 @@ fn route_one(
             // Redis blocks the client (`BLOCKED_POSTPONE`): it runs the
             // command, from the start, once the pause ends.
             ctx.router.postpone();
+            if skipped {
+                // The skip is for its reply, given when it runs.
+                ctx.session.reply = ReplyMode::SkipNext;
+            }
             return;
         }
     }
@@ -435,6 +440,10 @@ fn route_one(
         if !ctx.router.in_section() && needs(args, ctx.router) {
             // Run once the round is delivered, holding its shards.
             ctx.router.defer();
+            if skipped {
+                // The skip is for its reply, given when it runs.
+                ctx.session.reply = ReplyMode::SkipNext;
+            }
             return;
         }
     }
