@@ -50,6 +50,7 @@ pub mod index;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod ld;
+pub mod notify;
 pub mod ops;
 pub mod rdb;
 pub mod route;

@@ -124,6 +124,7 @@ fn move_across(
             payload: a.push(&value),
             expire_at: at,
             replace: overwrite,
+            event: if remove_src { "rename_to" } else { "copy_to" },
         }
         .into()
     });
@@ -135,9 +136,9 @@ fn move_across(
         return Ok(Some(false));
     }
     if remove_src {
-        let del = ctx
-            .router
-            .step_op(s1, src_db, |a| KeyOp::Del { key: a.push(src) }.into());
+        let del = ctx.router.step_op(s1, src_db, |a| {
+            KeyOp::RenameFrom { key: a.push(src) }.into()
+        });
         ctx.router.exchange();
         if let Some(e) = step_error(ctx, del) {
             return Err(e);

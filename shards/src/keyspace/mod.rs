@@ -236,6 +236,12 @@ pub struct Store {
     journal: Option<Box<undo::Journal>>,
     /// Where big removed values are freed (see `lazyfree`); None: inline.
     lazy: Option<crate::lazyfree::LazyFree>,
+    /// Which keyspace events are wanted, and where they go (see `notify`).
+    hub: std::sync::Arc<crate::notify::Hub>,
+    /// This shard's index, for the hub's sink.
+    shard: usize,
+    /// The events made since they were last handed out.
+    events: crate::notify::Events,
 }
 
 impl Default for Store {
@@ -301,7 +307,57 @@ impl Store {
             defrag_from: 0,
             journal: None,
             lazy: None,
+            hub: std::sync::Arc::default(),
+            shard: 0,
+            events: crate::notify::Events::default(),
         }
+    }
+
+    /// Reports this shard's (number `shard`) keyspace events to `hub`.
+    pub fn set_notify(&mut self, hub: std::sync::Arc<crate::notify::Hub>, shard: usize) {
+        self.hub = hub;
+        self.shard = shard;
+    }
+
+    /// Redis's `notifyKeyspaceEvent`: records that `key` of `db` had
+    /// `name`, when the hub wants events of `class` (one relaxed load when
+    /// it does not).
+    #[inline]
+    pub fn notify(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
+        if self.hub.flags() & class != 0 {
+            self.events.push(db, class, name, key);
+        }
+    }
+
+    /// `notify` for the record at `pos` (before it goes).
+    #[inline]
+    fn notify_at(&mut self, pos: u32, class: u32, name: &'static str) {
+        if self.hub.flags() & class != 0 {
+            let db = self.db_at(pos);
+            let key = key_bytes(&self.arena, &self.long_keys, pos);
+            self.events.push(db, class, name, key);
+        }
+    }
+
+    /// Takes back a `new` event just reported for `key` (see
+    /// `Events::unpush_new`).
+    pub fn unnotify_new(&mut self, db: usize, key: &[u8]) {
+        self.events.unpush_new(db, key);
+    }
+
+    /// Hands the events made since the last call to the hub's sink, in
+    /// order (once per group, after its records are written).
+    pub fn publish_events(&mut self) {
+        if !self.events.is_empty() {
+            self.hub.publish(self.shard, &self.events);
+            self.events.clear();
+        }
+    }
+
+    /// Forgets the events made since the last hand-out (their group was
+    /// rolled back).
+    pub fn drop_events(&mut self) {
+        self.events.clear();
     }
 
     /// Frees big removed values on the engine's lazy-free thread (None:
@@ -531,8 +587,7 @@ impl Store {
         let h = self.hash(key);
         let found = match self.find(db, h, key) {
             Some(pos) if self.is_expired(pos, now_ms) => {
-                self.remove_at(pos);
-                self.stats.expired += 1;
+                self.expire_now(pos);
                 None
             }
             other => other,
@@ -542,6 +597,7 @@ impl Store {
                 self.stats.hits += 1;
             } else {
                 self.stats.misses += 1;
+                self.notify(db, crate::notify::KEY_MISS, "keymiss", key);
             }
         }
         if how.touch && !self.no_touch {
@@ -627,9 +683,10 @@ impl Store {
             return false;
         };
         let expired = self.is_expired(pos, now_ms);
-        self.remove_at(pos);
         if expired {
-            self.stats.expired += 1;
+            self.expire_now(pos);
+        } else {
+            self.remove_at(pos);
         }
         !expired
     }
@@ -757,8 +814,7 @@ impl Store {
         let h = self.hash(key);
         let existing = match self.find(db, h, key) {
             Some(pos) if self.is_expired(pos, now_ms) => {
-                self.remove_at(pos);
-                self.stats.expired += 1;
+                self.expire_now(pos);
                 None
             }
             other => other,
@@ -967,6 +1023,8 @@ impl Store {
         self.note_moved(src, dst, key);
         self.modified(src, key);
         self.modified(dst, key);
+        // Redis's MOVE adds the key to the destination with `dbAdd`.
+        self.notify(dst, crate::notify::NEW, "new", key);
         let c = self.arena.chunk_mut(pos);
         let m = record::meta(c);
         record::set_meta(c, record::with_db(m, dst));
@@ -990,6 +1048,7 @@ impl Store {
         expire_at: u64,
     ) -> Result<u32, OutOfMemory> {
         self.note_created(db, key);
+        self.notify(db, crate::notify::NEW, "new", key);
         let ttl = expire_at != 0;
         let key_inline = key.len() <= KEY_INLINE_MAX;
         let (val, obj) = match value {
@@ -1275,6 +1334,9 @@ impl Store {
         fresh.journal = self.journal.take();
         fresh.lazy = self.lazy.clone();
         fresh.epoch = self.epoch;
+        fresh.hub = self.hub.clone();
+        fresh.shard = self.shard;
+        fresh.events = std::mem::take(&mut self.events);
         let old = std::mem::replace(self, fresh);
         // Journaled, the old store is set aside whole until the group's
         // records are safe; otherwise it is freed now, in the background.

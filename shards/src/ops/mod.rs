@@ -227,6 +227,19 @@ impl Cx<'_> {
         self.persist.log.put(db as u8, &r);
     }
 
+    /// Reports keyspace event `name` of `class` for `key` in the op's
+    /// database (Redis's `notifyKeyspaceEvent`; see `crate::notify`).
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        self.store.notify(self.db, class, name, key);
+    }
+
+    /// `notify` for an argument.
+    #[inline]
+    pub fn notify_arg(&mut self, class: u32, name: &'static str, key: Span) {
+        self.store.notify(self.db, class, name, self.args.get(key));
+    }
+
     /// Evicts by policy until the store is within `maxmemory`, for a write
     /// that may grow memory (Redis's `denyoom` commands).
     #[inline]

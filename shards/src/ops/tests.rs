@@ -638,6 +638,7 @@ fn read_and_write_move_any_type_between_stores() {
                     payload,
                     expire_at: at as u64,
                     replace,
+                    event: "copy_to",
                 }
                 .into(),
             );
@@ -670,6 +671,7 @@ fn read_and_write_move_any_type_between_stores() {
                 payload,
                 expire_at: 0,
                 replace: true,
+                event: "copy_to",
             }
             .into(),
         );
