@@ -8,7 +8,9 @@
 //! same table and worker inboxes as PUBLISH's messages: one append, and at
 //! most one wake-up, per target worker per group. Events of one shard are
 //! published in the order it made them, under that shard's own outbox
-//! lock, which only that shard's holder ever takes.
+//! lock, which only that shard's holder ever takes. The invalidations of
+//! client-side caching the shard's changes owe travel the same way (see
+//! `tracking`).
 
 use crate::pubsub::{Kind, Outbox, Subscriber};
 use crate::shared::Shared;
@@ -82,12 +84,50 @@ impl Sink for Publisher {
                 shared.pubsub.publish(Kind::Channel, chan, key, NOBODY, out);
             }
         }
-        for w in 0..shared.workers {
-            let buf = out.take(w);
-            if !buf.is_empty() && shared.pubsub.post(w, &buf) {
-                shared.registry.wake(w);
+        invalidations(events, out, chan);
+        crate::tracking::post(&shared.pubsub, &shared.registry, out, shared.workers);
+    }
+}
+
+/// Client-side caching's invalidations: one message per key for the
+/// clients that read it; for BCAST, one per client and group with every
+/// key (once) under its prefixes, as Redis gathers them per event-loop
+/// round. `scratch` holds the keys' array being built.
+fn invalidations(events: &Events, out: &mut Outbox, scratch: &mut Vec<u8>) {
+    let mut bcast: Vec<(shards::tracking::Tracker, Vec<&[u8]>)> = Vec::new();
+    for (inv, key) in events.invalidations() {
+        if inv.bcast {
+            match bcast.iter_mut().find(|(t, _)| t.client == inv.to.client) {
+                Some((_, keys)) => {
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+                None => bcast.push((inv.to, vec![key])),
             }
-            out.give_back(w, buf);
+            continue;
         }
+        scratch.clear();
+        array_of(scratch, std::iter::once(key), 1);
+        out.invalidation(crate::tracking::target(&inv.to), inv.to.redirect, scratch);
+    }
+    for (t, keys) in bcast {
+        scratch.clear();
+        array_of(scratch, keys.iter().copied(), keys.len());
+        out.invalidation(crate::tracking::target(&t), t.redirect, scratch);
+    }
+}
+
+/// A RESP array of `n` bulk strings.
+fn array_of<'k>(out: &mut Vec<u8>, keys: impl Iterator<Item = &'k [u8]>, n: usize) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for k in keys {
+        out.push(b'$');
+        out.extend_from_slice(itoa::Buffer::new().format(k.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(k);
+        out.extend_from_slice(b"\r\n");
     }
 }

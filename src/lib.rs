@@ -62,6 +62,8 @@
 //!   claims and timeouts, and the workers' inboxes the shards answer through.
 //! - `pubsub`: who subscribes to what, and the per-worker inboxes that
 //!   carry published messages to the subscribers' workers.
+//! - `tracking`: client-side caching's per-connection state and the
+//!   frames of its invalidations (the tracked keys live in the shards).
 //! - `keyevents`: keyspace notifications: the shards' events published
 //!   through `pubsub` (the engine's `shards::notify::Sink`).
 //! - `errors`: engine errors as Redis's error text.
@@ -91,4 +93,5 @@ pub mod script;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod tracking;
 pub mod worker;

@@ -249,6 +249,8 @@ pub struct Shared {
     /// Which keyspace events the shards report, and where they go (see
     /// `keyevents`).
     pub notify: Arc<shards::notify::Hub>,
+    /// The clients with CLIENT TRACKING on (see `tracking`).
+    pub tracking: crate::tracking::Clients,
 }
 
 impl Shared {
@@ -296,6 +298,7 @@ impl Shared {
                 (config.appendonly == config::YesNo::Yes).then_some(config.dir.as_path()),
             ),
             notify: shards::notify::Hub::new(),
+            tracking: Default::default(),
             config,
         };
         shared.set_policy(shared.config.maxmemory_policy);

@@ -57,6 +57,7 @@ pub mod route;
 pub mod shard;
 pub mod slab;
 pub mod tape;
+pub mod tracking;
 pub mod value;
 
 pub use batch::{Arg, ArgList, Batch, Reply, ShardInfo, Span};

@@ -14,10 +14,9 @@
 //! when the event's class is not in it, before touching the key. Several
 //! servers in one process (the tests) each have their own hub.
 //!
-//! The record is (db, class, event, key). `MODIFIED` is a class of its own
-//! that no configuration string names: a consumer that wants every changed
-//! key (client-side caching's invalidation, Redis's `signalModifiedKey`)
-//! turns it on in the same word.
+//! The record is (db, class, event, key). Beside the events, the same
+//! buffer carries client-side caching's invalidations (see
+//! `crate::tracking`), reported whatever the configuration.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -53,9 +52,6 @@ pub const NEW: u32 = 1 << 14;
 /// Redis's `NOTIFY_ALL` (A): every class but `m` and `n`.
 pub const ALL: u32 =
     GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
-/// Not a Redis class: every modified key, whatever the configuration
-/// (see the module's description).
-pub const MODIFIED: u32 = 1 << 20;
 
 /// Redis's `keyspaceEventsStringToFlags`: None for a character it does not know.
 pub fn parse_flags(s: &[u8]) -> Option<u32> {
@@ -129,11 +125,24 @@ pub struct Event {
     key: (u32, u32),
 }
 
-/// The events a shard made since it last handed them out, in order.
+/// One invalidation for client-side caching: `key` changed, and
+/// `to` tracks it (see `crate::tracking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalidation {
+    /// Who gets it, and how.
+    pub to: crate::tracking::Tracker,
+    /// Owed to a BCAST prefix (gathered per client and group).
+    pub bcast: bool,
+    key: (u32, u32),
+}
+
+/// The events a shard made since it last handed them out, in order, and
+/// the invalidations its changes owe tracking clients.
 #[derive(Debug, Default)]
 pub struct Events {
     list: Vec<Event>,
     keys: Vec<u8>,
+    inval: Vec<Invalidation>,
 }
 
 impl Events {
@@ -149,6 +158,24 @@ impl Events {
         });
     }
 
+    /// Adds an invalidation of `key` for `to`.
+    pub fn invalidate(&mut self, to: crate::tracking::Tracker, bcast: bool, key: &[u8]) {
+        let from = self.keys.len() as u32;
+        self.keys.extend_from_slice(key);
+        self.inval.push(Invalidation {
+            to,
+            bcast,
+            key: (from, self.keys.len() as u32),
+        });
+    }
+
+    /// Every invalidation with its key, in the order they were made.
+    pub fn invalidations(&self) -> impl Iterator<Item = (&Invalidation, &[u8])> {
+        self.inval
+            .iter()
+            .map(|e| (e, &self.keys[e.key.0 as usize..e.key.1 as usize]))
+    }
+
     /// Takes back the last event when it is the creation of `key` in
     /// `db`: a value written over a key Redis overwrites in place
     /// (`setKey` on an existing key) is no new key there.
@@ -156,7 +183,7 @@ impl Events {
         if let Some(e) = self.list.last() {
             let k = &self.keys[e.key.0 as usize..e.key.1 as usize];
             if e.class == NEW && e.db as usize == db && k == key {
-                self.keys.truncate(e.key.0 as usize);
+                // Its key bytes stay: an invalidation may follow them.
                 self.list.pop();
             }
         }
@@ -165,7 +192,7 @@ impl Events {
     /// True when there is none.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.list.is_empty() && self.inval.is_empty()
     }
 
     /// Every event with its key, in the order they were made.
@@ -179,6 +206,7 @@ impl Events {
     pub fn clear(&mut self) {
         self.list.clear();
         self.keys.clear();
+        self.inval.clear();
         if self.keys.capacity() > crate::batch::KEEP_CAPACITY {
             self.keys = Vec::new();
             self.list = Vec::new();
@@ -219,7 +247,7 @@ impl Hub {
         self.flags.load(Ordering::Relaxed)
     }
 
-    /// Enables exactly `flags` (Redis's classes plus `MODIFIED`).
+    /// Enables exactly `flags` (Redis's classes).
     pub fn set_flags(&self, flags: u32) {
         self.flags.store(flags, Ordering::Relaxed);
     }

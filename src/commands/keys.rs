@@ -72,6 +72,10 @@ fn flush(ctx: &mut Ctx, all: bool) {
             SrvOp::FlushDb.into()
         }
     });
+    // Client-side caching: every tracking client drops its whole cache
+    // (a null invalidation), after this reply on this connection.
+    let s = ctx.shared;
+    s.tracking.flushed(&s.pubsub, &s.registry, s.workers);
 }
 
 /// The value and expiry a `Read` step found, copied out of its batch;

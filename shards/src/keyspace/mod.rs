@@ -242,6 +242,11 @@ pub struct Store {
     shard: usize,
     /// The events made since they were last handed out.
     events: crate::notify::Events,
+    /// Client-side caching's tracked keys and prefixes; None until a
+    /// client tracks, so a write pays one branch for the feature.
+    tracking: Option<Box<crate::tracking::Tracking>>,
+    /// The tracking client whose op runs, if any (see `set_tracker`).
+    tracker: Option<crate::tracking::Tracker>,
 }
 
 impl Default for Store {
@@ -310,6 +315,36 @@ impl Store {
             hub: std::sync::Arc::default(),
             shard: 0,
             events: crate::notify::Events::default(),
+            tracking: None,
+            tracker: None,
+        }
+    }
+
+    /// The op about to run comes from a tracking client (`t`), or not:
+    /// a remembering tracker's read look-ups are remembered, and its writes
+    /// are known as its own (NOLOOP).
+    #[inline]
+    pub fn set_tracker(&mut self, t: Option<crate::tracking::Tracker>) {
+        self.tracker = t;
+    }
+
+    /// See `set_tracker`.
+    #[inline]
+    pub fn tracker(&self) -> Option<crate::tracking::Tracker> {
+        self.tracker
+    }
+
+    /// The tracking table, created at its first use.
+    pub fn tracking(&mut self) -> &mut crate::tracking::Tracking {
+        self.tracking.get_or_insert_with(Default::default)
+    }
+
+    /// Redis's `trackingInvalidateKey`: `key` changed.
+    #[inline]
+    pub(crate) fn invalidate(&mut self, key: &[u8]) {
+        if let Some(t) = self.tracking.as_mut() {
+            let writer = self.tracker.map_or(0, |w| w.client);
+            t.invalidate(key, writer, &mut self.events);
         }
     }
 
@@ -592,6 +627,11 @@ impl Store {
             }
             other => other,
         };
+        if let Some(t) = self.tracker {
+            if t.remember && how.count {
+                self.tracking().remember(key, t);
+            }
+        }
         if how.count {
             if found.is_some() {
                 self.stats.hits += 1;
@@ -707,6 +747,11 @@ impl Store {
         let db = record::db_of(l.meta);
         if let Some(w) = self.watches.as_mut() {
             w.touch(db as u8, key_bytes(&self.arena, &self.long_keys, pos));
+        }
+        if let Some(t) = self.tracking.as_mut() {
+            let writer = self.tracker.map_or(0, |w| w.client);
+            let key = key_bytes(&self.arena, &self.long_keys, pos);
+            t.invalidate(key, writer, &mut self.events);
         }
         let obj = if l.meta & VAL_OBJ != 0 {
             let o = self.objects.remove(record::get_u32(c, l.val_at));
@@ -1313,10 +1358,18 @@ impl Store {
     /// Empties one database.
     pub fn flush_db(&mut self, db: usize) {
         self.touch_watched_in(&[db]);
+        // Tracking clients get one null invalidation for a flush (sent by
+        // the server), not one per key; their remembered keys go, as
+        // Redis frees its tracking table.
+        let tracking = self.tracking.take().map(|mut t| {
+            t.forget_keys();
+            t
+        });
         let positions: Vec<u32> = self.dbs[db].iter().collect();
         for pos in positions {
             self.remove_at(pos);
         }
+        self.tracking = tracking;
         self.dbs[db] = Index::new();
         self.avg_ttl[db] = 0;
     }
@@ -1337,6 +1390,13 @@ impl Store {
         fresh.hub = self.hub.clone();
         fresh.shard = self.shard;
         fresh.events = std::mem::take(&mut self.events);
+        fresh.tracker = self.tracker;
+        // Redis empties its tracking table on a flush (every client got a
+        // null invalidation); the broadcast prefixes stay.
+        fresh.tracking = self.tracking.take().map(|mut t| {
+            t.forget_keys();
+            t
+        });
         let old = std::mem::replace(self, fresh);
         // Journaled, the old store is set aside whole until the group's
         // records are safe; otherwise it is freed now, in the background.

@@ -297,6 +297,9 @@ pub fn execute_serving(
         }
         let q = &batch.ops[i];
         store.set_no_touch(q.no_touch);
+        if q.track != 0 || store.tracker().is_some() {
+            store.set_tracker(batch.tracker_of(i));
+        }
         let reply = match &persist.log.refuse_writes {
             Some(why) if q.op.is_write() => Reply::Err(Error::Misconf(why.clone())),
             _ => {
@@ -315,6 +318,7 @@ pub fn execute_serving(
         batch.replies.push(reply);
     }
     store.set_no_touch(false);
+    store.set_tracker(None);
 }
 
 /// Redis's `string2ll`: an optional `-`, no leading zeros, no spaces, fits in i64.
