@@ -363,3 +363,39 @@ fn same_shard() -> (String, String) {
         .expect("some key shares the shard");
     (first, b)
 }
+
+/// The config file's line is read at start, and CONFIG REWRITE writes the
+/// value back as Redis prints it.
+#[test]
+fn config_file_and_rewrite() {
+    if std::env::var_os(common::AGAINST_REDIS).is_some() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("shardcache-notify-conf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("shardcache.conf");
+    std::fs::write(&file, "appendonly no\nnotify-keyspace-events Kx\n").unwrap();
+    let s = Server::start(&["--config", file.to_str().unwrap()]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.call(&["CONFIG", "GET", "notify-keyspace-events"]).array()[1],
+        Reply::Bulk(Some(b"xK".to_vec()))
+    );
+    ok(&mut r, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    ok(&mut r, &["CONFIG", "REWRITE"]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("appendonly no\nnotify-keyspace-events AKE\n"),
+        "{text}"
+    );
+    drop(s);
+    let s = Server::start(&["--config", file.to_str().unwrap()]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.call(&["CONFIG", "GET", "notify-keyspace-events"]).array()[1],
+        Reply::Bulk(Some(b"AKE".to_vec()))
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

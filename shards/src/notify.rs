@@ -122,7 +122,7 @@ pub struct Event {
     pub class: u32,
     /// Redis's event name (`set`, `lpush`, `expired`, ...).
     pub name: &'static str,
-    key: (u32, u32),
+    key: (usize, usize),
 }
 
 /// One invalidation for client-side caching: `key` changed, and
@@ -133,7 +133,7 @@ pub struct Invalidation {
     pub to: crate::tracking::Tracker,
     /// Owed to a BCAST prefix (gathered per client and group).
     pub bcast: bool,
-    key: (u32, u32),
+    key: (usize, usize),
 }
 
 /// The events a shard made since it last handed them out, in order, and
@@ -148,32 +148,30 @@ pub struct Events {
 impl Events {
     /// Adds an event.
     pub fn push(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
-        let from = self.keys.len() as u32;
+        let from = self.keys.len();
         self.keys.extend_from_slice(key);
         self.list.push(Event {
             db: db as u8,
             class,
             name,
-            key: (from, self.keys.len() as u32),
+            key: (from, self.keys.len()),
         });
     }
 
     /// Adds an invalidation of `key` for `to`.
     pub fn invalidate(&mut self, to: crate::tracking::Tracker, bcast: bool, key: &[u8]) {
-        let from = self.keys.len() as u32;
+        let from = self.keys.len();
         self.keys.extend_from_slice(key);
         self.inval.push(Invalidation {
             to,
             bcast,
-            key: (from, self.keys.len() as u32),
+            key: (from, self.keys.len()),
         });
     }
 
     /// Every invalidation with its key, in the order they were made.
     pub fn invalidations(&self) -> impl Iterator<Item = (&Invalidation, &[u8])> {
-        self.inval
-            .iter()
-            .map(|e| (e, &self.keys[e.key.0 as usize..e.key.1 as usize]))
+        self.inval.iter().map(|e| (e, &self.keys[e.key.0..e.key.1]))
     }
 
     /// Takes back the last event when it is the creation of `key` in
@@ -181,7 +179,7 @@ impl Events {
     /// (`setKey` on an existing key) is no new key there.
     pub fn unpush_new(&mut self, db: usize, key: &[u8]) {
         if let Some(e) = self.list.last() {
-            let k = &self.keys[e.key.0 as usize..e.key.1 as usize];
+            let k = &self.keys[e.key.0..e.key.1];
             if e.class == NEW && e.db as usize == db && k == key {
                 // Its key bytes stay: an invalidation may follow them.
                 self.list.pop();
@@ -197,9 +195,7 @@ impl Events {
 
     /// Every event with its key, in the order they were made.
     pub fn iter(&self) -> impl Iterator<Item = (&Event, &[u8])> {
-        self.list
-            .iter()
-            .map(|e| (e, &self.keys[e.key.0 as usize..e.key.1 as usize]))
+        self.list.iter().map(|e| (e, &self.keys[e.key.0..e.key.1]))
     }
 
     /// Forgets every event, keeping a modest capacity.

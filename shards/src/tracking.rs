@@ -40,6 +40,12 @@ pub struct Tracker {
     pub remember: bool,
 }
 
+/// Keys a shard remembers at most (Redis's `tracking-table-max-keys`
+/// default, here per shard): past it, the remembered key met first is
+/// invalidated and forgotten for each new one, as Redis evicts from its
+/// table, so the table never grows without bound.
+pub const MAX_KEYS: usize = 1_000_000;
+
 /// A shard's tracked keys and broadcast prefixes; created at the first use.
 #[derive(Debug, Default)]
 pub struct Tracking {
@@ -48,8 +54,17 @@ pub struct Tracking {
 }
 
 impl Tracking {
-    /// Remembers that `t`'s client read `key`.
-    pub fn remember(&mut self, key: &[u8], t: Tracker) {
+    /// Remembers that `t`'s client read `key`; a full table first drops
+    /// a key (its clients' invalidations go into `out`).
+    pub fn remember(&mut self, key: &[u8], t: Tracker, out: &mut Events) {
+        if self.keys.len() >= MAX_KEYS && !self.keys.contains_key(key) {
+            let victim = self.keys.keys().next().cloned();
+            if let Some(v) = victim {
+                for o in self.keys.remove(&v).unwrap_or_default() {
+                    out.invalidate(o, false, &v);
+                }
+            }
+        }
         match self.keys.get_mut(key) {
             Some(v) => {
                 if let Some(old) = v.iter_mut().find(|o| o.client == t.client) {
@@ -107,5 +122,58 @@ impl Tracking {
     /// True when nothing is tracked.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.bcast.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker(client: u64, noloop: bool) -> Tracker {
+        Tracker {
+            client,
+            worker: 0,
+            token: client as u32,
+            to: client,
+            redirect: false,
+            noloop,
+            remember: true,
+        }
+    }
+
+    fn keys(e: &Events) -> Vec<(u64, bool, Vec<u8>)> {
+        e.invalidations()
+            .map(|(i, k)| (i.to.client, i.bcast, k.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn a_change_invalidates_each_reader_once() {
+        let mut t = Tracking::default();
+        let mut e = Events::default();
+        t.remember(b"k", tracker(1, false), &mut e);
+        t.remember(b"k", tracker(2, true), &mut e);
+        t.remember(b"k", tracker(1, false), &mut e);
+        // NOLOOP: client 2's own write tells it nothing, but forgets it.
+        t.invalidate(b"k", 2, &mut e);
+        assert_eq!(keys(&e), [(1, false, b"k".to_vec())]);
+        t.invalidate(b"k", 0, &mut e);
+        assert_eq!(keys(&e).len(), 1, "forgotten after the first change");
+    }
+
+    #[test]
+    fn bcast_prefixes_match_whoever_read() {
+        let mut t = Tracking::default();
+        let mut e = Events::default();
+        t.broadcast(tracker(7, false), &[b"user:".to_vec(), b"cfg".to_vec()]);
+        t.invalidate(b"user:1", 0, &mut e);
+        t.invalidate(b"other", 0, &mut e);
+        t.invalidate(b"cfg", 0, &mut e);
+        assert_eq!(
+            keys(&e),
+            [(7, true, b"user:1".to_vec()), (7, true, b"cfg".to_vec())]
+        );
+        t.forget(7);
+        assert!(t.is_empty());
     }
 }

@@ -629,7 +629,8 @@ impl Store {
         };
         if let Some(t) = self.tracker {
             if t.remember && how.count {
-                self.tracking().remember(key, t);
+                let table = self.tracking.get_or_insert_with(Default::default);
+                table.remember(key, t, &mut self.events);
             }
         }
         if how.count {
