@@ -112,9 +112,13 @@ fn move_across(
     let (s1, s2) = (ctx.router.shard_of(src), ctx.router.shard_of(dst));
     ctx.router.hold(s1);
     ctx.router.hold(s2);
-    let read = ctx
-        .router
-        .step_op(s1, src_db, |a| KeyOp::Read { key: a.push(src) }.into());
+    let read = ctx.router.step_op(s1, src_db, |a| {
+        KeyOp::Read {
+            key: a.push(src),
+            copy: !remove_src,
+        }
+        .into()
+    });
     ctx.router.exchange();
     let Some((value, at)) = dumped(ctx, read)? else {
         return Ok(None);

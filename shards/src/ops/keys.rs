@@ -138,11 +138,13 @@ pub enum KeyOp {
         dst_db: u8,
     },
     /// A key's value (as a DUMP payload) and TTL for a cross-shard
-    /// RENAME/COPY/MOVE, without counting or touching it → a tape
-    /// `[payload, expire_at]` (0: no TTL), or nil.
+    /// RENAME/COPY/MOVE → a tape `[payload, expire_at]` (0: no TTL), or nil.
     Read {
         /// The key.
         key: Arg,
+        /// COPY's read look-up (a hit or miss counted, `keymiss` reported,
+        /// the key touched), else RENAME's, which does none of that.
+        copy: bool,
     },
     /// The write step of a cross-shard RENAME/COPY/MOVE: stores a `Read`'s
     /// payload under `key` with its deadline → 1 when written, 0 when the
@@ -271,7 +273,7 @@ impl KeyOp {
                 replace,
             } => copy(cx, src, dst, dst_db as usize, replace),
             KeyOp::Move { key, dst_db } => Ok(move_key(cx, key, dst_db as usize)),
-            KeyOp::Read { key } => Ok(read(cx, key)),
+            KeyOp::Read { key, copy } => Ok(read(cx, key, copy)),
             KeyOp::Write {
                 key,
                 payload,
@@ -528,6 +530,11 @@ fn copy(cx: &mut Cx, src: Arg, dst: Arg, dst_db: usize, replace: bool) -> R {
     match result? {
         Some(pos) => {
             log_put(cx, dst_db, d, pos, existed);
+            if existed && bytes_from.is_some() {
+                // Redis deletes the destination and adds the copy: a new key
+                // (a string here is written over the old value instead).
+                cx.store.notify(dst_db, crate::notify::NEW, "new", d);
+            }
             cx.store.notify(dst_db, GENERIC, "copy_to", d);
             Ok(Reply::Int(1))
         }
@@ -557,9 +564,10 @@ fn move_key(cx: &mut Cx, key: Arg, dst: usize) -> Reply {
 
 /// A key's DUMP payload and expiry for a cross-shard RENAME/COPY/MOVE,
 /// without statistics or LRU effect: a tape `[payload, expire_at]`, or nil.
-fn read(cx: &mut Cx, key: Arg) -> Reply {
+fn read(cx: &mut Cx, key: Arg, copy: bool) -> Reply {
     let k = cx.args.get(key);
-    let Some(pos) = cx.store.lookup(cx.db, k, cx.now_ms, Lookup::PEEK) else {
+    let how = if copy { Lookup::READ } else { Lookup::PEEK };
+    let Some(pos) = cx.store.lookup(cx.db, k, cx.now_ms, how) else {
         return Reply::Nil;
     };
     let at = cx.store.expire_of(pos);
