@@ -89,6 +89,11 @@ impl Clients {
         l.push(t);
     }
 
+    /// How many clients track (INFO's `tracking_clients`).
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
     /// `client` no longer tracks.
     pub fn off(&self, client: u64) {
         let mut l = self.lock();

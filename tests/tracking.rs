@@ -66,6 +66,10 @@ fn default_mode_pushes_and_noloop() {
     c.expect(b"+OK\r\n");
     c.send_cmd(&["MGET", "a", "b", "c"]);
     c.expect(b"*3\r\n_\r\n_\r\n_\r\n");
+    // INFO counts what the shards remember, as Redis's tracking table.
+    assert_eq!(s.info_int("clients", "tracking_clients"), 1);
+    assert_eq!(s.info_int("stats", "tracking_total_keys"), 3);
+    assert_eq!(s.info_int("stats", "tracking_total_items"), 3);
     // Writes on other shards and other workers invalidate each key once.
     assert_eq!(
         w.call(&["MSET", "a", "1", "b", "2"]),

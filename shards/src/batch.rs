@@ -217,6 +217,9 @@ pub struct ShardInfo {
     pub aof: Option<crate::aof::AofStatus>,
     /// Bytes the AOF's record buffer holds.
     pub aof_buffer: u64,
+    /// Client-side caching: keys remembered, (key, client) pairs, and
+    /// BCAST prefixes (every shard keeps them all).
+    pub tracking: [u64; 3],
 }
 
 /// A shard's answer to one op. Payloads are spans of `Batch::out`.

@@ -119,6 +119,16 @@ impl Tracking {
         self.keys.clear();
     }
 
+    /// Keys remembered, (key, client) pairs, and distinct BCAST prefixes
+    /// (INFO's `tracking_total_keys`, `_items`, `_prefixes`).
+    pub fn totals(&self) -> [u64; 3] {
+        let items = self.keys.values().map(Vec::len).sum::<usize>();
+        let mut prefixes: Vec<&[u8]> = self.bcast.iter().map(|(p, _)| &p[..]).collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        [self.keys.len() as u64, items as u64, prefixes.len() as u64]
+    }
+
     /// True when nothing is tracked.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.bcast.is_empty()

@@ -334,6 +334,11 @@ impl Store {
         self.tracker
     }
 
+    /// The tracking table's totals (see `Tracking::totals`).
+    pub fn tracking_totals(&self) -> [u64; 3] {
+        self.tracking.as_ref().map_or([0; 3], |t| t.totals())
+    }
+
     /// The tracking table, created at its first use.
     pub fn tracking(&mut self) -> &mut crate::tracking::Tracking {
         self.tracking.get_or_insert_with(Default::default)

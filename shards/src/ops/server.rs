@@ -343,5 +343,6 @@ fn info(store: &crate::keyspace::Store) -> ShardInfo {
     s.misses = st.misses;
     s.expired = st.expired;
     s.evicted = st.evicted;
+    s.tracking = store.tracking_totals();
     s
 }
