@@ -57,6 +57,10 @@ pub struct Activity {
     pub rbs: u32,
     /// Bytes the connection holds (buffers and bookkeeping).
     pub mem: u64,
+    /// CLIENT TRACKING: its redirect (0: none), -1 when off.
+    pub redir: i64,
+    /// CLIENT TRACKING is in BCAST mode.
+    pub bcast: bool,
 }
 
 /// One connection's row.
@@ -85,8 +89,10 @@ pub struct Client {
     mem: AtomicU64,
     /// Channels | patterns << 32.
     subs: AtomicU64,
-    /// Shard channels.
+    /// Shard channels | tracking's BCAST << 63.
     ssubs: AtomicU64,
+    /// CLIENT TRACKING's redirect, as `Activity::redir`.
+    redir: std::sync::atomic::AtomicI64,
     killed: AtomicBool,
     names: Mutex<Names>,
     /// The claim of the blocking command it waits in, if any (CLIENT
@@ -119,6 +125,7 @@ impl Client {
             mem: AtomicU64::new(0),
             subs: AtomicU64::new(0),
             ssubs: AtomicU64::new(0),
+            redir: std::sync::atomic::AtomicI64::new(-1),
             killed: AtomicBool::new(false),
             names: Mutex::new(Names::default()),
             block: Mutex::new(None),
@@ -147,7 +154,9 @@ impl Client {
             a.subs[0] as u64 | (a.subs[1] as u64) << 32,
             Ordering::Relaxed,
         );
-        self.ssubs.store(a.subs[2] as u64, Ordering::Relaxed);
+        self.ssubs
+            .store(a.subs[2] as u64 | (a.bcast as u64) << 63, Ordering::Relaxed);
+        self.redir.store(a.redir, Ordering::Relaxed);
     }
 
     /// The last published activity.
@@ -155,6 +164,7 @@ impl Client {
         let state = self.state.load(Ordering::Relaxed);
         let bufs = self.bufs.load(Ordering::Relaxed);
         let subs = self.subs.load(Ordering::Relaxed);
+        let ssubs = self.ssubs.load(Ordering::Relaxed);
         Activity {
             last_cmd: state as u32,
             db: (state >> 32) as u8,
@@ -162,15 +172,13 @@ impl Client {
             no_evict: (state >> 48) & 1 != 0,
             no_touch: (state >> 49) & 1 != 0,
             monitor: (state >> 50) & 1 != 0,
-            subs: [
-                subs as u32,
-                (subs >> 32) as u32,
-                self.ssubs.load(Ordering::Relaxed) as u32,
-            ],
+            subs: [subs as u32, (subs >> 32) as u32, ssubs as u32],
             last_ms: self.last_ms.load(Ordering::Relaxed),
             qbuf: bufs as u32,
             rbs: (bufs >> 32) as u32,
             mem: self.mem.load(Ordering::Relaxed),
+            redir: self.redir.load(Ordering::Relaxed),
+            bcast: ssubs >> 63 != 0,
         }
     }
 
@@ -227,6 +235,12 @@ impl Client {
         if self.blocked() {
             flags.push('b');
         }
+        if a.redir >= 0 {
+            flags.push('t');
+        }
+        if a.bcast {
+            flags.push('B');
+        }
         if a.no_evict {
             flags.push('e');
         }
@@ -260,7 +274,11 @@ impl Client {
             a.mem,
         );
         name(a.last_cmd, out);
-        let _ = write!(out, " user=default redir=-1 resp={} lib-name=", a.resp);
+        let _ = write!(
+            out,
+            " user=default redir={} resp={} lib-name=",
+            a.redir, a.resp
+        );
         out.extend_from_slice(&names.lib_name);
         out.extend_from_slice(b" lib-ver=");
         out.extend_from_slice(&names.lib_ver);

@@ -71,6 +71,12 @@ impl LogLevel {
     }
 }
 
+/// Parses Redis's `notify-keyspace-events` value into its class flags.
+pub fn parse_notify(s: &str) -> Result<u32, String> {
+    shards::notify::parse_flags(s.as_bytes())
+        .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
+}
+
 /// Parses Redis's `save` value: `<seconds> <changes>` pairs separated by
 /// single spaces (seconds at least 1, changes at least 0), or empty for
 /// none; normalised as CONFIG GET prints it. shardcache writes no RDB: the
@@ -294,6 +300,11 @@ pub struct Config {
     /// shown for tools that set them; shardcache writes no RDB.
     #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_save)]
     pub save: String,
+
+    /// Keyspace events to publish, as Redis's `notify-keyspace-events`
+    /// (classes `g$lshzxetdnm`, `A` for all, with `K` and/or `E`).
+    #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_notify)]
+    pub notify_keyspace_events: u32,
 
     /// Send TCP keepalive probes after this many idle seconds (0 = off).
     #[arg(long, default_value_t = 300)]

@@ -62,6 +62,10 @@
 //!   claims and timeouts, and the workers' inboxes the shards answer through.
 //! - `pubsub`: who subscribes to what, and the per-worker inboxes that
 //!   carry published messages to the subscribers' workers.
+//! - `tracking`: client-side caching's per-connection state and the
+//!   frames of its invalidations (the tracked keys live in the shards).
+//! - `keyevents`: keyspace notifications: the shards' events published
+//!   through `pubsub` (the engine's `shards::notify::Sink`).
 //! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as are
 //!   `script::env` and `listen`).
@@ -80,6 +84,7 @@ pub mod commands;
 pub mod config;
 pub mod errors;
 pub mod exchange;
+pub mod keyevents;
 pub mod listen;
 pub mod observe;
 pub mod pubsub;
@@ -88,4 +93,5 @@ pub mod script;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod tracking;
 pub mod worker;

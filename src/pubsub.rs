@@ -37,6 +37,10 @@ pub enum Kind {
     Shard = 2,
 }
 
+/// The kind byte of a delivery that is a client-side caching
+/// invalidation, not a message (see `Outbox::invalidation`).
+const TRACKING: u8 = 3;
+
 impl Kind {
     fn from_u8(b: u8) -> Option<Kind> {
         match b {
@@ -191,15 +195,31 @@ impl Outbox {
         message_frame(&mut self.frame, b'*', kind, pattern, channel, msg);
     }
 
+    /// Queues a client-side caching invalidation for `to`: `payload` is
+    /// the keys' array (empty: a flush's null), written by the receiver's
+    /// worker as that receiver gets it (see `crate::tracking`); the
+    /// delivery's key says whether `to` is a REDIRECT target (`r`).
+    pub fn invalidation(&mut self, to: Subscriber, redirect: bool, payload: &[u8]) {
+        self.seq += 1;
+        self.frame.clear();
+        self.frame.extend_from_slice(payload);
+        let key: &[u8] = if redirect { b"r" } else { b"" };
+        self.add_as(TRACKING, key, to);
+    }
+
     /// Adds a receiver of the message begun last (`key`: what it
     /// subscribed to, rechecked on delivery).
     fn add(&mut self, kind: Kind, key: &[u8], s: Subscriber) {
+        self.add_as(kind as u8, key, s);
+    }
+
+    fn add_as(&mut self, head: u8, key: &[u8], s: Subscriber) {
         let w = s.worker as usize;
         let Some(buf) = self.per.get_mut(w) else {
             return;
         };
         if self.open[w].0 != self.seq {
-            buf.push(kind as u8);
+            buf.push(head);
             buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
             buf.extend_from_slice(key);
             buf.extend_from_slice(&(self.frame.len() as u32).to_le_bytes());
@@ -261,8 +281,12 @@ pub struct Delivery<'a> {
     pub kind: Kind,
     /// The channel, pattern or shard channel they subscribed to.
     pub key: &'a [u8],
-    /// The RESP2 frame (a RESP3 receiver gets `>` in place of its `*`).
+    /// The RESP2 frame (a RESP3 receiver gets `>` in place of its `*`);
+    /// for an invalidation, the keys' array (see `crate::tracking`).
     pub frame: &'a [u8],
+    /// A client-side caching invalidation (`key` is `r` for a REDIRECT
+    /// target), not a message.
+    pub invalidation: bool,
     receivers: &'a [u8],
 }
 
@@ -284,7 +308,13 @@ pub fn deliveries(mut buf: &[u8]) -> impl Iterator<Item = Delivery<'_>> {
         Some(u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize)
     }
     std::iter::from_fn(move || {
-        let kind = Kind::from_u8(*buf.first()?)?;
+        let head = *buf.first()?;
+        let invalidation = head == TRACKING;
+        let kind = if invalidation {
+            Kind::Channel
+        } else {
+            Kind::from_u8(head)?
+        };
         let klen = u32_at(&buf[1..])?;
         let key = buf.get(5..5 + klen)?;
         let rest = &buf[5 + klen..];
@@ -298,6 +328,7 @@ pub fn deliveries(mut buf: &[u8]) -> impl Iterator<Item = Delivery<'_>> {
             kind,
             key,
             frame,
+            invalidation,
             receivers,
         })
     })

@@ -87,6 +87,13 @@ pub fn start(config: Config) -> io::Result<Server> {
     listener.set_nonblocking(true)?;
     let shared = Arc::new(Shared::new(config, addr, crate::commands::count()));
     shared.scripting.load().map_err(io::Error::other)?;
+    shared
+        .notify
+        .set_sink(Box::new(crate::keyevents::Publisher::new(
+            Arc::downgrade(&shared),
+            shared.shards,
+            shared.workers,
+        )));
     let maxclients = config::raise_open_files(shared.config.maxclients);
     if maxclients < shared.config.maxclients {
         tracing::warn!(
@@ -114,6 +121,7 @@ pub fn start(config: Config) -> io::Result<Server> {
         limits,
         aof: config.aof(),
         health: shared.aof_health.clone(),
+        notify: shared.notify.clone(),
     })
     .map_err(io::Error::other)?;
     if config.aof().is_some() {

@@ -63,6 +63,8 @@ pub struct Session {
     pub block: Option<Box<crate::blocking::BlockWait>>,
     /// Its pub/sub subscriptions.
     pub pubsub: crate::pubsub::Subscriptions,
+    /// CLIENT TRACKING's state (None: off).
+    pub tracking: Option<Box<crate::tracking::State>>,
 }
 
 impl Default for Session {
@@ -96,6 +98,7 @@ impl Session {
             monitor: false,
             block: None,
             pubsub: Default::default(),
+            tracking: None,
         }
     }
 
@@ -185,6 +188,8 @@ impl Session {
             qbuf,
             rbs,
             mem,
+            redir: self.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
+            bcast: self.tracking.as_ref().is_some_and(|t| t.bcast),
         });
     }
 }

@@ -127,6 +127,8 @@ pub struct Settings {
     pub save: String,
     /// client-output-buffer-limit.
     pub output_limits: config::OutputLimits,
+    /// notify-keyspace-events, as flags (see `shards::notify`).
+    pub notify_keyspace_events: u32,
 }
 
 impl Settings {
@@ -145,6 +147,7 @@ impl Settings {
             slowlog_max_len: c.slowlog_max_len,
             save: c.save.clone(),
             output_limits: c.client_output_buffer_limit,
+            notify_keyspace_events: c.notify_keyspace_events,
         }
     }
 }
@@ -243,6 +246,11 @@ pub struct Shared {
     pub log_reload: OnceLock<LogReload>,
     /// Scripts and function libraries every worker's engine follows.
     pub scripting: crate::script::Registry,
+    /// Which keyspace events the shards report, and where they go (see
+    /// `keyevents`).
+    pub notify: Arc<shards::notify::Hub>,
+    /// The clients with CLIENT TRACKING on (see `tracking`).
+    pub tracking: crate::tracking::Clients,
 }
 
 impl Shared {
@@ -289,10 +297,26 @@ impl Shared {
             scripting: crate::script::Registry::new(
                 (config.appendonly == config::YesNo::Yes).then_some(config.dir.as_path()),
             ),
+            notify: shards::notify::Hub::new(),
+            tracking: Default::default(),
             config,
         };
         shared.set_policy(shared.config.maxmemory_policy);
+        shared.set_notify_flags(shared.config.notify_keyspace_events);
         shared
+    }
+
+    /// Tells the shards which keyspace events to report for
+    /// `notify-keyspace-events` = `flags`: none unless K or E says where
+    /// to publish them, as in Redis.
+    pub fn set_notify_flags(&self, flags: u32) {
+        use shards::notify::{KEYEVENT, KEYSPACE};
+        let on = if flags & (KEYSPACE | KEYEVENT) == 0 {
+            0
+        } else {
+            flags
+        };
+        self.notify.set_flags(on);
     }
 
     /// True while the AOF is on.

@@ -35,6 +35,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// In `Worker::unwatch`: every shard (a closed BCAST client's prefixes).
+const ALL_SHARDS: usize = usize::MAX;
 /// Token of the waker other threads use (connections handed over, CLIENT
 /// KILL, MONITOR lines, ...).
 pub const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -331,7 +333,8 @@ pub struct Worker {
     carry: Vec<usize>,
     /// Connections whose current command runs after this round is delivered.
     deferred: Vec<usize>,
-    /// Shards where closed connections left WATCHes to forget.
+    /// Shards where closed connections left WATCHes to forget; `ALL_SHARDS`
+    /// for a BCAST tracking client's prefixes, which every shard keeps.
     unwatch: Vec<(usize, u64)>,
     track_latency: bool,
     limits: Limits,
@@ -932,11 +935,21 @@ impl Worker {
                     continue;
                 };
                 // (CLIENT REPLY OFF silences replies, not messages, as in Redis.)
-                if c.session.id != id || c.session.close || !c.session.pubsub.has(d.kind, d.key) {
+                if c.session.id != id || c.session.close {
                     continue;
                 }
                 let out = if c.inflight { &mut c.held } else { &mut c.wbuf };
-                if c.session.resp == 3 {
+                if d.invalidation {
+                    let redirect = d.key == b"r";
+                    let (resp3, subscribed) = (c.session.resp == 3, !c.session.pubsub.is_empty());
+                    if (!redirect && c.session.tracking.is_none())
+                        || !crate::tracking::write_frame(out, resp3, redirect, subscribed, d.frame)
+                    {
+                        continue;
+                    }
+                } else if !c.session.pubsub.has(d.kind, d.key) {
+                    continue;
+                } else if c.session.resp == 3 {
                     out.push(b'>');
                     out.extend_from_slice(&d.frame[1..]);
                 } else {
@@ -1193,6 +1206,14 @@ impl Worker {
         self.router
             .begin(crate::exchange::NO_CONN, crate::exchange::Merge::AllOk);
         for (shard, client) in std::mem::take(&mut self.unwatch) {
+            if shard == ALL_SHARDS {
+                for s in 0..self.router.shards() {
+                    self.router.shard_op(s, 0, |_| {
+                        shards::ops::server::SrvOp::Untrack { client }.into()
+                    });
+                }
+                continue;
+            }
             self.router.shard_op(shard, 0, |_| {
                 shards::ops::server::SrvOp::Unwatch { client }.into()
             });
@@ -1725,6 +1746,12 @@ impl Worker {
             let id = conn.session.id;
             self.unwatch
                 .extend(conn.session.take_watched_shards().map(|s| (s, id)));
+            if let Some(t) = conn.session.tracking.take() {
+                self.shared.tracking.off(id);
+                if t.bcast {
+                    self.unwatch.push((ALL_SHARDS, id));
+                }
+            }
             self.shared.registry.remove(&conn.session.client);
             self.freed += conn.mem() as usize;
             self.shared.worker_stats[self.id]

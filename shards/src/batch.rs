@@ -185,6 +185,9 @@ pub struct Queued {
     /// Routed by an EXEC: clients blocked on keys it makes ready are
     /// served after the transaction, not between its commands.
     pub txn: bool,
+    /// Sent by a client with CLIENT TRACKING on: 1 + its index in the
+    /// batch's `trackers`, 0 for none.
+    pub track: u32,
 }
 
 /// A shard's snapshot for INFO.
@@ -214,6 +217,9 @@ pub struct ShardInfo {
     pub aof: Option<crate::aof::AofStatus>,
     /// Bytes the AOF's record buffer holds.
     pub aof_buffer: u64,
+    /// Client-side caching: keys remembered, (key, client) pairs, and
+    /// BCAST prefixes (every shard keeps them all).
+    pub tracking: [u64; 3],
 }
 
 /// A shard's answer to one op. Payloads are spans of `Batch::out`.
@@ -267,6 +273,8 @@ pub struct Batch {
     /// of its group had been recorded (`usize::MAX`: none). If the group's
     /// records cannot be written, those ops' replies are refused too.
     pub dirty_from: usize,
+    /// The trackers of the ops sent by tracking clients (see `Queued::track`).
+    pub trackers: Vec<crate::tracking::Tracker>,
 }
 
 impl Batch {
@@ -292,6 +300,7 @@ impl Batch {
         self.hold = false;
         self.section = 0;
         self.release = false;
+        self.trackers.clear();
         self.ran_from = 0;
         self.dirty_from = usize::MAX;
     }
@@ -320,8 +329,29 @@ impl Batch {
             op,
             no_touch: false,
             txn: false,
+            track: 0,
         });
         (self.ops.len() - 1) as u32
+    }
+
+    /// Marks op `idx` as sent by a tracking client (see `Queued::track`).
+    pub fn set_tracker(&mut self, idx: u32, t: crate::tracking::Tracker) {
+        if self.trackers.last() != Some(&t) {
+            self.trackers.push(t);
+        }
+        let n = self.trackers.len() as u32;
+        if let Some(q) = self.ops.get_mut(idx as usize) {
+            q.track = n;
+        }
+    }
+
+    /// The tracker of op `i`, if its client tracks.
+    #[inline]
+    pub fn tracker_of(&self, i: usize) -> Option<crate::tracking::Tracker> {
+        match self.ops.get(i).map_or(0, |q| q.track) {
+            0 => None,
+            n => self.trackers.get(n as usize - 1).copied(),
+        }
     }
 
     /// Marks op `idx` as sent by a CLIENT NO-TOUCH connection.

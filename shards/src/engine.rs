@@ -41,6 +41,8 @@ pub struct EngineConfig {
     pub aof: Option<AofConfig>,
     /// Where the shards report whether their segments can be written.
     pub health: Arc<AofHealth>,
+    /// Where the shards report keyspace events (see `notify`).
+    pub notify: Arc<crate::notify::Hub>,
 }
 
 /// What start-up loaded.
@@ -86,8 +88,10 @@ impl Engine {
         let (mut stores, persists, mut report) = load(&cfg)?;
         let (lazy, lazy_thread) =
             LazyFree::spawn().map_err(|e| format!("cannot start the lazy-free thread: {e}"))?;
-        for s in stores.iter_mut() {
+        for (i, s) in stores.iter_mut().enumerate() {
             s.set_lazy_free(Some(lazy.clone()));
+            // After the load: replaying the AOF reports nothing.
+            s.set_notify(cfg.notify.clone(), i);
         }
         report.ms = started.elapsed().as_millis() as u64;
         // One reply queue per worker, plus one for control messages.

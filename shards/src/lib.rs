@@ -50,12 +50,14 @@ pub mod index;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod ld;
+pub mod notify;
 pub mod ops;
 pub mod rdb;
 pub mod route;
 pub mod shard;
 pub mod slab;
 pub mod tape;
+pub mod tracking;
 pub mod value;
 
 pub use batch::{Arg, ArgList, Batch, Reply, ShardInfo, Span};

@@ -331,7 +331,11 @@ impl Core {
             ops::block::serve_ready(store, persist, now);
         }
         let refused = persist.log.refuse_writes.is_some();
-        commit(persist, store, drained, self.held_by.is_some());
+        if commit(persist, store, drained, self.held_by.is_some()) {
+            store.publish_events();
+        } else {
+            store.drop_events();
+        }
         if !refused && persist.log.refuse_writes.is_some() {
             store.retry_served();
         }
@@ -419,6 +423,7 @@ pub fn run_shared(core: &Mutex<Core>, rx: Receiver<Batch>, replies: Vec<Outbox>)
                 c.store.active_expire(clock::unix_ms(), EXPIRE_BUDGET);
                 // Between groups, nothing to roll back: free what it removed.
                 c.store.forget();
+                c.store.publish_events();
                 if c.store.wants_defrag() {
                     c.store.defrag_step(DEFRAG_STEP);
                 }
@@ -501,17 +506,21 @@ fn take_runnable(
 ///
 /// `held`: a section still holds the shard; its records so far and those
 /// of its later groups are one transaction in the segment (`Log::seal`).
-fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch], held: bool) {
+/// False when the group was rolled back.
+fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch], held: bool) -> bool {
     let Some(aof) = persist.aof.as_mut() else {
-        return;
+        return true;
     };
     persist.log.seal(held);
     if !persist.log.has_pending() {
         store.forget();
-        return;
+        return true;
     }
     match aof.commit(&mut persist.log) {
-        Ok(()) => store.forget(),
+        Ok(()) => {
+            store.forget();
+            true
+        }
         Err(why) => {
             store.rollback();
             let misconf = Error::Misconf(why.as_str().into());
@@ -525,6 +534,7 @@ fn commit(persist: &mut Persist, store: &mut Store, drained: &mut [Batch], held:
                     }
                 }
             }
+            false
         }
     }
 }

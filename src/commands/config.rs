@@ -129,7 +129,10 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("replica-read-only", "yes".to_string()),
         ("slave-read-only", "yes".to_string()),
         ("min-replicas-to-write", "0".to_string()),
-        ("notify-keyspace-events", String::new()),
+        (
+            "notify-keyspace-events",
+            shards::notify::format_flags(set.notify_keyspace_events),
+        ),
         (
             "slowlog-log-slower-than",
             set.slowlog_log_slower_than.to_string(),
@@ -193,7 +196,7 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 33] = [
+const SETTABLE: [&str; 34] = [
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
     "hash-max-listpack-value",
@@ -227,6 +230,7 @@ const SETTABLE: [&str; 33] = [
     "save",
     "busy-reply-threshold",
     "lua-time-limit",
+    "notify-keyspace-events",
 ];
 
 /// Redis's numeric config check: an integer (`string2ll`) within bounds.
@@ -407,6 +411,9 @@ fn config_set(ctx: &mut Ctx) {
                 int_in(raw, 0, i64::MAX).map(|v| set.slowlog_max_len = v as u64)
             }
             "save" => config::parse_save(&value).map(|v| set.save = v),
+            "notify-keyspace-events" => {
+                config::parse_notify(&value).map(|v| set.notify_keyspace_events = v)
+            }
             "busy-reply-threshold" | "lua-time-limit" => {
                 int_in(raw, 0, i64::MAX).map(|v| busy = Some(v as u64))
             }
@@ -459,6 +466,9 @@ fn config_set(ctx: &mut Ctx) {
         }
     }
     let samples = set.maxmemory_samples.min(u32::MAX as u64) as u32;
+    if set.notify_keyspace_events != old.notify_keyspace_events {
+        s.set_notify_flags(set.notify_keyspace_events);
+    }
     if set != old {
         s.set_settings(set);
     }
@@ -590,7 +600,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 26] = [
+const REWRITTEN: [(&str, Option<&str>); 27] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -620,6 +630,7 @@ const REWRITTEN: [(&str, Option<&str>); 26] = [
     ("list-max-listpack-size", Some("-2")),
     ("zset-max-listpack-entries", Some("128")),
     ("zset-max-listpack-value", Some("64")),
+    ("notify-keyspace-events", Some("")),
 ];
 
 /// CONFIG REWRITE: the parameters CONFIG SET can change are written back to

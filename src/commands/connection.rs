@@ -158,6 +158,7 @@ fn quit(ctx: &mut Ctx) {
 fn reset(ctx: &mut Ctx) {
     // The session's WATCHes live in the shards: forget them there too.
     super::txn::forget_watches(ctx, crate::exchange::NO_CONN);
+    super::tracking::reset_tracking(ctx);
     if ctx.session.monitor {
         ctx.session.monitor = false;
         ctx.router.conn_event(ctx.conn, ConnEvent::Unmonitor);
@@ -659,6 +660,46 @@ static CLIENT_SUBS: &[Command] = &[
             "Set client eviction mode for the current connection",
             "O(1)",
         ),
+    Command::new("client|tracking", -3, super::tracking::client_tracking)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "6.0.0",
+            "Enable or disable server assisted client side caching support",
+            "O(1). Some options may introduce additional complexity.",
+        ),
+    Command::new("client|caching", 3, super::tracking::client_caching)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "6.0.0",
+            "Instruct the server about tracking or not keys in the next request",
+            "O(1)",
+        ),
+    Command::new("client|getredir", 2, super::tracking::client_getredir)
+        .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+        .acl(&["slow", "connection"])
+        .doc(
+            "connection",
+            "6.0.0",
+            "Get tracking notifications redirection client ID if any",
+            "O(1)",
+        ),
+    Command::new(
+        "client|trackinginfo",
+        2,
+        super::tracking::client_trackinginfo,
+    )
+    .flags(NOSCRIPT | LOADING | STALE | LOCAL)
+    .acl(&["slow", "connection"])
+    .doc(
+        "connection",
+        "6.2.0",
+        "Return information about server assisted client side caching for the current connection",
+        "O(1)",
+    ),
     Command::new("client|no-touch", 3, client_no_touch)
         .flags(NOSCRIPT | LOADING | STALE | LOCAL)
         .acl(&["slow", "connection"])

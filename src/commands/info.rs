@@ -216,7 +216,7 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
             "blocked_clients",
             shared.blocking.clients.load(Ordering::Relaxed)
         );
-        field!(out, "tracking_clients", 0);
+        field!(out, "tracking_clients", shared.tracking.count());
         field!(out, "clients_in_timeout_table", 0);
     }
     if mask & section::MEMORY != 0 {
@@ -339,6 +339,11 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         field!(out, "pubsub_channels", channels);
         field!(out, "pubsub_patterns", patterns);
         field!(out, "pubsubshard_channels", shard_channels);
+        field!(out, "tracking_total_keys", sum(|s| s.tracking[0]));
+        field!(out, "tracking_total_items", sum(|s| s.tracking[1]));
+        // Every shard keeps every prefix.
+        let prefixes = shards.iter().map(|s| s.tracking[2]).max().unwrap_or(0);
+        field!(out, "tracking_total_prefixes", prefixes);
         field!(out, "total_error_replies", shared.sum(|w| &w.errors));
     }
     if mask & section::REPLICATION != 0 {

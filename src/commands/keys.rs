@@ -72,6 +72,10 @@ fn flush(ctx: &mut Ctx, all: bool) {
             SrvOp::FlushDb.into()
         }
     });
+    // Client-side caching: every tracking client drops its whole cache
+    // (a null invalidation), after this reply on this connection.
+    let s = ctx.shared;
+    s.tracking.flushed(&s.pubsub, &s.registry, s.workers);
 }
 
 /// The value and expiry a `Read` step found, copied out of its batch;
@@ -108,9 +112,13 @@ fn move_across(
     let (s1, s2) = (ctx.router.shard_of(src), ctx.router.shard_of(dst));
     ctx.router.hold(s1);
     ctx.router.hold(s2);
-    let read = ctx
-        .router
-        .step_op(s1, src_db, |a| KeyOp::Read { key: a.push(src) }.into());
+    let read = ctx.router.step_op(s1, src_db, |a| {
+        KeyOp::Read {
+            key: a.push(src),
+            copy: !remove_src,
+        }
+        .into()
+    });
     ctx.router.exchange();
     let Some((value, at)) = dumped(ctx, read)? else {
         return Ok(None);
@@ -124,6 +132,7 @@ fn move_across(
             payload: a.push(&value),
             expire_at: at,
             replace: overwrite,
+            event: if remove_src { "rename_to" } else { "copy_to" },
         }
         .into()
     });
@@ -135,9 +144,9 @@ fn move_across(
         return Ok(Some(false));
     }
     if remove_src {
-        let del = ctx
-            .router
-            .step_op(s1, src_db, |a| KeyOp::Del { key: a.push(src) }.into());
+        let del = ctx.router.step_op(s1, src_db, |a| {
+            KeyOp::RenameFrom { key: a.push(src) }.into()
+        });
         ctx.router.exchange();
         if let Some(e) = step_error(ctx, del) {
             return Err(e);

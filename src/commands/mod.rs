@@ -33,6 +33,7 @@ mod sort;
 mod spec;
 mod steps;
 mod string;
+mod tracking;
 pub mod txn;
 mod zset;
 
@@ -453,6 +454,25 @@ fn route_one(
         // Redis 7.2's CLIENT NO-TOUCH: the look-ups of this connection's
         // commands leave the LRU alone, except TOUCH's.
         ctx.router.set_no_touch(true);
+    }
+    if ctx.session.tracking.is_some() {
+        // Client-side caching: a read-only command's keys are remembered
+        // by their shards (Redis's `trackingRememberKeys`); CLIENT
+        // CACHING's choice holds for one command (all of a transaction's),
+        // CLIENT's own subcommands aside.
+        let me = ctx.session.subscriber();
+        let executing = ctx.session.executing;
+        if let Some(t) = ctx.session.tracking.as_deref_mut() {
+            ctx.router
+                .set_tracker(t.tracker(me, cmd.has(flags::READONLY)));
+            if t.caching
+                && !executing
+                && !matches!(cmd.name, "exec" | "multi")
+                && !cmd.name.starts_with("client|")
+            {
+                t.caching = false;
+            }
+        }
     }
     (cmd.run)(&mut ctx);
     let gates = ctx.router.gates;

@@ -275,6 +275,7 @@ fn combine(ctx: &mut Ctx, how: Algebra, keys: &[&[u8]], out: Out) {
                     dst: a.push(d),
                     members: a.list(members.iter().map(Vec::as_slice)),
                     hashtable,
+                    how,
                 }
                 .into()
             });

@@ -395,7 +395,7 @@ fn zrangestore(ctx: &mut Ctx) {
         return ctx.error(&e);
     }
     let entries = entries_from(&tape_items(ctx, read));
-    store_entries(ctx, dst, &entries);
+    store_entries(ctx, dst, &entries, "zrangestore");
 }
 
 /// Entries `[[member, score], ...]` or `[member, score, ...]` of a tape,
@@ -418,7 +418,7 @@ fn entries_from(items: &[Item]) -> Vec<(Vec<u8>, f64)> {
 }
 
 /// Stores `entries` under `dst` on its shard (held) and answers the size.
-fn store_entries(ctx: &mut Ctx, dst: &[u8], entries: &[(Vec<u8>, f64)]) {
+fn store_entries(ctx: &mut Ctx, dst: &[u8], entries: &[(Vec<u8>, f64)], event: &'static str) {
     let db = ctx.session.db;
     let s = ctx.router.shard_of(dst);
     let bits: Vec<[u8; 8]> = entries.iter().map(|(_, sc)| sc.to_le_bytes()).collect();
@@ -432,6 +432,7 @@ fn store_entries(ctx: &mut Ctx, dst: &[u8], entries: &[(Vec<u8>, f64)]) {
         ZSetOp::StoreEntries {
             dst: a.push(dst),
             entries: list,
+            event,
         }
         .into()
     });
@@ -861,7 +862,7 @@ fn combine_cmd(ctx: &mut Ctx, dst: Option<&[u8]>, numkeys_idx: usize, how: ZAlge
     }
     sort_entries(&mut entries);
     match dst {
-        Some(d) => store_entries(ctx, d, &entries),
+        Some(d) => store_entries(ctx, d, &entries, how.store_event()),
         None => {
             let withscores = opts.withscores;
             ctx.reply(|o| {

@@ -67,6 +67,9 @@ impl Router {
         if self.no_touch {
             b.set_no_touch(idx);
         }
+        if let Some(t) = self.tracker {
+            b.set_tracker(idx, t);
+        }
         if self.txn {
             b.set_txn(idx);
         }

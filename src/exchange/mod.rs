@@ -320,6 +320,8 @@ pub struct Router {
     cur_ran: bool,
     /// Ops routed now come from a CLIENT NO-TOUCH connection.
     no_touch: bool,
+    /// Ops routed now come from a client with CLIENT TRACKING on.
+    tracker: Option<shards::tracking::Tracker>,
     /// Ops routed now belong to an EXEC (see `shards::batch::Queued::txn`).
     txn: bool,
     /// The last dispatched command waits for a CLIENT PAUSE to end.
@@ -460,6 +462,7 @@ impl Router {
             cur_cmd: 0,
             cur_ran: false,
             no_touch: false,
+            tracker: None,
             txn: false,
             postponed: false,
             redacted: Vec::new(),

@@ -13,6 +13,7 @@ pub struct Outer {
     cmd: u16,
     ran: bool,
     no_touch: bool,
+    tracker: Option<shards::tracking::Tracker>,
 }
 
 /// Shown instead of an argument a command hides (Redis's `shared.redacted`).
@@ -27,10 +28,12 @@ impl Router {
             cmd: self.cur_cmd,
             ran: self.cur_ran,
             no_touch: self.no_touch,
+            tracker: self.tracker,
         };
         self.cur_cmd = 0;
         self.cur_ran = false;
         self.no_touch = false;
+        self.tracker = None;
         if !self.redacted.is_empty() {
             self.redacted.clear();
         }
@@ -43,6 +46,7 @@ impl Router {
         self.cur_cmd = outer.cmd;
         self.cur_ran = outer.ran;
         self.no_touch = outer.no_touch;
+        self.tracker = outer.tracker;
     }
 
     /// The command being routed is command table row `id`.
@@ -56,6 +60,13 @@ impl Router {
     #[inline]
     pub fn set_no_touch(&mut self, on: bool) {
         self.no_touch = on;
+    }
+
+    /// The ops routed from now on come from a client with CLIENT TRACKING
+    /// on (see `shards::tracking`), or not.
+    #[inline]
+    pub fn set_tracker(&mut self, t: Option<shards::tracking::Tracker>) {
+        self.tracker = t;
     }
 
     /// The ops routed from now on belong to an EXEC's transaction (or

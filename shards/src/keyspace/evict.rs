@@ -190,6 +190,7 @@ impl Store {
                         list.push((db, key));
                     }
                 }
+                self.notify_at(pos, crate::notify::EVICTED, "evicted");
                 self.remove_at(pos);
                 self.stats.evicted += 1;
                 true

@@ -29,6 +29,14 @@ impl Store {
         self.db_volatile[db] -= 1;
     }
 
+    /// Removes the expired record at `pos`, counting it and reporting
+    /// Redis's `expired` event.
+    pub(super) fn expire_now(&mut self, pos: u32) {
+        self.notify_at(pos, crate::notify::EXPIRED, "expired");
+        self.remove_at(pos);
+        self.stats.expired += 1;
+    }
+
     pub(super) fn random_volatile(&mut self) -> u32 {
         let n = self.volatile.len() as u64;
         let r = self.random();
@@ -55,8 +63,7 @@ impl Store {
                     (record::expire_at(c), record::db_of(record::meta(c)))
                 };
                 if at <= now_ms {
-                    self.remove_at(pos);
-                    self.stats.expired += 1;
+                    self.expire_now(pos);
                     expired_here += 1;
                     if self.volatile.is_empty() {
                         break;

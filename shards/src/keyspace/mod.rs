@@ -236,6 +236,17 @@ pub struct Store {
     journal: Option<Box<undo::Journal>>,
     /// Where big removed values are freed (see `lazyfree`); None: inline.
     lazy: Option<crate::lazyfree::LazyFree>,
+    /// Which keyspace events are wanted, and where they go (see `notify`).
+    hub: std::sync::Arc<crate::notify::Hub>,
+    /// This shard's index, for the hub's sink.
+    shard: usize,
+    /// The events made since they were last handed out.
+    events: crate::notify::Events,
+    /// Client-side caching's tracked keys and prefixes; None until a
+    /// client tracks, so a write pays one branch for the feature.
+    tracking: Option<Box<crate::tracking::Tracking>>,
+    /// The tracking client whose op runs, if any (see `set_tracker`).
+    tracker: Option<crate::tracking::Tracker>,
 }
 
 impl Default for Store {
@@ -301,7 +312,92 @@ impl Store {
             defrag_from: 0,
             journal: None,
             lazy: None,
+            hub: std::sync::Arc::default(),
+            shard: 0,
+            events: crate::notify::Events::default(),
+            tracking: None,
+            tracker: None,
         }
+    }
+
+    /// The op about to run comes from a tracking client (`t`), or not:
+    /// a remembering tracker's read look-ups are remembered, and its writes
+    /// are known as its own (NOLOOP).
+    #[inline]
+    pub fn set_tracker(&mut self, t: Option<crate::tracking::Tracker>) {
+        self.tracker = t;
+    }
+
+    /// See `set_tracker`.
+    #[inline]
+    pub fn tracker(&self) -> Option<crate::tracking::Tracker> {
+        self.tracker
+    }
+
+    /// The tracking table's totals (see `Tracking::totals`).
+    pub fn tracking_totals(&self) -> [u64; 3] {
+        self.tracking.as_ref().map_or([0; 3], |t| t.totals())
+    }
+
+    /// The tracking table, created at its first use.
+    pub fn tracking(&mut self) -> &mut crate::tracking::Tracking {
+        self.tracking.get_or_insert_with(Default::default)
+    }
+
+    /// Redis's `trackingInvalidateKey`: `key` changed.
+    #[inline]
+    pub(crate) fn invalidate(&mut self, key: &[u8]) {
+        if let Some(t) = self.tracking.as_mut() {
+            let writer = self.tracker.map_or(0, |w| w.client);
+            t.invalidate(key, writer, &mut self.events);
+        }
+    }
+
+    /// Reports this shard's (number `shard`) keyspace events to `hub`.
+    pub fn set_notify(&mut self, hub: std::sync::Arc<crate::notify::Hub>, shard: usize) {
+        self.hub = hub;
+        self.shard = shard;
+    }
+
+    /// Redis's `notifyKeyspaceEvent`: records that `key` of `db` had
+    /// `name`, when the hub wants events of `class` (one relaxed load when
+    /// it does not).
+    #[inline]
+    pub fn notify(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
+        if self.hub.flags() & class != 0 {
+            self.events.push(db, class, name, key);
+        }
+    }
+
+    /// `notify` for the record at `pos` (before it goes).
+    #[inline]
+    fn notify_at(&mut self, pos: u32, class: u32, name: &'static str) {
+        if self.hub.flags() & class != 0 {
+            let db = self.db_at(pos);
+            let key = key_bytes(&self.arena, &self.long_keys, pos);
+            self.events.push(db, class, name, key);
+        }
+    }
+
+    /// Takes back a `new` event just reported for `key` (see
+    /// `Events::unpush_new`).
+    pub fn unnotify_new(&mut self, db: usize, key: &[u8]) {
+        self.events.unpush_new(db, key);
+    }
+
+    /// Hands the events made since the last call to the hub's sink, in
+    /// order (once per group, after its records are written).
+    pub fn publish_events(&mut self) {
+        if !self.events.is_empty() {
+            self.hub.publish(self.shard, &self.events);
+            self.events.clear();
+        }
+    }
+
+    /// Forgets the events made since the last hand-out (their group was
+    /// rolled back).
+    pub fn drop_events(&mut self) {
+        self.events.clear();
     }
 
     /// Frees big removed values on the engine's lazy-free thread (None:
@@ -531,17 +627,23 @@ impl Store {
         let h = self.hash(key);
         let found = match self.find(db, h, key) {
             Some(pos) if self.is_expired(pos, now_ms) => {
-                self.remove_at(pos);
-                self.stats.expired += 1;
+                self.expire_now(pos);
                 None
             }
             other => other,
         };
+        if let Some(t) = self.tracker {
+            if t.remember && how.count {
+                let table = self.tracking.get_or_insert_with(Default::default);
+                table.remember(key, t, &mut self.events);
+            }
+        }
         if how.count {
             if found.is_some() {
                 self.stats.hits += 1;
             } else {
                 self.stats.misses += 1;
+                self.notify(db, crate::notify::KEY_MISS, "keymiss", key);
             }
         }
         if how.touch && !self.no_touch {
@@ -627,9 +729,10 @@ impl Store {
             return false;
         };
         let expired = self.is_expired(pos, now_ms);
-        self.remove_at(pos);
         if expired {
-            self.stats.expired += 1;
+            self.expire_now(pos);
+        } else {
+            self.remove_at(pos);
         }
         !expired
     }
@@ -650,6 +753,11 @@ impl Store {
         let db = record::db_of(l.meta);
         if let Some(w) = self.watches.as_mut() {
             w.touch(db as u8, key_bytes(&self.arena, &self.long_keys, pos));
+        }
+        if let Some(t) = self.tracking.as_mut() {
+            let writer = self.tracker.map_or(0, |w| w.client);
+            let key = key_bytes(&self.arena, &self.long_keys, pos);
+            t.invalidate(key, writer, &mut self.events);
         }
         let obj = if l.meta & VAL_OBJ != 0 {
             let o = self.objects.remove(record::get_u32(c, l.val_at));
@@ -757,8 +865,7 @@ impl Store {
         let h = self.hash(key);
         let existing = match self.find(db, h, key) {
             Some(pos) if self.is_expired(pos, now_ms) => {
-                self.remove_at(pos);
-                self.stats.expired += 1;
+                self.expire_now(pos);
                 None
             }
             other => other,
@@ -967,6 +1074,8 @@ impl Store {
         self.note_moved(src, dst, key);
         self.modified(src, key);
         self.modified(dst, key);
+        // Redis's MOVE adds the key to the destination with `dbAdd`.
+        self.notify(dst, crate::notify::NEW, "new", key);
         let c = self.arena.chunk_mut(pos);
         let m = record::meta(c);
         record::set_meta(c, record::with_db(m, dst));
@@ -990,6 +1099,7 @@ impl Store {
         expire_at: u64,
     ) -> Result<u32, OutOfMemory> {
         self.note_created(db, key);
+        self.notify(db, crate::notify::NEW, "new", key);
         let ttl = expire_at != 0;
         let key_inline = key.len() <= KEY_INLINE_MAX;
         let (val, obj) = match value {
@@ -1254,10 +1364,18 @@ impl Store {
     /// Empties one database.
     pub fn flush_db(&mut self, db: usize) {
         self.touch_watched_in(&[db]);
+        // Tracking clients get one null invalidation for a flush (sent by
+        // the server), not one per key; their remembered keys go, as
+        // Redis frees its tracking table.
+        let tracking = self.tracking.take().map(|mut t| {
+            t.forget_keys();
+            t
+        });
         let positions: Vec<u32> = self.dbs[db].iter().collect();
         for pos in positions {
             self.remove_at(pos);
         }
+        self.tracking = tracking;
         self.dbs[db] = Index::new();
         self.avg_ttl[db] = 0;
     }
@@ -1275,6 +1393,16 @@ impl Store {
         fresh.journal = self.journal.take();
         fresh.lazy = self.lazy.clone();
         fresh.epoch = self.epoch;
+        fresh.hub = self.hub.clone();
+        fresh.shard = self.shard;
+        fresh.events = std::mem::take(&mut self.events);
+        fresh.tracker = self.tracker;
+        // Redis empties its tracking table on a flush (every client got a
+        // null invalidation); the broadcast prefixes stay.
+        fresh.tracking = self.tracking.take().map(|mut t| {
+            t.forget_keys();
+            t
+        });
         let old = std::mem::replace(self, fresh);
         // Journaled, the old store is set aside whole until the group's
         // records are safe; otherwise it is freed now, in the background.

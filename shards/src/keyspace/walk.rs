@@ -101,8 +101,7 @@ impl Store {
             let rng = &mut self.rng;
             let pos = self.dbs[db].random(|n| super::next_random(rng) % n)?;
             if self.is_expired(pos, now_ms) {
-                self.remove_at(pos);
-                self.stats.expired += 1;
+                self.expire_now(pos);
                 continue;
             }
             return Some(self.key_at(pos));

@@ -52,6 +52,7 @@ impl Store {
         if let Some(b) = self.blocked.as_mut() {
             b.touch(db as u8, key);
         }
+        self.invalidate(key);
     }
 
     /// WATCH: `client` is told (by `watch_check`) if `key` changes from now on.

@@ -266,12 +266,14 @@ fn serve(cx: &mut Cx, key: &[u8], pos: u32, want: &Want) -> Outcome {
             to,
             here: true,
         } => {
-            let popped = list::pop_elements(cx, key, pos, *from, 1);
-            let Some(e) = popped.into_iter().next() else {
+            let (popped, emptied) = list::pop_for_move(cx, key, pos, *from);
+            let Some(e) = popped else {
                 return Outcome::Retry;
             };
             let one = [&e[..]];
-            match list::push_elements(cx, dst, *to, Items::List(&one), false, Lookup::PEEK) {
+            let pushed = list::push_elements(cx, dst, *to, Items::List(&one), false, Lookup::PEEK);
+            list::move_reported(cx, key, *from, emptied);
+            match pushed {
                 Ok(_) => Outcome::Moved(e),
                 Err(_) => Outcome::WrongType,
             }

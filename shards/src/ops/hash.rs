@@ -18,6 +18,7 @@ use crate::batch::{Arg, ArgList, Reply};
 use crate::error::Error;
 use crate::keyspace::{Lookup, Store};
 use crate::ld;
+use crate::notify::{GENERIC, HASH};
 use crate::tape::TapeWriter;
 use crate::value::{HashValue, Kind, Object};
 
@@ -291,6 +292,7 @@ fn hset(cx: &mut Cx, key: Arg, pairs: ArgList, ok: bool) -> R {
             pairs: items,
         },
     );
+    cx.notify_arg(HASH, "hset", key);
     Ok(if ok {
         Reply::Ok
     } else {
@@ -329,6 +331,7 @@ fn hsetnx(cx: &mut Cx, key: Arg, field: Arg, value: Arg) -> R {
         }
     }
     set_one(cx, key, pos, f, cx.args.get(value))?;
+    cx.notify_arg(HASH, "hset", key);
     Ok(Reply::Int(1))
 }
 
@@ -424,7 +427,10 @@ fn hdel(cx: &mut Cx, key: Arg, fields: ArgList) -> R {
     if emptied {
         cx.store.remove_at(pos);
         cx.persist.log.put(db as u8, &Record::Del { key: k });
+        cx.notify(HASH, "hdel", k);
+        cx.notify(GENERIC, "del", k);
     } else if deleted > 0 {
+        cx.notify(HASH, "hdel", k);
         cx.store.signal_modified(db, k);
         cx.persist.log.put(
             db as u8,
@@ -452,6 +458,7 @@ fn hincrby(cx: &mut Cx, key: Arg, field: Arg, by: i64) -> R {
     let new = old.checked_add(by).ok_or(Error::Overflow)?;
     let mut text = itoa::Buffer::new();
     set_one(cx, key, pos, f, text.format(new).as_bytes())?;
+    cx.notify_arg(HASH, "hincrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -479,6 +486,7 @@ fn hincrbyfloat(cx: &mut Cx, key: Arg, field: Arg, by: Arg) -> R {
     let mut text = [0u8; ld::MAX_CHARS];
     let n = ld::format_human(sum, &mut text);
     set_one(cx, key, pos, f, &text[..n])?;
+    cx.notify_arg(HASH, "hincrbyfloat", key);
     Ok(bulk(cx.out, &text[..n]))
 }
 

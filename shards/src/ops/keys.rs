@@ -19,6 +19,7 @@ use crate::aof::Record;
 use crate::batch::{Arg, ArgList, Reply};
 use crate::error::Error;
 use crate::keyspace::{Expiry, Lookup, StrEncoding, ValueRef};
+use crate::notify::GENERIC;
 use crate::tape::TapeWriter;
 use crate::value::dump::{self, RestoreError, Restored};
 use crate::value::Object;
@@ -137,11 +138,13 @@ pub enum KeyOp {
         dst_db: u8,
     },
     /// A key's value (as a DUMP payload) and TTL for a cross-shard
-    /// RENAME/COPY/MOVE, without counting or touching it → a tape
-    /// `[payload, expire_at]` (0: no TTL), or nil.
+    /// RENAME/COPY/MOVE → a tape `[payload, expire_at]` (0: no TTL), or nil.
     Read {
         /// The key.
         key: Arg,
+        /// COPY's read look-up (a hit or miss counted, `keymiss` reported,
+        /// the key touched), else RENAME's, which does none of that.
+        copy: bool,
     },
     /// The write step of a cross-shard RENAME/COPY/MOVE: stores a `Read`'s
     /// payload under `key` with its deadline → 1 when written, 0 when the
@@ -155,6 +158,14 @@ pub enum KeyOp {
         expire_at: u64,
         /// Replace an existing key.
         replace: bool,
+        /// The keyspace event it reports (`rename_to`, `copy_to`).
+        event: &'static str,
+    },
+    /// The last step of a cross-shard RENAME: removes the source → 1 or 0,
+    /// reported as `rename_from` rather than `del`.
+    RenameFrom {
+        /// The key.
+        key: Arg,
     },
     /// DUMP key → the payload, or nil.
     Dump {
@@ -224,13 +235,15 @@ impl KeyOp {
                 | KeyOp::Copy { .. }
                 | KeyOp::Move { .. }
                 | KeyOp::Write { .. }
+                | KeyOp::RenameFrom { .. }
                 | KeyOp::Restore { .. }
         )
     }
 
     pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
         let r = match *self {
-            KeyOp::Del { key } => del(cx, key),
+            KeyOp::Del { key } => del(cx, key, "del"),
+            KeyOp::RenameFrom { key } => del(cx, key, "rename_from"),
             KeyOp::Exists { key } => {
                 let k = cx.args.get(key);
                 Ok(Reply::Int(cx.store.exists(cx.db, k, cx.now_ms) as i64))
@@ -260,13 +273,14 @@ impl KeyOp {
                 replace,
             } => copy(cx, src, dst, dst_db as usize, replace),
             KeyOp::Move { key, dst_db } => Ok(move_key(cx, key, dst_db as usize)),
-            KeyOp::Read { key } => Ok(read(cx, key)),
+            KeyOp::Read { key, copy } => Ok(read(cx, key, copy)),
             KeyOp::Write {
                 key,
                 payload,
                 expire_at,
                 replace,
-            } => write(cx, key, payload, expire_at, replace),
+                event,
+            } => write(cx, key, payload, expire_at, replace, event),
             KeyOp::Dump { key } => dump_key(cx, key),
             KeyOp::Restore {
                 key,
@@ -311,11 +325,13 @@ impl KeyOp {
 
 type R = Result<Reply, Error>;
 
-fn del(cx: &mut Cx, key: Arg) -> R {
+/// DEL / UNLINK of one key, reported as `event`.
+fn del(cx: &mut Cx, key: Arg, event: &'static str) -> R {
     let k = cx.args.get(key);
     let existed = cx.store.del(cx.db, k, cx.now_ms);
     if existed {
         cx.persist.log.put(cx.db as u8, &Record::Del { key: k });
+        cx.notify(GENERIC, event, k);
     }
     Ok(Reply::Int(existed as i64))
 }
@@ -361,6 +377,7 @@ fn expire(cx: &mut Cx, key: Arg, when: i64, cond: ExpireCond) -> Reply {
     if when <= cx.now_ms as i64 {
         cx.store.del(db, k, cx.now_ms);
         cx.persist.log.put(db as u8, &Record::Del { key: k });
+        cx.notify(GENERIC, "del", k);
     } else {
         cx.store.expire(db, k, when as u64, cx.now_ms);
         cx.persist.log.put(
@@ -370,6 +387,7 @@ fn expire(cx: &mut Cx, key: Arg, when: i64, cond: ExpireCond) -> Reply {
                 at: when as u64,
             },
         );
+        cx.notify(GENERIC, "expire", k);
     }
     Reply::Int(1)
 }
@@ -385,6 +403,7 @@ fn persist(cx: &mut Cx, key: Arg) -> Reply {
     }
     cx.store.expire(db, k, 0, cx.now_ms);
     cx.persist.log.put(db as u8, &Record::Persist { key: k });
+    cx.notify(GENERIC, "persist", k);
     Reply::Int(1)
 }
 
@@ -443,6 +462,8 @@ fn rename(cx: &mut Cx, src: Arg, dst: Arg, nx: bool) -> R {
     cx.persist.log.put(db as u8, &Record::Del { key: s });
     // A string's SET replaces, and a collection's DEL would go first.
     log_put(cx, db, d, pos, replaced);
+    cx.notify(GENERIC, "rename_from", s);
+    cx.notify(GENERIC, "rename_to", d);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
@@ -509,6 +530,12 @@ fn copy(cx: &mut Cx, src: Arg, dst: Arg, dst_db: usize, replace: bool) -> R {
     match result? {
         Some(pos) => {
             log_put(cx, dst_db, d, pos, existed);
+            if existed && bytes_from.is_some() {
+                // Redis deletes the destination and adds the copy: a new key
+                // (a string here is written over the old value instead).
+                cx.store.notify(dst_db, crate::notify::NEW, "new", d);
+            }
+            cx.store.notify(dst_db, GENERIC, "copy_to", d);
             Ok(Reply::Int(1))
         }
         None => Ok(Reply::Int(0)),
@@ -527,6 +554,8 @@ fn move_key(cx: &mut Cx, key: Arg, dst: usize) -> Reply {
         Some(pos) => {
             cx.persist.log.put(cx.db as u8, &Record::Del { key: k });
             log_put(cx, dst, k, pos, false);
+            cx.notify(GENERIC, "move_from", k);
+            cx.store.notify(dst, GENERIC, "move_to", k);
             Reply::Int(1)
         }
         None => Reply::Int(0),
@@ -535,9 +564,10 @@ fn move_key(cx: &mut Cx, key: Arg, dst: usize) -> Reply {
 
 /// A key's DUMP payload and expiry for a cross-shard RENAME/COPY/MOVE,
 /// without statistics or LRU effect: a tape `[payload, expire_at]`, or nil.
-fn read(cx: &mut Cx, key: Arg) -> Reply {
+fn read(cx: &mut Cx, key: Arg, copy: bool) -> Reply {
     let k = cx.args.get(key);
-    let Some(pos) = cx.store.lookup(cx.db, k, cx.now_ms, Lookup::PEEK) else {
+    let how = if copy { Lookup::READ } else { Lookup::PEEK };
+    let Some(pos) = cx.store.lookup(cx.db, k, cx.now_ms, how) else {
         return Reply::Nil;
     };
     let at = cx.store.expire_of(pos);
@@ -629,6 +659,7 @@ fn restore(
     if at != 0 && at <= cx.now_ms {
         if existing.is_some() {
             cx.persist.log.put(db as u8, &Record::Del { key: k });
+            cx.notify(GENERIC, "del", k);
         }
         return Ok(Reply::Ok);
     }
@@ -637,6 +668,7 @@ fn restore(
         cx.store.set_idle(pos, idle);
     }
     log_put(cx, db, k, pos, existing.is_some());
+    cx.notify(GENERIC, "restore", k);
     Ok(Reply::Ok)
 }
 
@@ -645,7 +677,14 @@ fn restore(
 /// exists and `replace` is off. A deadline already past writes nothing
 /// (and removes a replaced key). Does not evict first: RENAME and MOVE
 /// move memory rather than add it (a COPY's server checks memory before).
-fn write(cx: &mut Cx, key: Arg, payload: Arg, expire_at: u64, replace: bool) -> R {
+fn write(
+    cx: &mut Cx,
+    key: Arg,
+    payload: Arg,
+    expire_at: u64,
+    replace: bool,
+    event: &'static str,
+) -> R {
     let value = restored(cx, payload)?;
     let (db, k) = (cx.db, cx.args.get(key));
     let existing = cx.store.lookup(db, k, cx.now_ms, Lookup::WRITE);
@@ -663,6 +702,7 @@ fn write(cx: &mut Cx, key: Arg, payload: Arg, expire_at: u64, replace: bool) -> 
     }
     let pos = put_restored(cx, k, value, expire_at)?;
     log_put(cx, db, k, pos, existing.is_some());
+    cx.notify(GENERIC, event, k);
     Ok(Reply::Int(1))
 }
 

@@ -25,6 +25,7 @@ use crate::aof::{Items, ListRecord, Record};
 use crate::batch::{Arg, ArgList, Reply};
 use crate::error::Error;
 use crate::keyspace::{Lookup, Store, ValueRef};
+use crate::notify::{GENERIC, LIST};
 use crate::tape::TapeWriter;
 use crate::value::list::{rank_range, Side, DEFAULT_FILL};
 use crate::value::{Kind, ListValue, Object};
@@ -320,11 +321,24 @@ fn log_change(cx: &mut Cx, rec: ListRecord) -> bool {
 
 /// Logs a change that may have emptied the list of `key` at `pos`: the
 /// key goes (logged `DEL`) when it did, else the change is logged.
-fn after_change(cx: &mut Cx, pos: u32, emptied: bool, rec: ListRecord) {
+/// Reports `event` (None: the caller does), then `del` when emptied.
+fn after_change(
+    cx: &mut Cx,
+    pos: u32,
+    emptied: bool,
+    rec: ListRecord,
+    event: Option<&'static str>,
+) {
     let key = rec.key();
+    if let Some(event) = event {
+        cx.notify(LIST, event, key);
+    }
     if emptied {
         cx.store.remove_at(pos);
         cx.log(Record::Del { key });
+        if event.is_some() {
+            cx.notify(GENERIC, "del", key);
+        }
     } else {
         cx.store.signal_modified(cx.db, key);
         log_change(cx, rec);
@@ -378,6 +392,7 @@ pub fn push_elements(
             n
         }
     };
+    cx.notify(LIST, push_event(side), key);
     let left = side == Side::Left;
     for from in (0..elems.len()).step_by(PUSH_BATCH) {
         let n = PUSH_BATCH.min(elems.len() - from);
@@ -410,10 +425,54 @@ fn lpush(cx: &mut Cx, key: Arg, side: Side, elems: ArgList, existing_only: bool)
 
 // ------------------------------------------------------------------ pops
 
+/// Redis's event for a push at `side`.
+fn push_event(side: Side) -> &'static str {
+    match side {
+        Side::Left => "lpush",
+        Side::Right => "rpush",
+    }
+}
+
+/// Redis's event for a pop from `side`.
+fn pop_event(side: Side) -> &'static str {
+    match side {
+        Side::Left => "lpop",
+        Side::Right => "rpop",
+    }
+}
+
 /// Pops up to `count` elements from `side` of the list of `key` at `pos`,
 /// in the order they leave: the undo journal hears of each, the key goes
 /// when emptied (`DEL`), else the pop is logged (`LPOP`/`RPOP key n`).
+/// Reported as `lpop`/`rpop`, then `del` when emptied.
 pub fn pop_elements(cx: &mut Cx, key: &[u8], pos: u32, side: Side, count: usize) -> Vec<Vec<u8>> {
+    pop_elements_as(cx, key, pos, side, count, true).0
+}
+
+/// The one element LMOVE takes from `s`, and whether that emptied it: its
+/// events are reported by `move_reported` after the push's, as Redis's
+/// `lmoveGenericCommand` orders them.
+pub fn pop_for_move(cx: &mut Cx, s: &[u8], pos: u32, from: Side) -> (Option<Vec<u8>>, bool) {
+    let (popped, emptied) = pop_elements_as(cx, s, pos, from, 1, false);
+    (popped.into_iter().next(), emptied)
+}
+
+/// The source's events of a move `pop_for_move` started.
+pub fn move_reported(cx: &mut Cx, s: &[u8], from: Side, emptied: bool) {
+    cx.notify(LIST, pop_event(from), s);
+    if emptied {
+        cx.notify(GENERIC, "del", s);
+    }
+}
+
+fn pop_elements_as(
+    cx: &mut Cx,
+    key: &[u8],
+    pos: u32,
+    side: Side,
+    count: usize,
+    report: bool,
+) -> (Vec<Vec<u8>>, bool) {
     let (popped, emptied) = cx
         .store
         .edit_object(pos, |o, undo| {
@@ -440,9 +499,9 @@ pub fn pop_elements(cx: &mut Cx, key: &[u8], pos: u32, side: Side, count: usize)
             key,
             count: popped.len() as u64,
         };
-        after_change(cx, pos, emptied, rec);
+        after_change(cx, pos, emptied, rec, report.then(|| pop_event(side)));
     }
-    popped
+    (popped, emptied)
 }
 
 /// A pop of `key` answered in `shape` (Redis's `popGenericCommand` and
@@ -592,6 +651,7 @@ fn lset(cx: &mut Cx, key: Arg, index: Arg, elem: Arg) -> R {
     }
     let k = args.get(key);
     cx.store.signal_modified(cx.db, k);
+    cx.notify(LIST, "lset", k);
     log_change(
         cx,
         ListRecord::Set {
@@ -628,6 +688,7 @@ fn linsert(cx: &mut Cx, key: Arg, before: bool, pivot: Arg, elem: Arg) -> R {
     };
     let k = args.get(key);
     cx.store.signal_modified(cx.db, k);
+    cx.notify(LIST, "linsert", k);
     log_change(
         cx,
         ListRecord::Insert {
@@ -696,6 +757,7 @@ fn lrem(cx: &mut Cx, key: Arg, count: i64, elem: Arg) -> R {
                 count,
                 elem: e,
             },
+            Some("lrem"),
         );
     }
     Ok(Reply::Int(removed as i64))
@@ -727,10 +789,12 @@ fn ltrim(cx: &mut Cx, key: Arg, start: i64, stop: i64) -> R {
         })
         .unwrap_or((false, false));
     let k = cx.args.get(key);
-    // Redis tells WATCH even when nothing went.
+    // Redis tells WATCH, and reports `ltrim`, even when nothing went.
+    cx.notify(LIST, "ltrim", k);
     if emptied {
         cx.store.remove_at(pos);
         cx.log(Record::Del { key: k });
+        cx.notify(GENERIC, "del", k);
     } else {
         cx.store.signal_modified(cx.db, k);
         if changed {
@@ -791,6 +855,8 @@ pub(super) fn move_one(cx: &mut Cx, s: &[u8], d: &[u8], from: Side, to: Side) ->
             return Ok(Reply::Nil);
         };
         cx.store.signal_modified(cx.db, s);
+        cx.notify(LIST, push_event(to), d);
+        cx.notify(LIST, pop_event(from), s);
         let pop = ListRecord::Pop {
             left: from == Side::Left,
             key: s,
@@ -809,14 +875,15 @@ pub(super) fn move_one(cx: &mut Cx, s: &[u8], d: &[u8], from: Side, to: Side) ->
         }
         return Ok(bulk(cx.out, &e));
     }
-    let popped = pop_elements(cx, s, src_pos, from, 1);
-    let Some(e) = popped.into_iter().next() else {
+    let (popped, emptied) = pop_for_move(cx, s, src_pos, from);
+    let Some(e) = popped else {
         return Ok(Reply::Nil);
     };
     let one = [&e[..]];
     // The source's removal may have freed a record: look the destination
     // up again.
     push_elements(cx, d, to, Items::List(&one), false, Lookup::PEEK)?;
+    move_reported(cx, s, from, emptied);
     Ok(bulk(cx.out, &e))
 }
 
@@ -888,6 +955,7 @@ pub(crate) fn store_list<'i>(cx: &mut Cx, dst: &[u8], items: impl Iterator<Item 
     if n == 0 {
         if existed {
             cx.store.signal_modified(db, dst);
+            cx.notify(GENERIC, "del", dst);
         }
         return Ok(Reply::Int(0));
     }
@@ -895,6 +963,11 @@ pub(crate) fn store_list<'i>(cx: &mut Cx, dst: &[u8], items: impl Iterator<Item 
         .store
         .insert_object(db, dst, Object::List(l), 0)
         .map_err(|_| Error::Oom)?;
+    // Redis's SORT overwrites an existing key in place: no `new` then.
+    if existed {
+        cx.store.unnotify_new(db, dst);
+    }
+    cx.notify(LIST, "sortstore", dst);
     let value = cx.store.value_at(pos);
     let log = &mut cx.persist.log;
     Record::for_value(dst, value, 0, |r| log.put(db as u8, &r));

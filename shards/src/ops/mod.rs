@@ -227,6 +227,19 @@ impl Cx<'_> {
         self.persist.log.put(db as u8, &r);
     }
 
+    /// Reports keyspace event `name` of `class` for `key` in the op's
+    /// database (Redis's `notifyKeyspaceEvent`; see `crate::notify`).
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        self.store.notify(self.db, class, name, key);
+    }
+
+    /// `notify` for an argument.
+    #[inline]
+    pub fn notify_arg(&mut self, class: u32, name: &'static str, key: Span) {
+        self.store.notify(self.db, class, name, self.args.get(key));
+    }
+
     /// Evicts by policy until the store is within `maxmemory`, for a write
     /// that may grow memory (Redis's `denyoom` commands).
     #[inline]
@@ -284,6 +297,9 @@ pub fn execute_serving(
         }
         let q = &batch.ops[i];
         store.set_no_touch(q.no_touch);
+        if q.track != 0 || store.tracker().is_some() {
+            store.set_tracker(batch.tracker_of(i));
+        }
         let reply = match &persist.log.refuse_writes {
             Some(why) if q.op.is_write() => Reply::Err(Error::Misconf(why.clone())),
             _ => {
@@ -302,6 +318,7 @@ pub fn execute_serving(
         batch.replies.push(reply);
     }
     store.set_no_touch(false);
+    store.set_tracker(None);
 }
 
 /// Redis's `string2ll`: an optional `-`, no leading zeros, no spaces, fits in i64.

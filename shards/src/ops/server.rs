@@ -89,6 +89,18 @@ pub enum SrvOp {
     /// Turn the AOF off (CONFIG SET appendonly no): write and sync what was
     /// recorded, close the segment, record nothing more → OK.
     AofOff,
+    /// CLIENT TRACKING ON BCAST: the client's prefixes (none: every key) → OK.
+    TrackPrefixes {
+        /// The client and where its invalidations go.
+        tracker: crate::tracking::Tracker,
+        /// The prefixes.
+        prefixes: std::sync::Arc<Vec<Vec<u8>>>,
+    },
+    /// CLIENT TRACKING OFF (or its connection closed): its prefixes go → OK.
+    Untrack {
+        /// The client's id.
+        client: u64,
+    },
     /// Nothing → OK. Sent to every shard when a worker refuses a write
     /// because an AOF segment fails: a shard whose segment fails tries it
     /// again before running any batch, so this makes the next write find
@@ -118,6 +130,8 @@ impl SrvOp {
                 | SrvOp::WatchCheck { .. }
                 | SrvOp::RetryAof
                 | SrvOp::SetSamples(_)
+                | SrvOp::TrackPrefixes { .. }
+                | SrvOp::Untrack { .. }
                 | SrvOp::AofOn { .. }
                 | SrvOp::AofOff
         )
@@ -174,6 +188,17 @@ impl SrvOp {
                 w.finish()
             }
             SrvOp::RetryAof => Reply::Ok,
+            SrvOp::TrackPrefixes {
+                tracker,
+                ref prefixes,
+            } => {
+                cx.store.tracking().broadcast(tracker, prefixes);
+                Reply::Ok
+            }
+            SrvOp::Untrack { client } => {
+                cx.store.tracking().forget(client);
+                Reply::Ok
+            }
             SrvOp::Info => {
                 let mut i = info(cx.store);
                 i.aof = cx.persist.aof.as_ref().map(|a| a.status());
@@ -318,5 +343,6 @@ fn info(store: &crate::keyspace::Store) -> ShardInfo {
     s.misses = st.misses;
     s.expired = st.expired;
     s.evicted = st.evicted;
+    s.tracking = store.tracking_totals();
     s
 }

@@ -25,6 +25,7 @@ use crate::aof::{for_members, Items, Record};
 use crate::batch::{Arg, ArgList, Reply};
 use crate::error::Error;
 use crate::keyspace::{Lookup, Store, ValueRef};
+use crate::notify::{GENERIC, SET};
 use crate::tape::{Item, TapeReader, TapeWriter};
 use crate::value::{Kind, Member, Object, SetValue};
 
@@ -37,6 +38,17 @@ pub enum Algebra {
     Union,
     /// SDIFF: members of the first set in none of the others.
     Diff,
+}
+
+impl Algebra {
+    /// The keyspace event of its STORE form.
+    pub fn store_event(self) -> &'static str {
+        match self {
+            Algebra::Inter => "sinterstore",
+            Algebra::Union => "sunionstore",
+            Algebra::Diff => "sdiffstore",
+        }
+    }
 }
 
 /// A set op.
@@ -191,6 +203,8 @@ pub enum SetOp {
         /// Redis's SDIFF that copies the first set and removes the others'
         /// members keeps the encoding the copy took.
         hashtable: bool,
+        /// Which STORE form (its keyspace event).
+        how: Algebra,
     },
     /// Cross-shard piece of SMOVE: 1 when `key` holds a set, 0 when it is
     /// absent, or WRONGTYPE (a write look-up: no statistics).
@@ -267,7 +281,8 @@ impl SetOp {
                 dst,
                 members,
                 hashtable,
-            } => store_members(cx, dst, members, hashtable),
+                how,
+            } => store_members(cx, dst, members, hashtable, how),
             SetOp::Check { key } => {
                 find(cx, key, Lookup::WRITE).map(|p| Reply::Int(p.is_some() as i64))
             }
@@ -399,13 +414,22 @@ fn remove_members<'a>(
         .unwrap_or((0, false))
 }
 
-/// After members were removed from the set of `key` at `pos`: deletes the
-/// key when the set is empty (logged as `DEL`), else logs the removal with
-/// `log`.
-fn after_removal(cx: &mut Cx, key: &[u8], pos: u32, emptied: bool, log: impl FnOnce(&mut Cx)) {
+/// After members were removed from the set of `key` at `pos`: reports
+/// `event`, deletes the key when the set is empty (logged as `DEL`,
+/// reported as `del`), else logs the removal with `log`.
+fn after_removal(
+    cx: &mut Cx,
+    key: &[u8],
+    pos: u32,
+    emptied: bool,
+    event: &'static str,
+    log: impl FnOnce(&mut Cx),
+) {
+    cx.notify(SET, event, key);
     if emptied {
         cx.store.remove_at(pos);
         cx.persist.log.put(cx.db as u8, &Record::Del { key });
+        cx.notify(GENERIC, "del", key);
     } else {
         cx.store.signal_modified(cx.db, key);
         log(cx);
@@ -425,6 +449,7 @@ fn sadd(cx: &mut Cx, key: Arg, members: ArgList) -> R {
                 members: Items::Args(args, members),
             },
         );
+        cx.notify(SET, "sadd", k);
     }
     Ok(Reply::Int(added as i64))
 }
@@ -436,7 +461,7 @@ fn srem(cx: &mut Cx, key: Arg, members: ArgList) -> R {
     let (args, k) = (cx.args, cx.args.get(key));
     let (removed, emptied) = remove_members(cx.store, pos, args.items(members));
     if removed > 0 {
-        after_removal(cx, k, pos, emptied, |cx| {
+        after_removal(cx, k, pos, emptied, "srem", |cx| {
             cx.persist.log.put(
                 cx.db as u8,
                 &Record::SRem {
@@ -530,7 +555,7 @@ fn spop(cx: &mut Cx, key: Arg) -> R {
         return Ok(Reply::Nil);
     };
     let k = cx.args.get(key);
-    after_removal(cx, k, pos, emptied, |cx| {
+    after_removal(cx, k, pos, emptied, "spop", |cx| {
         let one = [&m[..]];
         cx.persist.log.put(
             cx.db as u8,
@@ -604,9 +629,11 @@ fn spop_count(cx: &mut Cx, key: Arg, count: u64) -> R {
     }
     let k = cx.args.get(key);
     let span = crate::batch::Span::new(start, cx.out.len());
+    cx.notify(SET, "spop", k);
     if emptied {
         cx.store.remove_at(pos);
         cx.persist.log.put(cx.db as u8, &Record::Del { key: k });
+        cx.notify(GENERIC, "del", k);
     } else {
         cx.store.signal_modified(cx.db, k);
         let popped: Vec<&[u8]> = TapeReader::new(span.of(cx.out))
@@ -808,7 +835,16 @@ fn combined(cx: &mut Cx, how: Algebra, keys: ArgList) -> Result<SetValue, Error>
 /// Puts `set` under `dst` in place of whatever it held (TTL included);
 /// an empty set deletes `dst`. Logs `DEL dst` when it existed, then the
 /// set's `SADD` records. Returns the set's size.
-fn replace_with(cx: &mut Cx, dst: &[u8], set: SetValue) -> Result<usize, Error> {
+///
+/// Reported as Redis's STORE forms are: `event` for a stored set (no `new`
+/// when `dst` existed: Redis overwrites it in place), `del` when an empty
+/// result removed `dst`.
+fn replace_with(
+    cx: &mut Cx,
+    dst: &[u8],
+    set: SetValue,
+    event: &'static str,
+) -> Result<usize, Error> {
     let db = cx.db;
     let existed = match cx.store.lookup(db, dst, cx.now_ms, Lookup::WRITE) {
         Some(pos) => {
@@ -822,6 +858,7 @@ fn replace_with(cx: &mut Cx, dst: &[u8], set: SetValue) -> Result<usize, Error> 
     if n == 0 {
         if existed {
             cx.store.signal_modified(db, dst);
+            cx.notify(GENERIC, "del", dst);
         }
         return Ok(0);
     }
@@ -829,6 +866,10 @@ fn replace_with(cx: &mut Cx, dst: &[u8], set: SetValue) -> Result<usize, Error> 
         .store
         .insert_object(db, dst, Object::Set(set), 0)
         .map_err(|_| Error::Oom)?;
+    if existed {
+        cx.store.unnotify_new(db, dst);
+    }
+    cx.notify(SET, event, dst);
     if !cx.persist.log.enabled {
         return Ok(n);
     }
@@ -846,7 +887,9 @@ fn combine_store(cx: &mut Cx, how: Algebra, dst: Arg, keys: ArgList) -> R {
     cx.make_room()?;
     let set = combined(cx, how, keys)?;
     let d = cx.args.get(dst);
-    Ok(Reply::Int(replace_with(cx, d, set)? as i64))
+    Ok(Reply::Int(
+        replace_with(cx, d, set, how.store_event())? as i64
+    ))
 }
 
 /// SINTERCARD with every key here.
@@ -892,7 +935,7 @@ fn smove(cx: &mut Cx, src: Arg, dst: Arg, member: Arg) -> R {
         return Ok(Reply::Int(0));
     }
     let one = [m];
-    after_removal(cx, s, src_pos, emptied, |cx| {
+    after_removal(cx, s, src_pos, emptied, "srem", |cx| {
         cx.persist.log.put(
             db as u8,
             &Record::SRem {
@@ -912,6 +955,7 @@ fn smove(cx: &mut Cx, src: Arg, dst: Arg, member: Arg) -> R {
                 members: Items::List(&one),
             },
         );
+        cx.notify(SET, "sadd", d);
     }
     Ok(Reply::Int(1))
 }
@@ -966,7 +1010,7 @@ fn filter(cx: &mut Cx, keys: ArgList, members: ArgList) -> R {
     Ok(w.finish())
 }
 
-fn store_members(cx: &mut Cx, dst: Arg, members: ArgList, hashtable: bool) -> R {
+fn store_members(cx: &mut Cx, dst: Arg, members: ArgList, hashtable: bool, how: Algebra) -> R {
     cx.make_room()?;
     let limits = cx.store.value_limits().set;
     let mut set = SetValue::new();
@@ -977,7 +1021,9 @@ fn store_members(cx: &mut Cx, dst: Arg, members: ArgList, hashtable: bool) -> R 
         set.convert_to_table();
     }
     let d = cx.args.get(dst);
-    Ok(Reply::Int(replace_with(cx, d, set)? as i64))
+    Ok(Reply::Int(
+        replace_with(cx, d, set, how.store_event())? as i64
+    ))
 }
 
 fn move_out(cx: &mut Cx, src: Arg, member: Arg) -> R {
@@ -990,7 +1036,7 @@ fn move_out(cx: &mut Cx, src: Arg, member: Arg) -> R {
         return Ok(Reply::Int(0));
     }
     let one = [m];
-    after_removal(cx, s, pos, emptied, |cx| {
+    after_removal(cx, s, pos, emptied, "srem", |cx| {
         cx.persist.log.put(
             cx.db as u8,
             &Record::SRem {
@@ -1015,6 +1061,7 @@ fn move_in(cx: &mut Cx, dst: Arg, member: Arg) -> R {
                 members: Items::List(&one),
             },
         );
+        cx.notify(SET, "sadd", d);
     }
     Ok(Reply::Int(added as i64))
 }

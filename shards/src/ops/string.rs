@@ -14,6 +14,7 @@ use crate::batch::{Arg, Reply};
 use crate::error::Error;
 use crate::keyspace::{Expiry, Lookup, StrEncoding};
 use crate::ld;
+use crate::notify::{GENERIC, STRING};
 use crate::tape::TapeWriter;
 use crate::value::Kind;
 
@@ -497,6 +498,10 @@ fn set(cx: &mut Cx, key: Arg, value: Arg, cond: SetCond, expiry: Expiry, reply: 
             pxat: at,
         },
     );
+    cx.notify(STRING, "set", k);
+    if let Expiry::At(_) = expiry {
+        cx.notify(GENERIC, "expire", k);
+    }
     Ok(answer(true, old))
 }
 
@@ -534,6 +539,7 @@ fn incr_by(cx: &mut Cx, key: Arg, by: i64) -> R {
     cx.out
         .extend_from_slice(itoa::Buffer::new().format(new).as_bytes());
     store_scratch(cx, key, from, expire_at, StrEncoding::Auto)?;
+    cx.notify_arg(STRING, "incrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -559,6 +565,7 @@ fn incr_by_float(cx: &mut Cx, key: Arg, by: Arg) -> R {
     cx.out.extend_from_slice(&text[..n]);
     // Redis builds the result with `createStringObjectFromLongDouble`: never `int`.
     store_scratch(cx, key, from, expire_at, StrEncoding::Str)?;
+    cx.notify_arg(STRING, "incrbyfloat", key);
     Ok(bulk(cx.out, &text[..n]))
 }
 
@@ -582,6 +589,7 @@ fn append(cx: &mut Cx, key: Arg, value: Arg) -> R {
     cx.out.extend_from_slice(add);
     let len = cx.out.len() - from;
     store_scratch(cx, key, from, expire_at, enc)?;
+    cx.notify_arg(STRING, "append", key);
     Ok(Reply::Int(len as i64))
 }
 
@@ -607,6 +615,7 @@ fn set_range(cx: &mut Cx, key: Arg, offset: u64, value: Arg) -> R {
     cx.out[from + offset..end].copy_from_slice(v);
     let len = cx.out.len() - from;
     store_scratch(cx, key, from, expire_at, StrEncoding::Raw)?;
+    cx.notify_arg(STRING, "setrange", key);
     Ok(Reply::Int(len as i64))
 }
 
@@ -654,6 +663,7 @@ fn get_del(cx: &mut Cx, key: Arg) -> R {
     let k = cx.args.get(key);
     cx.store.del(cx.db, k, cx.now_ms);
     cx.persist.log.put(cx.db as u8, &Record::Del { key: k });
+    cx.notify(GENERIC, "del", k);
     Ok(reply)
 }
 
@@ -676,15 +686,18 @@ fn get_ex(cx: &mut Cx, key: Arg, ttl: GetExTtl, bad: &Option<Error>) -> R {
             if absolute && when <= cx.now_ms {
                 cx.store.del(db, k, cx.now_ms);
                 cx.persist.log.put(db as u8, &Record::Del { key: k });
+                cx.notify(GENERIC, "del", k);
             } else {
                 cx.store.expire(db, k, when, cx.now_ms);
                 cx.persist
                     .log
                     .put(db as u8, &Record::PExpireAt { key: k, at: when });
+                cx.notify(GENERIC, "expire", k);
             }
         }
         GetExTtl::Persist if at != 0 => {
             cx.store.expire(db, k, 0, cx.now_ms);
+            cx.notify(GENERIC, "persist", k);
             if let Reply::Bulk(s) = reply {
                 cx.persist.log.put(
                     db as u8,
@@ -728,6 +741,7 @@ fn msetnx(cx: &mut Cx, pairs: crate::batch::ArgList) -> R {
                 pxat: 0,
             },
         );
+        cx.notify(STRING, "set", k);
     }
     Ok(Reply::Int(1))
 }
@@ -773,6 +787,7 @@ fn set_bit(cx: &mut Cx, key: Arg, offset: u64, on: bool) -> R {
             },
         );
         cx.store.signal_modified(cx.db, k);
+        cx.notify(STRING, "setbit", k);
     }
     Ok(Reply::Int(old as i64))
 }
@@ -1033,6 +1048,7 @@ fn store_bit_op_result(cx: &mut Cx, dest: &[u8], from: usize) -> R {
     if value.is_empty() {
         if cx.store.del(cx.db, dest, cx.now_ms) {
             cx.persist.log.put(cx.db as u8, &Record::Del { key: dest });
+            cx.notify(GENERIC, "del", dest);
         }
         return Ok(Reply::Int(0));
     }
@@ -1054,7 +1070,9 @@ fn store_bit_op_result(cx: &mut Cx, dest: &[u8], from: usize) -> R {
             pxat: 0,
         },
     );
-    Ok(Reply::Int(value.len() as i64))
+    let len = value.len();
+    cx.notify(STRING, "set", dest);
+    Ok(Reply::Int(len as i64))
 }
 
 // -------------------------------------------------------------- BITFIELD
@@ -1316,6 +1334,9 @@ fn bit_field(cx: &mut Cx, key: Arg, ops: Arg, write: bool) -> R {
                 pxat: expire_at,
             },
         );
+    }
+    if changes > 0 {
+        cx.notify(STRING, "setbit", k);
     }
     // The value was scratch: the tape moves down over it.
     let tape = cx.out.len() - end;

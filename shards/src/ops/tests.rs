@@ -620,7 +620,7 @@ fn read_and_write_move_any_type_between_stores() {
         (b"k", b"k2", false, Reply::Int(1)),
     ] {
         let b = run(&mut from, &mut Persist::off(), 0, |b| {
-            key_op(b, src, |key| KeyOp::Read { key }.into())
+            key_op(b, src, |key| KeyOp::Read { key, copy: false }.into())
         });
         let items: Vec<Item> = match &b.replies[0] {
             Reply::Tape(s) => TapeReader::new(b.payload(*s)).collect(),
@@ -638,6 +638,7 @@ fn read_and_write_move_any_type_between_stores() {
                     payload,
                     expire_at: at as u64,
                     replace,
+                    event: "copy_to",
                 }
                 .into(),
             );
@@ -661,7 +662,7 @@ fn read_and_write_move_any_type_between_stores() {
     );
     // A missing key reads as nil; a bad payload is refused.
     let b = run(&mut from, &mut Persist::off(), 0, |b| {
-        key_op(b, b"nokey", |key| KeyOp::Read { key }.into());
+        key_op(b, b"nokey", |key| KeyOp::Read { key, copy: false }.into());
         let (key, payload) = (b.args.push(b"x"), b.args.push(b"junk"));
         b.push(
             0,
@@ -670,6 +671,7 @@ fn read_and_write_move_any_type_between_stores() {
                 payload,
                 expire_at: 0,
                 replace: true,
+                event: "copy_to",
             }
             .into(),
         );

@@ -25,6 +25,7 @@ use crate::aof::{fmt_score, Items, Record};
 use crate::batch::{Arg, ArgList, Reply};
 use crate::error::Error;
 use crate::keyspace::{Lookup, Store, Undo, ValueRef};
+use crate::notify::{GENERIC, ZSET};
 use crate::tape::TapeWriter;
 use crate::value::list::rank_range;
 use crate::value::zset::{cmp_entry, LexBound, LexRange, ScoreRange, ZSetEncoding};
@@ -96,6 +97,17 @@ pub enum ZAlgebra {
     Inter,
     /// Members of the first input in no other.
     Diff,
+}
+
+impl ZAlgebra {
+    /// The keyspace event of its STORE form.
+    pub fn store_event(self) -> &'static str {
+        match self {
+            ZAlgebra::Union => "zunionstore",
+            ZAlgebra::Inter => "zinterstore",
+            ZAlgebra::Diff => "zdiffstore",
+        }
+    }
 }
 
 /// What a combination answers.
@@ -332,6 +344,8 @@ pub enum ZSetOp {
         dst: Arg,
         /// Members and score bits, alternating.
         entries: ArgList,
+        /// The keyspace event of the command (`zunionstore`, `zrangestore`, ...).
+        event: &'static str,
     },
     /// Cross-shard piece of ZMPOP: write look-ups of the keys in order up
     /// to the first that exists → a tape array: 0 per absent key, then 1
@@ -430,7 +444,11 @@ impl ZSetOp {
             ZSetOp::Cards { keys } => cards(cx, keys),
             ZSetOp::Entries { keys, how } => entries_of(cx, keys, how),
             ZSetOp::Scores { keys, members } => scores_of(cx, keys, members),
-            ZSetOp::StoreEntries { dst, entries } => store_entries(cx, dst, entries),
+            ZSetOp::StoreEntries {
+                dst,
+                entries,
+                event,
+            } => store_entries(cx, dst, entries, event),
             ZSetOp::Exists { keys } => exists(cx, keys),
         };
         r.unwrap_or_else(Reply::Err)
@@ -547,18 +565,22 @@ fn log_zrem<'m>(cx: &mut Cx, key: &[u8], members: impl Iterator<Item = &'m [u8]>
     }
 }
 
-/// After members went from the set of `key` at `pos`: the key goes when
-/// the set is empty (logged `DEL`), else the removal is logged as `ZREM`s.
+/// After members went from the set of `key` at `pos`: reports `event`;
+/// the key goes when the set is empty (logged `DEL`, reported `del`), else
+/// the removal is logged as `ZREM`s.
 fn after_removal<'m>(
     cx: &mut Cx,
     key: &[u8],
     pos: u32,
     emptied: bool,
+    event: &'static str,
     removed: impl Iterator<Item = &'m [u8]>,
 ) {
+    cx.notify(ZSET, event, key);
     if emptied {
         cx.store.remove_at(pos);
         cx.log(Record::Del { key });
+        cx.notify(GENERIC, "del", key);
     } else {
         cx.store.signal_modified(cx.db, key);
         log_zrem(cx, key, removed);
@@ -704,6 +726,7 @@ fn zadd(cx: &mut Cx, key: Arg, pairs: ArgList, f: ZAddFlags) -> R {
             cx.store.signal_modified(cx.db, k);
         }
         log_zadd(cx, k, &changed);
+        cx.notify(ZSET, if f.incr { "zincr" } else { "zadd" }, k);
     }
     result?;
     Ok(if f.incr {
@@ -825,7 +848,14 @@ fn zrange(
 /// Puts `z` under `dst` in place of whatever it held (TTL included); an
 /// empty set deletes `dst`. Logs `DEL dst` when it existed, then the
 /// set's `ZADD` records. Returns the set's size.
-fn replace_with(cx: &mut Cx, dst: &[u8], z: ZSetValue) -> Result<usize, Error> {
+/// Reported as Redis's `setKey` path: `event` (no `new` over an existing
+/// key), or `del` when an empty result removed `dst`.
+fn replace_with(
+    cx: &mut Cx,
+    dst: &[u8],
+    z: ZSetValue,
+    event: &'static str,
+) -> Result<usize, Error> {
     let db = cx.db;
     let existed = match cx.store.lookup(db, dst, cx.now_ms, Lookup::WRITE) {
         Some(pos) => {
@@ -839,6 +869,7 @@ fn replace_with(cx: &mut Cx, dst: &[u8], z: ZSetValue) -> Result<usize, Error> {
     if n == 0 {
         if existed {
             cx.store.signal_modified(db, dst);
+            cx.notify(GENERIC, "del", dst);
         }
         return Ok(0);
     }
@@ -846,6 +877,10 @@ fn replace_with(cx: &mut Cx, dst: &[u8], z: ZSetValue) -> Result<usize, Error> {
         .store
         .insert_object(db, dst, Object::ZSet(z), 0)
         .map_err(|_| Error::Oom)?;
+    if existed {
+        cx.store.unnotify_new(db, dst);
+    }
+    cx.notify(ZSET, event, dst);
     let value = cx.store.value_at(pos);
     let log = &mut cx.persist.log;
     Record::for_value(dst, value, 0, |r| log.put(db as u8, &r));
@@ -874,7 +909,7 @@ fn zrangestore(
         }
     };
     let d = args.get(dst);
-    Ok(Reply::Int(replace_with(cx, d, z)? as i64))
+    Ok(Reply::Int(replace_with(cx, d, z, "zrangestore")? as i64))
 }
 
 // ------------------------------------------------------------- removals
@@ -905,7 +940,7 @@ fn zrem(cx: &mut Cx, key: Arg, members: ArgList) -> R {
         .unwrap_or(false);
     if !gone.is_empty() {
         let k = args.get(key);
-        after_removal(cx, k, pos, emptied, gone.iter().copied());
+        after_removal(cx, k, pos, emptied, "zrem", gone.iter().copied());
     }
     Ok(Reply::Int(gone.len() as i64))
 }
@@ -955,7 +990,12 @@ fn zremrange(cx: &mut Cx, key: Arg, by: ZRangeBy) -> R {
         })
         .unwrap_or_default();
     let k = args.get(key);
-    after_removal(cx, k, pos, emptied, gone.iter().map(|(m, _)| &m[..]));
+    let event = match by {
+        ZRangeBy::Rank { .. } => "zremrangebyrank",
+        ZRangeBy::Score(_) => "zremrangebyscore",
+        ZRangeBy::Lex { .. } => "zremrangebylex",
+    };
+    after_removal(cx, k, pos, emptied, event, gone.iter().map(|(m, _)| &m[..]));
     Ok(Reply::Int((b - a) as i64))
 }
 
@@ -987,7 +1027,15 @@ pub fn pop_entries(
         })
         .unwrap_or_default();
     if !popped.is_empty() {
-        after_removal(cx, key, pos, emptied, popped.iter().map(|(m, _)| &m[..]));
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        after_removal(
+            cx,
+            key,
+            pos,
+            emptied,
+            event,
+            popped.iter().map(|(m, _)| &m[..]),
+        );
     }
     popped
 }
@@ -1422,7 +1470,7 @@ fn combine(
         ZCombined::Store { dst } => {
             let z = ZSetValue::from_entries(result, &limits);
             let d = cx.args.get(dst);
-            Ok(Reply::Int(replace_with(cx, d, z)? as i64))
+            Ok(Reply::Int(replace_with(cx, d, z, how.store_event())? as i64))
         }
     }
 }
@@ -1472,7 +1520,7 @@ fn scores_of(cx: &mut Cx, keys: ArgList, members: ArgList) -> R {
     Ok(w.finish())
 }
 
-fn store_entries(cx: &mut Cx, dst: Arg, entries: ArgList) -> R {
+fn store_entries(cx: &mut Cx, dst: Arg, entries: ArgList, event: &'static str) -> R {
     cx.make_room()?;
     let args = cx.args;
     let limits = cx.store.value_limits().zset;
@@ -1486,7 +1534,7 @@ fn store_entries(cx: &mut Cx, dst: Arg, entries: ArgList) -> R {
     }
     let z = ZSetValue::from_entries(v, &limits);
     let d = args.get(dst);
-    Ok(Reply::Int(replace_with(cx, d, z)? as i64))
+    Ok(Reply::Int(replace_with(cx, d, z, event)? as i64))
 }
 
 fn exists(cx: &mut Cx, keys: ArgList) -> R {

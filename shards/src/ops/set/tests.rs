@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::keyspace::{Lookup, Store, ValueRef};
 use crate::ops::redis_check::{bulk, err, int, redis, run_lines, Cmp, Pair, V};
-use crate::ops::set::SetOp;
+use crate::ops::set::{Algebra, SetOp};
 use crate::ops::testing::{log_text, logging, run};
 use crate::ops::Persist;
 use crate::value::Object;
@@ -528,6 +528,7 @@ fn cross_shard_pieces() {
                 dst,
                 members,
                 hashtable: false,
+                how: Algebra::Union,
             }
             .into(),
         );
@@ -539,6 +540,7 @@ fn cross_shard_pieces() {
                 dst,
                 members,
                 hashtable: false,
+                how: Algebra::Union,
             }
             .into(),
         );

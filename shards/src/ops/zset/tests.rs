@@ -323,7 +323,15 @@ fn cross_shard_pieces() {
         let dst = b.args.push(b"d");
         let two = 2.5f64.to_le_bytes();
         let entries = b.args.list([&b"k"[..], &two[..]]);
-        b.push(0, ZSetOp::StoreEntries { dst, entries }.into());
+        b.push(
+            0,
+            ZSetOp::StoreEntries {
+                dst,
+                entries,
+                event: "zunionstore",
+            }
+            .into(),
+        );
         let keys = b.args.list([&b"nokey"[..], b"b", b"a"]);
         b.push(0, ZSetOp::Exists { keys }.into());
         let keys = b.args.list([&b"str"[..]]);
