@@ -87,6 +87,8 @@ pub struct Client {
     /// qbuf | rbs << 32.
     bufs: AtomicU64,
     mem: AtomicU64,
+    /// Output not yet sent (CLIENT LIST's obl, oll, omem).
+    out: AtomicU64,
     /// Channels | patterns << 32.
     subs: AtomicU64,
     /// Shard channels | tracking's BCAST << 63.
@@ -123,6 +125,7 @@ impl Client {
             last_ms: AtomicU64::new(now_ms),
             bufs: AtomicU64::new(0),
             mem: AtomicU64::new(0),
+            out: AtomicU64::new(0),
             subs: AtomicU64::new(0),
             ssubs: AtomicU64::new(0),
             redir: std::sync::atomic::AtomicI64::new(-1),
@@ -157,6 +160,25 @@ impl Client {
         self.ssubs
             .store(a.subs[2] as u64 | (a.bcast as u64) << 63, Ordering::Relaxed);
         self.redir.store(a.redir, Ordering::Relaxed);
+    }
+
+    /// Publishes the output not yet sent (its worker, after each write).
+    #[inline]
+    pub fn set_unsent(&self, bytes: u64) {
+        self.out.store(bytes, Ordering::Relaxed);
+    }
+
+    /// CLIENT LIST's `obl oll omem` for `unsent` bytes of output, as Redis
+    /// would hold them: a little in the client's own 16 KB buffer (`obl`);
+    /// a backlog (its first write sent that buffer) in a list of blocks of
+    /// at least 16 KB (`oll`) whose allocations `omem` sums.
+    fn output_fields(unsent: u64) -> (u64, u64, u64) {
+        const CHUNK: u64 = 16 * 1024;
+        if unsent <= CHUNK {
+            (unsent, 0, 0)
+        } else {
+            (0, unsent.div_ceil(CHUNK), unsent)
+        }
     }
 
     /// The last published activity.
@@ -224,6 +246,8 @@ impl Client {
         let names = self.names().clone();
         let secs = |ms: u64| now_ms.saturating_sub(ms) / 1000;
         let qbuf_free = a.rbs.saturating_sub(a.qbuf);
+        let unsent = self.out.load(Ordering::Relaxed);
+        let (obl, oll, omem) = Self::output_fields(unsent);
         // Redis's flag letters, in its order (7.2's T for NO-TOUCH).
         let mut flags = String::new();
         if a.monitor {
@@ -259,7 +283,7 @@ impl Client {
         let _ = write!(
             out,
             " age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} \
-             argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd=",
+             argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd=",
             secs(self.created_ms),
             secs(a.last_ms),
             flags,
@@ -271,7 +295,12 @@ impl Client {
             qbuf_free,
             a.rbs,
             a.rbs,
+            obl,
+            oll,
+            omem,
             a.mem,
+            // Redis watches for writability while output waits.
+            if unsent > 0 { "rw" } else { "r" },
         );
         name(a.last_cmd, out);
         let _ = write!(

@@ -1630,6 +1630,7 @@ impl Worker {
             conn.last_ms = self.now_ms;
         }
         let pending = conn.unsent();
+        conn.session.client.set_unsent(pending);
         let out = self.limits.out_of(conn);
         if out.hard > 0 && pending > out.hard {
             tracing::warn!(

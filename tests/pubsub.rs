@@ -547,6 +547,21 @@ fn soft_limit_disconnects_after_its_seconds() {
     let addr: std::net::SocketAddr = s.addr().parse().unwrap();
     slow_sock.connect(&addr.into()).unwrap();
     let mut slow = Raw::from_stream(slow_sock.into());
+    let Reply::Int(id) = slow.call(&["CLIENT", "ID"]) else {
+        panic!("CLIENT ID")
+    };
+    let field = |q: &mut Raw, name: &str| -> String {
+        let row = q
+            .call(&["CLIENT", "LIST", "ID", &id.to_string()])
+            .bulk_string();
+        row.split_whitespace()
+            .find_map(|f| f.strip_prefix(&format!("{name}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{name} in {row}"))
+    };
+    assert_eq!(
+        ["obl", "oll", "omem", "events"].map(|f| field(&mut q, f)),
+        ["0", "0", "0", "r"]
+    );
     slow.send_cmd(&["SUBSCRIBE", "c"]);
     slow.read_reply();
     let payload = "y".repeat(64 * 1024);
@@ -554,6 +569,12 @@ fn soft_limit_disconnects_after_its_seconds() {
     for _ in 0..160 {
         q.call(&["PUBLISH", "c", &payload]);
     }
+    // The output waiting for it shows in CLIENT LIST, as in Redis: a
+    // backlog this big lives in its list of reply blocks.
+    let oll: u64 = field(&mut q, "oll").parse().unwrap();
+    let omem: u64 = field(&mut q, "omem").parse().unwrap();
+    assert!(oll > 0 && omem >= 64 * 1024, "oll={oll} omem={omem}");
+    assert_eq!(field(&mut q, "events"), "rw");
     let deadline = Instant::now() + Duration::from_secs(10);
     while q.call(&["PUBLISH", "c", "tick"]) != Reply::Int(0) {
         assert!(
