@@ -185,6 +185,10 @@ pub struct Queued {
     /// Routed by an EXEC: clients blocked on keys it makes ready are
     /// served after the transaction, not between its commands.
     pub txn: bool,
+    /// Sent by a script that may grow memory past `maxmemory` (Redis's
+    /// `allow-oom`, or a script that has written already): the op writes
+    /// without making room first.
+    pub allow_oom: bool,
 }
 
 /// A shard's snapshot for INFO.
@@ -316,6 +320,7 @@ impl Batch {
             op,
             no_touch: false,
             txn: false,
+            allow_oom: false,
         });
         (self.ops.len() - 1) as u32
     }
@@ -324,6 +329,13 @@ impl Batch {
     pub fn set_no_touch(&mut self, idx: u32) {
         if let Some(q) = self.ops.get_mut(idx as usize) {
             q.no_touch = true;
+        }
+    }
+
+    /// Marks op `idx` as exempt from `maxmemory` (see `Queued::allow_oom`).
+    pub fn set_allow_oom(&mut self, idx: u32) {
+        if let Some(q) = self.ops.get_mut(idx as usize) {
+            q.allow_oom = true;
         }
     }
 

@@ -148,6 +148,11 @@ struct ServerHost<'a, 'b> {
     single: Option<usize>,
     /// A command of the script changed the dataset.
     wrote: bool,
+    /// A write command of the script passed the checks (Redis's
+    /// `SCRIPT_WRITE_DIRTY`, set even when the command then fails): from
+    /// then on its writes are not refused for memory, since the script
+    /// cannot be stopped half-way.
+    dirty: bool,
     /// The script reached a shard it does not hold.
     reached: bool,
     control: &'a crate::script::ScriptControl,
@@ -239,6 +244,11 @@ impl Host for ServerHost<'_, '_> {
         // The script's commands are not shown to MONITOR nor logged by
         // SLOWLOG one by one: the script is, as one command.
         let gates = std::mem::take(&mut router.gates);
+        // Redis's `scriptVerifyOOM`: only a script's first write may be
+        // refused for memory, and none of an `allow-oom` script's; the
+        // shards make room before the others' writes as before any write.
+        let allow_oom = self.dirty || cc.flags.contains(ScriptFlags::ALLOW_OOM);
+        router.set_allow_oom(allow_oom);
         dispatch(
             self.args,
             NO_CONN,
@@ -249,11 +259,15 @@ impl Host for ServerHost<'_, '_> {
         );
         router.gates = gates;
         router.exchange();
+        router.set_allow_oom(false);
         self.buf.clear();
         router.take_replies(mark, self.ctx.shared, self.buf);
         let v = parse_reply(self.buf)
             .map(|(v, _)| v)
             .unwrap_or_else(|| RespValue::err("ERR internal: unreadable reply"));
+        if cmd.has(WRITE) && !matches!(&v, RespValue::Error(e) if e.starts_with(b"OOM ")) {
+            self.dirty = true;
+        }
         if cmd.has(WRITE) && !v.is_error() {
             self.wrote = true;
             CallResult::Write(v)
@@ -428,6 +442,15 @@ fn run(ctx: &mut Ctx) {
         if single.is_some() && spans.contains(&id) {
             single = None;
         }
+        // Redis's `processCommand` treats a script command whose script
+        // declares flags without `allow-oom` or `no-writes` as a deny-oom
+        // command: refused before it runs when eviction cannot bring
+        // memory under `maxmemory` (a script without a shebang finds out
+        // at its first deny-oom write instead; see `ServerHost::call`).
+        let deny_oom = shared.maxmemory.load(Ordering::Relaxed) != 0
+            && engine.flags_before_run(name, argv[1]).is_some_and(|f| {
+                !f.contains(ScriptFlags::ALLOW_OOM) && !f.contains(ScriptFlags::NO_WRITES)
+            });
         let control = engine.control();
         let r = loop {
             // The holds travel with the script's first exchange (its first
@@ -437,6 +460,9 @@ fn run(ctx: &mut Ctx) {
             match single {
                 Some(s) => ctx.router.hold(s),
                 None => (0..ctx.router.shards()).for_each(|s| ctx.router.hold(s)),
+            }
+            if deny_oom && out_of_memory(ctx, single) {
+                break RespValue::err(OOM);
             }
             // The script's client: the caller's database, its own SELECTs;
             // like EXEC's commands it may not block (Redis's
@@ -453,6 +479,7 @@ fn run(ctx: &mut Ctx) {
                 keys: &mut *keys,
                 single,
                 wrote: false,
+                dirty: false,
                 reached: false,
                 control: &control,
             };
@@ -490,6 +517,29 @@ fn run(ctx: &mut Ctx) {
         2
     };
     ctx.reply(|out| reply.encode(resp, out));
+}
+
+/// Redis's `shared.oomerr`.
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// True when a held shard (`single`, or every shard) cannot evict its way
+/// under its share of `maxmemory` (Redis's `performEvictions` failing).
+fn out_of_memory(ctx: &mut Ctx, single: Option<usize>) -> bool {
+    let shards = match single {
+        Some(s) => s..s + 1,
+        None => 0..ctx.router.shards(),
+    };
+    let db = ctx.session.db;
+    let steps: Vec<_> = shards
+        .map(|s| {
+            ctx.router
+                .step_op(s, db, |_| shards::ops::server::SrvOp::MakeRoom.into())
+        })
+        .collect();
+    ctx.router.exchange();
+    steps
+        .into_iter()
+        .any(|r| matches!(ctx.router.reply_of(r).1, shards::batch::Reply::Err(_)))
 }
 
 /// The one shard of the declared keys of a script command, if it declared

@@ -319,6 +319,9 @@ pub struct Router {
     no_touch: bool,
     /// Ops routed now belong to an EXEC (see `shards::batch::Queued::txn`).
     txn: bool,
+    /// Ops routed now may write past `maxmemory` (see
+    /// `shards::batch::Queued::allow_oom`).
+    allow_oom: bool,
     /// The last dispatched command waits for a CLIENT PAUSE to end.
     postponed: bool,
     /// Arguments the running command asked to hide from MONITOR and the
@@ -456,6 +459,7 @@ impl Router {
             cur_cmd: 0,
             cur_ran: false,
             no_touch: false,
+            allow_oom: false,
             txn: false,
             postponed: false,
             redacted: Vec::new(),

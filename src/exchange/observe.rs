@@ -65,6 +65,13 @@ impl Router {
         self.txn = on;
     }
 
+    /// The ops routed from now on come from a script that may write past
+    /// `maxmemory` (or not): they write without making room first.
+    #[inline]
+    pub fn set_allow_oom(&mut self, on: bool) {
+        self.allow_oom = on;
+    }
+
     /// The command must wait for the CLIENT PAUSE in force to end: the
     /// worker holds its connection and dispatches it again then.
     pub fn postpone(&mut self) {

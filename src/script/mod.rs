@@ -348,6 +348,32 @@ impl ScriptEngine {
             .map(|s| s.body.as_slice())
     }
 
+    /// The flags Redis judges a script command by before it runs it
+    /// (`evalGetCommandFlags`, `fcallGetCommandFlags`): the cached script's
+    /// or function's, or an uncached EVAL body's shebang flags. `None` when
+    /// none apply: no shebang (Redis 6 compatible), an unknown SHA1 or
+    /// function, or a shebang that does not parse (its run reports that).
+    pub fn flags_before_run(&self, command: &str, first: &[u8]) -> Option<ScriptFlags> {
+        let flags = match command {
+            "eval" | "eval_ro" => {
+                let sha = sha1_hex(first);
+                match self.scripts.get(&sha) {
+                    Some(s) => s.flags,
+                    None => parse_shebang(first).ok()?.0,
+                }
+            }
+            "evalsha" | "evalsha_ro" => {
+                let lower = String::from_utf8_lossy(first).to_ascii_lowercase();
+                self.scripts.get(&lower)?.flags
+            }
+            _ => {
+                let lib = self.functions.get(first)?;
+                self.libraries.get(lib)?.functions.get(first)?.flags
+            }
+        };
+        (!flags.contains(ScriptFlags::EVAL_COMPAT)).then_some(flags)
+    }
+
     /// SCRIPT FLUSH.
     pub fn script_flush(&mut self) {
         self.scripts.clear();

@@ -284,6 +284,7 @@ pub fn execute_serving(
         }
         let q = &batch.ops[i];
         store.set_no_touch(q.no_touch);
+        store.set_allow_oom(q.allow_oom);
         let reply = match &persist.log.refuse_writes {
             Some(why) if q.op.is_write() => Reply::Err(Error::Misconf(why.clone())),
             _ => {
@@ -302,6 +303,7 @@ pub fn execute_serving(
         batch.replies.push(reply);
     }
     store.set_no_touch(false);
+    store.set_allow_oom(false);
 }
 
 /// Redis's `string2ll`: an optional `-`, no leading zeros, no spaces, fits in i64.
