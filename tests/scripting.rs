@@ -859,3 +859,136 @@ fn big_arguments_and_scripts_in_transactions() {
         .unwrap();
     assert_eq!(r, [1, 2]);
 }
+
+/// The commands a script runs, as Redis 7.0 records its Lua client's: on
+/// MONITOR as `[db lua]` lines after the script's own line (SELECT showing
+/// the database it selected, a refused command not at all), in the slow
+/// log one by one with address `?:0` before the script's entry, and in
+/// commandstats and errorstats (calls, a failed call, a rejected call,
+/// each error once).
+#[test]
+fn script_commands_are_monitored_logged_and_counted() {
+    let s = Server::embedded(&["--workers", "2"]);
+    let mut m = s.raw();
+    let mut c = s.raw();
+    m.send(&cmd(&["MONITOR"]));
+    m.expect(b"+OK\r\n");
+    c.call(&["CONFIG", "RESETSTAT"]);
+    c.call(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    c.call(&["SLOWLOG", "RESET"]);
+    let script = "redis.call('set', KEYS[1], 'v') redis.pcall('incr', KEYS[1]) \
+                  redis.pcall('set', 'a') redis.call('select', 3) \
+                  return redis.call('set', 'x', '1')";
+    let r = c.call(&["EVAL", script, "1", "k"]);
+    assert_eq!(r, Reply::Simple("OK".into()));
+    c.call(&["PING", "end"]);
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !lines.last().is_some_and(|l: &String| l.contains("\"end\"")) {
+        assert!(Instant::now() < deadline, "{lines:?}");
+        match m.read_reply() {
+            Reply::Simple(l) => lines.push(l.split_once(' ').unwrap().1.to_string()),
+            other => panic!("monitor got {other:?}"),
+        }
+    }
+    let p = c.stream().local_addr().unwrap().to_string();
+    let shown: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .skip_while(|l| !l.contains("\"EVAL\""))
+        .collect();
+    let eval_line = format!(r#"[0 {p}] "EVAL" "{script}" "1" "k""#);
+    assert_eq!(
+        shown,
+        [
+            eval_line.as_str(),
+            r#"[0 lua] "set" "k" "v""#,
+            r#"[0 lua] "incr" "k""#,
+            r#"[3 lua] "select" "3""#,
+            r#"[3 lua] "set" "x" "1""#,
+            &format!(r#"[0 {p}] "PING" "end""#),
+        ]
+    );
+    c.call(&["CONFIG", "SET", "slowlog-log-slower-than", "10000"]);
+    // Newest first: the script after its commands, the refused SET absent.
+    let log = c.call(&["SLOWLOG", "GET", "-1"]).array();
+    let entries: Vec<(Vec<String>, String)> = log
+        .into_iter()
+        .map(|e| {
+            let e = e.array();
+            let args: Vec<String> = e[3]
+                .clone()
+                .array()
+                .into_iter()
+                .map(Reply::bulk_string)
+                .collect();
+            (args, e[4].clone().bulk_string())
+        })
+        .skip_while(|(args, _)| args[0] != "EVAL")
+        .collect();
+    let lua = |a: &[&str]| {
+        (
+            a.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "?:0".to_string(),
+        )
+    };
+    assert_eq!(entries[0].0[0], "EVAL");
+    assert_eq!(entries[0].1, p);
+    assert_eq!(
+        entries[1..5],
+        [
+            lua(&["set", "x", "1"]),
+            lua(&["select", "3"]),
+            lua(&["incr", "k"]),
+            lua(&["set", "k", "v"]),
+        ]
+    );
+    let stats = c.call(&["INFO", "commandstats"]).bulk_string();
+    let stat = |name: &str| -> String {
+        let line = stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {stats}"));
+        let (calls, rest) = line.split_once(",usec=").unwrap();
+        let counts = rest.split_once(",rejected_calls=").unwrap().1;
+        format!("{calls},rejected_calls={counts}")
+    };
+    assert_eq!(
+        stat("set"),
+        "cmdstat_set:calls=2,rejected_calls=1,failed_calls=0"
+    );
+    assert_eq!(
+        stat("incr"),
+        "cmdstat_incr:calls=1,rejected_calls=0,failed_calls=1"
+    );
+    assert_eq!(
+        stat("select"),
+        "cmdstat_select:calls=1,rejected_calls=0,failed_calls=0"
+    );
+    assert_eq!(
+        stat("eval"),
+        "cmdstat_eval:calls=1,rejected_calls=0,failed_calls=0"
+    );
+    let errors = c.call(&["INFO", "errorstats"]).bulk_string();
+    assert!(errors.contains("errorstat_ERR:count=2\r\n"), "{errors}");
+    // An error a `redis.call` met is counted once, not again as the
+    // script's reply; the script's own error reply is counted.
+    c.call(&["CONFIG", "RESETSTAT"]);
+    let r = c.call(&["EVAL", "return redis.call('incr', KEYS[1])", "1", "k"]);
+    assert!(matches!(r, Reply::Error(e) if e.starts_with("ERR value is not an integer")));
+    let r = c.call(&["EVAL", "return redis.pcall('nosuch')", "0"]);
+    assert!(matches!(r, Reply::Error(e) if e.starts_with("ERR Unknown Redis command")));
+    let r = c.call(&["EVAL", "return {err='XYZ mine'}", "0"]);
+    assert_eq!(r, Reply::Error("XYZ mine".into()));
+    let errors = c.call(&["INFO", "errorstats"]).bulk_string();
+    assert!(errors.contains("errorstat_ERR:count=2\r\n"), "{errors}");
+    assert!(errors.contains("errorstat_XYZ:count=1\r\n"), "{errors}");
+    let info = c.call(&["INFO", "stats"]).bulk_string();
+    assert!(info.contains("total_error_replies:3\r\n"), "{info}");
+    let stats = c.call(&["INFO", "commandstats"]).bulk_string();
+    assert!(stats.contains("cmdstat_eval:calls=3,"), "{stats}");
+    assert!(
+        stats.contains(",rejected_calls=0,failed_calls=3\r\n"),
+        "{stats}"
+    );
+}

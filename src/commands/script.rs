@@ -29,6 +29,7 @@ use crate::session::Session;
 use crate::shared::Shared;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 /// A worker's engine and what it knows of the registry.
 struct Local {
@@ -179,10 +180,26 @@ impl ServerHost<'_, '_> {
     }
 }
 
+impl ServerHost<'_, '_> {
+    /// Refuses a command before it runs, counting the error as Redis's
+    /// `scriptCall` does: an error reply, and a rejected call of `cmd`.
+    fn refuse(&mut self, cmd: Option<&'static Command>, why: Refusal) -> CallResult {
+        let text = why.text();
+        let mut reply = Vec::with_capacity(text.len() + 5);
+        if !text.starts_with('-') {
+            reply.extend_from_slice(b"-ERR ");
+        }
+        reply.extend_from_slice(text.as_bytes());
+        let id = cmd.map_or(0, |c| super::id_of(c) as u16 + 1);
+        self.ctx.router.count_refused(self.ctx.shared, id, &reply);
+        CallResult::Refused(why)
+    }
+}
+
 impl Host for ServerHost<'_, '_> {
     fn call(&mut self, argv: &[&[u8]], cc: &CallContext) -> CallResult {
         if argv.is_empty() {
-            return CallResult::Refused(Refusal::UnknownCommand);
+            return self.refuse(None, Refusal::UnknownCommand);
         }
         self.args.clear();
         for a in argv {
@@ -190,24 +207,22 @@ impl Host for ServerHost<'_, '_> {
         }
         // Redis's `scriptCall` checks, in its order.
         let Some(cmd) = resolve(self.args) else {
-            return CallResult::Refused(Refusal::UnknownCommand);
+            return self.refuse(None, Refusal::UnknownCommand);
         };
         if !cmd.arity_ok(argv.len()) {
-            return CallResult::Refused(Refusal::WrongArity);
+            return self.refuse(Some(cmd), Refusal::WrongArity);
         }
         if cmd.has(NOSCRIPT) {
-            return CallResult::Refused(Refusal::NotAllowed);
+            return self.refuse(Some(cmd), Refusal::NotAllowed);
         }
         if cmd.has(WRITE) && cc.read_only {
-            return CallResult::Refused(Refusal::WriteInReadOnly);
+            return self.refuse(Some(cmd), Refusal::WriteInReadOnly);
         }
         if cmd.has(WRITE) {
             if let Some(why) = self.ctx.shared.aof_health.failing() {
                 let e = shards::Error::Misconf(why.into());
-                return CallResult::Refused(Refusal::Other(format!(
-                    "-{}",
-                    crate::errors::text(&e)
-                )));
+                let text = format!("-{}", crate::errors::text(&e));
+                return self.refuse(Some(cmd), Refusal::Other(text));
             }
         }
         if let Some(held) = self.single {
@@ -227,13 +242,14 @@ impl Host for ServerHost<'_, '_> {
                 self.reached = true;
                 if !self.wrote {
                     // Stop the script (even one that catches this error):
-                    // it runs again holding every shard.
+                    // it runs again holding every shard, so this run and
+                    // its error count for nothing.
                     self.control.kill.store(true, Ordering::Relaxed);
                     return CallResult::Refused(Refusal::Other(
                         "ERR the script reached a shard it does not hold".into(),
                     ));
                 }
-                return CallResult::Refused(Refusal::Other(
+                return self.refuse(None, Refusal::Other(
                     "ERR Script reached a key on another shard than its declared keys after it wrote; declare every key it uses (it holds every shard from now on)".into(),
                 ));
             }
@@ -241,9 +257,10 @@ impl Host for ServerHost<'_, '_> {
         self.session.resp = cc.resp;
         let router = &mut *self.ctx.router;
         let mark = router.reply_mark();
-        // The script's commands are not shown to MONITOR nor logged by
-        // SLOWLOG one by one: the script is, as one command.
+        // The script's commands are observed here, each on its own (see
+        // `observe_script_command`), not as a client's are.
         let gates = std::mem::take(&mut router.gates);
+        let started = gates.slowlog.map(|_| Instant::now());
         // Redis's `scriptVerifyOOM`: only a script's first write may be
         // refused for memory, and none of an `allow-oom` script's; the
         // shards make room before the others' writes as before any write.
@@ -265,7 +282,21 @@ impl Host for ServerHost<'_, '_> {
         let v = parse_reply(self.buf)
             .map(|(v, _)| v)
             .unwrap_or_else(|| RespValue::err("ERR internal: unreadable reply"));
-        if cmd.has(WRITE) && !matches!(&v, RespValue::Error(e) if e.starts_with(b"OOM ")) {
+        // A first write refused for memory was refused before it ran, as
+        // Redis's `scriptVerifyOOM` refuses it: neither shown nor logged.
+        let refused = matches!(&v, RespValue::Error(e) if e.starts_with(b"OOM "));
+        if !refused && (gates.monitoring || started.is_some()) {
+            let micros = started.map_or(0, |t| t.elapsed().as_micros() as u64);
+            router.observe_script_command(
+                self.ctx.shared,
+                self.session.db,
+                self.args,
+                micros,
+                !cmd.has(ADMIN | SKIP_MONITOR),
+                !cmd.has(SKIP_SLOWLOG),
+            );
+        }
+        if cmd.has(WRITE) && !refused {
             self.dirty = true;
         }
         if cmd.has(WRITE) && !v.is_error() {
@@ -452,6 +483,7 @@ fn run(ctx: &mut Ctx) {
                 !f.contains(ScriptFlags::ALLOW_OOM) && !f.contains(ScriptFlags::NO_WRITES)
             });
         let control = engine.control();
+        let mut shown = false;
         let r = loop {
             // The holds travel with the script's first exchange (its first
             // `redis.call`, or the release of a script that calls nothing):
@@ -463,6 +495,13 @@ fn run(ctx: &mut Ctx) {
             }
             if deny_oom && out_of_memory(ctx, single) {
                 break RespValue::err(OOM);
+            }
+            if !shown {
+                // Shown before the commands it runs; not when refused
+                // above, as Redis refuses it before it would show it.
+                shown = true;
+                let addr = &ctx.session.client.addr;
+                ctx.router.monitor_before(db, addr, ctx.args);
             }
             // The script's client: the caller's database, its own SELECTs;
             // like EXEC's commands it may not block (Redis's
@@ -505,10 +544,17 @@ fn run(ctx: &mut Ctx) {
                 share_script(reg, sha, argv[1]);
             }
         }
-        r
+        (r, engine.error_counted())
     })
-    .unwrap_or_else(|| RespValue::err("ERR scripting engine busy"));
-    ctx.router.set_conn_flags(flags);
+    .unwrap_or_else(|| (RespValue::err("ERR scripting engine busy"), false));
+    let (reply, counted) = reply;
+    // An error a `redis.call` met was counted in errorstats then.
+    let counted = if counted {
+        reply_flags::ERROR_COUNTED
+    } else {
+        0
+    };
+    ctx.router.set_conn_flags(flags | counted);
     // The script's commands took the count of this one's reply.
     ctx.router.count_call();
     let resp = if flags & reply_flags::RESP3 != 0 {
@@ -517,6 +563,7 @@ fn run(ctx: &mut Ctx) {
         2
     };
     ctx.reply(|out| reply.encode(resp, out));
+    ctx.router.set_conn_flags(flags);
 }
 
 /// Redis's `shared.oomerr`.

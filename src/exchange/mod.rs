@@ -167,6 +167,10 @@ pub mod reply_flags {
     pub const RESP3: u8 = 1;
     /// Encode nothing (CLIENT REPLY OFF / SKIP).
     pub const SILENT: u8 = 2;
+    /// The reply is an error already counted in errorstats: a script's
+    /// error that came from a `redis.call` (Redis's
+    /// `ignore_error_stats_update`); it still makes a failed call.
+    pub const ERROR_COUNTED: u8 = 4;
 }
 
 #[derive(Clone, Copy, Debug)]
