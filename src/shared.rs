@@ -288,6 +288,7 @@ impl Shared {
             log_reload: OnceLock::new(),
             scripting: crate::script::Registry::new(
                 (config.appendonly == config::YesNo::Yes).then_some(config.dir.as_path()),
+                config.busy_reply_threshold,
             ),
             config,
         };

@@ -992,3 +992,76 @@ fn script_commands_are_monitored_logged_and_counted() {
         "{stats}"
     );
 }
+
+/// busy-reply-threshold (alias lua-time-limit) from the command line and
+/// the config file; CONFIG REWRITE writes it under its own name in place
+/// of a `lua-time-limit` line, and a restart reads it back.
+#[test]
+fn busy_reply_threshold_from_flags_file_and_rewrite() {
+    let threshold = |r: &mut common::Raw| -> Vec<Reply> {
+        r.call(&["CONFIG", "GET", "busy-reply-threshold"]).array()
+    };
+    let s = Server::embedded(&["--lua-time-limit", "150"]);
+    let mut runner = s.raw();
+    assert_eq!(
+        threshold(&mut runner)[1],
+        Reply::Bulk(Some(b"150".to_vec()))
+    );
+    // It is the threshold in force: another worker's client gets BUSY.
+    let peers = Peers::start(candidates(&s.addr()));
+    runner.send(&cmd(&[
+        "EVAL",
+        "local t0 = tonumber(redis.call('time')[1]) \
+         while tonumber(redis.call('time')[1]) - t0 < 2 do end return 'done'",
+        "0",
+    ]));
+    let mut other = peers.busy();
+    assert_eq!(other.call(&["SCRIPT", "KILL"]), Reply::Simple("OK".into()));
+    assert!(matches!(runner.read_reply(), Reply::Error(e) if e.starts_with("ERR Script killed")));
+    peers.finish();
+    drop(s);
+    let s = Server::embedded(&["--busy-reply-threshold", "250"]);
+    assert_eq!(
+        threshold(&mut s.raw())[1],
+        Reply::Bulk(Some(b"250".to_vec()))
+    );
+    drop(s);
+
+    if common::against_redis() {
+        eprintln!("skipped against Redis: shardcache's --config file");
+        return;
+    }
+    let dir = tempdir("scripting-busy-rewrite");
+    let file = dir.join("shardcache.conf");
+    std::fs::write(&file, "# kept\nlua-time-limit 300\nappendonly no\n").unwrap();
+    let s = Server::start(&["--config", file.to_str().unwrap()]);
+    let mut r = s.raw();
+    assert_eq!(threshold(&mut r)[1], Reply::Bulk(Some(b"300".to_vec())));
+    r.send(&cmd(&["CONFIG", "SET", "lua-time-limit", "400"]));
+    r.expect(b"+OK\r\n");
+    r.send(&cmd(&["CONFIG", "REWRITE"]));
+    r.expect(b"+OK\r\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# kept\nbusy-reply-threshold 400\nappendonly no\n"),
+        "{text}"
+    );
+    assert!(!text.contains("lua-time-limit"), "{text}");
+    drop(s);
+    let s = Server::start(&["--config", file.to_str().unwrap()]);
+    assert_eq!(
+        threshold(&mut s.raw())[1],
+        Reply::Bulk(Some(b"400".to_vec()))
+    );
+    // Back at its default and not in the file: not written.
+    std::fs::write(&file, "appendonly no\n").unwrap();
+    let mut r = s.raw();
+    r.send(&cmd(&["CONFIG", "SET", "busy-reply-threshold", "5000"]));
+    r.expect(b"+OK\r\n");
+    r.send(&cmd(&["CONFIG", "REWRITE"]));
+    r.expect(b"+OK\r\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("busy-reply-threshold"), "{text}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
