@@ -57,6 +57,10 @@ const MAX_ROUND_COMMANDS: usize = 4096;
 /// decodes 64 commands under the default 1 MB pause; the budget follows the
 /// connection's real reply sizes from its second round on).
 const INITIAL_REPLY_GUESS: usize = 16 * 1024;
+/// Bytes of round buffers a worker keeps once a second when idle (see
+/// `Router::shrink_idle`): what ordinary traffic uses, not what a bulk
+/// load grew.
+const ROUND_KEEP: usize = 256 * 1024;
 /// The least time between two `release_free_memory` calls of one worker:
 /// `malloc_trim` walks every arena, so it runs at most once a second, and
 /// only after this worker freed more than `SHRINK_ABOVE` bytes of buffers.
@@ -650,6 +654,13 @@ impl Worker {
                     self.check_limits();
                 }
                 self.sweep();
+                let freed = self.router.shrink_idle(ROUND_KEEP);
+                if freed > 0 {
+                    self.freed += freed;
+                    self.shared.worker_stats[self.id]
+                        .batch_mem
+                        .store(self.router.buffer_bytes() as u64, Ordering::Relaxed);
+                }
             }
             if self.freed > SHRINK_ABOVE && self.last_trim.elapsed() >= TRIM_INTERVAL {
                 crate::alloc::release_free_memory();

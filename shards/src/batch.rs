@@ -296,6 +296,16 @@ impl Batch {
         self.dirty_from = usize::MAX;
     }
 
+    /// Gives back every buffer (the batch is empty and idle): the next
+    /// round that uses it grows them again.
+    pub fn shrink(&mut self) {
+        self.clear();
+        self.ops = Vec::new();
+        self.replies = Vec::new();
+        self.out = Vec::new();
+        self.args = Args::default();
+    }
+
     /// True when some op has not been executed yet (ops run once: a batch
     /// sent twice in one round only runs the ops added since).
     pub fn has_new_ops(&self) -> bool {

@@ -415,6 +415,18 @@ impl Round {
         }
     }
 
+    /// Gives back its buffers (it is cleared and idle).
+    fn shrink(&mut self) {
+        self.clear();
+        self.pending = Vec::new();
+        self.subs = Vec::new();
+        self.imm = Vec::new();
+        self.feed = Vec::new();
+        self.conns = Vec::new();
+        self.slow = Capture::default();
+        self.batches.iter_mut().for_each(Batch::shrink);
+    }
+
     /// Bytes its buffers hold.
     fn capacity(&self) -> usize {
         self.batches.iter().map(Batch::capacity).sum::<usize>()
@@ -508,6 +520,24 @@ impl Router {
         self.round.capacity()
             + self.inflight.iter().map(Round::capacity).sum::<usize>()
             + self.spare.iter().map(Round::capacity).sum::<usize>()
+    }
+
+    /// Gives back the rounds' buffers when nothing is in flight or being
+    /// built and they hold more than `keep` bytes; returns the bytes freed.
+    /// Called once a second: a load that grew them (a pipelined bulk load
+    /// rounds megabytes at a time) must not leave them resident for good,
+    /// and regrowing them once a second costs nothing a request would see.
+    pub fn shrink_idle(&mut self, keep: usize) -> usize {
+        if self.in_flight() || self.has_pending() || self.in_section() {
+            return 0;
+        }
+        let held = self.buffer_bytes();
+        if held <= keep {
+            return 0;
+        }
+        self.spare.clear();
+        self.round.shrink();
+        held.saturating_sub(self.buffer_bytes())
     }
 
     /// A router wired to no shard thread, for harnesses that only dispatch
