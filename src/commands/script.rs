@@ -178,9 +178,7 @@ impl ServerHost<'_, '_> {
             .iter()
             .any(|&(i, _)| router.shard_of(self.args.get(i)) != held)
     }
-}
 
-impl ServerHost<'_, '_> {
     /// Refuses a command before it runs, counting the error as Redis's
     /// `scriptCall` does: an error reply, and a rejected call of `cmd`.
     fn refuse(&mut self, cmd: Option<&'static Command>, why: Refusal) -> CallResult {
@@ -445,7 +443,7 @@ fn run(ctx: &mut Ctx) {
     } else {
         declared_shard(ctx, args)
     };
-    let reply = with_local(shared, |local, reg| {
+    let (reply, counted) = with_local(shared, |local, reg| {
         let Local {
             engine,
             session,
@@ -547,7 +545,6 @@ fn run(ctx: &mut Ctx) {
         (r, engine.error_counted())
     })
     .unwrap_or_else(|| (RespValue::err("ERR scripting engine busy"), false));
-    let (reply, counted) = reply;
     // An error a `redis.call` met was counted in errorstats then.
     let counted = if counted {
         reply_flags::ERROR_COUNTED

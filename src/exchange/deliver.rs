@@ -215,8 +215,8 @@ fn count_error(
     count_failed(code, cmd, ran, stats)
 }
 
-/// Counts pending `p`'s error reply (code `code`) as a rejected or failed
-/// call of its command; returns whether it is to be counted as a call.
+/// Counts an error reply (code `code`) of command `cmd` (id + 1) as a
+/// rejected or failed call; returns whether it is to be counted as a call.
 fn count_failed(code: &[u8], cmd: u16, ran: bool, stats: &WorkerStats) -> bool {
     let Some(c) = (cmd as usize)
         .checked_sub(1)

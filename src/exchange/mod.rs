@@ -528,7 +528,15 @@ impl Router {
     /// rounds megabytes at a time) must not leave them resident for good,
     /// and regrowing them once a second costs nothing a request would see.
     pub fn shrink_idle(&mut self, keep: usize) -> usize {
-        if self.in_flight() || self.has_pending() || self.in_section() {
+        if self.in_flight()
+            || self.has_pending()
+            || self.in_section()
+            || self
+                .round
+                .batches
+                .iter()
+                .any(|b| !b.is_empty() || b.must_send())
+        {
             return 0;
         }
         let held = self.buffer_bytes();
