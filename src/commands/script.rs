@@ -670,6 +670,15 @@ fn function(ctx: &mut Ctx) {
     let args: &Args = ctx.args;
     let argv: Vec<&[u8]> = args.iter_from(0).collect();
     let sub = ctx.cmd.sub_name();
+    if matches!(sub, "load" | "restore") && ctx.shared.maxmemory.load(Ordering::Relaxed) != 0 {
+        // Deny-oom commands: Redis refuses them before they run when
+        // eviction cannot bring memory under the limit. They run as a
+        // section (see their rows) so as to ask the shards.
+        (0..ctx.router.shards()).for_each(|s| ctx.router.hold(s));
+        if out_of_memory(ctx, None) {
+            return ctx.error(OOM);
+        }
+    }
     let reply = match sub {
         "kill" => match running_busy(ctx) {
             Some(c) => c.kill(true),
@@ -901,6 +910,7 @@ static SCRIPT_SUBS: &[Command] = &[
 static FUNCTION_SUBS: &[Command] = &[
     Command::new("function|restore", -3, function)
         .flags(WRITE | DENYOOM | NOSCRIPT | LOCAL)
+        .section(always)
         .acl(&["write", "slow", "scripting"])
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -964,6 +974,7 @@ static FUNCTION_SUBS: &[Command] = &[
         ),
     Command::new("function|load", -3, function)
         .flags(WRITE | DENYOOM | NOSCRIPT | LOCAL)
+        .section(always)
         .acl(&["write", "slow", "scripting"])
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
