@@ -296,6 +296,12 @@ pub struct Config {
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub slowlog_max_len: u64,
 
+    /// Milliseconds a script may run before other clients get BUSY and
+    /// SCRIPT KILL / FUNCTION KILL may stop it (`lua-time-limit` is its
+    /// Redis 6 name).
+    #[arg(long, alias = "lua-time-limit", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub busy_reply_threshold: u64,
+
     /// Redis's RDB save points, `<seconds> <changes> ...`: accepted and
     /// shown for tools that set them; shardcache writes no RDB.
     #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_save)]

@@ -296,6 +296,7 @@ impl Shared {
             log_reload: OnceLock::new(),
             scripting: crate::script::Registry::new(
                 (config.appendonly == config::YesNo::Yes).then_some(config.dir.as_path()),
+                config.busy_reply_threshold,
             ),
             notify: shards::notify::Hub::new(),
             tracking: Default::default(),

@@ -487,3 +487,61 @@ fn commands_across_shards_are_seen_whole() {
         "too little traffic: {o} writes, {r} reads"
     );
 }
+
+/// A pipelined bulk load grows a worker's round buffers to megabytes; once
+/// idle, the worker gives them back within its once-a-second sweep, so
+/// they do not stay resident beside the data (`mem_clients_normal`).
+#[test]
+fn round_buffers_grown_by_a_bulk_load_are_given_back_when_idle() {
+    use std::io::{Read, Write};
+    let s = Server::embedded(&["--workers", "1"]);
+    let mut c = redis::Client::open(format!("redis://{}", s.addr()))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let clients_mem = |c: &mut redis::Connection| -> u64 {
+        let info: String = q(c, &["INFO", "memory"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("mem_clients_normal:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let mut load = Vec::new();
+    let n = 40_000;
+    for i in 0..n {
+        let elems: String = (0..10)
+            .map(|j| format!("$10\r\ne:{:08}\r\n", i * 10 + j))
+            .collect();
+        load.extend_from_slice(
+            format!("*12\r\n$5\r\nRPUSH\r\n$11\r\nlist:{i:06}\r\n{elems}").as_bytes(),
+        );
+    }
+    let mut raw = std::net::TcpStream::connect(s.addr()).unwrap();
+    let writer = {
+        let mut w = raw.try_clone().unwrap();
+        thread::spawn(move || w.write_all(&load).unwrap())
+    };
+    // Every reply is `:10\r\n`.
+    let mut replies = vec![0u8; n * 5];
+    raw.read_exact(&mut replies).unwrap();
+    writer.join().unwrap();
+    assert!(replies.chunks(5).all(|r| r == b":10\r\n"));
+    let grown = clients_mem(&mut c);
+    assert!(grown > 1 << 20, "the load grew the round buffers: {grown}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        thread::sleep(Duration::from_millis(200));
+        let now = clients_mem(&mut c);
+        if now < 512 * 1024 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {now} bytes after 5 s (was {grown})"
+        );
+    }
+    let len: i64 = q(&mut c, &["LLEN", "list:000007"]);
+    assert_eq!(len, 10);
+}

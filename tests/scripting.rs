@@ -866,3 +866,209 @@ fn big_arguments_and_scripts_in_transactions() {
         .unwrap();
     assert_eq!(r, [1, 2]);
 }
+
+/// The commands a script runs, as Redis 7.0 records its Lua client's: on
+/// MONITOR as `[db lua]` lines after the script's own line (SELECT showing
+/// the database it selected, a refused command not at all), in the slow
+/// log one by one with address `?:0` before the script's entry, and in
+/// commandstats and errorstats (calls, a failed call, a rejected call,
+/// each error once).
+#[test]
+fn script_commands_are_monitored_logged_and_counted() {
+    let s = Server::embedded(&["--workers", "2"]);
+    let mut m = s.raw();
+    let mut c = s.raw();
+    m.send(&cmd(&["MONITOR"]));
+    m.expect(b"+OK\r\n");
+    c.call(&["CONFIG", "RESETSTAT"]);
+    c.call(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    c.call(&["SLOWLOG", "RESET"]);
+    let script = "redis.call('set', KEYS[1], 'v') redis.pcall('incr', KEYS[1]) \
+                  redis.pcall('set', 'a') redis.call('select', 3) \
+                  return redis.call('set', 'x', '1')";
+    let r = c.call(&["EVAL", script, "1", "k"]);
+    assert_eq!(r, Reply::Simple("OK".into()));
+    c.call(&["PING", "end"]);
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !lines.last().is_some_and(|l: &String| l.contains("\"end\"")) {
+        assert!(Instant::now() < deadline, "{lines:?}");
+        match m.read_reply() {
+            Reply::Simple(l) => lines.push(l.split_once(' ').unwrap().1.to_string()),
+            other => panic!("monitor got {other:?}"),
+        }
+    }
+    let p = c.stream().local_addr().unwrap().to_string();
+    let shown: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .skip_while(|l| !l.contains("\"EVAL\""))
+        .collect();
+    let eval_line = format!(r#"[0 {p}] "EVAL" "{script}" "1" "k""#);
+    assert_eq!(
+        shown,
+        [
+            eval_line.as_str(),
+            r#"[0 lua] "set" "k" "v""#,
+            r#"[0 lua] "incr" "k""#,
+            r#"[3 lua] "select" "3""#,
+            r#"[3 lua] "set" "x" "1""#,
+            &format!(r#"[0 {p}] "PING" "end""#),
+        ]
+    );
+    c.call(&["CONFIG", "SET", "slowlog-log-slower-than", "10000"]);
+    // Newest first: the script after its commands, the refused SET absent.
+    let log = c.call(&["SLOWLOG", "GET", "-1"]).array();
+    let entries: Vec<(Vec<String>, String)> = log
+        .into_iter()
+        .map(|e| {
+            let e = e.array();
+            let args: Vec<String> = e[3]
+                .clone()
+                .array()
+                .into_iter()
+                .map(Reply::bulk_string)
+                .collect();
+            (args, e[4].clone().bulk_string())
+        })
+        .skip_while(|(args, _)| args[0] != "EVAL")
+        .collect();
+    let lua = |a: &[&str]| {
+        (
+            a.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "?:0".to_string(),
+        )
+    };
+    assert_eq!(entries[0].0[0], "EVAL");
+    assert_eq!(entries[0].1, p);
+    assert_eq!(
+        entries[1..5],
+        [
+            lua(&["set", "x", "1"]),
+            lua(&["select", "3"]),
+            lua(&["incr", "k"]),
+            lua(&["set", "k", "v"]),
+        ]
+    );
+    let stats = c.call(&["INFO", "commandstats"]).bulk_string();
+    let stat = |name: &str| -> String {
+        let line = stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {stats}"));
+        let (calls, rest) = line.split_once(",usec=").unwrap();
+        let counts = rest.split_once(",rejected_calls=").unwrap().1;
+        format!("{calls},rejected_calls={counts}")
+    };
+    assert_eq!(
+        stat("set"),
+        "cmdstat_set:calls=2,rejected_calls=1,failed_calls=0"
+    );
+    assert_eq!(
+        stat("incr"),
+        "cmdstat_incr:calls=1,rejected_calls=0,failed_calls=1"
+    );
+    assert_eq!(
+        stat("select"),
+        "cmdstat_select:calls=1,rejected_calls=0,failed_calls=0"
+    );
+    assert_eq!(
+        stat("eval"),
+        "cmdstat_eval:calls=1,rejected_calls=0,failed_calls=0"
+    );
+    let errors = c.call(&["INFO", "errorstats"]).bulk_string();
+    assert!(errors.contains("errorstat_ERR:count=2\r\n"), "{errors}");
+    // An error a `redis.call` met is counted once, not again as the
+    // script's reply; the script's own error reply is counted.
+    c.call(&["CONFIG", "RESETSTAT"]);
+    let r = c.call(&["EVAL", "return redis.call('incr', KEYS[1])", "1", "k"]);
+    assert!(matches!(r, Reply::Error(e) if e.starts_with("ERR value is not an integer")));
+    let r = c.call(&["EVAL", "return redis.pcall('nosuch')", "0"]);
+    assert!(matches!(r, Reply::Error(e) if e.starts_with("ERR Unknown Redis command")));
+    let r = c.call(&["EVAL", "return {err='XYZ mine'}", "0"]);
+    assert_eq!(r, Reply::Error("XYZ mine".into()));
+    let errors = c.call(&["INFO", "errorstats"]).bulk_string();
+    assert!(errors.contains("errorstat_ERR:count=2\r\n"), "{errors}");
+    assert!(errors.contains("errorstat_XYZ:count=1\r\n"), "{errors}");
+    let info = c.call(&["INFO", "stats"]).bulk_string();
+    assert!(info.contains("total_error_replies:3\r\n"), "{info}");
+    let stats = c.call(&["INFO", "commandstats"]).bulk_string();
+    assert!(stats.contains("cmdstat_eval:calls=3,"), "{stats}");
+    assert!(
+        stats.contains(",rejected_calls=0,failed_calls=3\r\n"),
+        "{stats}"
+    );
+}
+
+/// busy-reply-threshold (alias lua-time-limit) from the command line and
+/// the config file; CONFIG REWRITE writes it under its own name in place
+/// of a `lua-time-limit` line, and a restart reads it back.
+#[test]
+fn busy_reply_threshold_from_flags_file_and_rewrite() {
+    let threshold = |r: &mut common::Raw| -> Vec<Reply> {
+        r.call(&["CONFIG", "GET", "busy-reply-threshold"]).array()
+    };
+    let s = Server::embedded(&["--lua-time-limit", "150"]);
+    let mut runner = s.raw();
+    assert_eq!(
+        threshold(&mut runner)[1],
+        Reply::Bulk(Some(b"150".to_vec()))
+    );
+    // It is the threshold in force: another worker's client gets BUSY.
+    let peers = Peers::start(candidates(&s.addr()));
+    runner.send(&cmd(&[
+        "EVAL",
+        "local t0 = tonumber(redis.call('time')[1]) \
+         while tonumber(redis.call('time')[1]) - t0 < 2 do end return 'done'",
+        "0",
+    ]));
+    let mut other = peers.busy();
+    assert_eq!(other.call(&["SCRIPT", "KILL"]), Reply::Simple("OK".into()));
+    assert!(matches!(runner.read_reply(), Reply::Error(e) if e.starts_with("ERR Script killed")));
+    peers.finish();
+    drop(s);
+    let s = Server::embedded(&["--busy-reply-threshold", "250"]);
+    assert_eq!(
+        threshold(&mut s.raw())[1],
+        Reply::Bulk(Some(b"250".to_vec()))
+    );
+    drop(s);
+
+    if common::against_redis() {
+        eprintln!("skipped against Redis: shardcache's --config file");
+        return;
+    }
+    let dir = tempdir("scripting-busy-rewrite");
+    let file = dir.join("shardcache.conf");
+    std::fs::write(&file, "# kept\nlua-time-limit 300\nappendonly no\n").unwrap();
+    let s = Server::start(&["--config", file.to_str().unwrap()]);
+    let mut r = s.raw();
+    assert_eq!(threshold(&mut r)[1], Reply::Bulk(Some(b"300".to_vec())));
+    r.send(&cmd(&["CONFIG", "SET", "lua-time-limit", "400"]));
+    r.expect(b"+OK\r\n");
+    r.send(&cmd(&["CONFIG", "REWRITE"]));
+    r.expect(b"+OK\r\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# kept\nbusy-reply-threshold 400\nappendonly no\n"),
+        "{text}"
+    );
+    assert!(!text.contains("lua-time-limit"), "{text}");
+    drop(s);
+    let s = Server::start(&["--config", file.to_str().unwrap()]);
+    assert_eq!(
+        threshold(&mut s.raw())[1],
+        Reply::Bulk(Some(b"400".to_vec()))
+    );
+    // Back at its default and not in the file: not written.
+    std::fs::write(&file, "appendonly no\n").unwrap();
+    let mut r = s.raw();
+    r.send(&cmd(&["CONFIG", "SET", "busy-reply-threshold", "5000"]));
+    r.expect(b"+OK\r\n");
+    r.send(&cmd(&["CONFIG", "REWRITE"]));
+    r.expect(b"+OK\r\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("busy-reply-threshold"), "{text}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,9 @@
 # "10:100 16:16"). Persistence is off on both (the AOF's buffers are not
 # data). Prints one row per shape: bytes per key of RSS growth and of
 # used_memory for Redis 7 and shardcache, and the ratio. SC_ARGS adds flags
-# to shardcache (e.g. SC_ARGS="--shards 1").
+# to shardcache (e.g. SC_ARGS="--shards 1"). Strings only: collections
+# (small and big lists, sorted sets, hashes, sets) are measured the same
+# way by tools/memory_collections_vs_redis.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}

@@ -188,6 +188,10 @@ pub struct Queued {
     /// Sent by a client with CLIENT TRACKING on: 1 + its index in the
     /// batch's `trackers`, 0 for none.
     pub track: u32,
+    /// Sent by a script that may grow memory past `maxmemory` (Redis's
+    /// `allow-oom`, or a script that has written already): the op writes
+    /// without making room first.
+    pub allow_oom: bool,
 }
 
 /// A shard's snapshot for INFO.
@@ -305,6 +309,16 @@ impl Batch {
         self.dirty_from = usize::MAX;
     }
 
+    /// Gives back every buffer (the batch is empty and idle): the next
+    /// round that uses it grows them again.
+    pub fn shrink(&mut self) {
+        self.clear();
+        self.ops = Vec::new();
+        self.replies = Vec::new();
+        self.out = Vec::new();
+        self.args = Args::default();
+    }
+
     /// True when some op has not been executed yet (ops run once: a batch
     /// sent twice in one round only runs the ops added since).
     pub fn has_new_ops(&self) -> bool {
@@ -330,6 +344,7 @@ impl Batch {
             no_touch: false,
             txn: false,
             track: 0,
+            allow_oom: false,
         });
         (self.ops.len() - 1) as u32
     }
@@ -358,6 +373,13 @@ impl Batch {
     pub fn set_no_touch(&mut self, idx: u32) {
         if let Some(q) = self.ops.get_mut(idx as usize) {
             q.no_touch = true;
+        }
+    }
+
+    /// Marks op `idx` as exempt from `maxmemory` (see `Queued::allow_oom`).
+    pub fn set_allow_oom(&mut self, idx: u32) {
+        if let Some(q) = self.ops.get_mut(idx as usize) {
+            q.allow_oom = true;
         }
     }
 

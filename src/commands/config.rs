@@ -600,7 +600,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 27] = [
+const REWRITTEN: [(&str, Option<&str>); 28] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -623,6 +623,7 @@ const REWRITTEN: [(&str, Option<&str>); 27] = [
     ("appendonly", Some("yes")),
     ("slowlog-log-slower-than", Some("10000")),
     ("slowlog-max-len", Some("128")),
+    ("busy-reply-threshold", Some("5000")),
     ("save", Some("")),
     ("hash-max-listpack-entries", Some("512")),
     ("hash-max-listpack-value", Some("64")),
@@ -631,6 +632,16 @@ const REWRITTEN: [(&str, Option<&str>); 27] = [
     ("zset-max-listpack-entries", Some("128")),
     ("zset-max-listpack-value", Some("64")),
     ("notify-keyspace-events", Some("")),
+];
+
+/// Parameters' other names, as the config file may spell them.
+const ALIASES: [(&str, &str); 6] = [
+    ("lua-time-limit", "busy-reply-threshold"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
 ];
 
 /// CONFIG REWRITE: the parameters CONFIG SET can change are written back to
@@ -667,6 +678,12 @@ fn rewrite_config(ctx: &Ctx, path: &std::path::Path) -> std::io::Result<()> {
             .next()
             .unwrap_or("")
             .to_ascii_lowercase();
+        // A line under an alias is the parameter's line: Redis rewrites it
+        // in place under the parameter's own name.
+        let key = ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == key)
+            .map_or(key.as_str(), |(_, name)| name);
         match REWRITTEN.iter().position(|(n, _)| *n == key) {
             Some(i) if !line.trim_start().starts_with('#') => {
                 if !done[i] {

@@ -29,6 +29,7 @@ use crate::session::Session;
 use crate::shared::Shared;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 /// A worker's engine and what it knows of the registry.
 struct Local {
@@ -148,6 +149,11 @@ struct ServerHost<'a, 'b> {
     single: Option<usize>,
     /// A command of the script changed the dataset.
     wrote: bool,
+    /// A write command of the script passed the checks (Redis's
+    /// `SCRIPT_WRITE_DIRTY`, set even when the command then fails): from
+    /// then on its writes are not refused for memory, since the script
+    /// cannot be stopped half-way.
+    dirty: bool,
     /// The script reached a shard it does not hold.
     reached: bool,
     control: &'a crate::script::ScriptControl,
@@ -172,12 +178,26 @@ impl ServerHost<'_, '_> {
             .iter()
             .any(|&(i, _)| router.shard_of(self.args.get(i)) != held)
     }
+
+    /// Refuses a command before it runs, counting the error as Redis's
+    /// `scriptCall` does: an error reply, and a rejected call of `cmd`.
+    fn refuse(&mut self, cmd: Option<&'static Command>, why: Refusal) -> CallResult {
+        let text = why.text();
+        let mut reply = Vec::with_capacity(text.len() + 5);
+        if !text.starts_with('-') {
+            reply.extend_from_slice(b"-ERR ");
+        }
+        reply.extend_from_slice(text.as_bytes());
+        let id = cmd.map_or(0, |c| super::id_of(c) as u16 + 1);
+        self.ctx.router.count_refused(self.ctx.shared, id, &reply);
+        CallResult::Refused(why)
+    }
 }
 
 impl Host for ServerHost<'_, '_> {
     fn call(&mut self, argv: &[&[u8]], cc: &CallContext) -> CallResult {
         if argv.is_empty() {
-            return CallResult::Refused(Refusal::UnknownCommand);
+            return self.refuse(None, Refusal::UnknownCommand);
         }
         self.args.clear();
         for a in argv {
@@ -185,24 +205,22 @@ impl Host for ServerHost<'_, '_> {
         }
         // Redis's `scriptCall` checks, in its order.
         let Some(cmd) = resolve(self.args) else {
-            return CallResult::Refused(Refusal::UnknownCommand);
+            return self.refuse(None, Refusal::UnknownCommand);
         };
         if !cmd.arity_ok(argv.len()) {
-            return CallResult::Refused(Refusal::WrongArity);
+            return self.refuse(Some(cmd), Refusal::WrongArity);
         }
         if cmd.has(NOSCRIPT) {
-            return CallResult::Refused(Refusal::NotAllowed);
+            return self.refuse(Some(cmd), Refusal::NotAllowed);
         }
         if cmd.has(WRITE) && cc.read_only {
-            return CallResult::Refused(Refusal::WriteInReadOnly);
+            return self.refuse(Some(cmd), Refusal::WriteInReadOnly);
         }
         if cmd.has(WRITE) {
             if let Some(why) = self.ctx.shared.aof_health.failing() {
                 let e = shards::Error::Misconf(why.into());
-                return CallResult::Refused(Refusal::Other(format!(
-                    "-{}",
-                    crate::errors::text(&e)
-                )));
+                let text = format!("-{}", crate::errors::text(&e));
+                return self.refuse(Some(cmd), Refusal::Other(text));
             }
         }
         if let Some(held) = self.single {
@@ -222,13 +240,14 @@ impl Host for ServerHost<'_, '_> {
                 self.reached = true;
                 if !self.wrote {
                     // Stop the script (even one that catches this error):
-                    // it runs again holding every shard.
+                    // it runs again holding every shard, so this run and
+                    // its error count for nothing.
                     self.control.kill.store(true, Ordering::Relaxed);
                     return CallResult::Refused(Refusal::Other(
                         "ERR the script reached a shard it does not hold".into(),
                     ));
                 }
-                return CallResult::Refused(Refusal::Other(
+                return self.refuse(None, Refusal::Other(
                     "ERR Script reached a key on another shard than its declared keys after it wrote; declare every key it uses (it holds every shard from now on)".into(),
                 ));
             }
@@ -236,9 +255,15 @@ impl Host for ServerHost<'_, '_> {
         self.session.resp = cc.resp;
         let router = &mut *self.ctx.router;
         let mark = router.reply_mark();
-        // The script's commands are not shown to MONITOR nor logged by
-        // SLOWLOG one by one: the script is, as one command.
+        // The script's commands are observed here, each on its own (see
+        // `observe_script_command`), not as a client's are.
         let gates = std::mem::take(&mut router.gates);
+        let started = gates.slowlog.map(|_| Instant::now());
+        // Redis's `scriptVerifyOOM`: only a script's first write may be
+        // refused for memory, and none of an `allow-oom` script's; the
+        // shards make room before the others' writes as before any write.
+        let allow_oom = self.dirty || cc.flags.contains(ScriptFlags::ALLOW_OOM);
+        router.set_allow_oom(allow_oom);
         dispatch(
             self.args,
             NO_CONN,
@@ -249,11 +274,29 @@ impl Host for ServerHost<'_, '_> {
         );
         router.gates = gates;
         router.exchange();
+        router.set_allow_oom(false);
         self.buf.clear();
         router.take_replies(mark, self.ctx.shared, self.buf);
         let v = parse_reply(self.buf)
             .map(|(v, _)| v)
             .unwrap_or_else(|| RespValue::err("ERR internal: unreadable reply"));
+        // A first write refused for memory was refused before it ran, as
+        // Redis's `scriptVerifyOOM` refuses it: neither shown nor logged.
+        let refused = matches!(&v, RespValue::Error(e) if e.starts_with(b"OOM "));
+        if !refused && (gates.monitoring || started.is_some()) {
+            let micros = started.map_or(0, |t| t.elapsed().as_micros() as u64);
+            router.observe_script_command(
+                self.ctx.shared,
+                self.session.db,
+                self.args,
+                micros,
+                !cmd.has(ADMIN | SKIP_MONITOR),
+                !cmd.has(SKIP_SLOWLOG),
+            );
+        }
+        if cmd.has(WRITE) && !refused {
+            self.dirty = true;
+        }
         if cmd.has(WRITE) && !v.is_error() {
             self.wrote = true;
             CallResult::Write(v)
@@ -400,7 +443,7 @@ fn run(ctx: &mut Ctx) {
     } else {
         declared_shard(ctx, args)
     };
-    let reply = with_local(shared, |local, reg| {
+    let (reply, counted) = with_local(shared, |local, reg| {
         let Local {
             engine,
             session,
@@ -428,7 +471,17 @@ fn run(ctx: &mut Ctx) {
         if single.is_some() && spans.contains(&id) {
             single = None;
         }
+        // Redis's `processCommand` treats a script command whose script
+        // declares flags without `allow-oom` or `no-writes` as a deny-oom
+        // command: refused before it runs when eviction cannot bring
+        // memory under `maxmemory` (a script without a shebang finds out
+        // at its first deny-oom write instead; see `ServerHost::call`).
+        let deny_oom = shared.maxmemory.load(Ordering::Relaxed) != 0
+            && engine.flags_before_run(name, argv[1]).is_some_and(|f| {
+                !f.contains(ScriptFlags::ALLOW_OOM) && !f.contains(ScriptFlags::NO_WRITES)
+            });
         let control = engine.control();
+        let mut shown = false;
         let r = loop {
             // The holds travel with the script's first exchange (its first
             // `redis.call`, or the release of a script that calls nothing):
@@ -437,6 +490,16 @@ fn run(ctx: &mut Ctx) {
             match single {
                 Some(s) => ctx.router.hold(s),
                 None => (0..ctx.router.shards()).for_each(|s| ctx.router.hold(s)),
+            }
+            if deny_oom && out_of_memory(ctx, single) {
+                break RespValue::err(OOM);
+            }
+            if !shown {
+                // Shown before the commands it runs; not when refused
+                // above, as Redis refuses it before it would show it.
+                shown = true;
+                let addr = &ctx.session.client.addr;
+                ctx.router.monitor_before(db, addr, ctx.args);
             }
             // The script's client: the caller's database, its own SELECTs;
             // like EXEC's commands it may not block (Redis's
@@ -453,6 +516,7 @@ fn run(ctx: &mut Ctx) {
                 keys: &mut *keys,
                 single,
                 wrote: false,
+                dirty: false,
                 reached: false,
                 control: &control,
             };
@@ -478,10 +542,16 @@ fn run(ctx: &mut Ctx) {
                 share_script(reg, sha, argv[1]);
             }
         }
-        r
+        (r, engine.error_counted())
     })
-    .unwrap_or_else(|| RespValue::err("ERR scripting engine busy"));
-    ctx.router.set_conn_flags(flags);
+    .unwrap_or_else(|| (RespValue::err("ERR scripting engine busy"), false));
+    // An error a `redis.call` met was counted in errorstats then.
+    let counted = if counted {
+        reply_flags::ERROR_COUNTED
+    } else {
+        0
+    };
+    ctx.router.set_conn_flags(flags | counted);
     // The script's commands took the count of this one's reply.
     ctx.router.count_call();
     let resp = if flags & reply_flags::RESP3 != 0 {
@@ -490,6 +560,30 @@ fn run(ctx: &mut Ctx) {
         2
     };
     ctx.reply(|out| reply.encode(resp, out));
+    ctx.router.set_conn_flags(flags);
+}
+
+/// Redis's `shared.oomerr`.
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// True when a held shard (`single`, or every shard) cannot evict its way
+/// under its share of `maxmemory` (Redis's `performEvictions` failing).
+fn out_of_memory(ctx: &mut Ctx, single: Option<usize>) -> bool {
+    let shards = match single {
+        Some(s) => s..s + 1,
+        None => 0..ctx.router.shards(),
+    };
+    let db = ctx.session.db;
+    let steps: Vec<_> = shards
+        .map(|s| {
+            ctx.router
+                .step_op(s, db, |_| shards::ops::server::SrvOp::MakeRoom.into())
+        })
+        .collect();
+    ctx.router.exchange();
+    steps
+        .into_iter()
+        .any(|r| matches!(ctx.router.reply_of(r).1, shards::batch::Reply::Err(_)))
 }
 
 /// The one shard of the declared keys of a script command, if it declared
@@ -576,6 +670,15 @@ fn function(ctx: &mut Ctx) {
     let args: &Args = ctx.args;
     let argv: Vec<&[u8]> = args.iter_from(0).collect();
     let sub = ctx.cmd.sub_name();
+    if matches!(sub, "load" | "restore") && ctx.shared.maxmemory.load(Ordering::Relaxed) != 0 {
+        // Deny-oom commands: Redis refuses them before they run when
+        // eviction cannot bring memory under the limit. They run as a
+        // section (see their rows) so as to ask the shards.
+        (0..ctx.router.shards()).for_each(|s| ctx.router.hold(s));
+        if out_of_memory(ctx, None) {
+            return ctx.error(OOM);
+        }
+    }
     let reply = match sub {
         "kill" => match running_busy(ctx) {
             Some(c) => c.kill(true),
@@ -807,6 +910,7 @@ static SCRIPT_SUBS: &[Command] = &[
 static FUNCTION_SUBS: &[Command] = &[
     Command::new("function|restore", -3, function)
         .flags(WRITE | DENYOOM | NOSCRIPT | LOCAL)
+        .section(always)
         .acl(&["write", "slow", "scripting"])
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -870,6 +974,7 @@ static FUNCTION_SUBS: &[Command] = &[
         ),
     Command::new("function|load", -3, function)
         .flags(WRITE | DENYOOM | NOSCRIPT | LOCAL)
+        .section(always)
         .acl(&["write", "slow", "scripting"])
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(

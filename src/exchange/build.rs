@@ -73,6 +73,9 @@ impl Router {
         if self.txn {
             b.set_txn(idx);
         }
+        if self.allow_oom {
+            b.set_allow_oom(idx);
+        }
         OpRef {
             shard: shard as u32,
             idx,

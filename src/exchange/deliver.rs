@@ -106,13 +106,16 @@ impl Router {
 
     /// Encodes the replies recorded since `mark` into `out` instead of
     /// their connections (after `exchange`) and forgets them: a script's
-    /// `redis.call` reads the reply of the command it ran. Their calls are
-    /// counted as any others; what a completion asks of the worker is
-    /// dropped (no command a script may call asks anything).
+    /// `redis.call` reads the reply of the command it ran. They are counted
+    /// as any others (calls, failed and rejected calls, error replies, as
+    /// Redis counts the commands of its Lua client); what a completion asks
+    /// of the worker is dropped (no command a script may call asks anything).
     pub fn take_replies(&mut self, mark: ReplyMark, shared: &Shared, out: &mut Vec<u8>) {
         let mut effect = Effect::None;
+        let stats = &shared.worker_stats[self.worker];
         for i in mark.pending..self.round.pending.len() {
             let p = self.round.pending[i];
+            let reply_at = out.len();
             encode_pending(
                 &self.round,
                 &p,
@@ -126,13 +129,32 @@ impl Router {
                 shared,
                 &mut effect,
             );
-            if p.executed {
+            let mut counted = p.executed;
+            if out.get(reply_at) == Some(&b'-') {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                counted &= count_error(&out[reply_at..], p.cmd, p.ran, stats, &mut self.errs);
+                flush_error_codes(stats, &mut self.errs);
+            }
+            if counted {
+                stats.commands.fetch_add(1, Ordering::Relaxed);
                 count_executed(&mut self.round, p.cmd);
             }
         }
         self.round.pending.truncate(mark.pending);
         self.round.subs.truncate(mark.subs);
         self.round.imm.truncate(mark.imm);
+    }
+
+    /// Counts an error a script's `redis.call` met before its command ran
+    /// (`-CODE message`: unknown command, arity, not allowed from scripts,
+    /// a write in a read-only script), as Redis's `scriptCall` does: an
+    /// error reply, and a rejected call of command `cmd` (id + 1; 0 when
+    /// there is no such command).
+    pub fn count_refused(&mut self, shared: &Shared, cmd: u16, error: &[u8]) {
+        let stats = &shared.worker_stats[self.worker];
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+        count_error(error, cmd, false, stats, &mut self.errs);
+        flush_error_codes(stats, &mut self.errs);
     }
 
     /// When the round being built started (a deferred command's section
@@ -190,6 +212,12 @@ fn count_error(
         Some((_, n)) => *n += 1,
         None => errs.push((code.to_vec(), 1)),
     }
+    count_failed(code, cmd, ran, stats)
+}
+
+/// Counts an error reply (code `code`) of command `cmd` (id + 1) as a
+/// rejected or failed call; returns whether it is to be counted as a call.
+fn count_failed(code: &[u8], cmd: u16, ran: bool, stats: &WorkerStats) -> bool {
     let Some(c) = (cmd as usize)
         .checked_sub(1)
         .and_then(|i| stats.cmds.get(i))
@@ -202,6 +230,14 @@ fn count_error(
     } else {
         c.failed.fetch_add(1, Ordering::Relaxed);
         true
+    }
+}
+
+/// Adds the error codes counted in `errs` to errorstats.
+fn flush_error_codes(stats: &WorkerStats, errs: &mut Vec<(Vec<u8>, u64)>) {
+    let mut codes = stats.error_codes.lock().unwrap_or_else(|p| p.into_inner());
+    for (code, n) in errs.drain(..) {
+        *codes.entry(code).or_default() += n;
     }
 }
 
@@ -272,10 +308,7 @@ fn encode_round(
             .errors
             .fetch_add(std::mem::take(errors), Ordering::Relaxed);
         if !errs.is_empty() {
-            let mut codes = stats.error_codes.lock().unwrap_or_else(|p| p.into_inner());
-            for (code, n) in errs.drain(..) {
-                *codes.entry(code).or_default() += n;
-            }
+            flush_error_codes(stats, errs);
         }
     };
     for i in 0..round.pending.len() {
@@ -299,8 +332,13 @@ fn encode_round(
         encode_pending(round, &p, out, scratch, shared, &mut effect);
         let mut counted = p.executed;
         if out.get(reply_at) == Some(&b'-') {
-            errors += 1;
-            counted &= count_error(&out[reply_at..], p.cmd, p.ran, stats, scratch.errs);
+            if p.flags & reply_flags::ERROR_COUNTED != 0 {
+                // A script's error that its `redis.call` counted already.
+                counted &= count_failed(error_code(&out[reply_at..]), p.cmd, p.ran, stats);
+            } else {
+                errors += 1;
+                counted &= count_error(&out[reply_at..], p.cmd, p.ran, stats, scratch.errs);
+            }
         }
         if counted {
             commands += 1;

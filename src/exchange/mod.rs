@@ -167,6 +167,10 @@ pub mod reply_flags {
     pub const RESP3: u8 = 1;
     /// Encode nothing (CLIENT REPLY OFF / SKIP).
     pub const SILENT: u8 = 2;
+    /// The reply is an error already counted in errorstats: a script's
+    /// error that came from a `redis.call` (Redis's
+    /// `ignore_error_stats_update`); it still makes a failed call.
+    pub const ERROR_COUNTED: u8 = 4;
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -324,6 +328,9 @@ pub struct Router {
     tracker: Option<shards::tracking::Tracker>,
     /// Ops routed now belong to an EXEC (see `shards::batch::Queued::txn`).
     txn: bool,
+    /// Ops routed now may write past `maxmemory` (see
+    /// `shards::batch::Queued::allow_oom`).
+    allow_oom: bool,
     /// The last dispatched command waits for a CLIENT PAUSE to end.
     postponed: bool,
     /// Arguments the running command asked to hide from MONITOR and the
@@ -413,6 +420,18 @@ impl Round {
         }
     }
 
+    /// Gives back its buffers (it is cleared and idle).
+    fn shrink(&mut self) {
+        self.clear();
+        self.pending = Vec::new();
+        self.subs = Vec::new();
+        self.imm = Vec::new();
+        self.feed = Vec::new();
+        self.conns = Vec::new();
+        self.slow = Capture::default();
+        self.batches.iter_mut().for_each(Batch::shrink);
+    }
+
     /// Bytes its buffers hold.
     fn capacity(&self) -> usize {
         self.batches.iter().map(Batch::capacity).sum::<usize>()
@@ -463,6 +482,7 @@ impl Router {
             cur_ran: false,
             no_touch: false,
             tracker: None,
+            allow_oom: false,
             txn: false,
             postponed: false,
             redacted: Vec::new(),
@@ -507,6 +527,32 @@ impl Router {
         self.round.capacity()
             + self.inflight.iter().map(Round::capacity).sum::<usize>()
             + self.spare.iter().map(Round::capacity).sum::<usize>()
+    }
+
+    /// Gives back the rounds' buffers when nothing is in flight or being
+    /// built and they hold more than `keep` bytes; returns the bytes freed.
+    /// Called once a second: a load that grew them (a pipelined bulk load
+    /// rounds megabytes at a time) must not leave them resident for good,
+    /// and regrowing them once a second costs nothing a request would see.
+    pub fn shrink_idle(&mut self, keep: usize) -> usize {
+        if self.in_flight()
+            || self.has_pending()
+            || self.in_section()
+            || self
+                .round
+                .batches
+                .iter()
+                .any(|b| !b.is_empty() || b.must_send())
+        {
+            return 0;
+        }
+        let held = self.buffer_bytes();
+        if held <= keep {
+            return 0;
+        }
+        self.spare.clear();
+        self.round.shrink();
+        held.saturating_sub(self.buffer_bytes())
     }
 
     /// A router wired to no shard thread, for harnesses that only dispatch

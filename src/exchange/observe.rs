@@ -76,6 +76,13 @@ impl Router {
         self.txn = on;
     }
 
+    /// The ops routed from now on come from a script that may write past
+    /// `maxmemory` (or not): they write without making room first.
+    #[inline]
+    pub fn set_allow_oom(&mut self, on: bool) {
+        self.allow_oom = on;
+    }
+
     /// The command must wait for the CLIENT PAUSE in force to end: the
     /// worker holds its connection and dispatches it again then.
     pub fn postpone(&mut self) {
@@ -134,12 +141,9 @@ impl Router {
             }
         };
         if monitor && self.gates.monitoring {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_micros() as u64);
             crate::observe::monitor_line(
                 &mut self.round.feed,
-                now,
+                unix_micros(),
                 db,
                 addr,
                 (0..args.len()).map(arg),
@@ -172,6 +176,62 @@ impl Router {
         self.redacted.clear();
     }
 
+    /// Shows a command to MONITOR before it runs, with its client's
+    /// address: a script command (EVAL, FCALL, ...), which Redis shows
+    /// before the commands its script runs (its row is `skip_monitor`, so
+    /// `observe_ran` leaves it alone).
+    pub fn monitor_before(&mut self, db: u8, addr: &str, args: &Args) {
+        if self.gates.monitoring {
+            crate::observe::monitor_line(
+                &mut self.round.feed,
+                unix_micros(),
+                db,
+                addr,
+                args.iter_from(0),
+            );
+        }
+    }
+
+    /// Records a command a script ran, after it ran (`db` is its database
+    /// then: a SELECT shows the one it selected): for MONITOR as `[db lua]`,
+    /// and in the slow log with address `?:0` and no name when it took
+    /// `micros` or more of the threshold, as Redis records its Lua client's
+    /// commands, each with its own duration.
+    pub fn observe_script_command(
+        &mut self,
+        shared: &crate::shared::Shared,
+        db: u8,
+        args: &Args,
+        micros: u64,
+        monitor: bool,
+        slowlog: bool,
+    ) {
+        if monitor && self.gates.monitoring {
+            crate::observe::monitor_line(
+                &mut self.round.feed,
+                unix_micros(),
+                db,
+                "lua",
+                args.iter_from(0),
+            );
+        }
+        match self.gates.slowlog {
+            Some((threshold, max)) if slowlog && micros >= threshold => {
+                let entry = crate::observe::SlowEntry {
+                    id: 0,
+                    time: shards::clock::unix_ms() / 1000,
+                    duration: micros,
+                    args: crate::observe::slowlog_args(args.len(), args.iter_from(0)),
+                    addr: "?:0".into(),
+                    name: Vec::new(),
+                };
+                let mut log = shared.slowlog.lock().unwrap_or_else(|p| p.into_inner());
+                log.push(entry, max);
+            }
+            _ => {}
+        }
+    }
+
     /// The MONITOR lines of the rounds delivered since the last call
     /// (appended to `out`).
     pub fn take_feed(&mut self, out: &mut Vec<u8>) {
@@ -183,6 +243,13 @@ impl Router {
     pub fn has_feed(&self) -> bool {
         !self.feed_out.is_empty()
     }
+}
+
+/// Now, in microseconds since the Unix epoch (MONITOR's timestamps).
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// The slow log entries of the commands of `round` captured before reply

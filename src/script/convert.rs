@@ -51,6 +51,29 @@ pub(crate) fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
+/// The field Redis sets on the error table of a `redis.call` whose command
+/// failed or was refused: the error is in errorstats already, and is not
+/// counted again when it becomes the script's reply.
+pub(crate) const ERROR_COUNTED: &str = "ignore_error_stats_update";
+
+/// `error_table` marked with `ERROR_COUNTED`.
+pub(crate) fn counted_error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
+    let t = error_table(lua, text)?;
+    if let Value::Table(t) = &t {
+        t.raw_set(ERROR_COUNTED, true)?;
+    }
+    Ok(t)
+}
+
+/// Whether a script's value is an error table marked with `ERROR_COUNTED`.
+pub(crate) fn is_counted_error(v: &Value) -> bool {
+    let Value::Table(t) = v else {
+        return false;
+    };
+    matches!(field(t, "err"), Value::String(_))
+        && matches!(field(t, ERROR_COUNTED), Value::Boolean(true))
+}
+
 /// A Lua number as Redis turns it into an integer reply: the C cast, which on
 /// x86-64 gives i64::MIN for NaN and anything out of range.
 pub(crate) fn number_to_int(n: f64) -> i64 {
@@ -174,7 +197,7 @@ fn resp_to_lua_inner(lua: &Lua, r: &RespValue, resp: u8) -> mlua::Result<Value> 
             let mut text = Vec::with_capacity(e.len() + 1);
             text.push(b'-');
             text.extend_from_slice(e);
-            error_table(lua, &text)?
+            counted_error_table(lua, &text)?
         }
         RespValue::Int(i) => Value::Number(*i as f64),
         RespValue::Bulk(b) => Value::String(lua.create_string(b)?),

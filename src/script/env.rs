@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use mlua::{Function, Lua, MultiValue, StdLib, Table, Value};
 
-use super::convert::{arg_bytes, error_table, lua_to_resp, resp_to_lua};
+use super::convert::{arg_bytes, counted_error_table, error_table, lua_to_resp, resp_to_lua};
 use super::host::{CallContext, CallResult, Host};
 use super::{libs, Abort, ScriptControl, ScriptFlags, REDIS_VERSION, REDIS_VERSION_NUM};
 
@@ -603,14 +603,14 @@ fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             r
         }
         CallResult::Refused(why) => {
-            return Ok((false, error_table(lua, why.text().as_bytes())?));
+            return Ok((false, counted_error_table(lua, why.text().as_bytes())?));
         }
     };
     if let super::RespValue::Error(e) = &reply {
         let mut text = Vec::with_capacity(e.len() + 1);
         text.push(b'-');
         text.extend_from_slice(e);
-        return Ok((false, error_table(lua, &text)?));
+        return Ok((false, counted_error_table(lua, &text)?));
     }
     Ok((true, resp_to_lua(lua, &reply, ctx.resp)?))
 }

@@ -283,6 +283,8 @@ pub struct ScriptEngine {
     /// Function name -> name of the library that registers it.
     functions: HashMap<Vec<u8>, Vec<u8>>,
     control: Arc<ScriptControl>,
+    /// See `error_counted`.
+    error_counted: bool,
 }
 
 impl Default for ScriptEngine {
@@ -301,6 +303,7 @@ impl ScriptEngine {
             libraries: BTreeMap::new(),
             functions: HashMap::new(),
             control,
+            error_counted: false,
         }
     }
 
@@ -346,6 +349,32 @@ impl ScriptEngine {
         self.scripts
             .get(&sha.to_ascii_lowercase())
             .map(|s| s.body.as_slice())
+    }
+
+    /// The flags Redis judges a script command by before it runs it
+    /// (`evalGetCommandFlags`, `fcallGetCommandFlags`): the cached script's
+    /// or function's, or an uncached EVAL body's shebang flags. `None` when
+    /// none apply: no shebang (Redis 6 compatible), an unknown SHA1 or
+    /// function, or a shebang that does not parse (its run reports that).
+    pub fn flags_before_run(&self, command: &str, first: &[u8]) -> Option<ScriptFlags> {
+        let flags = match command {
+            "eval" | "eval_ro" => {
+                let sha = sha1_hex(first);
+                match self.scripts.get(&sha) {
+                    Some(s) => s.flags,
+                    None => parse_shebang(first).ok()?.0,
+                }
+            }
+            "evalsha" | "evalsha_ro" => {
+                let lower = String::from_utf8_lossy(first).to_ascii_lowercase();
+                self.scripts.get(&lower)?.flags
+            }
+            _ => {
+                let lib = self.functions.get(first)?;
+                self.libraries.get(lib)?.functions.get(first)?.flags
+            }
+        };
+        (!flags.contains(ScriptFlags::EVAL_COMPAT)).then_some(flags)
     }
 
     /// SCRIPT FLUSH.
@@ -488,12 +517,19 @@ impl ScriptEngine {
             started: Instant::now(),
         });
         let env = &self.env;
+        let mut counted = false;
         let result = env.with_host(host, flags, read_only, name, is_function, || {
             let r = env.run(func, a, b);
             let resp = env.resp();
             match r {
-                Ok(Ok(v)) => env::reply_of(&v, resp),
-                Ok(Err(e)) => script_error(&e, name),
+                Ok(Ok(v)) => {
+                    counted = convert::is_counted_error(&v);
+                    env::reply_of(&v, resp)
+                }
+                Ok(Err(e)) => {
+                    counted = convert::is_counted_error(&e);
+                    script_error(&e, name)
+                }
                 Err(e) => RespValue::err(format!(
                     "ERR Error running script {name}, {}",
                     err_string(&e)
@@ -501,6 +537,7 @@ impl ScriptEngine {
             }
         });
         self.control.end();
+        self.error_counted = counted;
         result
     }
 
@@ -804,7 +841,15 @@ impl ScriptEngine {
     /// EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO, SCRIPT or FUNCTION, any case)
     /// with Redis's argument checks and error texts.
     pub fn command(&mut self, host: &mut dyn Host, args: &[&[u8]]) -> RespValue {
+        self.error_counted = false;
         functions::command(self, host, args)
+    }
+
+    /// Whether the last `command`'s reply is an error a `redis.call` met
+    /// (the command's own error or a refusal), which errorstats counted
+    /// then: Redis does not count it again as the script's reply.
+    pub fn error_counted(&self) -> bool {
+        self.error_counted
     }
 }
 

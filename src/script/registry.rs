@@ -64,8 +64,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// An empty registry persisting its libraries under `dir`, if any.
-    pub fn new(dir: Option<&Path>) -> Registry {
+    /// An empty registry persisting its libraries under `dir`, if any,
+    /// with busy-reply-threshold `busy_ms`.
+    pub fn new(dir: Option<&Path>, busy_ms: u64) -> Registry {
         Registry {
             sources: Mutex::default(),
             flushes: AtomicU64::new(0),
@@ -73,7 +74,7 @@ impl Registry {
             cached: AtomicU64::new(0),
             running: Mutex::new(Vec::new()),
             busy_since: AtomicI64::new(0),
-            busy_threshold_ms: AtomicU64::new(5000),
+            busy_threshold_ms: AtomicU64::new(busy_ms),
             lua_memory: AtomicU64::new(0),
             file: dir.map(|d| d.join(FUNCTIONS_FILE)),
         }

@@ -101,8 +101,10 @@ impl Store {
     /// Evicts keys until the store is within `maxmemory`. Called before a
     /// write that may grow memory (Redis's `denyoom` commands), so that the
     /// write itself is what may push the store over the line, as in Redis.
+    /// A script's write exempt from the limit neither evicts nor fails:
+    /// Redis evicts only before a command, never inside a script.
     pub fn make_room(&mut self) -> Result<(), OutOfMemory> {
-        if self.limits.maxmemory == 0 {
+        if self.limits.maxmemory == 0 || self.allow_oom {
             return Ok(());
         }
         while self.used_memory() > self.limits.maxmemory {

@@ -214,6 +214,9 @@ pub struct Store {
     /// The op being executed comes from a CLIENT NO-TOUCH connection:
     /// look-ups leave the LRU alone (Redis 7.2's `CLIENT_NO_TOUCH`).
     no_touch: bool,
+    /// The op being executed may grow memory past `maxmemory` without
+    /// making room (a script's write under `allow-oom`; see `make_room`).
+    allow_oom: bool,
     /// Keys sampled per eviction where a policy samples (maxmemory-samples).
     samples: usize,
     rng: u64,
@@ -301,6 +304,7 @@ impl Store {
             limits,
             stats: Stats::default(),
             no_touch: false,
+            allow_oom: false,
             samples: DEFAULT_EVICTION_SAMPLES,
             rng: 0x9e37_79b9_7f4a_7c15,
             epoch: Instant::now(),
@@ -610,6 +614,13 @@ impl Store {
     #[inline]
     pub fn set_no_touch(&mut self, on: bool) {
         self.no_touch = on;
+    }
+
+    /// Whether the ops that follow may write past `maxmemory` without
+    /// making room (set per op by `ops::execute`).
+    #[inline]
+    pub fn set_allow_oom(&mut self, on: bool) {
+        self.allow_oom = on;
     }
 
     /// Keys sampled per eviction by the policies that sample (Redis's

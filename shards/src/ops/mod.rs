@@ -300,6 +300,7 @@ pub fn execute_serving(
         if q.track != 0 || store.tracker().is_some() {
             store.set_tracker(batch.tracker_of(i));
         }
+        store.set_allow_oom(q.allow_oom);
         let reply = match &persist.log.refuse_writes {
             Some(why) if q.op.is_write() => Reply::Err(Error::Misconf(why.clone())),
             _ => {
@@ -319,6 +320,7 @@ pub fn execute_serving(
     }
     store.set_no_touch(false);
     store.set_tracker(None);
+    store.set_allow_oom(false);
 }
 
 /// Redis's `string2ll`: an optional `-`, no leading zeros, no spaces, fits in i64.

@@ -106,6 +106,10 @@ pub enum SrvOp {
     /// again before running any batch, so this makes the next write find
     /// the disk as it is (Redis retries after every command, in `beforeSleep`).
     RetryAof,
+    /// Evict by policy until within `maxmemory` → OK, or `Oom` when the
+    /// policy cannot: asked before a script that may write runs without
+    /// `allow-oom`, as Redis refuses a deny-oom command up front.
+    MakeRoom,
 }
 
 impl SrvOp {
@@ -129,6 +133,7 @@ impl SrvOp {
                 | SrvOp::Unwatch { .. }
                 | SrvOp::WatchCheck { .. }
                 | SrvOp::RetryAof
+                | SrvOp::MakeRoom
                 | SrvOp::SetSamples(_)
                 | SrvOp::TrackPrefixes { .. }
                 | SrvOp::Untrack { .. }
@@ -199,6 +204,10 @@ impl SrvOp {
                 cx.store.tracking().forget(client);
                 Reply::Ok
             }
+            SrvOp::MakeRoom => match cx.make_room() {
+                Ok(()) => Reply::Ok,
+                Err(e) => Reply::Err(e),
+            },
             SrvOp::Info => {
                 let mut i = info(cx.store);
                 i.aof = cx.persist.aof.as_ref().map(|a| a.status());
