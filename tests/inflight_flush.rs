@@ -67,13 +67,34 @@ fn replies_are_written_while_the_connection_keeps_sending() {
     let mut got = 0;
     let mut last = Instant::now();
     let mut worst = Duration::ZERO;
+    // Short reads: every reply so far may be in before the sender says it
+    // is done, and a read then waits for nothing (what hung this test once
+    // in 60 s). A timeout is no reply; the gap keeps growing meanwhile.
+    rx.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     while !done.load(Ordering::SeqCst) {
-        let n = rx.read(&mut buf).unwrap();
+        let n = match rx.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                assert!(
+                    last.elapsed() < Duration::from_secs(60),
+                    "no reply for 60 s"
+                );
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+        };
         assert!(n > 0, "server closed the connection");
         got += buf[..n].iter().filter(|&&b| b == b'+').count();
         worst = worst.max(last.elapsed());
         last = Instant::now();
     }
+    rx.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     sender.join().unwrap();
     let round = probe.join().unwrap();
     // Every request is answered, once.

@@ -547,21 +547,6 @@ fn soft_limit_disconnects_after_its_seconds() {
     let addr: std::net::SocketAddr = s.addr().parse().unwrap();
     slow_sock.connect(&addr.into()).unwrap();
     let mut slow = Raw::from_stream(slow_sock.into());
-    let Reply::Int(id) = slow.call(&["CLIENT", "ID"]) else {
-        panic!("CLIENT ID")
-    };
-    let field = |q: &mut Raw, name: &str| -> String {
-        let row = q
-            .call(&["CLIENT", "LIST", "ID", &id.to_string()])
-            .bulk_string();
-        row.split_whitespace()
-            .find_map(|f| f.strip_prefix(&format!("{name}=")).map(str::to_string))
-            .unwrap_or_else(|| panic!("{name} in {row}"))
-    };
-    assert_eq!(
-        ["obl", "oll", "omem", "events"].map(|f| field(&mut q, f)),
-        ["0", "0", "0", "r"]
-    );
     slow.send_cmd(&["SUBSCRIBE", "c"]);
     slow.read_reply();
     let payload = "y".repeat(64 * 1024);
@@ -569,12 +554,6 @@ fn soft_limit_disconnects_after_its_seconds() {
     for _ in 0..160 {
         q.call(&["PUBLISH", "c", &payload]);
     }
-    // The output waiting for it shows in CLIENT LIST, as in Redis: a
-    // backlog this big lives in its list of reply blocks.
-    let oll: u64 = field(&mut q, "oll").parse().unwrap();
-    let omem: u64 = field(&mut q, "omem").parse().unwrap();
-    assert!(oll > 0 && omem >= 64 * 1024, "oll={oll} omem={omem}");
-    assert_eq!(field(&mut q, "events"), "rw");
     let deadline = Instant::now() + Duration::from_secs(10);
     while q.call(&["PUBLISH", "c", "tick"]) != Reply::Int(0) {
         assert!(
@@ -582,6 +561,61 @@ fn soft_limit_disconnects_after_its_seconds() {
             "still subscribed after the soft limit's seconds"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A subscriber that stops reading shows its waiting output in CLIENT
+/// LIST as Redis does: `obl`/`oll`/`omem` 0 and `events=r` while nothing
+/// waits; a backlog in its list of reply blocks and `events=rw` after.
+#[test]
+fn client_list_shows_the_output_a_subscriber_has_not_read() {
+    let s = Server::embedded(&[]);
+    let mut q = s.raw();
+    q.call(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 0 0 0",
+    ]);
+    let slow_sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    slow_sock.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = s.addr().parse().unwrap();
+    slow_sock.connect(&addr.into()).unwrap();
+    let mut slow = Raw::from_stream(slow_sock.into());
+    let Reply::Int(id) = slow.call(&["CLIENT", "ID"]) else {
+        panic!("CLIENT ID")
+    };
+    let fields = |q: &mut Raw| -> [String; 4] {
+        let row = q
+            .call(&["CLIENT", "LIST", "ID", &id.to_string()])
+            .bulk_string();
+        ["obl", "oll", "omem", "events"].map(|name| {
+            row.split_whitespace()
+                .find_map(|f| f.strip_prefix(&format!("{name}=")).map(str::to_string))
+                .unwrap_or_else(|| panic!("{name} in {row}"))
+        })
+    };
+    assert_eq!(fields(&mut q), ["0", "0", "0", "r"]);
+    slow.send_cmd(&["SUBSCRIBE", "c"]);
+    slow.read_reply();
+    let payload = "y".repeat(64 * 1024);
+    for _ in 0..160 {
+        q.call(&["PUBLISH", "c", &payload]);
+    }
+    // The subscriber's worker writes what it can when its inbox is read.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let [_, oll, omem, events] = fields(&mut q);
+        let (oll, omem): (u64, u64) = (oll.parse().unwrap(), omem.parse().unwrap());
+        if oll > 0 && omem >= 64 * 1024 && events == "rw" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "oll={oll} omem={omem} events={events}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
