@@ -462,6 +462,16 @@ fn delivery_across_workers_keeps_publish_order_and_counts() {
     );
 }
 
+/// A connection with a small receive buffer: the kernel holds little of
+/// what it is sent, so a subscriber that stops reading backs up fast.
+fn slow_reader(s: &Server) -> Raw {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = s.addr().parse().unwrap();
+    sock.connect(&addr.into()).unwrap();
+    Raw::from_stream(sock.into())
+}
+
 #[test]
 fn slow_subscriber_is_disconnected_and_the_others_keep_receiving() {
     let s = Server::start(&["--workers", "2"]);
@@ -475,13 +485,7 @@ fn slow_subscriber_is_disconnected_and_the_others_keep_receiving() {
         ]),
         Reply::Simple("OK".into())
     );
-    // A small receive buffer: the kernel holds little of what it is sent.
-    let slow_sock =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    slow_sock.set_recv_buffer_size(4096).unwrap();
-    let addr: std::net::SocketAddr = s.addr().parse().unwrap();
-    slow_sock.connect(&addr.into()).unwrap();
-    let mut slow = Raw::from_stream(slow_sock.into());
+    let mut slow = slow_reader(&s);
     slow.send_cmd(&["SUBSCRIBE", "big"]);
     slow.read_reply();
     let mut fast: Vec<Raw> = (0..3).map(|_| s.raw()).collect();
@@ -541,12 +545,7 @@ fn soft_limit_disconnects_after_its_seconds() {
         ]),
         Reply::Simple("OK".into())
     );
-    let slow_sock =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    slow_sock.set_recv_buffer_size(4096).unwrap();
-    let addr: std::net::SocketAddr = s.addr().parse().unwrap();
-    slow_sock.connect(&addr.into()).unwrap();
-    let mut slow = Raw::from_stream(slow_sock.into());
+    let mut slow = slow_reader(&s);
     slow.send_cmd(&["SUBSCRIBE", "c"]);
     slow.read_reply();
     let payload = "y".repeat(64 * 1024);
@@ -577,12 +576,7 @@ fn client_list_shows_the_output_a_subscriber_has_not_read() {
         "client-output-buffer-limit",
         "pubsub 0 0 0",
     ]);
-    let slow_sock =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    slow_sock.set_recv_buffer_size(4096).unwrap();
-    let addr: std::net::SocketAddr = s.addr().parse().unwrap();
-    slow_sock.connect(&addr.into()).unwrap();
-    let mut slow = Raw::from_stream(slow_sock.into());
+    let mut slow = slow_reader(&s);
     let Reply::Int(id) = slow.call(&["CLIENT", "ID"]) else {
         panic!("CLIENT ID")
     };
