@@ -61,6 +61,8 @@ pub struct Activity {
     pub redir: i64,
     /// CLIENT TRACKING is in BCAST mode.
     pub bcast: bool,
+    /// Its CLIENT TRACKING REDIRECT target closed.
+    pub broken: bool,
 }
 
 /// One connection's row.
@@ -91,7 +93,7 @@ pub struct Client {
     out: AtomicU64,
     /// Channels | patterns << 32.
     subs: AtomicU64,
-    /// Shard channels | tracking's BCAST << 63.
+    /// Shard channels | tracking's broken redirect << 62 | BCAST << 63.
     ssubs: AtomicU64,
     /// CLIENT TRACKING's redirect, as `Activity::redir`.
     redir: std::sync::atomic::AtomicI64,
@@ -157,8 +159,10 @@ impl Client {
             a.subs[0] as u64 | (a.subs[1] as u64) << 32,
             Ordering::Relaxed,
         );
-        self.ssubs
-            .store(a.subs[2] as u64 | (a.bcast as u64) << 63, Ordering::Relaxed);
+        self.ssubs.store(
+            a.subs[2] as u64 | (a.bcast as u64) << 63 | (a.broken as u64) << 62,
+            Ordering::Relaxed,
+        );
         self.redir.store(a.redir, Ordering::Relaxed);
     }
 
@@ -201,6 +205,7 @@ impl Client {
             mem: self.mem.load(Ordering::Relaxed),
             redir: self.redir.load(Ordering::Relaxed),
             bcast: ssubs >> 63 != 0,
+            broken: (ssubs >> 62) & 1 != 0,
         }
     }
 
@@ -261,6 +266,9 @@ impl Client {
         }
         if a.redir >= 0 {
             flags.push('t');
+        }
+        if a.broken {
+            flags.push('R');
         }
         if a.bcast {
             flags.push('B');

@@ -207,6 +207,15 @@ impl Outbox {
         self.add_as(TRACKING, key, to);
     }
 
+    /// A tracking notice for `to` (`key` says which, see
+    /// `crate::tracking::BROKEN`), delivered as invalidations are.
+    pub fn tracking_notice(&mut self, to: Subscriber, key: &[u8], frame: &[u8]) {
+        self.seq += 1;
+        self.frame.clear();
+        self.frame.extend_from_slice(frame);
+        self.add_as(TRACKING, key, to);
+    }
+
     /// Adds a receiver of the message begun last (`key`: what it
     /// subscribed to, rechecked on delivery).
     fn add(&mut self, kind: Kind, key: &[u8], s: Subscriber) {

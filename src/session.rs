@@ -190,6 +190,7 @@ impl Session {
             mem,
             redir: self.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
             bcast: self.tracking.as_ref().is_some_and(|t| t.bcast),
+            broken: self.tracking.as_ref().is_some_and(|t| t.broken),
         });
     }
 }

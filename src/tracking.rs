@@ -40,6 +40,9 @@ pub struct State {
     /// CLIENT CACHING YES (under OPTIN) or NO (under OPTOUT) was given for
     /// the next command.
     pub caching: bool,
+    /// The REDIRECT target closed (Redis's `CLIENT_TRACKING_BROKEN_REDIR`:
+    /// flag `R`, TRACKINGINFO's `broken_redirect`).
+    pub broken: bool,
 }
 
 impl State {
@@ -71,22 +74,24 @@ impl State {
     }
 }
 
-/// Every tracking client, for the null invalidation of a flush.
+/// Every tracking client (with the connection it is), for the null
+/// invalidation of a flush and for a REDIRECT target that closes.
 #[derive(Debug, Default)]
 pub struct Clients {
-    list: Mutex<Vec<Tracker>>,
+    list: Mutex<Vec<(Tracker, Subscriber)>>,
 }
 
 impl Clients {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Tracker>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Tracker, Subscriber)>> {
         self.list.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `t.client` tracks (again), its invalidations going where `t` says.
-    pub fn on(&self, t: Tracker) {
+    /// Connection `me` tracks (again), its invalidations going where `t`
+    /// says.
+    pub fn on(&self, t: Tracker, me: Subscriber) {
         let mut l = self.lock();
-        l.retain(|o| o.client != t.client);
-        l.push(t);
+        l.retain(|(o, _)| o.client != t.client);
+        l.push((t, me));
     }
 
     /// How many clients track (INFO's `tracking_clients`).
@@ -98,7 +103,7 @@ impl Clients {
     pub fn off(&self, client: u64) {
         let mut l = self.lock();
         if !l.is_empty() {
-            l.retain(|o| o.client != client);
+            l.retain(|(o, _)| o.client != client);
         }
     }
 
@@ -110,10 +115,54 @@ impl Clients {
             return;
         }
         let mut out = crate::pubsub::Outbox::new(workers);
-        for t in &list {
+        for (t, _) in &list {
             out.invalidation(target(t), t.redirect, b"");
         }
         post(pubsub, registry, &mut out, workers);
+    }
+
+    /// Client `id` closed: every client whose invalidations it received
+    /// learns that its redirect is broken (`BROKEN` deliveries, see
+    /// `write_broken`). Redis finds out at the next invalidation it cannot
+    /// send, and pushes the notice then, once per invalidation; here the
+    /// notice comes once, when the target goes.
+    pub fn closed(&self, id: u64, pubsub: &PubSub, registry: &Registry, workers: usize) {
+        let gone: Vec<Subscriber> = {
+            let l = self.lock();
+            if l.is_empty() {
+                return;
+            }
+            l.iter()
+                .filter(|(t, me)| t.redirect && t.to == id && me.id != id)
+                .map(|&(_, me)| me)
+                .collect()
+        };
+        if gone.is_empty() {
+            return;
+        }
+        let mut out = crate::pubsub::Outbox::new(workers);
+        let mut frame = Vec::new();
+        frame.push(b':');
+        frame.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+        frame.extend_from_slice(b"\r\n");
+        for me in gone {
+            out.tracking_notice(me, BROKEN, &frame);
+        }
+        post(pubsub, registry, &mut out, workers);
+    }
+}
+
+/// The key of a delivery that tells a tracking client its REDIRECT target
+/// closed (its frame: the target's id as a RESP integer).
+pub const BROKEN: &[u8] = b"b";
+
+/// Writes the notice of a broken redirect: a RESP3 push
+/// `tracking-redir-broken <id>`; RESP2 clients get nothing (Redis sends
+/// the push to RESP3 clients only).
+pub fn write_broken(out: &mut Vec<u8>, resp3: bool, id_frame: &[u8]) {
+    if resp3 {
+        out.extend_from_slice(b">2\r\n$21\r\ntracking-redir-broken\r\n");
+        out.extend_from_slice(id_frame);
     }
 }
 

@@ -951,7 +951,15 @@ impl Worker {
                     continue;
                 }
                 let out = if c.inflight { &mut c.held } else { &mut c.wbuf };
-                if d.invalidation {
+                if d.invalidation && d.key == crate::tracking::BROKEN {
+                    let Some(t) = c.session.tracking.as_mut() else {
+                        continue;
+                    };
+                    t.broken = true;
+                    crate::tracking::write_broken(out, c.session.resp == 3, d.frame);
+                    // CLIENT LIST's `R`.
+                    c.session.publish(self.now_ms, None);
+                } else if d.invalidation {
                     let redirect = d.key == b"r";
                     let (resp3, subscribed) = (c.session.resp == 3, !c.session.pubsub.is_empty());
                     if (!redirect && c.session.tracking.is_none())
@@ -1765,6 +1773,12 @@ impl Worker {
                     self.unwatch.push((ALL_SHARDS, id));
                 }
             }
+            self.shared.tracking.closed(
+                id,
+                &self.shared.pubsub,
+                &self.shared.registry,
+                self.shared.workers,
+            );
             self.shared.registry.remove(&conn.session.client);
             self.freed += conn.mem() as usize;
             self.shared.worker_stats[self.id]

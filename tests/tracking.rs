@@ -217,3 +217,42 @@ fn bcast_prefixes_span_every_shard_and_eviction() {
     assert_eq!(w.call(&["SET", "z", "1"]), Reply::Simple("OK".into()));
     assert_eq!(w.call(&["PING"]), Reply::Simple("PONG".into()));
 }
+
+/// A RESP3 client whose REDIRECT target goes away is told
+/// (`tracking-redir-broken <id>`, as Redis pushes it) and shows it: flag
+/// `R` in CLIENT LIST, `broken_redirect` in CLIENT TRACKINGINFO; its
+/// invalidations go nowhere until it turns tracking on again.
+#[test]
+fn a_redirect_target_that_goes_away_is_reported() {
+    let s = Server::embedded(&["--workers", "3"]);
+    let mut target = s.raw();
+    let id = target.call(&["CLIENT", "ID"]).int();
+    let mut c = resp3(&s);
+    let mut w = s.raw();
+    c.send_cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id.to_string()]);
+    c.expect(b"+OK\r\n");
+    c.send_cmd(&["GET", "k"]);
+    c.expect(b"_\r\n");
+    target.send_cmd(&["QUIT"]);
+    target.expect(b"+OK\r\n");
+    // Redis notices at the next invalidation it cannot deliver.
+    w.call(&["SET", "k", "v"]);
+    let mut want = b">2\r\n$21\r\ntracking-redir-broken\r\n".to_vec();
+    want.extend(format!(":{id}\r\n").into_bytes());
+    c.expect(&want);
+    // Back to RESP2 to read the rest (tracking stays on).
+    c.send_cmd(&["HELLO", "2"]);
+    c.read_reply();
+    let info = c.call(&["CLIENT", "INFO"]).bulk_string();
+    assert!(info.contains(" flags=tR "), "{info}");
+    let flags = c.call(&["CLIENT", "TRACKINGINFO"]).array();
+    assert_eq!(
+        flags[1],
+        Reply::Array(Some(
+            ["on", "broken_redirect"]
+                .iter()
+                .map(|f| Reply::Bulk(Some(f.as_bytes().to_vec())))
+                .collect()
+        ))
+    );
+}

@@ -143,6 +143,7 @@ pub(super) fn client_tracking(ctx: &mut Ctx) {
         noloop,
         prefixes: all,
         caching: false,
+        broken: false,
     };
     let me = ctx.session.subscriber();
     let to = state.target.unwrap_or(me);
@@ -155,7 +156,7 @@ pub(super) fn client_tracking(ctx: &mut Ctx) {
         noloop,
         remember: false,
     };
-    ctx.shared.tracking.on(tracker);
+    ctx.shared.tracking.on(tracker, me);
     if bcast {
         // Every shard keeps the prefixes beside its keys.
         let prefixes = Arc::new(state.prefixes.clone());
@@ -270,6 +271,9 @@ pub(super) fn client_trackinginfo(ctx: &mut Ctx) {
                 }
                 if t.noloop {
                     flags.push("noloop");
+                }
+                if t.broken {
+                    flags.push("broken_redirect");
                 }
             }
         }
