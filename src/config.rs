@@ -287,6 +287,11 @@ pub struct Config {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=i32::MAX as u64))]
     pub maxmemory_samples: u64,
 
+    /// Keys client-side caching remembers at most, over all shards (0: no
+    /// limit); past it, remembered keys are invalidated to make room.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub tracking_table_max_keys: u64,
+
     /// Log commands that took at least this many microseconds in SLOWLOG
     /// (-1: off, 0: every command).
     #[arg(long, default_value_t = 10_000, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(-1..))]

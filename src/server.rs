@@ -113,6 +113,8 @@ pub fn start(config: Config) -> io::Result<Server> {
             max_keys: config::split_even(config.max_keys, nshards, i) as usize,
             policy: config.maxmemory_policy,
             values: config.value_limits(),
+            tracking_max_keys: config::split_even(config.tracking_table_max_keys, nshards, i)
+                as usize,
         })
         .collect();
     let (mut engine, loaded) = Engine::start(EngineConfig {

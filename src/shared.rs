@@ -113,6 +113,8 @@ pub struct Settings {
     pub loglevel: config::LogLevel,
     /// Keys sampled per eviction by the sampling policies.
     pub maxmemory_samples: u64,
+    /// Keys the tracking tables remember at most, over all shards (0: no limit).
+    pub tracking_table_max_keys: u64,
     /// Largest bulk a client may send.
     pub proto_max_bulk_len: u64,
     /// Largest unprocessed input a client may have.
@@ -140,6 +142,7 @@ impl Settings {
             hz: c.hz,
             loglevel: c.loglevel,
             maxmemory_samples: c.maxmemory_samples,
+            tracking_table_max_keys: c.tracking_table_max_keys,
             proto_max_bulk_len: c.proto_max_bulk_len,
             client_query_buffer_limit: c.client_query_buffer_limit,
             latency_tracking: c.latency_tracking == config::YesNo::Yes,

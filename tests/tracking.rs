@@ -256,3 +256,50 @@ fn a_redirect_target_that_goes_away_is_reported() {
         ))
     );
 }
+
+/// `tracking-table-max-keys`: CONFIG GET/SET as Redis; past the limit a
+/// remembered key is invalidated to make room (Redis picks it at random,
+/// shardcache the first it meets, so either key may go).
+#[test]
+fn the_tracking_table_is_bounded_by_its_setting() {
+    let s = Server::embedded(&["--shards", "1"]);
+    let mut admin = s.raw();
+    assert_eq!(
+        admin.call(&["CONFIG", "GET", "tracking-table-max-keys"]),
+        Reply::Array(Some(vec![
+            Reply::Bulk(Some(b"tracking-table-max-keys".to_vec())),
+            Reply::Bulk(Some(b"1000000".to_vec())),
+        ]))
+    );
+    assert!(matches!(
+        admin.call(&["CONFIG", "SET", "tracking-table-max-keys", "-1"]),
+        Reply::Error(_)
+    ));
+    assert_eq!(
+        admin.call(&["CONFIG", "SET", "tracking-table-max-keys", "1"]),
+        Reply::Simple("OK".into())
+    );
+    let mut c = resp3(&s);
+    c.send_cmd(&["CLIENT", "TRACKING", "ON"]);
+    c.expect(b"+OK\r\n");
+    c.send_cmd(&["GET", "k1"]);
+    c.expect(b"_\r\n");
+    c.send_cmd(&["GET", "k2"]);
+    // The push (one key) and GET's nil, in either order.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut got = vec![0u8; 4096];
+    c.stream()
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let n = c.stream().read(&mut got).unwrap();
+    got.truncate(n);
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains(">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk"),
+        "{text}"
+    );
+    assert_eq!(
+        admin.call(&["CONFIG", "SET", "tracking-table-max-keys", "1000000"]),
+        Reply::Simple("OK".into())
+    );
+}

@@ -40,10 +40,12 @@ pub struct Tracker {
     pub remember: bool,
 }
 
-/// Keys a shard remembers at most (Redis's `tracking-table-max-keys`
-/// default, here per shard): past it, the remembered key met first is
-/// invalidated and forgotten for each new one, as Redis evicts from its
-/// table, so the table never grows without bound.
+/// Redis's `tracking-table-max-keys` default: keys the tracking table
+/// remembers at most (split over the shards, see `Limits`). Past its
+/// limit a shard invalidates and forgets the remembered keys it meets first
+/// until a new one fits, as Redis evicts from its table, so the table never
+/// grows without bound; a lowered limit takes effect at the next key
+/// remembered.
 pub const MAX_KEYS: usize = 1_000_000;
 
 /// A shard's tracked keys and broadcast prefixes; created at the first use.
@@ -56,13 +58,13 @@ pub struct Tracking {
 impl Tracking {
     /// Remembers that `t`'s client read `key`; a full table first drops
     /// a key (its clients' invalidations go into `out`).
-    pub fn remember(&mut self, key: &[u8], t: Tracker, out: &mut Events) {
-        if self.keys.len() >= MAX_KEYS && !self.keys.contains_key(key) {
-            let victim = self.keys.keys().next().cloned();
-            if let Some(v) = victim {
-                for o in self.keys.remove(&v).unwrap_or_default() {
-                    out.invalidate(o, false, &v);
-                }
+    pub fn remember(&mut self, key: &[u8], t: Tracker, out: &mut Events, max: usize) {
+        while max > 0 && self.keys.len() >= max && !self.keys.contains_key(key) {
+            let Some(v) = self.keys.keys().next().cloned() else {
+                break;
+            };
+            for o in self.keys.remove(&v).unwrap_or_default() {
+                out.invalidate(o, false, &v);
             }
         }
         match self.keys.get_mut(key) {
@@ -161,14 +163,35 @@ mod tests {
     fn a_change_invalidates_each_reader_once() {
         let mut t = Tracking::default();
         let mut e = Events::default();
-        t.remember(b"k", tracker(1, false), &mut e);
-        t.remember(b"k", tracker(2, true), &mut e);
-        t.remember(b"k", tracker(1, false), &mut e);
+        t.remember(b"k", tracker(1, false), &mut e, MAX_KEYS);
+        t.remember(b"k", tracker(2, true), &mut e, MAX_KEYS);
+        t.remember(b"k", tracker(1, false), &mut e, MAX_KEYS);
         // NOLOOP: client 2's own write tells it nothing, but forgets it.
         t.invalidate(b"k", 2, &mut e);
         assert_eq!(keys(&e), [(1, false, b"k".to_vec())]);
         t.invalidate(b"k", 0, &mut e);
         assert_eq!(keys(&e).len(), 1, "forgotten after the first change");
+    }
+
+    #[test]
+    fn a_full_table_invalidates_to_make_room_and_a_lower_limit_applies_next() {
+        let mut t = Tracking::default();
+        let mut e = Events::default();
+        t.remember(b"k1", tracker(1, false), &mut e, 2);
+        t.remember(b"k2", tracker(1, false), &mut e, 2);
+        assert!(keys(&e).is_empty());
+        t.remember(b"k3", tracker(1, false), &mut e, 2);
+        assert_eq!(keys(&e).len(), 1, "one key made room");
+        assert_eq!(t.totals()[0], 2);
+        // Lowered to 1: the next key remembered leaves it alone in the table.
+        t.remember(b"k4", tracker(1, false), &mut e, 1);
+        assert_eq!(keys(&e).len(), 3);
+        assert_eq!(t.totals()[0], 1);
+        // 0: no limit.
+        for k in [&b"a"[..], b"b", b"c"] {
+            t.remember(k, tracker(1, false), &mut e, 0);
+        }
+        assert_eq!(t.totals()[0], 4);
     }
 
     #[test]

@@ -29,6 +29,10 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("maxmemory", s.maxmemory.load(Ordering::Relaxed).to_string()),
         ("maxmemory-policy", s.policy().name().to_string()),
         ("maxmemory-samples", set.maxmemory_samples.to_string()),
+        (
+            "tracking-table-max-keys",
+            set.tracking_table_max_keys.to_string(),
+        ),
         ("maxmemory-eviction-tenacity", "10".to_string()),
         ("maxmemory-clients", "0".to_string()),
         ("max-keys", s.max_keys.load(Ordering::Relaxed).to_string()),
@@ -196,7 +200,7 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 34] = [
+const SETTABLE: [&str; 35] = [
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
     "hash-max-listpack-value",
@@ -220,6 +224,7 @@ const SETTABLE: [&str; 34] = [
     "hz",
     "loglevel",
     "maxmemory-samples",
+    "tracking-table-max-keys",
     "proto-max-bulk-len",
     "client-query-buffer-limit",
     "client-output-buffer-limit",
@@ -391,6 +396,9 @@ fn config_set(ctx: &mut Ctx) {
                     "argument(s) must be one of the following: debug, verbose, notice, warning"
                         .into()
                 }),
+            "tracking-table-max-keys" => {
+                int_in(raw, 0, i64::MAX).map(|v| set.tracking_table_max_keys = v as u64)
+            }
             "maxmemory-samples" => {
                 int_in(raw, 1, i32::MAX as i64).map(|v| set.maxmemory_samples = v as u64)
             }
@@ -466,6 +474,7 @@ fn config_set(ctx: &mut Ctx) {
         }
     }
     let samples = set.maxmemory_samples.min(u32::MAX as u64) as u32;
+    let tracking_max = set.tracking_table_max_keys;
     if set.notify_keyspace_events != old.notify_keyspace_events {
         s.set_notify_flags(set.notify_keyspace_events);
     }
@@ -486,6 +495,7 @@ fn config_set(ctx: &mut Ctx) {
             max_keys: config::split_even(max_keys, n, shard) as usize,
             policy,
             values,
+            tracking_max_keys: config::split_even(tracking_max, n, shard) as usize,
         };
         ctx.router
             .shard_op(shard, 0, |_| SrvOp::SetLimits(limits).into());
@@ -600,7 +610,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 28] = [
+const REWRITTEN: [(&str, Option<&str>); 29] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -613,6 +623,7 @@ const REWRITTEN: [(&str, Option<&str>); 28] = [
     ("hz", Some("10")),
     ("loglevel", Some("notice")),
     ("maxmemory-samples", Some("5")),
+    ("tracking-table-max-keys", Some("1000000")),
     ("proto-max-bulk-len", Some("536870912")),
     ("client-query-buffer-limit", Some("1073741824")),
     (

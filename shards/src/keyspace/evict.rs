@@ -73,6 +73,9 @@ pub struct Limits {
     /// The collections' encoding thresholds, which commands, replay and
     /// RESTORE apply.
     pub values: crate::value::ValueLimits,
+    /// Keys the client-side caching table remembers at most (this shard's
+    /// part of `tracking-table-max-keys`); 0 means no limit.
+    pub tracking_max_keys: usize,
 }
 
 impl Default for Limits {
@@ -82,6 +85,7 @@ impl Default for Limits {
             max_keys: 0,
             policy: EvictionPolicy::AllKeysLru,
             values: crate::value::ValueLimits::default(),
+            tracking_max_keys: crate::tracking::MAX_KEYS,
         }
     }
 }

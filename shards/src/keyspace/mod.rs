@@ -646,7 +646,7 @@ impl Store {
         if let Some(t) = self.tracker {
             if t.remember && how.count {
                 let table = self.tracking.get_or_insert_with(Default::default);
-                table.remember(key, t, &mut self.events);
+                table.remember(key, t, &mut self.events, self.limits.tracking_max_keys);
             }
         }
         if how.count {
