@@ -79,6 +79,9 @@ impl State {
 #[derive(Debug, Default)]
 pub struct Clients {
     list: Mutex<Vec<(Tracker, Subscriber)>>,
+    /// Entries in `list`: every connection's close looks here first, so
+    /// closing takes no lock while nobody tracks.
+    len: std::sync::atomic::AtomicUsize,
 }
 
 impl Clients {
@@ -92,6 +95,7 @@ impl Clients {
         let mut l = self.lock();
         l.retain(|(o, _)| o.client != t.client);
         l.push((t, me));
+        self.len.store(l.len(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How many clients track (INFO's `tracking_clients`).
@@ -104,6 +108,7 @@ impl Clients {
         let mut l = self.lock();
         if !l.is_empty() {
             l.retain(|(o, _)| o.client != client);
+            self.len.store(l.len(), std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -127,6 +132,9 @@ impl Clients {
     /// send, and pushes the notice then, once per invalidation; here the
     /// notice comes once, when the target goes.
     pub fn closed(&self, id: u64, pubsub: &PubSub, registry: &Registry, workers: usize) {
+        if self.len.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return;
+        }
         let gone: Vec<Subscriber> = {
             let l = self.lock();
             if l.is_empty() {
