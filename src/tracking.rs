@@ -95,7 +95,8 @@ impl Clients {
         let mut l = self.lock();
         l.retain(|(o, _)| o.client != t.client);
         l.push((t, me));
-        self.len.store(l.len(), std::sync::atomic::Ordering::Relaxed);
+        self.len
+            .store(l.len(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How many clients track (INFO's `tracking_clients`).
@@ -108,7 +109,8 @@ impl Clients {
         let mut l = self.lock();
         if !l.is_empty() {
             l.retain(|(o, _)| o.client != client);
-            self.len.store(l.len(), std::sync::atomic::Ordering::Relaxed);
+            self.len
+                .store(l.len(), std::sync::atomic::Ordering::Relaxed);
         }
     }
 
