@@ -7,7 +7,7 @@
 
 use super::hash::{parse_count, scan_options, scan_refused};
 use super::spec::{flags::*, ks, Begin, Command, Find};
-use super::steps::{by_shard, step_error, tape_items};
+use super::steps::{by_shard, ints_per_key, step_error, tape_items};
 use super::{parse_int, Ctx};
 use crate::exchange::{Merge, OpRef};
 use crate::resp::encode;
@@ -301,31 +301,10 @@ fn reply_step(ctx: &mut Ctx, r: OpRef) {
 fn intersect(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
     let db = ctx.session.db;
     let groups = by_shard(ctx, keys);
-    let refs: Vec<OpRef> = groups
-        .iter()
-        .map(|(s, idx)| {
-            ctx.router.step_op(*s, db, |a| {
-                SetOp::Cards {
-                    keys: a.list(idx.iter().map(|&i| keys[i])),
-                }
-                .into()
-            })
-        })
+    let sizes: Vec<i64> = ints_per_key(ctx, keys, &groups, |keys| SetOp::Cards { keys }.into())?
+        .into_iter()
+        .map(|n| n.unwrap_or(0))
         .collect();
-    ctx.router.exchange();
-    let mut sizes = vec![0i64; keys.len()];
-    for (r, (_, idx)) in refs.iter().zip(&groups) {
-        if let Some(e) = step_error(ctx, *r) {
-            return Err(e);
-        }
-        let ints = tape_items(ctx, *r).into_iter().filter_map(|i| match i {
-            Item::Int(n) => Some(n),
-            _ => None,
-        });
-        for (&i, n) in idx.iter().zip(ints) {
-            sizes[i] = n;
-        }
-    }
     if sizes.contains(&0) {
         return Ok(Vec::new());
     }

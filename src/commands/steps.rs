@@ -37,6 +37,41 @@ pub(super) fn tape_items<'a>(ctx: &'a Ctx, r: OpRef) -> Vec<Item<'a>> {
     }
 }
 
+/// Inside a section holding the shards of `groups` (from `by_shard`): asks
+/// each shard, with the op `per_shard` builds for its keys, for a tape of
+/// one integer per key, and returns them in key order (None: a key its
+/// shard left unanswered). Err: a failed step's error text.
+pub(super) fn ints_per_key(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    groups: &[(usize, Vec<usize>)],
+    per_shard: impl Fn(ArgList) -> Op,
+) -> Result<Vec<Option<i64>>, String> {
+    let db = ctx.session.db;
+    let refs: Vec<OpRef> = groups
+        .iter()
+        .map(|(s, idx)| {
+            ctx.router
+                .step_op(*s, db, |a| per_shard(a.list(idx.iter().map(|&i| keys[i]))))
+        })
+        .collect();
+    ctx.router.exchange();
+    let mut ints = vec![None; keys.len()];
+    for (r, (_, idx)) in refs.iter().zip(groups) {
+        if let Some(e) = step_error(ctx, *r) {
+            return Err(e);
+        }
+        let answers = tape_items(ctx, *r).into_iter().filter_map(|i| match i {
+            Item::Int(n) => Some(n),
+            _ => None,
+        });
+        for (&i, n) in idx.iter().zip(answers) {
+            ints[i] = Some(n);
+        }
+    }
+    Ok(ints)
+}
+
 /// Inside a section holding the shards of `groups` (from `by_shard`): the
 /// index of the first key, in command order, that holds a value, as Redis
 /// finds it for LMPOP and ZMPOP. `probe` builds, for one shard's keys, an op
@@ -49,29 +84,8 @@ pub(super) fn first_holding(
     groups: &[(usize, Vec<usize>)],
     probe: impl Fn(ArgList) -> Op,
 ) -> Result<Option<usize>, String> {
-    let db = ctx.session.db;
-    let refs: Vec<OpRef> = groups
-        .iter()
-        .map(|(s, idx)| {
-            ctx.router
-                .step_op(*s, db, |a| probe(a.list(idx.iter().map(|&i| keys[i]))))
-        })
-        .collect();
-    ctx.router.exchange();
     // Per key: None not looked at (a key before it on its shard exists).
-    let mut codes: Vec<Option<i64>> = vec![None; keys.len()];
-    for (r, (_, idx)) in refs.iter().zip(groups) {
-        if let Some(e) = step_error(ctx, *r) {
-            return Err(e);
-        }
-        let ints = tape_items(ctx, *r).into_iter().filter_map(|i| match i {
-            Item::Int(n) => Some(n),
-            _ => None,
-        });
-        for (&i, n) in idx.iter().zip(ints) {
-            codes[i] = Some(n);
-        }
-    }
+    let codes = ints_per_key(ctx, keys, groups, probe)?;
     match codes.iter().position(|c| c.is_some_and(|c| c != 0)) {
         Some(i) if codes[i] == Some(-1) => {
             Err(crate::errors::text(&shards::Error::WrongType).into_owned())

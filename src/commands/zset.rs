@@ -14,7 +14,7 @@
 use super::hash::{parse_count, scan_options, scan_refused};
 use super::list::forward;
 use super::spec::{flags::*, ks, Begin, Command, Find};
-use super::steps::{by_shard, first_holding, step_error, tape_items};
+use super::steps::{by_shard, first_holding, ints_per_key, step_error, tape_items};
 use super::{c_str, parse_int, Ctx};
 use crate::exchange::{Completion, Finish, Merge, OpRef};
 use crate::resp::encode;
@@ -970,34 +970,12 @@ fn split_arrays<'a>(items: &[Item<'a>]) -> Vec<Vec<Item<'a>>> {
 
 /// Every key's size (0 absent), in key order; the keys' look-ups.
 fn cards_across(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<usize>, String> {
-    let db = ctx.session.db;
     let groups = by_shard(ctx, keys);
-    let refs: Vec<OpRef> = groups
-        .iter()
-        .map(|(s, idx)| {
-            ctx.router.step_op(*s, db, |a| {
-                ZSetOp::Cards {
-                    keys: a.list(idx.iter().map(|&i| keys[i])),
-                }
-                .into()
-            })
-        })
-        .collect();
-    ctx.router.exchange();
-    let mut sizes = vec![0usize; keys.len()];
-    for (r, (_, idx)) in refs.iter().zip(&groups) {
-        if let Some(e) = step_error(ctx, *r) {
-            return Err(e);
-        }
-        let ints = tape_items(ctx, *r).into_iter().filter_map(|i| match i {
-            Item::Int(n) => Some(n),
-            _ => None,
-        });
-        for (&i, n) in idx.iter().zip(ints) {
-            sizes[i] = n.max(0) as usize;
-        }
-    }
-    Ok(sizes)
+    let sizes = ints_per_key(ctx, keys, &groups, |keys| ZSetOp::Cards { keys }.into())?;
+    Ok(sizes
+        .into_iter()
+        .map(|n| n.unwrap_or(0).max(0) as usize)
+        .collect())
 }
 
 /// The scores `keys` give `candidates` (None where a key lacks one), per
