@@ -279,6 +279,10 @@ pub struct Batch {
     pub dirty_from: usize,
     /// The trackers of the ops sent by tracking clients (see `Queued::track`).
     pub trackers: Vec<crate::tracking::Tracker>,
+    /// The time its ops run at (Unix ms) when the sender fixes it: a
+    /// script's commands all run at the script's start, as Redis freezes
+    /// the clock for a script. 0: the shard reads the clock.
+    pub now_ms: u64,
 }
 
 impl Batch {
@@ -307,6 +311,7 @@ impl Batch {
         self.trackers.clear();
         self.ran_from = 0;
         self.dirty_from = usize::MAX;
+        self.now_ms = 0;
     }
 
     /// Gives back every buffer (the batch is empty and idle): the next

@@ -303,7 +303,23 @@ pub fn dispatch(
 ) {
     // Big arguments join the batches shared, for this command only.
     router.share_bigs(args.bigs());
-    route(args, conn, session, router, shared, now_ms);
+    route(args, None, conn, session, router, shared, now_ms);
+    router.share_bigs(&[]);
+}
+
+/// `dispatch` for a command its caller resolved already (`resolve`): a
+/// script's `redis.call`, which checks the command before it runs it.
+pub fn dispatch_resolved(
+    cmd: &'static Command,
+    args: &Args,
+    conn: usize,
+    session: &mut Session,
+    router: &mut Router,
+    shared: &Shared,
+    now_ms: u64,
+) {
+    router.share_bigs(args.bigs());
+    route(args, Some(cmd), conn, session, router, shared, now_ms);
     router.share_bigs(&[]);
 }
 
@@ -315,6 +331,7 @@ fn abort_multi(session: &mut Session) {
 
 fn route(
     args: &Args,
+    resolved: Option<&'static Command>,
     conn: usize,
     session: &mut Session,
     router: &mut Router,
@@ -324,12 +341,13 @@ fn route(
     // EXEC routes its queued commands from inside its handler: each one's
     // replies are attributed to it, then EXEC's again.
     let outer = router.enter();
-    route_one(args, conn, session, router, shared, now_ms);
+    route_one(args, resolved, conn, session, router, shared, now_ms);
     router.leave(outer);
 }
 
 fn route_one(
     args: &Args,
+    resolved: Option<&'static Command>,
     conn: usize,
     session: &mut Session,
     router: &mut Router,
@@ -343,16 +361,22 @@ fn route_one(
         // This command's reply is the one skipped.
         session.reply = ReplyMode::On;
     }
-    let Some(top) = lookup(args.get(0)) else {
-        let msg = unknown_command(args);
-        router.reply(conn, |out| encode::error_bytes(out, &msg));
-        abort_multi(session);
-        return;
+    let top = match resolved {
+        Some(cmd) => cmd,
+        None => match lookup(args.get(0)) {
+            Some(top) => top,
+            None => {
+                let msg = unknown_command(args);
+                router.reply(conn, |out| encode::error_bytes(out, &msg));
+                abort_multi(session);
+                return;
+            }
+        },
     };
     // Redis's `lookupCommand`: a container with a subcommand argument is
     // that subcommand, an unknown one an error (checked before AUTH, as
     // existence and arity are).
-    let cmd = if top.is_container() && args.len() >= 2 {
+    let cmd = if resolved.is_none() && top.is_container() && args.len() >= 2 {
         match top.sub(args.get(1)) {
             Some(sub) => sub,
             None => {

@@ -18,12 +18,12 @@
 //! Lua).
 
 use super::spec::{flags::*, ks, Begin, Command, Find, KeySpec};
-use super::{dispatch, resolve, Ctx};
+use super::{dispatch_resolved, resolve, Ctx};
 use crate::exchange::{reply_flags, NO_CONN};
 use crate::resp::Args;
 use crate::script::{
-    sha1_hex, CallContext, CallResult, Host, NullHost, Refusal, Registry, RespValue, ScriptEngine,
-    ScriptFlags, Sources,
+    sha1_hex, CallContext, CallResult, Host, NullHost, Outcome, Refusal, Registry, RespValue,
+    ScriptEngine, ScriptFlags, Sources,
 };
 use crate::session::Session;
 use crate::shared::Shared;
@@ -181,7 +181,7 @@ impl ServerHost<'_, '_> {
 
     /// Refuses a command before it runs, counting the error as Redis's
     /// `scriptCall` does: an error reply, and a rejected call of `cmd`.
-    fn refuse(&mut self, cmd: Option<&'static Command>, why: Refusal) -> CallResult {
+    fn refuse(&mut self, cmd: Option<&'static Command>, why: Refusal) -> Outcome {
         let text = why.text();
         let mut reply = Vec::with_capacity(text.len() + 5);
         if !text.starts_with('-') {
@@ -190,12 +190,30 @@ impl ServerHost<'_, '_> {
         reply.extend_from_slice(text.as_bytes());
         let id = cmd.map_or(0, |c| super::id_of(c) as u16 + 1);
         self.ctx.router.count_refused(self.ctx.shared, id, &reply);
-        CallResult::Refused(why)
+        Outcome::Refused(why)
     }
 }
 
 impl Host for ServerHost<'_, '_> {
     fn call(&mut self, argv: &[&[u8]], cc: &CallContext) -> CallResult {
+        let mut buf = std::mem::take(self.buf);
+        buf.clear();
+        let outcome = self.call_encoded(argv, cc, &mut buf);
+        let reply = || {
+            parse_reply(&buf)
+                .map(|(v, _)| v)
+                .unwrap_or_else(|| RespValue::err("ERR internal: unreadable reply"))
+        };
+        let result = match outcome {
+            Outcome::Reply => CallResult::Reply(reply()),
+            Outcome::Write => CallResult::Write(reply()),
+            Outcome::Refused(why) => CallResult::Refused(why),
+        };
+        *self.buf = buf;
+        result
+    }
+
+    fn call_encoded(&mut self, argv: &[&[u8]], cc: &CallContext, out: &mut Vec<u8>) -> Outcome {
         if argv.is_empty() {
             return self.refuse(None, Refusal::UnknownCommand);
         }
@@ -243,7 +261,7 @@ impl Host for ServerHost<'_, '_> {
                     // it runs again holding every shard, so this run and
                     // its error count for nothing.
                     self.control.kill.store(true, Ordering::Relaxed);
-                    return CallResult::Refused(Refusal::Other(
+                    return Outcome::Refused(Refusal::Other(
                         "ERR the script reached a shard it does not hold".into(),
                     ));
                 }
@@ -264,7 +282,8 @@ impl Host for ServerHost<'_, '_> {
         // shards make room before the others' writes as before any write.
         let allow_oom = self.dirty || cc.flags.contains(ScriptFlags::ALLOW_OOM);
         router.set_allow_oom(allow_oom);
-        dispatch(
+        dispatch_resolved(
+            cmd,
             self.args,
             NO_CONN,
             self.session,
@@ -275,14 +294,13 @@ impl Host for ServerHost<'_, '_> {
         router.gates = gates;
         router.exchange();
         router.set_allow_oom(false);
-        self.buf.clear();
-        router.take_replies(mark, self.ctx.shared, self.buf);
-        let v = parse_reply(self.buf)
-            .map(|(v, _)| v)
-            .unwrap_or_else(|| RespValue::err("ERR internal: unreadable reply"));
+        let at = out.len();
+        router.take_replies(mark, self.ctx.shared, out);
+        let reply = &out[at..];
+        let failed = reply.first() == Some(&b'-');
         // A first write refused for memory was refused before it ran, as
         // Redis's `scriptVerifyOOM` refuses it: neither shown nor logged.
-        let refused = matches!(&v, RespValue::Error(e) if e.starts_with(b"OOM "));
+        let refused = reply.starts_with(b"-OOM ");
         if !refused && (gates.monitoring || started.is_some()) {
             let micros = started.map_or(0, |t| t.elapsed().as_micros() as u64);
             router.observe_script_command(
@@ -297,11 +315,11 @@ impl Host for ServerHost<'_, '_> {
         if cmd.has(WRITE) && !refused {
             self.dirty = true;
         }
-        if cmd.has(WRITE) && !v.is_error() {
+        if cmd.has(WRITE) && !failed {
             self.wrote = true;
-            CallResult::Write(v)
+            Outcome::Write
         } else {
-            CallResult::Reply(v)
+            Outcome::Reply
         }
     }
 
@@ -453,22 +471,27 @@ fn run(ctx: &mut Ctx) {
             keys,
             ..
         } = local;
-        let (new_sha, id) = match name {
+        let mut sha = None;
+        let new_sha = match name {
             "evalsha" | "evalsha_ro" => {
                 fetch_script(engine, reg, argv[1]);
-                (None, argv[1].to_ascii_lowercase())
+                false
             }
             "eval" | "eval_ro" => {
-                let sha = sha1_hex(argv[1]);
-                let id = sha.as_bytes().to_vec();
-                (
-                    (!engine.script_exists(&[sha.as_bytes()])[0]).then_some(sha),
-                    id,
-                )
+                let s = sha1_hex(argv[1]);
+                let new = !engine.script_exists(&[s.as_bytes()])[0];
+                sha = Some(s);
+                new
             }
-            _ => (None, argv[1].to_vec()),
+            _ => false,
         };
-        if single.is_some() && spans.contains(&id) {
+        // How `spans` knows the script: its SHA1 or the function's name.
+        let id = || match &sha {
+            Some(s) => s.as_bytes().to_vec(),
+            None if function => argv[1].to_vec(),
+            None => argv[1].to_ascii_lowercase(),
+        };
+        if single.is_some() && spans.contains(&id()) {
             single = None;
         }
         // Redis's `processCommand` treats a script command whose script
@@ -482,6 +505,9 @@ fn run(ctx: &mut Ctx) {
             });
         let control = engine.control();
         let mut shown = false;
+        // Every command of the script runs at its start time (Redis's
+        // script time snapshot): a key does not expire half-way through.
+        ctx.router.freeze_clock(shards::clock::unix_ms());
         let r = loop {
             // The holds travel with the script's first exchange (its first
             // `redis.call`, or the release of a script that calls nothing):
@@ -527,7 +553,7 @@ fn run(ctx: &mut Ctx) {
             if !reached {
                 break r;
             }
-            spans.insert(id.clone());
+            spans.insert(id());
             if wrote {
                 break r;
             }
@@ -537,7 +563,8 @@ fn run(ctx: &mut Ctx) {
             ctx.router.release();
             ctx.router.exchange();
         };
-        if let Some(sha) = new_sha {
+        ctx.router.freeze_clock(0);
+        if let Some(sha) = sha.filter(|_| new_sha) {
             if engine.script_exists(&[sha.as_bytes()])[0] {
                 share_script(reg, sha, argv[1]);
             }

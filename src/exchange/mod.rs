@@ -291,6 +291,9 @@ pub struct Router {
     held: Vec<bool>,
     /// The current section's holds went out (it may take no more shards).
     holds_sent: bool,
+    /// The time the batches sent now run at (see `Batch::now_ms`; 0: the
+    /// shards read the clock).
+    frozen_ms: u64,
     /// The current section's id (0 before its first hold), which its
     /// records carry in every shard's AOF.
     section_id: u64,
@@ -465,6 +468,7 @@ impl Router {
             ordered: false,
             held: vec![false; shards],
             holds_sent: false,
+            frozen_ms: 0,
             section_id: 0,
             deferred: false,
             section: false,

@@ -87,6 +87,12 @@ impl Router {
         taken
     }
 
+    /// Runs the ops sent from now on at `now_ms` (Unix ms; 0: the shards
+    /// read the clock), as Redis runs a script's commands at its start.
+    pub fn freeze_clock(&mut self, now_ms: u64) {
+        self.frozen_ms = now_ms;
+    }
+
     /// Ends the section on every held shard at the next exchange.
     pub fn release(&mut self) {
         self.holds_sent = false;
@@ -126,19 +132,20 @@ impl Router {
         // what the order lock decides.
         for (shard, tx) in self.to_shards.iter().enumerate() {
             if self.round.batches[shard].must_send() {
-                let mut batch = std::mem::take(&mut self.round.batches[shard]);
+                self.round.batches[shard].now_ms = self.frozen_ms;
                 // Holds are taken here only under the order lock (taken
                 // above for any round with a hold).
-                let mine = self.held[shard] || batch.release;
+                let mine = self.held[shard] || self.round.batches[shard].release;
                 if (!self.ordered || mine)
                     && !self.inflight.iter().any(|r| r.awaiting[shard])
-                    && tx.run_here(&mut batch)
+                    && tx.run_here(&mut self.round.batches[shard])
                 {
-                    self.round.awaiting[shard] = true;
-                    self.round.outstanding += 1;
-                    self.round.accept(batch);
+                    let batch = &mut self.round.batches[shard];
+                    batch.hold = false;
+                    batch.release = false;
                     continue;
                 }
+                let batch = std::mem::take(&mut self.round.batches[shard]);
                 if tx.send(batch).is_err() {
                     panic!("shard {shard} exited");
                 }

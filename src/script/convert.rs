@@ -8,19 +8,53 @@ use super::resp::{fmt_g, RespValue};
 /// answers when the Lua stack cannot grow further.
 const MAX_DEPTH: usize = 1000;
 
-/// Text of one command argument: strings as they are, numbers as `%.17g`.
+/// Text of a string or number argument as `lua_tolstring` gives it:
+/// strings as they are, numbers as Lua 5.1 prints them (`%.14g`).
 pub(crate) fn arg_bytes(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::String(s) => Some(s.as_bytes().to_vec()),
-        Value::Integer(i) => Some(i.to_string().into_bytes()),
-        Value::Number(n) => Some(fmt_g(*n, 17).into_bytes()),
+        Value::Integer(i) => Some(fmt_g(*i as f64, 14).into_bytes()),
+        Value::Number(n) => Some(fmt_g(*n, 14).into_bytes()),
         _ => None,
+    }
+}
+
+/// Text of one command argument, as `redis.call` passes it: strings as
+/// they are, numbers with `%.17g` (so 2^60 is `1.152921504606847e+18`).
+pub(crate) fn command_arg(v: &Value) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    match v {
+        Value::String(s) => out.extend_from_slice(&s.as_bytes()),
+        // mlua hands integral numbers over as integers; Lua 5.1 has
+        // doubles only.
+        Value::Integer(i) => number_text(*i as f64, &mut out),
+        Value::Number(n) => number_text(*n, &mut out),
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// A Lua number as Redis's `redis.call` passes it: `%.17g`, appended.
+pub(crate) fn number_text(n: f64, out: &mut Vec<u8>) {
+    // `%.17g` writes an integer below 1e17 in full, as plain digits.
+    if n.fract() == 0.0 && n.abs() < 1e17 && !(n == 0.0 && n.is_sign_negative()) {
+        let mut b = itoa::Buffer::new();
+        out.extend_from_slice(b.format(n as i64).as_bytes());
+    } else {
+        out.extend_from_slice(fmt_g(n, 17).as_bytes());
     }
 }
 
 /// The text of a Redis error table built from `text`: `-CODE msg` keeps its
 /// code, anything else gets `ERR`; CR and LF are trimmed from the ends.
 pub(crate) fn error_text(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 4);
+    error_text_into(text, &mut out);
+    out
+}
+
+/// `error_text` appended to `out`.
+pub(crate) fn error_text_into(text: &[u8], out: &mut Vec<u8>) {
     let (code, msg): (&[u8], &[u8]) = if let Some(rest) = text.strip_prefix(b"-") {
         match rest.iter().position(|&c| c == b' ') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -37,11 +71,9 @@ pub(crate) fn error_text(text: &[u8]) -> Vec<u8> {
     while end > start && (msg[end - 1] == b'\r' || msg[end - 1] == b'\n') {
         end -= 1;
     }
-    let mut out = Vec::with_capacity(code.len() + 1 + end - start);
     out.extend_from_slice(code);
     out.push(b' ');
     out.extend_from_slice(&msg[start..end]);
-    out
 }
 
 /// `{err = <error_text(text)>}`.
@@ -55,15 +87,6 @@ pub(crate) fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
 /// failed or was refused: the error is in errorstats already, and is not
 /// counted again when it becomes the script's reply.
 pub(crate) const ERROR_COUNTED: &str = "ignore_error_stats_update";
-
-/// `error_table` marked with `ERROR_COUNTED`.
-pub(crate) fn counted_error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
-    let t = error_table(lua, text)?;
-    if let Value::Table(t) = &t {
-        t.raw_set(ERROR_COUNTED, true)?;
-    }
-    Ok(t)
-}
 
 /// Whether a script's value is an error table marked with `ERROR_COUNTED`.
 pub(crate) fn is_counted_error(v: &Value) -> bool {
@@ -177,123 +200,6 @@ fn table_to_resp(t: &Table, resp: u8, depth: usize) -> RespValue {
         j += 1;
     }
     RespValue::Array(items)
-}
-
-/// A command's reply as the script sees it. `resp` is the protocol the
-/// script selected; a reply of a RESP3-only type met under RESP2 is first
-/// brought to its RESP2 form.
-pub(crate) fn resp_to_lua(lua: &Lua, r: &RespValue, resp: u8) -> mlua::Result<Value> {
-    super::deep(|| resp_to_lua_inner(lua, r, resp))
-}
-
-fn resp_to_lua_inner(lua: &Lua, r: &RespValue, resp: u8) -> mlua::Result<Value> {
-    Ok(match r {
-        RespValue::Status(s) => {
-            let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(s)?)?;
-            Value::Table(t)
-        }
-        RespValue::Error(e) => {
-            let mut text = Vec::with_capacity(e.len() + 1);
-            text.push(b'-');
-            text.extend_from_slice(e);
-            counted_error_table(lua, &text)?
-        }
-        RespValue::Int(i) => Value::Number(*i as f64),
-        RespValue::Bulk(b) => Value::String(lua.create_string(b)?),
-        RespValue::Nil | RespValue::NilArray => {
-            if resp == 3 {
-                Value::Nil
-            } else {
-                Value::Boolean(false)
-            }
-        }
-        RespValue::Array(items) => array(lua, items, resp)?,
-        RespValue::Map(pairs) => {
-            if resp == 3 {
-                let m = lua.create_table()?;
-                for (k, v) in pairs {
-                    let k = resp_to_lua(lua, k, resp)?;
-                    let v = resp_to_lua(lua, v, resp)?;
-                    if !k.is_nil() {
-                        m.raw_set(k, v)?;
-                    }
-                }
-                let t = lua.create_table()?;
-                t.raw_set("map", m)?;
-                Value::Table(t)
-            } else {
-                let flat: Vec<RespValue> = pairs
-                    .iter()
-                    .flat_map(|(k, v)| [k.clone(), v.clone()])
-                    .collect();
-                array(lua, &flat, resp)?
-            }
-        }
-        RespValue::Set(items) => {
-            if resp == 3 {
-                let s = lua.create_table()?;
-                for it in items {
-                    let k = resp_to_lua(lua, it, resp)?;
-                    if !k.is_nil() {
-                        s.raw_set(k, true)?;
-                    }
-                }
-                let t = lua.create_table()?;
-                t.raw_set("set", s)?;
-                Value::Table(t)
-            } else {
-                array(lua, items, resp)?
-            }
-        }
-        RespValue::Double(d) => {
-            if resp == 3 {
-                let t = lua.create_table()?;
-                t.raw_set("double", *d)?;
-                Value::Table(t)
-            } else {
-                Value::String(lua.create_string(super::resp::format_double(*d))?)
-            }
-        }
-        RespValue::Bool(b) => {
-            if resp == 3 {
-                Value::Boolean(*b)
-            } else if *b {
-                Value::Number(1.0)
-            } else {
-                Value::Boolean(false)
-            }
-        }
-        RespValue::BigNumber(n) => {
-            if resp == 3 {
-                let t = lua.create_table()?;
-                t.raw_set("big_number", lua.create_string(n)?)?;
-                Value::Table(t)
-            } else {
-                Value::String(lua.create_string(n)?)
-            }
-        }
-        RespValue::Verbatim { format, text } => {
-            if resp == 3 {
-                let inner = lua.create_table()?;
-                inner.raw_set("format", lua.create_string(format)?)?;
-                inner.raw_set("string", lua.create_string(text)?)?;
-                let t = lua.create_table()?;
-                t.raw_set("verbatim_string", inner)?;
-                Value::Table(t)
-            } else {
-                Value::String(lua.create_string(text)?)
-            }
-        }
-    })
-}
-
-fn array(lua: &Lua, items: &[RespValue], resp: u8) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, it) in items.iter().enumerate() {
-        t.raw_set(i + 1, resp_to_lua(lua, it, resp)?)?;
-    }
-    Ok(Value::Table(t))
 }
 
 #[cfg(test)]

@@ -12,15 +12,16 @@ use std::sync::Arc;
 
 use mlua::{Function, Lua, MultiValue, StdLib, Table, Value};
 
-use super::convert::{arg_bytes, counted_error_table, error_table, lua_to_resp, resp_to_lua};
-use super::host::{CallContext, CallResult, Host};
+use super::convert::{arg_bytes, command_arg, error_table, lua_to_resp};
+use super::host::Host;
 use super::{libs, Abort, ScriptControl, ScriptFlags, REDIS_VERSION, REDIS_VERSION_NUM};
 
 const PRELUDE: &str = include_str!("prelude.lua");
 
-/// What is running now; the primitives read it through the Lua app data.
+/// What is running now; the primitives read it through the Lua app data
+/// (`with_run`), `redis.call` through its upvalue (see `super::call`).
 pub(crate) struct RunState {
-    host: Option<HostPtr>,
+    pub(crate) host: Option<HostPtr>,
     /// Protocol selected with `redis.setresp`.
     pub resp: u8,
     pub flags: ScriptFlags,
@@ -32,7 +33,7 @@ pub(crate) struct RunState {
 /// A raw pointer to the host of the running script: set only for the span of
 /// one run (see `Env::with_host`) and used from the thread that set it.
 #[derive(Clone, Copy)]
-struct HostPtr(*mut (dyn Host + 'static));
+pub(crate) struct HostPtr(pub(crate) *mut (dyn Host + 'static));
 // SAFETY: the pointer is dereferenced only while the run that installed it is
 // on the stack of the same thread (see `Env::with_host`).
 unsafe impl Send for HostPtr {}
@@ -82,9 +83,14 @@ pub(crate) struct Env {
     pub eval_env: Table,
     pub func_env: Table,
     set_loading: Function,
-    run: Function,
+    /// The error handler every run is called under (the prelude's
+    /// `on_error`).
+    on_error: Function,
     /// The table behind `eval_env`, where KEYS and ARGV live.
     eval_g: Table,
+    /// The run state in the Lua state's app data (see `Run`), reached
+    /// directly: through the app data every run paid three look-ups.
+    run: RunRef,
 }
 
 pub(crate) struct Proxies {
@@ -206,14 +212,20 @@ impl Env {
                 mlua::LuaOptions::default(),
             )
         };
-        lua.set_app_data(RunState {
-            host: None,
-            resp: 2,
-            flags: ScriptFlags::default(),
-            read_only: false,
-            name: String::new(),
-            is_function: false,
+        let run = Box::new(Run {
+            state: std::cell::RefCell::new(RunState {
+                host: None,
+                resp: 2,
+                flags: ScriptFlags::default(),
+                read_only: false,
+                name: String::new(),
+                is_function: false,
+            }),
+            scratch: Default::default(),
+            control: control.clone(),
         });
+        let run_ptr: *const Run = &*run;
+        lua.set_app_data(RunCell(run));
         lua.set_app_data(Rand48::new(seed_from_clock()));
         lua.set_app_data(PendingLibrary::default());
         lua.set_app_data(control.clone());
@@ -222,20 +234,12 @@ impl Env {
         let p = lua.create_table()?;
         p.set("version", REDIS_VERSION)?;
         p.set("version_num", REDIS_VERSION_NUM)?;
-        p.set(
-            "call",
-            raising(
-                &lua,
-                lua.create_function(|lua, args: MultiValue| redis_call(lua, args))?,
-            )?,
-        )?;
-        p.set(
-            "pcall",
-            lua.create_function(|lua, args: MultiValue| {
-                let (_, v) = redis_call(lua, args)?;
-                Ok(v)
-            })?,
-        )?;
+        // SAFETY: `run_ptr` points into the box kept in the app data, which
+        // lives as long as the Lua state that calls these functions.
+        p.set("call", unsafe { super::call::create(&lua, run_ptr, true)? })?;
+        p.set("pcall", unsafe {
+            super::call::create(&lua, run_ptr, false)?
+        })?;
         p.set("error_reply", lua.create_function(error_reply)?)?;
         p.set("status_reply", lua.create_function(status_reply)?)?;
         p.set("sha1hex", raising(&lua, lua.create_function(sha1hex)?)?)?;
@@ -339,10 +343,7 @@ impl Env {
                     }
                     let mut out = f.call::<MultiValue>(args)?;
                     if let Some(Value::Function(func)) = out.front() {
-                        let env = {
-                            let rs = lua.app_data_ref::<RunState>().expect("run state");
-                            rs.is_function
-                        };
+                        let env = with_run(lua, |rs| rs.is_function);
                         let envs = lua.app_data_ref::<EnvTables>().expect("env tables");
                         let env = if env {
                             envs.func.clone()
@@ -404,8 +405,9 @@ impl Env {
             eval_env,
             func_env,
             set_loading: made.get("set_loading")?,
-            run: made.get("run")?,
+            on_error: made.get("on_error")?,
             eval_g: made.get("eval_g")?,
+            run: RunRef(run_ptr),
             lua,
         })
     }
@@ -414,26 +416,39 @@ impl Env {
         self.set_loading.call(on)
     }
 
-    /// Sets KEYS and ARGV for the next EVAL. The tables are built on the Lua
-    /// stack: through mlua's values every string would cost a registry slot
-    /// and an allocation, which made this a tenth of an EVALSHA's time.
-    pub fn set_eval_args(&self, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<()> {
-        // SAFETY: `f` leaves the stack as it found it, but for the values it
-        // set, and uses no more than the slots Lua guarantees a C function.
-        unsafe {
-            self.lua.exec_raw::<()>(&self.eval_g, |state| {
-                for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
-                    mlua::ffi::lua_pushstring(state, name.as_ptr());
-                    push_array(state, items);
-                    mlua::ffi::lua_rawset(state, 1);
-                }
-            })
-        }
+    /// Runs an EVAL script's function with KEYS and ARGV set to `keys` and
+    /// `argv`: Ok(value) or Err(error table). The tables are built on the
+    /// Lua stack, in the same protected call as the run: through mlua's
+    /// values every string would cost a registry slot and an allocation.
+    pub fn run_eval(
+        &self,
+        f: &Function,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+    ) -> mlua::Result<Result<Value, Value>> {
+        // SAFETY: the stack holds (eval_g, on_error, f); the tables are set
+        // in eval_g with at most three slots above them, and the call
+        // leaves (ok, result) as `run` does.
+        let (ok, v) = unsafe {
+            self.lua
+                .exec_raw::<(bool, Value)>((&self.eval_g, &self.on_error, f), |state| {
+                    for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
+                        mlua::ffi::lua_pushstring(state, name.as_ptr());
+                        push_array(state, items);
+                        mlua::ffi::lua_rawset(state, 1);
+                    }
+                    let status = mlua::ffi::lua_pcall(state, 0, 1, 2);
+                    mlua::ffi::lua_pushboolean(state, (status == 0) as i32);
+                    mlua::ffi::lua_replace(state, 1);
+                    mlua::ffi::lua_remove(state, 2);
+                })?
+        };
+        Ok(if ok { Ok(v) } else { Err(v) })
     }
 
     /// A table of `items` as strings (FCALL's KEYS and ARGV arguments).
     pub fn array(&self, items: &[&[u8]]) -> mlua::Result<Table> {
-        // SAFETY: as in `set_eval_args`; the table is the one value left.
+        // SAFETY: as in `run_eval`; the table is the one value left.
         unsafe {
             self.lua
                 .exec_raw::<Table>((), |state| push_array(state, items))
@@ -442,9 +457,18 @@ impl Env {
 
     /// Runs `f(a, b)` under the error handler: Ok(value) or Err(error table).
     pub fn run(&self, f: &Function, a: Value, b: Value) -> mlua::Result<Result<Value, Value>> {
-        let mut out = self.run.call::<MultiValue>((f.clone(), a, b))?;
-        let ok = matches!(out.pop_front(), Some(Value::Boolean(true)));
-        let v = out.pop_front().unwrap_or(Value::Nil);
+        // As Redis calls a script: `lua_pcall` with the handler below the
+        // function, no closure built per run.
+        // SAFETY: the stack holds the four arguments; the call leaves the
+        // handler and one result, replaced by (ok, result).
+        let (ok, v) = unsafe {
+            self.lua
+                .exec_raw::<(bool, Value)>((&self.on_error, f, a, b), |state| {
+                    let status = mlua::ffi::lua_pcall(state, 2, 1, 1);
+                    mlua::ffi::lua_pushboolean(state, (status == 0) as i32);
+                    mlua::ffi::lua_replace(state, 1);
+                })?
+        };
         Ok(if ok { Ok(v) } else { Err(v) })
     }
 
@@ -458,35 +482,38 @@ impl Env {
         is_function: bool,
         f: impl FnOnce() -> R,
     ) -> R {
-        struct Clear<'a>(&'a Lua);
+        struct Clear<'a>(&'a Run);
         impl Drop for Clear<'_> {
             fn drop(&mut self) {
-                if let Some(mut rs) = self.0.app_data_mut::<RunState>() {
-                    rs.host = None;
-                }
+                self.0.state.borrow_mut().host = None;
             }
         }
         // SAFETY: only the lifetime is erased; the pointer is removed by
         // `Clear` before `host`'s borrow ends, and only read on this thread.
         let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host as *mut dyn Host) };
+        let run = self.run_state();
         {
-            let mut rs = self.lua.app_data_mut::<RunState>().expect("run state");
+            let mut rs = run.state.borrow_mut();
             rs.host = Some(HostPtr(ptr));
             rs.resp = 2;
             rs.flags = flags;
             rs.read_only = read_only;
-            rs.name = name.to_string();
+            rs.name.clear();
+            rs.name.push_str(name);
             rs.is_function = is_function;
         }
-        let _clear = Clear(&self.lua);
+        let _clear = Clear(run);
         f()
     }
 
     pub fn resp(&self) -> u8 {
-        self.lua
-            .app_data_ref::<RunState>()
-            .map(|r| r.resp)
-            .unwrap_or(2)
+        self.run_state().state.borrow().resp
+    }
+
+    fn run_state(&self) -> &Run {
+        // SAFETY: the `Run` lives in the app data of `self.lua`, which
+        // lives as long as `self`.
+        unsafe { &*self.run.0 }
     }
 
     pub fn seed_random(&self, seed: i32) {
@@ -513,22 +540,38 @@ fn seed_from_clock() -> i32 {
     (nanos ^ (std::process::id() as u64) << 20) as i32
 }
 
-fn control(lua: &Lua) -> Arc<ScriptControl> {
-    lua.app_data_ref::<Arc<ScriptControl>>()
-        .expect("control")
-        .clone()
+/// The running script's state and `redis.call`'s scratch space, boxed so
+/// that `redis.call` can reach it through a pointer (see `super::call`).
+pub(crate) struct Run {
+    pub state: std::cell::RefCell<RunState>,
+    pub scratch: std::cell::UnsafeCell<super::call::Scratch>,
+    pub control: Arc<ScriptControl>,
 }
 
-/// Argument conversion shared by `redis.call`, `redis.pcall` and
-/// `redis.acl_check_cmd`: Err(error text) when an argument is not a string
-/// or a number.
+/// The app data holding the `Run`: dropped with the Lua state.
+struct RunCell(Box<Run>);
+
+/// A pointer to the `Run` of an `Env`'s own Lua state.
+struct RunRef(*const Run);
+// SAFETY: the `Run` moves between threads only with the Lua state that owns
+// it (mlua's `send` feature), together with the `Env` holding this pointer.
+unsafe impl Send for RunRef {}
+
+fn with_run<R>(lua: &Lua, f: impl FnOnce(&mut RunState) -> R) -> R {
+    let cell = lua.app_data_ref::<RunCell>().expect("run state");
+    let mut rs = cell.0.state.borrow_mut();
+    f(&mut rs)
+}
+
+/// `redis.acl_check_cmd`'s arguments, converted as `redis.call` converts
+/// them: Err(error text) when one is not a string or a number.
 fn command_args(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
     if args.is_empty() {
         return Err("Please specify at least one argument for this redis lib call");
     }
     let mut out = Vec::with_capacity(args.len());
     for a in args.iter() {
-        match arg_bytes(a) {
+        match command_arg(a) {
             Some(b) => out.push(b),
             None => return Err("Lua redis lib command arguments must be strings or integers"),
         }
@@ -536,27 +579,8 @@ fn command_args(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
     Ok(out)
 }
 
-fn host_of(lua: &Lua) -> Option<(HostPtr, CallContextOwned)> {
-    let rs = lua.app_data_ref::<RunState>()?;
-    let host = rs.host?;
-    Some((
-        host,
-        CallContextOwned {
-            resp: rs.resp,
-            flags: rs.flags,
-            read_only: rs.read_only,
-            name: rs.name.clone(),
-            is_function: rs.is_function,
-        },
-    ))
-}
-
-struct CallContextOwned {
-    resp: u8,
-    flags: ScriptFlags,
-    read_only: bool,
-    name: String,
-    is_function: bool,
+fn host_of(lua: &Lua) -> Option<HostPtr> {
+    with_run(lua, |rs| rs.host)
 }
 
 /// Pushes a new table holding `items` as strings, indexed from 1.
@@ -570,49 +594,6 @@ unsafe fn push_array(state: *mut mlua::ffi::lua_State, items: &[&[u8]]) {
         mlua::ffi::lua_pushlstring(state, it.as_ptr().cast(), it.len());
         mlua::ffi::lua_rawseti(state, -2, (i + 1) as i64);
     }
-}
-
-/// `redis.call` / `redis.pcall`: (true, reply) or (false, error table).
-fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let argv = match command_args(&args) {
-        Ok(a) => a,
-        Err(msg) => return Ok((false, error_table(lua, msg.as_bytes())?)),
-    };
-    drop(args);
-    let Some((host, ctx)) = host_of(lua) else {
-        return Ok((
-            false,
-            error_table(lua, b"Unknown Redis command called from script")?,
-        ));
-    };
-    let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-    let cc = CallContext {
-        resp: ctx.resp,
-        flags: ctx.flags,
-        read_only: ctx.read_only,
-        script: &ctx.name,
-        is_function: ctx.is_function,
-    };
-    // SAFETY: see `HostPtr`; no other reference to the host is live while a
-    // script runs.
-    let result = unsafe { (*host.0).call(&refs, &cc) };
-    let reply = match result {
-        CallResult::Reply(r) => r,
-        CallResult::Write(r) => {
-            control(lua).wrote.store(true, Ordering::Relaxed);
-            r
-        }
-        CallResult::Refused(why) => {
-            return Ok((false, counted_error_table(lua, why.text().as_bytes())?));
-        }
-    };
-    if let super::RespValue::Error(e) = &reply {
-        let mut text = Vec::with_capacity(e.len() + 1);
-        text.push(b'-');
-        text.extend_from_slice(e);
-        return Ok((false, counted_error_table(lua, &text)?));
-    }
-    Ok((true, resp_to_lua(lua, &reply, ctx.resp)?))
 }
 
 fn error_reply(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
@@ -679,7 +660,7 @@ fn redis_log(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             msg.extend_from_slice(&b);
         }
     }
-    if let Some((host, _)) = host_of(lua) {
+    if let Some(host) = host_of(lua) {
         // SAFETY: see `HostPtr`.
         unsafe { (*host.0).log(level as i32, &msg) };
     }
@@ -716,9 +697,7 @@ fn setresp(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if v != 2 && v != 3 {
         return Ok((false, error_table(lua, b"RESP version must be 2 or 3.")?));
     }
-    if let Some(mut rs) = lua.app_data_mut::<RunState>() {
-        rs.resp = v as u8;
-    }
+    with_run(lua, |rs| rs.resp = v as u8);
     Ok((true, Value::Nil))
 }
 
@@ -739,7 +718,7 @@ fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             )?,
         ));
     }
-    if let Some((host, _)) = host_of(lua) {
+    if let Some(host) = host_of(lua) {
         // SAFETY: see `HostPtr`.
         unsafe { (*host.0).set_repl(v as i32) };
     }
@@ -754,7 +733,7 @@ fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     let refs: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     let answer = match host_of(lua) {
         // SAFETY: see `HostPtr`.
-        Some((host, _)) => unsafe { (*host.0).acl_check_cmd(&refs) },
+        Some(host) => unsafe { (*host.0).acl_check_cmd(&refs) },
         None => None,
     };
     match answer {

@@ -65,6 +65,18 @@ pub enum CallResult {
     Refused(Refusal),
 }
 
+/// The outcome of [`Host::call_encoded`]; the reply, if any, is in the
+/// caller's buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The command ran and did not modify the dataset.
+    Reply,
+    /// The command ran and modified the dataset.
+    Write,
+    /// The command was not run; the buffer is left empty.
+    Refused(Refusal),
+}
+
 /// The server side of the scripting engine, implemented by the server for
 /// the client whose script runs.
 pub trait Host {
@@ -78,6 +90,23 @@ pub trait Host {
     /// given in protocol `ctx.resp`; a command error is a
     /// `RespValue::Error` reply.
     fn call(&mut self, args: &[&[u8]], ctx: &CallContext) -> CallResult;
+
+    /// [`Host::call`] with the reply appended to `out` as RESP in protocol
+    /// `ctx.resp`: what `redis.call` uses, so a server that has the reply
+    /// encoded already hands it over without building a [`RespValue`].
+    fn call_encoded(&mut self, args: &[&[u8]], ctx: &CallContext, out: &mut Vec<u8>) -> Outcome {
+        match self.call(args, ctx) {
+            CallResult::Reply(v) => {
+                v.encode(ctx.resp, out);
+                Outcome::Reply
+            }
+            CallResult::Write(v) => {
+                v.encode(ctx.resp, out);
+                Outcome::Write
+            }
+            CallResult::Refused(why) => Outcome::Refused(why),
+        }
+    }
 
     /// `redis.log`: level 0 debug, 1 verbose, 2 notice, 3 warning.
     fn log(&mut self, level: i32, msg: &[u8]) {

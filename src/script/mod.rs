@@ -14,6 +14,7 @@
 //! - `rdb`: the RDB pieces of the DUMP payload.
 //! - `libs`: bit, cjson, cmsgpack and struct.
 
+mod call;
 mod convert;
 mod env;
 mod functions;
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant};
 use mlua::{Function, Value};
 
 pub use functions::RestorePolicy;
-pub use host::{CallContext, CallResult, Host, Refusal};
+pub use host::{CallContext, CallResult, Host, Outcome, Refusal};
 pub use registry::{Registry, Sources, FUNCTIONS_FILE};
 pub use resp::RespValue;
 
@@ -125,12 +126,46 @@ pub struct RunningScript {
     pub started: Instant,
 }
 
+impl Default for RunningScript {
+    fn default() -> Self {
+        RunningScript {
+            name: String::new(),
+            command: Vec::new(),
+            is_function: false,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// The script that runs, in a slot whose buffers the next run reuses.
+#[derive(Debug, Default)]
+struct Running {
+    active: bool,
+    script: RunningScript,
+}
+
+/// What a run calls its function with: an EVAL script's KEYS and ARGV
+/// (set as globals), or a function's two arguments.
+enum Run<'a> {
+    Eval(&'a [&'a [u8]], &'a [&'a [u8]]),
+    Call(Value, Value),
+}
+
+/// The command that starts a run, as received: `name first numkeys keys
+/// argv` (`first` is the script, its SHA1 or the function's name).
+pub(crate) struct CommandLine<'a> {
+    pub name: &'static str,
+    pub first: &'a [u8],
+    pub keys: &'a [&'a [u8]],
+    pub argv: &'a [&'a [u8]],
+}
+
 /// The thread-safe side of an engine: kill flag, written flag and what runs.
 #[derive(Debug, Default)]
 pub struct ScriptControl {
     pub(crate) kill: AtomicBool,
     pub(crate) wrote: AtomicBool,
-    running: Mutex<Option<RunningScript>>,
+    running: Mutex<Running>,
     pub(crate) load_deadline: Mutex<Option<Instant>>,
 }
 
@@ -138,7 +173,7 @@ impl ScriptControl {
     /// SCRIPT KILL (`function == false`) or FUNCTION KILL: the reply to send.
     pub fn kill(&self, function: bool) -> RespValue {
         let running = self.running.lock().expect("running");
-        let Some(r) = running.as_ref() else {
+        let Some(r) = running.active.then_some(&running.script) else {
             return RespValue::err("NOTBUSY No scripts in execution right now.");
         };
         if r.is_function != function {
@@ -157,12 +192,13 @@ impl ScriptControl {
 
     /// Whether a script or function runs now.
     pub fn is_running(&self) -> bool {
-        self.running.lock().expect("running").is_some()
+        self.running.lock().expect("running").active
     }
 
     /// What runs now.
     pub fn running(&self) -> Option<RunningScript> {
-        self.running.lock().expect("running").clone()
+        let r = self.running.lock().expect("running");
+        r.active.then(|| r.script.clone())
     }
 
     /// Whether the running script has performed a write.
@@ -188,14 +224,43 @@ impl ScriptControl {
         }
     }
 
-    fn begin(&self, r: RunningScript) {
+    fn begin(&self, name: &str, line: &CommandLine, is_function: bool) {
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
-        *self.running.lock().expect("running") = Some(r);
+        let mut r = self.running.lock().expect("running");
+        r.active = true;
+        let s = &mut r.script;
+        s.name.clear();
+        s.name.push_str(name);
+        s.is_function = is_function;
+        s.started = Instant::now();
+        // Refilled in place: a run costs no allocation once the slot has
+        // grown to the usual command's size.
+        let mut numkeys = itoa::Buffer::new();
+        let numkeys = numkeys.format(line.keys.len());
+        let parts = [line.name.as_bytes(), line.first, numkeys.as_bytes()];
+        let all = parts.iter().chain(line.keys).chain(line.argv);
+        let n = 3 + line.keys.len() + line.argv.len();
+        s.command.truncate(n);
+        for (i, p) in all.enumerate() {
+            match s.command.get_mut(i) {
+                Some(v) => {
+                    v.clear();
+                    v.extend_from_slice(p);
+                }
+                None => s.command.push(p.to_vec()),
+            }
+        }
     }
 
     fn end(&self) {
-        *self.running.lock().expect("running") = None;
+        let mut r = self.running.lock().expect("running");
+        r.active = false;
+        // A big script or argument is not kept for the next run.
+        if r.script.command.iter().map(Vec::capacity).sum::<usize>() > 64 * 1024 {
+            r.script.command = Vec::new();
+        }
+        drop(r);
         self.kill.store(false, Ordering::Relaxed);
     }
 }
@@ -425,8 +490,13 @@ impl ScriptEngine {
                 return e;
             }
         }
-        let cmd = Self::command_line(if ro { "eval_ro" } else { "eval" }, body, keys, argv);
-        self.run_script(host, &sha, keys, argv, ro, cmd)
+        let line = CommandLine {
+            name: if ro { "eval_ro" } else { "eval" },
+            first: body,
+            keys,
+            argv,
+        };
+        self.run_script(host, &sha, ro, &line)
     }
 
     /// EVALSHA / EVALSHA_RO (`ro`).
@@ -438,33 +508,31 @@ impl ScriptEngine {
         argv: &[&[u8]],
         ro: bool,
     ) -> RespValue {
-        let lower = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        if lower.len() != 40 || !self.scripts.contains_key(&lower) {
+        let mut lower = [0u8; 40];
+        if sha.len() != 40 {
             return RespValue::err("NOSCRIPT No matching script. Please use EVAL.");
         }
-        let cmd = Self::command_line(if ro { "evalsha_ro" } else { "evalsha" }, sha, keys, argv);
-        self.run_script(host, &lower, keys, argv, ro, cmd)
-    }
-
-    fn command_line(name: &str, first: &[u8], keys: &[&[u8]], argv: &[&[u8]]) -> Vec<Vec<u8>> {
-        let mut v = vec![
-            name.as_bytes().to_vec(),
-            first.to_vec(),
-            keys.len().to_string().into_bytes(),
-        ];
-        v.extend(keys.iter().map(|k| k.to_vec()));
-        v.extend(argv.iter().map(|a| a.to_vec()));
-        v
+        lower.copy_from_slice(sha);
+        lower.make_ascii_lowercase();
+        let lower = match std::str::from_utf8(&lower) {
+            Ok(l) if self.scripts.contains_key(l) => l,
+            _ => return RespValue::err("NOSCRIPT No matching script. Please use EVAL."),
+        };
+        let line = CommandLine {
+            name: if ro { "evalsha_ro" } else { "evalsha" },
+            first: sha,
+            keys,
+            argv,
+        };
+        self.run_script(host, lower, ro, &line)
     }
 
     fn run_script(
         &mut self,
         host: &mut dyn Host,
         sha: &str,
-        keys: &[&[u8]],
-        argv: &[&[u8]],
         ro: bool,
-        command: Vec<Vec<u8>>,
+        line: &CommandLine,
     ) -> RespValue {
         let script = &self.scripts[sha];
         let flags = script.flags;
@@ -480,20 +548,16 @@ impl ScriptEngine {
         if let Some(e) = host.check_run(flags, ro) {
             return e;
         }
-        if let Err(e) = self.env.set_eval_args(keys, argv) {
-            return RespValue::err(format!("ERR {}", err_string(&e)));
-        }
         let read_only = ro || flags.contains(ScriptFlags::NO_WRITES);
         self.execute(
             host,
             &func,
-            Value::Nil,
-            Value::Nil,
+            Run::Eval(line.keys, line.argv),
             flags,
             read_only,
             sha,
             false,
-            command,
+            line,
         )
     }
 
@@ -502,24 +566,21 @@ impl ScriptEngine {
         &mut self,
         host: &mut dyn Host,
         func: &Function,
-        a: Value,
-        b: Value,
+        args: Run,
         flags: ScriptFlags,
         read_only: bool,
         name: &str,
         is_function: bool,
-        command: Vec<Vec<u8>>,
+        line: &CommandLine,
     ) -> RespValue {
-        self.control.begin(RunningScript {
-            name: name.to_string(),
-            command,
-            is_function,
-            started: Instant::now(),
-        });
+        self.control.begin(name, line, is_function);
         let env = &self.env;
         let mut counted = false;
         let result = env.with_host(host, flags, read_only, name, is_function, || {
-            let r = env.run(func, a, b);
+            let r = match args {
+                Run::Eval(keys, argv) => env.run_eval(func, keys, argv),
+                Run::Call(a, b) => env.run(func, a, b),
+            };
             let resp = env.resp();
             match r {
                 Ok(Ok(v)) => {
@@ -695,18 +756,22 @@ impl ScriptEngine {
             (Err(e), _) | (_, Err(e)) => return RespValue::err(format!("ERR {}", err_string(&e))),
         };
         let fname = String::from_utf8_lossy(name).into_owned();
-        let command = Self::command_line(if ro { "fcall_ro" } else { "fcall" }, name, keys, args);
+        let line = CommandLine {
+            name: if ro { "fcall_ro" } else { "fcall" },
+            first: name,
+            keys,
+            argv: args,
+        };
         let read_only = ro || flags.contains(ScriptFlags::NO_WRITES);
         self.execute(
             host,
             &callback,
-            Value::Table(k),
-            Value::Table(a),
+            Run::Call(Value::Table(k), Value::Table(a)),
             flags,
             read_only,
             &fname,
             true,
-            command,
+            &line,
         )
     }
 

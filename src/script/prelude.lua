@@ -241,17 +241,10 @@ local function set_loading(on)
   end
 end
 
-local function run(f, a, b)
-  return base_xpcall(function()
-    return f(a, b)
-  end, on_error)
-end
-
 return {
   eval_env = eval_env,
   func_env = func_env,
   set_loading = set_loading,
-  run = run,
   eval_g = eval_g,
   on_error = on_error,
   setfenv = setfenv,

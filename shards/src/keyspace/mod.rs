@@ -30,7 +30,6 @@ use crate::slab::Slab;
 use crate::value::{Kind, Object};
 use ahash::RandomState;
 use record::{KeyPart, Layout, ValPart, KEY_EXT, KEY_INLINE_MAX, LIVE, LRU_MASK, TTL, VAL_OBJ};
-use std::time::Instant;
 
 pub use evict::{EvictionPolicy, Limits, OutOfMemory, DEFAULT_EVICTION_SAMPLES};
 pub use undo::Undo;
@@ -220,7 +219,8 @@ pub struct Store {
     /// Keys sampled per eviction where a policy samples (maxmemory-samples).
     samples: usize,
     rng: u64,
-    epoch: Instant,
+    /// The access clock (see `clock`), set once per batch by `tick`.
+    lru_now: u32,
     hasher: RandomState,
     /// Keys evicted since the last drain, kept only when persistence needs
     /// to log their removal.
@@ -307,7 +307,7 @@ impl Store {
             allow_oom: false,
             samples: DEFAULT_EVICTION_SAMPLES,
             rng: 0x9e37_79b9_7f4a_7c15,
-            epoch: Instant::now(),
+            lru_now: lru_clock_at(crate::clock::unix_ms()),
             hasher: index_hasher(),
             evicted: None,
             watches: None,
@@ -523,11 +523,25 @@ impl Store {
         self.dbs[db].find(h, |p| key_is(arena, long_keys, p, key))
     }
 
-    /// The access clock: seconds since the store started, modulo 2^22
-    /// (48 days), as Redis keeps 24 bits of seconds.
+    /// The access clock: Unix seconds modulo 2^22 (48 days), as Redis's
+    /// `LRU_CLOCK` keeps 24 bits of seconds, as of the last `tick`.
     #[inline]
     fn clock(&self) -> u32 {
-        (self.epoch.elapsed().as_secs() as u32) & LRU_MASK
+        self.lru_now
+    }
+
+    /// Sets the access clock from `now_ms` (Unix milliseconds; 0: read the
+    /// clock) for the ops that follow. Read once per batch rather than at
+    /// every access (a clock read per touch was a measurable share of a
+    /// script's commands); the clock counts seconds.
+    #[inline]
+    pub fn tick(&mut self, now_ms: u64) {
+        let now = if now_ms == 0 {
+            crate::clock::unix_ms()
+        } else {
+            now_ms
+        };
+        self.lru_now = lru_clock_at(now);
     }
 
     /// The key of the record at `pos`.
@@ -1403,7 +1417,7 @@ impl Store {
         fresh.evicted = self.evicted.take();
         fresh.journal = self.journal.take();
         fresh.lazy = self.lazy.clone();
-        fresh.epoch = self.epoch;
+        fresh.lru_now = self.lru_now;
         fresh.hub = self.hub.clone();
         fresh.shard = self.shard;
         fresh.events = std::mem::take(&mut self.events);
@@ -1497,4 +1511,9 @@ fn index_hasher() -> RandomState {
     let std_random = std::collections::hash_map::RandomState::new();
     let seed = |i: u64| std_random.hash_one(i);
     RandomState::with_seeds(seed(0), seed(1), seed(2), seed(3))
+}
+
+/// The access clock at `now_ms` (Unix milliseconds).
+fn lru_clock_at(now_ms: u64) -> u32 {
+    ((now_ms / 1000) as u32) & LRU_MASK
 }

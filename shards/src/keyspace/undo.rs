@@ -521,7 +521,7 @@ impl Store {
                     old.watches = self.watches.take();
                     old.evicted = self.evicted.take();
                     old.lazy = self.lazy.take();
-                    old.epoch = self.epoch;
+                    old.lru_now = self.lru_now;
                     *self = old;
                 }
                 Tag::HashField => {

@@ -285,6 +285,7 @@ pub fn execute_serving(
 ) {
     batch.ran_from = batch.replies.len();
     batch.dirty_from = usize::MAX;
+    store.tick(now_ms);
     let mut in_txn = false;
     for i in batch.ran_from..batch.ops.len() {
         let txn = batch.ops[i].txn;
