@@ -103,6 +103,31 @@ fn error_replies_name_the_script_sha() {
     }
 }
 
+/// Redis runs a script's commands at the script's start time: a key that
+/// expires while the script runs is still there for the script (on
+/// whichever shard it lives), and gone once the script is over.
+#[test]
+fn a_script_sees_the_time_it_started_at() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    let script = "redis.call('set', KEYS[1], 'v', 'px', 1) \
+        local t = redis.call('time') local start = t[1] * 1000000 + t[2] \
+        repeat local n = redis.call('time') until n[1] * 1000000 + n[2] - start > 20000 \
+        return {redis.call('get', KEYS[1]), redis.call('exists', KEYS[1])}";
+    // Keys on every shard; more runs than a start-time slip would survive.
+    for key in (0..24).map(|i| format!("fk{i}")) {
+        let got: (String, i64) = redis::cmd("EVAL")
+            .arg(script)
+            .arg(1)
+            .arg(&key)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(got, ("v".to_string(), 1), "{key}");
+        let after: Option<String> = redis::cmd("GET").arg(&key).query(&mut c).unwrap();
+        assert_eq!(after, None, "{key}");
+    }
+}
+
 #[test]
 fn scripts_and_libraries_are_shared_by_every_worker() {
     let s = Server::embedded(&["--workers", "3"]);

@@ -447,6 +447,10 @@ fn always(_: &Args, _: &crate::exchange::Router) -> bool {
 /// runs holding every shard from then on. With one worker every script
 /// holds every shard (`declared_shard`).
 fn run(ctx: &mut Ctx) {
+    // Every command of the script runs at its start time (Redis's script
+    // time snapshot): relative expiry times count from it, and a key does
+    // not expire half-way through.
+    ctx.now_ms = shards::clock::unix_ms();
     let flags = ctx.router.conn_flags();
     let args: &Args = ctx.args;
     let argv: Vec<&[u8]> = args.iter_from(0).collect();
@@ -505,9 +509,7 @@ fn run(ctx: &mut Ctx) {
             });
         let control = engine.control();
         let mut shown = false;
-        // Every command of the script runs at its start time (Redis's
-        // script time snapshot): a key does not expire half-way through.
-        ctx.router.freeze_clock(shards::clock::unix_ms());
+        ctx.router.freeze_clock(now_ms);
         let r = loop {
             // The holds travel with the script's first exchange (its first
             // `redis.call`, or the release of a script that calls nothing):
