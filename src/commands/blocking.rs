@@ -2,11 +2,14 @@
 //! BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP (Redis 7.0's `t_list.c`, `t_zset.c`
 //! and `blocked.c`), and CLIENT UNBLOCK.
 //!
-//! Each runs as a section holding the shards of its keys, so looking for a
-//! key to pop and registering the client when there is none are one step
-//! as far as any push is concerned: on one shard a single `BlockOp::Try`;
-//! across shards a `Probe` of each (Redis pops the first key that exists,
-//! in command order), then the pop or a `Register` on every shard. A key
+//! Each runs as a deferred command (its connection's next commands wait
+//! for it, and its reply, or its registration and the session's
+//! `BlockWait`, are settled before the worker looks at its inbox again), so
+//! looking for a key to pop and registering the client when there is none
+//! are one step as far as any push is concerned: on one shard a single
+//! `BlockOp::Try`, which needs no hold; across shards, holding their
+//! shards, a `Probe` of each (Redis pops the first key that exists, in
+//! command order), then the pop or a `Register` on every shard. A key
 //! found answers as the non-blocking form; inside MULTI nothing blocks and
 //! an empty result is the command's nil. Otherwise the session keeps a
 //! `BlockWait` and the worker waits (see `crate::blocking`).
@@ -26,7 +29,7 @@ use shards::Reply;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-/// Every blocking command runs as a section (see the module doc).
+/// Every blocking command runs deferred (see the module doc).
 fn always(_: &Args, _: &Router) -> bool {
     true
 }
@@ -216,10 +219,13 @@ fn wait(ctx: &mut Ctx, keys: &[&[u8]], want: Want, shape: Shape, deadline: u64) 
     let zset = matches!(want, Want::ZSet { .. });
     let db = ctx.session.db;
     let groups = by_shard(ctx, keys);
-    for (s, _) in &groups {
-        ctx.router.hold(*s);
-    }
     let waiter = waiter(ctx, &want);
+    // On one shard the `Try` alone pops or registers, atomically: no hold.
+    if groups.len() > 1 {
+        for (s, _) in &groups {
+            ctx.router.hold(*s);
+        }
+    }
     if groups.len() == 1 {
         let w = waiter.clone();
         let r = ctx.router.step_op(groups[0].0, db, |a| {
@@ -309,8 +315,10 @@ fn wait_move(ctx: &mut Ctx, from: Side, to: Side, deadline: u64) {
     let (src, dst) = (ctx.args.get(1), ctx.args.get(2));
     let db = ctx.session.db;
     let (s1, s2) = (ctx.router.shard_of(src), ctx.router.shard_of(dst));
-    ctx.router.hold(s1);
-    ctx.router.hold(s2);
+    if s1 != s2 {
+        ctx.router.hold(s1);
+        ctx.router.hold(s2);
+    }
     let want = Want::Move {
         dst: dst.to_vec(),
         from,
