@@ -731,6 +731,64 @@ fn a_script_reaching_past_its_shard_after_writing_takes_the_others() {
     assert_eq!(n, 2);
 }
 
+/// The same under load: other clients keep the other shard busy with plain
+/// commands (no section holds it), so it is rarely idle at the moment the
+/// script reaches it; the script waits for its queue to drain instead of
+/// failing. Each script is new (unremembered), so each one reaches out.
+#[test]
+fn a_script_reaching_past_its_shard_after_writing_waits_for_a_busy_one() {
+    let s = Server::embedded(&[]);
+    let (k, other) = two_shards("busy:");
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..3)
+        .map(|t| {
+            let (addr, other, stop) = (s.addr(), other.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut r = common::Raw::connect(&addr);
+                let mut sent = 0u64;
+                let pipeline: Vec<u8> = (0..32)
+                    .flat_map(|i| cmd(&["SET", &other, &format!("{t}-{i}")]))
+                    .collect();
+                while !stop.load(Ordering::Relaxed) && sent < 2_000_000 {
+                    r.send(&pipeline);
+                    for _ in 0..32 {
+                        r.read_reply();
+                    }
+                    sent += 32;
+                }
+            })
+        })
+        .collect();
+    let mut c = s.client();
+    let mut failed = Vec::new();
+    for i in 0..300 {
+        // A distinct script each time: no worker remembers it.
+        let body =
+            format!("redis.call('incr', KEYS[1]) return {{redis.call('get', ARGV[1]), {i}}}");
+        let r: redis::RedisResult<redis::Value> = redis::cmd("EVAL")
+            .arg(&body)
+            .arg(1)
+            .arg(&k)
+            .arg(&other)
+            .query(&mut c);
+        if let Err(e) = r {
+            failed.push(e.to_string());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of 300 failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let n: i64 = redis::cmd("GET").arg(&k).query(&mut c).unwrap();
+    assert_eq!(n, 300);
+}
+
 /// A script that wrote and does not end: SCRIPT KILL answers UNKILLABLE,
 /// SHUTDOWN NOSAVE from another worker ends the server at once, and the
 /// script, which never finished, is not replayed in part: its writes are

@@ -228,6 +228,17 @@ impl ShardTx {
         true
     }
 
+    /// True when a section of a worker other than `worker` holds the shard
+    /// (waiting for the shard then could wait for a section that waits for
+    /// the caller).
+    pub fn held_by_other(&self, worker: usize) -> bool {
+        let Some(core) = &self.core else {
+            return false;
+        };
+        let core = core.lock().unwrap_or_else(|p| p.into_inner());
+        core.held_by.is_some_and(|w| w != worker)
+    }
+
     /// Queues `batch` and wakes the shard; `Err` if the shard is gone.
     pub fn send(&self, batch: Batch) -> Result<(), ShardGone> {
         self.tx.send(batch).map_err(|_| ShardGone)?;

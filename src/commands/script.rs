@@ -244,9 +244,10 @@ impl Host for ServerHost<'_, '_> {
         if let Some(held) = self.single {
             if !self.reached && self.wrote && self.reaches_past(cmd, held) {
                 // It wrote, so it cannot start again: take every other
-                // shard now if they are all idle (see `hold_late`).
+                // shard now, waiting a little for busy ones that no other
+                // section holds (see `hold_late_waiting`).
                 let router = &mut *self.ctx.router;
-                if (0..router.shards()).all(|s| router.hold_late(s)) {
+                if (0..router.shards()).all(|s| router.hold_late_waiting(s, HOLD_LATE_WAIT)) {
                     self.single = None;
                     // Remembered, as a script that reached out is.
                     self.reached = true;
@@ -427,6 +428,10 @@ fn parse_at(buf: &[u8]) -> Option<(RespValue, usize)> {
         _ => return None,
     })
 }
+
+/// How long a script that reaches another shard after writing waits for a
+/// busy shard that no other section holds: its queue drains meanwhile.
+const HOLD_LATE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Every shard, always: a script may touch keys it did not declare.
 fn always(_: &Args, _: &crate::exchange::Router) -> bool {

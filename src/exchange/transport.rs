@@ -93,6 +93,22 @@ impl Router {
         self.frozen_ms = now_ms;
     }
 
+    /// `hold_late`, waiting up to `wait` for a shard that is busy but held
+    /// by no other section (its queue drains without this worker): only a
+    /// shard another section holds could be waiting for this one.
+    pub fn hold_late_waiting(&mut self, shard: usize, wait: std::time::Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            if self.hold_late(shard) {
+                return true;
+            }
+            if self.to_shards[shard].held_by_other(self.worker) || Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+    }
+
     /// Ends the section on every held shard at the next exchange.
     pub fn release(&mut self) {
         self.holds_sent = false;
