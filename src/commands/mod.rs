@@ -292,8 +292,11 @@ impl Ctx<'_> {
     }
 }
 
-/// Routes one decoded, non-empty command.
+/// Routes one decoded, non-empty command: `cmd` when the caller resolved
+/// it already (`resolve`; a script's `redis.call` checks the command before
+/// it runs it), else the one `args` names.
 pub fn dispatch(
+    cmd: Option<&'static Command>,
     args: &Args,
     conn: usize,
     session: &mut Session,
@@ -303,23 +306,7 @@ pub fn dispatch(
 ) {
     // Big arguments join the batches shared, for this command only.
     router.share_bigs(args.bigs());
-    route(args, None, conn, session, router, shared, now_ms);
-    router.share_bigs(&[]);
-}
-
-/// `dispatch` for a command its caller resolved already (`resolve`): a
-/// script's `redis.call`, which checks the command before it runs it.
-pub fn dispatch_resolved(
-    cmd: &'static Command,
-    args: &Args,
-    conn: usize,
-    session: &mut Session,
-    router: &mut Router,
-    shared: &Shared,
-    now_ms: u64,
-) {
-    router.share_bigs(args.bigs());
-    route(args, Some(cmd), conn, session, router, shared, now_ms);
+    route(args, cmd, conn, session, router, shared, now_ms);
     router.share_bigs(&[]);
 }
 

@@ -18,7 +18,7 @@
 //! Lua).
 
 use super::spec::{flags::*, ks, Begin, Command, Find, KeySpec};
-use super::{dispatch_resolved, resolve, Ctx};
+use super::{dispatch, resolve, Ctx};
 use crate::exchange::{reply_flags, NO_CONN};
 use crate::resp::Args;
 use crate::script::{
@@ -283,8 +283,8 @@ impl Host for ServerHost<'_, '_> {
         // shards make room before the others' writes as before any write.
         let allow_oom = self.dirty || cc.flags.contains(ScriptFlags::ALLOW_OOM);
         router.set_allow_oom(allow_oom);
-        dispatch_resolved(
-            cmd,
+        dispatch(
+            Some(cmd),
             self.args,
             NO_CONN,
             self.session,
