@@ -1,0 +1,227 @@
+//! Geo searches (Redis 7.0's `geo.c`): GEOSEARCH, GEOSEARCHSTORE and the
+//! GEORADIUS family over a sorted set whose scores are 52-bit geohashes
+//! (`hash`).
+//!
+//! The other geo commands need no op of their own: GEOADD is ZADD of the
+//! scores the server computed (so it is recorded and notified as `zadd`,
+//! as in Redis), and GEOPOS, GEOHASH and GEODIST read scores with ZMSCORE
+//! and decode them on the worker.
+//!
+//! A search scans at most nine score ranges (the centre's geohash cell at
+//! a step fitted to the radius, and its neighbours), keeps the points
+//! inside the shape with their distance, borrowed from the set (nothing is
+//! allocated per point scanned), sorts them by distance when asked, and
+//! answers them or stores them. The server parsed and checked every
+//! argument; what depends on the key (its type, whether it exists, the
+//! FROMMEMBER member) is decided here, in Redis's order.
+
+pub mod hash;
+
+use super::zset::{find, replace_with, zset_at};
+use super::Cx;
+use crate::batch::{Arg, Reply};
+use crate::error::Error;
+use crate::keyspace::Lookup;
+use crate::tape::TapeWriter;
+use crate::value::zset::{ScoreBound, ScoreRange};
+use crate::value::ZSetValue;
+use hash::{position, score_range, Search, Shape};
+
+/// The order of a search's results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeoSort {
+    /// Scan order.
+    None,
+    /// Nearest first.
+    Asc,
+    /// Farthest first.
+    Desc,
+}
+
+/// Where a search's centre is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GeoFrom {
+    /// FROMLONLAT (or GEORADIUS's position), checked in range.
+    LonLat(f64, f64),
+    /// FROMMEMBER (or GEORADIUSBYMEMBER's member): its position.
+    Member(Arg),
+}
+
+/// A search's destination (STORE, STOREDIST, GEOSEARCHSTORE).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GeoStore {
+    /// The destination key.
+    pub dst: Arg,
+    /// Store distances (in the unit) rather than geohashes.
+    pub dist: bool,
+    /// The keyspace event (`georadiusstore` or `geosearchstore`).
+    pub event: &'static str,
+}
+
+/// A geo search with its options checked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GeoSearch {
+    /// The source key.
+    pub key: Arg,
+    /// The centre.
+    pub from: GeoFrom,
+    /// The shape, in the unit.
+    pub shape: Shape,
+    /// Meters per unit.
+    pub conversion: f64,
+    /// The order.
+    pub sort: GeoSort,
+    /// COUNT (0: none).
+    pub count: u64,
+    /// ANY: stop scanning once COUNT points are found.
+    pub any: bool,
+    /// Where to store the result, if anywhere.
+    pub store: Option<GeoStore>,
+}
+
+/// A geo op.
+#[derive(Clone, Debug)]
+pub enum GeoOp {
+    /// A search → a tape array of `member, distance (in the unit),
+    /// score` triples in reply order, or with a store the number stored;
+    /// nil when the FROMMEMBER member is missing (the server words the
+    /// error), WRONGTYPE for another type.
+    Search(GeoSearch),
+}
+
+impl GeoOp {
+    pub(super) fn is_write(&self) -> bool {
+        match self {
+            GeoOp::Search(s) => s.store.is_some(),
+        }
+    }
+
+    pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
+        match self {
+            GeoOp::Search(s) => search(cx, s).unwrap_or_else(Reply::Err),
+        }
+    }
+}
+
+/// One point found: member, distance in meters, score.
+type Hit<'z> = (&'z [u8], f64, f64);
+
+/// Appends the points of score range `[min, max)` inside `area` to `hits`
+/// (`geoGetPointsInRange`), stopping at `limit` hits (0: none).
+fn scan_range<'z>(
+    z: &'z ZSetValue,
+    (min, max): (f64, f64),
+    area: &Search,
+    limit: usize,
+    hits: &mut Vec<Hit<'z>>,
+) {
+    let range = ScoreRange {
+        min: ScoreBound::inclusive(min),
+        max: ScoreBound::exclusive(max),
+    };
+    for (m, s) in z.range_by_score(&range, false, 0, None) {
+        let (lon, lat) = position(s);
+        if let Some(d) = area.within(lon, lat) {
+            hits.push((m, d, s));
+        }
+        if limit != 0 && hits.len() >= limit {
+            break;
+        }
+    }
+}
+
+/// The points of `z` inside `area`, in Redis's scan order
+/// (`membersOfAllNeighbors`).
+fn scan<'z>(z: &'z ZSetValue, area: &Search, limit: usize) -> Vec<Hit<'z>> {
+    let cells = area.cells();
+    let mut hits = Vec::new();
+    // Redis's `last_processed` starts at 0 and 0 means none: a neighbour
+    // equal to the centre's cell is scanned again, as there.
+    let mut last = 0;
+    for (i, c) in cells.iter().enumerate() {
+        if c.step == 0 {
+            continue;
+        }
+        if last != 0 && *c == cells[last] {
+            continue;
+        }
+        if limit != 0 && hits.len() >= limit {
+            break;
+        }
+        scan_range(z, score_range(*c), area, limit, &mut hits);
+        last = i;
+    }
+    hits
+}
+
+fn search(cx: &mut Cx, s: &GeoSearch) -> Result<Reply, Error> {
+    if s.store.is_some() {
+        cx.make_room()?;
+    }
+    let pos = find(cx, s.key, Lookup::READ)?;
+    let args = cx.args;
+    let Some(pos) = pos else {
+        return Ok(match s.store {
+            Some(st) => {
+                let dst = args.get(st.dst);
+                Reply::Int(replace_with(cx, dst, ZSetValue::new(), st.event)? as i64)
+            }
+            None => {
+                let mut w = TapeWriter::new(cx.out);
+                w.array(0);
+                w.finish()
+            }
+        });
+    };
+    let z = zset_at(cx.store, pos)?;
+    let (lon, lat) = match s.from {
+        GeoFrom::LonLat(lon, lat) => (lon, lat),
+        GeoFrom::Member(m) => match z.score(args.get(m)) {
+            Some(score) => position(score),
+            None => return Ok(Reply::Nil),
+        },
+    };
+    let area = Search {
+        lon,
+        lat,
+        shape: s.shape,
+        conversion: s.conversion,
+    };
+    let limit = if s.any { s.count as usize } else { 0 };
+    let mut hits = scan(z, &area, limit);
+    let mut sort = s.sort;
+    if s.count != 0 && sort == GeoSort::None && !s.any {
+        sort = GeoSort::Asc;
+    }
+    // Stable sorts: points at the same distance keep their scan order.
+    match sort {
+        GeoSort::Asc => hits.sort_by(|a, b| a.1.total_cmp(&b.1)),
+        GeoSort::Desc => hits.sort_by(|a, b| b.1.total_cmp(&a.1)),
+        GeoSort::None => {}
+    }
+    if s.count != 0 {
+        hits.truncate(s.count.min(usize::MAX as u64) as usize);
+    }
+    let conv = s.conversion;
+    match s.store {
+        None => {
+            let mut w = TapeWriter::new(cx.out);
+            w.array(3 * hits.len());
+            for &(m, d, score) in &hits {
+                w.bulk(m);
+                w.double(d / conv);
+                w.double(score);
+            }
+            Ok(w.finish())
+        }
+        Some(st) => {
+            let limits = cx.store.value_limits().zset;
+            let entries = hits
+                .iter()
+                .map(|&(m, d, score)| (m, if st.dist { d / conv } else { score }));
+            let stored = ZSetValue::from_entries(entries, &limits);
+            let dst = args.get(st.dst);
+            Ok(Reply::Int(replace_with(cx, dst, stored, st.event)? as i64))
+        }
+    }
+}
