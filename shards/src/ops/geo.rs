@@ -154,6 +154,136 @@ fn scan<'z>(z: &'z ZSetValue, area: &Search, limit: usize) -> Vec<Hit<'z>> {
     hits
 }
 
+/// Redis's `sort_gp_asc`: 1, 0 or -1 (NaN compares as neither).
+fn dist_cmp(a: f64, b: f64) -> i32 {
+    if a > b {
+        1
+    } else if a == b {
+        0
+    } else {
+        -1
+    }
+}
+
+/// Redis's `pqsort` (NetBSD's qsort, Bentley and McIlroy's, that skips
+/// the partitions outside ranks `lrange..=rrange`), step for step, so
+/// that points at equal distances come out in the order Redis gives
+/// them when COUNT cuts the result.
+fn pqsort<T>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32, lrange: usize, rrange: usize) {
+    let n = v.len();
+    pqsort_at(v, cmp, 0, n, lrange, rrange);
+}
+
+/// `pqsort` of the `n` elements from `a` (ranks count from `v[0]`).
+fn pqsort_at<T>(
+    v: &mut [T],
+    cmp: &impl Fn(&T, &T) -> i32,
+    mut a: usize,
+    mut n: usize,
+    lrange: usize,
+    rrange: usize,
+) {
+    let outside =
+        |a: usize, k: usize| (lrange < a && rrange < a) || (lrange >= a + k && rrange >= a + k);
+    let med3 = |v: &[T], a: usize, b: usize, c: usize| {
+        if cmp(&v[a], &v[b]) < 0 {
+            if cmp(&v[b], &v[c]) < 0 {
+                b
+            } else if cmp(&v[a], &v[c]) < 0 {
+                c
+            } else {
+                a
+            }
+        } else if cmp(&v[b], &v[c]) > 0 {
+            b
+        } else if cmp(&v[a], &v[c]) < 0 {
+            a
+        } else {
+            c
+        }
+    };
+    let vecswap = |v: &mut [T], a: usize, b: usize, n: usize| {
+        for i in 0..n {
+            v.swap(a + i, b + i);
+        }
+    };
+    loop {
+        if n < 7 {
+            for pm in a + 1..a + n {
+                let mut pl = pm;
+                while pl > a && cmp(&v[pl - 1], &v[pl]) > 0 {
+                    v.swap(pl, pl - 1);
+                    pl -= 1;
+                }
+            }
+            return;
+        }
+        let mut pm = a + n / 2;
+        if n > 7 {
+            let (mut pl, mut pn) = (a, a + n - 1);
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, pl, pl + d, pl + 2 * d);
+                pm = med3(v, pm - d, pm, pm + d);
+                pn = med3(v, pn - 2 * d, pn - d, pn);
+            }
+            pm = med3(v, pl, pm, pn);
+        }
+        v.swap(a, pm);
+        let (mut pa, mut pb) = (a + 1, a + 1);
+        // Signed: the scan from the right may end just left of `a + 1`.
+        let (mut pc, mut pd) = ((a + n - 1) as isize, (a + n - 1) as isize);
+        loop {
+            while pb as isize <= pc {
+                let c = cmp(&v[pb], &v[a]);
+                if c > 0 {
+                    break;
+                }
+                if c == 0 {
+                    v.swap(pa, pb);
+                    pa += 1;
+                }
+                pb += 1;
+            }
+            while pb as isize <= pc {
+                let c = cmp(&v[pc as usize], &v[a]);
+                if c < 0 {
+                    break;
+                }
+                if c == 0 {
+                    v.swap(pc as usize, pd as usize);
+                    pd -= 1;
+                }
+                pc -= 1;
+            }
+            if pb as isize > pc {
+                break;
+            }
+            v.swap(pb, pc as usize);
+            pb += 1;
+            pc -= 1;
+        }
+        let pn = a + n;
+        let r = (pa - a).min(pb - pa);
+        vecswap(v, a, pb - r, r);
+        let r = ((pd - pc) as usize).min(pn - pd as usize - 1);
+        vecswap(v, pb, pn - r, r);
+        let r = pb - pa;
+        if r > 1 && !outside(a, r) {
+            pqsort_at(v, cmp, a, r, lrange, rrange);
+        }
+        let r = (pd - pc) as usize;
+        if r <= 1 {
+            return;
+        }
+        a = pn - r;
+        n = r;
+        if outside(a, n) {
+            return;
+        }
+    }
+}
+
 fn search(cx: &mut Cx, s: &GeoSearch) -> Result<Reply, Error> {
     if s.store.is_some() {
         cx.make_room()?;
@@ -193,15 +323,29 @@ fn search(cx: &mut Cx, s: &GeoSearch) -> Result<Reply, Error> {
     if s.count != 0 && sort == GeoSort::None && !s.any {
         sort = GeoSort::Asc;
     }
-    // Stable sorts: points at the same distance keep their scan order.
-    match sort {
-        GeoSort::Asc => hits.sort_by(|a, b| a.1.total_cmp(&b.1)),
-        GeoSort::Desc => hits.sort_by(|a, b| b.1.total_cmp(&a.1)),
-        GeoSort::None => {}
+    let returned = if s.count != 0 && (s.count as usize) < hits.len() {
+        s.count as usize
+    } else {
+        hits.len()
+    };
+    if sort != GeoSort::None {
+        let desc = sort == GeoSort::Desc;
+        let cmp = |a: &Hit, b: &Hit| {
+            let c = dist_cmp(a.1, b.1);
+            if desc {
+                -c
+            } else {
+                c
+            }
+        };
+        if returned == hits.len() {
+            // glibc's qsort (a merge sort up to 2.36): stable.
+            hits.sort_by(|a, b| cmp(a, b).cmp(&0));
+        } else {
+            pqsort(&mut hits, &cmp, 0, returned - 1);
+        }
     }
-    if s.count != 0 {
-        hits.truncate(s.count.min(usize::MAX as u64) as usize);
-    }
+    hits.truncate(returned);
     let conv = s.conversion;
     match s.store {
         None => {
