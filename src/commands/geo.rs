@@ -542,8 +542,15 @@ fn geosearchstore(ctx: &mut Ctx) {
 }
 
 /// The op of a parsed search; `store` false leaves the STORE out (it is
-/// done on another shard).
-fn search_op(a: &mut shards::batch::Args, key: &[u8], p: &Parsed, form: Form, store: bool) -> Op {
+/// done on another shard); `probed`: a probe looked the key up already.
+fn search_op(
+    a: &mut shards::batch::Args,
+    key: &[u8],
+    p: &Parsed,
+    form: Form,
+    store: bool,
+    probed: bool,
+) -> Op {
     let from = match p.from {
         Some(From::LonLat(x, y)) => GeoFrom::LonLat(x, y),
         Some(From::Member(m)) => GeoFrom::Member(a.push(m)),
@@ -567,6 +574,7 @@ fn search_op(a: &mut shards::batch::Args, key: &[u8], p: &Parsed, form: Form, st
         count: p.count,
         any: p.any,
         store,
+        probed,
     }))
     .into()
 }
@@ -600,7 +608,7 @@ fn search_cmd(ctx: &mut Ctx, form: Form) {
     let db = ctx.session.db;
     let s = ctx.router.shard_of(src);
     ctx.router
-        .shard_op(s, db, |a| search_op(a, src, &p, form, true));
+        .shard_op(s, db, |a| search_op(a, src, &p, form, true, false));
 }
 
 fn search_done(f: &mut Finish) {
@@ -695,32 +703,29 @@ fn search_in_section(ctx: &mut Ctx, form: Form) {
         ctx.router.hold(d);
     }
     let (first, looked) = assumed(args, form);
+    let mut probed = false;
     let p = match first {
         Ok(p) if looked <= 1 => p,
         _ => {
             // What the key really holds decides which error Redis meets.
             let members = member_candidates(args, form);
-            let card = ctx.router.step_op(s, db, |a| {
-                ZSetOp::Cards {
-                    keys: a.list([src]),
-                }
-                .into()
-            });
-            let scores = ctx.router.step_op(s, db, |a| {
-                ZSetOp::MScore {
+            let r = ctx.router.step_op(s, db, |a| {
+                ZSetOp::Geo(GeoOp::Probe {
                     key: a.push(src),
                     members: a.list(members.iter().copied()),
-                }
+                })
                 .into()
             });
             ctx.router.exchange();
-            if let Some(e) = step_error(ctx, scores).or_else(|| step_error(ctx, card)) {
+            if let Some(e) = step_error(ctx, r) {
                 return ctx.error(&e);
             }
-            let exists = matches!(tape_items(ctx, card).get(1), Some(Item::Int(n)) if *n > 0);
+            probed = true;
+            let items = tape_items(ctx, r);
+            let exists = matches!(items.get(1), Some(Item::Int(1)));
             let found: Vec<&[u8]> = members
                 .iter()
-                .zip(tape_items(ctx, scores).into_iter().skip(1))
+                .zip(items.iter().skip(2))
                 .filter(|(_, i)| matches!(i, Item::Double(_)))
                 .map(|(m, _)| *m)
                 .collect();
@@ -740,7 +745,7 @@ fn search_in_section(ctx: &mut Ctx, form: Form) {
     let inline = dst_shard.map_or(true, |d| d == s);
     let r = ctx
         .router
-        .step_op(s, db, |a| search_op(a, src, &p, form, inline));
+        .step_op(s, db, |a| search_op(a, src, &p, form, inline, probed));
     ctx.router.exchange();
     let (Some((dst, dist)), false) = (p.store, inline) else {
         return answer(ctx, r, p.with);

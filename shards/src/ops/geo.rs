@@ -19,7 +19,7 @@ pub mod hash;
 
 use super::zset::{find, replace_with, zset_at};
 use super::Cx;
-use crate::batch::{Arg, Reply};
+use crate::batch::{Arg, ArgList, Reply};
 use crate::error::Error;
 use crate::keyspace::Lookup;
 use crate::tape::TapeWriter;
@@ -77,6 +77,10 @@ pub struct GeoSearch {
     pub any: bool,
     /// Where to store the result, if anywhere.
     pub store: Option<GeoStore>,
+    /// A `Probe` of this section already looked the key up: look it up
+    /// again without touching or counting it, so a command counts one hit
+    /// or miss as in Redis.
+    pub probed: bool,
 }
 
 /// A geo op.
@@ -87,19 +91,31 @@ pub enum GeoOp {
     /// nil when the FROMMEMBER member is missing (the server words the
     /// error), WRONGTYPE for another type.
     Search(GeoSearch),
+    /// What a search's checks need of its key, read before the server
+    /// parses again (see `geo` in the server): WRONGTYPE, or a tape array
+    /// of 1 (exists) or 0, then each member's score or nil.
+    Probe {
+        /// The key.
+        key: Arg,
+        /// The members (FROMMEMBER, GEORADIUSBYMEMBER).
+        members: ArgList,
+    },
 }
 
 impl GeoOp {
     pub(super) fn is_write(&self) -> bool {
         match self {
             GeoOp::Search(s) => s.store.is_some(),
+            GeoOp::Probe { .. } => false,
         }
     }
 
     pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
-        match self {
-            GeoOp::Search(s) => search(cx, s).unwrap_or_else(Reply::Err),
+        match *self {
+            GeoOp::Search(ref s) => search(cx, s),
+            GeoOp::Probe { key, members } => probe(cx, key, members),
         }
+        .unwrap_or_else(Reply::Err)
     }
 }
 
@@ -284,11 +300,30 @@ fn pqsort_at<T>(
     }
 }
 
+fn probe(cx: &mut Cx, key: Arg, members: ArgList) -> Result<Reply, Error> {
+    let pos = find(cx, key, Lookup::READ)?;
+    let z = match pos {
+        Some(p) => Some(zset_at(cx.store, p)?),
+        None => None,
+    };
+    let mut w = TapeWriter::new(cx.out);
+    w.array(1 + members.len as usize);
+    w.int(z.is_some() as i64);
+    for m in cx.args.items(members) {
+        match z.and_then(|z| z.score(m)) {
+            Some(s) => w.double(s),
+            None => w.nil(),
+        }
+    }
+    Ok(w.finish())
+}
+
 fn search(cx: &mut Cx, s: &GeoSearch) -> Result<Reply, Error> {
     if s.store.is_some() {
         cx.make_room()?;
     }
-    let pos = find(cx, s.key, Lookup::READ)?;
+    let how = if s.probed { Lookup::PEEK } else { Lookup::READ };
+    let pos = find(cx, s.key, how)?;
     let args = cx.args;
     let Some(pos) = pos else {
         return Ok(match s.store {
