@@ -300,19 +300,22 @@ impl Form {
 
 /// A search's options, checked.
 struct Parsed<'a> {
-    from: Option<From<'a>>,
+    /// None only when the key is missing and GEORADIUSBYMEMBER skipped it.
+    from: Option<Center<'a>>,
     shape: Shape,
     conversion: f64,
     sort: GeoSort,
     count: u64,
     any: bool,
+    /// The destination, and whether it gets distances (STOREDIST).
     store: Option<(&'a [u8], bool)>,
     /// WITHDIST 1, WITHHASH 2, WITHCOORD 4.
     with: u64,
 }
 
+/// Where a search is centred, as parsed.
 #[derive(Clone, Copy)]
-enum From<'a> {
+enum Center<'a> {
     LonLat(f64, f64),
     Member(&'a [u8]),
 }
@@ -343,8 +346,8 @@ impl KeyView<'_> {
 }
 
 /// `georadiusGeneric`'s parsing and checks, in its order, given what is
-/// known of the key. Ok(None): the source is missing and nothing else
-/// is to be checked.
+/// known of the key (a missing key skips the checks of members and, for
+/// GEORADIUSBYMEMBER, of the radius; its centre is then left unset).
 fn parse<'a>(args: &'a Args, form: Form, key: &KeyView) -> Result<Parsed<'a>, String> {
     let mut p = Parsed {
         from: None,
@@ -368,14 +371,14 @@ fn parse<'a>(args: &'a Args, form: Form, key: &KeyView) -> Result<Parsed<'a>, St
     let base = match form {
         Form::Radius | Form::RadiusRo => {
             let (lon, lat) = lon_lat(args.get(2), args.get(3))?;
-            p.from = Some(From::LonLat(lon, lat));
+            p.from = Some(Center::LonLat(lon, lat));
             distance(&mut p, args.get(4), args.get(5))?;
             6
         }
         Form::ByMember | Form::ByMemberRo => {
             if key.exists {
                 key.check(args.get(2))?;
-                p.from = Some(From::Member(args.get(2)));
+                p.from = Some(Center::Member(args.get(2)));
                 distance(&mut p, args.get(3), args.get(4))?;
             }
             5
@@ -423,12 +426,12 @@ fn parse<'a>(args: &'a Args, form: Form, key: &KeyView) -> Result<Parsed<'a>, St
             if key.exists {
                 key.check(m)?;
             }
-            p.from = Some(From::Member(m));
+            p.from = Some(Center::Member(m));
             frommember = true;
             i += 1;
         } else if is(a, "fromlonlat") && left >= 2 && search && !frommember {
             let (lon, lat) = lon_lat(args.get(i + 1), args.get(i + 2))?;
-            p.from = Some(From::LonLat(lon, lat));
+            p.from = Some(Center::LonLat(lon, lat));
             fromloc = true;
             i += 2;
         } else if is(a, "byradius") && left >= 2 && search && !bybox {
@@ -552,8 +555,8 @@ fn search_op(
     probed: bool,
 ) -> Op {
     let from = match p.from {
-        Some(From::LonLat(x, y)) => GeoFrom::LonLat(x, y),
-        Some(From::Member(m)) => GeoFrom::Member(a.push(m)),
+        Some(Center::LonLat(x, y)) => GeoFrom::LonLat(x, y),
+        Some(Center::Member(m)) => GeoFrom::Member(a.push(m)),
         // Only a missing source leaves no centre; the op sees it missing.
         None => GeoFrom::LonLat(0.0, 0.0),
     };
