@@ -404,3 +404,39 @@ fn search(cx: &mut Cx, s: &GeoSearch) -> Result<Reply, Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pqsort` leaves the ranks asked for sorted and in place: the first
+    /// `k` entries are the `k` least, in order, over inputs with many ties
+    /// and of every size around its thresholds (7, 40).
+    #[test]
+    fn pqsort_sorts_the_asked_ranks() {
+        let mut state = 0x2545f4914f6cdd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let cmp = |a: &(f64, usize), b: &(f64, usize)| dist_cmp(a.0, b.0);
+        for n in 1..120 {
+            for _ in 0..20 {
+                let v: Vec<(f64, usize)> = (0..n).map(|i| ((next() % 9) as f64, i)).collect();
+                let k = 1 + (next() as usize % n);
+                let mut got = v.clone();
+                pqsort(&mut got, &cmp, 0, k - 1);
+                let mut want: Vec<f64> = v.iter().map(|e| e.0).collect();
+                want.sort_by(|a, b| a.total_cmp(b));
+                let prefix: Vec<f64> = got[..k].iter().map(|e| e.0).collect();
+                assert_eq!(prefix, want[..k], "n={n} k={k}");
+                // A permutation: every entry once.
+                let mut ids: Vec<usize> = got.iter().map(|e| e.1).collect();
+                ids.sort_unstable();
+                assert!(ids.iter().enumerate().all(|(i, &x)| i == x));
+            }
+        }
+    }
+}
