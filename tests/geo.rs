@@ -607,3 +607,100 @@ fn aof_replays_geo_writes() {
     drop(p);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// GEOSEARCHSTORE across shards is atomic: transactions add a point to
+/// the source and a marker to the destination together, a storer keeps
+/// copying the source's points over the destination, and snapshots (MULTI
+/// reading both keys) must always find either a marker in the destination
+/// or exactly the source's points. A store that read the source before a
+/// transaction and wrote after it would leave the destination without a
+/// marker and behind the source.
+#[test]
+fn cross_shard_store_is_atomic() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let router = shards::route::Router::new(4);
+    let (src, dst) = ("src", "dst");
+    assert_ne!(
+        router.shard_of(src.as_bytes()),
+        router.shard_of(dst.as_bytes())
+    );
+    let s = Server::embedded(&[]);
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let mut c = s.client();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            for i in 0..600 {
+                // Paced, so the storer often writes last.
+                std::thread::sleep(Duration::from_micros(300));
+                let _: () = redis::pipe()
+                    .atomic()
+                    .cmd("GEOADD")
+                    .arg(&[src, "10", "10"])
+                    .arg(format!("m{i}"))
+                    .ignore()
+                    .cmd("ZADD")
+                    .arg(&[dst, "0"])
+                    .arg(format!("w{i}"))
+                    .ignore()
+                    .query(&mut c)
+                    .unwrap();
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let storer = {
+        let mut c = s.client();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut stores = 0;
+            while !done.load(Ordering::SeqCst) {
+                let _: i64 = q(
+                    &mut c,
+                    &[
+                        "GEOSEARCHSTORE",
+                        dst,
+                        src,
+                        "FROMLONLAT",
+                        "10",
+                        "10",
+                        "BYRADIUS",
+                        "10",
+                        "km",
+                    ],
+                );
+                stores += 1;
+            }
+            stores
+        })
+    };
+    let mut c = s.client();
+    let (mut checked, mut unmarked) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
+        let (mut d, mut sr): (Vec<String>, Vec<String>) = redis::pipe()
+            .atomic()
+            .cmd("ZRANGE")
+            .arg(&[dst, "0", "-1"])
+            .cmd("ZRANGE")
+            .arg(&[src, "0", "-1"])
+            .query(&mut c)
+            .unwrap();
+        checked += 1;
+        if d.iter().any(|m| m.starts_with('w')) {
+            continue;
+        }
+        unmarked += 1;
+        d.sort();
+        sr.sort();
+        assert_eq!(d, sr, "a store result behind its source");
+    }
+    writer.join().unwrap();
+    let stores = storer.join().unwrap();
+    assert!(
+        stores > 10 && checked > 10,
+        "{stores} stores, {checked} checks"
+    );
+    eprintln!("{stores} stores, {checked} snapshots, {unmarked} of them store results");
+}
