@@ -3,8 +3,9 @@
 //! search checked against a brute-force distance scan); the same random
 //! commands sent to a real `redis-server` 7.0.15 and compared reply for
 //! reply (skipped when it is not installed, failing under `CI`); random
-//! argument soup (no panic, the server keeps answering); and the AOF
-//! replaying GEOADD and GEOSEARCHSTORE as ZADD records.
+//! argument soup (no panic, the server keeps answering); the AOF
+//! replaying GEOADD and GEOSEARCHSTORE as ZADD records; and a
+//! GEOSEARCHSTORE across shards seen whole by transactions.
 
 mod common;
 
