@@ -19,6 +19,7 @@ mod config;
 mod connection;
 mod describe;
 mod expire;
+mod geo;
 mod hash;
 mod info;
 mod keys;
@@ -58,6 +59,7 @@ const FAMILIES: &[&[Command]] = &[
     set::COMMANDS,
     list::COMMANDS,
     zset::COMMANDS,
+    geo::COMMANDS,
     blocking::COMMANDS,
     sort::COMMANDS,
     object::COMMANDS,

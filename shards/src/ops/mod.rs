@@ -11,6 +11,7 @@
 
 pub mod block;
 pub mod float;
+pub mod geo;
 pub mod hash;
 pub mod keys;
 pub mod list;
