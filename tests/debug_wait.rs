@@ -364,3 +364,25 @@ fn lolwut_prints_the_version_line() {
         b"-ERR value is not an integer or out of range\r\n",
     );
 }
+
+#[test]
+fn debug_populate_adds_the_keys_that_are_missing() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    exchange(&mut r, &cmd(&["SET", "key:7", "mine"]), b"+OK\r\n");
+    exchange(&mut r, &cmd(&["DEBUG", "POPULATE", "1000"]), b"+OK\r\n");
+    exchange(&mut r, &cmd(&["DBSIZE"]), b":1000\r\n");
+    exchange(&mut r, &cmd(&["GET", "key:7"]), b"$4\r\nmine\r\n");
+    exchange(&mut r, &cmd(&["GET", "key:999"]), b"$9\r\nvalue:999\r\n");
+    exchange(
+        &mut r,
+        &cmd(&["DEBUG", "POPULATE", "2", "p", "10"]),
+        b"+OK\r\n",
+    );
+    exchange(&mut r, &cmd(&["GET", "p:1"]), b"$10\r\nvalue:1\0\0\0\r\n");
+    exchange(
+        &mut r,
+        &cmd(&["DEBUG", "POPULATE", "-1"]),
+        b"-ERR value is out of range, must be positive\r\n",
+    );
+}

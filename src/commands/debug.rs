@@ -16,6 +16,8 @@ use crate::blocking::{BlockWait, Shape};
 use crate::exchange::{Completion, Finish, Merge, Router};
 use crate::resp::{encode, Args};
 use shards::ops::server::SrvOp;
+use shards::ops::string::{SetCond, SetReply, StrOp};
+use shards::Expiry;
 use shards::Reply;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -212,6 +214,7 @@ fn debug(ctx: &mut Ctx) {
         (b"digest-value", _) => digest_value(ctx),
         (b"object", 3) => object(ctx),
         (b"reload", _) => reload(ctx),
+        (b"populate", 3..=5) => populate(ctx),
         _ => unknown(ctx),
     }
 }
@@ -459,6 +462,49 @@ fn object_done(f: &mut Finish) {
             f.out.extend_from_slice(b"\r\n");
         }
         _ => encode::error(f.out, "ERR no such key"),
+    }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: keys `prefix:N` (`key:N`) for N
+/// below count, each `value:N` (cut or padded with zero bytes to `size`),
+/// leaving the keys that exist alone.
+fn populate(ctx: &mut Ctx) {
+    const RANGE: &str = "ERR value is out of range, must be positive";
+    let args = ctx.args;
+    let Some(count) = parse_int(args.get(2)).filter(|&n| n >= 0) else {
+        return ctx.error(RANGE);
+    };
+    let prefix = if args.len() >= 4 { args.get(3) } else { b"key" };
+    let size = match args.len() {
+        5 => match parse_int(args.get(4)).filter(|&n| n >= 0) {
+            Some(n) => n as usize,
+            None => return ctx.error(RANGE),
+        },
+        _ => 0,
+    };
+    ctx.router.begin(ctx.conn, Merge::AllOk);
+    let (mut key, mut value) = (prefix.to_vec(), Vec::new());
+    let mut n = itoa::Buffer::new();
+    for j in 0..count as u64 {
+        key.truncate(prefix.len());
+        key.push(b':');
+        key.extend_from_slice(n.format(j).as_bytes());
+        value.clear();
+        value.extend_from_slice(b"value:");
+        value.extend_from_slice(n.format(j).as_bytes());
+        if size > 0 {
+            value.resize(size, 0);
+        }
+        ctx.router.key_op(ctx.session.db, &key, |a, key| {
+            StrOp::Set {
+                key,
+                value: a.push(&value),
+                cond: SetCond::Nx,
+                expiry: Expiry::Clear,
+                reply: SetReply::Int,
+            }
+            .into()
+        });
     }
 }
 
