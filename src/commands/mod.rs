@@ -17,6 +17,7 @@ mod bitmap;
 mod blocking;
 mod config;
 mod connection;
+mod debug;
 mod describe;
 mod expire;
 mod geo;
@@ -70,6 +71,7 @@ const FAMILIES: &[&[Command]] = &[
     describe::COMMANDS,
     server::COMMANDS,
     monitor::COMMANDS,
+    debug::COMMANDS,
     pubsub::COMMANDS,
 ];
 

@@ -10,6 +10,7 @@
 //! `Cx::log`, the one way into the AOF.
 
 pub mod block;
+pub mod digest;
 pub mod float;
 pub mod geo;
 pub mod hash;
