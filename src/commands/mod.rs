@@ -20,6 +20,7 @@ mod connection;
 mod describe;
 mod expire;
 mod hash;
+mod hll;
 mod info;
 mod keys;
 mod list;
@@ -58,6 +59,7 @@ const FAMILIES: &[&[Command]] = &[
     set::COMMANDS,
     list::COMMANDS,
     zset::COMMANDS,
+    hll::COMMANDS,
     blocking::COMMANDS,
     sort::COMMANDS,
     object::COMMANDS,
