@@ -256,6 +256,9 @@ pub fn to_dense(buf: &mut Vec<u8>, base: usize) -> Result<(), HllError> {
             let run = val_len(b);
             let v = val_value(b);
             if run + idx > REGISTERS {
+                // Redis 7.0 fails here at once (a run past the end), even
+                // where the registers counted so far make 16384.
+                idx = 0;
                 break;
             }
             for _ in 0..run {
@@ -387,12 +390,11 @@ fn sparse_set(
             }
         }
         end = buf.len();
-        if p + seqlen > end {
-            // Only a truncated XZERO ending the value gets here.
-            buf.resize(p + seqlen, 0);
-            end = buf.len();
-        }
-        buf[p..p + seqlen].copy_from_slice(&seq[..seqlen]);
+        // A truncated XZERO ending the value counts two bytes it does not
+        // have: Redis then writes the sequence past the string's length,
+        // and only what falls within it stays.
+        let fits = seqlen.min(end - p);
+        buf[p..p + fits].copy_from_slice(&seq[..fits]);
     }
     // Join adjacent VAL runs of one value, scanning up to five opcodes
     // from the one before the change (exactly as Redis, so the bytes
@@ -524,7 +526,8 @@ pub fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), HllError> {
             let run = val_len(b);
             let val = val_value(b);
             if run + i > REGISTERS {
-                break;
+                // As in Redis 7.0: a run past the end fails at once.
+                return Err(HllError::Corrupt);
             }
             for m in &mut max[i..i + run] {
                 if val > *m {
@@ -588,7 +591,15 @@ fn estimate(histo: &[i64; 64]) -> u64 {
         z *= 0.5;
     }
     z += m * sigma(histo[0] as f64 / m);
-    (ALPHA_INF * m * m / z).round() as u64
+    let e = (ALPHA_INF * m * m / z).round();
+    // Every register at 63 makes `z` zero and the estimate infinite; C's
+    // `llroundl` then gives LLONG_MIN, which Redis casts to 2^63 and
+    // caches (a cache whose "stale" bit is set) and replies as LLONG_MIN.
+    if e.is_finite() && e.abs() < 9.2e18 {
+        e as i64 as u64
+    } else {
+        1 << 63
+    }
 }
 
 /// The cardinality of the HLL `v`; Err for sparse opcodes that do not
