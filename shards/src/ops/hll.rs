@@ -806,7 +806,12 @@ pub enum HllOp {
 
 impl HllOp {
     pub(super) fn is_write(&self) -> bool {
-        !matches!(self, HllOp::CountUnion { .. } | HllOp::Read { .. })
+        // PFCOUNT of one key is a read to Redis (allowed while the AOF
+        // cannot be written); it then leaves the cache alone.
+        !matches!(
+            self,
+            HllOp::Count { .. } | HllOp::CountUnion { .. } | HllOp::Read { .. }
+        )
     }
 
     pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
@@ -940,8 +945,9 @@ fn add(cx: &mut Cx, key: Arg, elements: ArgList) -> R {
         return Ok(Reply::Int(1));
     }
     let from = cx.out.len();
-    if let Some((v, _)) = super::string::str_of(cx.store, cx.db, k, cx.now_ms, Lookup::PEEK)? {
-        cx.out.extend_from_slice(v);
+    match hll_of!(cx, k, Lookup::PEEK)? {
+        Some((v, _)) => cx.out.extend_from_slice(v),
+        None => return Ok(Reply::Int(0)),
     }
     let mut updated = false;
     let mut failed = false;
@@ -1010,12 +1016,15 @@ fn count_one(cx: &mut Cx, key: Arg) -> R {
             None => (count(v)?, at),
         },
     };
-    let from = cx.out.len();
-    if let Some((v, _)) = super::string::str_of(cx.store, cx.db, k, cx.now_ms, Lookup::PEEK)? {
-        cx.out.extend_from_slice(v);
+    if cx.persist.log.refuse_writes.is_some() {
+        return Ok(Reply::Int(card as i64));
     }
-    cx.out[from + 8..from + 16].copy_from_slice(&card.to_le_bytes());
-    store(cx, k, from, pxat)?;
+    let from = cx.out.len();
+    if let Some((v, _)) = hll_of!(cx, k, Lookup::PEEK)? {
+        cx.out.extend_from_slice(v);
+        cx.out[from + 8..from + 16].copy_from_slice(&card.to_le_bytes());
+        store(cx, k, from, pxat)?;
+    }
     Ok(Reply::Int(card as i64))
 }
 
@@ -1111,8 +1120,9 @@ fn debug(cx: &mut Cx, sub: Option<DebugSub>, name: Arg, key: Arg) -> R {
         DebugSub::GetReg | DebugSub::ToDense => {
             let converted = sparse && {
                 let from = cx.out.len();
-                if let Some((v, _)) = hll_of!(cx, k, Lookup::PEEK)? {
-                    cx.out.extend_from_slice(v);
+                match hll_of!(cx, k, Lookup::PEEK)? {
+                    Some((v, _)) => cx.out.extend_from_slice(v),
+                    None => return Err(HllError::NoKey.into()),
                 }
                 if let Err(e) = to_dense(cx.out, from) {
                     cx.out.truncate(from);
