@@ -1241,6 +1241,44 @@ mod tests {
         }
     }
 
+    /// Random opcode bytes, with every op on them: replies or errors, no
+    /// panic, and a sparse value never longer than the limit allows.
+    #[test]
+    fn random_sparse_bytes_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let mut v = empty();
+            v.truncate(HDR);
+            for _ in 0..next() % 24 {
+                v.push(next() as u8);
+            }
+            let _ = count(&v);
+            let mut max = vec![0u8; REGISTERS];
+            let _ = merge_into(&mut max, &v);
+            let mut out = Vec::new();
+            decode(&v, &mut out);
+            let mut d = v.clone();
+            let _ = to_dense(&mut d, 0);
+            let mut buf = b"prefix".to_vec();
+            buf.extend_from_slice(&v);
+            for _ in 0..8 {
+                let index = (next() % REGISTERS as u64) as usize;
+                let c = 1 + (next() % 51) as u8;
+                if set_register(&mut buf, 6, index, c, 40).is_err() {
+                    break;
+                }
+                assert!(buf[10] == DENSE || buf.len() - 6 <= 40.max(v.len() + 3));
+            }
+            assert_eq!(&buf[..6], b"prefix");
+        }
+    }
+
     #[test]
     fn self_test_passes() {
         self_test(SPARSE_MAX_BYTES, 100_000, 7).unwrap();
