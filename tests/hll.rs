@@ -562,3 +562,27 @@ fn import_into_redis(aof: &[u8], want: &State) {
     assert_eq!(&got, want, "Redis after importing the segments");
     assert!(counts.iter().all(|&n| n > 0), "{counts:?}");
 }
+
+/// `--hll-sparse-max-bytes` at start: CONFIG GET shows it, and a sparse
+/// value turns dense as soon as an update would pass it.
+#[test]
+fn sparse_max_bytes_flag_applies() {
+    let s = Server::embedded(&["--hll-sparse-max-bytes", "100"]);
+    let mut c = s.client();
+    let got: Vec<String> = q(&mut c, &[b"CONFIG", b"GET", b"hll-sparse-max-bytes"]);
+    assert_eq!(got, ["hll-sparse-max-bytes", "100"]);
+    let mut rng = Rng(0x5eed_0006);
+    let mut longest = 0;
+    let _: i64 = q(&mut c, &[b"PFADD", b"h"]);
+    while encoding(&mut c, "h") != "dense" {
+        pfadd(&mut c, "h", &elements(&mut rng, 1));
+        let len: i64 = q(&mut c, &[b"STRLEN", b"h"]);
+        if len < 12304 {
+            longest = longest.max(len);
+        }
+    }
+    assert!(
+        (90..=100).contains(&longest),
+        "sparse up to {longest} bytes"
+    );
+}
