@@ -198,7 +198,10 @@ pub(super) static COMMANDS: &[Command] = &[
         .doc("hyperloglog", "2.8.9", "Adds the specified elements to the specified HyperLogLog.", "O(1) to add every element."),
     Command::new("pfcount", -2, pfcount)
         .section(super::keys_span_shards)
-        .flags(READONLY)
+        // `may_replicate` (hidden from COMMAND INFO, as in Redis): caching
+        // the estimate writes the value, so read-only scripts refuse it and
+        // CLIENT PAUSE WRITE holds it.
+        .flags(READONLY | MAY_REPLICATE)
         .keys(1, -1, 1, &[ks(&["RW", "access"], Begin::Index(1), Find::Range(-1, 1, 0)).note("RW because it may change the internal representation of the key, and propagate to replicas")])
         .acl(&["read", "hyperloglog", "slow"])
         .doc("hyperloglog", "2.8.9", "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys."),
