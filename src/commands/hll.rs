@@ -185,7 +185,10 @@ fn pfselftest(ctx: &mut Ctx) {
     let seed = ctx.now_ms ^ 0x9e37_79b9_7f4a_7c15;
     match hll::self_test(max_bytes, SELFTEST_ELEMENTS, seed) {
         Ok(()) => ctx.reply(encode::ok),
-        Err(msg) => ctx.error(&msg),
+        Err(msg) => {
+            let msg = format!("ERR {msg}");
+            ctx.error(&msg);
+        }
     }
 }
 
