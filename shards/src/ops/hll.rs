@@ -1006,26 +1006,32 @@ fn raise_in_place(cx: &mut Cx, k: &[u8], index: usize, c: u8) -> Result<(), Erro
 }
 
 /// PFCOUNT key: the cached cardinality, or one computed and cached (a
-/// write of the value, logged, as Redis propagates it; no event).
+/// write of the value, logged, as Redis propagates it; no event). The
+/// cache is written before the counted look-up: Redis remembers a key a
+/// tracking client read only after the command ran, so the write tells
+/// other readers (and none of this one's own read).
 fn count_one(cx: &mut Cx, key: Arg) -> R {
     let k = cx.args.get(key);
-    let (card, pxat) = match hll_of!(cx, k, Lookup::READ)? {
-        None => return Ok(Reply::Int(0)),
-        Some((v, at)) => match cached(v) {
-            Some(card) => return Ok(Reply::Int(card as i64)),
-            None => (count(v)?, at),
+    let stale = matches!(hll_of!(cx, k, Lookup::PEEK), Ok(Some((v, _))) if cached(v).is_none());
+    if stale && cx.persist.log.refuse_writes.is_none() {
+        let from = cx.out.len();
+        if let Some((v, at)) = hll_of!(cx, k, Lookup::PEEK)? {
+            // A corrupt value is left as it is: the look-up below answers.
+            if let Ok(card) = count(v) {
+                cx.out.extend_from_slice(v);
+                cx.out[from + 8..from + 16].copy_from_slice(&card.to_le_bytes());
+                store(cx, k, from, at)?;
+            }
+        }
+    }
+    Ok(match hll_of!(cx, k, Lookup::READ)? {
+        None => Reply::Int(0),
+        Some((v, _)) => match cached(v) {
+            Some(card) => Reply::Int(card as i64),
+            // Every register at 63 caches 2^63, whose stale bit is set.
+            None => Reply::Int(count(v)? as i64),
         },
-    };
-    if cx.persist.log.refuse_writes.is_some() {
-        return Ok(Reply::Int(card as i64));
-    }
-    let from = cx.out.len();
-    if let Some((v, _)) = hll_of!(cx, k, Lookup::PEEK)? {
-        cx.out.extend_from_slice(v);
-        cx.out[from + 8..from + 16].copy_from_slice(&card.to_le_bytes());
-        store(cx, k, from, pxat)?;
-    }
-    Ok(Reply::Int(card as i64))
+    })
 }
 
 /// PFCOUNT of several keys on this shard (read look-ups, in order; a
