@@ -63,4 +63,6 @@ pub enum Error {
     /// SORT met a value that is not a number
     /// (`ERR One or more scores can't be converted into double`).
     SortNotNumber,
+    /// A HyperLogLog failure (`ops::hll`).
+    Hll(crate::ops::hll::HllError),
 }

@@ -22,6 +22,7 @@ mod describe;
 mod expire;
 mod geo;
 mod hash;
+mod hll;
 mod info;
 mod keys;
 mod list;
@@ -61,6 +62,7 @@ const FAMILIES: &[&[Command]] = &[
     list::COMMANDS,
     zset::COMMANDS,
     geo::COMMANDS,
+    hll::COMMANDS,
     blocking::COMMANDS,
     sort::COMMANDS,
     object::COMMANDS,

@@ -231,7 +231,8 @@ impl Host for ServerHost<'_, '_> {
         if cmd.has(NOSCRIPT) {
             return self.refuse(Some(cmd), Refusal::NotAllowed);
         }
-        if cmd.has(WRITE) && cc.read_only {
+        // Redis counts may-replicate commands (PFCOUNT) as writes here.
+        if cmd.has(WRITE | MAY_REPLICATE) && cc.read_only {
             return self.refuse(Some(cmd), Refusal::WriteInReadOnly);
         }
         if cmd.has(WRITE) {

@@ -14,6 +14,7 @@ pub mod digest;
 pub mod float;
 pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 #[cfg(test)]
@@ -35,6 +36,7 @@ use crate::keyspace::Store;
 
 pub use block::BlockOp;
 pub use hash::HashOp;
+pub use hll::HllOp;
 pub use keys::KeyOp;
 pub use list::ListOp;
 pub use server::SrvOp;
@@ -65,6 +67,14 @@ pub enum Op {
     Srv(SrvOp),
     /// Blocking pops.
     Block(BlockOp),
+    /// HyperLogLogs.
+    Hll(HllOp),
+}
+
+impl From<HllOp> for Op {
+    fn from(o: HllOp) -> Op {
+        Op::Hll(o)
+    }
 }
 
 impl From<BlockOp> for Op {
@@ -135,6 +145,7 @@ impl Op {
             Op::Sort(o) => o.is_write(),
             Op::Srv(o) => o.is_write(),
             Op::Block(o) => o.is_write(),
+            Op::Hll(o) => o.is_write(),
         }
     }
 
@@ -160,6 +171,7 @@ impl Op {
             Op::Sort(o) => o.exec(cx),
             Op::Srv(o) => o.exec(cx),
             Op::Block(o) => o.exec(cx),
+            Op::Hll(o) => o.exec(cx),
         }
     }
 }
