@@ -9,7 +9,10 @@
 //! - `resp`: [`RespValue`], the owned reply type, with RESP2/RESP3 encoders.
 //! - `host`: the [`Host`] trait and what it returns.
 //! - `env` and `prelude.lua`: the Lua state and the sandboxed environments.
-//! - `convert`: Lua <-> reply conversion rules.
+//! - `call`: `redis.call` / `redis.pcall`, plain Lua C functions that read
+//!   their arguments off the stack and build the reply's Lua values from
+//!   its RESP bytes.
+//! - `convert`: a script's value as a reply, argument and error texts.
 //! - `functions`: libraries, FUNCTION LIST/STATS/DUMP/RESTORE.
 //! - `rdb`: the RDB pieces of the DUMP payload.
 //! - `libs`: bit, cjson, cmsgpack and struct.
