@@ -32,6 +32,7 @@ mod set;
 mod sort;
 mod spec;
 mod steps;
+mod stream;
 mod string;
 mod tracking;
 pub mod txn;
@@ -59,6 +60,7 @@ const FAMILIES: &[&[Command]] = &[
     list::COMMANDS,
     zset::COMMANDS,
     blocking::COMMANDS,
+    stream::COMMANDS,
     sort::COMMANDS,
     object::COMMANDS,
     txn::COMMANDS,

@@ -21,6 +21,7 @@ pub(crate) mod redis_check;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ pub use list::ListOp;
 pub use server::SrvOp;
 pub use set::SetOp;
 pub use sort::SortOp;
+pub use stream::StreamOp;
 pub use string::StrOp;
 pub use zset::ZSetOp;
 
@@ -63,6 +65,14 @@ pub enum Op {
     Srv(SrvOp),
     /// Blocking pops.
     Block(BlockOp),
+    /// Streams.
+    Stream(StreamOp),
+}
+
+impl From<StreamOp> for Op {
+    fn from(o: StreamOp) -> Op {
+        Op::Stream(o)
+    }
 }
 
 impl From<BlockOp> for Op {
@@ -133,6 +143,7 @@ impl Op {
             Op::Sort(o) => o.is_write(),
             Op::Srv(o) => o.is_write(),
             Op::Block(o) => o.is_write(),
+            Op::Stream(o) => o.is_write(),
         }
     }
 
@@ -158,6 +169,7 @@ impl Op {
             Op::Sort(o) => o.exec(cx),
             Op::Srv(o) => o.exec(cx),
             Op::Block(o) => o.exec(cx),
+            Op::Stream(o) => o.exec(cx),
         }
     }
 }
