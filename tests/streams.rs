@@ -9,7 +9,8 @@
 mod common;
 
 use common::proc::{tempdir, Proc};
-use common::{bulk, cmd, Server};
+use common::{bulk, cmd, Raw, Server};
+use shards::route::Router;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -391,4 +392,131 @@ fn import_into_redis(dir: &Path) {
     assert_eq!(field(&empty, "last-generated-id"), "7-7");
     assert_eq!(field(&empty, "entries-added"), "1");
     assert_eq!(field(&empty, "length"), "0");
+}
+
+/// Two keys on different shards of the embedded server (4 shards).
+fn two_shards() -> (String, String) {
+    let r = Router::new(4);
+    let a = "xa".to_string();
+    let b = (0..1000)
+        .map(|i| format!("xb{i}"))
+        .find(|k| r.shard_of(k.as_bytes()) != r.shard_of(a.as_bytes()))
+        .unwrap();
+    (a, b)
+}
+
+fn blocked_clients(c: &mut Raw) -> i64 {
+    let info = c.call(&["INFO", "clients"]).bulk_string();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap()
+}
+
+/// Waits until `n` clients are blocked.
+fn until_blocked(c: &mut Raw, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while blocked_clients(c) != n {
+        assert!(Instant::now() < deadline, "never {n} blocked clients");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A client blocked on keys of two shards (`$` on one, an explicit ID on
+/// the other) is served by the first XADD that gives one of them an entry
+/// after its ID, with that key's entries only; a write that adds nothing
+/// after the ID leaves it waiting; RESP3 answers a map.
+#[test]
+fn xread_block_wakes_on_xadd_across_shards_and_workers() {
+    let s = Server::embedded(&[]);
+    let (a, b) = two_shards();
+    let mut w = s.raw();
+    w.send(&cmd(&["XADD", &a, "5-0", "old", "1"]));
+    w.expect(b"$3\r\n5-0\r\n");
+    for resp3 in [false, true] {
+        // Several connections, so some sit on the other worker.
+        let mut readers: Vec<Raw> = (0..3).map(|_| s.raw()).collect();
+        for r in readers.iter_mut() {
+            if resp3 {
+                r.send(&[cmd(&["HELLO", "3"]), cmd(&["PING"])].concat());
+                let mut hello = Vec::new();
+                while !hello.ends_with(b"+PONG\r\n") {
+                    hello.extend(r.read_n(1));
+                }
+            }
+            r.send(&cmd(&[
+                "XREAD", "BLOCK", "0", "STREAMS", &a, &b, "$", "7-0",
+            ]));
+        }
+        until_blocked(&mut w, 3);
+        // Entries at or below the IDs, and writes that add nothing, wake
+        // no one.
+        w.send(&cmd(&["XADD", &b, "6-0", "f", "v"]));
+        w.expect(b"$3\r\n6-0\r\n");
+        w.send(&cmd(&["XADD", &b, "7-0", "f", "v"]));
+        w.expect(b"$3\r\n7-0\r\n");
+        w.send(&cmd(&["XDEL", &b, "6-0"]));
+        w.expect(b":1\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(blocked_clients(&mut w), 3);
+        w.send(&cmd(&["XADD", &b, "8-0", "new", "2"]));
+        w.expect(b"$3\r\n8-0\r\n");
+        let body = [
+            bulk(b.as_bytes()),
+            b"*1\r\n*2\r\n$3\r\n8-0\r\n*2\r\n$3\r\nnew\r\n$1\r\n2\r\n".to_vec(),
+        ]
+        .concat();
+        let want = if resp3 {
+            [b"%1\r\n".to_vec(), body].concat()
+        } else {
+            [b"*1\r\n*2\r\n".to_vec(), body].concat()
+        };
+        for r in readers.iter_mut() {
+            r.expect(&want);
+        }
+        until_blocked(&mut w, 0);
+        w.send(&cmd(&["DEL", &b]));
+        w.expect(b":1\r\n");
+    }
+    // `$` on the first key: an XADD there serves its own entry.
+    let mut r = s.raw();
+    r.send(&cmd(&[
+        "XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", &a, &b, "$", "$",
+    ]));
+    until_blocked(&mut w, 1);
+    w.send(&cmd(&["XADD", &a, "9-0", "x", "y"]));
+    w.expect(b"$3\r\n9-0\r\n");
+    let mut want = b"*1\r\n*2\r\n".to_vec();
+    want.extend(bulk(a.as_bytes()));
+    want.extend_from_slice(b"*1\r\n*2\r\n$3\r\n9-0\r\n*2\r\n$1\r\nx\r\n$1\r\ny\r\n");
+    r.expect(&want);
+}
+
+/// BLOCK times out with a null array; CLIENT UNBLOCK ends the wait too.
+#[test]
+fn xread_block_times_out_and_unblocks() {
+    let s = Server::embedded(&[]);
+    let (a, b) = two_shards();
+    let mut r = s.raw();
+    let start = Instant::now();
+    r.send(&cmd(&[
+        "XREAD", "BLOCK", "100", "STREAMS", &a, &b, "$", "$",
+    ]));
+    r.expect(b"*-1\r\n");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(90), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let id = r.call(&["CLIENT", "ID"]).int().to_string();
+    r.send(&cmd(&["XREAD", "BLOCK", "0", "STREAMS", &a, "0"]));
+    let mut w = s.raw();
+    until_blocked(&mut w, 1);
+    w.send(&cmd(&["CLIENT", "UNBLOCK", &id]));
+    w.expect(b":1\r\n");
+    r.expect(b"*-1\r\n");
+    // The registration is gone: a later XADD serves nobody and the
+    // connection answers its next command.
+    w.send(&cmd(&["XADD", &a, "1-0", "f", "v"]));
+    w.expect(b"$3\r\n1-0\r\n");
+    r.send(&cmd(&["PING"]));
+    r.expect(b"+PONG\r\n");
 }

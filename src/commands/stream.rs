@@ -4,7 +4,10 @@
 
 use super::spec::{flags::*, ks, Begin, Command, Find};
 use super::{c_str, parse_int, Ctx};
+use crate::blocking::Shape;
 use crate::exchange::Merge;
+use shards::keyspace::blocked::Want;
+use shards::ops::block::BlockOp;
 use shards::ops::stream::{NewId, StreamOp, TrimSpec};
 use shards::value::stream::{StreamId, Trim, NODE_MAX_ENTRIES};
 use shards::{Arg, Op};
@@ -349,4 +352,190 @@ pub(super) static COMMANDS: &[Command] = &[
         .keys(1, 1, 1, &[ks(&["RW", "update"], Begin::Index(1), Find::Range(0, 1, 0))])
         .acl(&["write", "stream", "fast"])
         .doc("stream", "5.0.0", "An internal command for replicating stream values", "O(1)"),
+    Command::new("xread", -4, xread)
+    .section(super::blocking::always)
+    .flags(READONLY | BLOCKING | MOVABLEKEYS)
+    .keys(0, 0, 0, &[ks(&["RO", "access"], Begin::Keyword("STREAMS", 1), Find::Range(-1, 1, 2))])
+    .acl(&["read", "stream", "slow", "blocking"])
+    .doc("stream", "5.0.0", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is not used, the command is synchronous and can be considered to be O(1)."),
 ];
+
+/// XREAD's BLOCK argument (Redis's `getTimeoutFromObjectOrReply` in
+/// milliseconds): the deadline (0: none), or the error replied.
+fn block_deadline(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
+    let Some(ms) = parse_int(arg) else {
+        ctx.error("ERR timeout is not an integer or out of range");
+        return None;
+    };
+    if ms < 0 {
+        ctx.error("ERR timeout is negative");
+        return None;
+    }
+    if ms == 0 {
+        return Some(0);
+    }
+    Some(ctx.now_ms.saturating_add(ms as u64))
+}
+
+/// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
+///
+/// Runs as a section holding the keys' shards: one read of each key (its
+/// type checked and `$` resolved to the stream's last ID, in argument
+/// order as Redis does), then the reply when some key has entries after
+/// its ID, or, with BLOCK, a registration on every shard with the resolved
+/// IDs, made while the shards are still held so no XADD falls in between.
+/// An XADD that gives a key an entry after its ID serves the client with
+/// that key's entries (`ops::block::serve_ready`).
+fn xread(ctx: &mut Ctx) {
+    let args = ctx.args;
+    let argc = args.len();
+    let (mut count, mut block, mut streams_at) = (0u64, None, 0usize);
+    let mut i = 1;
+    while i < argc {
+        let more = argc - i - 1;
+        let o = c_str(args.get(i));
+        if o.eq_ignore_ascii_case(b"block") && more > 0 {
+            // A script's commands run `executing` outside a transaction.
+            if ctx.session.executing && !ctx.router.in_txn() {
+                return ctx
+                    .error("ERR XREAD command is not allowed with BLOCK option from scripts");
+            }
+            i += 1;
+            let Some(d) = block_deadline(ctx, args.get(i)) else {
+                return;
+            };
+            block = Some(d);
+        } else if o.eq_ignore_ascii_case(b"count") && more > 0 {
+            i += 1;
+            let Some(n) = parse_int(args.get(i)) else {
+                return ctx.not_integer();
+            };
+            count = n.max(0) as u64;
+        } else if o.eq_ignore_ascii_case(b"streams") && more > 0 {
+            streams_at = i + 1;
+            if (argc - streams_at) % 2 != 0 {
+                return ctx.error("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
+            }
+            break;
+        } else {
+            return ctx.syntax_error();
+        }
+        i += 1;
+    }
+    if streams_at == 0 {
+        return ctx.syntax_error();
+    }
+    let n = (argc - streams_at) / 2;
+    let keys: Vec<&[u8]> = (0..n).map(|k| args.get(streams_at + k)).collect();
+    // The IDs, up to the first bad one: Redis checks key k's type before
+    // it parses ID k, so that key's type still counts.
+    let mut ids: Vec<Option<StreamId>> = Vec::with_capacity(n);
+    let mut bad: Option<&str> = None;
+    for k in 0..n {
+        let a = args.get(streams_at + n + k);
+        if a == b"$" {
+            ids.push(None);
+        } else if a == b">" {
+            bad = Some("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.");
+            break;
+        } else if let Some(id) = StreamId::parse(a, 0) {
+            ids.push(Some(id));
+        } else {
+            bad = Some(INVALID_ID);
+            break;
+        }
+    }
+    let checked = if bad.is_some() { ids.len() + 1 } else { n };
+    let deadline = super::blocking::kept_deadline(ctx, block.unwrap_or(0));
+    let db = ctx.session.db;
+    let mut shards: Vec<usize> = keys[..checked]
+        .iter()
+        .map(|k| ctx.router.shard_of(k))
+        .collect();
+    shards.sort_unstable();
+    shards.dedup();
+    for s in &shards {
+        ctx.router.hold(*s);
+    }
+    let refs: Vec<_> = (0..checked)
+        .map(|k| {
+            let s = ctx.router.shard_of(keys[k]);
+            let after = if k < ids.len() {
+                ids[k]
+            } else {
+                Some(StreamId::MIN)
+            };
+            let key = keys[k];
+            ctx.router.step_op(s, db, |a| {
+                StreamOp::Read {
+                    key: a.push(key),
+                    after,
+                    count,
+                }
+                .into()
+            })
+        })
+        .collect();
+    ctx.router.exchange();
+    let resp3 = ctx.resp3();
+    let mut served = Vec::new();
+    let mut found = 0;
+    let mut after = Vec::with_capacity(n);
+    for (k, r) in refs.iter().enumerate() {
+        let (b, reply) = ctx.router.reply_of(*r);
+        match reply {
+            shards::Reply::Err(e) => return ctx.error(&crate::errors::text(e)),
+            _ if k >= ids.len() => {}
+            shards::Reply::Bulk(s) => {
+                let id = StreamId::parse(b.payload(*s), 0).unwrap_or(StreamId::MAX);
+                after.push((keys[k].to_vec(), id));
+            }
+            reply => {
+                found += 1;
+                let mut one = Vec::new();
+                crate::exchange::encode_reply(&mut one, b, reply, resp3);
+                // RESP3 answers a map: the `[key, entries]` pair unwrapped.
+                let skip = if resp3 { b"*2\r\n".len() } else { 0 };
+                served.extend_from_slice(one.get(skip..).unwrap_or_default());
+            }
+        }
+    }
+    if let Some(e) = bad {
+        return ctx.error(e);
+    }
+    if found > 0 {
+        return ctx.reply(|o| {
+            if resp3 {
+                crate::resp::encode::map(o, found, true);
+            } else {
+                crate::resp::encode::array(o, found);
+            }
+            o.extend_from_slice(&served);
+        });
+    }
+    let want = Want::Stream { after, count };
+    let waiter = match block {
+        Some(_) => super::blocking::waiter(ctx, &want),
+        None => None,
+    };
+    let Some(w) = waiter else {
+        return ctx.reply(|o| crate::resp::encode::null_array(o, resp3));
+    };
+    for s in &shards {
+        let mine: Vec<&[u8]> = keys
+            .iter()
+            .copied()
+            .filter(|k| ctx.router.shard_of(k) == *s)
+            .collect();
+        ctx.router.step_op(*s, db, |a| {
+            BlockOp::Register {
+                keys: a.list(mine),
+                waiter: w.clone(),
+            }
+            .into()
+        });
+    }
+    ctx.router.exchange();
+    let shards = shards.iter().map(|&s| s as u16).collect();
+    super::blocking::enter(ctx, &w, Shape::Stream, deadline, shards);
+}

@@ -89,6 +89,17 @@ pub enum StreamOp {
         /// The bound.
         trim: TrimSpec,
     },
+    /// One key of XREAD → `[key, [entry, ...]]` when the stream has
+    /// entries after `after`, else the ID they must follow as a bulk
+    /// (`after`, or for `$` the stream's last ID; 0-0 for a missing key).
+    Read {
+        /// The key.
+        key: Arg,
+        /// The ID the entries must follow (None: `$`).
+        after: Option<StreamId>,
+        /// COUNT (0: all).
+        count: u64,
+    },
     /// XSETID key id [ENTRIESADDED n] [MAXDELETEDID id] → OK.
     SetId {
         /// The key.
@@ -104,7 +115,10 @@ pub enum StreamOp {
 
 impl StreamOp {
     pub(super) fn is_write(&self) -> bool {
-        !matches!(self, StreamOp::Len { .. } | StreamOp::Range { .. })
+        !matches!(
+            self,
+            StreamOp::Len { .. } | StreamOp::Range { .. } | StreamOp::Read { .. }
+        )
     }
 
     pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
@@ -127,6 +141,7 @@ impl StreamOp {
                 rev,
             } => xrange(cx, key, from, to, count, rev),
             StreamOp::Del { key, ids } => xdel(cx, key, ids),
+            StreamOp::Read { key, after, count } => xread_one(cx, key, after, count),
             StreamOp::Trim { key, trim } => xtrim(cx, key, trim),
             StreamOp::SetId {
                 key,
@@ -355,6 +370,65 @@ pub fn entry(w: &mut TapeWriter, id: StreamId, packed: &[u8]) {
     for it in stream::unpack(packed) {
         w.bulk(it);
     }
+}
+
+/// Up to `count` (0: all) entries of the stream at `pos` after `after`.
+pub fn entries_after(
+    store: &Store,
+    pos: u32,
+    after: StreamId,
+    count: u64,
+) -> Vec<(StreamId, Box<[u8]>)> {
+    let (Ok(s), Some(from)) = (stream_at(store, pos), after.next()) else {
+        return Vec::new();
+    };
+    let n = if count == 0 {
+        usize::MAX
+    } else {
+        count.min(usize::MAX as u64) as usize
+    };
+    s.range(from, StreamId::MAX, false)
+        .take(n)
+        .map(|(id, p)| (id, p.into()))
+        .collect()
+}
+
+/// One key of XREAD (see `StreamOp::Read`). Redis looks each key up twice
+/// (once checking its type and resolving `$`, once serving it).
+fn xread_one(cx: &mut Cx, key: Arg, after: Option<StreamId>, count: u64) -> R {
+    let pos = find(cx, key, Lookup::READ)?;
+    let after = match (pos, after) {
+        (_, Some(id)) => id,
+        (Some(p), None) => stream_at(cx.store, p)?.last_id(),
+        (None, None) => StreamId::MIN,
+    };
+    let mut t = [0u8; 41];
+    let Some(pos) = find(cx, key, Lookup::READ)? else {
+        return Ok(super::bulk(cx.out, after.format(&mut t)));
+    };
+    let s = stream_at(cx.store, pos)?;
+    let (Some(top), Some(from)) = (s.top_id(), after.next()) else {
+        return Ok(super::bulk(cx.out, after.format(&mut t)));
+    };
+    if top <= after {
+        return Ok(super::bulk(cx.out, after.format(&mut t)));
+    }
+    let n = if count == 0 {
+        usize::MAX
+    } else {
+        count.min(usize::MAX as u64) as usize
+    };
+    let mut w = TapeWriter::new(cx.out);
+    w.array(2);
+    w.bulk(cx.args.get(key));
+    let at = w.array(0);
+    let mut len = 0;
+    for (id, packed) in s.range(from, StreamId::MAX, false).take(n) {
+        entry(&mut w, id, packed);
+        len += 1;
+    }
+    w.set_len(at, len);
+    Ok(w.finish())
 }
 
 fn xdel(cx: &mut Cx, key: Arg, ids: ArgList) -> R {
