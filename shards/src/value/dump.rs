@@ -125,6 +125,7 @@ fn stream_from(mut b: &[u8]) -> Option<StreamValue> {
         b = &b[n..];
         if prev.is_some_and(|p| p >= id)
             || stream::unpack(packed).map(|x| x.len() + 4).sum::<usize>() != n
+            || stream::packed_len(packed) % 2 != 0
         {
             return None;
         }
@@ -223,6 +224,42 @@ mod tests {
 
     fn limits() -> ValueLimits {
         ValueLimits::default()
+    }
+
+    #[test]
+    fn a_stream_payload_round_trips_and_a_forged_one_is_refused() {
+        let l = limits();
+        let mut s = StreamValue::new();
+        s.append(
+            StreamId::new(1, 1),
+            stream::pack([&b"f"[..], b"v"].into_iter()),
+        );
+        s.append(
+            StreamId::new(2, 0),
+            stream::pack([&b""[..], b"\r\n"].into_iter()),
+        );
+        s.set_meta(StreamId::new(9, 9), 7, StreamId::new(3, 0));
+        let p = dump(ValueRef::Obj(&Object::Stream(Box::new(s.clone()))), &l);
+        let Ok(Restored::Obj(Object::Stream(back))) = restore(&p, &l) else {
+            panic!("no stream back");
+        };
+        assert_eq!(
+            back.iter().collect::<Vec<_>>(),
+            s.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            (back.last_id(), back.entries_added()),
+            (s.last_id(), s.entries_added())
+        );
+        assert_eq!(back.max_deleted(), s.max_deleted());
+        // Cut anywhere, or with an entry's length past its end: refused.
+        for cut in 0..p.len() {
+            assert!(restore(&p[..cut], &l).is_err(), "{cut}");
+        }
+        let mut forged = p.clone();
+        let at = STREAM_MAGIC.len() + 6 * 8 + 16;
+        forged[at + 8] = 0xff;
+        assert!(restore(&forged, &l).is_err());
     }
 
     #[test]

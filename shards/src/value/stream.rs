@@ -227,8 +227,9 @@ pub fn unpack(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
             return None;
         }
         let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        let (it, rest) = b[4..].split_at(n);
-        b = rest;
+        // A length past the end (a forged RESTORE payload) ends the walk.
+        let it = b.get(4..4 + n)?;
+        b = &b[4 + n..];
         Some(it)
     })
 }
@@ -641,6 +642,14 @@ mod tests {
             add(&mut s, ms, &[b"f", &v]);
         }
         assert!(s.nodes.len() >= 3, "{}", s.nodes.len());
+    }
+
+    #[test]
+    fn unpack_stops_at_a_length_past_the_end() {
+        let mut b = pack([&b"ab"[..], b"c"].into_iter()).into_vec();
+        assert_eq!(unpack(&b).collect::<Vec<_>>(), [&b"ab"[..], b"c"]);
+        b[6] = 200;
+        assert_eq!(unpack(&b).collect::<Vec<_>>(), [&b"ab"[..]]);
     }
 
     #[test]
