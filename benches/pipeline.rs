@@ -85,6 +85,7 @@ impl Round {
             match what {
                 Decoded::Command if self.args.is_empty() => {}
                 Decoded::Command => commands::dispatch(
+                    None,
                     &self.args,
                     CONN,
                     &mut self.session,

@@ -35,6 +35,8 @@ pub enum Shape {
     Move,
     /// XREAD: `[[key, [entry, ...]]]` (RESP3: `{key: [entry, ...]}`).
     Stream,
+    /// WAIT: the number of replicas that acknowledged (always 0).
+    Wait,
 }
 
 /// A session's wait.
@@ -125,8 +127,11 @@ impl Blocking {
 /// The reply of a wait that ended without data (timeout, CLIENT UNBLOCK
 /// TIMEOUT): a null array, BLMOVE's too (Redis 7.0's
 /// `replyToBlockedClientTimedOut`; its non-blocking nil is a null bulk).
-pub fn encode_timeout(out: &mut Vec<u8>, _shape: Shape, resp3: bool) {
-    encode::null_array(out, resp3);
+pub fn encode_timeout(out: &mut Vec<u8>, shape: Shape, resp3: bool) {
+    match shape {
+        Shape::Wait => encode::int(out, 0),
+        _ => encode::null_array(out, resp3),
+    }
 }
 
 /// Writes the reply of a served wait in the command's shape.

@@ -220,6 +220,10 @@ pub struct Config {
     #[arg(long, alias = "zset-max-ziplist-value", default_value_t = 64)]
     pub zset_max_listpack_value: usize,
 
+    /// A sparse HyperLogLog that would grow past this many bytes turns dense.
+    #[arg(long, default_value = "3000", value_parser = parse_memory)]
+    pub hll_sparse_max_bytes: u64,
+
     /// Data directory for the append-only files.
     #[arg(long, default_value = DEFAULT_DIR)]
     pub dir: PathBuf,
@@ -552,6 +556,7 @@ impl Config {
         v.list.max_listpack_size = self.list_max_listpack_size;
         v.zset.max_listpack_entries = self.zset_max_listpack_entries;
         v.zset.max_listpack_value = self.zset_max_listpack_value;
+        v.hll_sparse_max_bytes = self.hll_sparse_max_bytes as usize;
         v
     }
 

@@ -38,6 +38,7 @@ pub fn text(e: &Error) -> Cow<'static, str> {
         Error::ScoreNan => "ERR resulting score is not a number (NaN)".into(),
         Error::SortNotNumber => "ERR One or more scores can't be converted into double".into(),
         Error::Stream(e) => stream_text(*e).into(),
+        Error::Hll(e) => hll_text(e),
     }
 }
 
@@ -62,5 +63,17 @@ fn stream_text(e: StreamError) -> &'static str {
             "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
         }
         StreamError::Dump => "ERR DUMP of a stream is not supported",
+    }
+}
+
+/// A HyperLogLog failure's text, as Redis's `hyperloglog.c` words it.
+fn hll_text(e: &shards::ops::hll::HllError) -> Cow<'static, str> {
+    use shards::ops::hll::HllError;
+    match e {
+        HllError::NotHll => "WRONGTYPE Key is not a valid HyperLogLog string value.".into(),
+        HllError::Corrupt => "INVALIDOBJ Corrupted HLL object detected".into(),
+        HllError::NoKey => "ERR The specified key does not exist".into(),
+        HllError::NotSparse => "ERR HLL encoding is not sparse".into(),
+        HllError::UnknownDebug(name) => format!("ERR Unknown PFDEBUG subcommand '{name}'").into(),
     }
 }

@@ -820,6 +820,7 @@ impl Worker {
             }
             let before = self.router.pending_len();
             commands::dispatch(
+                None,
                 &conn.args,
                 token,
                 &mut conn.session,
@@ -1015,6 +1016,7 @@ impl Worker {
         }
         self.router.set_section(true);
         commands::dispatch(
+            None,
             &conn.args,
             token,
             &mut conn.session,
@@ -1541,6 +1543,7 @@ impl Worker {
                     if !conn.args.is_empty() {
                         decoded += 1;
                         commands::dispatch(
+                            None,
                             &conn.args,
                             token,
                             &mut conn.session,

@@ -789,6 +789,54 @@ fn a_script_reaching_past_its_shard_after_writing_waits_for_a_busy_one() {
     assert_eq!(n, 300);
 }
 
+/// Two clients whose scripts cross (one writes on shard A and reaches B,
+/// the other writes on B and reaches A), each new script unremembered:
+/// neither may wait for the other. Every script ends, either run whole or
+/// refused with the reached-after-writing error, and the counters hold
+/// exactly the increments of the scripts that ran.
+#[test]
+fn crossing_scripts_never_wait_on_each_other() {
+    let s = Server::embedded(&[]);
+    let (a, b) = two_shards("cross:");
+    let started = Instant::now();
+    let runs: Vec<_> = [(a.clone(), b.clone()), (b.clone(), a.clone())]
+        .into_iter()
+        .enumerate()
+        .map(|(t, (mine, theirs))| {
+            let addr = s.addr();
+            thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mut ran = 0i64;
+                for i in 0..200 {
+                    let body = format!(
+                        "redis.call('incr', KEYS[1]) return {{redis.call('get', ARGV[1]), {t}, {i}}}"
+                    );
+                    let r: redis::RedisResult<redis::Value> =
+                        redis::cmd("EVAL").arg(&body).arg(1).arg(&mine).arg(&theirs).query(&mut c);
+                    match r {
+                        Ok(_) => ran += 1,
+                        Err(e) => assert!(
+                            e.to_string().contains("after it wrote"),
+                            "unexpected error: {e}"
+                        ),
+                    }
+                }
+                ran
+            })
+        })
+        .collect();
+    let ran: Vec<i64> = runs.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let mut c = s.client();
+    let (na, nb): (Option<i64>, Option<i64>) =
+        redis::cmd("MGET").arg(&a).arg(&b).query(&mut c).unwrap();
+    // A refused script's increment stays (it wrote before the error).
+    assert_eq!(na.unwrap_or(0) + nb.unwrap_or(0), 400, "ran {ran:?}");
+}
+
 /// A script that wrote and does not end: SCRIPT KILL answers UNKILLABLE,
 /// SHUTDOWN NOSAVE from another worker ends the server at once, and the
 /// script, which never finished, is not replayed in part: its writes are

@@ -187,7 +187,7 @@ pub fn command_dispatch(data: &[u8]) {
             Ok((Decoded::Command, used)) => {
                 pos += used;
                 if !args.is_empty() {
-                    commands::dispatch(&args, 0, &mut session, &mut router, shared, now);
+                    commands::dispatch(None, &args, 0, &mut session, &mut router, shared, now);
                     // A command that defers itself (cross-shard RENAME,
                     // EXEC after WATCH) replies in the round's second phase.
                     let deferred = router.take_deferred();

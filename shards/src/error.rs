@@ -65,6 +65,8 @@ pub enum Error {
     SortNotNumber,
     /// A stream command's refusal (see `StreamError`).
     Stream(StreamError),
+    /// A HyperLogLog failure (`ops::hll`).
+    Hll(crate::ops::hll::HllError),
 }
 
 /// Why a stream command refused (Redis 7.0's `t_stream.c` replies).

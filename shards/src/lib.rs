@@ -18,7 +18,7 @@
 //!   sorted sets (listpack/skiplist) with Redis 7.0's thresholds
 //!   (`ValueLimits`), streams, and their DUMP payloads (`value::dump`).
 //! - `ops`: one enum per command family (`StrOp`, `KeyOp`, `HashOp`,
-//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`, `BlockOp`, `StreamOp`), each variant executed
+//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`, `BlockOp`, `StreamOp`, `HllOp`), each variant executed
 //!   against a store; replies are scalars or tapes (`tape`), failures typed
 //!   `Error`s the server words.
 //! - `aof`: per-shard append-only segments, the records (absolute changes:

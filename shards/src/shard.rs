@@ -20,7 +20,7 @@ use crate::keyspace::Store;
 use crate::ops::{self, Persist};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -120,6 +120,8 @@ pub struct ShardTx {
     thread: std::thread::Thread,
     /// The shard's state, for `run_here`; None for a shard run by `run`.
     core: Option<Arc<Mutex<Core>>>,
+    /// Batches that take a hold, sent and not yet taken (`Core::holds_queued`).
+    holds_queued: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for ShardTx {
@@ -137,6 +139,7 @@ impl ShardTx {
             tx,
             thread,
             core: None,
+            holds_queued: Arc::default(),
         }
     }
 
@@ -146,10 +149,16 @@ impl ShardTx {
         thread: std::thread::Thread,
         core: Arc<Mutex<Core>>,
     ) -> Self {
+        let holds_queued = core
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .holds_queued
+            .clone();
         ShardTx {
             tx,
             thread,
             core: Some(core),
+            holds_queued,
         }
     }
 
@@ -239,8 +248,18 @@ impl ShardTx {
         core.held_by.is_some_and(|w| w != worker)
     }
 
+    /// How many batches that take a hold are queued and not yet taken.
+    /// Holds are sent under the workers' order lock: read under it, the
+    /// count cannot grow meanwhile.
+    pub fn holds_queued(&self) -> usize {
+        self.holds_queued.load(Ordering::Acquire)
+    }
+
     /// Queues `batch` and wakes the shard; `Err` if the shard is gone.
     pub fn send(&self, batch: Batch) -> Result<(), ShardGone> {
+        if batch.hold {
+            self.holds_queued.fetch_add(1, Ordering::AcqRel);
+        }
         self.tx.send(batch).map_err(|_| ShardGone)?;
         self.thread.unpark();
         Ok(())
@@ -278,6 +297,8 @@ pub struct Core {
     /// Batches that arrived while another worker held this shard.
     waiting: VecDeque<Batch>,
     held_by: Option<usize>,
+    /// Batches that take a hold, sent (`ShardTx::send`) and not yet taken.
+    holds_queued: Arc<AtomicUsize>,
     /// The group being run (reused).
     drained: Vec<Batch>,
     /// Per batch of `drained`: it runs inside a section (see `take_runnable`).
@@ -296,6 +317,7 @@ impl Core {
             persist,
             waiting: VecDeque::new(),
             held_by: None,
+            holds_queued: Arc::default(),
             drained: Vec::new(),
             sections: Vec::new(),
             last_tick: Instant::now(),
@@ -428,6 +450,7 @@ pub fn run_shared(core: &Mutex<Core>, rx: Receiver<Batch>, replies: Vec<Outbox>)
             &mut c.drained,
             &mut c.sections,
             &mut c.held_by,
+            &c.holds_queued,
         );
         if !c.drained.is_empty() {
             c.run_drained();
@@ -484,6 +507,7 @@ fn take_runnable(
     drained: &mut Vec<Batch>,
     sections: &mut Vec<bool>,
     held_by: &mut Option<usize>,
+    holds_queued: &AtomicUsize,
 ) {
     loop {
         match *held_by {
@@ -493,6 +517,10 @@ fn take_runnable(
                 };
                 if b.hold {
                     *held_by = Some(b.worker);
+                    // Checked: a hold queued through a sender without this
+                    // core's count (`ShardTx::new`) was never counted.
+                    let _ = holds_queued
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
                 }
                 let release = b.release;
                 sections.push(b.hold);

@@ -80,6 +80,10 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             "zset-max-ziplist-value",
             values.zset.max_listpack_value.to_string(),
         ),
+        (
+            "hll-sparse-max-bytes",
+            values.hll_sparse_max_bytes.to_string(),
+        ),
         ("save", set.save.clone()),
         ("appendonly", yes_no(s.aof_on())),
         ("appendfsync", s.appendfsync().name().to_string()),
@@ -200,7 +204,8 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 35] = [
+const SETTABLE: [&str; 36] = [
+    "hll-sparse-max-bytes",
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
     "hash-max-listpack-value",
@@ -373,6 +378,8 @@ fn config_set(ctx: &mut Ctx) {
             "zset-max-listpack-value" | "zset-max-ziplist-value" => {
                 int_in(raw, 0, i64::MAX).map(|n| values.zset.max_listpack_value = n as usize)
             }
+            "hll-sparse-max-bytes" => memory_in(raw, 0, i64::MAX as u64)
+                .map(|n| values.hll_sparse_max_bytes = n as usize),
             "requirepass" => {
                 requirepass = Some(config::Password::new(raw));
                 Ok(())
@@ -610,7 +617,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 29] = [
+const REWRITTEN: [(&str, Option<&str>); 30] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -642,6 +649,7 @@ const REWRITTEN: [(&str, Option<&str>); 29] = [
     ("list-max-listpack-size", Some("-2")),
     ("zset-max-listpack-entries", Some("128")),
     ("zset-max-listpack-value", Some("64")),
+    ("hll-sparse-max-bytes", Some("3000")),
     ("notify-keyspace-events", Some("")),
 ];
 

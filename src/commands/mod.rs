@@ -17,9 +17,12 @@ mod bitmap;
 mod blocking;
 mod config;
 mod connection;
+mod debug;
 mod describe;
 mod expire;
+mod geo;
 mod hash;
+mod hll;
 mod info;
 mod keys;
 mod list;
@@ -59,6 +62,8 @@ const FAMILIES: &[&[Command]] = &[
     set::COMMANDS,
     list::COMMANDS,
     zset::COMMANDS,
+    geo::COMMANDS,
+    hll::COMMANDS,
     blocking::COMMANDS,
     stream::COMMANDS,
     sort::COMMANDS,
@@ -70,6 +75,7 @@ const FAMILIES: &[&[Command]] = &[
     describe::COMMANDS,
     server::COMMANDS,
     monitor::COMMANDS,
+    debug::COMMANDS,
     pubsub::COMMANDS,
 ];
 
@@ -294,8 +300,11 @@ impl Ctx<'_> {
     }
 }
 
-/// Routes one decoded, non-empty command.
+/// Routes one decoded, non-empty command: `cmd` when the caller resolved
+/// it already (`resolve`; a script's `redis.call` checks the command before
+/// it runs it), else the one `args` names.
 pub fn dispatch(
+    cmd: Option<&'static Command>,
     args: &Args,
     conn: usize,
     session: &mut Session,
@@ -305,23 +314,7 @@ pub fn dispatch(
 ) {
     // Big arguments join the batches shared, for this command only.
     router.share_bigs(args.bigs());
-    route(args, None, conn, session, router, shared, now_ms);
-    router.share_bigs(&[]);
-}
-
-/// `dispatch` for a command its caller resolved already (`resolve`): a
-/// script's `redis.call`, which checks the command before it runs it.
-pub fn dispatch_resolved(
-    cmd: &'static Command,
-    args: &Args,
-    conn: usize,
-    session: &mut Session,
-    router: &mut Router,
-    shared: &Shared,
-    now_ms: u64,
-) {
-    router.share_bigs(args.bigs());
-    route(args, Some(cmd), conn, session, router, shared, now_ms);
+    route(args, cmd, conn, session, router, shared, now_ms);
     router.share_bigs(&[]);
 }
 

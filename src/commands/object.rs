@@ -64,10 +64,9 @@ fn object_refcount(ctx: &mut Ctx) {
     object_field(ctx, ObjectField::Refcount);
 }
 
-/// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key.
-fn object_field(ctx: &mut Ctx, field: ObjectField) {
-    // Redis's canUseSharedObject: small integers are shared objects unless
-    // maxmemory is set under a policy that needs per-key LRU data.
+/// Redis's canUseSharedObject: small integers are shared objects unless
+/// maxmemory is set under a policy that needs per-key LRU data.
+pub(super) fn shared_ints(ctx: &Ctx) -> bool {
     let lru = matches!(
         ctx.shared.policy(),
         EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru
@@ -76,7 +75,12 @@ fn object_field(ctx: &mut Ctx, field: ObjectField) {
         .shared
         .maxmemory
         .load(std::sync::atomic::Ordering::Relaxed);
-    let shared_ints = maxmemory == 0 || !lru;
+    maxmemory == 0 || !lru
+}
+
+/// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key.
+fn object_field(ctx: &mut Ctx, field: ObjectField) {
+    let shared_ints = shared_ints(ctx);
     ctx.router.begin(ctx.conn, Merge::One);
     ctx.router
         .key_op(ctx.session.db, ctx.args.get(2), |_, key| {

@@ -18,7 +18,7 @@
 //! Lua).
 
 use super::spec::{flags::*, ks, Begin, Command, Find, KeySpec};
-use super::{dispatch_resolved, resolve, Ctx};
+use super::{dispatch, resolve, Ctx};
 use crate::exchange::{reply_flags, NO_CONN};
 use crate::resp::Args;
 use crate::script::{
@@ -231,7 +231,8 @@ impl Host for ServerHost<'_, '_> {
         if cmd.has(NOSCRIPT) {
             return self.refuse(Some(cmd), Refusal::NotAllowed);
         }
-        if cmd.has(WRITE) && cc.read_only {
+        // Redis counts may-replicate commands (PFCOUNT) as writes here.
+        if cmd.has(WRITE | MAY_REPLICATE) && cc.read_only {
             return self.refuse(Some(cmd), Refusal::WriteInReadOnly);
         }
         if cmd.has(WRITE) {
@@ -244,10 +245,10 @@ impl Host for ServerHost<'_, '_> {
         if let Some(held) = self.single {
             if !self.reached && self.wrote && self.reaches_past(cmd, held) {
                 // It wrote, so it cannot start again: take every other
-                // shard now, waiting a little for busy ones that no other
-                // section holds (see `hold_late_waiting`).
+                // shard now, waiting for busy ones that no other section
+                // holds or waits for (see `hold_late_queued`).
                 let router = &mut *self.ctx.router;
-                if (0..router.shards()).all(|s| router.hold_late_waiting(s, HOLD_LATE_WAIT)) {
+                if (0..router.shards()).all(|s| router.hold_late_queued(s)) {
                     self.single = None;
                     // Remembered, as a script that reached out is.
                     self.reached = true;
@@ -283,8 +284,8 @@ impl Host for ServerHost<'_, '_> {
         // shards make room before the others' writes as before any write.
         let allow_oom = self.dirty || cc.flags.contains(ScriptFlags::ALLOW_OOM);
         router.set_allow_oom(allow_oom);
-        dispatch_resolved(
-            cmd,
+        dispatch(
+            Some(cmd),
             self.args,
             NO_CONN,
             self.session,
@@ -429,10 +430,6 @@ fn parse_at(buf: &[u8]) -> Option<(RespValue, usize)> {
     })
 }
 
-/// How long a script that reaches another shard after writing waits for a
-/// busy shard that no other section holds: its queue drains meanwhile.
-const HOLD_LATE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
-
 /// Every shard, always: a script may touch keys it did not declare.
 fn always(_: &Args, _: &crate::exchange::Router) -> bool {
     true
@@ -445,10 +442,11 @@ fn always(_: &Args, _: &crate::exchange::Router) -> bool {
 /// that shard; otherwise every shard. A script that reaches another shard
 /// before it wrote anything is stopped and run again holding every shard
 /// (it changed nothing, so running it again is running it once); one that
-/// reaches another shard after it wrote takes the other shards then if all
-/// are idle (`Router::hold_late`), and otherwise cannot wait for them (two
-/// sections taking shards one after the other could wait on each other)
-/// and fails with an error. Either way the script is then remembered, and
+/// reaches another shard after it wrote takes the other shards then, at
+/// once when idle and through their queues when busy with ordinary
+/// commands (`Router::hold_late_queued`); a shard another section holds or
+/// waits for it cannot wait for (two sections taking shards one after the
+/// other could wait on each other), and the script fails with an error. Either way the script is then remembered, and
 /// runs holding every shard from then on. With one worker every script
 /// holds every shard (`declared_shard`).
 fn run(ctx: &mut Ctx) {

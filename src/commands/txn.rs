@@ -135,6 +135,7 @@ fn exec(ctx: &mut Ctx) {
     ctx.router.set_txn(true);
     for args in &multi.cmds {
         dispatch(
+            None,
             args,
             ctx.conn,
             ctx.session,

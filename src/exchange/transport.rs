@@ -93,20 +93,44 @@ impl Router {
         self.frozen_ms = now_ms;
     }
 
-    /// `hold_late`, waiting up to `wait` for a shard that is busy but held
-    /// by no other section (its queue drains without this worker): only a
-    /// shard another section holds could be waiting for this one.
-    pub fn hold_late_waiting(&mut self, shard: usize, wait: std::time::Duration) -> bool {
-        let deadline = Instant::now() + wait;
-        loop {
-            if self.hold_late(shard) {
-                return true;
-            }
-            if self.to_shards[shard].held_by_other(self.worker) || Instant::now() >= deadline {
+    /// `hold_late`, or, for a shard that is busy but that no section holds
+    /// or is queued to take, a hold sent through its queue and waited for:
+    /// every batch ahead of it is an ordinary one that runs without this
+    /// worker, and every hold sent later queues behind it (holds are sent
+    /// under the order lock, held here while looking). False, nothing
+    /// taken, when another section holds the shard or waits in its queue:
+    /// it could be waiting for a shard this section holds.
+    pub fn hold_late_queued(&mut self, shard: usize) -> bool {
+        if self.hold_late(shard) {
+            return true;
+        }
+        if self.round.batches[shard].must_send() {
+            return false;
+        }
+        let id = self.section_id();
+        {
+            let _guard = self.order.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = &self.to_shards[shard];
+            if tx.held_by_other(self.worker) || tx.holds_queued() > 0 {
                 return false;
             }
-            std::thread::yield_now();
+            let batch = &mut self.round.batches[shard];
+            batch.hold = true;
+            batch.section = id;
+            batch.now_ms = self.frozen_ms;
+            let batch = std::mem::take(batch);
+            if tx.send(batch).is_err() {
+                panic!("shard {shard} exited");
+            }
+            self.round.awaiting[shard] = true;
+            self.round.outstanding += 1;
         }
+        self.held[shard] = true;
+        while self.round.outstanding > 0 {
+            let batch = self.next_reply();
+            self.round.accept(batch);
+        }
+        true
     }
 
     /// Ends the section on every held shard at the next exchange.

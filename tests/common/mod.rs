@@ -162,6 +162,8 @@ impl Server {
             dir.display().to_string(),
             "--maxmemory-policy".into(),
             "allkeys-lru".into(),
+            "--enable-debug-command".into(),
+            "yes".into(),
         ];
         let mut it = extra_args.iter();
         while let Some(&a) = it.next() {

@@ -47,6 +47,9 @@ impl Store {
     /// expired ones, and go on while more than a quarter of a sample had
     /// expired and the time budget lasts. Returns how many keys it removed.
     pub fn active_expire(&mut self, now_ms: u64, budget: Duration) -> usize {
+        if self.no_active_expire {
+            return 0;
+        }
         let start = Instant::now();
         let mut removed = 0;
         loop {

@@ -218,6 +218,8 @@ pub struct Store {
     allow_oom: bool,
     /// Keys sampled per eviction where a policy samples (maxmemory-samples).
     samples: usize,
+    /// DEBUG SET-ACTIVE-EXPIRE 0 turns the background expiry off.
+    no_active_expire: bool,
     rng: u64,
     /// The access clock (see `clock`), set once per batch by `tick`.
     lru_now: u32,
@@ -306,6 +308,7 @@ impl Store {
             no_touch: false,
             allow_oom: false,
             samples: DEFAULT_EVICTION_SAMPLES,
+            no_active_expire: false,
             rng: 0x9e37_79b9_7f4a_7c15,
             lru_now: lru_clock_at(crate::clock::unix_ms()),
             hasher: index_hasher(),
@@ -641,6 +644,12 @@ impl Store {
     /// `maxmemory-samples`; at least 1).
     pub fn set_eviction_samples(&mut self, n: usize) {
         self.samples = n.max(1);
+    }
+
+    /// Turns active expiry on or off (DEBUG SET-ACTIVE-EXPIRE); keys still
+    /// expire when they are looked up.
+    pub fn set_active_expire(&mut self, on: bool) {
+        self.no_active_expire = !on;
     }
 
     /// Finds a key, as Redis's `lookupKey`: an expired key is removed and

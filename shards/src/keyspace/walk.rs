@@ -64,6 +64,16 @@ impl Store {
         }
     }
 
+    /// The position of every live key of one database, in no particular
+    /// order (DEBUG DIGEST).
+    pub fn for_each_pos(&self, db: usize, now_ms: u64, mut f: impl FnMut(u32)) {
+        for pos in self.dbs[db].iter() {
+            if !self.is_expired(pos, now_ms) {
+                f(pos);
+            }
+        }
+    }
+
     /// One step of a SCAN over database `db` from `cursor` (0 starts):
     /// hands every live, unexpired key of about `count` index buckets and
     /// its type to `f`, and returns the cursor to resume from, or None when

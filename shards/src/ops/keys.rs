@@ -728,6 +728,14 @@ fn str_encoding(enc: StrEncoding, value: &[u8]) -> &'static str {
     }
 }
 
+/// OBJECT ENCODING's name for a value.
+pub(super) fn encoding_name(enc: StrEncoding, value: ValueRef<'_>) -> &'static str {
+    match value {
+        ValueRef::Str(v) => str_encoding(enc, v),
+        ValueRef::Obj(o) => o.encoding_name(),
+    }
+}
+
 /// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key: a read look-up that counts a
 /// hit or miss but neither touches the key nor refreshes its access time.
 ///
@@ -743,10 +751,7 @@ fn object(cx: &mut Cx, key: Arg, field: ObjectField, shared_ints: bool) -> R {
     let Some((value, enc, idle)) = cx.store.object_info(cx.db, k, cx.now_ms) else {
         return Ok(Reply::Nil);
     };
-    let name = match value {
-        ValueRef::Str(v) => str_encoding(enc, v),
-        ValueRef::Obj(o) => o.encoding_name(),
-    };
+    let name = encoding_name(enc, value);
     Ok(match field {
         ObjectField::Encoding => bulk(cx.out, name.as_bytes()),
         ObjectField::Refcount => {

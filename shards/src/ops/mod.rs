@@ -10,8 +10,11 @@
 //! `Cx::log`, the one way into the AOF.
 
 pub mod block;
+pub mod digest;
 pub mod float;
+pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 #[cfg(test)]
@@ -34,6 +37,7 @@ use crate::keyspace::Store;
 
 pub use block::BlockOp;
 pub use hash::HashOp;
+pub use hll::HllOp;
 pub use keys::KeyOp;
 pub use list::ListOp;
 pub use server::SrvOp;
@@ -67,11 +71,19 @@ pub enum Op {
     Block(BlockOp),
     /// Streams.
     Stream(StreamOp),
+    /// HyperLogLogs.
+    Hll(HllOp),
 }
 
 impl From<StreamOp> for Op {
     fn from(o: StreamOp) -> Op {
         Op::Stream(o)
+    }
+}
+
+impl From<HllOp> for Op {
+    fn from(o: HllOp) -> Op {
+        Op::Hll(o)
     }
 }
 
@@ -144,6 +156,7 @@ impl Op {
             Op::Srv(o) => o.is_write(),
             Op::Block(o) => o.is_write(),
             Op::Stream(o) => o.is_write(),
+            Op::Hll(o) => o.is_write(),
         }
     }
 
@@ -170,6 +183,7 @@ impl Op {
             Op::Srv(o) => o.exec(cx),
             Op::Block(o) => o.exec(cx),
             Op::Stream(o) => o.exec(cx),
+            Op::Hll(o) => o.exec(cx),
         }
     }
 }

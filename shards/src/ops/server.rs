@@ -110,6 +110,22 @@ pub enum SrvOp {
     /// policy cannot: asked before a script that may write runs without
     /// `allow-oom`, as Redis refuses a deny-oom command up front.
     MakeRoom,
+    /// DEBUG SET-ACTIVE-EXPIRE → OK.
+    SetActiveExpire(bool),
+    /// DEBUG DIGEST's share of this shard → a bulk (see `digest::dataset`).
+    Digest,
+    /// DEBUG DIGEST-VALUE key → a 20-byte bulk.
+    DigestValue {
+        /// The key.
+        key: Arg,
+    },
+    /// DEBUG OBJECT key → the line as a bulk, or nil.
+    DebugObject {
+        /// The key.
+        key: Arg,
+        /// Whether small integers are shared (as OBJECT REFCOUNT).
+        shared_ints: bool,
+    },
 }
 
 impl SrvOp {
@@ -135,6 +151,7 @@ impl SrvOp {
                 | SrvOp::RetryAof
                 | SrvOp::MakeRoom
                 | SrvOp::SetSamples(_)
+                | SrvOp::SetActiveExpire(_)
                 | SrvOp::TrackPrefixes { .. }
                 | SrvOp::Untrack { .. }
                 | SrvOp::AofOn { .. }
@@ -221,6 +238,19 @@ impl SrvOp {
             SrvOp::SetSamples(n) => {
                 cx.store.set_eviction_samples(n as usize);
                 Reply::Ok
+            }
+            SrvOp::SetActiveExpire(on) => {
+                cx.store.set_active_expire(on);
+                Reply::Ok
+            }
+            SrvOp::Digest => super::digest::dataset(cx),
+            SrvOp::DigestValue { key } => {
+                let k = cx.args.get(key).to_vec();
+                super::digest::key(cx, &k)
+            }
+            SrvOp::DebugObject { key, shared_ints } => {
+                let k = cx.args.get(key).to_vec();
+                super::digest::object(cx, &k, shared_ints)
             }
             SrvOp::AofOn {
                 ref enabling,

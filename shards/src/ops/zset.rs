@@ -20,6 +20,7 @@
 //! The pop logic (`pop_entries`, `pop_reply`) is what a blocked client's
 //! ZPOP is served with once a write made the key non-empty.
 
+use super::geo::GeoOp;
 use super::{bulk, Cx};
 use crate::aof::{fmt_score, Items, Record};
 use crate::batch::{Arg, ArgList, Reply};
@@ -354,10 +355,15 @@ pub enum ZSetOp {
         /// The keys.
         keys: ArgList,
     },
+    /// Geo searches over a sorted set (`super::geo`).
+    Geo(GeoOp),
 }
 
 impl ZSetOp {
     pub(super) fn is_write(&self) -> bool {
+        if let ZSetOp::Geo(g) = self {
+            return g.is_write();
+        }
         matches!(
             self,
             ZSetOp::Add { .. }
@@ -450,6 +456,7 @@ impl ZSetOp {
                 event,
             } => store_entries(cx, dst, entries, event),
             ZSetOp::Exists { keys } => exists(cx, keys),
+            ZSetOp::Geo(ref g) => return g.exec(cx),
         };
         r.unwrap_or_else(Reply::Err)
     }
@@ -458,7 +465,7 @@ impl ZSetOp {
 type R = Result<Reply, Error>;
 
 /// The sorted set at `pos` (the caller checked the type).
-fn zset_at(store: &Store, pos: u32) -> Result<&ZSetValue, Error> {
+pub(super) fn zset_at(store: &Store, pos: u32) -> Result<&ZSetValue, Error> {
     match store.value_at(pos) {
         ValueRef::Obj(Object::ZSet(z)) => Ok(z),
         _ => Err(Error::WrongType),
@@ -478,7 +485,7 @@ fn find_key(cx: &mut Cx, k: &[u8], how: Lookup) -> Result<Option<u32>, Error> {
     Ok(pos)
 }
 
-fn find(cx: &mut Cx, key: Arg, how: Lookup) -> Result<Option<u32>, Error> {
+pub(super) fn find(cx: &mut Cx, key: Arg, how: Lookup) -> Result<Option<u32>, Error> {
     let k = cx.args.get(key);
     find_key(cx, k, how)
 }
@@ -850,7 +857,7 @@ fn zrange(
 /// set's `ZADD` records. Returns the set's size.
 /// Reported as Redis's `setKey` path: `event` (no `new` over an existing
 /// key), or `del` when an empty result removed `dst`.
-fn replace_with(
+pub(super) fn replace_with(
     cx: &mut Cx,
     dst: &[u8],
     z: ZSetValue,

@@ -38,6 +38,9 @@ pub struct ValueLimits {
     pub zset: ZSetLimits,
     /// `rdbcompression`: DUMP compresses strings with LZF where it pays.
     pub dump_compression: bool,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog that would grow past
+    /// this turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for ValueLimits {
@@ -51,6 +54,7 @@ impl Default for ValueLimits {
             list: ListLimits::default(),
             zset: ZSetLimits::default(),
             dump_compression: true,
+            hll_sparse_max_bytes: crate::ops::hll::SPARSE_MAX_BYTES,
         }
     }
 }
