@@ -33,6 +33,8 @@ pub enum Shape {
     ZMPop,
     /// BLMOVE, BRPOPLPUSH: the element.
     Move,
+    /// XREAD: `[[key, [entry, ...]]]` (RESP3: `{key: [entry, ...]}`).
+    Stream,
     /// WAIT: the number of replicas that acknowledged (always 0).
     Wait,
 }
@@ -169,6 +171,25 @@ pub fn encode_outcome(out: &mut Vec<u8>, shape: Shape, outcome: &Outcome, resp3:
             }
         }
         Outcome::Moved(e) => encode::bulk(out, e),
+        Outcome::Stream { key, entries } => {
+            if resp3 {
+                encode::map(out, 1, true);
+            } else {
+                encode::array(out, 1);
+                encode::array(out, 2);
+            }
+            encode::bulk(out, key);
+            encode::array(out, entries.len());
+            let mut t = [0u8; 41];
+            for (id, packed) in entries {
+                encode::array(out, 2);
+                encode::bulk(out, id.format(&mut t));
+                encode::array(out, shards::value::stream::packed_len(packed));
+                for it in shards::value::stream::unpack(packed) {
+                    encode::bulk(out, it);
+                }
+            }
+        }
         Outcome::WrongType => encode::error(
             out,
             "WRONGTYPE Operation against a key holding the wrong kind of value",

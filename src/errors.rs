@@ -1,6 +1,7 @@
 //! Redis's error text for the engine's typed failures: the one place where
 //! an `Error` becomes the words a client reads.
 
+use shards::error::StreamError;
 use shards::Error;
 use std::borrow::Cow;
 
@@ -36,7 +37,32 @@ pub fn text(e: &Error) -> Cow<'static, str> {
         Error::IndexOutOfRange => "ERR index out of range".into(),
         Error::ScoreNan => "ERR resulting score is not a number (NaN)".into(),
         Error::SortNotNumber => "ERR One or more scores can't be converted into double".into(),
+        Error::Stream(e) => stream_text(*e).into(),
         Error::Hll(e) => hll_text(e),
+    }
+}
+
+/// A stream refusal's text.
+fn stream_text(e: StreamError) -> &'static str {
+    match e {
+        StreamError::InvalidId => "ERR Invalid stream ID specified as stream command argument",
+        StreamError::IdTooSmall => {
+            "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+        }
+        StreamError::IdZero => "ERR The ID specified in XADD must be greater than 0-0",
+        StreamError::Exhausted => {
+            "ERR The stream has exhausted the last possible ID, unable to add more items"
+        }
+        StreamError::SetIdTooSmall => {
+            "ERR The ID specified in XSETID is smaller than the target stream top item"
+        }
+        StreamError::SetIdEntriesAdded => {
+            "ERR The entries_added specified in XSETID is smaller than the target stream length"
+        }
+        StreamError::SetIdMaxDeleted => {
+            "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
+        }
+        StreamError::Dump => "ERR DUMP of a stream is not supported",
     }
 }
 

@@ -63,6 +63,30 @@ pub enum Error {
     /// SORT met a value that is not a number
     /// (`ERR One or more scores can't be converted into double`).
     SortNotNumber,
+    /// A stream command's refusal (see `StreamError`).
+    Stream(StreamError),
     /// A HyperLogLog failure (`ops::hll`).
     Hll(crate::ops::hll::HllError),
+}
+
+/// Why a stream command refused (Redis 7.0's `t_stream.c` replies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamError {
+    /// An argument is not a stream ID
+    /// (`ERR Invalid stream ID specified as stream command argument`).
+    InvalidId,
+    /// XADD's ID is not above the last one.
+    IdTooSmall,
+    /// XADD's explicit ID is 0-0.
+    IdZero,
+    /// The stream's last ID is the greatest there is.
+    Exhausted,
+    /// XSETID's ID is below the stream's top entry.
+    SetIdTooSmall,
+    /// XSETID's ENTRIESADDED is below the stream's length.
+    SetIdEntriesAdded,
+    /// XSETID's MAXDELETEDID is above its ID.
+    SetIdMaxDeleted,
+    /// DUMP of a stream (its RDB payload is not written).
+    Dump,
 }

@@ -16,14 +16,15 @@
 //! - `value`: what a key holds beyond a small string: long strings, hashes
 //!   (listpack/hashtable), sets (intset/hashtable), lists (quicklist) and
 //!   sorted sets (listpack/skiplist) with Redis 7.0's thresholds
-//!   (`ValueLimits`), and their DUMP payloads (`value::dump`).
+//!   (`ValueLimits`), streams, and their DUMP payloads (`value::dump`).
 //! - `ops`: one enum per command family (`StrOp`, `KeyOp`, `HashOp`,
-//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`, `BlockOp`, `HllOp`), each variant executed
+//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`, `BlockOp`, `StreamOp`, `HllOp`), each variant executed
 //!   against a store; replies are scalars or tapes (`tape`), failures typed
 //!   `Error`s the server words.
 //! - `aof`: per-shard append-only segments, the records (absolute changes:
 //!   `SET`, `DEL`, `PEXPIREAT`, `PERSIST`, `HSET`, `HDEL`, `SADD`, `SREM`,
-//!   `ZADD`, `ZREM`, ...; lists as Redis's list commands), manifest, replay,
+//!   `ZADD`, `ZREM`, ...; lists and streams as Redis's own commands),
+//!   manifest, replay,
 //!   rewrite, re-routing, recovery of a directory without its manifest,
 //!   write-failure handling.
 //! - `lazyfree`: the thread that frees big removed values off the shards.

@@ -30,12 +30,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Every blocking command runs deferred (see the module doc).
-fn always(_: &Args, _: &Router) -> bool {
+pub(super) fn always(_: &Args, _: &Router) -> bool {
     true
 }
 
 /// The deadline of timeout argument `arg` (0: none), or its error replied.
-fn deadline(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
+pub(super) fn deadline(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
     match parse_timeout(arg) {
         Ok(0) => Some(0),
         Ok(ms) => Some(ctx.now_ms.saturating_add(ms).max(1)),
@@ -176,7 +176,7 @@ fn brpoplpush(ctx: &mut Ctx) {
 
 /// A new waiter for this connection, or None inside a transaction (which
 /// never blocks).
-fn waiter(ctx: &Ctx, want: &Want) -> Option<Arc<Waiter>> {
+pub(super) fn waiter(ctx: &Ctx, want: &Want) -> Option<Arc<Waiter>> {
     if ctx.session.executing {
         return None;
     }
@@ -195,7 +195,7 @@ fn blocked(ctx: &Ctx, r: OpRef) -> bool {
 }
 
 /// The client waits: the worker sees the session's `BlockWait`.
-fn enter(ctx: &mut Ctx, w: &Waiter, shape: Shape, deadline: u64, shards: Vec<u16>) {
+pub(super) fn enter(ctx: &mut Ctx, w: &Waiter, shape: Shape, deadline: u64, shards: Vec<u16>) {
     let silent = ctx.router.conn_flags() & crate::exchange::reply_flags::SILENT != 0;
     ctx.session.block = Some(Box::new(BlockWait {
         claim: w.claim.clone(),
@@ -208,7 +208,7 @@ fn enter(ctx: &mut Ctx, w: &Waiter, shape: Shape, deadline: u64, shards: Vec<u16
 
 /// The deadline a run keeps: a command run again after a BLMOVE's source
 /// became ready keeps its first deadline.
-fn kept_deadline(ctx: &mut Ctx, deadline: u64) -> u64 {
+pub(super) fn kept_deadline(ctx: &mut Ctx, deadline: u64) -> u64 {
     ctx.session.block.take().map_or(deadline, |b| b.deadline)
 }
 

@@ -259,12 +259,19 @@ fn kind_code(k: Kind) -> u64 {
         Kind::Set => 2,
         Kind::List => 3,
         Kind::ZSet => 4,
+        Kind::Stream => 5,
     }
 }
 
 fn scan_refused_done(f: &mut Finish) {
-    let expected = [Kind::String, Kind::Hash, Kind::Set, Kind::List, Kind::ZSet]
-        [((f.arg >> 8) as usize).min(4)]
+    let expected = [
+        Kind::String,
+        Kind::Hash,
+        Kind::Set,
+        Kind::List,
+        Kind::ZSet,
+        Kind::Stream,
+    ][((f.arg >> 8) as usize).min(5)]
     .name();
     match f.subs.get(0).1 {
         Reply::Status(t) if *t == "none" => {

@@ -35,6 +35,7 @@ mod set;
 mod sort;
 mod spec;
 mod steps;
+mod stream;
 mod string;
 mod tracking;
 pub mod txn;
@@ -64,6 +65,7 @@ const FAMILIES: &[&[Command]] = &[
     geo::COMMANDS,
     hll::COMMANDS,
     blocking::COMMANDS,
+    stream::COMMANDS,
     sort::COMMANDS,
     object::COMMANDS,
     txn::COMMANDS,

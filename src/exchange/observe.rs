@@ -76,6 +76,12 @@ impl Router {
         self.txn = on;
     }
 
+    /// True while an EXEC's transaction routes its ops.
+    #[inline]
+    pub fn in_txn(&self) -> bool {
+        self.txn
+    }
+
     /// The ops routed from now on come from a script that may write past
     /// `maxmemory` (or not): they write without making room first.
     #[inline]

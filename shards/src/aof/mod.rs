@@ -36,6 +36,7 @@ mod manifest;
 mod record;
 mod rewrite;
 mod segment;
+mod streams;
 pub mod switch;
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ pub use load::{open, Opened, SegmentReport};
 pub(crate) use record::for_members;
 pub use record::{Items, Record, ITEMS_PER_RECORD};
 pub use segment::{Aof, AofStatus};
+pub use streams::StreamRecord;
 
 use std::fs::File;
 use std::io;

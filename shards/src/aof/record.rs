@@ -25,6 +25,7 @@
 //! another type during replay is skipped: a later record replaces that key.
 
 use super::lists::{self, ListRecord};
+use super::streams::{self, StreamRecord};
 use crate::batch::{ArgList, Args};
 use crate::keyspace::{Expiry, Lookup, Store, ValueRef};
 use crate::value::{HashValue, Object, SetValue};
@@ -220,6 +221,8 @@ pub enum Record<'a> {
         /// The members.
         members: Items<'a>,
     },
+    /// A stream change (`XADD`, `XTRIM`, `XDEL`, `XSETID`).
+    Stream(StreamRecord<'a>),
 }
 
 impl<'a> Record<'a> {
@@ -265,6 +268,7 @@ impl<'a> Record<'a> {
             Record::List(l) => l.encode(buf),
             Record::ZAdd { key, pairs } => put_list(buf, b"ZADD", key, pairs),
             Record::ZRem { key, members } => put_list(buf, b"ZREM", key, members),
+            Record::Stream(x) => x.encode(buf),
         }
     }
 
@@ -339,6 +343,9 @@ impl<'a> Record<'a> {
                 members: Items::List(&args[2..]),
             }),
             (name, _) if ListRecord::names(name) => f(Record::List(ListRecord::parse(name, args)?)),
+            (name, _) if StreamRecord::names(name) => {
+                f(Record::Stream(StreamRecord::parse(name, args)?))
+            }
             _ => Err(format!(
                 "unexpected record '{}' with {} arguments",
                 String::from_utf8_lossy(name),
@@ -407,6 +414,7 @@ impl<'a> Record<'a> {
             Object::Set(s) => for_members(s, |members| f(Record::SAdd { key, members })),
             Object::List(l) => lists::for_list(key, l, &mut f),
             Object::ZSet(z) => lists::for_zset(key, z, &mut f),
+            Object::Stream(x) => streams::for_stream(key, x, &mut f),
             _ => {}
         }
         if expire_at != 0 {
@@ -496,6 +504,7 @@ impl<'a> Record<'a> {
             Record::List(l) => l.apply(store, d, now),
             Record::ZAdd { key, pairs } => lists::apply_zadd(store, d, key, pairs, now),
             Record::ZRem { key, members } => lists::apply_zrem(store, d, key, members, now),
+            Record::Stream(x) => x.apply(store, d, now),
             Record::HDel { key, fields: items }
             | Record::SRem {
                 key,

@@ -57,6 +57,13 @@ pub enum Want {
         /// (`Served::Retry`), holding both shards.
         here: bool,
     },
+    /// XREAD: entries after each key's ID, at most `count` (0: all).
+    Stream {
+        /// Each key and the ID its entries must follow (`$` resolved).
+        after: Vec<(Vec<u8>, crate::value::StreamId)>,
+        /// COUNT.
+        count: u64,
+    },
 }
 
 impl Want {
@@ -64,6 +71,7 @@ impl Want {
     pub fn takes(&self, kind: crate::value::Kind) -> bool {
         match self {
             Want::ZSet { .. } => kind == crate::value::Kind::ZSet,
+            Want::Stream { .. } => kind == crate::value::Kind::Stream,
             _ => kind == crate::value::Kind::List,
         }
     }
@@ -137,6 +145,14 @@ pub enum Outcome {
     },
     /// The element a BLMOVE moved.
     Moved(Vec<u8>),
+    /// The entries an XREAD read from the stream `key`: IDs and packed
+    /// pairs (`value::stream::pack`).
+    Stream {
+        /// The key.
+        key: Vec<u8>,
+        /// The entries, in ID order.
+        entries: Vec<(crate::value::StreamId, Box<[u8]>)>,
+    },
     /// The worker runs the command again: the source of a BLMOVE whose
     /// destination lives elsewhere is ready, or the pop could not be
     /// written to the AOF.

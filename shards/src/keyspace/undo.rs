@@ -32,7 +32,7 @@
 //! EXEC aborts; that is safe).
 
 use super::{key_bytes, record, Layout, Lookup, NewValue, Store, StrEncoding, VAL_OBJ};
-use crate::value::{Member, Object};
+use crate::value::{Member, Object, StreamId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tag {
@@ -74,6 +74,12 @@ enum Tag {
     /// `db key member had [score]`: a sorted-set member was absent (had 0)
     /// or had this score (1).
     ZSetMember,
+    /// `db key last added max_deleted`: a stream's counters before an edit.
+    StreamMeta,
+    /// `db key id`: this entry was appended to a stream.
+    StreamAdded,
+    /// `db key id packed`: this entry was removed from a stream.
+    StreamRemoved,
 }
 
 /// The journal of the changes since the last `forget`.
@@ -172,6 +178,35 @@ impl Undo<'_> {
                 }
                 None => j.u8(0),
             }
+        }
+    }
+
+    /// A stream's counters before the edit.
+    pub fn stream_meta(&mut self, last: StreamId, added: u64, max_deleted: StreamId) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::StreamMeta, *db, key);
+            for v in [last.ms, last.seq, added, max_deleted.ms, max_deleted.seq] {
+                j.u64(v);
+            }
+        }
+    }
+
+    /// Entry `id` was appended to the stream.
+    pub fn stream_added(&mut self, id: StreamId) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::StreamAdded, *db, key);
+            j.u64(id.ms);
+            j.u64(id.seq);
+        }
+    }
+
+    /// Entry `id` (its packed pairs) was removed from the stream.
+    pub fn stream_removed(&mut self, id: StreamId, packed: &[u8]) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::StreamRemoved, *db, key);
+            j.u64(id.ms);
+            j.u64(id.seq);
+            j.bytes(packed);
         }
     }
 
@@ -618,6 +653,30 @@ impl Store {
                                     None => {
                                         z.remove(member);
                                     }
+                                }
+                            }
+                        });
+                    }
+                }
+                Tag::StreamMeta | Tag::StreamAdded | Tag::StreamRemoved => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    let (a, b) = (c.u64(), c.u64());
+                    let (rest, packed) = match tag {
+                        Tag::StreamMeta => ([c.u64(), c.u64(), c.u64()], &[][..]),
+                        Tag::StreamRemoved => ([0; 3], c.bytes()),
+                        _ => ([0; 3], &[][..]),
+                    };
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| {
+                            if let Object::Stream(s) = o {
+                                let id = StreamId::new(a, b);
+                                match tag {
+                                    Tag::StreamMeta => {
+                                        s.set_meta(id, rest[0], StreamId::new(rest[1], rest[2]))
+                                    }
+                                    Tag::StreamAdded => s.unappend(id),
+                                    _ => s.restore(id, packed.into()),
                                 }
                             }
                         });

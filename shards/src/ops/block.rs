@@ -102,6 +102,7 @@ impl BlockOp {
 fn kind_of(want: &Want) -> Kind {
     match want {
         Want::ZSet { .. } => Kind::ZSet,
+        Want::Stream { .. } => Kind::Stream,
         _ => Kind::List,
     }
 }
@@ -165,6 +166,8 @@ fn try_pop(
                 zset::pop_reply(cx, k, *max, count, shape)
             }
             Want::Move { dst, from, to, .. } => list::move_one(cx, k, dst, *from, *to),
+            // XREAD registers with `Register`, never `Try`.
+            Want::Stream { .. } => Err(Error::Syntax),
         };
     }
     if let Some(w) = waiter {
@@ -207,6 +210,21 @@ pub fn serve_ready(store: &mut Store, persist: &mut Persist, now_ms: u64) {
                 if !w.want.takes(store.kind_at(pos)) {
                     // A waiter of the other kind keeps waiting, as in Redis.
                     continue;
+                }
+                if let Want::Stream { after, .. } = &w.want {
+                    // An XREAD waits for an entry after its ID (a write
+                    // that added none leaves it waiting).
+                    let id = after.iter().find(|(k, _)| k == key).map(|(_, id)| *id);
+                    let newer = match (store.value_at(pos), id) {
+                        (
+                            crate::keyspace::ValueRef::Obj(crate::value::Object::Stream(s)),
+                            Some(id),
+                        ) => s.top_id().is_some_and(|t| t > id),
+                        _ => false,
+                    };
+                    if !newer {
+                        continue;
+                    }
                 }
                 if let Want::Move {
                     dst, here: true, ..
@@ -279,6 +297,15 @@ fn serve(cx: &mut Cx, key: &[u8], pos: u32, want: &Want) -> Outcome {
             }
         }
         Want::Move { here: false, .. } => Outcome::Retry,
+        Want::Stream { after, count } => {
+            let id = after.iter().find(|(k, _)| k == key).map(|(_, id)| *id);
+            Outcome::Stream {
+                key: key.to_vec(),
+                entries: id
+                    .map(|id| super::stream::entries_after(cx.store, pos, id, *count))
+                    .unwrap_or_default(),
+            }
+        }
     }
 }
 

@@ -45,6 +45,7 @@ fn value_digest(d: &mut Digest, value: ValueRef<'_>, has_ttl: bool) {
                 Object::Set(_) => 2,
                 Object::ZSet(_) => 3,
                 Object::Hash(_) => 4,
+                Object::Stream(_) => 6,
                 _ => 0,
             },
             Some(o),
@@ -78,6 +79,15 @@ fn value_digest(d: &mut Digest, value: ValueRef<'_>, has_ttl: bool) {
                 mix_digest(&mut e, &f);
                 mix_digest(&mut e, &v);
                 xor_digest(d, &e);
+            }
+        }
+        Some(Object::Stream(x)) => {
+            // Each entry's `ms.seq`, then its fields and values, in order.
+            for (id, packed) in x.iter() {
+                mix_digest(d, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for it in crate::value::stream::unpack(packed) {
+                    mix_digest(d, it);
+                }
             }
         }
         #[cfg(test)]

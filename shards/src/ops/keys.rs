@@ -585,7 +585,11 @@ fn dump_key(cx: &mut Cx, key: Arg) -> R {
     let Some(pos) = cx.store.lookup(cx.db, k, cx.now_ms, Lookup::READ) else {
         return Ok(Reply::Nil);
     };
-    let payload = dump::dump(cx.store.value_at(pos), &cx.store.value_limits());
+    let value = cx.store.value_at(pos);
+    if value.kind() == crate::value::Kind::Stream {
+        return Err(Error::Stream(crate::error::StreamError::Dump));
+    }
+    let payload = dump::dump(value, &cx.store.value_limits());
     Ok(bulk(cx.out, &payload))
 }
 

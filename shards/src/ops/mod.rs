@@ -24,6 +24,7 @@ pub(crate) mod redis_check;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,7 @@ pub use list::ListOp;
 pub use server::SrvOp;
 pub use set::SetOp;
 pub use sort::SortOp;
+pub use stream::StreamOp;
 pub use string::StrOp;
 pub use zset::ZSetOp;
 
@@ -67,8 +69,16 @@ pub enum Op {
     Srv(SrvOp),
     /// Blocking pops.
     Block(BlockOp),
+    /// Streams.
+    Stream(StreamOp),
     /// HyperLogLogs.
     Hll(HllOp),
+}
+
+impl From<StreamOp> for Op {
+    fn from(o: StreamOp) -> Op {
+        Op::Stream(o)
+    }
 }
 
 impl From<HllOp> for Op {
@@ -145,6 +155,7 @@ impl Op {
             Op::Sort(o) => o.is_write(),
             Op::Srv(o) => o.is_write(),
             Op::Block(o) => o.is_write(),
+            Op::Stream(o) => o.is_write(),
             Op::Hll(o) => o.is_write(),
         }
     }
@@ -171,6 +182,7 @@ impl Op {
             Op::Sort(o) => o.exec(cx),
             Op::Srv(o) => o.exec(cx),
             Op::Block(o) => o.exec(cx),
+            Op::Stream(o) => o.exec(cx),
             Op::Hll(o) => o.exec(cx),
         }
     }

@@ -22,6 +22,7 @@
 //! compact unless it has too many members (its lengths are not checked), as
 //! `rdbLoadObject` does.
 
+use super::stream::{self, StreamId, StreamValue};
 use super::zset::ZSetEncoding;
 use super::{HashLimits, HashValue, ListValue, Object, SetValue, ValueLimits, ZSetValue};
 use crate::keyspace::ValueRef;
@@ -37,6 +38,8 @@ pub fn to_rdb(value: ValueRef<'_>) -> RdbValue {
             Object::Set(s) => RdbValue::Set(s.to_members()),
             Object::List(l) => RdbValue::List(l.to_items()),
             Object::ZSet(z) => RdbValue::ZSet(z.to_entries()),
+            // `dump` writes streams itself (see `STREAM_MAGIC`).
+            Object::Stream(_) => RdbValue::String(Vec::new()),
             #[cfg(test)]
             Object::Test(v) => RdbValue::String(v.clone()),
         },
@@ -67,9 +70,74 @@ pub fn encode_opts(value: ValueRef<'_>, limits: &ValueLimits) -> EncodeOpts {
     }
 }
 
-/// DUMP's payload for the value.
+/// DUMP's payload for the value; a stream's is this store's own (see
+/// `STREAM_MAGIC`).
 pub fn dump(value: ValueRef<'_>, limits: &ValueLimits) -> Vec<u8> {
+    if let ValueRef::Obj(Object::Stream(s)) = value {
+        return stream_payload(s);
+    }
     rdb::dump(&to_rdb(value), &encode_opts(value, limits))
+}
+
+/// The first bytes of a stream's payload. Redis's stream payload (listpacks
+/// in a radix tree) is not written: the DUMP command refuses a stream, and
+/// this payload only carries a stream between shards (RENAME, COPY, MOVE).
+/// Its first byte is no RDB type, so nothing mistakes it for Redis's.
+pub const STREAM_MAGIC: &[u8] = b"\xf0SCX1";
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn stream_payload(s: &StreamValue) -> Vec<u8> {
+    let mut out = STREAM_MAGIC.to_vec();
+    let (last, del) = (s.last_id(), s.max_deleted());
+    for v in [last.ms, last.seq, s.entries_added(), del.ms, del.seq] {
+        put_u64(&mut out, v);
+    }
+    put_u64(&mut out, s.len() as u64);
+    for (id, packed) in s.iter() {
+        put_u64(&mut out, id.ms);
+        put_u64(&mut out, id.seq);
+        put_u64(&mut out, packed.len() as u64);
+        out.extend_from_slice(packed);
+    }
+    out
+}
+
+/// A stream from `stream_payload`'s bytes, checked throughout.
+fn stream_from(mut b: &[u8]) -> Option<StreamValue> {
+    let u64_of = |b: &mut &[u8]| -> Option<u64> {
+        let (h, t) = (b.get(..8)?, b.get(8..)?);
+        *b = t;
+        Some(u64::from_le_bytes(h.try_into().ok()?))
+    };
+    let mut meta = [0u64; 6];
+    for m in meta.iter_mut() {
+        *m = u64_of(&mut b)?;
+    }
+    let mut s = StreamValue::new();
+    let mut prev = None;
+    for _ in 0..meta[5] {
+        let id = StreamId::new(u64_of(&mut b)?, u64_of(&mut b)?);
+        let n = usize::try_from(u64_of(&mut b)?).ok()?;
+        let packed = b.get(..n)?;
+        b = &b[n..];
+        if prev.is_some_and(|p| p >= id)
+            || stream::unpack(packed).map(|x| x.len() + 4).sum::<usize>() != n
+            || stream::packed_len(packed) % 2 != 0
+        {
+            return None;
+        }
+        prev = Some(id);
+        s.append(id, packed.into());
+    }
+    let last = StreamId::new(meta[0], meta[1]);
+    if !b.is_empty() || prev.is_some_and(|p| p > last) {
+        return None;
+    }
+    s.set_meta(last, meta[2], StreamId::new(meta[3], meta[4]));
+    Some(s)
 }
 
 /// A value RESTORE built.
@@ -102,6 +170,11 @@ impl From<RdbError> for RestoreError {
 /// The value of a DUMP payload, in the encoding Redis 7.0 would give it
 /// under `limits`.
 pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, RestoreError> {
+    if let Some(body) = payload.strip_prefix(STREAM_MAGIC) {
+        return stream_from(body)
+            .map(|s| Restored::Obj(Object::Stream(Box::new(s))))
+            .ok_or(RestoreError::BadFormat);
+    }
     let value = rdb::restore(payload)?;
     // `rdb::restore` checked the trailer, so the type byte is there.
     let ty = payload.first().copied().and_then(RdbType::from_byte);
@@ -151,6 +224,42 @@ mod tests {
 
     fn limits() -> ValueLimits {
         ValueLimits::default()
+    }
+
+    #[test]
+    fn a_stream_payload_round_trips_and_a_forged_one_is_refused() {
+        let l = limits();
+        let mut s = StreamValue::new();
+        s.append(
+            StreamId::new(1, 1),
+            stream::pack([&b"f"[..], b"v"].into_iter()),
+        );
+        s.append(
+            StreamId::new(2, 0),
+            stream::pack([&b""[..], b"\r\n"].into_iter()),
+        );
+        s.set_meta(StreamId::new(9, 9), 7, StreamId::new(3, 0));
+        let p = dump(ValueRef::Obj(&Object::Stream(Box::new(s.clone()))), &l);
+        let Ok(Restored::Obj(Object::Stream(back))) = restore(&p, &l) else {
+            panic!("no stream back");
+        };
+        assert_eq!(
+            back.iter().collect::<Vec<_>>(),
+            s.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            (back.last_id(), back.entries_added()),
+            (s.last_id(), s.entries_added())
+        );
+        assert_eq!(back.max_deleted(), s.max_deleted());
+        // Cut anywhere, or with an entry's length past its end: refused.
+        for cut in 0..p.len() {
+            assert!(restore(&p[..cut], &l).is_err(), "{cut}");
+        }
+        let mut forged = p.clone();
+        let at = STREAM_MAGIC.len() + 6 * 8 + 16;
+        forged[at + 8] = 0xff;
+        assert!(restore(&forged, &l).is_err());
     }
 
     #[test]

@@ -13,12 +13,14 @@ mod intset;
 pub mod list;
 mod record;
 pub mod set;
+pub mod stream;
 mod table;
 pub mod zset;
 
 pub use hash::{HashLimits, HashValue};
 pub use list::{ListLimits, ListValue};
 pub use set::{Member, SetLimits, SetValue};
+pub use stream::{StreamId, StreamValue};
 pub use zset::{ZSetLimits, ZSetValue};
 
 /// The encoding thresholds of the collection types (Redis's `*-max-*`
@@ -70,6 +72,8 @@ pub enum Kind {
     List,
     /// A sorted set.
     ZSet,
+    /// A stream.
+    Stream,
 }
 
 impl Kind {
@@ -81,14 +85,22 @@ impl Kind {
             Kind::Set => "set",
             Kind::List => "list",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 
     /// The type a name denotes (SCAN ... TYPE), case-insensitively.
     pub fn parse(name: &[u8]) -> Option<Kind> {
-        [Kind::String, Kind::Hash, Kind::Set, Kind::List, Kind::ZSet]
-            .into_iter()
-            .find(|k| k.name().as_bytes().eq_ignore_ascii_case(name))
+        [
+            Kind::String,
+            Kind::Hash,
+            Kind::Set,
+            Kind::List,
+            Kind::ZSet,
+            Kind::Stream,
+        ]
+        .into_iter()
+        .find(|k| k.name().as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
@@ -106,6 +118,9 @@ pub enum Object {
     List(list::ListValue),
     /// A sorted set (`listpack` or `skiplist`).
     ZSet(zset::ZSetValue),
+    /// A stream (boxed: it is bigger than the other variants, and every
+    /// object pays for the biggest).
+    Stream(Box<stream::StreamValue>),
     /// A value of a type that only tests use (to exercise WRONGTYPE and
     /// the object table before the collection types exist).
     #[cfg(test)]
@@ -121,6 +136,7 @@ impl Object {
             Object::Set(_) => Kind::Set,
             Object::List(_) => Kind::List,
             Object::ZSet(_) => Kind::ZSet,
+            Object::Stream(_) => Kind::Stream,
             #[cfg(test)]
             Object::Test(_) => Kind::Hash,
         }
@@ -135,6 +151,7 @@ impl Object {
             Object::Set(s) => s.encoding_name(),
             Object::List(l) => l.encoding_name(),
             Object::ZSet(z) => z.encoding_name(),
+            Object::Stream(x) => x.encoding_name(),
             #[cfg(test)]
             Object::Test(_) => "listpack",
         }
@@ -172,6 +189,14 @@ impl Object {
         }
     }
 
+    /// The stream, when the value is one.
+    pub fn as_stream(&self) -> Option<&StreamValue> {
+        match self {
+            Object::Stream(x) => Some(x),
+            _ => None,
+        }
+    }
+
     /// Allocations a drop of the value frees (Redis's `lazyfreeGetFreeEffort`):
     /// above `lazyfree::THRESHOLD` it is freed off the shard thread.
     pub fn free_effort(&self) -> usize {
@@ -181,6 +206,7 @@ impl Object {
             Object::Set(s) => s.free_effort(),
             Object::List(l) => l.free_effort(),
             Object::ZSet(z) => z.free_effort(),
+            Object::Stream(x) => x.free_effort(),
             #[cfg(test)]
             Object::Test(_) => 1,
         }
@@ -196,6 +222,8 @@ impl Object {
             Object::Set(s) => s.is_intset(),
             Object::List(l) => l.node_count() == 1,
             Object::ZSet(z) => z.encoding() == zset::ZSetEncoding::Listpack,
+            // Edits journal entries one by one (see `keyspace::undo`).
+            Object::Stream(_) => false,
             #[cfg(test)]
             Object::Test(_) => true,
         }
@@ -209,6 +237,9 @@ impl Object {
             Object::Set(s) => s.heap_bytes(),
             Object::List(l) => l.heap_bytes(),
             Object::ZSet(z) => z.heap_bytes(),
+            Object::Stream(x) => {
+                crate::alloc_size(std::mem::size_of::<stream::StreamValue>()) + x.heap_bytes()
+            }
             #[cfg(test)]
             Object::Test(v) => crate::alloc_size(v.capacity()),
         }
@@ -241,6 +272,16 @@ impl Object {
                 z.encoding_name(),
                 z.iter()
                     .map(|(m, sc)| format!("{}={sc}", text(m)))
+                    .collect(),
+                true,
+            ),
+            Object::Stream(x) => (
+                x.encoding_name(),
+                x.iter()
+                    .map(|(id, p)| {
+                        let f: Vec<String> = stream::unpack(p).map(text).collect();
+                        format!("{}-{}={}", id.ms, id.seq, f.join(" "))
+                    })
                     .collect(),
                 true,
             ),

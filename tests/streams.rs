@@ -1,0 +1,522 @@
+//! Streams through real clients: the exact reply bytes over raw RESP (both
+//! protocols), the `redis` crate's view of them, and persistence: every
+//! write is logged as a Redis stream command with the ID it got (`XADD`,
+//! `XTRIM ... MINID =`, `XDEL`, `XSETID`), so a restart after SIGKILL, a
+//! rewrite and a re-shard bring back the same entries, last IDs,
+//! entries-added counts and greatest deleted IDs; a real Redis importing
+//! the segments ends in the same state.
+
+mod common;
+
+use common::proc::{tempdir, Proc};
+use common::{bulk, cmd, Raw, Server};
+use shards::route::Router;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, line: &str) -> T {
+    let mut words = line.split(' ');
+    let mut cmd = redis::cmd(words.next().unwrap());
+    for a in words {
+        cmd.arg(a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+fn err(c: &mut redis::Connection, line: &str) -> String {
+    let mut words = line.split(' ');
+    let mut cmd = redis::cmd(words.next().unwrap());
+    for a in words {
+        cmd.arg(a);
+    }
+    match cmd.query::<redis::Value>(c) {
+        Err(e) => e.to_string(),
+        Ok(v) => panic!("{line}: expected an error, got {v:?}"),
+    }
+}
+
+#[test]
+fn replies_are_redis_bytes_in_resp2_and_resp3() {
+    let s = Server::embedded(&[]);
+    let mut r = s.raw();
+    r.send(&cmd(&["XADD", "s", "1-1", "f", "v"]));
+    r.expect(b"$3\r\n1-1\r\n");
+    r.send(&cmd(&["XADD", "s", "1-*", "a", "1", "b", "2"]));
+    r.expect(b"$3\r\n1-2\r\n");
+    let both = b"*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n\
+                 *2\r\n$3\r\n1-2\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n";
+    r.send(&cmd(&["XRANGE", "s", "-", "+"]));
+    r.expect(both);
+    r.send(&cmd(&["XREVRANGE", "s", "+", "(1-1"]));
+    r.expect(b"*1\r\n*2\r\n$3\r\n1-2\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    r.send(&cmd(&["XRANGE", "s", "-", "+", "COUNT", "0"]));
+    r.expect(b"*-1\r\n");
+    r.send(&cmd(&["XADD", "nosuch", "NOMKSTREAM", "*", "f", "v"]));
+    r.expect(b"$-1\r\n");
+    r.send(&cmd(&["XADD", "s", "1-2", "f", "v"]));
+    r.expect(
+        b"-ERR The ID specified in XADD is equal or smaller than the target stream top item\r\n",
+    );
+    r.send(&cmd(&["XADD", "s", "0-0", "f", "v"]));
+    r.expect(b"-ERR The ID specified in XADD must be greater than 0-0\r\n");
+    r.send(&cmd(&["XADD", "s", "1-2-3", "f", "v"]));
+    r.expect(b"-ERR Invalid stream ID specified as stream command argument\r\n");
+    r.send(&cmd(&["TYPE", "s"]));
+    r.expect(b"+stream\r\n");
+    r.send(&cmd(&["OBJECT", "ENCODING", "s"]));
+    r.expect(b"$6\r\nstream\r\n");
+    r.send(&[cmd(&["HELLO", "3"]), cmd(&["PING"])].concat());
+    let mut hello = Vec::new();
+    while !hello.ends_with(b"+PONG\r\n") {
+        hello.extend(r.read_n(1));
+    }
+    r.send(&cmd(&["XRANGE", "s", "-", "+"]));
+    r.expect(both);
+    r.send(&cmd(&["XRANGE", "s", "-", "+", "COUNT", "0"]));
+    r.expect(b"_\r\n");
+    r.send(&cmd(&["XADD", "nosuch", "NOMKSTREAM", "*", "f", "v"]));
+    r.expect(b"_\r\n");
+    r.send(&cmd(&["XLEN", "s"]));
+    r.expect(b":2\r\n");
+    // A binary-safe entry.
+    r.send(&cmd(&[&b"XADD"[..], b"b", b"5-0", b"\x00\r\n", b""]));
+    r.expect(&bulk(b"5-0"));
+    r.send(&cmd(&["XRANGE", "b", "5", "5"]));
+    r.expect(b"*1\r\n*2\r\n$3\r\n5-0\r\n*2\r\n$3\r\n\x00\r\n\r\n$0\r\n\r\n");
+}
+
+#[test]
+fn the_redis_crate_reads_entries_and_auto_ids() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    let a: String = q(&mut c, "XADD s * k 1");
+    let b: String = q(&mut c, "XADD s * k 2");
+    let (ams, aseq) = a.split_once('-').unwrap();
+    let (bms, bseq) = b.split_once('-').unwrap();
+    let (ams, aseq, bms, bseq): (u64, u64, u64, u64) = (
+        ams.parse().unwrap(),
+        aseq.parse().unwrap(),
+        bms.parse().unwrap(),
+        bseq.parse().unwrap(),
+    );
+    assert!((bms, bseq) > (ams, aseq), "{a} then {b}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(now.abs_diff(ams) < 10_000, "{a} is not the clock ({now})");
+    let entries: Vec<(String, Vec<String>)> = q(&mut c, "XRANGE s - +");
+    assert_eq!(
+        entries,
+        vec![
+            (a.clone(), vec!["k".into(), "1".into()]),
+            (b.clone(), vec!["k".into(), "2".into()])
+        ]
+    );
+    // An ID far ahead of the clock: `*` continues from it.
+    let _: String = q(&mut c, "XADD s 99999999999999-5 k 3");
+    let next: String = q(&mut c, "XADD s * k 4");
+    assert_eq!(next, "99999999999999-6");
+    let n: i64 = q(&mut c, "XDEL s 99999999999999-6");
+    assert_eq!(n, 1);
+    let n: i64 = q(&mut c, &format!("XTRIM s MINID {b}"));
+    assert_eq!(n, 1);
+    let n: i64 = q(&mut c, "XLEN s");
+    assert_eq!(n, 2);
+    let _: () = q(&mut c, "SET str x");
+    assert!(err(&mut c, "XLEN str").starts_with("WRONGTYPE"));
+    assert!(err(&mut c, "XADD str * f v").starts_with("WRONGTYPE"));
+    assert!(err(&mut c, "DUMP s").contains("stream"));
+}
+
+/// Streams in two databases, on every shard, written with every command.
+fn write_streams(c: &mut redis::Connection) {
+    for db in ["0", "2"] {
+        let _: () = q(c, &format!("SELECT {db}"));
+        for k in 0..12 {
+            let key = format!("s{k}");
+            for i in 1..=150 {
+                let _: String = q(c, &format!("XADD {key} {i}-{k} f{} {i}", i % 3));
+            }
+            let _: i64 = q(c, &format!("XDEL {key} 5-{k} 7-{k} 140-{k}"));
+            let _: i64 = q(c, &format!("XTRIM {key} MAXLEN ~ 120"));
+            let _: String = q(c, &format!("XADD {key} MAXLEN 100 200-* a b"));
+            let _: String = q(c, &format!("XADD {key} MINID ~ 60 LIMIT 100 * a b"));
+        }
+        // An empty stream with counters, and XSETID's own.
+        let _: String = q(c, "XADD empty MAXLEN 0 7-7 f v");
+        let _: String = q(c, "XADD meta 3-3 f v");
+        let _: () = q(c, "XSETID meta 50-0 ENTRIESADDED 40 MAXDELETEDID 9-9");
+        let _: i64 = q(c, "XDEL meta 3-3");
+        let _: i64 = q(c, "PEXPIRE s11 100000000");
+    }
+}
+
+/// Every stream's entries and counters, read through a rewrite's records
+/// (the counters are in its `XSETID`s: no command of this scope reads them).
+#[derive(Debug, PartialEq)]
+struct StreamState {
+    entries: Vec<(String, Vec<String>)>,
+    setid: Vec<String>,
+}
+
+type State = BTreeMap<(u8, String), StreamState>;
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "aof"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn records(bytes: &[u8]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let line = |i: &mut usize| -> String {
+        let end = bytes[*i..].windows(2).position(|w| w == b"\r\n").unwrap() + *i;
+        let l = String::from_utf8_lossy(&bytes[*i..end]).into_owned();
+        *i = end + 2;
+        l
+    };
+    while i < bytes.len() {
+        let n: usize = line(&mut i)[1..].parse().unwrap();
+        let mut args = Vec::new();
+        for _ in 0..n {
+            let len: usize = line(&mut i)[1..].parse().unwrap();
+            args.push(String::from_utf8_lossy(&bytes[i..i + len]).into_owned());
+            i += len + 2;
+        }
+        out.push(args);
+    }
+    out
+}
+
+fn rewrite(c: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let _: String = q(c, "BGREWRITEAOF");
+    loop {
+        let info: String = q(c, "INFO persistence");
+        if info.contains("aof_rewrite_in_progress:0") {
+            assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Rewrites, then reads the state from the rewritten segments, checking
+/// that they hold only a rewrite's records.
+fn state_after_rewrite(c: &mut redis::Connection, dir: &Path) -> State {
+    rewrite(c);
+    let mut out = State::new();
+    let mut db = 0u8;
+    for seg in segments(dir) {
+        for r in records(&std::fs::read(seg).unwrap()) {
+            match r[0].as_str() {
+                "SELECT" => db = r[1].parse().unwrap(),
+                "XADD" => {
+                    let e = out.entry((db, r[1].clone())).or_insert(StreamState {
+                        entries: vec![],
+                        setid: vec![],
+                    });
+                    if r[2] != "MAXLEN" {
+                        e.entries.push((r[2].clone(), r[3..].to_vec()));
+                    }
+                }
+                "XSETID" => {
+                    out.get_mut(&(db, r[1].clone())).unwrap().setid = r[2..].to_vec();
+                }
+                "PEXPIREAT" => {}
+                other => panic!("a rewrite wrote {other}"),
+            }
+        }
+    }
+    out
+}
+
+fn check_written(s: &State) {
+    assert_eq!(s.len(), 28, "{:?}", s.keys());
+    let s0 = &s[&(0, "s0".to_string())];
+    // 150 added in nodes of 100 and 50, 3 deleted; `MAXLEN ~ 120` removes
+    // nothing (the first node holds 98 of 147); one more, `MAXLEN 100`
+    // leaves 100; one more, `MINID ~ 60` cannot take the first node whole.
+    assert_eq!(s0.entries.len(), 101);
+    assert_eq!(s0.entries[0].0, "51-0");
+    assert_eq!(s0.entries.last().unwrap().1, vec!["a", "b"]);
+    assert_eq!(
+        s0.setid[1..],
+        ["ENTRIESADDED", "152", "MAXDELETEDID", "140-0"]
+    );
+    let empty = &s[&(2, "empty".to_string())];
+    assert!(empty.entries.is_empty());
+    assert_eq!(
+        empty.setid,
+        ["7-7", "ENTRIESADDED", "1", "MAXDELETEDID", "0-0"]
+    );
+    let meta = &s[&(0, "meta".to_string())];
+    assert_eq!(
+        meta.setid,
+        ["50-0", "ENTRIESADDED", "40", "MAXDELETEDID", "9-9"]
+    );
+}
+
+/// Restart after SIGKILL, rewrite, re-shard 3 → 2: the same streams each
+/// time; the logged records are stream commands with explicit IDs; Redis
+/// imports the segments into the same streams.
+#[test]
+fn streams_survive_restart_rewrite_and_reshard() {
+    let dir = tempdir("streams");
+    let p = Proc::start(&dir, &["--shards", "3", "--appendfsync", "always"]);
+    let mut c = p.client();
+    write_streams(&mut c);
+    let logged: Vec<u8> = segments(&dir)
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect();
+    for r in records(&logged) {
+        match r[0].as_str() {
+            "XADD" => assert!(
+                r[2].contains('-') && !r[2].contains('*') || r[2] == "MAXLEN",
+                "{r:?}"
+            ),
+            "XTRIM" => assert_eq!(r[3], "=", "{r:?}"),
+            "XDEL" | "XSETID" | "SELECT" | "PEXPIREAT" | "MULTI" | "EXEC" => {}
+            other => panic!("logged {other}: {r:?}"),
+        }
+    }
+    drop(c);
+    p.signal("-KILL");
+    assert_eq!(p.wait(), None);
+
+    let p = Proc::start(&dir, &["--shards", "3"]);
+    let mut c = p.client();
+    let before = state_after_rewrite(&mut c, &dir);
+    check_written(&before);
+    let ttl: i64 = q(&mut c, "PTTL s11");
+    assert!(ttl > 0, "{ttl}");
+    drop(c);
+    p.signal("-KILL");
+    assert_eq!(p.wait(), None);
+
+    let p = Proc::start(&dir, &["--shards", "2"]);
+    let mut c = p.client();
+    let after = state_after_rewrite(&mut c, &dir);
+    assert_eq!(after, before, "after a rewrite, SIGKILL, 3 to 2 shards");
+    // The counters came back: the next IDs follow the old last IDs.
+    let id: String = q(&mut c, "XADD meta 50-* f v");
+    assert_eq!(id, "50-1");
+    assert!(err(&mut c, "XADD s0 199-0 f v").contains("equal or smaller"));
+    drop(c);
+    p.signal("-TERM");
+    assert_eq!(p.wait(), Some(0));
+    import_into_redis(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pipes the segments into a fresh `redis-server` and checks what it
+/// reports of the streams (skipped when Redis is not installed).
+fn import_into_redis(dir: &Path) {
+    use std::io::Write;
+    let installed = |bin: &str| Command::new(bin).arg("--version").output().is_ok();
+    if !installed("redis-server") || !installed("redis-cli") {
+        eprintln!("note: redis-server or redis-cli is not on PATH; skipping the import check");
+        return;
+    }
+    let aof: Vec<u8> = segments(dir)
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let rdir = tempdir("streams-redis");
+    let mut server = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--dir"])
+        .arg(&rdir)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut pipe = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--pipe"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("redis-cli starts");
+    pipe.stdin.take().unwrap().write_all(&aof).unwrap();
+    let out = pipe.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let info: Vec<redis::Value> = q(&mut c, "XINFO STREAM meta");
+    let len: i64 = q(&mut c, "XLEN s0");
+    let _: () = q(&mut c, "SELECT 2");
+    let empty: Vec<redis::Value> = q(&mut c, "XINFO STREAM empty");
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&rdir);
+    assert!(
+        out.status.success() && report.contains("errors: 0"),
+        "{report}"
+    );
+    let field = |v: &[redis::Value], name: &str| -> String {
+        let i = v
+            .iter()
+            .position(|x| matches!(x, redis::Value::BulkString(b) if b == name.as_bytes()))
+            .unwrap();
+        match &v[i + 1] {
+            redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            redis::Value::Int(n) => n.to_string(),
+            other => format!("{other:?}"),
+        }
+    };
+    assert_eq!(len, 101);
+    assert_eq!(field(&info, "last-generated-id"), "50-1");
+    assert_eq!(field(&info, "entries-added"), "41");
+    assert_eq!(field(&info, "max-deleted-entry-id"), "9-9");
+    assert_eq!(field(&info, "length"), "1");
+    assert_eq!(field(&empty, "last-generated-id"), "7-7");
+    assert_eq!(field(&empty, "entries-added"), "1");
+    assert_eq!(field(&empty, "length"), "0");
+}
+
+/// Two keys on different shards of the embedded server (4 shards).
+fn two_shards() -> (String, String) {
+    let r = Router::new(4);
+    let a = "xa".to_string();
+    let b = (0..1000)
+        .map(|i| format!("xb{i}"))
+        .find(|k| r.shard_of(k.as_bytes()) != r.shard_of(a.as_bytes()))
+        .unwrap();
+    (a, b)
+}
+
+fn blocked_clients(c: &mut Raw) -> i64 {
+    let info = c.call(&["INFO", "clients"]).bulk_string();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap()
+}
+
+/// Waits until `n` clients are blocked.
+fn until_blocked(c: &mut Raw, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while blocked_clients(c) != n {
+        assert!(Instant::now() < deadline, "never {n} blocked clients");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A client blocked on keys of two shards (`$` on one, an explicit ID on
+/// the other) is served by the first XADD that gives one of them an entry
+/// after its ID, with that key's entries only; a write that adds nothing
+/// after the ID leaves it waiting; RESP3 answers a map.
+#[test]
+fn xread_block_wakes_on_xadd_across_shards_and_workers() {
+    let s = Server::embedded(&[]);
+    let (a, b) = two_shards();
+    let mut w = s.raw();
+    w.send(&cmd(&["XADD", &a, "5-0", "old", "1"]));
+    w.expect(b"$3\r\n5-0\r\n");
+    for resp3 in [false, true] {
+        // Several connections, so some sit on the other worker.
+        let mut readers: Vec<Raw> = (0..3).map(|_| s.raw()).collect();
+        for r in readers.iter_mut() {
+            if resp3 {
+                r.send(&[cmd(&["HELLO", "3"]), cmd(&["PING"])].concat());
+                let mut hello = Vec::new();
+                while !hello.ends_with(b"+PONG\r\n") {
+                    hello.extend(r.read_n(1));
+                }
+            }
+            r.send(&cmd(&[
+                "XREAD", "BLOCK", "0", "STREAMS", &a, &b, "$", "7-0",
+            ]));
+        }
+        until_blocked(&mut w, 3);
+        // Entries at or below the IDs, and writes that add nothing, wake
+        // no one.
+        w.send(&cmd(&["XADD", &b, "6-0", "f", "v"]));
+        w.expect(b"$3\r\n6-0\r\n");
+        w.send(&cmd(&["XADD", &b, "7-0", "f", "v"]));
+        w.expect(b"$3\r\n7-0\r\n");
+        w.send(&cmd(&["XDEL", &b, "6-0"]));
+        w.expect(b":1\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(blocked_clients(&mut w), 3);
+        w.send(&cmd(&["XADD", &b, "8-0", "new", "2"]));
+        w.expect(b"$3\r\n8-0\r\n");
+        let body = [
+            bulk(b.as_bytes()),
+            b"*1\r\n*2\r\n$3\r\n8-0\r\n*2\r\n$3\r\nnew\r\n$1\r\n2\r\n".to_vec(),
+        ]
+        .concat();
+        let want = if resp3 {
+            [b"%1\r\n".to_vec(), body].concat()
+        } else {
+            [b"*1\r\n*2\r\n".to_vec(), body].concat()
+        };
+        for r in readers.iter_mut() {
+            r.expect(&want);
+        }
+        until_blocked(&mut w, 0);
+        w.send(&cmd(&["DEL", &b]));
+        w.expect(b":1\r\n");
+    }
+    // `$` on the first key: an XADD there serves its own entry.
+    let mut r = s.raw();
+    r.send(&cmd(&[
+        "XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", &a, &b, "$", "$",
+    ]));
+    until_blocked(&mut w, 1);
+    w.send(&cmd(&["XADD", &a, "9-0", "x", "y"]));
+    w.expect(b"$3\r\n9-0\r\n");
+    let mut want = b"*1\r\n*2\r\n".to_vec();
+    want.extend(bulk(a.as_bytes()));
+    want.extend_from_slice(b"*1\r\n*2\r\n$3\r\n9-0\r\n*2\r\n$1\r\nx\r\n$1\r\ny\r\n");
+    r.expect(&want);
+}
+
+/// BLOCK times out with a null array; CLIENT UNBLOCK ends the wait too.
+#[test]
+fn xread_block_times_out_and_unblocks() {
+    let s = Server::embedded(&[]);
+    let (a, b) = two_shards();
+    let mut r = s.raw();
+    let start = Instant::now();
+    r.send(&cmd(&[
+        "XREAD", "BLOCK", "100", "STREAMS", &a, &b, "$", "$",
+    ]));
+    r.expect(b"*-1\r\n");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(90), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let id = r.call(&["CLIENT", "ID"]).int().to_string();
+    r.send(&cmd(&["XREAD", "BLOCK", "0", "STREAMS", &a, "0"]));
+    let mut w = s.raw();
+    until_blocked(&mut w, 1);
+    w.send(&cmd(&["CLIENT", "UNBLOCK", &id]));
+    w.expect(b":1\r\n");
+    r.expect(b"*-1\r\n");
+    // The registration is gone: a later XADD serves nobody and the
+    // connection answers its next command.
+    w.send(&cmd(&["XADD", &a, "1-0", "f", "v"]));
+    w.expect(b"$3\r\n1-0\r\n");
+    r.send(&cmd(&["PING"]));
+    r.expect(b"+PONG\r\n");
+}
