@@ -13,6 +13,7 @@
 //! Adding a command: a declaration row and a handler in its family file
 //! (and, for a new shard op, a variant in the engine's family file).
 
+mod acl;
 mod bitmap;
 mod blocking;
 mod config;
@@ -69,6 +70,7 @@ const FAMILIES: &[&[Command]] = &[
     server::COMMANDS,
     monitor::COMMANDS,
     pubsub::COMMANDS,
+    acl::COMMANDS,
 ];
 
 /// The command table, built once from the families.
@@ -400,6 +402,11 @@ fn route_one(
         return;
     }
     if !ctx.session.authenticated && refused_before_auth(&mut ctx) {
+        abort_multi(ctx.session);
+        return;
+    }
+    // One comparison for a user that may run anything (see `acl`).
+    if ctx.session.acl_free != shared.acl.gen() && acl::refused(&mut ctx) {
         abort_multi(ctx.session);
         return;
     }
