@@ -139,6 +139,16 @@ impl Client {
         }
     }
 
+    /// True when the connection runs as user `name`.
+    pub fn is_user(&self, name: &[u8]) -> bool {
+        let names = self.names();
+        if names.user.is_empty() {
+            name == b"default"
+        } else {
+            names.user == name
+        }
+    }
+
     /// A row that belongs to no registry (a session outside a worker).
     pub fn detached() -> Client {
         Client::new(0, 0, 0, String::new(), String::new(), -1, 0)

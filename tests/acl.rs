@@ -257,6 +257,17 @@ fn auth_as_a_user() {
     let hello = r.call(&["HELLO", "2", "AUTH", "u", "pw"]);
     assert!(matches!(hello, Reply::Array(Some(_))), "{hello:?}");
     run(&mut r, &[(&["ACL", "WHOAMI"], b"$1\r\nu\r\n")]);
+    run(
+        &mut admin,
+        &[
+            (
+                &["CLIENT", "KILL", "USER", "nosuch"],
+                b"-ERR No such user 'nosuch'\r\n",
+            ),
+            (&["CLIENT", "KILL", "USER", "u"], b":1\r\n"),
+        ],
+    );
+    r.assert_closed();
 }
 
 #[test]

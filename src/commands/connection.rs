@@ -434,6 +434,7 @@ fn client_kill(ctx: &mut Ctx) {
     let (mut addr, mut laddr): (Option<&[u8]>, Option<&[u8]>) = (None, None);
     let mut id = None;
     let mut kind: Option<TypeFilter> = None;
+    let mut user: Option<&[u8]> = None;
     let mut skipme = !old_form;
     if old_form {
         addr = Some(args.get(2));
@@ -457,7 +458,8 @@ fn client_kill(ctx: &mut Ctx) {
                 b"addr" => addr = Some(val),
                 b"laddr" => laddr = Some(val),
                 b"user" => {
-                    if val != b"default" {
+                    user = Some(val);
+                    if ctx.shared.acl.user(val).is_none() {
                         let mut msg = b"ERR No such user '".to_vec();
                         msg.extend_from_slice(val);
                         msg.push(b'\'');
@@ -487,6 +489,7 @@ fn client_kill(ctx: &mut Ctx) {
                 || addr.is_some_and(|a| a != c.addr.as_bytes())
                 || laddr.is_some_and(|a| a != c.laddr.as_bytes())
                 || id.is_some_and(|i| i != c.id)
+                || user.is_some_and(|u| !c.is_user(u))
                 || (c.id == me && skipme)
             {
                 continue;
