@@ -161,6 +161,19 @@ impl User {
         }
     }
 
+    /// Redis's `default` user as it is created: `on nopass ~* &* +@all`.
+    pub fn new_default(commands: usize) -> User {
+        let mut d = User::new(b"default", commands);
+        d.enabled = true;
+        d.nopass = true;
+        d.root.allowed.iter_mut().for_each(|w| *w = u64::MAX);
+        d.root.all_commands = true;
+        d.root.future = true;
+        d.root.all_keys = true;
+        d.root.all_channels = true;
+        d
+    }
+
     /// True when its commands need no check at all.
     pub fn unrestricted(&self) -> bool {
         self.root.unrestricted()
@@ -263,13 +276,7 @@ impl Acl {
     /// The table with Redis's `default` user (`on nopass ~* &* +@all`, or
     /// with `requirepass`'s password), for `commands` command ids.
     pub fn new(commands: usize, requirepass: &[u8]) -> Acl {
-        let mut d = User::new(b"default", commands);
-        d.enabled = true;
-        d.root.allowed.iter_mut().for_each(|w| *w = u64::MAX);
-        d.root.all_commands = true;
-        d.root.future = true;
-        d.root.all_keys = true;
-        d.root.all_channels = true;
+        let mut d = User::new_default(commands);
         set_default_password(&mut d, requirepass);
         let auth = !d.nopass;
         let mut users = Users::new();

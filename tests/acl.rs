@@ -631,3 +631,162 @@ fn unrestricted_user_costs_no_lookup_after_changes() {
         run(&mut admin, &[(&["ACL", "SETUSER", "flip", "+@all"], OK)]);
     }
 }
+
+/// A fresh directory for an ACL file.
+fn acl_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "shardcache-acl-{tag}-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn aclfile_load_and_save() {
+    let dir = acl_dir("file");
+    let path = dir.join("users.acl");
+    let p = path.display().to_string();
+    std::fs::write(&path, "user alice on >pw ~a* +get\n\n").unwrap();
+    let s = Server::embedded(&["--aclfile", &p]);
+    let mut admin = s.raw();
+    // The file has no default user: a fresh one is made.
+    assert_eq!(
+        acl_list(&mut admin),
+        [
+            format!("user alice on #{PW_HASH} ~a* resetchannels -@all +get"),
+            "user default on nopass ~* &* +@all".into(),
+        ]
+    );
+    let aclfile = format!("*2\r\n$7\r\naclfile\r\n${}\r\n{p}\r\n", p.len());
+    run(
+        &mut admin,
+        &[
+            (&["CONFIG", "GET", "aclfile"], aclfile.as_bytes()),
+            (&["ACL", "SETUSER", "bob", "on", "+@hash"], OK),
+            (&["ACL", "SAVE"], OK),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!(
+            "user alice on #{PW_HASH} ~a* resetchannels -@all +get\n\
+             user bob on resetchannels -@all +@hash\n\
+             user default on nopass ~* &* +@all\n"
+        )
+    );
+    let mut alice = login(&s, "alice", "pw");
+    // Every error of the file is told, and nothing changes.
+    std::fs::write(
+        &path,
+        "user alice on +nosuch foo bar\nbad line\nuser alice x\nuser c (+get\n",
+    )
+    .unwrap();
+    let errors = format!(
+        "-ERR {p}:1: Error in applying operation '+nosuch': Unknown command or category name in \
+         ACL. {p}:1: Syntax error. {p}:2 should start with user keyword followed by the \
+         username. WARNING: Duplicate user 'alice' found on line 3. {p}:4: Unmatched parenthesis \
+         in selector definition.WARNING: ACL errors detected, no change to the previously active \
+         ACL rules was performed\r\n"
+    );
+    run(&mut admin, &[(&["ACL", "LOAD"], errors.as_bytes())]);
+    assert_eq!(acl_list(&mut admin).len(), 3);
+    run(&mut alice, &[(&["GET", "a1"], b"$-1\r\n")]);
+    // A good file replaces every user; their connections close.
+    std::fs::write(
+        &path,
+        "user alice on >pw ~* +@all\nuser default on nopass ~* &* +@all\n",
+    )
+    .unwrap();
+    run(&mut admin, &[(&["ACL", "LOAD"], OK)]);
+    alice.assert_closed();
+    run(
+        &mut admin,
+        &[(&["ACL", "USERS"], b"*2\r\n$5\r\nalice\r\n$7\r\ndefault\r\n")],
+    );
+    std::fs::remove_file(&path).unwrap();
+    let missing =
+        format!("-ERR Error loading ACLs, opening file '{p}': No such file or directory\r\n");
+    run(&mut admin, &[(&["ACL", "LOAD"], missing.as_bytes())]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn users_from_the_configuration() {
+    if common::against_redis() {
+        // redis-server's command line wants the words apart (`--user alice
+        // on >pw`); the same lines in its config file list as below.
+        return;
+    }
+    let s = Server::embedded(&[
+        "--user",
+        "alice on >pw ~a* +get",
+        "--user",
+        "default on nopass ~* +@all",
+    ]);
+    let mut r = s.raw();
+    assert_eq!(
+        acl_list(&mut r),
+        [
+            format!("user alice on #{PW_HASH} ~a* resetchannels -@all +get"),
+            "user default on nopass sanitize-payload ~* resetchannels +@all".into(),
+        ]
+    );
+    run(
+        &mut r,
+        &[(&["AUTH", "alice", "pw"], OK), (&["GET", "a"], b"$-1\r\n")],
+    );
+}
+
+#[test]
+fn bad_acl_configuration_refuses_to_start() {
+    if common::against_redis() {
+        return; // Redis exits; its messages are checked here for shardcache.
+    }
+    let dir = acl_dir("bad");
+    let path = dir.join("users.acl");
+    let p = path.display().to_string();
+    let start = |extra: &[&str]| -> String {
+        let mut argv = vec![
+            "shardcache",
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--no-pin",
+        ];
+        let d = dir.display().to_string();
+        argv.extend(["--dir", &d]);
+        argv.extend_from_slice(extra);
+        let config = shardcache::config::from_argv(&argv).expect("flags");
+        match shardcache::server::start(config) {
+            Ok(_) => panic!("started with {extra:?}"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = start(&["--aclfile", &p]);
+    assert!(
+        e.contains(&format!("opening file '{p}': No such file")),
+        "{e}"
+    );
+    std::fs::write(&path, "user a on +nosuch\n").unwrap();
+    let e = start(&["--aclfile", &p]);
+    assert!(
+        e.starts_with("Aborting Redis startup because of ACL errors: "),
+        "{e}"
+    );
+    let e = start(&["--aclfile", &p, "--user", "b on"]);
+    assert!(
+        e.starts_with("Configuring Redis with users defined in redis.conf"),
+        "{e}"
+    );
+    let e = start(&["--user", "b on", "--user", "b off"]);
+    assert!(e.contains("Duplicate user found"), "{e}");
+    let e = start(&["--user", "b +nosuch"]);
+    assert_eq!(
+        e,
+        "Error in user declaration 'b': Unknown command or category name in ACL"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

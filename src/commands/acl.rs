@@ -1011,9 +1011,234 @@ const NO_ACLFILE: &str = "ERR This Redis instance is not configured to use an AC
      want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming \
      you have a Redis configuration file set) in order to store users in the Redis configuration.";
 
-/// ACL LOAD / ACL SAVE: shardcache has no ACL file.
-fn acl_nofile(ctx: &mut Ctx) {
-    ctx.error(NO_ACLFILE);
+/// An I/O error as C's `strerror` words it (Rust appends the errno).
+fn os_text(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t[..i].to_string(),
+        None => t,
+    }
+}
+
+/// Redis's `ACLLoadFromFile`: the users of an ACL file (a `default` user
+/// made afresh when the file has none), or the text of every error found.
+fn parse_acl_file(path: &str, text: &str) -> Result<Users, String> {
+    let mut users = Users::new();
+    let mut errors = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let n = i + 1;
+        let line = line.trim_matches([' ', '\t', '\r', '\n']);
+        if line.is_empty() {
+            continue;
+        }
+        // Split on single spaces, as Redis does (no quoting).
+        let argv: Vec<&[u8]> = line.as_bytes().split(|&c| c == b' ').collect();
+        if argv[0] != b"user" || argv.len() < 2 {
+            errors.push_str(&format!(
+                "{path}:{n} should start with user keyword followed by the username. "
+            ));
+            continue;
+        }
+        let name = argv[1];
+        if has_spaces(name) {
+            errors.push_str(&format!(
+                "'{path}:{n}: username '{}' contains invalid characters. ",
+                String::from_utf8_lossy(name)
+            ));
+            continue;
+        }
+        if users.contains_key(name) {
+            errors.push_str(&format!(
+                "WARNING: Duplicate user '{}' found on line {n}. ",
+                String::from_utf8_lossy(name)
+            ));
+            continue;
+        }
+        let mut u = User::new(name, count());
+        match merge_selectors(&argv[2..]) {
+            Err(_) => errors.push_str(&format!(
+                "{path}:{n}: Unmatched parenthesis in selector definition."
+            )),
+            Ok(ops) => {
+                let mut reported = false;
+                for op in &ops {
+                    let op = trim_op(op);
+                    if let Err(why) = set_user(&mut u, op) {
+                        // Unknown commands are named; of other errors
+                        // only a line's first is told, as in Redis.
+                        if why == UNKNOWN {
+                            errors.push_str(&format!(
+                                "{path}:{n}: Error in applying operation '{}': {why}. ",
+                                String::from_utf8_lossy(op)
+                            ));
+                        } else if !reported {
+                            errors.push_str(&format!("{path}:{n}: {why}. "));
+                            reported = true;
+                        }
+                    }
+                }
+            }
+        }
+        users.insert(name.to_vec(), Arc::new(u));
+    }
+    if !errors.is_empty() {
+        errors.push_str(
+            "WARNING: ACL errors detected, no change to the previously active ACL rules was performed",
+        );
+        return Err(errors);
+    }
+    users
+        .entry(b"default".to_vec())
+        .or_insert_with(|| Arc::new(User::new_default(count())));
+    Ok(users)
+}
+
+fn trim_op(op: &[u8]) -> &[u8] {
+    let strip = |c: &u8| matches!(c, b'\t' | b'\r' | b'\n');
+    let start = op.iter().position(|c| !strip(c)).unwrap_or(op.len());
+    let end = op.iter().rposition(|c| !strip(c)).map_or(start, |e| e + 1);
+    &op[start..end.max(start)]
+}
+
+/// Reads and parses the ACL file at `path`.
+fn read_acl_file(path: &str) -> Result<Users, String> {
+    let text = std::fs::read(path)
+        .map_err(|e| format!("Error loading ACLs, opening file '{path}': {}", os_text(&e)))?;
+    parse_acl_file(path, &String::from_utf8_lossy(&text))
+}
+
+/// At start: the users of `--aclfile` or of the `user` lines of the
+/// configuration (Redis refuses both at once).
+pub fn load_at_start(shared: &crate::shared::Shared) -> Result<(), String> {
+    let c = &shared.config;
+    if !c.aclfile.is_empty() && !c.user.is_empty() {
+        return Err(
+            "Configuring Redis with users defined in redis.conf and at the same setting \
+                    an ACL file path is invalid. This setup is very likely to lead to \
+                    configuration errors and security holes, please define either an ACL file \
+                    or declare users directly in your redis.conf, but not both."
+                .into(),
+        );
+    }
+    if !c.aclfile.is_empty() {
+        let users = read_acl_file(&c.aclfile)
+            .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+        return shared.acl.update(|u| {
+            *u = users;
+            Ok(())
+        });
+    }
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    for line in &c.user {
+        let words: Vec<&[u8]> = line
+            .as_bytes()
+            .split(|c| c.is_ascii_whitespace())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let Some((name, rules)) = words.split_first() else {
+            return Err("a user line needs a username".into());
+        };
+        let rules = merge_selectors(rules).map_err(|open| {
+            format!(
+                "Unmatched parenthesis in acl selector starting at '{}'.",
+                String::from_utf8_lossy(&open)
+            )
+        })?;
+        shared.acl.update(|users| {
+            let mut u = match users.get(*name) {
+                // The default user is defined again from scratch.
+                Some(u) if *name == b"default" && !seen.iter().any(|s| s == name) => {
+                    let mut u = User::clone(u);
+                    let _ = set_user(&mut u, b"reset");
+                    u
+                }
+                Some(_) => {
+                    return Err("Duplicate user found. A user can only be defined once in \
+                                config files"
+                        .to_string())
+                }
+                None => User::new(name, count()),
+            };
+            seen.push(name.to_vec());
+            for op in &rules {
+                set_user(&mut u, op).map_err(|why| {
+                    format!(
+                        "Error in user declaration '{}': {why}",
+                        String::from_utf8_lossy(name)
+                    )
+                })?;
+            }
+            users.insert(name.to_vec(), Arc::new(u));
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// ACL LOAD: the file's users replace every user, or nothing changes. The
+/// connections of users other than `default` are closed, as Redis frees
+/// every old user.
+fn acl_load(ctx: &mut Ctx) {
+    let path = ctx.shared.config.aclfile.clone();
+    if path.is_empty() {
+        return ctx.error(NO_ACLFILE);
+    }
+    let users = match read_acl_file(&path) {
+        Ok(u) => u,
+        Err(e) => return ctx.error(&format!("ERR {e}")),
+    };
+    let _ = ctx.shared.acl.update(|u| {
+        *u = users;
+        Ok::<(), ()>(())
+    });
+    let me = ctx.session.client.id;
+    for c in ctx.shared.registry.snapshot() {
+        if c.is_user(b"default") {
+            continue;
+        }
+        if c.id == me {
+            ctx.session.close = true;
+        } else {
+            ctx.shared.registry.kill(&c);
+        }
+    }
+    ctx.reply(encode::ok);
+}
+
+/// ACL SAVE: every user as ACL LIST shows it, written to a temporary file
+/// that replaces the ACL file once on disk.
+fn acl_save(ctx: &mut Ctx) {
+    let path = ctx.shared.config.aclfile.clone();
+    if path.is_empty() {
+        return ctx.error(NO_ACLFILE);
+    }
+    let mut text = Vec::new();
+    for u in users_arc(ctx).values() {
+        text.extend_from_slice(b"user ");
+        text.extend_from_slice(&u.name);
+        text.push(b' ');
+        describe_user(u, &mut text);
+        text.push(b'\n');
+    }
+    let tmp = format!("{path}.tmp-{}-{}", std::process::id(), ctx.now_ms);
+    let written = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&text)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })();
+    match written {
+        Ok(()) => ctx.reply(encode::ok),
+        Err(e) => {
+            tracing::warn!("ACL SAVE to {path}: {e}");
+            let _ = std::fs::remove_file(&tmp);
+            ctx.error(
+                "ERR There was an error trying to save the ACLs. Please check the server logs \
+                 for more information",
+            );
+        }
+    }
 }
 
 fn acl_help(ctx: &mut Ctx) {
@@ -1129,7 +1354,7 @@ static ACL_SUBS: &[Command] = &[
             "List the current ACL rules in ACL config file format",
             "O(N). Where N is the number of configured users.",
         ),
-    Command::new("acl|load", 2, acl_nofile)
+    Command::new("acl|load", 2, acl_load)
         .flags(ADMIN | NSLS)
         .acl(ADMIN_ACL)
         .doc(
@@ -1147,7 +1372,7 @@ static ACL_SUBS: &[Command] = &[
             "List latest events denied because of ACLs in place",
             "O(N) with N being the number of entries shown.",
         ),
-    Command::new("acl|save", 2, acl_nofile)
+    Command::new("acl|save", 2, acl_save)
         .flags(ADMIN | NSLS)
         .acl(ADMIN_ACL)
         .doc(

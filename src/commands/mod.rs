@@ -39,6 +39,7 @@ pub mod txn;
 mod zset;
 
 pub use crate::session::{ReplyMode, Session};
+pub use acl::load_at_start as load_users;
 pub use spec::{flags, ks, Begin, Command, Find, Handler, KeySpec, NeedsSection};
 pub use string::{lcs_reply, LcsOpts};
 
