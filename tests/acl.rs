@@ -500,7 +500,7 @@ fn acl_log_records_denials_and_failed_auth() {
     assert_eq!(&v[0][..5], ["1", "auth", "toplevel", "AUTH", "lg2"]);
     assert_eq!(&v[1][..5], ["1", "key", "toplevel", "z", "lg"]);
     assert_eq!(&v[2][..5], ["2", "command", "toplevel", "set", "lg"]);
-    assert!(v[2][6].contains(" user=lg "), "{}", v[2][6]);
+    assert!(v[2][6].contains(" cmd=set user=lg "), "{}", v[2][6]);
     assert_eq!(admin.call(&["ACL", "LOG", "1"]).array().len(), 1);
     run(
         &mut admin,

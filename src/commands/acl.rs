@@ -602,6 +602,10 @@ fn log_context(ctx: &Ctx) -> &'static str {
 }
 
 fn client_info(ctx: &Ctx) -> Vec<u8> {
+    if ctx.conn != crate::exchange::NO_CONN {
+        // Its row names the command being refused, as Redis's does.
+        ctx.session.publish(ctx.now_ms, None);
+    }
     let mut info = Vec::new();
     let client = match (&ctx.session.script_caller, ctx.conn) {
         (Some(c), crate::exchange::NO_CONN) => c,
