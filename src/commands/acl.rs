@@ -448,7 +448,7 @@ fn check_selector(
     sel: &Selector,
     cmd: &'static Command,
     args: &Args,
-    keys: &mut Option<Vec<(usize, &'static super::KeySpec)>>,
+    keys: &mut Option<Vec<(usize, u8)>>,
 ) -> Result<(), (Denied, usize)> {
     if !sel.all_commands && !cmd.has(NO_AUTH) {
         let id = id_of(cmd);
@@ -467,26 +467,8 @@ fn check_selector(
         }
     }
     if !sel.all_keys && cmd.has_keys() {
-        let found = keys.get_or_insert_with(|| {
-            let mut v = Vec::new();
-            cmd.find_keys(args, &mut v);
-            v
-        });
-        for &(pos, spec) in found.iter() {
-            let mut need = 0;
-            if spec.flags.contains(&"access") {
-                need |= KEY_READ;
-            }
-            if spec
-                .flags
-                .iter()
-                .any(|f| matches!(*f, "insert" | "delete" | "update"))
-            {
-                need |= KEY_WRITE;
-            }
-            if spec.flags.contains(&"variable_flags") {
-                need = variable_need(cmd, args, need);
-            }
+        let found = keys.get_or_insert_with(|| key_refs(cmd, args));
+        for &(pos, need) in found.iter() {
             if !sel.key_ok(args.get(pos), need) {
                 return Err((Denied::Key, pos));
             }
@@ -506,6 +488,68 @@ fn check_selector(
         }
     }
     Ok(())
+}
+
+/// The key arguments of a command and what each needs (`KEY_*`), by its
+/// key specs (Redis's `getKeysFromCommandWithSpecs`); SORT's, whose specs
+/// are incomplete, as Redis's `sortGetKeys` finds them.
+fn key_refs(cmd: &'static Command, args: &Args) -> Vec<(usize, u8)> {
+    if matches!(cmd.name, "sort" | "sort_ro") {
+        let mut v = vec![(1, KEY_READ)];
+        let mut i = 2;
+        while i < args.len() {
+            let a = args.get(i);
+            let skip = if a.eq_ignore_ascii_case(b"limit") {
+                2
+            } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+                1
+            } else if a.eq_ignore_ascii_case(b"store") && cmd.name == "sort" {
+                if i + 1 < args.len() {
+                    v.push((i + 1, KEY_WRITE));
+                }
+                1
+            } else {
+                0
+            };
+            i += 1 + skip;
+        }
+        return v;
+    }
+    let mut found = Vec::new();
+    cmd.find_keys(args, &mut found);
+    found
+        .into_iter()
+        .map(|(pos, spec)| {
+            let mut need = 0;
+            if spec.flags.contains(&"access") {
+                need |= KEY_READ;
+            }
+            if spec
+                .flags
+                .iter()
+                .any(|f| matches!(*f, "insert" | "delete" | "update"))
+            {
+                need |= KEY_WRITE;
+            }
+            if spec.flags.contains(&"variable_flags") {
+                need = variable_need(cmd, args, need);
+            }
+            (pos, need)
+        })
+        .collect()
+}
+
+/// Whether `user` may read every key with this command (Redis's
+/// `ACLUserCheckCmdWithUnrestrictedKeyAccess` for reads): SORT's BY and
+/// GET patterns reach keys no check can name.
+pub fn reads_any_key(user: &User, cmd: &'static Command, args: &Args) -> bool {
+    let mut keys = None;
+    std::iter::once(&user.root)
+        .chain(user.selectors.iter())
+        .any(|sel| {
+            check_selector(sel, cmd, args, &mut keys).is_ok()
+                && (sel.all_keys || sel.keys.iter().any(|(f, p)| f & KEY_READ != 0 && p == b"*"))
+        })
 }
 
 /// What a key spec flagged `variable_flags` needs for these arguments
