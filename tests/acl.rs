@@ -790,3 +790,70 @@ fn bad_acl_configuration_refuses_to_start() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn subscribers_losing_their_channels_are_closed() {
+    let s = Server::embedded(&[]);
+    let mut admin = s.raw();
+    run(
+        &mut admin,
+        &[(
+            &[
+                "ACL",
+                "SETUSER",
+                "ps",
+                "on",
+                "nopass",
+                "resetchannels",
+                "&c*",
+                "&d*",
+                "+@all",
+            ],
+            OK,
+        )],
+    );
+    // A connection of `ps` that subscribed, its confirmation read.
+    let subscribe = |cmd: &[&str], confirm: &[u8], resp3: bool| -> Raw {
+        let mut r = s.raw();
+        run(&mut r, &[(&["AUTH", "ps", "x"], OK)]);
+        if resp3 {
+            r.send(&common::cmd(&["HELLO", "3"]));
+        }
+        r.send(&common::cmd(cmd));
+        // Read up to the confirmation (after HELLO's map, of unknown length).
+        let mut got = Vec::new();
+        while !got.ends_with(confirm) {
+            assert!(got.len() < 4096, "no confirmation in {got:?}");
+            got.extend(r.read_n(1));
+        }
+        r
+    };
+    let mut c1 = subscribe(
+        &["SUBSCRIBE", "c1"],
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nc1\r\n:1\r\n",
+        false,
+    );
+    let mut d1 = subscribe(
+        &["SUBSCRIBE", "d1"],
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nd1\r\n:1\r\n",
+        false,
+    );
+    let mut pc = subscribe(
+        &["PSUBSCRIBE", "c*"],
+        b"*3\r\n$10\r\npsubscribe\r\n$2\r\nc*\r\n:1\r\n",
+        false,
+    );
+    let mut r3 = subscribe(
+        &["SUBSCRIBE", "c2"],
+        b">3\r\n$9\r\nsubscribe\r\n$2\r\nc2\r\n:1\r\n",
+        true,
+    );
+    run(
+        &mut admin,
+        &[(&["ACL", "SETUSER", "ps", "resetchannels", "&d*"], OK)],
+    );
+    for closed in [&mut c1, &mut pc, &mut r3] {
+        closed.assert_closed();
+    }
+    run(&mut d1, &[(&["PING"], b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")]);
+}

@@ -782,8 +782,45 @@ fn acl_setuser(ctx: &mut Ctx) {
         Ok(())
     });
     match res {
-        Ok(()) => ctx.reply(encode::ok),
+        Ok(()) => {
+            ctx.reply(encode::ok);
+            close_forbidden_subscribers(ctx, name);
+        }
         Err((op, why)) => setuser_error(ctx, &op, why),
+    }
+}
+
+/// Redis's `ACLKillPubsubClientsIfNeeded`: the connections of `name`
+/// subscribed to a channel or pattern its new rules forbid are closed.
+fn close_forbidden_subscribers(ctx: &mut Ctx, name: &[u8]) {
+    let Some(u) = ctx.shared.acl.user(name) else {
+        return;
+    };
+    let sels = || std::iter::once(&u.root).chain(u.selectors.iter());
+    if sels().any(|s| s.all_channels) {
+        return;
+    }
+    let me = ctx.session.client.id;
+    for c in ctx.shared.registry.snapshot() {
+        if !c.is_user(name) {
+            continue;
+        }
+        let forbidden = ctx
+            .shared
+            .pubsub
+            .subscriptions_of(c.id)
+            .iter()
+            .any(|(kind, ch)| {
+                let pattern = *kind == crate::pubsub::Kind::Pattern;
+                !sels().any(|s| s.channel_ok(ch, pattern))
+            });
+        if forbidden {
+            if c.id == me {
+                ctx.session.close = true;
+            } else {
+                ctx.shared.registry.kill(&c);
+            }
+        }
     }
 }
 
