@@ -30,6 +30,8 @@ pub struct Names {
     pub lib_name: Vec<u8>,
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: Vec<u8>,
+    /// The user it authenticated as (empty: `default`).
+    pub user: Vec<u8>,
 }
 
 /// What a worker publishes about a connection once per read round.
@@ -134,6 +136,16 @@ impl Client {
             killed: AtomicBool::new(false),
             names: Mutex::new(Names::default()),
             block: Mutex::new(None),
+        }
+    }
+
+    /// True when the connection runs as user `name`.
+    pub fn is_user(&self, name: &[u8]) -> bool {
+        let names = self.names();
+        if names.user.is_empty() {
+            name == b"default"
+        } else {
+            names.user == name
         }
     }
 
@@ -311,11 +323,13 @@ impl Client {
             if unsent > 0 { "rw" } else { "r" },
         );
         name(a.last_cmd, out);
-        let _ = write!(
-            out,
-            " user=default redir={} resp={} lib-name=",
-            a.redir, a.resp
-        );
+        out.extend_from_slice(b" user=");
+        if names.user.is_empty() {
+            out.extend_from_slice(b"default");
+        } else {
+            out.extend_from_slice(&names.user);
+        }
+        let _ = write!(out, " redir={} resp={} lib-name=", a.redir, a.resp);
         out.extend_from_slice(&names.lib_name);
         out.extend_from_slice(b" lib-ver=");
         out.extend_from_slice(&names.lib_ver);

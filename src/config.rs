@@ -356,6 +356,22 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = YesNo::Yes)]
     pub protected_mode: YesNo,
 
+    /// A file of users, one `user NAME RULES...` line each as ACL LIST and
+    /// ACL SAVE write them, loaded at start and by ACL LOAD (Redis's
+    /// aclfile; empty: none).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub aclfile: String,
+
+    /// A user and its rules, `--user "alice on >pw ~* +@all"` (Redis's
+    /// `user` lines of the config file); may repeat. Not with `--aclfile`.
+    #[arg(long, value_name = "NAME RULES", action = clap::ArgAction::Append, allow_hyphen_values = true)]
+    pub user: Vec<String>,
+
     /// Require clients to authenticate with AUTH (or HELLO ... AUTH) and this
     /// password before other commands (Redis's requirepass; empty = none).
     #[arg(
@@ -702,7 +718,11 @@ pub fn config_file_args(text: &str) -> Result<Vec<String>, String> {
                 n + 1
             ));
         }
-        if name == "rename-command" {
+        if name == "user" {
+            // The whole line is the user's name and rules.
+            out.push("--user".into());
+            out.push(raw_value.to_string());
+        } else if name == "rename-command" {
             // Two words, either possibly quoted empty: `rename-command CONFIG ""`.
             let words = config_words(value);
             if words.len() != 2 {
@@ -844,6 +864,16 @@ mod tests {
             Config::try_parse_from(bad).is_err(),
             "unknown names are refused"
         );
+    }
+
+    #[test]
+    fn user_lines_keep_their_words() {
+        let file = "user alice on >pw ~a* +get\naclfile /tmp/users.acl\nuser default on nopass\n";
+        let mut argv = vec!["shardcache".to_string()];
+        argv.extend(config_file_args(file).unwrap());
+        let c = Config::try_parse_from(argv).unwrap();
+        assert_eq!(c.user, ["alice on >pw ~a* +get", "default on nopass"]);
+        assert_eq!(c.aclfile, "/tmp/users.acl");
     }
 
     #[test]

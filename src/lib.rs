@@ -57,6 +57,8 @@
 //! - `shared`: server-wide counters and run-time settings.
 //! - `observe`: what operators watch the server through (the slow log,
 //!   MONITOR's subscribers, CLIENT PAUSE), fed by the workers.
+//! - `acl`: the users, their permissions and the ACL log (checked by
+//!   `commands::acl`).
 //! - `clients`: the registry of open connections (CLIENT LIST / KILL).
 //! - `blocking`: the waits of blocked clients (BLPOP and friends): their
 //!   claims and timeouts, and the workers' inboxes the shards answer through.
@@ -76,6 +78,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod acl;
 pub mod admit;
 pub mod alloc;
 pub mod blocking;

@@ -454,6 +454,21 @@ impl PubSub {
             .collect()
     }
 
+    /// The subscriptions of the connection with CLIENT ID `id`, by kind
+    /// (ACL SETUSER's check of a user's subscribers; rare, so a scan).
+    pub fn subscriptions_of(&self, id: u64) -> Vec<(Kind, Vec<u8>)> {
+        let t = self.read();
+        let mut out = Vec::new();
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            for (name, subs) in t.get(kind) {
+                if subs.iter().any(|s| s.id == id) {
+                    out.push((kind, name.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// Subscribers of one channel (or shard channel).
     pub fn numsub(&self, kind: Kind, name: &[u8]) -> usize {
         self.read().get(kind).get(name).map_or(0, Vec::len)

@@ -87,6 +87,7 @@ pub fn start(config: Config) -> io::Result<Server> {
     listener.set_nonblocking(true)?;
     let shared = Arc::new(Shared::new(config, addr, crate::commands::count()));
     shared.scripting.load().map_err(io::Error::other)?;
+    crate::commands::load_users(&shared).map_err(io::Error::other)?;
     shared
         .notify
         .set_sink(Box::new(crate::keyevents::Publisher::new(

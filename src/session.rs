@@ -65,22 +65,37 @@ pub struct Session {
     pub pubsub: crate::pubsub::Subscriptions,
     /// CLIENT TRACKING's state (None: off).
     pub tracking: Option<Box<crate::tracking::State>>,
+    /// The user it runs as (Redis's `c->user`), as of `acl_seen`.
+    pub user: Arc<crate::acl::User>,
+    /// The ACL generation `user` was looked up at.
+    pub acl_seen: u64,
+    /// The ACL generation at which `user` was found to may run anything;
+    /// dispatch skips the ACL check while it equals the current one.
+    pub acl_free: u64,
+    /// For a script's session: the client that runs the script (ACL LOG
+    /// shows it).
+    pub script_caller: Option<Arc<Client>>,
 }
 
 impl Default for Session {
     /// A RESP2 session of a server without a password, in no registry.
     fn default() -> Self {
-        Session::with_client(Arc::new(Client::detached()), true)
+        let user = crate::acl::Acl::new(0, b"").default_user();
+        Session::with_client(Arc::new(Client::detached()), true, user)
     }
 }
 
 impl Session {
     /// The session of a new connection whose registry row is `client`.
     pub fn new(client: Arc<Client>, shared: &Shared) -> Session {
-        Session::with_client(client, !shared.auth_required())
+        Session::with_client(client, !shared.auth_required(), shared.acl.default_user())
     }
 
-    fn with_client(client: Arc<Client>, authenticated: bool) -> Session {
+    fn with_client(
+        client: Arc<Client>,
+        authenticated: bool,
+        user: Arc<crate::acl::User>,
+    ) -> Session {
         Session {
             id: client.id,
             db: 0,
@@ -99,7 +114,23 @@ impl Session {
             block: None,
             pubsub: Default::default(),
             tracking: None,
+            user,
+            acl_seen: 0,
+            acl_free: 0,
+            script_caller: None,
         }
+    }
+
+    /// Runs as `user` from now on (AUTH, HELLO AUTH, RESET); CLIENT LIST
+    /// shows it.
+    pub fn set_user(&mut self, user: Arc<crate::acl::User>) {
+        let mut names = self.client.names();
+        names.user.clear();
+        names.user.extend_from_slice(&user.name);
+        drop(names);
+        self.user = user;
+        self.acl_seen = 0;
+        self.acl_free = 0;
     }
 
     /// RESET: back to the state of a new connection (db 0, RESP2, no name,
@@ -110,6 +141,7 @@ impl Session {
         self.db = 0;
         self.resp = 2;
         self.authenticated = !shared.auth_required();
+        self.set_user(shared.acl.default_user());
         self.reply = ReplyMode::On;
         self.client.names().name.clear();
         self.multi = None;

@@ -225,9 +225,9 @@ pub struct Shared {
     pub stopping: AtomicBool,
     /// The password clients must authenticate with (empty: none).
     requirepass: Mutex<Password>,
-    /// `requirepass` is not empty: read on the request path only by
-    /// connections that have not authenticated.
-    auth_required: AtomicBool,
+    /// The users and their permissions (ACL); the default user follows
+    /// `requirepass`.
+    pub acl: crate::acl::Acl,
     /// The settings CONFIG SET changes (see `Settings`).
     settings: Mutex<Settings>,
     /// Moves whenever something the workers cache changes: the settings,
@@ -287,7 +287,7 @@ impl Shared {
             registry: Registry::new(workers),
             started_unix_ms: shards::clock::unix_ms(),
             stopping: AtomicBool::new(false),
-            auth_required: AtomicBool::new(!config.requirepass.is_empty()),
+            acl: crate::acl::Acl::new(commands, config.requirepass.as_bytes()),
             requirepass: Mutex::new(config.requirepass.clone()),
             settings: Mutex::new(Settings::from_config(&config)),
             epoch: AtomicU64::new(0),
@@ -395,17 +395,10 @@ impl Shared {
         self.policy.store(idx as u8, Ordering::Relaxed);
     }
 
-    /// True when connections must authenticate before most commands.
+    /// True when connections must authenticate before most commands (the
+    /// default user needs a password or is off).
     pub fn auth_required(&self) -> bool {
-        self.auth_required.load(Ordering::Relaxed)
-    }
-
-    /// True when `given` is the password (constant time in the password).
-    pub fn password_matches(&self, given: &[u8]) -> bool {
-        self.requirepass
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .matches(given)
+        self.acl.auth_required()
     }
 
     /// The password in force (CONFIG GET requirepass).
@@ -416,11 +409,12 @@ impl Shared {
             .clone()
     }
 
-    /// Replaces the password (CONFIG SET requirepass). Connections that
-    /// authenticated stay so, as in Redis.
+    /// Replaces the password (CONFIG SET requirepass): the default user's
+    /// passwords become this one. Connections that authenticated stay so,
+    /// as in Redis.
     pub fn set_requirepass(&self, p: Password) {
         let mut cur = self.requirepass.lock().unwrap_or_else(|p| p.into_inner());
-        self.auth_required.store(!p.is_empty(), Ordering::Relaxed);
+        self.acl.set_requirepass(p.as_bytes());
         *cur = p;
     }
 

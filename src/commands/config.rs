@@ -122,6 +122,7 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             String::from_utf8_lossy(s.requirepass().as_bytes()).into_owned(),
         ),
         ("masterauth", String::new()),
+        ("aclfile", c.aclfile.clone()),
         (
             "protected-mode",
             yes_no(s.protected_mode.load(Ordering::Relaxed)),

@@ -1,8 +1,7 @@
 //! Connection commands: AUTH, HELLO, RESET, PING, ECHO, QUIT and the
 //! CLIENT container.
 //!
-//! shardcache has one user, Redis's `default`: with no password (`nopass`)
-//! it accepts any password, with `requirepass` set only that one.
+//! AUTH and HELLO AUTH authenticate as any ACL user (see `acl`).
 
 use super::spec::{flags::*, Command};
 use super::{container, parse_int, Ctx, ReplyMode};
@@ -14,11 +13,6 @@ use std::sync::Arc;
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
-
-/// Redis's `ACLCheckUserCredentials` for the only user, `default`.
-fn credentials_ok(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    user == b"default" && (!ctx.shared.auth_required() || ctx.shared.password_matches(pass))
-}
 
 /// Redis's `validateClientName`: empty, or printable ASCII without spaces,
 /// so CLIENT LIST stays splittable on spaces.
@@ -37,14 +31,13 @@ fn auth(ctx: &mut Ctx) {
     for i in 1..ctx.args.len() {
         ctx.router.redact(i);
     }
-    if ctx.args.len() == 2 && !ctx.shared.auth_required() {
+    if ctx.args.len() == 2 && ctx.shared.acl.default_user().nopass {
         return ctx.error(
             "ERR AUTH <password> called without any password configured for the default user. \
              Are you sure your configuration is correct?",
         );
     }
-    if credentials_ok(ctx, user, pass) {
-        ctx.session.authenticated = true;
+    if super::acl::authenticate(ctx, user, pass) {
         ctx.reply(encode::ok);
     } else {
         ctx.error(WRONGPASS);
@@ -89,10 +82,9 @@ fn hello(ctx: &mut Ctx) {
         }
     }
     if let Some((user, pass)) = auth {
-        if !credentials_ok(ctx, user, pass) {
+        if !super::acl::authenticate(ctx, user, pass) {
             return ctx.error(WRONGPASS);
         }
-        ctx.session.authenticated = true;
     }
     if !ctx.session.authenticated {
         return ctx.error(
@@ -442,6 +434,7 @@ fn client_kill(ctx: &mut Ctx) {
     let (mut addr, mut laddr): (Option<&[u8]>, Option<&[u8]>) = (None, None);
     let mut id = None;
     let mut kind: Option<TypeFilter> = None;
+    let mut user: Option<&[u8]> = None;
     let mut skipme = !old_form;
     if old_form {
         addr = Some(args.get(2));
@@ -465,7 +458,8 @@ fn client_kill(ctx: &mut Ctx) {
                 b"addr" => addr = Some(val),
                 b"laddr" => laddr = Some(val),
                 b"user" => {
-                    if val != b"default" {
+                    user = Some(val);
+                    if ctx.shared.acl.user(val).is_none() {
                         let mut msg = b"ERR No such user '".to_vec();
                         msg.extend_from_slice(val);
                         msg.push(b'\'');
@@ -495,6 +489,7 @@ fn client_kill(ctx: &mut Ctx) {
                 || addr.is_some_and(|a| a != c.addr.as_bytes())
                 || laddr.is_some_and(|a| a != c.laddr.as_bytes())
                 || id.is_some_and(|i| i != c.id)
+                || user.is_some_and(|u| !c.is_user(u))
                 || (c.id == me && skipme)
             {
                 continue;

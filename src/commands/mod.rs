@@ -13,6 +13,7 @@
 //! Adding a command: a declaration row and a handler in its family file
 //! (and, for a new shard op, a variant in the engine's family file).
 
+mod acl;
 mod bitmap;
 mod blocking;
 mod config;
@@ -42,6 +43,7 @@ pub mod txn;
 mod zset;
 
 pub use crate::session::{ReplyMode, Session};
+pub use acl::load_at_start as load_users;
 pub use spec::{flags, ks, Begin, Command, Find, Handler, KeySpec, NeedsSection};
 pub use string::{lcs_reply, LcsOpts};
 
@@ -77,6 +79,7 @@ const FAMILIES: &[&[Command]] = &[
     monitor::COMMANDS,
     debug::COMMANDS,
     pubsub::COMMANDS,
+    acl::COMMANDS,
 ];
 
 /// The command table, built once from the families.
@@ -408,6 +411,11 @@ fn route_one(
         return;
     }
     if !ctx.session.authenticated && refused_before_auth(&mut ctx) {
+        abort_multi(ctx.session);
+        return;
+    }
+    // One comparison for a user that may run anything (see `acl`).
+    if ctx.session.acl_free != shared.acl.gen() && acl::refused(&mut ctx) {
         abort_multi(ctx.session);
         return;
     }

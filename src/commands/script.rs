@@ -335,6 +335,14 @@ impl Host for ServerHost<'_, '_> {
         }
     }
 
+    fn acl_check_cmd(&mut self, argv: &[&[u8]]) -> Option<bool> {
+        let mut args = Args::default();
+        for a in argv {
+            args.push(a);
+        }
+        super::acl::script_check(self.ctx, &args)
+    }
+
     fn check_run(&mut self, flags: ScriptFlags, _ro_command: bool) -> Option<RespValue> {
         // Redis refuses a flagged script that may write while writes are
         // refused for a disk error (scripts without a shebang find out at
@@ -539,6 +547,12 @@ fn run(ctx: &mut Ctx) {
             session.db = db;
             session.multi = None;
             session.executing = true;
+            // It runs as the caller's user (Redis checks `redis.call`
+            // against the original client's).
+            session.user = ctx.session.user.clone();
+            session.acl_seen = ctx.session.acl_seen;
+            session.acl_free = ctx.session.acl_free;
+            session.script_caller = Some(ctx.session.client.clone());
             let mut host = ServerHost {
                 ctx: &mut *ctx,
                 session: &mut *session,

@@ -129,6 +129,17 @@ fn sort_in(ctx: &mut Ctx, readonly: bool) {
         Err(Refused::Syntax) => return ctx.syntax_error(),
         Err(Refused::NotInteger) => return ctx.not_integer(),
     };
+    // Redis 7.0: BY and GET patterns reach keys no ACL check can name, so
+    // they need a user that may read every key.
+    if (p.by.is_some() || !p.gets.is_empty())
+        && !ctx.session.user.unrestricted()
+        && !super::acl::reads_any_key(&ctx.session.user, ctx.cmd, args)
+    {
+        let opt = if p.by.is_some() { "BY" } else { "GET" };
+        return ctx.error(&format!(
+            "ERR {opt} option of SORT denied due to insufficient ACL permissions."
+        ));
+    }
     let db = ctx.session.db;
     let key = args.get(1);
     if !(ctx.router.in_section() && needs_section(args, ctx.router)) {
