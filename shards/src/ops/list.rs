@@ -296,27 +296,9 @@ fn read<'s>(cx: &'s mut Cx, key: Arg, how: Lookup) -> Result<Option<&'s ListValu
     }
 }
 
-/// Logs a change to the list of `key` (which still exists): its record,
-/// or, the first time a rewrite running meets the key, the list's whole
-/// state instead (see `aof::lists`). Returns true in the latter case: the
-/// state covers whatever else the write would log.
+/// Logs a change to a list that still exists (see `Cx::log_anchored`).
 fn log_change(cx: &mut Cx, rec: ListRecord) -> bool {
-    if !cx.persist.log.enabled {
-        return false;
-    }
-    let key = rec.key();
-    let db = cx.db;
-    if cx.persist.log.anchor(db as u8, key) {
-        if let Some(pos) = cx.store.lookup(db, key, cx.now_ms, Lookup::PEEK) {
-            let (value, at) = (cx.store.value_at(pos), cx.store.expire_of(pos));
-            let log = &mut cx.persist.log;
-            log.put(db as u8, &Record::Del { key });
-            Record::for_value(key, value, at, |r| log.put(db as u8, &r));
-            return true;
-        }
-    }
-    cx.log(Record::List(rec));
-    false
+    cx.log_anchored(rec.key(), Record::List(rec))
 }
 
 /// Logs a change that may have emptied the list of `key` at `pos`: the

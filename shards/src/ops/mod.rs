@@ -247,6 +247,28 @@ impl Cx<'_> {
         self.persist.log.put(self.db as u8, &r);
     }
 
+    /// Records a change `rec` to `key` (which still exists), or, the first
+    /// time a running rewrite meets the key, the key's whole state instead
+    /// (see `aof::lists`, `aof::streams`). True in the latter case: the
+    /// state covers whatever else the write would log.
+    pub fn log_anchored(&mut self, key: &[u8], rec: Record) -> bool {
+        if !self.persist.log.enabled {
+            return false;
+        }
+        let db = self.db;
+        if self.persist.log.anchor(db as u8, key) {
+            if let Some(pos) = self.store.lookup(db, key, self.now_ms, crate::Lookup::PEEK) {
+                let (value, at) = (self.store.value_at(pos), self.store.expire_of(pos));
+                let log = &mut self.persist.log;
+                log.put(db as u8, &Record::Del { key });
+                Record::for_value(key, value, at, |r| log.put(db as u8, &r));
+                return true;
+            }
+        }
+        self.log(rec);
+        false
+    }
+
     /// Records a change in database `db`.
     #[inline]
     pub fn log_in(&mut self, db: usize, r: Record) {

@@ -236,26 +236,9 @@ impl Journal {
     }
 }
 
-/// Logs a stream change: its record, or the stream whole the first time a
-/// running rewrite meets the key (see `aof::streams`). True in the latter
-/// case: the state covers what else the write would log.
+/// Logs a change to a stream that still exists (see `Cx::log_anchored`).
 fn log_change(cx: &mut Cx, rec: StreamRecord) -> bool {
-    if !cx.persist.log.enabled {
-        return false;
-    }
-    let key = rec.key();
-    let db = cx.db;
-    if cx.persist.log.anchor(db as u8, key) {
-        if let Some(pos) = cx.store.lookup(db, key, cx.now_ms, Lookup::PEEK) {
-            let (value, at) = (cx.store.value_at(pos), cx.store.expire_of(pos));
-            let log = &mut cx.persist.log;
-            log.put(db as u8, &Record::Del { key });
-            Record::for_value(key, value, at, |r| log.put(db as u8, &r));
-            return true;
-        }
-    }
-    cx.log(Record::Stream(rec));
-    false
+    cx.log_anchored(rec.key(), Record::Stream(rec))
 }
 
 /// The trim record for a trim whose greatest removed ID was `top`.
