@@ -180,6 +180,21 @@ fn val_value(b: u8) -> u8 {
 fn val_len(b: u8) -> usize {
     usize::from(b & 3) + 1
 }
+/// The sparse opcode at `v[p]`: (registers it spans, their value, its
+/// length in bytes). ZERO and XZERO runs hold 0; an XZERO cut short reads
+/// its missing byte as 0.
+#[inline]
+fn sparse_op(v: &[u8], p: usize) -> (usize, u8, usize) {
+    let b = v[p];
+    if is_zero(b) {
+        (zero_len(b), 0, 1)
+    } else if is_xzero(b) {
+        (xzero_len(b, v.get(p + 1).copied().unwrap_or(0)), 0, 2)
+    } else {
+        (val_len(b), val_value(b), 1)
+    }
+}
+
 #[inline]
 fn val_op(val: u8, len: usize) -> u8 {
     0x80 | ((val - 1) << 2) | (len as u8 - 1)
@@ -245,28 +260,20 @@ pub fn to_dense(buf: &mut Vec<u8>, base: usize) -> Result<(), HllError> {
     let mut idx = 0usize;
     let mut p = base + HDR;
     while p < end {
-        let b = src[p];
-        if is_zero(b) {
-            idx += zero_len(b);
-            p += 1;
-        } else if is_xzero(b) {
-            idx += xzero_len(b, src.get(p + 1).copied().unwrap_or(0));
-            p += 2;
-        } else {
-            let run = val_len(b);
-            let v = val_value(b);
+        let (run, v, oplen) = sparse_op(src, p);
+        if is_val(src[p]) {
             if run + idx > REGISTERS {
                 // Redis 7.0 fails here at once (a run past the end), even
                 // where the registers counted so far make 16384.
                 idx = 0;
                 break;
             }
-            for _ in 0..run {
-                dense_set(regs, idx, v);
-                idx += 1;
+            for i in idx..idx + run {
+                dense_set(regs, i, v);
             }
-            p += 1;
         }
+        idx += run;
+        p += oplen;
     }
     if idx != REGISTERS {
         buf.truncate(end);
@@ -469,16 +476,9 @@ fn sparse_get(v: &[u8], index: usize) -> Option<u8> {
     let mut p = HDR;
     let mut first = 0;
     while p < v.len() {
-        let b = v[p];
-        let (span, oplen) = if is_zero(b) {
-            (zero_len(b), 1)
-        } else if is_val(b) {
-            (val_len(b), 1)
-        } else {
-            (xzero_len(b, v.get(p + 1).copied().unwrap_or(0)), 2)
-        };
+        let (span, value, oplen) = sparse_op(v, p);
         if index < first + span {
-            return Some(if is_val(b) { val_value(b) } else { 0 });
+            return Some(value);
         }
         p += oplen;
         first += span;
@@ -515,16 +515,8 @@ pub fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), HllError> {
     let mut i = 0usize;
     let mut p = HDR;
     while p < v.len() {
-        let b = v[p];
-        if is_zero(b) {
-            i += zero_len(b);
-            p += 1;
-        } else if is_xzero(b) {
-            i += xzero_len(b, v.get(p + 1).copied().unwrap_or(0));
-            p += 2;
-        } else {
-            let run = val_len(b);
-            let val = val_value(b);
+        let (run, val, oplen) = sparse_op(v, p);
+        if is_val(v[p]) {
             if run + i > REGISTERS {
                 // As in Redis 7.0: a run past the end fails at once.
                 return Err(HllError::Corrupt);
@@ -534,9 +526,9 @@ pub fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), HllError> {
                     *m = val;
                 }
             }
-            i += run;
-            p += 1;
         }
+        i += run;
+        p += oplen;
     }
     if i != REGISTERS {
         return Err(HllError::Corrupt);
@@ -615,16 +607,9 @@ pub fn count(v: &[u8]) -> Result<u64, HllError> {
         let mut idx = 0i64;
         let mut p = HDR;
         while p < v.len() {
-            let b = v[p];
-            let (run, val, oplen) = if is_zero(b) {
-                (zero_len(b), 0, 1)
-            } else if is_xzero(b) {
-                (xzero_len(b, v.get(p + 1).copied().unwrap_or(0)), 0, 2)
-            } else {
-                (val_len(b), usize::from(val_value(b)), 1)
-            };
+            let (run, val, oplen) = sparse_op(v, p);
             idx += run as i64;
-            histo[val] += run as i64;
+            histo[usize::from(val)] += run as i64;
             p += oplen;
         }
         if idx != REGISTERS as i64 {
@@ -652,16 +637,14 @@ fn decode(v: &[u8], out: &mut Vec<u8>) {
         if !out.is_empty() {
             out.push(b' ');
         }
+        let (run, val, oplen) = sparse_op(v, p);
+        p += oplen;
         let _ = if is_zero(b) {
-            p += 1;
-            write!(out, "z:{}", zero_len(b))
+            write!(out, "z:{run}")
         } else if is_xzero(b) {
-            let n = xzero_len(b, v.get(p + 1).copied().unwrap_or(0));
-            p += 2;
-            write!(out, "Z:{n}")
+            write!(out, "Z:{run}")
         } else {
-            p += 1;
-            write!(out, "v:{},{}", val_value(b), val_len(b))
+            write!(out, "v:{val},{run}")
         };
     }
 }
