@@ -347,49 +347,37 @@ fn estimate_steps(mut range: f64, lat: f64) -> u8 {
     step.clamp(1, 26) as u8
 }
 
-fn move_x(c: Cell, d: i8) -> Cell {
+/// Moves cell `c` by `d` cells (-1, 0 or 1) along the axis whose bits
+/// `mask` selects (longitude: `LON_BITS`, latitude: `LAT_BITS`), as
+/// Redis's `geohash_move_x` / `geohash_move_y`.
+fn move_along(c: Cell, d: i8, mask: u64) -> Cell {
     if d == 0 {
         return c;
     }
-    let mut x = c.bits & 0xaaaaaaaaaaaaaaaa;
-    let y = c.bits & 0x5555555555555555;
-    let zz = 0x5555555555555555u64 >> (64 - 2 * c.step as u32);
+    let mut a = c.bits & mask;
+    let other = c.bits & !mask;
+    let shift = 64 - 2 * c.step as u32;
+    let zz = !mask >> shift;
     if d > 0 {
-        x = x.wrapping_add(zz + 1);
+        a = a.wrapping_add(zz + 1);
     } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
+        a |= zz;
+        a = a.wrapping_sub(zz + 1);
     }
-    x &= 0xaaaaaaaaaaaaaaaau64 >> (64 - 2 * c.step as u32);
+    a &= mask >> shift;
     Cell {
-        bits: x | y,
+        bits: a | other,
         step: c.step,
     }
 }
 
-fn move_y(c: Cell, d: i8) -> Cell {
-    if d == 0 {
-        return c;
-    }
-    let x = c.bits & 0xaaaaaaaaaaaaaaaa;
-    let mut y = c.bits & 0x5555555555555555;
-    let zz = 0xaaaaaaaaaaaaaaaau64 >> (64 - 2 * c.step as u32);
-    if d > 0 {
-        y = y.wrapping_add(zz + 1);
-    } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
-    }
-    y &= 0x5555555555555555u64 >> (64 - 2 * c.step as u32);
-    Cell {
-        bits: x | y,
-        step: c.step,
-    }
-}
+/// The interleaved bits of longitude and of latitude.
+const LON_BITS: u64 = 0xaaaa_aaaa_aaaa_aaaa;
+const LAT_BITS: u64 = 0x5555_5555_5555_5555;
 
 /// The cell and its eight neighbours, in `cells`' order.
 fn neighbours(c: Cell) -> [Cell; 9] {
-    let m = |dx: i8, dy: i8| move_y(move_x(c, dx), dy);
+    let m = |dx: i8, dy: i8| move_along(move_along(c, dx, LON_BITS), dy, LAT_BITS);
     [
         c,
         m(0, 1),
