@@ -67,7 +67,7 @@ impl Router {
     /// sent now would do, and no section can be waiting for it. Taken under
     /// the order lock, like every hold. False (nothing taken) otherwise:
     /// waiting for a busy shard while holding others could deadlock.
-    pub fn hold_late(&mut self, shard: usize) -> bool {
+    fn hold_late(&mut self, shard: usize) -> bool {
         if self.held[shard] {
             return true;
         }
