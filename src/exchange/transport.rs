@@ -65,8 +65,8 @@ impl Router {
     /// exchange, if that can be done without waiting: the shard is idle
     /// (nothing queued, nobody holding it), so taking it now is what a hold
     /// sent now would do, and no section can be waiting for it. Taken under
-    /// the order lock, like every hold. False (nothing taken) otherwise:
-    /// waiting for a busy shard while holding others could deadlock.
+    /// the order lock, like every hold. False (nothing taken) otherwise
+    /// (`hold_late_queued` decides whether a busy shard may be waited for).
     fn hold_late(&mut self, shard: usize) -> bool {
         if self.held[shard] {
             return true;
