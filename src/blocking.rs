@@ -194,6 +194,7 @@ pub fn encode_outcome(out: &mut Vec<u8>, shape: Shape, outcome: &Outcome, resp3:
             out,
             "WRONGTYPE Operation against a key holding the wrong kind of value",
         ),
+        Outcome::Failed(msg) => encode::error(out, msg),
         Outcome::Unblocked { error: true } => {
             encode::error(out, "UNBLOCKED client unblocked via CLIENT UNBLOCK")
         }

@@ -39,6 +39,8 @@ pub fn text(e: &Error) -> Cow<'static, str> {
         Error::SortNotNumber => "ERR One or more scores can't be converted into double".into(),
         Error::Stream(e) => stream_text(*e).into(),
         Error::Hll(e) => hll_text(e),
+        Error::NoGroup(g) => no_group_text(g).into(),
+        Error::ClaimOption(o) => format!("ERR Unrecognized XCLAIM option '{}'", c_text(o)).into(),
     }
 }
 
@@ -63,6 +65,36 @@ fn stream_text(e: StreamError) -> &'static str {
             "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
         }
         StreamError::Dump => "ERR DUMP of a stream is not supported",
+        StreamError::BusyGroup => "BUSYGROUP Consumer Group name already exists",
+        StreamError::GroupNeedsKey => "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+        StreamError::EntriesRead => "ERR value for ENTRIESREAD must be positive or -1",
+        StreamError::MinIdle("XAUTOCLAIM") => "ERR Invalid min-idle-time argument for XAUTOCLAIM",
+        StreamError::MinIdle(_) => "ERR Invalid min-idle-time argument for XCLAIM",
+        StreamError::ClaimArg("IDLE") => "ERR Invalid IDLE option argument for XCLAIM",
+        StreamError::ClaimArg("TIME") => "ERR Invalid TIME option argument for XCLAIM",
+        StreamError::ClaimArg(_) => "ERR Invalid RETRYCOUNT option argument for XCLAIM",
+        StreamError::AutoClaimCount => "ERR COUNT must be > 0",
+        StreamError::StartInterval => "ERR invalid start ID for the interval",
+        StreamError::EndInterval => "ERR invalid end ID for the interval",
+    }
+}
+
+/// A name inside an error as Redis's `%s` prints it: up to its first NUL.
+fn c_text(b: &[u8]) -> Cow<'_, str> {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end])
+}
+
+/// A missing consumer group's text.
+fn no_group_text(g: &shards::error::NoGroup) -> String {
+    use shards::error::NoGroupText;
+    let (k, n) = (c_text(&g.key), c_text(&g.group));
+    match g.how {
+        NoGroupText::ReadGroup => format!(
+            "NOGROUP No such key '{k}' or consumer group '{n}' in XREADGROUP with GROUP option"
+        ),
+        NoGroupText::KeyOrGroup => format!("NOGROUP No such key '{k}' or consumer group '{n}'"),
+        NoGroupText::ForKey => format!("NOGROUP No such consumer group '{n}' for key name '{k}'"),
     }
 }
 

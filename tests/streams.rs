@@ -520,3 +520,314 @@ fn xread_block_times_out_and_unblocks() {
     r.send(&cmd(&["PING"]));
     r.expect(b"+PONG\r\n");
 }
+
+/// Consumer groups through blocking XREADGROUP: each new entry goes to one
+/// consumer, the one that blocked first, whichever shard its key lives on
+/// and whichever worker serves each client; the delivery lands in the PEL.
+/// A destroyed group answers the waiter NOGROUP, a deleted key UNBLOCKED.
+#[test]
+fn xreadgroup_block_serves_first_waiter_across_shards_and_workers() {
+    let s = Server::embedded(&[]);
+    let (a, b) = two_shards();
+    let mut w = s.raw();
+    for k in [&a, &b] {
+        w.send(&cmd(&["XGROUP", "CREATE", k, "g", "$", "MKSTREAM"]));
+        w.expect(b"+OK\r\n");
+    }
+    let mut readers: Vec<Raw> = (0..3).map(|_| s.raw()).collect();
+    for (i, r) in readers.iter_mut().enumerate() {
+        if i == 1 {
+            r.send(&[cmd(&["HELLO", "3"]), cmd(&["PING"])].concat());
+            let mut hello = Vec::new();
+            while !hello.ends_with(b"+PONG\r\n") {
+                hello.extend(r.read_n(1));
+            }
+        }
+        let c = format!("c{i}");
+        r.send(&cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            &c,
+            "BLOCK",
+            "0",
+            "STREAMS",
+            &a,
+            &b,
+            ">",
+            ">",
+        ]));
+        until_blocked(&mut w, i as i64 + 1);
+    }
+    w.send(&cmd(&["XADD", &b, "1-0", "f", "v"]));
+    w.expect(b"$3\r\n1-0\r\n");
+    let mut want = b"*1\r\n*2\r\n".to_vec();
+    want.extend(bulk(b.as_bytes()));
+    want.extend_from_slice(b"*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    readers[0].expect(&want);
+    until_blocked(&mut w, 2);
+    w.send(&cmd(&["XADD", &a, "2-0", "x", "y"]));
+    w.expect(b"$3\r\n2-0\r\n");
+    let mut want = b"%1\r\n".to_vec();
+    want.extend(bulk(a.as_bytes()));
+    want.extend_from_slice(b"*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nx\r\n$1\r\ny\r\n");
+    readers[1].expect(&want);
+    until_blocked(&mut w, 1);
+    let p = w.call(&["XPENDING", &b, "g"]).array();
+    assert_eq!(p[0].clone().int(), 1);
+    let p = w.call(&["XPENDING", &a, "g", "-", "+", "10", "c1"]).array();
+    assert_eq!(p.len(), 1);
+    let p = w.call(&["XPENDING", &a, "g"]).array();
+    assert_eq!(p[1].clone().bulk_string(), "2-0");
+    // The group goes: its waiter hears NOGROUP.
+    w.send(&cmd(&["XGROUP", "DESTROY", &a, "g"]));
+    w.expect(b":1\r\n");
+    readers[2]
+        .expect(b"-NOGROUP the consumer group this client was blocked on no longer exists\r\n");
+    until_blocked(&mut w, 0);
+    // The key goes: UNBLOCKED; a key turned into another type too.
+    let mut r = s.raw();
+    r.send(&cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c9",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        &b,
+        ">",
+    ]));
+    until_blocked(&mut w, 1);
+    w.send(&cmd(&["DEL", &b]));
+    w.expect(b":1\r\n");
+    r.expect(b"-UNBLOCKED the stream key no longer exists\r\n");
+    w.send(&cmd(&["XGROUP", "CREATE", &b, "g", "$", "MKSTREAM"]));
+    w.expect(b"+OK\r\n");
+    r.send(&cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c9",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        &b,
+        ">",
+    ]));
+    until_blocked(&mut w, 1);
+    w.send(&cmd(&["SET", &b, "x"]));
+    w.expect(b"+OK\r\n");
+    r.expect(b"-UNBLOCKED the stream key no longer exists\r\n");
+    // A timeout answers a null array and leaves no consumer state behind
+    // but the consumer.
+    w.send(&cmd(&["DEL", &b]));
+    w.expect(b":1\r\n");
+    w.send(&cmd(&["XGROUP", "CREATE", &b, "g", "$", "MKSTREAM"]));
+    w.expect(b"+OK\r\n");
+    r.send(&cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c9",
+        "BLOCK",
+        "50",
+        "STREAMS",
+        &b,
+        ">",
+    ]));
+    r.expect(b"*-1\r\n");
+    // NOACK delivers without a pending entry.
+    r.send(&cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c9",
+        "NOACK",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        &b,
+        ">",
+    ]));
+    until_blocked(&mut w, 1);
+    w.send(&cmd(&["XADD", &b, "3-0", "n", "1"]));
+    w.expect(b"$3\r\n3-0\r\n");
+    let mut want = b"*1\r\n*2\r\n".to_vec();
+    want.extend(bulk(b.as_bytes()));
+    want.extend_from_slice(b"*1\r\n*2\r\n$3\r\n3-0\r\n*2\r\n$1\r\nn\r\n$1\r\n1\r\n");
+    r.expect(&want);
+    w.send(&cmd(&["XPENDING", &b, "g"]));
+    w.expect(b"*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n");
+}
+
+/// Delivery counts and times as XPENDING and XCLAIM report them.
+#[test]
+fn deliveries_count_and_claims_move_entries() {
+    let s = Server::embedded(&[]);
+    let mut c = s.client();
+    let _: String = q(&mut c, "XADD s 1-0 a 1");
+    let _: String = q(&mut c, "XADD s 2-0 b 2");
+    let _: String = q(&mut c, "XGROUP CREATE s g 0");
+    let _: redis::Value = q(&mut c, "XREADGROUP GROUP g alice STREAMS s >");
+    // Reading the history delivers again.
+    let _: redis::Value = q(&mut c, "XREADGROUP GROUP g alice STREAMS s 0");
+    let _: redis::Value = q(&mut c, "XREADGROUP GROUP g alice STREAMS s 1-0");
+    let p: Vec<(String, String, i64, i64)> = q(&mut c, "XPENDING s g - + 10");
+    assert_eq!(p.iter().map(|e| e.3).collect::<Vec<_>>(), [2, 3]);
+    assert!(p.iter().all(|e| e.1 == "alice" && (0..5000).contains(&e.2)));
+    std::thread::sleep(Duration::from_millis(30));
+    // Idle long enough: claimed, counted; not idle long enough: left.
+    let got: Vec<String> = q(&mut c, "XCLAIM s g bob 20 1-0 JUSTID");
+    assert_eq!(got, ["1-0"]);
+    let got: Vec<String> = q(&mut c, "XCLAIM s g bob 1000000 2-0 JUSTID");
+    assert!(got.is_empty());
+    let _: redis::Value = q(&mut c, "XCLAIM s g bob 0 2-0 IDLE 5000");
+    let p: Vec<(String, String, i64, i64)> = q(&mut c, "XPENDING s g - + 10 bob");
+    assert_eq!(p.len(), 2);
+    assert_eq!((p[0].3, p[1].3), (2, 4));
+    assert!(p[1].2 >= 5000, "{p:?}");
+    let p: Vec<(String, String, i64, i64)> = q(&mut c, "XPENDING s g IDLE 4000 - + 10");
+    assert_eq!(p.len(), 1);
+    let n: i64 = q(&mut c, "XGROUP DELCONSUMER s g bob");
+    assert_eq!(n, 2);
+    let p: (i64, Option<String>, Option<String>, redis::Value) = q(&mut c, "XPENDING s g");
+    assert_eq!((p.0, p.1, p.2), (0, None, None));
+}
+
+/// What a restart compares: each stream's XINFO STREAM FULL (consumers'
+/// seen-times aside: they are not persisted, as in Redis) and XPENDING
+/// (idle times aside).
+fn group_state(c: &mut redis::Connection, keys: &[(&str, &[&str])]) -> Vec<String> {
+    fn strip(v: redis::Value, out: &mut String) {
+        let mut skip = false;
+        let mut walk = |v: redis::Value, out: &mut String| {
+            if skip {
+                skip = false;
+                out.push_str("_ ");
+                return;
+            }
+            if let redis::Value::BulkString(b) = &v {
+                skip = b == b"seen-time";
+            }
+            strip(v, out);
+        };
+        match v {
+            redis::Value::Array(items) => {
+                out.push('[');
+                for i in items {
+                    walk(i, out);
+                }
+                out.push(']');
+            }
+            redis::Value::Map(items) => {
+                out.push('{');
+                for (k, v) in items {
+                    walk(k, out);
+                    walk(v, out);
+                }
+                out.push('}');
+            }
+            other => out.push_str(&format!("{other:?} ")),
+        }
+    }
+    let mut out = Vec::new();
+    for (k, groups) in keys {
+        let mut text = String::new();
+        strip(q(c, &format!("XINFO STREAM {k} FULL COUNT 0")), &mut text);
+        out.push(text);
+        for g in groups.iter() {
+            let p: redis::Value = q(c, &format!("XPENDING {k} {g}"));
+            out.push(format!("{p:?}"));
+            let p: Vec<(String, String, i64, i64)> = q(c, &format!("XPENDING {k} {g} - + 100"));
+            out.push(format!(
+                "{:?}",
+                p.iter().map(|e| (&e.0, &e.1, e.3)).collect::<Vec<_>>()
+            ));
+        }
+    }
+    out
+}
+
+/// Group writes are logged as the commands Redis propagates (XGROUP,
+/// XCLAIM ... LASTID, XACK); a restart after SIGKILL, a rewrite and a
+/// re-shard bring back the groups, their last IDs and entries read, every
+/// pending entry with its consumer, delivery time and count, and every
+/// consumer.
+#[test]
+fn consumer_groups_survive_restart_rewrite_and_reshard() {
+    let dir = tempdir("cgroups");
+    let p = Proc::start(&dir, &["--shards", "3", "--appendfsync", "always"]);
+    let mut c = p.client();
+    let gh: &[&str] = &["g", "h"];
+    let keys = [("s", gh), ("t", gh), ("empty", &["g"][..])];
+    for k in ["s", "t"] {
+        for i in 1..=8 {
+            let _: String = q(&mut c, &format!("XADD {k} {i}-0 f {i}"));
+        }
+        let _: String = q(&mut c, &format!("XGROUP CREATE {k} g 0"));
+        let _: String = q(&mut c, &format!("XGROUP CREATE {k} h $ ENTRIESREAD 8"));
+        let _: redis::Value = q(
+            &mut c,
+            &format!("XREADGROUP GROUP g alice COUNT 3 STREAMS {k} >"),
+        );
+        let _: redis::Value = q(
+            &mut c,
+            &format!("XREADGROUP GROUP g bob NOACK COUNT 1 STREAMS {k} >"),
+        );
+        let _: redis::Value = q(&mut c, &format!("XREADGROUP GROUP g carol STREAMS {k} >"));
+        let _: redis::Value = q(&mut c, &format!("XREADGROUP GROUP g alice STREAMS {k} 0"));
+        let _: redis::Value = q(
+            &mut c,
+            &format!("XCLAIM {k} g dave 0 5-0 TIME 12345 RETRYCOUNT 9"),
+        );
+        let _: redis::Value = q(&mut c, &format!("XAUTOCLAIM {k} g erin 0 7-0 COUNT 1"));
+        let _: i64 = q(&mut c, &format!("XACK {k} g 2-0 6-0"));
+        let _: i64 = q(&mut c, &format!("XGROUP CREATECONSUMER {k} h idle"));
+        let _: i64 = q(&mut c, &format!("XGROUP CREATECONSUMER {k} h gone"));
+        let _: i64 = q(&mut c, &format!("XGROUP DELCONSUMER {k} h gone"));
+        let _: String = q(&mut c, &format!("XGROUP SETID {k} h 4-0 ENTRIESREAD 4"));
+        let _: i64 = q(&mut c, &format!("XDEL {k} 3-0"));
+    }
+    let _: String = q(&mut c, "XGROUP CREATE empty g $ MKSTREAM");
+    let _: String = q(&mut c, "XGROUP CREATE empty x $");
+    let _: i64 = q(&mut c, "XGROUP DESTROY empty x");
+    let before = group_state(&mut c, &keys);
+    assert!(before[0].contains("dave"), "{before:?}");
+    let logged: Vec<u8> = segments(&dir)
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let names: std::collections::BTreeSet<String> =
+        records(&logged).into_iter().map(|r| r[0].clone()).collect();
+    for n in ["XGROUP", "XCLAIM", "XACK"] {
+        assert!(names.contains(n), "{names:?}");
+    }
+    drop(c);
+    p.signal("-KILL");
+    assert_eq!(p.wait(), None);
+
+    let p = Proc::start(&dir, &["--shards", "3"]);
+    let mut c = p.client();
+    assert_eq!(group_state(&mut c, &keys), before, "after SIGKILL");
+    rewrite(&mut c);
+    drop(c);
+    p.signal("-KILL");
+    assert_eq!(p.wait(), None);
+
+    let p = Proc::start(&dir, &["--shards", "2"]);
+    let mut c = p.client();
+    assert_eq!(
+        group_state(&mut c, &keys),
+        before,
+        "after a rewrite, 3 to 2 shards"
+    );
+    // The groups go on from where they were.
+    let _: String = q(&mut c, "XADD s 9-0 f 9");
+    let got: redis::Value = q(&mut c, "XREADGROUP GROUP g alice STREAMS s >");
+    assert!(format!("{got:?}").contains("9-0"), "{got:?}");
+    drop(c);
+    p.signal("-TERM");
+    assert_eq!(p.wait(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -67,6 +67,33 @@ pub enum Error {
     Stream(StreamError),
     /// A HyperLogLog failure (`ops::hll`).
     Hll(crate::ops::hll::HllError),
+    /// XCLAIM met an option it does not know (`ERR Unrecognized XCLAIM
+    /// option '...'`).
+    ClaimOption(Box<[u8]>),
+    /// A consumer group (or its stream) is missing (`-NOGROUP ...`).
+    NoGroup(Box<NoGroup>),
+}
+
+/// A missing consumer group: which words Redis uses, the key and the group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoGroup {
+    /// The command's wording.
+    pub how: NoGroupText,
+    /// The key.
+    pub key: Box<[u8]>,
+    /// The group's name.
+    pub group: Box<[u8]>,
+}
+
+/// The wordings of a missing group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoGroupText {
+    /// XREADGROUP: `No such key 'k' or consumer group 'g' in XREADGROUP with GROUP option`.
+    ReadGroup,
+    /// XPENDING, XCLAIM, XAUTOCLAIM: `No such key 'k' or consumer group 'g'`.
+    KeyOrGroup,
+    /// XGROUP, XINFO CONSUMERS: `No such consumer group 'g' for key name 'k'`.
+    ForKey,
 }
 
 /// Why a stream command refused (Redis 7.0's `t_stream.c` replies).
@@ -89,4 +116,20 @@ pub enum StreamError {
     SetIdMaxDeleted,
     /// DUMP of a stream (its RDB payload is not written).
     Dump,
+    /// XGROUP CREATE of a group that exists.
+    BusyGroup,
+    /// XGROUP on a missing key.
+    GroupNeedsKey,
+    /// ENTRIESREAD below -1.
+    EntriesRead,
+    /// XCLAIM's or XAUTOCLAIM's min-idle-time is not an integer.
+    MinIdle(&'static str),
+    /// An XCLAIM option's argument is not an integer: the option.
+    ClaimArg(&'static str),
+    /// XAUTOCLAIM's COUNT is out of range.
+    AutoClaimCount,
+    /// `(` on the greatest ID.
+    StartInterval,
+    /// `(` on the smallest ID.
+    EndInterval,
 }

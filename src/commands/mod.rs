@@ -16,6 +16,7 @@
 mod acl;
 mod bitmap;
 mod blocking;
+mod cgroup;
 mod config;
 mod connection;
 mod debug;
@@ -68,6 +69,7 @@ const FAMILIES: &[&[Command]] = &[
     hll::COMMANDS,
     blocking::COMMANDS,
     stream::COMMANDS,
+    cgroup::COMMANDS,
     sort::COMMANDS,
     object::COMMANDS,
     txn::COMMANDS,

@@ -362,7 +362,7 @@ pub(super) static COMMANDS: &[Command] = &[
 
 /// XREAD's BLOCK argument (Redis's `getTimeoutFromObjectOrReply` in
 /// milliseconds): the deadline (0: none), or the error replied.
-fn block_deadline(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
+pub(super) fn block_deadline(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
     let Some(ms) = parse_int(arg) else {
         ctx.error("ERR timeout is not an integer or out of range");
         return None;
@@ -417,6 +417,14 @@ fn xread(ctx: &mut Ctx) {
                 return ctx.error("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
             }
             break;
+        } else if o.eq_ignore_ascii_case(b"group") && more >= 2 {
+            return ctx.error(
+                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+            );
+        } else if o.eq_ignore_ascii_case(b"noack") {
+            return ctx.error(
+                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+            );
         } else {
             return ctx.syntax_error();
         }

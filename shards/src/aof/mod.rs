@@ -46,7 +46,7 @@ pub use load::{open, Opened, SegmentReport};
 pub(crate) use record::for_members;
 pub use record::{Items, Record, ITEMS_PER_RECORD};
 pub use segment::{Aof, AofStatus};
-pub use streams::StreamRecord;
+pub use streams::{GroupCmd, StreamRecord};
 
 use std::fs::File;
 use std::io;

@@ -62,6 +62,139 @@ pub enum StreamRecord<'a> {
         /// The greatest deleted ID.
         max_deleted: StreamId,
     },
+    /// A consumer group change, as the command Redis propagates for it:
+    /// `XGROUP CREATE|SETID key group id ENTRIESREAD n`, `XGROUP DESTROY
+    /// key group`, `XGROUP CREATECONSUMER|DELCONSUMER key group consumer`,
+    /// `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID
+    /// LASTID id` (a delivery), `XACK key group id ...`.
+    Group {
+        /// Which command.
+        cmd: GroupCmd,
+        /// The key.
+        key: &'a [u8],
+        /// The arguments after the key.
+        rest: Items<'a>,
+    },
+}
+
+/// The commands of consumer group records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupCmd {
+    /// XGROUP CREATE.
+    Create,
+    /// XGROUP SETID.
+    SetId,
+    /// XGROUP DESTROY.
+    Destroy,
+    /// XGROUP CREATECONSUMER.
+    CreateConsumer,
+    /// XGROUP DELCONSUMER.
+    DelConsumer,
+    /// XCLAIM.
+    Claim,
+    /// XACK.
+    Ack,
+}
+
+impl GroupCmd {
+    /// The XGROUP subcommand's name (None for XCLAIM and XACK).
+    fn sub(self) -> Option<&'static [u8]> {
+        Some(match self {
+            GroupCmd::Create => b"CREATE",
+            GroupCmd::SetId => b"SETID",
+            GroupCmd::Destroy => b"DESTROY",
+            GroupCmd::CreateConsumer => b"CREATECONSUMER",
+            GroupCmd::DelConsumer => b"DELCONSUMER",
+            GroupCmd::Claim | GroupCmd::Ack => return None,
+        })
+    }
+}
+
+/// Applies a consumer group record to the stream `s`: the state each
+/// command states, set as it says (an XCLAIM replayed creates its pending
+/// entry even when the entry was deleted since, so the PEL comes back
+/// whole). Malformed records do nothing.
+fn apply_group(s: &mut StreamValue, cmd: GroupCmd, rest: &[&[u8]], now: u64) {
+    use crate::value::stream::Group;
+    let id = |b: &[u8]| StreamId::parse(b, 0);
+    let int = |b: &[u8]| crate::ops::parse_i64(b);
+    let Some(name) = rest.first() else {
+        return;
+    };
+    match cmd {
+        GroupCmd::Create | GroupCmd::SetId => {
+            let (Some(last), Some(read)) = (
+                rest.get(1).and_then(|b| StreamId::parse_bound(b, 0)),
+                rest.get(3).and_then(|b| int(b)),
+            ) else {
+                return;
+            };
+            let g = s
+                .groups_mut()
+                .entry((*name).into())
+                .or_insert_with(|| Group::new(last, read));
+            if cmd == GroupCmd::SetId {
+                g.last_id = last;
+                g.entries_read = read;
+            }
+        }
+        GroupCmd::Destroy => {
+            s.groups_mut().remove(*name);
+        }
+        GroupCmd::CreateConsumer | GroupCmd::DelConsumer => {
+            let (Some(g), Some(c)) = (s.groups_mut().get_mut(*name), rest.get(1)) else {
+                return;
+            };
+            if cmd == GroupCmd::CreateConsumer {
+                g.consumer(c, now);
+            } else {
+                g.delete_consumer(c);
+            }
+        }
+        GroupCmd::Claim => {
+            let (Some(g), Some(c), Some(eid)) = (
+                s.groups_mut().get_mut(*name),
+                rest.get(1),
+                rest.get(3).and_then(|b| id(b)),
+            ) else {
+                return;
+            };
+            let mut i = 4;
+            let (mut time, mut count, mut last) = (now, 1u64, None);
+            while i + 1 < rest.len() {
+                let opt = rest[i];
+                if opt.eq_ignore_ascii_case(b"TIME") {
+                    time = int(rest[i + 1]).map_or(now, |t| t.max(0) as u64);
+                } else if opt.eq_ignore_ascii_case(b"RETRYCOUNT") {
+                    count = int(rest[i + 1]).map_or(1, |t| t.max(0) as u64);
+                } else if opt.eq_ignore_ascii_case(b"LASTID") {
+                    last = id(rest[i + 1]);
+                } else {
+                    i += 1;
+                    continue;
+                }
+                i += 2;
+            }
+            g.consumer(c, now);
+            let n = g.assign(eid, c);
+            n.delivery_time = time;
+            n.delivery_count = count;
+            if let Some(l) = last {
+                if l > g.last_id {
+                    g.last_id = l;
+                }
+            }
+        }
+        GroupCmd::Ack => {
+            if let Some(g) = s.groups_mut().get_mut(*name) {
+                for b in &rest[1..] {
+                    if let Some(i) = id(b) {
+                        g.ack(i);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn put_id(buf: &mut Vec<u8>, id: StreamId) {
@@ -82,13 +215,17 @@ impl<'a> StreamRecord<'a> {
             StreamRecord::Add { key, .. }
             | StreamRecord::Trim { key, .. }
             | StreamRecord::Del { key, .. }
-            | StreamRecord::SetId { key, .. } => key,
+            | StreamRecord::SetId { key, .. }
+            | StreamRecord::Group { key, .. } => key,
         }
     }
 
     /// True for the names it reads.
     pub(super) fn names(name: &[u8]) -> bool {
-        matches!(name, b"XADD" | b"XTRIM" | b"XDEL" | b"XSETID")
+        matches!(
+            name,
+            b"XADD" | b"XTRIM" | b"XDEL" | b"XSETID" | b"XGROUP" | b"XCLAIM" | b"XACK"
+        )
     }
 
     /// Reads a record (`name` upper-cased).
@@ -135,6 +272,32 @@ impl<'a> StreamRecord<'a> {
                     max_deleted: id(args[6])?,
                 }
             }
+            (b"XGROUP", n) if n >= 4 => {
+                let sub = args[1].to_ascii_uppercase();
+                let cmd = match &sub[..] {
+                    b"CREATE" => GroupCmd::Create,
+                    b"SETID" => GroupCmd::SetId,
+                    b"DESTROY" => GroupCmd::Destroy,
+                    b"CREATECONSUMER" => GroupCmd::CreateConsumer,
+                    b"DELCONSUMER" => GroupCmd::DelConsumer,
+                    _ => return Err("unexpected XGROUP record".into()),
+                };
+                StreamRecord::Group {
+                    cmd,
+                    key: args[2],
+                    rest: Items::List(&args[3..]),
+                }
+            }
+            (b"XCLAIM", n) if n >= 6 => StreamRecord::Group {
+                cmd: GroupCmd::Claim,
+                key: args[1],
+                rest: Items::List(&args[2..]),
+            },
+            (b"XACK", n) if n >= 4 => StreamRecord::Group {
+                cmd: GroupCmd::Ack,
+                key: args[1],
+                rest: Items::List(&args[2..]),
+            },
             _ => return Err("unexpected stream record".into()),
         })
     }
@@ -200,6 +363,22 @@ impl<'a> StreamRecord<'a> {
                 put_bulk(buf, b"MAXDELETEDID");
                 put_id(buf, max_deleted);
             }
+            StreamRecord::Group { cmd, key, rest } => {
+                let sub = cmd.sub();
+                header(buf, 2 + sub.is_some() as usize + rest.len());
+                match (cmd, sub) {
+                    (_, Some(sub)) => {
+                        put_bulk(buf, b"XGROUP");
+                        put_bulk(buf, sub);
+                    }
+                    (GroupCmd::Claim, None) => put_bulk(buf, b"XCLAIM"),
+                    _ => put_bulk(buf, b"XACK"),
+                }
+                put_bulk(buf, key);
+                for r in rest.iter() {
+                    put_bulk(buf, r);
+                }
+            }
         }
     }
 
@@ -260,6 +439,10 @@ impl<'a> StreamRecord<'a> {
                     max_deleted,
                     ..
                 } => s.set_meta(last, added, max_deleted),
+                StreamRecord::Group { cmd, rest, .. } => {
+                    let rest: Vec<&[u8]> = rest.iter().collect();
+                    apply_group(s, cmd, &rest, now);
+                }
             }
         });
     }
@@ -294,6 +477,56 @@ pub(super) fn for_stream(key: &[u8], s: &StreamValue, f: &mut dyn FnMut(Record))
         added: s.entries_added(),
         max_deleted: s.max_deleted(),
     }));
+    for_groups(key, s, f);
+}
+
+/// The records that create `s`'s consumer groups: each group, its
+/// consumers, then each pending entry as the XCLAIM that delivered it.
+fn for_groups(key: &[u8], s: &StreamValue, f: &mut dyn FnMut(Record)) {
+    let mut t = [[0u8; 41]; 2];
+    for (name, g) in s.groups() {
+        let read = itoa::Buffer::new().format(g.entries_read).to_owned();
+        let (last, _) = t.split_at_mut(1);
+        let last = g.last_id.format(&mut last[0]).to_vec();
+        let rest: [&[u8]; 4] = [name, &last, b"ENTRIESREAD", read.as_bytes()];
+        f(Record::Stream(StreamRecord::Group {
+            cmd: GroupCmd::Create,
+            key,
+            rest: Items::List(&rest),
+        }));
+        for c in g.consumers.keys() {
+            let rest: [&[u8]; 2] = [name, c];
+            f(Record::Stream(StreamRecord::Group {
+                cmd: GroupCmd::CreateConsumer,
+                key,
+                rest: Items::List(&rest),
+            }));
+        }
+        for (id, n) in &g.pel {
+            let mut a = itoa::Buffer::new();
+            let mut b = itoa::Buffer::new();
+            let text = id.format(&mut t[1]);
+            let rest: [&[u8]; 12] = [
+                name,
+                &n.consumer,
+                b"0",
+                text,
+                b"TIME",
+                a.format(n.delivery_time).as_bytes(),
+                b"RETRYCOUNT",
+                b.format(n.delivery_count).as_bytes(),
+                b"FORCE",
+                b"JUSTID",
+                b"LASTID",
+                &last,
+            ];
+            f(Record::Stream(StreamRecord::Group {
+                cmd: GroupCmd::Claim,
+                key,
+                rest: Items::List(&rest),
+            }));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,18 @@ pub enum Want {
         /// COUNT.
         count: u64,
     },
+    /// XREADGROUP with `>`: new entries for a consumer of a group, on any
+    /// of the client's keys.
+    Group {
+        /// The group.
+        group: Vec<u8>,
+        /// The consumer.
+        consumer: Vec<u8>,
+        /// COUNT (0: all).
+        count: u64,
+        /// NOACK.
+        noack: bool,
+    },
 }
 
 impl Want {
@@ -71,7 +83,7 @@ impl Want {
     pub fn takes(&self, kind: crate::value::Kind) -> bool {
         match self {
             Want::ZSet { .. } => kind == crate::value::Kind::ZSet,
-            Want::Stream { .. } => kind == crate::value::Kind::Stream,
+            Want::Stream { .. } | Want::Group { .. } => kind == crate::value::Kind::Stream,
             _ => kind == crate::value::Kind::List,
         }
     }
@@ -159,6 +171,9 @@ pub enum Outcome {
     Retry,
     /// BLMOVE's destination holds another type (Redis answers WRONGTYPE).
     WrongType,
+    /// The wait ended in this error (an XREADGROUP whose key or group went
+    /// away).
+    Failed(&'static str),
     /// CLIENT UNBLOCK: with `error`, answer `-UNBLOCKED`; else as a timeout.
     Unblocked {
         /// ERROR was asked.

@@ -788,6 +788,11 @@ impl Store {
         if let Some(w) = self.watches.as_mut() {
             w.touch(db as u8, key_bytes(&self.arena, &self.long_keys, pos));
         }
+        // An XREADGROUP blocked on the key learns it is gone (Redis 7.0's
+        // `signalDeletedKeyAsReady`); other waiters keep waiting.
+        if let Some(b) = self.blocked.as_mut() {
+            b.touch(db as u8, key_bytes(&self.arena, &self.long_keys, pos));
+        }
         if let Some(t) = self.tracking.as_mut() {
             let writer = self.tracker.map_or(0, |w| w.client);
             let key = key_bytes(&self.arena, &self.long_keys, pos);

@@ -80,6 +80,9 @@ enum Tag {
     StreamAdded,
     /// `db key id packed`: this entry was removed from a stream.
     StreamRemoved,
+    /// `db key name`, and the next group of the side table: a stream's
+    /// consumer group `name` was this (None: absent).
+    StreamGroup,
 }
 
 /// The journal of the changes since the last `forget`.
@@ -89,6 +92,7 @@ pub(super) struct Journal {
     marks: Vec<(Tag, u32)>,
     objects: Vec<Object>,
     stores: Vec<Store>,
+    groups: Vec<Option<crate::value::stream::Group>>,
 }
 
 /// A journal above this many bytes is given back after use, not kept.
@@ -210,6 +214,17 @@ impl Undo<'_> {
         }
     }
 
+    /// A stream's consumer group `name` is about to change: it was `old`
+    /// (None: absent). Copied whole: groups change a few entries at a time
+    /// but are journaled only while the AOF is on.
+    pub fn stream_group(&mut self, name: &[u8], old: Option<crate::value::stream::Group>) {
+        if let Some((j, db, key)) = self.on.as_mut() {
+            j.key_entry(Tag::StreamGroup, *db, key);
+            j.bytes(name);
+            j.groups.push(old);
+        }
+    }
+
     /// The set is a hashtable and is about to be replaced by a new set of
     /// some of its members (SPOP); report the members it loses after this.
     pub fn set_was_table(&mut self) {
@@ -282,6 +297,7 @@ impl Journal {
         self.marks.clear();
         self.objects.clear();
         self.stores.clear();
+        self.groups.clear();
         if self.bytes.capacity() > KEEP_BYTES {
             self.bytes = Vec::new();
             self.marks = Vec::new();
@@ -677,6 +693,26 @@ impl Store {
                                     }
                                     Tag::StreamAdded => s.unappend(id),
                                     _ => s.restore(id, packed.into()),
+                                }
+                            }
+                        });
+                    }
+                }
+                Tag::StreamGroup => {
+                    let db = c.u8() as usize;
+                    let key = c.bytes();
+                    let name = c.bytes();
+                    let old = j.groups.pop().flatten();
+                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                        self.with_object(pos, |o| {
+                            if let Object::Stream(s) = o {
+                                match old {
+                                    Some(g) => {
+                                        s.groups_mut().insert(name.into(), g);
+                                    }
+                                    None => {
+                                        s.groups_mut().remove(name);
+                                    }
                                 }
                             }
                         });

@@ -102,7 +102,7 @@ impl BlockOp {
 fn kind_of(want: &Want) -> Kind {
     match want {
         Want::ZSet { .. } => Kind::ZSet,
-        Want::Stream { .. } => Kind::Stream,
+        Want::Stream { .. } | Want::Group { .. } => Kind::Stream,
         _ => Kind::List,
     }
 }
@@ -166,8 +166,8 @@ fn try_pop(
                 zset::pop_reply(cx, k, *max, count, shape)
             }
             Want::Move { dst, from, to, .. } => list::move_one(cx, k, dst, *from, *to),
-            // XREAD registers with `Register`, never `Try`.
-            Want::Stream { .. } => Err(Error::Syntax),
+            // XREAD and XREADGROUP register with `Register`, never `Try`.
+            Want::Stream { .. } | Want::Group { .. } => Err(Error::Syntax),
         };
     }
     if let Some(w) = waiter {
@@ -202,6 +202,10 @@ pub fn serve_ready(store: &mut Store, persist: &mut Persist, now_ms: u64) {
             for w in store.waiters(&e) {
                 if w.claimed() {
                     store.drop_waiter(&w);
+                    continue;
+                }
+                if let Want::Group { .. } = &w.want {
+                    serve_group(store, persist, db, key, &w, now_ms, &args, &mut out);
                     continue;
                 }
                 let Some(pos) = store.lookup(db, key, now_ms, Lookup::WRITE) else {
@@ -268,6 +272,88 @@ pub fn serve_ready(store: &mut Store, persist: &mut Persist, now_ms: u64) {
     }
 }
 
+/// Serves an XREADGROUP blocked on `key` (Redis 7.0's
+/// `serveClientBlockedOnKey`): new entries past its group's last ID are
+/// delivered to it; a key deleted or of another type answers UNBLOCKED, a
+/// destroyed group NOGROUP.
+#[allow(clippy::too_many_arguments)]
+fn serve_group(
+    store: &mut Store,
+    persist: &mut Persist,
+    db: usize,
+    key: &[u8],
+    w: &Arc<Waiter>,
+    now_ms: u64,
+    args: &Args,
+    out: &mut Vec<u8>,
+) {
+    let Want::Group {
+        group,
+        consumer,
+        count,
+        noack,
+    } = &w.want
+    else {
+        return;
+    };
+    let pos = store.lookup(db, key, now_ms, Lookup::WRITE);
+    let stream = pos.and_then(|p| match store.value_at(p) {
+        crate::keyspace::ValueRef::Obj(crate::value::Object::Stream(s)) => Some(s),
+        _ => None,
+    });
+    let failed = match stream {
+        None => Some("UNBLOCKED the stream key no longer exists"),
+        Some(s) => match s.groups().get(&group[..]) {
+            None => Some("NOGROUP the consumer group this client was blocked on no longer exists"),
+            Some(g) => {
+                if !s.top_id().is_some_and(|t| t > g.last_id) {
+                    return;
+                }
+                None
+            }
+        },
+    };
+    if !w.claim() {
+        store.drop_waiter(w);
+        return;
+    }
+    if let Some(msg) = failed {
+        store.served(w, Outcome::Failed(msg));
+        return;
+    }
+    let Some(pos) = pos else {
+        return;
+    };
+    let d =
+        super::stream::group::deliver(store, pos, group, consumer, None, *count, *noack, now_ms);
+    let Some(d) = d else {
+        store.served(w, Outcome::Retry);
+        return;
+    };
+    let mut cx = Cx {
+        store,
+        db,
+        args,
+        out,
+        now_ms,
+        persist,
+    };
+    super::stream::group::log_delivery(&mut cx, key, d.recs, d.created);
+    out.clear();
+    let entries = d
+        .entries
+        .into_iter()
+        .filter_map(|(id, p)| p.map(|p| (id, p)))
+        .collect();
+    store.served(
+        w,
+        Outcome::Stream {
+            key: key.to_vec(),
+            entries,
+        },
+    );
+}
+
 fn serve(cx: &mut Cx, key: &[u8], pos: u32, want: &Want) -> Outcome {
     match want {
         Want::List { side, count } => Outcome::Items {
@@ -297,6 +383,7 @@ fn serve(cx: &mut Cx, key: &[u8], pos: u32, want: &Want) -> Outcome {
             }
         }
         Want::Move { here: false, .. } => Outcome::Retry,
+        Want::Group { .. } => Outcome::Retry,
         Want::Stream { after, count } => {
             let id = after.iter().find(|(k, _)| k == key).map(|(_, id)| *id);
             Outcome::Stream {

@@ -8,6 +8,8 @@
 //! anchored while a rewrite runs. Notifications are Redis's: `xadd`, then
 //! `xtrim` when XADD trimmed; `xtrim`, `xdel`, `xsetid`.
 
+pub mod group;
+
 use super::Cx;
 use crate::aof::{Items, Record, StreamRecord};
 use crate::batch::{Arg, ArgList, Reply};
@@ -111,14 +113,19 @@ pub enum StreamOp {
         /// MAXDELETEDID.
         max_deleted: Option<StreamId>,
     },
+    /// A consumer group op.
+    Group(group::GroupOp),
 }
 
 impl StreamOp {
     pub(super) fn is_write(&self) -> bool {
-        !matches!(
-            self,
-            StreamOp::Len { .. } | StreamOp::Range { .. } | StreamOp::Read { .. }
-        )
+        match self {
+            StreamOp::Group(g) => g.is_write(),
+            _ => !matches!(
+                self,
+                StreamOp::Len { .. } | StreamOp::Range { .. } | StreamOp::Read { .. }
+            ),
+        }
     }
 
     pub(super) fn exec(&self, cx: &mut Cx) -> Reply {
@@ -149,6 +156,7 @@ impl StreamOp {
                 added,
                 max_deleted,
             } => xsetid(cx, key, last, added, max_deleted),
+            StreamOp::Group(ref g) => return g.exec(cx),
         };
         r.unwrap_or_else(Reply::Err)
     }
@@ -156,7 +164,7 @@ impl StreamOp {
 
 type R = Result<Reply, Error>;
 
-fn stream_at(store: &Store, pos: u32) -> Result<&StreamValue, Error> {
+pub(super) fn stream_at(store: &Store, pos: u32) -> Result<&StreamValue, Error> {
     match store.value_at(pos) {
         ValueRef::Obj(Object::Stream(s)) => Ok(s),
         _ => Err(Error::WrongType),
@@ -165,7 +173,7 @@ fn stream_at(store: &Store, pos: u32) -> Result<&StreamValue, Error> {
 
 /// Looks a stream key up: its position, None when absent, WRONGTYPE for
 /// another type.
-fn find(cx: &mut Cx, key: Arg, how: Lookup) -> Result<Option<u32>, Error> {
+pub(super) fn find(cx: &mut Cx, key: Arg, how: Lookup) -> Result<Option<u32>, Error> {
     let k = cx.args.get(key);
     let pos = cx
         .store
@@ -237,7 +245,7 @@ impl Journal {
 }
 
 /// Logs a change to a stream that still exists (see `Cx::log_anchored`).
-fn log_change(cx: &mut Cx, rec: StreamRecord) -> bool {
+pub(super) fn log_change(cx: &mut Cx, rec: StreamRecord) -> bool {
     cx.log_anchored(rec.key(), Record::Stream(rec))
 }
 

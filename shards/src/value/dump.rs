@@ -102,7 +102,74 @@ fn stream_payload(s: &StreamValue) -> Vec<u8> {
         put_u64(&mut out, packed.len() as u64);
         out.extend_from_slice(packed);
     }
+    // The consumer groups follow the entries: each group's name, last ID
+    // and entries read, its pending entries, its consumers.
+    let put_bytes = |out: &mut Vec<u8>, b: &[u8]| {
+        put_u64(out, b.len() as u64);
+        out.extend_from_slice(b);
+    };
+    put_u64(&mut out, s.groups().len() as u64);
+    for (name, g) in s.groups() {
+        put_bytes(&mut out, name);
+        for v in [g.last_id.ms, g.last_id.seq, g.entries_read as u64] {
+            put_u64(&mut out, v);
+        }
+        put_u64(&mut out, g.pel.len() as u64);
+        for (id, n) in &g.pel {
+            for v in [id.ms, id.seq, n.delivery_time, n.delivery_count] {
+                put_u64(&mut out, v);
+            }
+            put_bytes(&mut out, &n.consumer);
+        }
+        put_u64(&mut out, g.consumers.len() as u64);
+        for (cname, c) in &g.consumers {
+            put_bytes(&mut out, cname);
+            put_u64(&mut out, c.seen_time);
+        }
+    }
     out
+}
+
+/// The groups `stream_payload` writes after the entries, added to `s`.
+fn groups_from(b: &mut &[u8], s: &mut StreamValue) -> Option<()> {
+    use super::stream::Group;
+    let u64_of = |b: &mut &[u8]| -> Option<u64> {
+        let (h, t) = (b.get(..8)?, b.get(8..)?);
+        *b = t;
+        Some(u64::from_le_bytes(h.try_into().ok()?))
+    };
+    let bytes_of = |b: &mut &[u8]| -> Option<Vec<u8>> {
+        let n = usize::try_from(u64_of(b)?).ok()?;
+        let (h, t) = (b.get(..n)?, b.get(n..)?);
+        *b = t;
+        Some(h.to_vec())
+    };
+    for _ in 0..u64_of(b)? {
+        let name = bytes_of(b)?;
+        let last = StreamId::new(u64_of(b)?, u64_of(b)?);
+        let mut g = Group::new(last, u64_of(b)? as i64);
+        let mut owners = Vec::new();
+        for _ in 0..u64_of(b)? {
+            let id = StreamId::new(u64_of(b)?, u64_of(b)?);
+            let (time, count) = (u64_of(b)?, u64_of(b)?);
+            owners.push((id, bytes_of(b)?, time, count));
+        }
+        for _ in 0..u64_of(b)? {
+            let cname = bytes_of(b)?;
+            let seen = u64_of(b)?;
+            g.consumer(&cname, seen);
+        }
+        for (id, owner, time, count) in owners {
+            if !g.consumers.contains_key(&owner[..]) {
+                return None;
+            }
+            let n = g.assign(id, &owner);
+            n.delivery_time = time;
+            n.delivery_count = count;
+        }
+        s.groups_mut().insert(name.into(), g);
+    }
+    Some(())
 }
 
 /// A stream from `stream_payload`'s bytes, checked throughout.
@@ -133,6 +200,7 @@ fn stream_from(mut b: &[u8]) -> Option<StreamValue> {
         s.append(id, packed.into());
     }
     let last = StreamId::new(meta[0], meta[1]);
+    groups_from(&mut b, &mut s)?;
     if !b.is_empty() || prev.is_some_and(|p| p > last) {
         return None;
     }
@@ -252,6 +320,19 @@ mod tests {
             (s.last_id(), s.entries_added())
         );
         assert_eq!(back.max_deleted(), s.max_deleted());
+        // Groups travel with their pending entries and consumers.
+        let mut g = stream::Group::new(StreamId::new(2, 0), 2);
+        g.consumer(b"alice", 77);
+        g.consumer(b"bob", 78);
+        let n = g.assign(StreamId::new(1, 1), b"bob");
+        n.delivery_time = 5;
+        n.delivery_count = 3;
+        s.groups_mut().insert(b"jobs"[..].into(), g);
+        let p = dump(ValueRef::Obj(&Object::Stream(Box::new(s.clone()))), &l);
+        let Ok(Restored::Obj(Object::Stream(back))) = restore(&p, &l) else {
+            panic!("no stream back");
+        };
+        assert_eq!(back.groups(), s.groups());
         // Cut anywhere, or with an entry's length past its end: refused.
         for cut in 0..p.len() {
             assert!(restore(&p[..cut], &l).is_err(), "{cut}");

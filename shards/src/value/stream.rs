@@ -258,6 +258,9 @@ pub struct StreamValue {
     max_deleted: StreamId,
     /// Bytes of the packed entries (for memory accounting).
     entry_bytes: usize,
+    /// Consumer groups by name (Redis keeps them in a radix tree: byte
+    /// order, as here).
+    groups: BTreeMap<Box<[u8]>, Group>,
 }
 
 /// Bytes a `BTreeMap` spends per element beyond key and value (node
@@ -562,6 +565,74 @@ impl StreamValue {
         (top, removed)
     }
 
+    /// The consumer groups, by name.
+    pub fn groups(&self) -> &BTreeMap<Box<[u8]>, Group> {
+        &self.groups
+    }
+
+    /// The consumer groups, writable.
+    pub fn groups_mut(&mut self) -> &mut BTreeMap<Box<[u8]>, Group> {
+        &mut self.groups
+    }
+
+    /// The IDs of the listpack nodes Redis would hold (its radix tree's keys).
+    pub fn node_ids(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.nodes.keys().copied()
+    }
+
+    /// Redis's `streamEstimateDistanceFromFirstEverEntry`: the number of
+    /// entries added up to `id`, when it can be known (None otherwise).
+    pub fn entries_up_to(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.is_empty() && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        if id == self.last_id {
+            return Some(self.entries_added);
+        }
+        if id > self.last_id {
+            return None;
+        }
+        let first = self.first_id().unwrap_or(StreamId::MIN);
+        if self.max_deleted == StreamId::MIN || self.max_deleted < first {
+            let before = self.entries_added - self.len() as u64;
+            if id < first {
+                return Some(before);
+            }
+            if id == first {
+                return Some(before + 1);
+            }
+        }
+        None
+    }
+
+    /// Redis's `streamRangeHasTombstones` for `start..=MAX`: an XDEL may
+    /// have left a hole at or after `start`.
+    pub fn tombstones_from(&self, start: StreamId) -> bool {
+        if self.is_empty() || self.max_deleted == StreamId::MIN {
+            return false;
+        }
+        if self.first_id().is_some_and(|f| f > self.max_deleted) {
+            return false;
+        }
+        start <= self.max_deleted
+    }
+
+    /// A group's lag as XINFO reports it (Redis's `streamReplyWithCGLag`):
+    /// None when it cannot be known.
+    pub fn lag(&self, g: &Group) -> Option<i64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if g.entries_read >= 0 && !self.tombstones_from(g.last_id) {
+            return Some(self.entries_added as i64 - g.entries_read);
+        }
+        self.entries_up_to(g.last_id)
+            .map(|n| self.entries_added as i64 - n as i64)
+    }
+
     /// Redis's name for the encoding.
     pub fn encoding_name(&self) -> &'static str {
         "stream"
@@ -583,6 +654,179 @@ impl StreamValue {
                 .values()
                 .map(|n| per_node + crate::alloc_size(n.fields.len()))
                 .sum::<usize>()
+            + self
+                .groups
+                .iter()
+                .map(|(n, g)| n.len() + g.heap_bytes())
+                .sum::<usize>()
+    }
+}
+
+/// `entries_read` of a group whose count of entries read is unknown
+/// (Redis's `SCG_INVALID_ENTRIES_READ`).
+pub const ENTRIES_READ_UNKNOWN: i64 = -1;
+
+/// A pending entry: delivered to a consumer of the group, not acknowledged
+/// (Redis's `streamNACK`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nack {
+    /// The consumer that holds it.
+    pub consumer: Box<[u8]>,
+    /// When it was last delivered (unix ms).
+    pub delivery_time: u64,
+    /// How many times it was delivered.
+    pub delivery_count: u64,
+}
+
+/// A consumer of a group.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Consumer {
+    /// When it last read or claimed (unix ms).
+    pub seen_time: u64,
+    /// The IDs it holds pending (each also in the group's PEL).
+    pub pel: std::collections::BTreeSet<StreamId>,
+}
+
+/// A consumer group (Redis's `streamCG`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// The last ID delivered to the group.
+    pub last_id: StreamId,
+    /// Entries the group read, or `ENTRIES_READ_UNKNOWN`.
+    pub entries_read: i64,
+    /// The pending entries list.
+    pub pel: BTreeMap<StreamId, Nack>,
+    /// The consumers by name.
+    pub consumers: BTreeMap<Box<[u8]>, Consumer>,
+}
+
+/// Bytes a pending entry takes in the group and its consumer's list.
+const NACK_BYTES: usize =
+    std::mem::size_of::<(StreamId, Nack)>() + std::mem::size_of::<StreamId>() + 2 * BTREE_OVERHEAD;
+
+impl Group {
+    /// A group that last delivered `last_id`.
+    pub fn new(last_id: StreamId, entries_read: i64) -> Group {
+        Group {
+            last_id,
+            entries_read,
+            pel: BTreeMap::new(),
+            consumers: BTreeMap::new(),
+        }
+    }
+
+    /// Bytes held from the allocator.
+    pub fn heap_bytes(&self) -> usize {
+        self.pel.values().map(|n| n.consumer.len()).sum::<usize>()
+            + self.pel.len() * NACK_BYTES
+            + self
+                .consumers
+                .keys()
+                .map(|k| k.len() + std::mem::size_of::<(Box<[u8]>, Consumer)>() + BTREE_OVERHEAD)
+                .sum::<usize>()
+    }
+
+    /// The consumer `name`, created (seen at `now`) when missing; true when
+    /// it was created.
+    pub fn consumer(&mut self, name: &[u8], now: u64) -> (&mut Consumer, bool) {
+        let created = !self.consumers.contains_key(name);
+        let c = self
+            .consumers
+            .entry(name.into())
+            .or_insert_with(|| Consumer {
+                seen_time: now,
+                pel: Default::default(),
+            });
+        (c, created)
+    }
+
+    /// Hands entry `id` to consumer `name` (which exists): a new pending
+    /// entry, or the existing one moved to it. Returns the entry.
+    pub fn assign(&mut self, id: StreamId, name: &[u8]) -> &mut Nack {
+        let prev = self.pel.get(&id).map(|n| n.consumer.clone());
+        if let Some(prev) = prev {
+            if &*prev != name {
+                if let Some(c) = self.consumers.get_mut(&prev) {
+                    c.pel.remove(&id);
+                }
+            }
+        }
+        if let Some(c) = self.consumers.get_mut(name) {
+            c.pel.insert(id);
+        }
+        let n = self.pel.entry(id).or_insert_with(|| Nack {
+            consumer: name.into(),
+            delivery_time: 0,
+            delivery_count: 0,
+        });
+        if &*n.consumer != name {
+            n.consumer = name.into();
+        }
+        n
+    }
+
+    /// Drops pending entry `id` (XACK); true when it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        let Some(n) = self.pel.remove(&id) else {
+            return false;
+        };
+        if let Some(c) = self.consumers.get_mut(&n.consumer) {
+            c.pel.remove(&id);
+        }
+        true
+    }
+
+    /// Deletes consumer `name` and its pending entries: how many it had.
+    pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
+        let c = self.consumers.remove(name)?;
+        for id in &c.pel {
+            self.pel.remove(id);
+        }
+        Some(c.pel.len())
+    }
+}
+
+/// The number of nodes of Redis's radix tree holding `keys` (sorted
+/// 16-byte big-endian IDs), as XINFO STREAM's `radix-tree-nodes` counts
+/// them: a path of single children is one compressed node, a fork one
+/// node, each key ends in an empty node.
+pub fn rax_nodes(keys: &[[u8; 16]]) -> u64 {
+    fn count(keys: &[[u8; 16]], depth: usize) -> u64 {
+        if depth == 16 || keys.is_empty() {
+            return 1;
+        }
+        let first = &keys[0];
+        let last = &keys[keys.len() - 1];
+        let mut common = 0;
+        while depth + common < 16 && first[depth + common] == last[depth + common] {
+            common += 1;
+        }
+        if common > 0 {
+            return 1 + count(keys, depth + common);
+        }
+        let mut n = 1;
+        let mut i = 0;
+        while i < keys.len() {
+            let b = keys[i][depth];
+            let mut j = i;
+            while j < keys.len() && keys[j][depth] == b {
+                j += 1;
+            }
+            n += count(&keys[i..j], depth + 1);
+            i = j;
+        }
+        n
+    }
+    count(keys, 0)
+}
+
+impl StreamId {
+    /// The ID as Redis's radix tree key: 128 bits, big-endian.
+    pub fn to_be_bytes(self) -> [u8; 16] {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&self.ms.to_be_bytes());
+        k[8..].copy_from_slice(&self.seq.to_be_bytes());
+        k
     }
 }
 
