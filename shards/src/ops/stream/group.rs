@@ -406,9 +406,12 @@ fn create(cx: &mut Cx, key: Arg, group: Arg, id: Arg, mkstream: bool, entries_re
     });
     cx.store.signal_modified(db, k);
     if made {
-        // A new key is logged whole (the empty stream and its group).
+        // A new key is logged whole (the empty stream and its group), and
+        // counts as anchored for a running rewrite (see `Cx::log_anchored`).
         if cx.persist.log.enabled {
             let log = &mut cx.persist.log;
+            log.anchor(db as u8, k);
+            log.put(db as u8, &crate::aof::Record::Del { key: k });
             crate::aof::Record::for_value(k, cx.store.value_at(pos), 0, |r| log.put(db as u8, &r));
         }
         cx.notify(STREAM, "xgroup-create", k);
@@ -1238,4 +1241,148 @@ fn info_stream(cx: &mut Cx, key: Arg, full: Option<u64>) -> R {
         }
     }
     Ok(w.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::Batch;
+    use crate::keyspace::ValueRef;
+    use crate::ops::testing::{log_text, logging, run};
+    use crate::ops::Op;
+    use std::collections::BTreeMap;
+
+    fn op(b: &mut Batch, f: impl FnOnce(&mut crate::batch::Args) -> GroupOp) {
+        let g = f(&mut b.args);
+        b.push(0, Op::Stream(StreamOp::Group(g)));
+    }
+
+    fn read(b: &mut Batch, c: &str, after: Option<StreamId>, noack: bool) {
+        op(b, |a| GroupOp::Read {
+            key: a.push(b"s"),
+            group: a.push(b"g"),
+            consumer: a.push(c.as_bytes()),
+            after,
+            count: 0,
+            noack,
+        });
+    }
+
+    fn groups(store: &mut Store) -> BTreeMap<Box<[u8]>, Group> {
+        let pos = store.lookup(0, b"s", 0, Lookup::PEEK).unwrap();
+        let ValueRef::Obj(Object::Stream(s)) = store.value_at(pos) else {
+            panic!("not a stream");
+        };
+        s.groups().clone()
+    }
+
+    use super::super::StreamOp;
+
+    fn setup(store: &mut Store) -> crate::ops::Persist {
+        let mut p = logging();
+        run(store, &mut p, 1000, |b| {
+            for i in 1..=5u64 {
+                let k = b.args.push(b"s");
+                let pairs = b.args.list([&b"f"[..], b"v"]);
+                b.push(
+                    0,
+                    Op::Stream(StreamOp::Add {
+                        key: k,
+                        no_mkstream: false,
+                        id: super::super::NewId::Exact(StreamId::new(i, 0)),
+                        trim: None,
+                        pairs,
+                    }),
+                );
+            }
+            op(b, |a| GroupOp::Create {
+                key: a.push(b"s"),
+                group: a.push(b"g"),
+                id: a.push(b"0"),
+                mkstream: false,
+                entries_read: ENTRIES_READ_UNKNOWN,
+            });
+            read(b, "alice", None, false);
+        });
+        p
+    }
+
+    /// A delivery is logged as an XCLAIM stating the pending entry whole
+    /// (LASTID: the group's last ID once it was delivered, as Redis
+    /// propagates it) and an XGROUP SETID stating the group's position.
+    #[test]
+    fn deliveries_log_xclaim_and_setid() {
+        let mut store = Store::new(Default::default());
+        let p = setup(&mut store);
+        let log = log_text(&p);
+        assert!(
+            log.contains("$6\r\nXCLAIM\r\n$1\r\ns\r\n$1\r\ng\r\n$5\r\nalice\r\n$1\r\n0\r\n$3\r\n1-0\r\n$4\r\nTIME\r\n$4\r\n1000\r\n$10\r\nRETRYCOUNT\r\n$1\r\n1\r\n$5\r\nFORCE\r\n$6\r\nJUSTID\r\n$6\r\nLASTID\r\n$3\r\n1-0\r\n"),
+            "{log}"
+        );
+        assert!(
+            log.contains("$6\r\nXGROUP\r\n$5\r\nSETID\r\n$1\r\ns\r\n$1\r\ng\r\n$3\r\n5-0\r\n$11\r\nENTRIESREAD\r\n$1\r\n5\r\n"),
+            "{log}"
+        );
+        assert!(log.contains("CREATECONSUMER"), "{log}");
+    }
+
+    /// A rolled-back group of writes leaves every group as it was: its
+    /// PEL, consumers, last ID and entries read.
+    #[test]
+    fn a_rollback_restores_the_groups() {
+        let mut store = Store::new(Default::default());
+        let mut p = setup(&mut store);
+        store.set_journaling(true);
+        store.forget();
+        let before = groups(&mut store);
+        run(&mut store, &mut p, 2000, |b| {
+            read(b, "bob", Some(StreamId::MIN), false);
+            read(b, "alice", Some(StreamId::MIN), false);
+            op(b, |a| GroupOp::Ack {
+                key: a.push(b"s"),
+                group: a.push(b"g"),
+                ids: a.list([&b"1-0"[..], b"2-0"]),
+            });
+            op(b, |a| GroupOp::Claim {
+                key: a.push(b"s"),
+                group: a.push(b"g"),
+                rest: a.list([&b"carol"[..], b"0", b"3-0", b"4-0", b"RETRYCOUNT", b"7"]),
+            });
+            op(b, |a| GroupOp::AutoClaim {
+                key: a.push(b"s"),
+                group: a.push(b"g"),
+                consumer: a.push(b"dave"),
+                min_idle: 0,
+                start: StreamId::MIN,
+                count: 1,
+                justid: false,
+            });
+            op(b, |a| GroupOp::Consumer {
+                key: a.push(b"s"),
+                group: a.push(b"g"),
+                consumer: a.push(b"alice"),
+                delete: true,
+            });
+            op(b, |a| GroupOp::SetId {
+                key: a.push(b"s"),
+                group: a.push(b"g"),
+                id: a.push(b"$"),
+                entries_read: None,
+            });
+            op(b, |a| GroupOp::Create {
+                key: a.push(b"s"),
+                group: a.push(b"h"),
+                id: a.push(b"0"),
+                mkstream: false,
+                entries_read: 3,
+            });
+            op(b, |a| GroupOp::Destroy {
+                key: a.push(b"s"),
+                group: a.push(b"g"),
+            });
+        });
+        assert_ne!(groups(&mut store), before);
+        store.rollback();
+        assert_eq!(groups(&mut store), before);
+    }
 }
