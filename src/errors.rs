@@ -64,7 +64,6 @@ fn stream_text(e: StreamError) -> &'static str {
         StreamError::SetIdMaxDeleted => {
             "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
         }
-        StreamError::Dump => "ERR DUMP of a stream is not supported",
         StreamError::BusyGroup => "BUSYGROUP Consumer Group name already exists",
         StreamError::GroupNeedsKey => "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
         StreamError::EntriesRead => "ERR value for ENTRIESREAD must be positive or -1",

@@ -114,8 +114,6 @@ pub enum StreamError {
     SetIdEntriesAdded,
     /// XSETID's MAXDELETEDID is above its ID.
     SetIdMaxDeleted,
-    /// DUMP of a stream (its RDB payload is not written).
-    Dump,
     /// XGROUP CREATE of a group that exists.
     BusyGroup,
     /// XGROUP on a missing key.

@@ -574,7 +574,10 @@ mod tests {
                                 g.last_id,
                                 g.entries_read,
                                 &g.pel,
-                                g.consumers.iter().map(|(c, x)| (c, &x.pel)).collect::<Vec<_>>()
+                                g.consumers
+                                    .iter()
+                                    .map(|(c, x)| (c, &x.pel))
+                                    .collect::<Vec<_>>()
                             ))
                             .collect::<Vec<_>>()
                     ),
@@ -614,17 +617,18 @@ mod tests {
             store.set(0, k.as_bytes(), b"x", Expiry::Clear, 0).unwrap();
         }
         let keys: Vec<String> = (0..100).map(|i| format!("x{i}")).collect();
-        let run = |store: &mut Store, persist: &mut Persist, now: u64, ops: Vec<GroupOp>, b: Batch| {
-            let mut b = b;
-            for o in ops {
-                b.push(0, Op::Stream(StreamOp::Group(o)));
-            }
-            execute(store, &mut b, now, persist);
-            store.forget();
-            if let Some(aof) = persist.aof.as_mut() {
-                aof.commit(&mut persist.log).unwrap();
-            }
-        };
+        let run =
+            |store: &mut Store, persist: &mut Persist, now: u64, ops: Vec<GroupOp>, b: Batch| {
+                let mut b = b;
+                for o in ops {
+                    b.push(0, Op::Stream(StreamOp::Group(o)));
+                }
+                execute(store, &mut b, now, persist);
+                store.forget();
+                if let Some(aof) = persist.aof.as_mut() {
+                    aof.commit(&mut persist.log).unwrap();
+                }
+            };
         let ops_for = |b: &mut Batch, k: &str, step: u64| -> Vec<GroupOp> {
             let a = &mut b.args;
             let c = format!("c{}", step % 3);

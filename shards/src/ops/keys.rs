@@ -586,9 +586,6 @@ fn dump_key(cx: &mut Cx, key: Arg) -> R {
         return Ok(Reply::Nil);
     };
     let value = cx.store.value_at(pos);
-    if value.kind() == crate::value::Kind::Stream {
-        return Err(Error::Stream(crate::error::StreamError::Dump));
-    }
     let payload = dump::dump(value, &cx.store.value_limits());
     Ok(bulk(cx.out, &payload))
 }

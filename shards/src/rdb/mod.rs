@@ -31,6 +31,7 @@ mod encode;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
+pub mod stream;
 mod wire;
 pub mod ziplist;
 pub mod zipmap;

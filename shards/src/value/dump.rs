@@ -38,7 +38,7 @@ pub fn to_rdb(value: ValueRef<'_>) -> RdbValue {
             Object::Set(s) => RdbValue::Set(s.to_members()),
             Object::List(l) => RdbValue::List(l.to_items()),
             Object::ZSet(z) => RdbValue::ZSet(z.to_entries()),
-            // `dump` writes streams itself (see `STREAM_MAGIC`).
+            // `dump` writes streams itself (see `rdb::stream`).
             Object::Stream(_) => RdbValue::String(Vec::new()),
             #[cfg(test)]
             Object::Test(v) => RdbValue::String(v.clone()),
@@ -70,141 +70,129 @@ pub fn encode_opts(value: ValueRef<'_>, limits: &ValueLimits) -> EncodeOpts {
     }
 }
 
-/// DUMP's payload for the value; a stream's is this store's own (see
-/// `STREAM_MAGIC`).
+/// DUMP's payload for the value (a stream's: `rdb::stream`).
 pub fn dump(value: ValueRef<'_>, limits: &ValueLimits) -> Vec<u8> {
     if let ValueRef::Obj(Object::Stream(s)) = value {
-        return stream_payload(s);
+        return rdb::stream::dump(&stream_to_rdb(s), limits.dump_compression);
     }
     rdb::dump(&to_rdb(value), &encode_opts(value, limits))
 }
 
-/// The first bytes of a stream's payload. Redis's stream payload (listpacks
-/// in a radix tree) is not written: the DUMP command refuses a stream, and
-/// this payload only carries a stream between shards (RENAME, COPY, MOVE).
-/// Its first byte is no RDB type, so nothing mistakes it for Redis's.
-pub const STREAM_MAGIC: &[u8] = b"\xf0SCX1";
-
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_le_bytes());
+/// A stream as Redis 7.0's RDB payload describes it: the nodes of the
+/// ledger with their live entries (deleted entries are not kept, so a
+/// node holds only live ones, none marked deleted), the counters, the
+/// groups.
+pub fn stream_to_rdb(s: &StreamValue) -> rdb::stream::Stream {
+    use rdb::stream::{Consumer, Entry, Group, Node, Pending};
+    let entry = |(id, packed): (StreamId, &[u8])| Entry {
+        id,
+        deleted: false,
+        pairs: stream::unpack(packed).map(<[u8]>::to_vec).collect(),
+    };
+    let mut nodes: Vec<Node> = s
+        .ledger()
+        .map(|(master, fields, last)| Node {
+            master,
+            fields: stream::unpack(fields).map(<[u8]>::to_vec).collect(),
+            entries: s.range(master, last, false).map(entry).collect(),
+            lp_bytes: 0,
+        })
+        .filter(|n| !n.entries.is_empty())
+        .collect();
+    let covered: usize = nodes.iter().map(|n| n.entries.len()).sum();
+    if covered != s.len() {
+        // The ledger lost track (it never should): cut nodes afresh.
+        nodes = s
+            .iter()
+            .collect::<Vec<_>>()
+            .chunks(stream::NODE_MAX_ENTRIES as usize)
+            .map(|c| {
+                let entries: Vec<Entry> = c.iter().copied().map(entry).collect();
+                Node {
+                    master: entries[0].id,
+                    fields: entries[0].pairs.iter().step_by(2).cloned().collect(),
+                    entries,
+                    lp_bytes: 0,
+                }
+            })
+            .collect();
+    }
+    let groups = s
+        .groups()
+        .iter()
+        .map(|(name, g)| Group {
+            name: name.to_vec(),
+            last_id: g.last_id,
+            entries_read: g.entries_read,
+            pel: g
+                .pel
+                .iter()
+                .map(|(id, n)| Pending {
+                    id: *id,
+                    time: n.delivery_time,
+                    count: n.delivery_count,
+                })
+                .collect(),
+            consumers: g
+                .consumers
+                .iter()
+                .map(|(name, c)| Consumer {
+                    name: name.to_vec(),
+                    seen: c.seen_time,
+                    pel: c.pel.iter().copied().collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    rdb::stream::Stream {
+        nodes,
+        length: s.len() as u64,
+        last_id: s.last_id(),
+        first_id: s.first_id().unwrap_or(StreamId::MIN),
+        max_deleted: s.max_deleted(),
+        entries_added: s.entries_added(),
+        groups,
+    }
 }
 
-fn stream_payload(s: &StreamValue) -> Vec<u8> {
-    let mut out = STREAM_MAGIC.to_vec();
-    let (last, del) = (s.last_id(), s.max_deleted());
-    for v in [last.ms, last.seq, s.entries_added(), del.ms, del.seq] {
-        put_u64(&mut out, v);
-    }
-    put_u64(&mut out, s.len() as u64);
-    for (id, packed) in s.iter() {
-        put_u64(&mut out, id.ms);
-        put_u64(&mut out, id.seq);
-        put_u64(&mut out, packed.len() as u64);
-        out.extend_from_slice(packed);
-    }
-    // The consumer groups follow the entries: each group's name, last ID
-    // and entries read, its pending entries, its consumers.
-    let put_bytes = |out: &mut Vec<u8>, b: &[u8]| {
-        put_u64(out, b.len() as u64);
-        out.extend_from_slice(b);
-    };
-    put_u64(&mut out, s.groups().len() as u64);
-    for (name, g) in s.groups() {
-        put_bytes(&mut out, name);
-        for v in [g.last_id.ms, g.last_id.seq, g.entries_read as u64] {
-            put_u64(&mut out, v);
-        }
-        put_u64(&mut out, g.pel.len() as u64);
-        for (id, n) in &g.pel {
-            for v in [id.ms, id.seq, n.delivery_time, n.delivery_count] {
-                put_u64(&mut out, v);
-            }
-            put_bytes(&mut out, &n.consumer);
-        }
-        put_u64(&mut out, g.consumers.len() as u64);
-        for (cname, c) in &g.consumers {
-            put_bytes(&mut out, cname);
-            put_u64(&mut out, c.seen_time);
-        }
-    }
-    out
-}
-
-/// The groups `stream_payload` writes after the entries, added to `s`.
-fn groups_from(b: &mut &[u8], s: &mut StreamValue) -> Option<()> {
-    use super::stream::Group;
-    let u64_of = |b: &mut &[u8]| -> Option<u64> {
-        let (h, t) = (b.get(..8)?, b.get(8..)?);
-        *b = t;
-        Some(u64::from_le_bytes(h.try_into().ok()?))
-    };
-    let bytes_of = |b: &mut &[u8]| -> Option<Vec<u8>> {
-        let n = usize::try_from(u64_of(b)?).ok()?;
-        let (h, t) = (b.get(..n)?, b.get(n..)?);
-        *b = t;
-        Some(h.to_vec())
-    };
-    for _ in 0..u64_of(b)? {
-        let name = bytes_of(b)?;
-        let last = StreamId::new(u64_of(b)?, u64_of(b)?);
-        let mut g = Group::new(last, u64_of(b)? as i64);
-        let mut owners = Vec::new();
-        for _ in 0..u64_of(b)? {
-            let id = StreamId::new(u64_of(b)?, u64_of(b)?);
-            let (time, count) = (u64_of(b)?, u64_of(b)?);
-            owners.push((id, bytes_of(b)?, time, count));
-        }
-        for _ in 0..u64_of(b)? {
-            let cname = bytes_of(b)?;
-            let seen = u64_of(b)?;
-            g.consumer(&cname, seen);
-        }
-        for (id, owner, time, count) in owners {
-            if !g.consumers.contains_key(&owner[..]) {
-                return None;
-            }
-            let n = g.assign(id, &owner);
-            n.delivery_time = time;
-            n.delivery_count = count;
-        }
-        s.groups_mut().insert(name.into(), g);
-    }
-    Some(())
-}
-
-/// A stream from `stream_payload`'s bytes, checked throughout.
-fn stream_from(mut b: &[u8]) -> Option<StreamValue> {
-    let u64_of = |b: &mut &[u8]| -> Option<u64> {
-        let (h, t) = (b.get(..8)?, b.get(8..)?);
-        *b = t;
-        Some(u64::from_le_bytes(h.try_into().ok()?))
-    };
-    let mut meta = [0u64; 6];
-    for m in meta.iter_mut() {
-        *m = u64_of(&mut b)?;
-    }
+/// The stream a decoded payload describes; None when its groups do not
+/// hold together (a pending entry no consumer holds, or held twice).
+pub fn stream_from_rdb(r: rdb::stream::Stream) -> Option<StreamValue> {
     let mut s = StreamValue::new();
-    let mut prev = None;
-    for _ in 0..meta[5] {
-        let id = StreamId::new(u64_of(&mut b)?, u64_of(&mut b)?);
-        let n = usize::try_from(u64_of(&mut b)?).ok()?;
-        let packed = b.get(..n)?;
-        b = &b[n..];
-        if prev.is_some_and(|p| p >= id)
-            || stream::unpack(packed).map(|x| x.len() + 4).sum::<usize>() != n
-            || stream::packed_len(packed) % 2 != 0
-        {
-            return None;
+    for n in r.nodes {
+        let last = n.entries.last().map_or(n.master, |e| e.id);
+        let deleted = n.entries.iter().filter(|e| e.deleted).count() as u64;
+        let fields = stream::pack(n.fields.iter().map(|f| &f[..]));
+        let live: Vec<(StreamId, Box<[u8]>)> = n
+            .entries
+            .into_iter()
+            .filter(|e| !e.deleted)
+            .map(|e| (e.id, stream::pack(e.pairs.iter().map(|p| &p[..]))))
+            .collect();
+        s.load_node(n.master, fields, live, last, deleted, n.lp_bytes);
+    }
+    s.set_meta(r.last_id, r.entries_added, r.max_deleted);
+    for g in r.groups {
+        let mut group = stream::Group::new(g.last_id, g.entries_read);
+        let mut owner: std::collections::BTreeMap<StreamId, usize> = Default::default();
+        for (i, c) in g.consumers.iter().enumerate() {
+            for id in &c.pel {
+                if owner.insert(*id, i).is_some() {
+                    return None;
+                }
+            }
         }
-        prev = Some(id);
-        s.append(id, packed.into());
+        for c in &g.consumers {
+            group.consumer(&c.name, c.seen);
+        }
+        for p in g.pel {
+            let i = *owner.get(&p.id)?;
+            let n = group.assign(p.id, &g.consumers[i].name);
+            n.delivery_time = p.time;
+            n.delivery_count = p.count;
+        }
+        s.groups_mut().insert(g.name.into(), group);
     }
-    let last = StreamId::new(meta[0], meta[1]);
-    groups_from(&mut b, &mut s)?;
-    if !b.is_empty() || prev.is_some_and(|p| p > last) {
-        return None;
-    }
-    s.set_meta(last, meta[2], StreamId::new(meta[3], meta[4]));
     Some(s)
 }
 
@@ -238,8 +226,10 @@ impl From<RdbError> for RestoreError {
 /// The value of a DUMP payload, in the encoding Redis 7.0 would give it
 /// under `limits`.
 pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, RestoreError> {
-    if let Some(body) = payload.strip_prefix(STREAM_MAGIC) {
-        return stream_from(body)
+    if payload.first() == Some(&rdb::stream::TYPE) {
+        let body = rdb::verify(payload)?;
+        let s = rdb::stream::restore(body).map_err(|_| RestoreError::BadFormat)?;
+        return stream_from_rdb(s)
             .map(|s| Restored::Obj(Object::Stream(Box::new(s))))
             .ok_or(RestoreError::BadFormat);
     }
@@ -337,10 +327,26 @@ mod tests {
         for cut in 0..p.len() {
             assert!(restore(&p[..cut], &l).is_err(), "{cut}");
         }
-        let mut forged = p.clone();
-        let at = STREAM_MAGIC.len() + 6 * 8 + 16;
-        forged[at + 8] = 0xff;
+        // A body that does not hold together, under a good trailer: a
+        // pending entry no consumer holds.
+        let mut r = stream_to_rdb(&s);
+        r.groups[0].consumers[1].pel.clear();
+        let forged = rdb::stream::dump(&r, false);
         assert!(restore(&forged, &l).is_err());
+        // Entries out of order.
+        let mut r = stream_to_rdb(&s);
+        r.nodes[0].entries.swap(0, 1);
+        assert!(restore(&rdb::stream::dump(&r, false), &l).is_err());
+        // Any byte changed under a good trailer: an error or a stream,
+        // never a panic.
+        let body = &p[..p.len() - 10];
+        for at in 1..body.len() {
+            for v in [0u8, 1, 0x3f, 0x40, 0x80, 0x81, 0xc3, 0xff] {
+                let mut b = body.to_vec();
+                b[at] = v;
+                let _ = restore(&rdb::seal(b), &l);
+            }
+        }
     }
 
     #[test]

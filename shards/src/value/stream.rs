@@ -575,6 +575,48 @@ impl StreamValue {
         &mut self.groups
     }
 
+    /// The listpack nodes Redis would hold: master ID, the master entry's
+    /// field names (packed), the last ID appended to it.
+    pub fn ledger(&self) -> impl Iterator<Item = (StreamId, &[u8], StreamId)> + '_ {
+        self.nodes
+            .values()
+            .map(|n| (n.master, &n.fields[..], n.last))
+    }
+
+    /// Adds a node as a payload carries it (RESTORE): its master ID and
+    /// field names, its live entries (above every entry already there),
+    /// the last ID it holds (deleted or not), its deleted count and its
+    /// listpack's size. The counters are set apart (`set_meta`).
+    pub fn load_node(
+        &mut self,
+        master: StreamId,
+        fields: Box<[u8]>,
+        entries: Vec<(StreamId, Box<[u8]>)>,
+        last: StreamId,
+        deleted: u64,
+        lp_bytes: usize,
+    ) {
+        let live = entries.len() as u64;
+        for (id, packed) in entries {
+            self.entry_bytes += crate::alloc_size(packed.len());
+            self.entries.insert(id, packed);
+        }
+        let bytes = lp_bytes.saturating_sub(lp_int_size(live as i64) + lp_int_size(deleted as i64));
+        if live > 0 {
+            self.nodes.insert(
+                master,
+                Node {
+                    master,
+                    last,
+                    live,
+                    deleted,
+                    fields,
+                    bytes,
+                },
+            );
+        }
+    }
+
     /// The IDs of the listpack nodes Redis would hold (its radix tree's keys).
     pub fn node_ids(&self) -> impl Iterator<Item = StreamId> + '_ {
         self.nodes.keys().copied()
@@ -597,7 +639,7 @@ impl StreamValue {
         }
         let first = self.first_id().unwrap_or(StreamId::MIN);
         if self.max_deleted == StreamId::MIN || self.max_deleted < first {
-            let before = self.entries_added - self.len() as u64;
+            let before = self.entries_added.wrapping_sub(self.len() as u64);
             if id < first {
                 return Some(before);
             }
@@ -627,10 +669,10 @@ impl StreamValue {
             return Some(0);
         }
         if g.entries_read >= 0 && !self.tombstones_from(g.last_id) {
-            return Some(self.entries_added as i64 - g.entries_read);
+            return Some((self.entries_added as i64).wrapping_sub(g.entries_read));
         }
         self.entries_up_to(g.last_id)
-            .map(|n| self.entries_added as i64 - n as i64)
+            .map(|n| (self.entries_added as i64).wrapping_sub(n as i64))
     }
 
     /// Redis's name for the encoding.

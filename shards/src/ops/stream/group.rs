@@ -589,7 +589,7 @@ pub(crate) fn deliver(
                     if entry.is_some() {
                         if let Some(n) = g.pel.get_mut(&id) {
                             n.delivery_time = now;
-                            n.delivery_count += 1;
+                            n.delivery_count = n.delivery_count.wrapping_add(1);
                         }
                         d.recs.push(GroupCmd::Claim, claim_rec(name, &g, id));
                     }
@@ -610,7 +610,7 @@ pub(crate) fn deliver(
                 for (id, packed) in new {
                     if id > g.last_id {
                         if g.entries_read != ENTRIES_READ_UNKNOWN && !s.tombstones_from(id) {
-                            g.entries_read += 1;
+                            g.entries_read = g.entries_read.wrapping_add(1);
                         } else if s.entries_added() > 0 {
                             g.entries_read = s
                                 .entries_up_to(id)
@@ -942,7 +942,7 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
             n.delivery_time = o.time;
             match o.retry {
                 Some(r) => n.delivery_count = r,
-                None if !o.justid => n.delivery_count += 1,
+                None if !o.justid => n.delivery_count = n.delivery_count.wrapping_add(1),
                 None => {}
             }
             recs.push(GroupCmd::Claim, claim_rec(name, &g, id));
@@ -1037,7 +1037,7 @@ fn auto_claim(
             let n = g.assign(id, c);
             n.delivery_time = now;
             if !justid {
-                n.delivery_count += 1;
+                n.delivery_count = n.delivery_count.wrapping_add(1);
             }
             recs.push(GroupCmd::Claim, claim_rec(name, &g, id));
             out.push((id, (!justid).then(|| entry.into())));
