@@ -428,7 +428,9 @@ fn xreadgroup(ctx: &mut Ctx) {
             bad = Some("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.");
             break;
         } else if let Some(id) = StreamId::parse(a, 0) {
-            ids.push(Some(id));
+            // Redis stands for `>` with the greatest ID, so that ID given
+            // reads new entries too.
+            ids.push((id != StreamId::MAX).then_some(id));
         } else {
             bad = Some(INVALID_ID);
             break;

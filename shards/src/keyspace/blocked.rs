@@ -254,6 +254,15 @@ impl Store {
         b.clients.insert(waiter.client, mine);
     }
 
+    /// Queues `key` as ready for the clients blocked on it without telling
+    /// WATCH (Redis's `signalKeyAsReady`: XGROUP DESTROY wakes its group's
+    /// XREADGROUPs to answer NOGROUP).
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if let Some(b) = self.blocked.as_mut() {
+            b.touch(db as u8, key);
+        }
+    }
+
     /// Drops the registrations of `client` (its wait ended elsewhere).
     pub fn unblock(&mut self, client: u64) {
         if let Some(b) = self.blocked.as_mut() {

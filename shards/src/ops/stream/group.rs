@@ -404,7 +404,9 @@ fn create(cx: &mut Cx, key: Arg, group: Arg, id: Arg, mkstream: bool, entries_re
         s.groups_mut()
             .insert(name.into(), Group::new(last, entries_read));
     });
-    cx.store.signal_modified(db, k);
+    if made {
+        cx.store.signal_modified(db, k);
+    }
     if made {
         // A new key is logged whole (the empty stream and its group), and
         // counts as anchored for a running rewrite (see `Cx::log_anchored`).
@@ -469,7 +471,6 @@ fn set_id(cx: &mut Cx, key: Arg, group: Arg, id: Arg, entries_read: Option<Arg>)
     })
     .flatten();
     let k = cx.args.get(key);
-    cx.store.signal_modified(cx.db, k);
     if let Some(rest) = rec {
         let mut recs = Recs::new();
         recs.push(GroupCmd::SetId, rest);
@@ -487,8 +488,9 @@ fn destroy(cx: &mut Cx, key: Arg, group: Arg) -> R {
     }
     edit_group(cx.store, pos, name, |s, name| s.groups_mut().remove(name));
     let k = cx.args.get(key);
-    // Also wakes the XREADGROUPs blocked on the group, to answer NOGROUP.
-    cx.store.signal_modified(cx.db, k);
+    // Wakes the XREADGROUPs blocked on the group, to answer NOGROUP;
+    // like every group write, no change for WATCH, as in Redis 7.0.
+    cx.store.signal_ready(cx.db, k);
     let mut recs = Recs::new();
     recs.push(GroupCmd::Destroy, vec![name.to_vec()]);
     recs.log(cx, k);
@@ -516,7 +518,6 @@ fn consumer_op(cx: &mut Cx, key: Arg, group: Arg, consumer: Arg, delete: bool) -
     .flatten()
     .unwrap_or(0);
     let k = cx.args.get(key);
-    cx.store.signal_modified(cx.db, k);
     let mut recs = Recs::new();
     let cmd = if delete {
         GroupCmd::DelConsumer
@@ -639,7 +640,6 @@ pub(crate) fn deliver(
 
 /// Logs a delivery's records for `key` and reports a created consumer.
 pub(crate) fn log_delivery(cx: &mut Cx, key: &[u8], recs: Recs, created: bool) {
-    cx.store.signal_modified(cx.db, key);
     recs.log(cx, key);
     if created {
         cx.notify(STREAM, "xgroup-createconsumer", key);
@@ -721,7 +721,6 @@ fn ack(cx: &mut Cx, key: Arg, group: Arg, ids: ArgList) -> R {
     })
     .unwrap_or_default();
     let k = cx.args.get(key);
-    cx.store.signal_modified(cx.db, k);
     let mut recs = Recs::new();
     recs.push(GroupCmd::Ack, rest);
     recs.log(cx, k);
@@ -961,7 +960,6 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
     };
     let k = cx.args.get(key);
     if !recs.list.is_empty() {
-        cx.store.signal_modified(cx.db, k);
         recs.log(cx, k);
     }
     if created {
@@ -1052,7 +1050,6 @@ fn auto_claim(
     };
     let k = cx.args.get(key);
     if !recs.list.is_empty() {
-        cx.store.signal_modified(cx.db, k);
         recs.log(cx, k);
     }
     if created {
