@@ -80,8 +80,8 @@ enum Tag {
     StreamAdded,
     /// `db key id packed`: this entry was removed from a stream.
     StreamRemoved,
-    /// `db key name`, and the next group of the side table: a stream's
-    /// consumer group `name` was this (None: absent).
+    /// `db key name`, and the next change of the side table: what a
+    /// change to a stream's consumer group `name` replaced.
     StreamGroup,
 }
 
@@ -92,7 +92,7 @@ pub(super) struct Journal {
     marks: Vec<(Tag, u32)>,
     objects: Vec<Object>,
     stores: Vec<Store>,
-    groups: Vec<Option<crate::value::stream::Group>>,
+    groups: Vec<crate::value::stream::GroupUndo>,
 }
 
 /// A journal above this many bytes is given back after use, not kept.
@@ -214,14 +214,13 @@ impl Undo<'_> {
         }
     }
 
-    /// A stream's consumer group `name` is about to change: it was `old`
-    /// (None: absent). Copied whole: groups change a few entries at a time
-    /// but are journaled only while the AOF is on.
-    pub fn stream_group(&mut self, name: &[u8], old: Option<crate::value::stream::Group>) {
+    /// A stream's consumer group `name` changed: `change` says what it
+    /// replaced.
+    pub fn stream_group(&mut self, name: &[u8], change: crate::value::stream::GroupUndo) {
         if let Some((j, db, key)) = self.on.as_mut() {
             j.key_entry(Tag::StreamGroup, *db, key);
             j.bytes(name);
-            j.groups.push(old);
+            j.groups.push(change);
         }
     }
 
@@ -702,16 +701,24 @@ impl Store {
                     let db = c.u8() as usize;
                     let key = c.bytes();
                     let name = c.bytes();
-                    let old = j.groups.pop().flatten();
-                    if let Some(pos) = self.lookup(db, key, 0, Lookup::PEEK) {
+                    let change = j.groups.pop();
+                    if let (Some(pos), Some(change)) =
+                        (self.lookup(db, key, 0, Lookup::PEEK), change)
+                    {
                         self.with_object(pos, |o| {
+                            use crate::value::stream::GroupUndo;
                             if let Object::Stream(s) = o {
-                                match old {
-                                    Some(g) => {
+                                match change {
+                                    GroupUndo::Whole(Some(g)) => {
                                         s.groups_mut().insert(name.into(), g);
                                     }
-                                    None => {
+                                    GroupUndo::Whole(None) => {
                                         s.groups_mut().remove(name);
+                                    }
+                                    change => {
+                                        if let Some(g) = s.groups_mut().get_mut(name) {
+                                            g.undo(change);
+                                        }
                                     }
                                 }
                             }

@@ -759,7 +759,12 @@ impl Group {
 
     /// Bytes held from the allocator.
     pub fn heap_bytes(&self) -> usize {
-        self.pel.values().map(|n| n.consumer.len()).sum::<usize>()
+        // Each pending entry holds its consumer's name: counted per
+        // consumer, so this stays O(consumers) (it runs on every write).
+        self.consumers
+            .iter()
+            .map(|(k, c)| c.pel.len() * crate::alloc_size(k.len()))
+            .sum::<usize>()
             + self.pel.len() * NACK_BYTES
             + self
                 .consumers
@@ -825,6 +830,85 @@ impl Group {
             self.pel.remove(id);
         }
         Some(c.pel.len())
+    }
+}
+
+/// What a change to a group replaced, for the undo journal: undone newest
+/// first, these give the group back as it was without copying it whole
+/// (a group's pending list can be long).
+#[derive(Clone, Debug, PartialEq)]
+pub enum GroupUndo {
+    /// The whole group was this (None: absent): creation, destruction.
+    Whole(Option<Group>),
+    /// The last ID and entries read were these.
+    Meta {
+        /// Last delivered ID.
+        last_id: StreamId,
+        /// Entries read.
+        entries_read: i64,
+    },
+    /// Pending entry `id` was this (None: not pending).
+    Nack {
+        /// The ID.
+        id: StreamId,
+        /// What it was.
+        old: Option<Nack>,
+    },
+    /// Consumer `consumer` was seen then (None: it did not exist).
+    Seen {
+        /// The consumer.
+        consumer: Box<[u8]>,
+        /// Its seen time.
+        old: Option<u64>,
+    },
+    /// Consumer `consumer`, deleted, was this.
+    Consumer {
+        /// The consumer.
+        consumer: Box<[u8]>,
+        /// What it was.
+        old: Consumer,
+    },
+}
+
+impl Group {
+    /// Undoes one change (not `Whole`, which the stream undoes).
+    pub fn undo(&mut self, u: GroupUndo) {
+        match u {
+            GroupUndo::Whole(_) => {}
+            GroupUndo::Meta {
+                last_id,
+                entries_read,
+            } => {
+                self.last_id = last_id;
+                self.entries_read = entries_read;
+            }
+            GroupUndo::Nack { id, old } => {
+                if let Some(cur) = self.pel.remove(&id) {
+                    if let Some(c) = self.consumers.get_mut(&cur.consumer) {
+                        c.pel.remove(&id);
+                    }
+                }
+                if let Some(n) = old {
+                    if let Some(c) = self.consumers.get_mut(&n.consumer) {
+                        c.pel.insert(id);
+                    }
+                    self.pel.insert(id, n);
+                }
+            }
+            GroupUndo::Seen { consumer, old } => match old {
+                Some(t) => {
+                    if let Some(c) = self.consumers.get_mut(&consumer) {
+                        c.seen_time = t;
+                    }
+                }
+                None => {
+                    self.consumers.remove(&consumer);
+                }
+            },
+            GroupUndo::Consumer { consumer, old } => {
+                self.consumers.insert(consumer, old);
+            }
+        }
     }
 }
 

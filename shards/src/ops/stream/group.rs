@@ -16,7 +16,7 @@ use crate::keyspace::{Lookup, Store};
 use crate::notify::STREAM;
 use crate::ops::Cx;
 use crate::tape::TapeWriter;
-use crate::value::stream::{Group, StreamId, StreamValue, ENTRIES_READ_UNKNOWN};
+use crate::value::stream::{Group, GroupUndo, StreamId, StreamValue, ENTRIES_READ_UNKNOWN};
 use crate::value::Object;
 
 /// A consumer group op.
@@ -262,23 +262,81 @@ fn with_group(
     }
 }
 
-/// Edits group `name` of the stream at `pos` (None: absent), journaling
-/// the group as it was.
+/// What an edit of a group replaced, reported by the edit before each
+/// change it makes (nothing is kept while journaling is off).
+struct Track {
+    on: bool,
+    list: Vec<GroupUndo>,
+}
+
+impl Track {
+    fn push(&mut self, u: impl FnOnce() -> GroupUndo) {
+        if self.on {
+            self.list.push(u());
+        }
+    }
+
+    /// The group's last ID and entries read are about to change.
+    fn meta(&mut self, g: &Group) {
+        self.push(|| GroupUndo::Meta {
+            last_id: g.last_id,
+            entries_read: g.entries_read,
+        });
+    }
+
+    /// Pending entry `id` is about to change.
+    fn nack(&mut self, g: &Group, id: StreamId) {
+        self.push(|| GroupUndo::Nack {
+            id,
+            old: g.pel.get(&id).cloned(),
+        });
+    }
+
+    /// Consumer `c` is about to be seen (or created).
+    fn seen(&mut self, g: &Group, c: &[u8]) {
+        self.push(|| GroupUndo::Seen {
+            consumer: c.into(),
+            old: g.consumers.get(c).map(|x| x.seen_time),
+        });
+    }
+
+    /// Consumer `c` and its pending entries are about to go.
+    fn consumer_gone(&mut self, g: &Group, c: &[u8]) {
+        let Some(x) = g.consumers.get(c) else {
+            return;
+        };
+        for id in &x.pel {
+            self.nack(g, *id);
+        }
+        self.push(|| GroupUndo::Consumer {
+            consumer: c.into(),
+            old: x.clone(),
+        });
+    }
+}
+
+/// Edits group `name` of the stream at `pos`: `f` reports each change to
+/// the `Track` before it makes it, for the undo journal.
 fn edit_group<T>(
     store: &mut Store,
     pos: u32,
     name: &[u8],
-    f: impl FnOnce(&mut StreamValue, &[u8]) -> T,
+    f: impl FnOnce(&mut StreamValue, &[u8], &mut Track) -> T,
 ) -> Option<T> {
     store
         .edit_object(pos, |o, undo| {
             let Object::Stream(s) = o else {
                 return None;
             };
-            if undo.is_on() {
-                undo.stream_group(name, s.groups().get(name).cloned());
+            let mut t = Track {
+                on: undo.is_on(),
+                list: Vec::new(),
+            };
+            let r = f(s, name, &mut t);
+            for u in t.list {
+                undo.stream_group(name, u);
             }
-            Some(f(s, name))
+            Some(r)
         })
         .flatten()
 }
@@ -400,7 +458,8 @@ fn create(cx: &mut Cx, key: Arg, group: Arg, id: Arg, mkstream: bool, entries_re
             p
         }
     };
-    edit_group(cx.store, pos, name, |s, name| {
+    edit_group(cx.store, pos, name, |s, name, t| {
+        t.push(|| GroupUndo::Whole(None));
         s.groups_mut()
             .insert(name.into(), Group::new(last, entries_read));
     });
@@ -463,8 +522,9 @@ fn set_id(cx: &mut Cx, key: Arg, group: Arg, id: Arg, entries_read: Option<Arg>)
         None => ENTRIES_READ_UNKNOWN,
     };
     let name = cx.args.get(group);
-    let rec = edit_group(cx.store, pos, name, |s, name| {
+    let rec = edit_group(cx.store, pos, name, |s, name, t| {
         let g = s.groups_mut().get_mut(name)?;
+        t.meta(g);
         g.last_id = last;
         g.entries_read = read;
         Some(setid_rec(name, g))
@@ -486,7 +546,10 @@ fn destroy(cx: &mut Cx, key: Arg, group: Arg) -> R {
     if !stream_at(cx.store, pos)?.groups().contains_key(name) {
         return Ok(Reply::Int(0));
     }
-    edit_group(cx.store, pos, name, |s, name| s.groups_mut().remove(name));
+    edit_group(cx.store, pos, name, |s, name, t| {
+        let old = s.groups_mut().remove(name);
+        t.push(|| GroupUndo::Whole(old));
+    });
     let k = cx.args.get(key);
     // Wakes the XREADGROUPs blocked on the group, to answer NOGROUP;
     // like every group write, no change for WATCH, as in Redis 7.0.
@@ -506,11 +569,13 @@ fn consumer_op(cx: &mut Cx, key: Arg, group: Arg, consumer: Arg, delete: bool) -
     if exists != delete {
         return Ok(Reply::Int(0));
     }
-    let n = edit_group(cx.store, pos, name, |s, name| {
+    let n = edit_group(cx.store, pos, name, |s, name, t| {
         let g = s.groups_mut().get_mut(name)?;
         if delete {
+            t.consumer_gone(g, c);
             g.delete_consumer(c)
         } else {
+            t.seen(g, c);
             g.consumer(c, now);
             Some(1)
         }
@@ -565,13 +630,14 @@ pub(crate) fn deliver(
     } else {
         count.min(usize::MAX as u64) as usize
     };
-    edit_group(store, pos, name, |s, name| {
+    edit_group(store, pos, name, |s, name, t| {
         let mut d = Delivery {
             entries: Vec::new(),
             recs: Recs::new(),
             created: false,
         };
         let mut g = s.groups_mut().remove(name)?;
+        t.seen(&g, c);
         let (cons, created) = g.consumer(c, now);
         cons.seen_time = now;
         d.created = created;
@@ -588,6 +654,7 @@ pub(crate) fn deliver(
                 for id in ids {
                     let entry = s.get(id).map(Box::from);
                     if entry.is_some() {
+                        t.nack(&g, id);
                         if let Some(n) = g.pel.get_mut(&id) {
                             n.delivery_time = now;
                             n.delivery_count = n.delivery_count.wrapping_add(1);
@@ -608,6 +675,9 @@ pub(crate) fn deliver(
                     None => Vec::new(),
                 };
                 let moved = !new.is_empty();
+                if moved {
+                    t.meta(&g);
+                }
                 for (id, packed) in new {
                     if id > g.last_id {
                         if g.entries_read != ENTRIES_READ_UNKNOWN && !s.tombstones_from(id) {
@@ -620,6 +690,7 @@ pub(crate) fn deliver(
                         g.last_id = id;
                     }
                     if !noack {
+                        t.nack(&g, id);
                         let n = g.assign(id, c);
                         n.delivery_time = now;
                         n.delivery_count = 1;
@@ -706,11 +777,14 @@ fn ack(cx: &mut Cx, key: Arg, group: Arg, ids: ArgList) -> R {
     if !parsed.iter().any(|id| g.pel.contains_key(id)) {
         return Ok(Reply::Int(0));
     }
-    let (n, rest) = edit_group(cx.store, pos, name, |s, name| {
+    let (n, rest) = edit_group(cx.store, pos, name, |s, name, t| {
         let mut rest = vec![name.to_vec()];
         let mut n = 0;
         if let Some(g) = s.groups_mut().get_mut(name) {
             for id in &parsed {
+                if g.pel.contains_key(id) {
+                    t.nack(g, *id);
+                }
                 if g.ack(*id) {
                     n += 1;
                     rest.push(id_text(*id));
@@ -891,20 +965,23 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
     let consumer = args[0];
     let (min_idle, o) = claim_opts(&args[1..], now)?;
     let name = cx.args.get(group);
-    let done = edit_group(cx.store, pos, name, |s, name| {
+    let done = edit_group(cx.store, pos, name, |s, name, t| {
         let mut g = s.groups_mut().remove(name)?;
         let mut recs = Recs::new();
         let mut out: Vec<(StreamId, Option<Box<[u8]>>)> = Vec::new();
         let mut created = false;
         let mut moved_last = false;
         if o.last > g.last_id {
+            t.meta(&g);
             g.last_id = o.last;
             moved_last = true;
         }
         let mut have_consumer = false;
         for &id in &o.ids {
             let Some(entry) = s.get(id) else {
-                if g.ack(id) {
+                if g.pel.contains_key(&id) {
+                    t.nack(&g, id);
+                    g.ack(id);
                     recs.push(GroupCmd::Ack, vec![name.to_vec(), id_text(id)]);
                 }
                 continue;
@@ -923,6 +1000,7 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
                 }
             }
             if !have_consumer {
+                t.seen(&g, consumer);
                 let (cons, c) = g.consumer(consumer, now);
                 cons.seen_time = now;
                 created = c;
@@ -934,6 +1012,7 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
                     );
                 }
             }
+            t.nack(&g, id);
             let n = g.assign(id, consumer);
             if fresh {
                 n.delivery_count = 1;
@@ -991,7 +1070,7 @@ fn auto_claim(
     let pos = with_group(cx, key, group, Lookup::WRITE, NoGroupText::KeyOrGroup)?;
     let now = cx.now_ms;
     let (name, c) = (cx.args.get(group), cx.args.get(consumer));
-    let done = edit_group(cx.store, pos, name, |s, name| {
+    let done = edit_group(cx.store, pos, name, |s, name, t| {
         let mut g = s.groups_mut().remove(name)?;
         let mut recs = Recs::new();
         let mut out: Vec<(StreamId, Option<Box<[u8]>>)> = Vec::new();
@@ -1014,6 +1093,7 @@ fn auto_claim(
                 .next()
                 .map(|(id, _)| *id);
             let Some(entry) = s.get(id) else {
+                t.nack(&g, id);
                 g.ack(id);
                 recs.push(GroupCmd::Ack, vec![name.to_vec(), id_text(id)]);
                 deleted.push(id);
@@ -1024,6 +1104,7 @@ fn auto_claim(
                 continue;
             }
             if !have_consumer {
+                t.seen(&g, c);
                 let (cons, cr) = g.consumer(c, now);
                 cons.seen_time = now;
                 created = cr;
@@ -1032,6 +1113,7 @@ fn auto_claim(
                     recs.push(GroupCmd::CreateConsumer, vec![name.to_vec(), c.to_vec()]);
                 }
             }
+            t.nack(&g, id);
             let n = g.assign(id, c);
             n.delivery_time = now;
             if !justid {
@@ -1333,13 +1415,27 @@ mod tests {
         store.forget();
         let before = groups(&mut store);
         run(&mut store, &mut p, 2000, |b| {
-            read(b, "bob", Some(StreamId::MIN), false);
-            read(b, "alice", Some(StreamId::MIN), false);
+            let k = b.args.push(b"s");
+            let pairs = b.args.list([&b"f"[..], b"v"]);
+            b.push(
+                0,
+                Op::Stream(StreamOp::Add {
+                    key: k,
+                    no_mkstream: false,
+                    id: super::super::NewId::Exact(StreamId::new(9, 0)),
+                    trim: None,
+                    pairs,
+                }),
+            );
+            // First, so no later change journals these entries again.
             op(b, |a| GroupOp::Ack {
                 key: a.push(b"s"),
                 group: a.push(b"g"),
                 ids: a.list([&b"1-0"[..], b"2-0"]),
             });
+            read(b, "zed", None, false);
+            read(b, "bob", Some(StreamId::MIN), false);
+            read(b, "alice", Some(StreamId::MIN), false);
             op(b, |a| GroupOp::Claim {
                 key: a.push(b"s"),
                 group: a.push(b"g"),
