@@ -729,10 +729,27 @@ fn xreadgroup_block_serves_first_waiter_across_shards_and_workers() {
     w.send(&cmd(&["SET", &b, "x"]));
     w.expect(b"+OK\r\n");
     r.expect(b"-UNBLOCKED the stream key no longer exists\r\n");
-    // A timeout answers a null array and leaves no consumer state behind
-    // but the consumer.
+    // FLUSHALL takes the key away too.
     w.send(&cmd(&["DEL", &b]));
     w.expect(b":1\r\n");
+    w.send(&cmd(&["XGROUP", "CREATE", &b, "g", "$", "MKSTREAM"]));
+    w.expect(b"+OK\r\n");
+    r.send(&cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c9",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        &b,
+        ">",
+    ]));
+    until_blocked(&mut w, 1);
+    w.send(&cmd(&["FLUSHALL"]));
+    w.expect(b"+OK\r\n");
+    r.expect(b"-UNBLOCKED the stream key no longer exists\r\n");
+    // A timeout answers a null array.
     w.send(&cmd(&["XGROUP", "CREATE", &b, "g", "$", "MKSTREAM"]));
     w.expect(b"+OK\r\n");
     r.send(&cmd(&[

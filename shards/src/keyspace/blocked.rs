@@ -213,6 +213,16 @@ impl Blocked {
         }
     }
 
+    /// Every key with waiters becomes ready (FLUSHALL: an XREADGROUP
+    /// learns its key is gone; other waiters find nothing and wait on).
+    pub(super) fn touch_all(&mut self) {
+        for k in self.keys.keys() {
+            if !self.ready.contains(k) {
+                self.ready.push(k.clone());
+            }
+        }
+    }
+
     fn forget_entry(&mut self, e: &[u8], client: u64) {
         if let Some(q) = self.keys.get_mut(e) {
             q.retain(|w| w.client != client);

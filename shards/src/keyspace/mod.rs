@@ -1424,6 +1424,9 @@ impl Store {
     pub fn flush_all(&mut self) {
         let all: Vec<usize> = (0..NUM_DBS).collect();
         self.touch_watched_in(&all);
+        if let Some(b) = self.blocked.as_mut() {
+            b.touch_all();
+        }
         let mut fresh = Store::new(self.limits);
         fresh.stats = self.stats;
         fresh.watches = self.watches.take();

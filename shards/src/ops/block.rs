@@ -324,8 +324,10 @@ fn serve_group(
     let Some(pos) = pos else {
         return;
     };
-    let d =
-        super::stream::group::deliver(store, pos, group, consumer, None, *count, *noack, now_ms);
+    let on = persist.log.enabled;
+    let d = super::stream::group::deliver(
+        store, pos, group, consumer, None, *count, *noack, now_ms, on,
+    );
     let Some(d) = d else {
         store.served(w, Outcome::Retry);
         return;

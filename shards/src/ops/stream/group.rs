@@ -343,16 +343,24 @@ fn edit_group<T>(
 
 /// Owned record arguments, logged as one record each.
 pub(crate) struct Recs {
+    on: bool,
     list: Vec<(GroupCmd, Vec<Vec<u8>>)>,
 }
 
 impl Recs {
-    fn new() -> Recs {
-        Recs { list: Vec::new() }
+    /// Records kept only when `on` (the log is on): building them
+    /// allocates.
+    fn new(on: bool) -> Recs {
+        Recs {
+            on,
+            list: Vec::new(),
+        }
     }
 
-    fn push(&mut self, cmd: GroupCmd, rest: Vec<Vec<u8>>) {
-        self.list.push((cmd, rest));
+    fn push(&mut self, cmd: GroupCmd, rest: impl FnOnce() -> Vec<Vec<u8>>) {
+        if self.on {
+            self.list.push((cmd, rest()));
+        }
     }
 
     /// Logs them for `key`; stops when a rewrite stated the key whole.
@@ -422,6 +430,7 @@ fn entries_read_arg(b: &[u8]) -> Result<i64, Error> {
 }
 
 fn create(cx: &mut Cx, key: Arg, group: Arg, id: Arg, mkstream: bool, entries_read: i64) -> R {
+    let on = cx.persist.log.enabled;
     let pos = find(cx, key, Lookup::WRITE)?;
     if pos.is_none() && !mkstream {
         return Err(Error::Stream(StreamError::GroupNeedsKey));
@@ -478,16 +487,15 @@ fn create(cx: &mut Cx, key: Arg, group: Arg, id: Arg, mkstream: bool, entries_re
         cx.notify(STREAM, "xgroup-create", k);
         return Ok(Reply::Ok);
     }
-    let mut recs = Recs::new();
-    recs.push(
-        GroupCmd::Create,
+    let mut recs = Recs::new(on);
+    recs.push(GroupCmd::Create, || {
         vec![
             name.to_vec(),
             id_text(last),
             b"ENTRIESREAD".to_vec(),
             int_text(entries_read),
-        ],
-    );
+        ]
+    });
     recs.log(cx, k);
     cx.notify(STREAM, "xgroup-create", k);
     Ok(Reply::Ok)
@@ -510,6 +518,7 @@ fn xgroup_target(cx: &mut Cx, key: Arg, group: Arg, need_group: bool) -> Result<
 }
 
 fn set_id(cx: &mut Cx, key: Arg, group: Arg, id: Arg, entries_read: Option<Arg>) -> R {
+    let on = cx.persist.log.enabled;
     let pos = xgroup_target(cx, key, group, true)?;
     let arg = cx.args.get(id);
     let last = if arg == b"$" {
@@ -532,8 +541,8 @@ fn set_id(cx: &mut Cx, key: Arg, group: Arg, id: Arg, entries_read: Option<Arg>)
     .flatten();
     let k = cx.args.get(key);
     if let Some(rest) = rec {
-        let mut recs = Recs::new();
-        recs.push(GroupCmd::SetId, rest);
+        let mut recs = Recs::new(on);
+        recs.push(GroupCmd::SetId, || rest);
         recs.log(cx, k);
     }
     cx.notify(STREAM, "xgroup-setid", k);
@@ -541,6 +550,7 @@ fn set_id(cx: &mut Cx, key: Arg, group: Arg, id: Arg, entries_read: Option<Arg>)
 }
 
 fn destroy(cx: &mut Cx, key: Arg, group: Arg) -> R {
+    let on = cx.persist.log.enabled;
     let pos = xgroup_target(cx, key, group, false)?;
     let name = cx.args.get(group);
     if !stream_at(cx.store, pos)?.groups().contains_key(name) {
@@ -554,14 +564,15 @@ fn destroy(cx: &mut Cx, key: Arg, group: Arg) -> R {
     // Wakes the XREADGROUPs blocked on the group, to answer NOGROUP;
     // like every group write, no change for WATCH, as in Redis 7.0.
     cx.store.signal_ready(cx.db, k);
-    let mut recs = Recs::new();
-    recs.push(GroupCmd::Destroy, vec![name.to_vec()]);
+    let mut recs = Recs::new(on);
+    recs.push(GroupCmd::Destroy, || vec![name.to_vec()]);
     recs.log(cx, k);
     cx.notify(STREAM, "xgroup-destroy", k);
     Ok(Reply::Int(1))
 }
 
 fn consumer_op(cx: &mut Cx, key: Arg, group: Arg, consumer: Arg, delete: bool) -> R {
+    let on = cx.persist.log.enabled;
     let pos = xgroup_target(cx, key, group, true)?;
     let (name, c, now) = (cx.args.get(group), cx.args.get(consumer), cx.now_ms);
     let g = stream_at(cx.store, pos)?.groups().get(name);
@@ -583,13 +594,13 @@ fn consumer_op(cx: &mut Cx, key: Arg, group: Arg, consumer: Arg, delete: bool) -
     .flatten()
     .unwrap_or(0);
     let k = cx.args.get(key);
-    let mut recs = Recs::new();
+    let mut recs = Recs::new(on);
     let cmd = if delete {
         GroupCmd::DelConsumer
     } else {
         GroupCmd::CreateConsumer
     };
-    recs.push(cmd, vec![name.to_vec(), c.to_vec()]);
+    recs.push(cmd, || vec![name.to_vec(), c.to_vec()]);
     recs.log(cx, k);
     let event = if delete {
         "xgroup-delconsumer"
@@ -624,6 +635,7 @@ pub(crate) fn deliver(
     count: u64,
     noack: bool,
     now: u64,
+    on: bool,
 ) -> Option<Delivery> {
     let limit = if count == 0 {
         usize::MAX
@@ -633,7 +645,7 @@ pub(crate) fn deliver(
     edit_group(store, pos, name, |s, name, t| {
         let mut d = Delivery {
             entries: Vec::new(),
-            recs: Recs::new(),
+            recs: Recs::new(on),
             created: false,
         };
         let mut g = s.groups_mut().remove(name)?;
@@ -643,7 +655,7 @@ pub(crate) fn deliver(
         d.created = created;
         if created {
             d.recs
-                .push(GroupCmd::CreateConsumer, vec![name.to_vec(), c.to_vec()]);
+                .push(GroupCmd::CreateConsumer, || vec![name.to_vec(), c.to_vec()]);
         }
         match after {
             Some(after) => {
@@ -659,7 +671,7 @@ pub(crate) fn deliver(
                             n.delivery_time = now;
                             n.delivery_count = n.delivery_count.wrapping_add(1);
                         }
-                        d.recs.push(GroupCmd::Claim, claim_rec(name, &g, id));
+                        d.recs.push(GroupCmd::Claim, || claim_rec(name, &g, id));
                     }
                     d.entries.push((id, entry));
                 }
@@ -694,12 +706,12 @@ pub(crate) fn deliver(
                         let n = g.assign(id, c);
                         n.delivery_time = now;
                         n.delivery_count = 1;
-                        d.recs.push(GroupCmd::Claim, claim_rec(name, &g, id));
+                        d.recs.push(GroupCmd::Claim, || claim_rec(name, &g, id));
                     }
                     d.entries.push((id, Some(packed)));
                 }
                 if moved {
-                    d.recs.push(GroupCmd::SetId, setid_rec(name, &g));
+                    d.recs.push(GroupCmd::SetId, || setid_rec(name, &g));
                 }
             }
         }
@@ -726,6 +738,8 @@ fn read(
     count: u64,
     noack: bool,
 ) -> R {
+    // Redis looks each key up twice (checking it, then serving it): the
+    // `Check` step was the first look-up.
     let pos = with_group(cx, key, group, Lookup::READ, NoGroupText::ReadGroup)?;
     if after.is_none() {
         let s = stream_at(cx.store, pos)?;
@@ -736,7 +750,8 @@ fn read(
         }
     }
     let (name, c, now) = (cx.args.get(group), cx.args.get(consumer), cx.now_ms);
-    let Some(d) = deliver(cx.store, pos, name, c, after, count, noack, now) else {
+    let on = cx.persist.log.enabled;
+    let Some(d) = deliver(cx.store, pos, name, c, after, count, noack, now, on) else {
         return Err(no_group(cx, key, group, NoGroupText::ReadGroup));
     };
     let k = cx.args.get(key);
@@ -761,7 +776,9 @@ fn read(
 }
 
 fn ack(cx: &mut Cx, key: Arg, group: Arg, ids: ArgList) -> R {
-    let pos = find(cx, key, Lookup::WRITE)?;
+    let on = cx.persist.log.enabled;
+    // A read look-up (it counts a hit or miss), as Redis's.
+    let pos = find(cx, key, Lookup::READ)?;
     let mut parsed = Vec::with_capacity(ids.len as usize);
     for i in cx.args.items(ids) {
         parsed.push(StreamId::parse(i, 0).ok_or(Error::Stream(StreamError::InvalidId))?);
@@ -795,8 +812,8 @@ fn ack(cx: &mut Cx, key: Arg, group: Arg, ids: ArgList) -> R {
     })
     .unwrap_or_default();
     let k = cx.args.get(key);
-    let mut recs = Recs::new();
-    recs.push(GroupCmd::Ack, rest);
+    let mut recs = Recs::new(on);
+    recs.push(GroupCmd::Ack, || rest);
     recs.log(cx, k);
     Ok(Reply::Int(n))
 }
@@ -959,7 +976,8 @@ fn claim_opts(args: &[&[u8]], now: u64) -> Result<(u64, ClaimOpts), Error> {
 }
 
 fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
-    let pos = with_group(cx, key, group, Lookup::WRITE, NoGroupText::KeyOrGroup)?;
+    let on = cx.persist.log.enabled;
+    let pos = with_group(cx, key, group, Lookup::READ, NoGroupText::KeyOrGroup)?;
     let now = cx.now_ms;
     let args: Vec<&[u8]> = cx.args.items(rest).collect();
     let consumer = args[0];
@@ -967,7 +985,7 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
     let name = cx.args.get(group);
     let done = edit_group(cx.store, pos, name, |s, name, t| {
         let mut g = s.groups_mut().remove(name)?;
-        let mut recs = Recs::new();
+        let mut recs = Recs::new(on);
         let mut out: Vec<(StreamId, Option<Box<[u8]>>)> = Vec::new();
         let mut created = false;
         let mut moved_last = false;
@@ -982,7 +1000,7 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
                 if g.pel.contains_key(&id) {
                     t.nack(&g, id);
                     g.ack(id);
-                    recs.push(GroupCmd::Ack, vec![name.to_vec(), id_text(id)]);
+                    recs.push(GroupCmd::Ack, || vec![name.to_vec(), id_text(id)]);
                 }
                 continue;
             };
@@ -1006,10 +1024,9 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
                 created = c;
                 have_consumer = true;
                 if c {
-                    recs.push(
-                        GroupCmd::CreateConsumer,
-                        vec![name.to_vec(), consumer.to_vec()],
-                    );
+                    recs.push(GroupCmd::CreateConsumer, || {
+                        vec![name.to_vec(), consumer.to_vec()]
+                    });
                 }
             }
             t.nack(&g, id);
@@ -1023,12 +1040,12 @@ fn claim(cx: &mut Cx, key: Arg, group: Arg, rest: ArgList) -> R {
                 None if !o.justid => n.delivery_count = n.delivery_count.wrapping_add(1),
                 None => {}
             }
-            recs.push(GroupCmd::Claim, claim_rec(name, &g, id));
+            recs.push(GroupCmd::Claim, || claim_rec(name, &g, id));
             moved_last = false;
             out.push((id, (!o.justid).then(|| entry.into())));
         }
         if moved_last {
-            recs.push(GroupCmd::SetId, setid_rec(name, &g));
+            recs.push(GroupCmd::SetId, || setid_rec(name, &g));
         }
         s.groups_mut().insert(name.into(), g);
         Some((out, recs, created))
@@ -1067,12 +1084,13 @@ fn auto_claim(
     count: u64,
     justid: bool,
 ) -> R {
-    let pos = with_group(cx, key, group, Lookup::WRITE, NoGroupText::KeyOrGroup)?;
+    let on = cx.persist.log.enabled;
+    let pos = with_group(cx, key, group, Lookup::READ, NoGroupText::KeyOrGroup)?;
     let now = cx.now_ms;
     let (name, c) = (cx.args.get(group), cx.args.get(consumer));
     let done = edit_group(cx.store, pos, name, |s, name, t| {
         let mut g = s.groups_mut().remove(name)?;
-        let mut recs = Recs::new();
+        let mut recs = Recs::new(on);
         let mut out: Vec<(StreamId, Option<Box<[u8]>>)> = Vec::new();
         let mut deleted = Vec::new();
         let mut created = false;
@@ -1095,7 +1113,7 @@ fn auto_claim(
             let Some(entry) = s.get(id) else {
                 t.nack(&g, id);
                 g.ack(id);
-                recs.push(GroupCmd::Ack, vec![name.to_vec(), id_text(id)]);
+                recs.push(GroupCmd::Ack, || vec![name.to_vec(), id_text(id)]);
                 deleted.push(id);
                 left -= 1;
                 continue;
@@ -1110,7 +1128,7 @@ fn auto_claim(
                 created = cr;
                 have_consumer = true;
                 if cr {
-                    recs.push(GroupCmd::CreateConsumer, vec![name.to_vec(), c.to_vec()]);
+                    recs.push(GroupCmd::CreateConsumer, || vec![name.to_vec(), c.to_vec()]);
                 }
             }
             t.nack(&g, id);
@@ -1119,7 +1137,7 @@ fn auto_claim(
             if !justid {
                 n.delivery_count = n.delivery_count.wrapping_add(1);
             }
-            recs.push(GroupCmd::Claim, claim_rec(name, &g, id));
+            recs.push(GroupCmd::Claim, || claim_rec(name, &g, id));
             out.push((id, (!justid).then(|| entry.into())));
             left -= 1;
         }
