@@ -16,9 +16,11 @@
 //! - `value`: what a key holds beyond a small string: long strings, hashes
 //!   (listpack/hashtable), sets (intset/hashtable), lists (quicklist) and
 //!   sorted sets (listpack/skiplist) with Redis 7.0's thresholds
-//!   (`ValueLimits`), streams, and their DUMP payloads (`value::dump`).
+//!   (`ValueLimits`), streams with their consumer groups, and their DUMP
+//!   payloads (`value::dump`).
 //! - `ops`: one enum per command family (`StrOp`, `KeyOp`, `HashOp`,
-//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`, `BlockOp`, `StreamOp`, `HllOp`), each variant executed
+//!   `SetOp`, `ListOp`, `ZSetOp`, `SortOp`, `SrvOp`, `BlockOp`, `StreamOp`
+//!   with its consumer groups' `GroupOp`, `HllOp`), each variant executed
 //!   against a store; replies are scalars or tapes (`tape`), failures typed
 //!   `Error`s the server words.
 //! - `aof`: per-shard append-only segments, the records (absolute changes:
@@ -28,7 +30,7 @@
 //!   rewrite, re-routing, recovery of a directory without its manifest,
 //!   write-failure handling.
 //! - `lazyfree`: the thread that frees big removed values off the shards.
-//! - `rdb`: the DUMP/RESTORE payload codec.
+//! - `rdb`: the DUMP/RESTORE payload codec (`rdb::stream`: a stream's).
 //! - `batch`: the reusable message between a worker and a shard.
 //! - `shard`: the thread loop that drains batches and replies.
 //! - `engine`: starts the shard threads (and the lazy-free thread) from
