@@ -40,6 +40,15 @@ pub fn text(e: &Error) -> Cow<'static, str> {
         Error::Stream(e) => stream_text(*e).into(),
         Error::Hll(e) => hll_text(e),
         Error::NoGroup(g) => no_group_text(g).into(),
+        Error::SubSyntax(b) => {
+            let sub = c_text(&b.0);
+            let sub: String = sub.chars().take(128).collect();
+            format!(
+                "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
+                b.1
+            )
+            .into()
+        }
         Error::ClaimOption(o) => format!("ERR Unrecognized XCLAIM option '{}'", c_text(o)).into(),
     }
 }

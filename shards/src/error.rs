@@ -70,6 +70,11 @@ pub enum Error {
     /// XCLAIM met an option it does not know (`ERR Unrecognized XCLAIM
     /// option '...'`).
     ClaimOption(Box<[u8]>),
+    /// A container's subcommand met arguments it does not take, found after
+    /// the key's look-up (`ERR unknown subcommand or wrong number of
+    /// arguments for '<sub>'. Try <TOP> HELP.`): the subcommand as typed and
+    /// the container.
+    SubSyntax(Box<(Box<[u8]>, &'static str)>),
     /// A consumer group (or its stream) is missing (`-NOGROUP ...`).
     NoGroup(Box<NoGroup>),
 }

@@ -122,7 +122,8 @@ fn xgroup_create(ctx: &mut Ctx) {
     });
 }
 
-/// XGROUP SETID key group id|$ [ENTRIESREAD n]
+/// XGROUP SETID key group id|$ [ENTRIESREAD n]: the ENTRIESREAD keyword
+/// is checked before the look-up, its value after, as Redis does.
 fn xgroup_setid(ctx: &mut Ctx) {
     let argc = ctx.args.len();
     if argc != 5 && argc != 7 {
@@ -329,32 +330,15 @@ fn xinfo_groups(ctx: &mut Ctx) {
     key_op(ctx, 2, |_, key| GroupOp::InfoGroups { key });
 }
 
-/// XINFO STREAM key [FULL [COUNT count]]: Redis looks the key up before
-/// it reads the options, so a missing key answers first.
+/// XINFO STREAM key [FULL [COUNT count]]: the options are read on the
+/// shard, after the look-up, as Redis does (a missing key answers first).
 fn xinfo_stream(ctx: &mut Ctx) {
     let args = ctx.args;
-    let argc = args.len();
-    let full = match argc {
-        3 => None,
-        4 | 6 => {
-            if !c_str(args.get(3)).eq_ignore_ascii_case(b"full") {
-                return sub_syntax_error(ctx, "XINFO");
-            }
-            if argc == 6 {
-                if !c_str(args.get(4)).eq_ignore_ascii_case(b"count") {
-                    return sub_syntax_error(ctx, "XINFO");
-                }
-                let Some(n) = parse_int(args.get(5)) else {
-                    return ctx.not_integer();
-                };
-                Some(if n < 0 { 10 } else { n as u64 })
-            } else {
-                Some(10)
-            }
-        }
-        _ => return sub_syntax_error(ctx, "XINFO"),
-    };
-    key_op(ctx, 2, |_, key| GroupOp::InfoStream { key, full });
+    key_op(ctx, 2, |a, key| GroupOp::InfoStream {
+        key,
+        sub: a.push(args.get(1)),
+        opts: a.list(args.iter_from(3)),
+    });
 }
 
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK ms] [NOACK]

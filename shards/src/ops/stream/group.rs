@@ -44,7 +44,7 @@ pub enum GroupOp {
         group: Arg,
         /// The ID argument (`$` or an ID).
         id: Arg,
-        /// ENTRIESREAD's argument.
+        /// ENTRIESREAD's argument (the keyword checked by the server).
         entries_read: Option<Arg>,
     },
     /// XGROUP DESTROY key group → 1 or 0.
@@ -138,8 +138,11 @@ pub enum GroupOp {
     InfoStream {
         /// The key.
         key: Arg,
-        /// FULL's COUNT.
-        full: Option<u64>,
+        /// The subcommand as typed (for a syntax error).
+        sub: Arg,
+        /// The options after the key, read after the look-up as Redis
+        /// does.
+        opts: ArgList,
     },
     /// XINFO GROUPS key.
     InfoGroups {
@@ -229,7 +232,7 @@ impl GroupOp {
                 count,
                 justid,
             } => auto_claim(cx, key, group, consumer, min_idle, start, count, justid),
-            GroupOp::InfoStream { key, full } => info_stream(cx, key, full),
+            GroupOp::InfoStream { key, sub, opts } => info_stream(cx, key, sub, opts),
             GroupOp::InfoGroups { key } => info_groups(cx, key),
             GroupOp::InfoConsumers { key, group } => info_consumers(cx, key, group),
         };
@@ -1236,8 +1239,34 @@ fn info_consumers(cx: &mut Cx, key: Arg, group: Arg) -> R {
     Ok(w.finish())
 }
 
-fn info_stream(cx: &mut Cx, key: Arg, full: Option<u64>) -> R {
+/// Redis's subcommand syntax error for the subcommand argument `sub`.
+fn sub_syntax(cx: &Cx, sub: Arg, top: &'static str) -> Error {
+    Error::SubSyntax(Box::new((cx.args.get(sub).into(), top)))
+}
+
+fn info_stream(cx: &mut Cx, key: Arg, sub: Arg, opts: ArgList) -> R {
     let pos = info_target(cx, key)?;
+    let o: Vec<&[u8]> = cx.args.items(opts).map(c_str).collect();
+    let full = match o.len() {
+        0 => None,
+        1 | 3 => {
+            if !o[0].eq_ignore_ascii_case(b"FULL") {
+                return Err(sub_syntax(cx, sub, "XINFO"));
+            }
+            if o.len() == 3 {
+                if !o[1].eq_ignore_ascii_case(b"COUNT") {
+                    return Err(sub_syntax(cx, sub, "XINFO"));
+                }
+                let n = crate::ops::parse_i64(cx.args.items(opts).nth(2).unwrap_or_default())
+                    .ok_or(Error::NotInteger)?;
+                // A negative COUNT means the default, as in Redis.
+                Some(if n < 0 { 10 } else { n as u64 })
+            } else {
+                Some(10)
+            }
+        }
+        _ => return Err(sub_syntax(cx, sub, "XINFO")),
+    };
     let s = stream_at(cx.store, pos)?;
     let mut t = [0u8; 41];
     let mut w = TapeWriter::new(cx.out);
