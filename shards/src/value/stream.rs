@@ -682,7 +682,13 @@ impl StreamValue {
 
     /// Allocations a drop frees.
     pub fn free_effort(&self) -> usize {
-        self.entries.len() + self.nodes.len()
+        self.entries.len()
+            + self.nodes.len()
+            + self
+                .groups
+                .values()
+                .map(|g| 2 * g.pel.len() + g.consumers.len())
+                .sum::<usize>()
     }
 
     /// Bytes held from the allocator.
