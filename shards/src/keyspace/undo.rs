@@ -22,7 +22,9 @@
 //! the whole value would make every write to a big hash or set O(size).
 //! A list of several nodes journals positions (this element was removed
 //! from index i, one was inserted at i, the one at i was this), a large
-//! sorted set each member's old score; a rollback replays them backwards.
+//! sorted set each member's old score, a stream the entries it gained or
+//! lost and what a consumer group change replaced (a pending entry, a
+//! consumer, the group's position); a rollback replays them backwards.
 //! A compact encoding (listpack, intset: one allocation of a few KB at
 //! most) is copied whole instead, which also undoes a conversion the write
 //! made. Conversions only ever go from compact to hashtable, so undoing

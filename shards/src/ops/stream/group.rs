@@ -5,8 +5,14 @@
 //! here, so errors come in Redis's order. Every change is logged as the
 //! command Redis propagates for it (`aof::streams::GroupCmd`): a delivery
 //! as an XCLAIM stating the pending entry whole, a move of the group's last
-//! ID as `XGROUP SETID ... ENTRIESREAD n`. While journaling, a group is
-//! copied before it changes (`Undo::stream_group`).
+//! ID as `XGROUP SETID ... ENTRIESREAD n`. While journaling, each change
+//! reports what it replaces first (a pending entry, a consumer's seen
+//! time, the group's position; `value::stream::GroupUndo`), so a rollback
+//! costs what the write changed, not the size of the group.
+//!
+//! Group writes do not touch WATCH or client-side caching: Redis 7.0's
+//! group commands do not call `signalModifiedKey` (XGROUP CREATE's
+//! MKSTREAM, which creates the key, does).
 
 use super::{find, log_change, stream_at};
 use crate::aof::{GroupCmd, Items, StreamRecord};
