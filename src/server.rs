@@ -125,8 +125,18 @@ pub fn start(config: Config) -> io::Result<Server> {
         aof: config.aof(),
         health: shared.aof_health.clone(),
         notify: shared.notify.clone(),
+        rdb: Some(config.dir.join(&config.dbfilename)),
     })
     .map_err(io::Error::other)?;
+    if let Some(r) = loaded.rdb {
+        shared.saves.loaded(r);
+        tracing::info!(
+            loaded = r.loaded,
+            expired = r.expired,
+            "DB loaded from disk ({})",
+            config.dir.join(&config.dbfilename).display()
+        );
+    }
     if config.aof().is_some() {
         tracing::info!(
             keys = loaded.keys,

@@ -30,6 +30,7 @@ mod list;
 mod monitor;
 mod object;
 mod pubsub;
+mod rdb;
 mod script;
 mod server;
 mod set;
@@ -76,6 +77,7 @@ const FAMILIES: &[&[Command]] = &[
     config::COMMANDS,
     describe::COMMANDS,
     server::COMMANDS,
+    rdb::COMMANDS,
     monitor::COMMANDS,
     debug::COMMANDS,
     pubsub::COMMANDS,

@@ -184,10 +184,13 @@ fn time(ctx: &mut Ctx) {
     });
 }
 
-/// LASTSAVE: shardcache writes no RDB, so, as a Redis that never saved, the
-/// start time.
+/// LASTSAVE: when the last RDB save succeeded (the start time before any).
 fn lastsave(ctx: &mut Ctx) {
-    let secs = (ctx.shared.started_unix_ms / 1000) as i64;
+    let secs = ctx
+        .shared
+        .saves
+        .last_save
+        .load(std::sync::atomic::Ordering::Relaxed) as i64;
     ctx.reply(|out| encode::int(out, secs));
 }
 

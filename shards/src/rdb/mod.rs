@@ -28,6 +28,7 @@
 pub mod crc64;
 mod decode;
 mod encode;
+pub mod file;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;

@@ -178,7 +178,13 @@ pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, Restore
     let value = rdb::restore(payload)?;
     // `rdb::restore` checked the trailer, so the type byte is there.
     let ty = payload.first().copied().and_then(RdbType::from_byte);
-    Ok(match value {
+    Ok(from_rdb(value, ty, limits))
+}
+
+/// A decoded value in the encoding Redis 7.0 gives it when it loads an
+/// object of type `ty` (from a DUMP payload or an RDB file) under `limits`.
+pub fn from_rdb(value: RdbValue, ty: Option<RdbType>, limits: &ValueLimits) -> Restored {
+    match value {
         RdbValue::String(s) => Restored::Str(s),
         RdbValue::Hash(entries) => {
             let compact_payload = matches!(ty, Some(RdbType::HashListpack | RdbType::HashZiplist));
@@ -214,7 +220,7 @@ pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, Restore
             };
             Restored::Obj(Object::ZSet(z))
         }
-    })
+    }
 }
 
 #[cfg(test)]

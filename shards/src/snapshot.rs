@@ -1,0 +1,291 @@
+//! Snapshots of the whole store as an RDB file (SAVE, BGSAVE, DEBUG
+//! RELOAD), and RDB files loaded back into stores (start-up import,
+//! DEBUG RELOAD).
+//!
+//! A snapshot has two halves. The copy ([`copy_store`]) runs on each shard
+//! thread while the server holds every shard at once, so the copies are of
+//! one instant across shards; it only clones keys and values (a string is
+//! one allocation, a collection one clone of its encoding), so the hold
+//! lasts as long as the slowest shard's clone. The file ([`write_rdb`]) is
+//! written from the copies afterwards, off every shard: each value is
+//! serialized with the DUMP serializer (`value::dump`), which is the RDB
+//! object encoding, then written through a temporary file, fsynced and
+//! renamed over the target.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::keyspace::{Expiry, Lookup, Store, ValueRef};
+use crate::rdb::file::{FileContents, FileWriter};
+use crate::route::Router;
+use crate::value::dump::{self, Restored};
+use crate::value::{Object, ValueLimits};
+use crate::NUM_DBS;
+
+/// One key as copied out of a shard.
+#[derive(Debug)]
+pub struct Copied {
+    /// The key.
+    pub key: Box<[u8]>,
+    /// Deadline in unix ms, 0 for none.
+    pub expire_at: u64,
+    /// The value.
+    pub value: CopiedValue,
+}
+
+/// A copied value.
+#[derive(Debug)]
+pub enum CopiedValue {
+    /// A string.
+    Str(Box<[u8]>),
+    /// A collection (or a string held outside its record).
+    Obj(Object),
+}
+
+/// What one shard held at the snapshot's instant.
+#[derive(Debug, Default)]
+pub struct ShardCopy {
+    /// The shard's change counter then (see `aof::Log::changes`).
+    pub changes: u64,
+    /// Keys per database.
+    pub dbs: Vec<Vec<Copied>>,
+    /// The first stream key met (database, key): snapshots cannot hold
+    /// streams yet, so a save refuses the whole snapshot.
+    pub stream: Option<(u8, Box<[u8]>)>,
+}
+
+impl ShardCopy {
+    /// Keys copied.
+    pub fn keys(&self) -> usize {
+        self.dbs.iter().map(Vec::len).sum()
+    }
+}
+
+/// Clones every live key of `store` (keys past their deadline are left
+/// out, as Redis leaves them out of a snapshot).
+pub fn copy_store(store: &Store, now_ms: u64, changes: u64) -> ShardCopy {
+    let mut dbs = Vec::with_capacity(NUM_DBS);
+    let mut stream = None;
+    for db in 0..NUM_DBS {
+        let mut keys = Vec::with_capacity(store.db_len(db));
+        store.for_each_pos(db, now_ms, |pos| {
+            let value = match store.value_at(pos) {
+                ValueRef::Str(s) => CopiedValue::Str(s.into()),
+                ValueRef::Obj(o) => {
+                    if matches!(o, Object::Stream(_)) && stream.is_none() {
+                        stream = Some((db as u8, store.key_at(pos).into()));
+                    }
+                    CopiedValue::Obj(o.clone())
+                }
+            };
+            keys.push(Copied {
+                key: store.key_at(pos).into(),
+                expire_at: store.expire_of(pos),
+                value,
+            });
+        });
+        dbs.push(keys);
+    }
+    ShardCopy {
+        changes,
+        dbs,
+        stream,
+    }
+}
+
+/// What a save wrote.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SaveReport {
+    /// Keys written.
+    pub keys: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Milliseconds spent serializing and writing.
+    pub ms: u64,
+}
+
+/// Writes `copies` as one RDB file at `path` (through `<dir>/temp-<pid>-<n>.rdb`,
+/// fsync, rename, fsync of the directory). `aux` are the header's aux
+/// fields. A stream key fails the save (streams are not serialized yet):
+/// the temporary file is removed and the target left as it was.
+pub fn write_rdb(
+    path: &Path,
+    copies: &[ShardCopy],
+    limits: &ValueLimits,
+    aux: &[(&str, &[u8])],
+) -> Result<SaveReport, String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let started = Instant::now();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        "temp-{}-{}.rdb",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = write_to(&tmp, copies, limits, aux).and_then(|keys| {
+        fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(keys)
+    });
+    match result {
+        Ok(keys) => Ok(SaveReport {
+            keys,
+            bytes: fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            ms: started.elapsed().as_millis() as u64,
+        }),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_to(
+    tmp: &Path,
+    copies: &[ShardCopy],
+    limits: &ValueLimits,
+    aux: &[(&str, &[u8])],
+) -> Result<u64, String> {
+    let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
+    let file = File::create(tmp).map_err(io)?;
+    let mut w = FileWriter::new(BufWriter::with_capacity(1 << 20, file), aux).map_err(io)?;
+    let mut keys = 0u64;
+    for db in 0..NUM_DBS {
+        let in_db = || {
+            copies
+                .iter()
+                .flat_map(move |c| c.dbs.get(db).into_iter().flatten())
+        };
+        let n = in_db().count() as u64;
+        if n == 0 {
+            continue;
+        }
+        let expires = in_db().filter(|c| c.expire_at != 0).count() as u64;
+        w.select_db(db as u8, n, expires).map_err(io)?;
+        for c in in_db() {
+            let value = match &c.value {
+                CopiedValue::Str(s) => ValueRef::Str(s),
+                CopiedValue::Obj(Object::Stream(_)) => {
+                    return Err(stream_refusal(db as u8, &c.key))
+                }
+                CopiedValue::Obj(o) => ValueRef::Obj(o),
+            };
+            w.entry(&c.key, c.expire_at, &dump::dump(value, limits))
+                .map_err(io)?;
+            keys += 1;
+        }
+    }
+    let out = w.finish().map_err(io)?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    Ok(keys)
+}
+
+/// Why a snapshot holding a stream key is refused.
+pub fn stream_refusal(db: u8, key: &[u8]) -> String {
+    format!(
+        "key '{}' in db {db} is a stream, and snapshots cannot hold streams yet",
+        String::from_utf8_lossy(key)
+    )
+}
+
+/// What a load put in the stores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Keys loaded.
+    pub loaded: u64,
+    /// Keys left out because their deadline had passed.
+    pub expired: u64,
+}
+
+/// One key of a file, decoded into the store's encoding, with its shard.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The shard that owns the key.
+    pub shard: usize,
+    /// Its database.
+    pub db: usize,
+    /// The key.
+    pub key: Vec<u8>,
+    /// Deadline in unix ms, 0 for none.
+    pub expire_at: u64,
+    /// The value.
+    pub value: Restored,
+}
+
+/// Turns a file's keys into values in the encodings Redis 7.0 gives them
+/// on load under `limits`, routed to their shards; keys whose deadline is
+/// past are counted and left out. Refuses a key that appears twice in one
+/// database (Redis stops loading on one too).
+pub fn prepare(
+    contents: FileContents,
+    router: &Router,
+    limits: &ValueLimits,
+    now_ms: u64,
+) -> Result<(Vec<Prepared>, LoadReport), String> {
+    let mut seen: Vec<std::collections::HashSet<Vec<u8>>> =
+        (0..NUM_DBS).map(|_| Default::default()).collect();
+    let mut report = LoadReport::default();
+    let mut out = Vec::with_capacity(contents.entries.len());
+    for e in contents.entries {
+        let db = e.db as usize;
+        if !seen[db].insert(e.key.clone()) {
+            return Err(format!(
+                "duplicate key '{}' in db {db}",
+                String::from_utf8_lossy(&e.key)
+            ));
+        }
+        if e.expire_at != 0 && e.expire_at <= now_ms {
+            report.expired += 1;
+            continue;
+        }
+        report.loaded += 1;
+        out.push(Prepared {
+            shard: router.shard_of(&e.key),
+            db,
+            value: dump::from_rdb(e.value, Some(e.ty), limits),
+            key: e.key,
+            expire_at: e.expire_at,
+        });
+    }
+    Ok((out, report))
+}
+
+/// Puts one prepared key into `store`, replacing a key of that name.
+/// Err when the store is out of memory (`maxmemory` / `max-keys`).
+pub fn put(store: &mut Store, p: Prepared, now_ms: u64) -> Result<u32, String> {
+    if let Some(pos) = store.lookup(p.db, &p.key, now_ms, Lookup::PEEK) {
+        store.remove_at(pos);
+    }
+    let oom = || {
+        format!(
+            "out of memory loading key '{}' (maxmemory / max-keys)",
+            String::from_utf8_lossy(&p.key)
+        )
+    };
+    match p.value {
+        Restored::Str(v) => {
+            let expiry = match p.expire_at {
+                0 => Expiry::Clear,
+                at => Expiry::At(at),
+            };
+            store
+                .set(p.db, &p.key, &v, expiry, now_ms)
+                .map_err(|_| oom())?;
+            store
+                .lookup(p.db, &p.key, now_ms, Lookup::PEEK)
+                .ok_or_else(oom)
+        }
+        Restored::Obj(o) => store
+            .insert_object(p.db, &p.key, o, p.expire_at)
+            .map_err(|_| oom()),
+    }
+}
