@@ -1263,9 +1263,15 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .expect("bind 127.0.0.1:0")
             .port();
+        // SAVE and DEBUG RELOAD write dump.rdb in `dir`: a directory of
+        // its own, not the working directory.
+        let dir = std::env::temp_dir().join(format!("shardcache-diff-redis-{port}"));
+        std::fs::create_dir_all(&dir).expect("create the oracle's directory");
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
             .args(["--maxmemory-policy", "allkeys-lru"])
             .args(["--enable-debug-command", "yes"])
             .stdin(Stdio::null())

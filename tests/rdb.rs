@@ -541,3 +541,56 @@ fn snapshots_are_one_instant_across_shards() {
     assert!(files >= 3, "{files} snapshots");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// No replication: becoming a replica, and the replica's side of the
+/// protocol, are refused with errors that say so (Redis would start
+/// replicating); REPLICAOF NO ONE is OK. Raw RESP, exact bytes.
+#[test]
+fn replication_requests_are_refused_clearly() {
+    let s = common::Server::start(&[]);
+    if common::against_redis() {
+        return;
+    }
+    let mut r = s.raw();
+    let no = |what: &str| {
+        format!("-ERR shardcache does not support replication: {what} is not available\r\n")
+    };
+    common::exchange(
+        &mut r,
+        &common::cmd(&["REPLICAOF", "NO", "ONE"]),
+        b"+OK\r\n",
+    );
+    common::exchange(
+        &mut r,
+        &common::cmd(&["REPLICAOF", "127.0.0.1", "6379"]),
+        b"-ERR shardcache does not support replication: it cannot become a replica (REPLICAOF NO ONE is accepted)\r\n",
+    );
+    common::exchange(
+        &mut r,
+        &common::cmd(&["SLAVEOF", "127.0.0.1", "x"]),
+        b"-ERR Invalid master port\r\n",
+    );
+    common::exchange(&mut r, &common::cmd(&["SYNC"]), no("SYNC").as_bytes());
+    common::exchange(
+        &mut r,
+        &common::cmd(&["PSYNC", "?", "-1"]),
+        no("PSYNC").as_bytes(),
+    );
+    common::exchange(
+        &mut r,
+        &common::cmd(&["REPLCONF", "listening-port", "6380"]),
+        no("REPLCONF").as_bytes(),
+    );
+    common::exchange(
+        &mut r,
+        &common::cmd(&["PSYNC"]),
+        b"-ERR wrong number of arguments for 'psync' command\r\n",
+    );
+    // Still a master, and still serving.
+    common::exchange(
+        &mut r,
+        &common::cmd(&["ROLE"]),
+        b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n",
+    );
+    common::exchange(&mut r, &common::cmd(&["PING"]), b"+PONG\r\n");
+}

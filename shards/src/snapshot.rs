@@ -24,33 +24,40 @@ use crate::value::dump::{self, Restored};
 use crate::value::{Object, ValueLimits};
 use crate::NUM_DBS;
 
-/// One key as copied out of a shard.
-#[derive(Debug)]
+/// One key as copied out of a shard: spans of its shard copy's bytes.
+#[derive(Debug, Clone, Copy)]
 pub struct Copied {
-    /// The key.
-    pub key: Box<[u8]>,
+    /// The key's span in `ShardCopy::bytes`.
+    key: (usize, usize),
     /// Deadline in unix ms, 0 for none.
     pub expire_at: u64,
     /// The value.
-    pub value: CopiedValue,
+    value: CopiedValue,
 }
 
-/// A copied value.
-#[derive(Debug)]
-pub enum CopiedValue {
-    /// A string.
-    Str(Box<[u8]>),
-    /// A collection (or a string held outside its record).
-    Obj(Object),
+/// Where a copied value is.
+#[derive(Debug, Clone, Copy)]
+enum CopiedValue {
+    /// A string: its span in `ShardCopy::bytes`.
+    Str(usize, usize),
+    /// A collection (or a string held outside its record): its index in
+    /// `ShardCopy::objects`.
+    Obj(usize),
 }
 
-/// What one shard held at the snapshot's instant.
+/// What one shard held at the snapshot's instant. Keys and string values
+/// are copied into one buffer, so the copy costs a few allocations, not
+/// two per key: it is what the shards are held for.
 #[derive(Debug, Default)]
 pub struct ShardCopy {
     /// The shard's change counter then (see `aof::Log::changes`).
     pub changes: u64,
     /// Keys per database.
     pub dbs: Vec<Vec<Copied>>,
+    /// The keys' and strings' bytes.
+    bytes: Vec<u8>,
+    /// The collections, cloned.
+    objects: Vec<Object>,
     /// The first stream key met (database, key): snapshots cannot hold
     /// streams yet, so a save refuses the whole snapshot.
     pub stream: Option<(u8, Box<[u8]>)>,
@@ -61,38 +68,61 @@ impl ShardCopy {
     pub fn keys(&self) -> usize {
         self.dbs.iter().map(Vec::len).sum()
     }
+
+    /// A copied key's name.
+    pub fn key(&self, c: &Copied) -> &[u8] {
+        &self.bytes[c.key.0..c.key.1]
+    }
+
+    /// A copied key's value.
+    pub fn value(&self, c: &Copied) -> ValueRef<'_> {
+        match c.value {
+            CopiedValue::Str(a, b) => ValueRef::Str(&self.bytes[a..b]),
+            CopiedValue::Obj(i) => ValueRef::Obj(&self.objects[i]),
+        }
+    }
+
+    fn push_bytes(&mut self, b: &[u8]) -> (usize, usize) {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        (at, self.bytes.len())
+    }
 }
 
-/// Clones every live key of `store` (keys past their deadline are left
+/// Copies every live key of `store` (keys past their deadline are left
 /// out, as Redis leaves them out of a snapshot).
 pub fn copy_store(store: &Store, now_ms: u64, changes: u64) -> ShardCopy {
-    let mut dbs = Vec::with_capacity(NUM_DBS);
-    let mut stream = None;
+    let mut copy = ShardCopy {
+        changes,
+        bytes: Vec::with_capacity(store.len() * 32),
+        ..ShardCopy::default()
+    };
     for db in 0..NUM_DBS {
         let mut keys = Vec::with_capacity(store.db_len(db));
         store.for_each_pos(db, now_ms, |pos| {
+            let key = copy.push_bytes(store.key_at(pos));
             let value = match store.value_at(pos) {
-                ValueRef::Str(s) => CopiedValue::Str(s.into()),
+                ValueRef::Str(s) => {
+                    let (a, b) = copy.push_bytes(s);
+                    CopiedValue::Str(a, b)
+                }
                 ValueRef::Obj(o) => {
-                    if matches!(o, Object::Stream(_)) && stream.is_none() {
-                        stream = Some((db as u8, store.key_at(pos).into()));
+                    if matches!(o, Object::Stream(_)) && copy.stream.is_none() {
+                        copy.stream = Some((db as u8, store.key_at(pos).into()));
                     }
-                    CopiedValue::Obj(o.clone())
+                    copy.objects.push(o.clone());
+                    CopiedValue::Obj(copy.objects.len() - 1)
                 }
             };
             keys.push(Copied {
-                key: store.key_at(pos).into(),
+                key,
                 expire_at: store.expire_of(pos),
                 value,
             });
         });
-        dbs.push(keys);
+        copy.dbs.push(keys);
     }
-    ShardCopy {
-        changes,
-        dbs,
-        stream,
-    }
+    copy
 }
 
 /// What a save wrote.
@@ -162,23 +192,20 @@ fn write_to(
         let in_db = || {
             copies
                 .iter()
-                .flat_map(move |c| c.dbs.get(db).into_iter().flatten())
+                .flat_map(move |c| c.dbs.get(db).into_iter().flatten().map(move |k| (c, k)))
         };
         let n = in_db().count() as u64;
         if n == 0 {
             continue;
         }
-        let expires = in_db().filter(|c| c.expire_at != 0).count() as u64;
+        let expires = in_db().filter(|(_, k)| k.expire_at != 0).count() as u64;
         w.select_db(db as u8, n, expires).map_err(io)?;
-        for c in in_db() {
-            let value = match &c.value {
-                CopiedValue::Str(s) => ValueRef::Str(s),
-                CopiedValue::Obj(Object::Stream(_)) => {
-                    return Err(stream_refusal(db as u8, &c.key))
-                }
-                CopiedValue::Obj(o) => ValueRef::Obj(o),
-            };
-            w.entry(&c.key, c.expire_at, &dump::dump(value, limits))
+        for (c, k) in in_db() {
+            let (key, value) = (c.key(k), c.value(k));
+            if let ValueRef::Obj(Object::Stream(_)) = value {
+                return Err(stream_refusal(db as u8, key));
+            }
+            w.entry(key, k.expire_at, &dump::dump(value, limits))
                 .map_err(io)?;
             keys += 1;
         }

@@ -36,6 +36,7 @@ mod server;
 mod set;
 mod sort;
 mod spec;
+mod standalone;
 mod steps;
 mod stream;
 mod string;
@@ -78,6 +79,7 @@ const FAMILIES: &[&[Command]] = &[
     describe::COMMANDS,
     server::COMMANDS,
     rdb::COMMANDS,
+    standalone::COMMANDS,
     monitor::COMMANDS,
     debug::COMMANDS,
     pubsub::COMMANDS,
