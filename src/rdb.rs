@@ -77,6 +77,8 @@ pub struct Target {
     pub limits: shards::ValueLimits,
     /// `used-mem` for the header.
     pub used_mem: u64,
+    /// The code of the function libraries.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Writes the copies to the target; on success records the save
@@ -92,7 +94,13 @@ pub fn write(saves: &Saves, target: &Target, copies: &[ShardCopy]) -> Result<Sav
         ("used-mem", used_mem.as_bytes()),
         ("aof-base", b"0"),
     ];
-    let report = snapshot::write_rdb(&target.path, copies, &target.limits, &aux)?;
+    let report = snapshot::write_rdb(
+        &target.path,
+        copies,
+        &target.limits,
+        &aux,
+        &target.functions,
+    )?;
     saves.saved(changes);
     tracing::info!(
         keys = report.keys,
@@ -159,4 +167,35 @@ pub fn spawn_bgsave(saves: Arc<Saves>, target: Target, copies: Vec<ShardCopy>) {
         saves.last_bgsave_ok.store(false, Ordering::Relaxed);
         saves.in_progress.store(false, Ordering::Release);
     }
+}
+
+/// Makes the function libraries of an RDB file (their code) the server's:
+/// with `flush` they replace every library (DEBUG RELOAD, as Redis empties
+/// the functions with the data), else they are added, replacing libraries
+/// of the same name (start-up import). Nothing changes on an error: a
+/// library that does not load, or two that register one function.
+pub fn load_functions(
+    reg: &crate::script::Registry,
+    codes: &[Vec<u8>],
+    flush: bool,
+) -> Result<(), String> {
+    use crate::script::{NullHost, RespValue, RestorePolicy, ScriptEngine};
+    let mut engine = ScriptEngine::new();
+    let mut s = reg.lock();
+    if !flush {
+        for (_, code) in &s.libs {
+            // They loaded once already: the code is valid.
+            let _ = engine.function_load(&mut NullHost, code, false);
+        }
+    }
+    let payload = shards::rdb::file::function_payload(codes);
+    if let RespValue::Error(e) =
+        engine.function_restore(&mut NullHost, &payload, RestorePolicy::Replace)
+    {
+        return Err(format!(
+            "a function library does not load: {}",
+            String::from_utf8_lossy(&e)
+        ));
+    }
+    reg.store_libs(&mut s, &engine)
 }

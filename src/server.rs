@@ -126,6 +126,12 @@ pub fn start(config: Config) -> io::Result<Server> {
         health: shared.aof_health.clone(),
         notify: shared.notify.clone(),
         rdb: Some(config.dir.join(&config.dbfilename)),
+        rdb_functions: Some({
+            let shared = shared.clone();
+            Box::new(move |codes: &[Vec<u8>]| {
+                crate::rdb::load_functions(&shared.scripting, codes, false)
+            })
+        }),
     })
     .map_err(io::Error::other)?;
     if let Some(r) = loaded.rdb {

@@ -15,6 +15,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// CRC-64 (Jones), as RDB files end with.
+fn crc64(data: &[u8]) -> u64 {
+    shards::rdb::crc64::crc64(data)
+}
+
+const LIB: &str =
+    "#!lua name=rdblib\nredis.register_function('rdbf', function(keys, args) return 'hi' end)";
+
 /// `redis-server` on a free port with `dir`, killed when dropped.
 struct Redis {
     child: Child,
@@ -216,6 +224,7 @@ fn save_writes_a_file_redis_loads_into_the_same_data() {
     let p = Proc::start(&dir, &["--shards", "4"]);
     let mut c = p.client();
     populate(&mut c);
+    let _: String = q(&mut c, &["FUNCTION", "LOAD", LIB]);
     let before: i64 = q(&mut c, &["LASTSAVE"]);
     assert!(
         info_field(&mut c, "rdb_changes_since_last_save")
@@ -249,6 +258,9 @@ fn save_writes_a_file_redis_loads_into_the_same_data() {
     assert_eq!(enc, "hashtable");
     let enc: String = q(&mut rc, &["OBJECT", "ENCODING", "z"]);
     assert_eq!(enc, "listpack");
+    // The function library came along.
+    let hi: String = q(&mut rc, &["FCALL", "rdbf", "0"]);
+    assert_eq!(hi, "hi");
     drop(r);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&rdir);
@@ -303,6 +315,7 @@ fn a_file_redis_wrote_is_imported_at_start_and_made_durable() {
     let Some(r) = Redis::start(&rdir) else { return };
     let mut rc = r.client();
     populate(&mut rc);
+    let _: String = q(&mut rc, &["FUNCTION", "LOAD", LIB]);
     // Saved with its deadline ahead, past it by the import.
     let _: () = q(&mut rc, &["SET", "gone", "x", "PX", "300"]);
     let _: String = q(&mut rc, &["SAVE"]);
@@ -313,6 +326,8 @@ fn a_file_redis_wrote_is_imported_at_start_and_made_durable() {
     assert!(p.log().contains("shardcache rdb: loaded"), "{}", p.log());
     let mut c = p.client();
     assert_same_data(&mut c, &mut rc, 2000);
+    let hi: String = q(&mut c, &["FCALL", "rdbf", "0"]);
+    assert_eq!(hi, "hi");
     let loaded: u64 = info_field(&mut c, "rdb_last_load_keys_loaded")
         .parse()
         .unwrap();
@@ -324,6 +339,8 @@ fn a_file_redis_wrote_is_imported_at_start_and_made_durable() {
     std::fs::remove_file(dir.join("dump.rdb")).unwrap();
     let p = Proc::start(&dir, &["--shards", "2"]);
     assert_same_data(&mut p.client(), &mut rc, 2000);
+    let hi: String = q(&mut p.client(), &["FCALL", "rdbf", "0"]);
+    assert_eq!(hi, "hi");
     // With AOF data in the directory, a file there is not imported.
     std::fs::copy(rdir.join("dump.rdb"), dir.join("dump.rdb")).unwrap();
     let _: () = q(&mut p.client(), &["FLUSHALL"]);
@@ -383,6 +400,11 @@ fn a_damaged_file_stops_the_start_and_nothing_is_written() {
     let mut function = b"REDIS0010".to_vec();
     function.extend_from_slice(&[0xF6, 1, b'x']);
     cases.push(("function", function));
+    // A library that does not compile stops the start too.
+    let mut lib = b"REDIS0010\xf5\x0bnot a lib!!\xff".to_vec();
+    let crc = crc64(&lib);
+    lib.extend_from_slice(&crc.to_le_bytes());
+    cases.push(("library", lib));
     for (what, bytes) in cases {
         let d = tempdir("rdb-damaged-case");
         std::fs::write(d.join("dump.rdb"), &bytes).unwrap();
@@ -392,6 +414,7 @@ fn a_damaged_file_stops_the_start_and_nothing_is_written() {
             "flipped byte" | "truncated" => assert!(err.contains("checksum"), "{what}: {err}"),
             "unknown type" => assert!(err.contains("unknown object type 42"), "{err}"),
             "stream" | "function" => assert!(err.contains(what), "{err}"),
+            "library" => assert!(err.contains("function library does not load"), "{err}"),
             _ => {}
         }
         // Never half-loaded: no AOF generation was written.
@@ -411,6 +434,7 @@ fn debug_reload_keeps_memory_and_aof_in_step() {
     let p = Proc::start(&dir, &["--shards", "3"]);
     let mut c = p.client();
     populate(&mut c);
+    let _: String = q(&mut c, &["FUNCTION", "LOAD", LIB]);
     let digest: String = q(&mut c, &["DEBUG", "DIGEST"]);
     let enc: String = q(&mut c, &["OBJECT", "ENCODING", "h"]);
     assert_eq!(enc, "listpack");
@@ -423,6 +447,8 @@ fn debug_reload_keeps_memory_and_aof_in_step() {
     let got: String = q(&mut c, &["DEBUG", "DIGEST"]);
     assert_eq!(got, digest);
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    let hi: String = q(&mut c, &["FCALL", "rdbf", "0"]);
+    assert_eq!(hi, "hi");
     // NOSAVE NOFLUSH MERGE adds the file's keys back over what is there.
     let _: () = q(&mut c, &["SET", "extra", "1"]);
     let _: () = q(&mut c, &["SET", "short", "changed"]);
@@ -453,6 +479,8 @@ fn debug_reload_keeps_memory_and_aof_in_step() {
     assert!(e.contains("Error trying to load the RDB dump"), "{e}");
     let n: i64 = q(&mut c, &["DBSIZE"]);
     assert_eq!(n, 0);
+    let libs: Vec<Value> = q(&mut c, &["FUNCTION", "LIST"]);
+    assert!(libs.is_empty(), "{libs:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

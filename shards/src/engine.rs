@@ -29,6 +29,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
+/// Loads function libraries (their code) read from an RDB file into the
+/// server, or says why not (the engine has no function machinery).
+pub type FunctionLoader = Box<dyn Fn(&[Vec<u8>]) -> Result<(), String>>;
+
 /// What the engine needs to start.
 pub struct EngineConfig {
     /// Number of shard threads.
@@ -45,6 +49,10 @@ pub struct EngineConfig {
     pub notify: Arc<crate::notify::Hub>,
     /// The RDB file to import when there is no AOF data (`dir`/`dbfilename`).
     pub rdb: Option<std::path::PathBuf>,
+    /// Loads the function libraries of the imported file (their code), or
+    /// says why not; called before any key is loaded. None: a file with
+    /// libraries is refused.
+    pub rdb_functions: Option<FunctionLoader>,
 }
 
 /// What start-up loaded.
@@ -291,20 +299,32 @@ fn import(
     };
     let started = Instant::now();
     let refuse = |why: String| format!("cannot load the RDB file {}: {why}", path.display());
-    let contents = crate::rdb::file::read_file(&bytes, crate::NUM_DBS as u32)
+    let mut contents = crate::rdb::file::read_file(&bytes, crate::NUM_DBS as u32)
         .map_err(|e| refuse(e.to_string()))?;
+    let functions = std::mem::take(&mut contents.functions);
     let values = cfg.limits.first().map(|l| l.values).unwrap_or_default();
     let now = crate::clock::unix_ms();
     let (keys, report) =
         crate::snapshot::prepare(contents, router, &values, now).map_err(refuse)?;
+    if !functions.is_empty() {
+        match &cfg.rdb_functions {
+            Some(load) => load(&functions).map_err(refuse)?,
+            None => {
+                return Err(refuse(
+                    "it holds function libraries, which cannot be loaded here".into(),
+                ))
+            }
+        }
+    }
     let mut stores: Vec<Store> = cfg.limits.iter().map(|&l| Store::new(l)).collect();
     for p in keys {
         let shard = p.shard;
         crate::snapshot::put(&mut stores[shard], p, now).map_err(refuse)?;
     }
     eprintln!(
-        "shardcache rdb: loaded {} keys from {} ({} bytes; {} expired keys skipped) in {} ms",
+        "shardcache rdb: loaded {} keys and {} function libraries from {} ({} bytes; {} expired keys skipped) in {} ms",
         report.loaded,
+        functions.len(),
         path.display(),
         bytes.len(),
         report.expired,

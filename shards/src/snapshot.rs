@@ -138,13 +138,14 @@ pub struct SaveReport {
 
 /// Writes `copies` as one RDB file at `path` (through `<dir>/temp-<pid>-<n>.rdb`,
 /// fsync, rename, fsync of the directory). `aux` are the header's aux
-/// fields. A stream key fails the save (streams are not serialized yet):
+/// fields, `functions` the code of the function libraries. A stream key fails the save (streams are not serialized yet):
 /// the temporary file is removed and the target left as it was.
 pub fn write_rdb(
     path: &Path,
     copies: &[ShardCopy],
     limits: &ValueLimits,
     aux: &[(&str, &[u8])],
+    functions: &[Vec<u8>],
 ) -> Result<SaveReport, String> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -158,7 +159,7 @@ pub fn write_rdb(
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = write_to(&tmp, copies, limits, aux).and_then(|keys| {
+    let result = write_to(&tmp, copies, limits, aux, functions).and_then(|keys| {
         fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
         File::open(&dir)
             .and_then(|d| d.sync_all())
@@ -183,10 +184,14 @@ fn write_to(
     copies: &[ShardCopy],
     limits: &ValueLimits,
     aux: &[(&str, &[u8])],
+    functions: &[Vec<u8>],
 ) -> Result<u64, String> {
     let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
     let file = File::create(tmp).map_err(io)?;
     let mut w = FileWriter::new(BufWriter::with_capacity(1 << 20, file), aux).map_err(io)?;
+    for code in functions {
+        w.function(code).map_err(io)?;
+    }
     let mut keys = 0u64;
     for db in 0..NUM_DBS {
         let in_db = || {
@@ -314,5 +319,140 @@ pub fn put(store: &mut Store, p: Prepared, now_ms: u64) -> Result<u32, String> {
         Restored::Obj(o) => store
             .insert_object(p.db, &p.key, o, p.expire_at)
             .map_err(|_| oom()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdb::file::read_file;
+    use crate::rdb::{crc64, dump_as, EncodeOpts, Limits, RdbType, RdbValue};
+
+    /// A version-6 file (Redis 5) with the older encodings: a ziplist list,
+    /// a quicklist of ziplists, a zipmap and a ziplist hash, an intset, a
+    /// ziplist zset, text-score ZSET, and EXPIRETIME in seconds.
+    fn old_file() -> Vec<u8> {
+        let items = |n: usize| {
+            (0..n)
+                .map(|i| format!("v{i}").into_bytes())
+                .collect::<Vec<_>>()
+        };
+        let pairs = vec![
+            (b"f".to_vec(), b"1".to_vec()),
+            (b"g".to_vec(), b"x".to_vec()),
+        ];
+        let objects: Vec<(&[u8], Option<u32>, RdbType, RdbValue)> = vec![
+            (b"zl", None, RdbType::ListZiplist, RdbValue::List(items(3))),
+            (
+                b"ql",
+                Some(4_000_000_000),
+                RdbType::ListQuicklist,
+                RdbValue::List(items(500)),
+            ),
+            (
+                b"zm",
+                None,
+                RdbType::HashZipmap,
+                RdbValue::Hash(pairs.clone()),
+            ),
+            (b"hz", None, RdbType::HashZiplist, RdbValue::Hash(pairs)),
+            (
+                b"is",
+                None,
+                RdbType::SetIntset,
+                RdbValue::Set(vec![b"3".to_vec(), b"-9".to_vec()]),
+            ),
+            (
+                b"zz",
+                None,
+                RdbType::ZSetZiplist,
+                RdbValue::ZSet(vec![(b"a".to_vec(), 1.5), (b"b".to_vec(), -2.0)]),
+            ),
+            (
+                b"zt",
+                None,
+                RdbType::ZSet,
+                RdbValue::ZSet(vec![(b"m".to_vec(), 0.25)]),
+            ),
+            (
+                b"gone",
+                Some(1),
+                RdbType::String,
+                RdbValue::String(b"old".to_vec()),
+            ),
+        ];
+        let mut f = b"REDIS0006\xfe\x00".to_vec();
+        for (key, secs, ty, value) in &objects {
+            let p = dump_as(
+                value,
+                *ty,
+                &EncodeOpts::for_value(value, &Limits::default()),
+            )
+            .unwrap();
+            if let Some(s) = secs {
+                f.push(0xFD);
+                f.extend_from_slice(&s.to_le_bytes());
+            }
+            f.push(p[0]);
+            f.push(key.len() as u8);
+            f.extend_from_slice(key);
+            f.extend_from_slice(&p[1..p.len() - 10]);
+        }
+        f.push(0xFF);
+        let crc = crc64::crc64(&f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn older_files_load_in_todays_encodings() {
+        let contents = read_file(&old_file(), 16).unwrap();
+        assert_eq!(contents.version, 6);
+        assert_eq!(contents.entries[1].expire_at, 4_000_000_000_000);
+        let limits = ValueLimits::default();
+        let (keys, report) = prepare(contents, &Router::new(2), &limits, 1_000).unwrap();
+        assert_eq!(
+            report,
+            LoadReport {
+                loaded: 7,
+                expired: 1
+            }
+        );
+        let mut stores = [
+            Store::new(Default::default()),
+            Store::new(Default::default()),
+        ];
+        for p in keys {
+            let s = p.shard;
+            put(&mut stores[s], p, 1_000).unwrap();
+        }
+        let mut find = |key: &[u8]| {
+            let s = &mut stores[Router::new(2).shard_of(key)];
+            let pos = s.lookup(0, key, 1_000, Lookup::PEEK).expect("loaded");
+            match s.value_at(pos) {
+                ValueRef::Obj(o) => o.encoding_name(),
+                ValueRef::Str(_) => "string",
+            }
+        };
+        assert_eq!(find(b"zl"), "quicklist");
+        assert_eq!(find(b"ql"), "quicklist");
+        assert_eq!(find(b"zm"), "listpack");
+        assert_eq!(find(b"hz"), "listpack");
+        assert_eq!(find(b"is"), "intset");
+        assert_eq!(find(b"zz"), "listpack");
+        assert_eq!(find(b"zt"), "listpack");
+    }
+
+    #[test]
+    fn a_key_twice_is_refused() {
+        let mut f = b"REDIS0010\xfe\x00".to_vec();
+        for _ in 0..2 {
+            f.extend_from_slice(&[0, 1, b'k', 1, b'v']);
+        }
+        f.push(0xFF);
+        f.extend_from_slice(&[0; 8]);
+        let contents = read_file(&f, 16).unwrap();
+        let e = prepare(contents, &Router::new(1), &ValueLimits::default(), 0).unwrap_err();
+        assert!(e.contains("duplicate key 'k'"), "{e}");
     }
 }

@@ -101,6 +101,13 @@ fn target(ctx: &Ctx) -> crate::rdb::Target {
         path: s.config.dir.join(s.settings().dbfilename),
         limits: s.value_limits(),
         used_mem: 0,
+        functions: s
+            .scripting
+            .lock()
+            .libs
+            .iter()
+            .map(|(_, code)| code.clone())
+            .collect(),
     }
 }
 
@@ -213,25 +220,39 @@ pub(super) fn reload(ctx: &mut Ctx) {
         .and_then(|b| {
             shards::rdb::file::read_file(&b, shards::NUM_DBS as u32).map_err(|e| e.to_string())
         })
-        .and_then(|c| {
+        .and_then(|mut c| {
+            let functions = std::mem::take(&mut c.functions);
             shards::snapshot::prepare(
                 c,
                 &shards::route::Router::new(n),
                 &target.limits,
                 shards::clock::unix_ms(),
             )
+            .map(|(keys, report)| (keys, report, functions))
         });
-    let (keys, report) = match loaded {
+    let (keys, report, functions) = match loaded {
         Ok(k) => k,
         Err(why) => {
             tracing::warn!("DEBUG RELOAD: {}: {why}", target.path.display());
             if flush {
-                // Only the flush happens; the reply is the load's error.
+                // Only the flush happens (functions too); the reply is the
+                // load's error.
+                let _ = crate::rdb::load_functions(&ctx.shared.scripting, &[], true);
                 let _ = load_step(ctx, Vec::new(), true);
             }
             return ctx.error("ERR Error trying to load the RDB dump");
         }
     };
+    // The libraries first: as in Redis, the data's flush empties them too.
+    if flush || !functions.is_empty() {
+        if let Err(why) = crate::rdb::load_functions(&ctx.shared.scripting, &functions, flush) {
+            tracing::warn!("DEBUG RELOAD: {}: {why}", target.path.display());
+            if flush {
+                let _ = load_step(ctx, Vec::new(), true);
+            }
+            return ctx.error("ERR Error trying to load the RDB dump");
+        }
+    }
     let mut per_shard: Vec<Vec<shards::snapshot::Prepared>> = (0..n).map(|_| Vec::new()).collect();
     for p in keys {
         let s = p.shard;

@@ -15,18 +15,20 @@
 //!
 //! An object is the same bytes a DUMP payload carries between its type byte
 //! and its 10-byte trailer, so the writer takes DUMP payloads and the
-//! reader hands back the codec's [`RdbValue`]s. The reader accepts what
-//! Redis 7.0 loads (versions 1 to 10, every opcode it knows) less what this
-//! store cannot hold: module values and module aux data, streams, and
-//! function libraries are refused by name, never skipped.
+//! reader hands back the codec's [`RdbValue`]s. Function libraries
+//! (FUNCTION2, 0xF5, after the aux fields) are the library's code, as in a
+//! FUNCTION DUMP payload. The reader accepts what Redis 7.0 loads (versions
+//! 1 to 10, every opcode it knows) less what this store cannot hold: module
+//! values and module aux data, streams, and the function format of Redis
+//! 7.0's release candidates are refused by name, never skipped.
 
 use std::io::{self, Write};
 
 use super::wire::{write_len, write_string, Reader};
 use super::{crc64, decode, RdbError, RdbType, RdbValue, RDB_VERSION};
 
-const OP_FUNCTION_PRE_GA: u8 = 0xF5;
-const OP_FUNCTION2: u8 = 0xF6;
+const OP_FUNCTION2: u8 = 0xF5;
+const OP_FUNCTION_PRE_GA: u8 = 0xF6;
 const OP_MODULE_AUX: u8 = 0xF7;
 const OP_IDLE: u8 = 0xF8;
 const OP_FREQ: u8 = 0xF9;
@@ -67,6 +69,13 @@ impl<W: Write> FileWriter<W> {
         self.crc = crc64::update(self.crc, &self.buf);
         self.out.write_all(&self.buf)?;
         self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes one function library (its code), after the aux fields.
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.push(OP_FUNCTION2);
+        write_string(&mut self.buf, code, false);
         Ok(())
     }
 
@@ -138,6 +147,19 @@ pub struct FileContents {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// Every key, in file order.
     pub entries: Vec<FileEntry>,
+    /// The code of every function library, in file order.
+    pub functions: Vec<Vec<u8>>,
+}
+
+/// The FUNCTION DUMP / RESTORE payload of these libraries (their records,
+/// RDB version 10, CRC-64).
+pub fn function_payload(codes: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in codes {
+        out.push(OP_FUNCTION2);
+        write_string(&mut out, c, false);
+    }
+    super::seal(out)
 }
 
 /// Why a file was refused, with the byte offset where reading stopped.
@@ -252,11 +274,15 @@ pub fn read_file(bytes: &[u8], databases: u32) -> Result<FileContents, FileError
                     "module aux data: shardcache has no modules and cannot load it".into(),
                 ))
             }
-            OP_FUNCTION2 | OP_FUNCTION_PRE_GA => {
+            OP_FUNCTION2 => {
+                let code = r.string().map_err(|e| bad(&r, e))?;
+                out.functions.push(code);
+            }
+            OP_FUNCTION_PRE_GA => {
                 return Err(err(
                     op_at,
-                    "function libraries: loading functions from an RDB file is not supported \
-                     (FUNCTION DUMP/RESTORE them instead)"
+                    "a function library in the format of Redis 7.0's release candidates, \
+                     which is not supported (FUNCTION DUMP / RESTORE it instead)"
                         .into(),
                 ))
             }
@@ -313,6 +339,8 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let mut w = FileWriter::new(Vec::new(), &[("redis-ver", b"7.0.15")]).unwrap();
+        w.function(b"#!lua name=lib\nredis.register_function('f', function() return 1 end)")
+            .unwrap();
         w.select_db(0, 2, 1).unwrap();
         w.entry(b"k", 0, &dump_like_redis(&RdbValue::String(b"v".to_vec())))
             .unwrap();
@@ -335,6 +363,8 @@ mod tests {
         assert_eq!(f.version, 10);
         assert_eq!(f.aux, vec![(b"redis-ver".to_vec(), b"7.0.15".to_vec())]);
         assert_eq!(f.entries.len(), 3);
+        assert_eq!(f.functions.len(), 1);
+        assert!(f.functions[0].starts_with(b"#!lua name=lib"));
         assert_eq!(f.entries[0].value, RdbValue::String(b"v".to_vec()));
         assert_eq!(
             (f.entries[1].db, f.entries[1].expire_at),
@@ -364,9 +394,9 @@ mod tests {
     #[test]
     fn unsupported_contents_are_named() {
         let mut f = b"REDIS0010".to_vec();
-        f.extend_from_slice(&[OP_FUNCTION2]);
+        f.extend_from_slice(&[OP_FUNCTION_PRE_GA]);
         let e = read_file(&f, 16).unwrap_err();
-        assert!(e.why.contains("function"), "{e}");
+        assert!(e.why.contains("function library"), "{e}");
         let mut f = b"REDIS0010".to_vec();
         f.extend_from_slice(&[15, 1, b'k']);
         assert!(read_file(&f, 16).unwrap_err().why.contains("stream"));
