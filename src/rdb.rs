@@ -133,6 +133,11 @@ pub fn claim(saves: &Saves) -> bool {
         .is_ok()
 }
 
+/// Gives the claim back (a BGSAVE that did not start).
+pub fn unclaim(saves: &Saves) {
+    saves.in_progress.store(false, Ordering::Release);
+}
+
 /// BGSAVE, after `claim`: writes the copies on a thread of its own and
 /// releases the claim when done.
 pub fn spawn_bgsave(saves: Arc<Saves>, target: Target, copies: Vec<ShardCopy>) {

@@ -622,3 +622,28 @@ fn replication_requests_are_refused_clearly() {
     );
     common::exchange(&mut r, &common::cmd(&["PING"]), b"+PONG\r\n");
 }
+
+/// SHUTDOWN SAVE writes the snapshot before exiting; SHUTDOWN NOSAVE and a
+/// plain SHUTDOWN do not.
+#[test]
+fn shutdown_save_writes_the_snapshot() {
+    let dir = tempdir("rdb-shutdown");
+    let p = Proc::start(&dir, &["--shards", "2"]);
+    let mut c = p.client();
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    let e = try_q(&mut c, &["SHUTDOWN", "SAVE", "NOSAVE"]).unwrap_err();
+    assert!(e.contains("syntax error"), "{e}");
+    let e = try_q(&mut c, &["SHUTDOWN", "ABORT", "NOW"]).unwrap_err();
+    assert!(e.contains("syntax error"), "{e}");
+    let _ = try_q(&mut c, &["SHUTDOWN"]);
+    assert_eq!(p.wait(), Some(0));
+    assert!(!dir.join("dump.rdb").exists());
+    let p = Proc::start(&dir, &["--shards", "2"]);
+    let _ = try_q(&mut p.client(), &["SHUTDOWN", "SAVE"]);
+    assert_eq!(p.wait(), Some(0));
+    let f =
+        shards::rdb::file::read_file(&std::fs::read(dir.join("dump.rdb")).unwrap(), 16).unwrap();
+    assert_eq!(f.entries.len(), 1);
+    assert_eq!(f.entries[0].key, b"k");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -132,6 +132,19 @@ fn save(ctx: &mut Ctx) {
     }
 }
 
+/// SHUTDOWN SAVE's snapshot, written now: false (logged) when it failed.
+pub(super) fn save_for_shutdown(ctx: &mut Ctx) -> bool {
+    let copies = match take_copies(ctx, true) {
+        Ok((c, _)) => c,
+        Err(e) => {
+            tracing::warn!("SHUTDOWN SAVE: {e}");
+            return false;
+        }
+    };
+    let target = target(ctx);
+    crate::rdb::save(&ctx.shared.saves, &target, &copies).is_ok()
+}
+
 /// BGSAVE [SCHEDULE]: the snapshot is taken now and written by a thread
 /// of its own. Redis cannot fork a second child while an AOF rewrite's
 /// runs and answers that (or, with SCHEDULE or inside EXEC, that the save
@@ -144,22 +157,24 @@ fn bgsave(ctx: &mut Ctx) {
         _ => return ctx.syntax_error(),
     };
     let saves = ctx.shared.saves.clone();
-    if saves.in_progress.load(Ordering::Acquire) {
+    // Claimed before the copy: two BGSAVEs never both copy the data.
+    if !crate::rdb::claim(&saves) {
         return ctx.error("ERR Background save already in progress");
     }
     let (copies, rewriting) = match take_copies(ctx, true) {
         Ok(c) => c,
-        Err(e) => return ctx.error(&e),
+        Err(e) => {
+            crate::rdb::unclaim(&saves);
+            return ctx.error(&e);
+        }
     };
     let scheduled = rewriting || ctx.session.executing;
     if scheduled && !schedule && !ctx.session.executing {
+        crate::rdb::unclaim(&saves);
         return ctx.error(
             "ERR Another child process is active (AOF?): can't BGSAVE right now. \
              Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
         );
-    }
-    if !crate::rdb::claim(&saves) {
-        return ctx.error("ERR Background save already in progress");
     }
     let target = target(ctx);
     crate::rdb::spawn_bgsave(saves, target, copies);
