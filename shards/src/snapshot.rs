@@ -206,12 +206,10 @@ fn write_to(
         let expires = in_db().filter(|(_, k)| k.expire_at != 0).count() as u64;
         w.select_db(db as u8, n, expires).map_err(io)?;
         for (c, k) in in_db() {
-            let (key, value) = (c.key(k), c.value(k));
-            if let ValueRef::Obj(Object::Stream(_)) = value {
-                return Err(stream_refusal(db as u8, key));
-            }
-            w.entry(key, k.expire_at, &dump::dump(value, limits))
-                .map_err(io)?;
+            let key = c.key(k);
+            let object = dump::dump_object(c.value(k), limits)
+                .ok_or_else(|| stream_refusal(db as u8, key))?;
+            w.entry_object(key, k.expire_at, &object).map_err(io)?;
             keys += 1;
         }
     }

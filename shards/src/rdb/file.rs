@@ -92,17 +92,26 @@ impl<W: Write> FileWriter<W> {
     /// Writes one key: its deadline (unix ms, 0 for none), then the object
     /// of `payload`, a DUMP payload (type byte, object, 10-byte trailer).
     pub fn entry(&mut self, key: &[u8], expire_at: u64, payload: &[u8]) -> io::Result<()> {
-        let (ty, rest) = payload
-            .split_first()
-            .filter(|(_, rest)| rest.len() >= 10)
+        let object = payload
+            .len()
+            .checked_sub(10)
+            .map(|n| &payload[..n])
             .ok_or_else(|| io::Error::other("a DUMP payload without its trailer"))?;
+        self.entry_object(key, expire_at, object)
+    }
+
+    /// Writes one key: its deadline (unix ms, 0 for none), then `object`,
+    /// its type byte and object (a DUMP payload less its trailer).
+    pub fn entry_object(&mut self, key: &[u8], expire_at: u64, object: &[u8]) -> io::Result<()> {
+        let (ty, object) = object
+            .split_first()
+            .ok_or_else(|| io::Error::other("an empty object"))?;
         if expire_at != 0 {
             self.buf.push(OP_EXPIRETIME_MS);
             self.buf.extend_from_slice(&expire_at.to_le_bytes());
         }
         self.buf.push(*ty);
         write_string(&mut self.buf, key, false);
-        let object = &rest[..rest.len() - 10];
         if self.buf.len() + object.len() > 1 << 16 {
             self.flush_buf()?;
             self.crc = crc64::update(self.crc, object);

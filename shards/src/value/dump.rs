@@ -79,6 +79,18 @@ pub fn dump(value: ValueRef<'_>, limits: &ValueLimits) -> Vec<u8> {
     rdb::dump(&to_rdb(value), &encode_opts(value, limits))
 }
 
+/// [`dump`] without the trailer (type byte and object, as an RDB file
+/// holds them); None for a stream, which has no RDB encoding here yet.
+pub fn dump_object(value: ValueRef<'_>, limits: &ValueLimits) -> Option<Vec<u8>> {
+    if let ValueRef::Obj(Object::Stream(_)) = value {
+        return None;
+    }
+    Some(rdb::dump_object(
+        &to_rdb(value),
+        &encode_opts(value, limits),
+    ))
+}
+
 /// The first bytes of a stream's payload. Redis's stream payload (listpacks
 /// in a radix tree) is not written: the DUMP command refuses a stream, and
 /// this payload only carries a stream between shards (RENAME, COPY, MOVE).
