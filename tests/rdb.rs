@@ -647,3 +647,86 @@ fn shutdown_save_writes_the_snapshot() {
     assert_eq!(f.entries[0].key, b"k");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `dbfilename` in a config file, CONFIG SET (a protected config, allowed
+/// by enable-protected-configs) and CONFIG REWRITE; SAVE follows the name.
+#[test]
+fn dbfilename_is_configured_set_and_rewritten() {
+    let dir = tempdir("rdb-config");
+    let file = dir.join("shardcache.conf");
+    std::fs::write(
+        &file,
+        "# test\ndbfilename first.rdb\nenable-protected-configs yes\n",
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let p = Proc::start(&data, &["--config", file.to_str().unwrap()]);
+    let mut c = p.client();
+    let got: Vec<String> = q(&mut c, &["CONFIG", "GET", "dbfilename"]);
+    assert_eq!(got[1], "first.rdb");
+    let _: String = q(&mut c, &["SAVE"]);
+    assert!(data.join("first.rdb").exists());
+    let e = try_q(&mut c, &["CONFIG", "SET", "dbfilename", "a/b.rdb"]).unwrap_err();
+    assert!(
+        e.contains("dbfilename can't be a path, just a filename"),
+        "{e}"
+    );
+    let _: () = q(&mut c, &["CONFIG", "SET", "dbfilename", "second.rdb"]);
+    let _: String = q(&mut c, &["BGSAVE"]);
+    assert!(common::wait_until(Duration::from_secs(30), || {
+        info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+    }));
+    assert!(data.join("second.rdb").exists());
+    let _: () = q(&mut c, &["CONFIG", "REWRITE"]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("dbfilename second.rdb"), "{text}");
+    assert!(!text.contains("first.rdb"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// While an AOF rewrite runs, BGSAVE answers Redis's error and BGSAVE
+/// SCHEDULE `Background saving scheduled` (the save then runs at once).
+#[test]
+fn bgsave_during_an_aof_rewrite() {
+    let dir = tempdir("rdb-rewrite");
+    let p = Proc::start(&dir, &["--shards", "2"]);
+    let mut c = p.client();
+    let _: () = q(&mut c, &["DEBUG", "POPULATE", "300000"]);
+    let (mut refused_seen, mut scheduled_seen) = (false, false);
+    for _ in 0..10 {
+        if refused_seen && scheduled_seen {
+            break;
+        }
+        assert!(common::wait_until(Duration::from_secs(30), || {
+            info_field(&mut c, "aof_rewrite_in_progress") == "0"
+                && info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+        }));
+        let _: String = q(&mut c, &["BGREWRITEAOF"]);
+        if !refused_seen {
+            match try_q(&mut c, &["BGSAVE"]) {
+                Err(e) => {
+                    assert!(e.contains("Another child process is active (AOF?)"), "{e}");
+                    refused_seen = true;
+                }
+                Ok(v) => assert_eq!(v, Value::SimpleString("Background saving started".into())),
+            }
+        } else {
+            let v = try_q(&mut c, &["BGSAVE", "SCHEDULE"]).unwrap();
+            if v == Value::SimpleString("Background saving scheduled".into()) {
+                scheduled_seen = true;
+            }
+        }
+    }
+    assert!(
+        refused_seen && scheduled_seen,
+        "{refused_seen} {scheduled_seen}"
+    );
+    assert!(common::wait_until(Duration::from_secs(30), || {
+        info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+    }));
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    let f =
+        shards::rdb::file::read_file(&std::fs::read(dir.join("dump.rdb")).unwrap(), 16).unwrap();
+    assert_eq!(f.entries.len(), 300000);
+    let _ = std::fs::remove_dir_all(&dir);
+}
