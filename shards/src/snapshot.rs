@@ -24,30 +24,26 @@ use crate::value::dump::{self, Restored};
 use crate::value::{Object, ValueLimits};
 use crate::NUM_DBS;
 
-/// One key as copied out of a shard: spans of its shard copy's bytes.
+/// One key as copied out of a shard: where its bytes are in its shard
+/// copy (32 bytes a key: the copy is what the shards are held for).
 #[derive(Debug, Clone, Copy)]
 pub struct Copied {
-    /// The key's span in `ShardCopy::bytes`.
-    key: (usize, usize),
+    /// Where the key's bytes start in `ShardCopy::bytes`; a string value's
+    /// bytes follow them.
+    at: u64,
+    /// The key's length.
+    key_len: u64,
+    /// A string's length, or a collection's index in `ShardCopy::objects`.
+    val: u32,
     /// Deadline in unix ms, 0 for none.
     pub expire_at: u64,
-    /// The value.
-    value: CopiedValue,
-}
-
-/// Where a copied value is.
-#[derive(Debug, Clone, Copy)]
-enum CopiedValue {
-    /// A string: its span in `ShardCopy::bytes`.
-    Str(usize, usize),
-    /// A collection (or a string held outside its record): its index in
-    /// `ShardCopy::objects`.
-    Obj(usize),
+    /// The value is a collection (or a string held outside its record).
+    obj: bool,
 }
 
 /// What one shard held at the snapshot's instant. Keys and string values
 /// are copied into one buffer, so the copy costs a few allocations, not
-/// two per key: it is what the shards are held for.
+/// two per key.
 #[derive(Debug, Default)]
 pub struct ShardCopy {
     /// The shard's change counter then (see `aof::Log::changes`).
@@ -71,21 +67,17 @@ impl ShardCopy {
 
     /// A copied key's name.
     pub fn key(&self, c: &Copied) -> &[u8] {
-        &self.bytes[c.key.0..c.key.1]
+        let at = c.at as usize;
+        &self.bytes[at..at + c.key_len as usize]
     }
 
     /// A copied key's value.
     pub fn value(&self, c: &Copied) -> ValueRef<'_> {
-        match c.value {
-            CopiedValue::Str(a, b) => ValueRef::Str(&self.bytes[a..b]),
-            CopiedValue::Obj(i) => ValueRef::Obj(&self.objects[i]),
+        if c.obj {
+            return ValueRef::Obj(&self.objects[c.val as usize]);
         }
-    }
-
-    fn push_bytes(&mut self, b: &[u8]) -> (usize, usize) {
-        let at = self.bytes.len();
-        self.bytes.extend_from_slice(b);
-        (at, self.bytes.len())
+        let at = c.at as usize + c.key_len as usize;
+        ValueRef::Str(&self.bytes[at..at + c.val as usize])
     }
 }
 
@@ -99,25 +91,39 @@ pub fn copy_store(store: &Store, now_ms: u64, changes: u64) -> ShardCopy {
     };
     for db in 0..NUM_DBS {
         let mut keys = Vec::with_capacity(store.db_len(db));
-        store.for_each_pos(db, now_ms, |pos| {
-            let key = copy.push_bytes(store.key_at(pos));
-            let value = match store.value_at(pos) {
+        let ShardCopy {
+            bytes,
+            objects,
+            stream,
+            ..
+        } = &mut copy;
+        store.for_each_entry(db, now_ms, |key, value, expire_at| {
+            let at = bytes.len() as u64;
+            bytes.extend_from_slice(key);
+            let (val, obj) = match value {
+                ValueRef::Str(s) if s.len() <= u32::MAX as usize => {
+                    bytes.extend_from_slice(s);
+                    (s.len() as u32, false)
+                }
+                // Past 4 GB (a raised proto-max-bulk-len): held whole.
                 ValueRef::Str(s) => {
-                    let (a, b) = copy.push_bytes(s);
-                    CopiedValue::Str(a, b)
+                    objects.push(Object::Str(s.to_vec()));
+                    ((objects.len() - 1) as u32, true)
                 }
                 ValueRef::Obj(o) => {
-                    if matches!(o, Object::Stream(_)) && copy.stream.is_none() {
-                        copy.stream = Some((db as u8, store.key_at(pos).into()));
+                    if matches!(o, Object::Stream(_)) && stream.is_none() {
+                        *stream = Some((db as u8, key.into()));
                     }
-                    copy.objects.push(o.clone());
-                    CopiedValue::Obj(copy.objects.len() - 1)
+                    objects.push(o.clone());
+                    ((objects.len() - 1) as u32, true)
                 }
             };
             keys.push(Copied {
-                key,
-                expire_at: store.expire_of(pos),
-                value,
+                at,
+                key_len: key.len() as u64,
+                val,
+                expire_at,
+                obj,
             });
         });
         copy.dbs.push(keys);
@@ -439,6 +445,11 @@ mod tests {
         assert_eq!(find(b"is"), "intset");
         assert_eq!(find(b"zz"), "listpack");
         assert_eq!(find(b"zt"), "listpack");
+    }
+
+    #[test]
+    fn a_copied_key_costs_32_bytes_besides_its_bytes() {
+        assert_eq!(std::mem::size_of::<Copied>(), 32);
     }
 
     #[test]

@@ -55,6 +55,36 @@ impl Store {
         None
     }
 
+    /// Calls `f(key, value, expire_at)` for every live, unexpired key of
+    /// one database, in no particular order, reading each record once (a
+    /// snapshot's copy, made while every shard is held).
+    pub fn for_each_entry(
+        &self,
+        db: usize,
+        now_ms: u64,
+        mut f: impl FnMut(&[u8], ValueRef<'_>, u64),
+    ) {
+        let (arena, long_keys) = (&self.arena, &self.long_keys);
+        for pos in self.dbs[db].iter() {
+            let chunk = arena.chunk(pos);
+            let l = Layout::of(chunk);
+            let exp = if l.meta & TTL != 0 {
+                record::expire_at(chunk)
+            } else {
+                0
+            };
+            if exp != 0 && exp <= now_ms {
+                continue;
+            }
+            let value = if l.meta & VAL_OBJ != 0 {
+                ValueRef::Obj(self.objects.get(record::get_u32(chunk, l.val_at)))
+            } else {
+                ValueRef::Str(&chunk[l.val_at..l.val_at + l.vlen])
+            };
+            f(key_bytes(arena, long_keys, pos), value, exp);
+        }
+    }
+
     /// Every live key of one database, in no particular order (KEYS).
     pub fn for_each_key(&self, db: usize, now_ms: u64, mut f: impl FnMut(&[u8])) {
         for pos in self.dbs[db].iter() {
