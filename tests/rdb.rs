@@ -369,6 +369,33 @@ fn an_import_without_the_aof_loads_into_memory() {
     let p = Proc::start(&only, &["--appendonly", "no", "--shards", "5"]);
     let got: String = q(&mut p.client(), &["DEBUG", "DIGEST"]);
     assert_eq!(got, digest);
+    drop(p);
+    // The whole file is loaded whatever max-keys says; eviction starts with
+    // the next write.
+    let p = Proc::start(
+        &only,
+        &[
+            "--appendonly",
+            "no",
+            "--shards",
+            "2",
+            "--max-keys",
+            "10",
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ],
+    );
+    let mut c = p.client();
+    let got: String = q(&mut c, &["DEBUG", "DIGEST"]);
+    assert_eq!(got, digest);
+    let _: () = q(&mut c, &["SET", "new", "1"]);
+    let total: i64 = (0..16)
+        .map(|db| {
+            let _: () = q(&mut c, &["SELECT", &db.to_string()]);
+            q::<i64>(&mut c, &["DBSIZE"])
+        })
+        .sum();
+    assert!(total < 54, "{total} keys after a write under max-keys 10");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&only);
 }

@@ -316,10 +316,19 @@ fn import(
             }
         }
     }
-    let mut stores: Vec<Store> = cfg.limits.iter().map(|&l| Store::new(l)).collect();
+    // Loaded whole, without eviction, as Redis loads a file: `maxmemory`
+    // and `max-keys` apply from the first write on.
+    let mut stores: Vec<Store> = cfg
+        .limits
+        .iter()
+        .map(|&l| Store::new(crate::snapshot::loading_limits(l)))
+        .collect();
     for p in keys {
         let shard = p.shard;
         crate::snapshot::put(&mut stores[shard], p, now).map_err(refuse)?;
+    }
+    for (store, lim) in stores.iter_mut().zip(&cfg.limits) {
+        store.set_limits(*lim);
     }
     eprintln!(
         "shardcache rdb: loaded {} keys and {} function libraries from {} ({} bytes; {} expired keys skipped) in {} ms",

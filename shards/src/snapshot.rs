@@ -295,6 +295,16 @@ pub fn prepare(
     Ok((out, report))
 }
 
+/// `limits` without `maxmemory` and `max-keys`: a load puts every key of
+/// its file, as Redis loads one whole, and eviction starts afterwards.
+pub fn loading_limits(limits: crate::keyspace::Limits) -> crate::keyspace::Limits {
+    crate::keyspace::Limits {
+        maxmemory: 0,
+        max_keys: 0,
+        ..limits
+    }
+}
+
 /// Puts one prepared key into `store`, replacing a key of that name.
 /// Err when the store is out of memory (`maxmemory` / `max-keys`).
 pub fn put(store: &mut Store, p: Prepared, now_ms: u64) -> Result<u32, String> {

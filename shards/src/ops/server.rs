@@ -433,7 +433,12 @@ fn load_keys(
 ) -> Reply {
     let mine = std::mem::take(&mut *keys.lock().unwrap_or_else(|p| p.into_inner()));
     let changes = cx.persist.log.changes;
+    // The whole file goes in (Redis loads one whole); eviction resumes with
+    // the next write.
+    let limits = cx.store.limits();
+    cx.store.set_limits(crate::snapshot::loading_limits(limits));
     let r = load_keys_counted(cx, mine, flush);
+    cx.store.set_limits(limits);
     cx.persist.log.changes = changes;
     r
 }
