@@ -89,45 +89,45 @@ pub fn copy_store(store: &Store, now_ms: u64, changes: u64) -> ShardCopy {
         bytes: Vec::with_capacity(store.len() * 32),
         ..ShardCopy::default()
     };
-    for db in 0..NUM_DBS {
-        let mut keys = Vec::with_capacity(store.db_len(db));
-        let ShardCopy {
-            bytes,
-            objects,
-            stream,
-            ..
-        } = &mut copy;
-        store.for_each_entry(db, now_ms, |key, value, expire_at| {
-            let at = bytes.len() as u64;
-            bytes.extend_from_slice(key);
-            let (val, obj) = match value {
-                ValueRef::Str(s) if s.len() <= u32::MAX as usize => {
-                    bytes.extend_from_slice(s);
-                    (s.len() as u32, false)
+    let mut dbs: Vec<Vec<Copied>> = (0..NUM_DBS)
+        .map(|db| Vec::with_capacity(store.db_len(db)))
+        .collect();
+    let ShardCopy {
+        bytes,
+        objects,
+        stream,
+        ..
+    } = &mut copy;
+    store.for_each_record(now_ms, |db, key, value, expire_at| {
+        let at = bytes.len() as u64;
+        bytes.extend_from_slice(key);
+        let (val, obj) = match value {
+            ValueRef::Str(s) if s.len() <= u32::MAX as usize => {
+                bytes.extend_from_slice(s);
+                (s.len() as u32, false)
+            }
+            // Past 4 GB (a raised proto-max-bulk-len): held whole.
+            ValueRef::Str(s) => {
+                objects.push(Object::Str(s.to_vec()));
+                ((objects.len() - 1) as u32, true)
+            }
+            ValueRef::Obj(o) => {
+                if matches!(o, Object::Stream(_)) && stream.is_none() {
+                    *stream = Some((db as u8, key.into()));
                 }
-                // Past 4 GB (a raised proto-max-bulk-len): held whole.
-                ValueRef::Str(s) => {
-                    objects.push(Object::Str(s.to_vec()));
-                    ((objects.len() - 1) as u32, true)
-                }
-                ValueRef::Obj(o) => {
-                    if matches!(o, Object::Stream(_)) && stream.is_none() {
-                        *stream = Some((db as u8, key.into()));
-                    }
-                    objects.push(o.clone());
-                    ((objects.len() - 1) as u32, true)
-                }
-            };
-            keys.push(Copied {
-                at,
-                key_len: key.len() as u64,
-                val,
-                expire_at,
-                obj,
-            });
+                objects.push(o.clone());
+                ((objects.len() - 1) as u32, true)
+            }
+        };
+        dbs[db].push(Copied {
+            at,
+            key_len: key.len() as u64,
+            val,
+            expire_at,
+            obj,
         });
-        copy.dbs.push(keys);
-    }
+    });
+    copy.dbs = dbs;
     copy
 }
 
@@ -455,6 +455,41 @@ mod tests {
         assert_eq!(find(b"is"), "intset");
         assert_eq!(find(b"zz"), "listpack");
         assert_eq!(find(b"zt"), "listpack");
+    }
+
+    #[test]
+    fn the_copy_holds_every_live_key_once() {
+        let mut store = Store::new(Default::default());
+        let mut want = std::collections::BTreeSet::new();
+        let name = |i: u32| format!("key:{i}:{}", "k".repeat((i % 300) as usize));
+        for i in 0..5000u32 {
+            let db = (i % 3) as usize;
+            store
+                .set(db, name(i).as_bytes(), b"v", Expiry::Clear, 1)
+                .unwrap();
+            want.insert((db, name(i)));
+        }
+        // Deleted keys are left out, and so is a key past its deadline.
+        for i in (0..5000u32).step_by(3) {
+            let db = (i % 3) as usize;
+            store.del(db, name(i).as_bytes(), 1);
+            want.remove(&(db, name(i)));
+        }
+        store.set(4, b"old", b"v", Expiry::At(50), 1).unwrap();
+        let copy = copy_store(&store, 100, 7);
+        let got: std::collections::BTreeSet<(usize, String)> = copy
+            .dbs
+            .iter()
+            .enumerate()
+            .flat_map(|(db, keys)| {
+                let copy = &copy;
+                keys.iter()
+                    .map(move |k| (db, String::from_utf8(copy.key(k).to_vec()).unwrap()))
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(copy.keys(), want.len());
+        assert_eq!(copy.changes, 7);
     }
 
     #[test]
