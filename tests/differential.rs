@@ -1265,7 +1265,7 @@ impl RedisServer {
             .port();
         // SAVE and DEBUG RELOAD write dump.rdb in `dir`: a directory of
         // its own, not the working directory.
-        let dir = std::env::temp_dir().join(format!("shardcache-diff-redis-{port}"));
+        let dir = redis_dir(port);
         std::fs::create_dir_all(&dir).expect("create the oracle's directory");
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -1312,7 +1312,13 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(redis_dir(self.port));
     }
+}
+
+/// The oracle's `--dir` (SAVE and DEBUG RELOAD write dump.rdb there).
+fn redis_dir(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("shardcache-diff-redis-{port}"))
 }
 
 fn on_path(prog: &str) -> bool {
