@@ -77,6 +77,14 @@ pub fn parse_notify(s: &str) -> Result<u32, String> {
         .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
 }
 
+/// Checks a `dbfilename`: a file name, not a path (Redis's check).
+pub fn parse_dbfilename(s: &str) -> Result<String, String> {
+    if s.contains('/') {
+        return Err("dbfilename can't be a path, just a filename".into());
+    }
+    Ok(s.to_string())
+}
+
 /// Parses Redis's `save` value: `<seconds> <changes>` pairs separated by
 /// single spaces (seconds at least 1, changes at least 0), or empty for
 /// none; normalised as CONFIG GET prints it. shardcache writes no RDB: the
@@ -312,9 +320,19 @@ pub struct Config {
     pub busy_reply_threshold: u64,
 
     /// Redis's RDB save points, `<seconds> <changes> ...`: accepted and
-    /// shown for tools that set them; shardcache writes no RDB.
+    /// shown for tools that set them; they trigger no save (SAVE and BGSAVE do).
     #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_save)]
     pub save: String,
+
+    /// The RDB file in --dir that SAVE and BGSAVE write, DEBUG RELOAD
+    /// loads, and start-up imports when --dir holds no AOF data.
+    #[arg(long, default_value = "dump.rdb", value_parser = parse_dbfilename)]
+    pub dbfilename: String,
+
+    /// Allow CONFIG SET of protected configs (dbfilename), as Redis's
+    /// `enable-protected-configs`.
+    #[arg(long, value_enum, default_value_t = YesNo::No)]
+    pub enable_protected_configs: YesNo,
 
     /// Keyspace events to publish, as Redis's `notify-keyspace-events`
     /// (classes `g$lshzxetdnm`, `A` for all, with `K` and/or `E`).

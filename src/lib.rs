@@ -68,6 +68,8 @@
 //!   frames of its invalidations (the tracked keys live in the shards).
 //! - `keyevents`: keyspace notifications: the shards' events published
 //!   through `pubsub` (the engine's `shards::notify::Sink`).
+//! - `rdb`: RDB snapshots' state (LASTSAVE, INFO persistence) and the
+//!   writing of a snapshot's copies, in the background for BGSAVE.
 //! - `errors`: engine errors as Redis's error text.
 //! - `alloc`: the calls into glibc's allocator (unsafe code, as are
 //!   `script::env` and `listen`).
@@ -91,6 +93,7 @@ pub mod keyevents;
 pub mod listen;
 pub mod observe;
 pub mod pubsub;
+pub mod rdb;
 pub mod resp;
 pub mod script;
 pub mod server;

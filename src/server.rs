@@ -125,8 +125,24 @@ pub fn start(config: Config) -> io::Result<Server> {
         aof: config.aof(),
         health: shared.aof_health.clone(),
         notify: shared.notify.clone(),
+        rdb: Some(config.dir.join(&config.dbfilename)),
+        rdb_functions: Some({
+            let shared = shared.clone();
+            Box::new(move |codes: &[Vec<u8>]| {
+                crate::rdb::load_functions(&shared.scripting, codes, false)
+            })
+        }),
     })
     .map_err(io::Error::other)?;
+    if let Some(r) = loaded.rdb {
+        shared.saves.loaded(r);
+        tracing::info!(
+            loaded = r.loaded,
+            expired = r.expired,
+            "DB loaded from disk ({})",
+            config.dir.join(&config.dbfilename).display()
+        );
+    }
     if config.aof().is_some() {
         tracing::info!(
             keys = loaded.keys,

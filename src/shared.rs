@@ -127,6 +127,8 @@ pub struct Settings {
     pub slowlog_max_len: u64,
     /// RDB save points, as CONFIG GET prints them (kept, never acted on).
     pub save: String,
+    /// The RDB file's name in `dir` (SAVE, BGSAVE, DEBUG RELOAD, import).
+    pub dbfilename: String,
     /// client-output-buffer-limit.
     pub output_limits: config::OutputLimits,
     /// notify-keyspace-events, as flags (see `shards::notify`).
@@ -149,6 +151,7 @@ impl Settings {
             slowlog_log_slower_than: c.slowlog_log_slower_than,
             slowlog_max_len: c.slowlog_max_len,
             save: c.save.clone(),
+            dbfilename: c.dbfilename.clone(),
             output_limits: c.client_output_buffer_limit,
             notify_keyspace_events: c.notify_keyspace_events,
         }
@@ -219,8 +222,10 @@ pub struct Shared {
     pub order: Arc<Mutex<()>>,
     /// Every open connection, per worker (CLIENT LIST, CLIENT KILL).
     pub registry: Registry,
-    /// Unix ms at start: LASTSAVE's answer, as a Redis that never saved.
+    /// Unix ms at start.
     pub started_unix_ms: u64,
+    /// RDB saves: LASTSAVE, INFO persistence, the one BGSAVE at a time.
+    pub saves: Arc<crate::rdb::Saves>,
     /// Set by `Server::stop`: the workers return.
     pub stopping: AtomicBool,
     /// The password clients must authenticate with (empty: none).
@@ -286,6 +291,7 @@ impl Shared {
             protected_mode: AtomicBool::new(config.protected_mode == config::YesNo::Yes),
             registry: Registry::new(workers),
             started_unix_ms: shards::clock::unix_ms(),
+            saves: Arc::new(crate::rdb::Saves::new(shards::clock::unix_ms() / 1000)),
             stopping: AtomicBool::new(false),
             acl: crate::acl::Acl::new(commands, config.requirepass.as_bytes()),
             requirepass: Mutex::new(config.requirepass.clone()),

@@ -1263,9 +1263,15 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .expect("bind 127.0.0.1:0")
             .port();
+        // SAVE and DEBUG RELOAD write dump.rdb in `dir`: a directory of
+        // its own, not the working directory.
+        let dir = redis_dir(port);
+        std::fs::create_dir_all(&dir).expect("create the oracle's directory");
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
             .args(["--maxmemory-policy", "allkeys-lru"])
             .args(["--enable-debug-command", "yes"])
             .stdin(Stdio::null())
@@ -1306,7 +1312,13 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(redis_dir(self.port));
     }
+}
+
+/// The oracle's `--dir` (SAVE and DEBUG RELOAD write dump.rdb there).
+fn redis_dir(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("shardcache-diff-redis-{port}"))
 }
 
 fn on_path(prog: &str) -> bool {

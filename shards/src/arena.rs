@@ -13,9 +13,11 @@
 //! their records out (Redis's active defragmentation does the same with
 //! jemalloc's pages).
 //!
-//! Nothing walks the arena in order: SCAN and the AOF rewrite walk the
-//! index (see `index::Index::scan`), so a record may move to any free
-//! chunk, which is what lets defragmentation fill the holes churn leaves.
+//! Walks that span calls do not follow the arena: SCAN and the AOF rewrite
+//! walk the index (see `index::Index::scan`), so a record may move to any
+//! free chunk, which is what lets defragmentation fill the holes churn
+//! leaves. A snapshot's copy walks the pages in order (memory order, the
+//! fastest walk) within one call, while nothing moves.
 
 /// Bytes per page: small enough that a shard using many size classes holds
 /// little slack (a class in use costs at least one page), large enough that
@@ -258,6 +260,11 @@ impl Arena {
             let off = chunk * size;
             f(pos(page, chunk), &p.data[off..off + size]);
         }
+    }
+
+    /// Page ids run below this (pages without memory included).
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
     }
 
     /// The number of pages in use.

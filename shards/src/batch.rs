@@ -224,6 +224,8 @@ pub struct ShardInfo {
     /// Client-side caching: keys remembered, (key, client) pairs, and
     /// BCAST prefixes (every shard keeps them all).
     pub tracking: [u64; 3],
+    /// Changes made since start (see `aof::Log::changes`).
+    pub changes: u64,
 }
 
 /// A shard's answer to one op. Payloads are spans of `Batch::out`.

@@ -29,6 +29,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
+/// Loads function libraries (their code) read from an RDB file into the
+/// server, or says why not (the engine has no function machinery).
+pub type FunctionLoader = Box<dyn Fn(&[Vec<u8>]) -> Result<(), String>>;
+
 /// What the engine needs to start.
 pub struct EngineConfig {
     /// Number of shard threads.
@@ -43,6 +47,12 @@ pub struct EngineConfig {
     pub health: Arc<AofHealth>,
     /// Where the shards report keyspace events (see `notify`).
     pub notify: Arc<crate::notify::Hub>,
+    /// The RDB file to import when there is no AOF data (`dir`/`dbfilename`).
+    pub rdb: Option<std::path::PathBuf>,
+    /// Loads the function libraries of the imported file (their code), or
+    /// says why not; called before any key is loaded. None: a file with
+    /// libraries is refused.
+    pub rdb_functions: Option<FunctionLoader>,
 }
 
 /// What start-up loaded.
@@ -58,6 +68,8 @@ pub struct LoadReport {
     pub ms: u64,
     /// The shard count the data was re-routed from, if it was.
     pub resharded_from: Option<usize>,
+    /// What was imported from the RDB file, when one was.
+    pub rdb: Option<crate::snapshot::LoadReport>,
 }
 
 /// One worker's connection to the shards.
@@ -217,12 +229,39 @@ impl Engine {
 
 /// Builds every shard's store: empty, or replayed from the AOF.
 fn load(cfg: &EngineConfig) -> Result<(Vec<Store>, Vec<Persist>, LoadReport), String> {
+    let router = Router::new(cfg.shards);
     let Some(aof) = &cfg.aof else {
-        let stores = cfg.limits.iter().map(|&l| Store::new(l)).collect();
+        let (stores, rdb) = match import(cfg, &router)? {
+            Some((stores, rep)) => (stores, Some(rep)),
+            None => (cfg.limits.iter().map(|&l| Store::new(l)).collect(), None),
+        };
         let persists = (0..cfg.shards).map(|_| Persist::off()).collect();
-        return Ok((stores, persists, LoadReport::default()));
+        let report = LoadReport {
+            keys: stores.iter().map(|s| s.len()).sum(),
+            rdb,
+            ..LoadReport::default()
+        };
+        return Ok((stores, persists, report));
     };
-    let opened = aof::open(aof, &Router::new(cfg.shards), &cfg.limits)
+    // The AOF, when there is one, is the data; the RDB file is imported
+    // only into a directory without AOF data (Redis too prefers the AOF).
+    let seed = if aof::is_fresh(&aof.dir)? {
+        import(cfg, &router)?
+    } else {
+        if let Some(path) = cfg.rdb.as_ref().filter(|p| p.exists()) {
+            eprintln!(
+                "shardcache rdb: {} not loaded: {} holds AOF data, which is loaded instead",
+                path.display(),
+                aof.dir.display()
+            );
+        }
+        None
+    };
+    let (seed, rdb) = match seed {
+        Some((stores, rep)) => (Some(stores), Some(rep)),
+        None => (None, None),
+    };
+    let opened = aof::open_seeded(aof, &router, &cfg.limits, seed)
         .map_err(|e| format!("cannot load the AOF: {e}"))?;
     let report = LoadReport {
         keys: opened.stores.iter().map(|s| s.len()).sum(),
@@ -230,6 +269,7 @@ fn load(cfg: &EngineConfig) -> Result<(Vec<Store>, Vec<Persist>, LoadReport), St
         segments: opened.segments.len(),
         ms: 0,
         resharded_from: opened.resharded_from,
+        rdb,
     };
     let persists = opened
         .aofs
@@ -240,4 +280,64 @@ fn load(cfg: &EngineConfig) -> Result<(Vec<Store>, Vec<Persist>, LoadReport), St
         })
         .collect();
     Ok((opened.stores, persists, report))
+}
+
+/// Reads, checks and loads the RDB file into one store per shard, when the
+/// file exists. The whole file is read and decoded before any store is
+/// filled, so a damaged file stops the start having loaded nothing.
+fn import(
+    cfg: &EngineConfig,
+    router: &Router,
+) -> Result<Option<(Vec<Store>, crate::snapshot::LoadReport)>, String> {
+    let Some(path) = cfg.rdb.as_ref() else {
+        return Ok(None);
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read the RDB file {}: {e}", path.display())),
+    };
+    let started = Instant::now();
+    let refuse = |why: String| format!("cannot load the RDB file {}: {why}", path.display());
+    let mut contents = crate::rdb::file::read_file(&bytes, crate::NUM_DBS as u32)
+        .map_err(|e| refuse(e.to_string()))?;
+    let functions = std::mem::take(&mut contents.functions);
+    let values = cfg.limits.first().map(|l| l.values).unwrap_or_default();
+    let now = crate::clock::unix_ms();
+    let (keys, report) =
+        crate::snapshot::prepare(contents, router, &values, now).map_err(refuse)?;
+    if !functions.is_empty() {
+        match &cfg.rdb_functions {
+            Some(load) => load(&functions).map_err(refuse)?,
+            None => {
+                return Err(refuse(
+                    "it holds function libraries, which cannot be loaded here".into(),
+                ))
+            }
+        }
+    }
+    // Loaded whole, without eviction, as Redis loads a file: `maxmemory`
+    // and `max-keys` apply from the first write on.
+    let mut stores: Vec<Store> = cfg
+        .limits
+        .iter()
+        .map(|&l| Store::new(crate::snapshot::loading_limits(l)))
+        .collect();
+    for p in keys {
+        let shard = p.shard;
+        crate::snapshot::put(&mut stores[shard], p, now).map_err(refuse)?;
+    }
+    for (store, lim) in stores.iter_mut().zip(&cfg.limits) {
+        store.set_limits(*lim);
+    }
+    eprintln!(
+        "shardcache rdb: loaded {} keys and {} function libraries from {} ({} bytes; {} expired keys skipped) in {} ms",
+        report.loaded,
+        functions.len(),
+        path.display(),
+        bytes.len(),
+        report.expired,
+        started.elapsed().as_millis()
+    );
+    Ok(Some((stores, report)))
 }

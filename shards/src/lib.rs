@@ -59,6 +59,7 @@ pub mod rdb;
 pub mod route;
 pub mod shard;
 pub mod slab;
+pub mod snapshot;
 pub mod tape;
 pub mod tracking;
 pub mod value;

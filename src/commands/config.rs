@@ -150,7 +150,11 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("latency-monitor-threshold", "0".to_string()),
         ("lua-time-limit", busy_threshold(s)),
         ("busy-reply-threshold", busy_threshold(s)),
-        ("dbfilename", "dump.rdb".to_string()),
+        ("dbfilename", set.dbfilename.clone()),
+        (
+            "enable-protected-configs",
+            yes_no(c.enable_protected_configs == config::YesNo::Yes),
+        ),
         ("rdbcompression", "yes".to_string()),
         ("stop-writes-on-bgsave-error", "yes".to_string()),
         ("activerehashing", "yes".to_string()),
@@ -205,7 +209,7 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 36] = [
+const SETTABLE: [&str; 37] = [
     "hll-sparse-max-bytes",
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
@@ -239,6 +243,7 @@ const SETTABLE: [&str; 36] = [
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "save",
+    "dbfilename",
     "busy-reply-threshold",
     "lua-time-limit",
     "notify-keyspace-events",
@@ -326,6 +331,11 @@ fn config_set(ctx: &mut Ctx) {
             }
             Some(n) if names.contains(n) => {
                 problem = Some(failed(&given_text, "duplicate parameter"));
+            }
+            // Redis's protected configs: settable only when the server
+            // was started with enable-protected-configs.
+            Some(&"dbfilename") if s.config.enable_protected_configs != config::YesNo::Yes => {
+                problem = Some(failed(&given_text, "can't set protected config"));
             }
             Some(n) => names.push(n),
         }
@@ -427,6 +437,7 @@ fn config_set(ctx: &mut Ctx) {
                 int_in(raw, 0, i64::MAX).map(|v| set.slowlog_max_len = v as u64)
             }
             "save" => config::parse_save(&value).map(|v| set.save = v),
+            "dbfilename" => config::parse_dbfilename(&value).map(|v| set.dbfilename = v),
             "notify-keyspace-events" => {
                 config::parse_notify(&value).map(|v| set.notify_keyspace_events = v)
             }
@@ -618,7 +629,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 30] = [
+const REWRITTEN: [(&str, Option<&str>); 31] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -644,6 +655,7 @@ const REWRITTEN: [(&str, Option<&str>); 30] = [
     ("slowlog-max-len", Some("128")),
     ("busy-reply-threshold", Some("5000")),
     ("save", Some("")),
+    ("dbfilename", Some("dump.rdb")),
     ("hash-max-listpack-entries", Some("512")),
     ("hash-max-listpack-value", Some("64")),
     ("set-max-intset-entries", Some("512")),

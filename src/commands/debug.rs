@@ -213,7 +213,7 @@ fn debug(ctx: &mut Ctx) {
         (b"digest", 2) => digest(ctx),
         (b"digest-value", _) => digest_value(ctx),
         (b"object", 3) => object(ctx),
-        (b"reload", _) => reload(ctx),
+        (b"reload", _) => super::rdb::reload(ctx),
         (b"populate", 3..=5) => populate(ctx),
         _ => unknown(ctx),
     }
@@ -508,24 +508,6 @@ fn populate(ctx: &mut Ctx) {
     }
 }
 
-/// DEBUG RELOAD [MERGE|NOFLUSH|NOSAVE ...]: Redis saves an RDB and loads it
-/// back. Nothing here is saved or loaded again (the data stays as it is,
-/// which is what a reload that works leaves); the options are checked.
-fn reload(ctx: &mut Ctx) {
-    for a in ctx.args.iter_from(2) {
-        let a = c_str(a);
-        if a.eq_ignore_ascii_case(b"nosave") {
-            // Redis then loads an RDB that was never written here.
-            return ctx.error("ERR Error trying to load the RDB dump");
-        }
-        if !a.eq_ignore_ascii_case(b"merge") && !a.eq_ignore_ascii_case(b"noflush") {
-            return ctx
-                .error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
-        }
-    }
-    ctx.reply(encode::ok);
-}
-
 /// WAIT, LOLWUT and DEBUG.
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("wait", 3, wait)
@@ -539,6 +521,7 @@ pub(super) static COMMANDS: &[Command] = &[
         .acl(&["read", "fast"])
         .doc("server", "5.0.0", "Display some computer art and the Redis version", ""),
     Command::new("debug", -2, debug)
+        .section(super::rdb::reload_needs_section)
         .flags(ADMIN | NOSCRIPT | LOADING | STALE)
         .acl(&["admin", "slow", "dangerous"])
         .doc("server", "1.0.0", "A container for debugging commands", "Depends on subcommand.")

@@ -280,10 +280,54 @@ pub fn render(mask: u32, shards: &[&ShardInfo], shared: &Shared) -> String {
         let ok = |b: bool| if b { "ok" } else { "err" };
         field!(out, "loading", 0);
         field!(out, "async_loading", 0);
-        field!(out, "rdb_changes_since_last_save", 0);
-        field!(out, "rdb_bgsave_in_progress", 0);
-        field!(out, "rdb_last_save_time", shared.started_unix_ms / 1000);
-        field!(out, "rdb_last_bgsave_status", "ok");
+        let saves = &shared.saves;
+        let changes = sum(|s| s.changes);
+        let base = saves.changes_base.load(Ordering::Relaxed);
+        field!(
+            out,
+            "rdb_changes_since_last_save",
+            changes.saturating_sub(base)
+        );
+        let bgsave = saves.in_progress.load(Ordering::Relaxed);
+        field!(out, "rdb_bgsave_in_progress", bgsave as u8);
+        field!(
+            out,
+            "rdb_last_save_time",
+            saves.last_save.load(Ordering::Relaxed)
+        );
+        field!(
+            out,
+            "rdb_last_bgsave_status",
+            ok(saves.last_bgsave_ok.load(Ordering::Relaxed))
+        );
+        field!(
+            out,
+            "rdb_last_bgsave_time_sec",
+            saves.last_bgsave_secs.load(Ordering::Relaxed)
+        );
+        let current = if bgsave {
+            let started = saves.bgsave_started.load(Ordering::Relaxed);
+            (shards::clock::unix_ms().saturating_sub(started) / 1000) as i64
+        } else {
+            -1
+        };
+        field!(out, "rdb_current_bgsave_time_sec", current);
+        field!(out, "rdb_saves", saves.saves.load(Ordering::Relaxed));
+        field!(
+            out,
+            "rdb_last_load_keys_expired",
+            saves.last_load_expired.load(Ordering::Relaxed)
+        );
+        field!(
+            out,
+            "rdb_last_load_keys_loaded",
+            saves.last_load_loaded.load(Ordering::Relaxed)
+        );
+        field!(
+            out,
+            "shardcache_rdb_last_snapshot_hold_us",
+            saves.last_hold_us.load(Ordering::Relaxed)
+        );
         field!(out, "aof_enabled", shared.aof_on() as u8);
         field!(
             out,

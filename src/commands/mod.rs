@@ -31,11 +31,13 @@ mod list;
 mod monitor;
 mod object;
 mod pubsub;
+mod rdb;
 mod script;
 mod server;
 mod set;
 mod sort;
 mod spec;
+mod standalone;
 mod steps;
 mod stream;
 mod string;
@@ -78,6 +80,8 @@ const FAMILIES: &[&[Command]] = &[
     config::COMMANDS,
     describe::COMMANDS,
     server::COMMANDS,
+    rdb::COMMANDS,
+    standalone::COMMANDS,
     monitor::COMMANDS,
     debug::COMMANDS,
     pubsub::COMMANDS,

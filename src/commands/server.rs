@@ -26,20 +26,29 @@ fn bgrewriteaof_done(f: &mut Finish) {
     }
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: every shard flushes and
-/// fsyncs its AOF after what was queued before, then the process exits 0.
-/// With the AOF on there is nothing else to save, so NOSAVE and SAVE behave
-/// alike (as in Redis, where NOSAVE skips only the RDB).
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: with SAVE the RDB
+/// snapshot is written first (a failure refuses the shutdown unless FORCE,
+/// as in Redis); then every shard flushes and fsyncs its AOF after what
+/// was queued before, and the process exits 0.
 fn shutdown(ctx: &mut Ctx) {
-    let mut nosave = false;
+    let (mut nosave, mut save, mut force, mut now, mut abort) = (false, false, false, false, false);
     for a in ctx.args.iter_from(1) {
         let a = a.to_ascii_lowercase();
         match a.as_slice() {
             b"nosave" => nosave = true,
-            b"save" | b"now" | b"force" => {}
-            b"abort" => return ctx.error("ERR No shutdown in progress."),
+            b"save" => save = true,
+            b"force" => force = true,
+            b"now" => now = true,
+            b"abort" => abort = true,
             _ => return ctx.syntax_error(),
         }
+    }
+    // Redis's illegal combinations.
+    if (abort && (nosave || save || force || now)) || (save && nosave) {
+        return ctx.syntax_error();
+    }
+    if abort {
+        return ctx.error("ERR No shutdown in progress.");
     }
     if nosave && ctx.shared.scripting.busy(ctx.now_ms).is_some() {
         // Redis's way out of a script that wrote and does not end: the
@@ -47,6 +56,9 @@ fn shutdown(ctx: &mut Ctx) {
         // exit now; what the shards wrote to their AOF stays there.
         tracing::warn!("SHUTDOWN NOSAVE while a script runs: exiting without a final flush");
         std::process::exit(0);
+    }
+    if save && !nosave && !super::rdb::save_for_shutdown(ctx) && !force {
+        return ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
     ctx.router.begin(
         ctx.conn,
@@ -56,6 +68,11 @@ fn shutdown(ctx: &mut Ctx) {
         }),
     );
     ctx.router.each_shard_op(0, |_| SrvOp::Shutdown.into());
+}
+
+/// SHUTDOWN SAVE takes its snapshot in a section holding every shard.
+fn shutdown_saves(args: &crate::resp::Args, _: &crate::exchange::Router) -> bool {
+    args.iter_from(1).any(|a| a.eq_ignore_ascii_case(b"save"))
 }
 
 fn shutdown_done(f: &mut Finish) {
@@ -184,10 +201,13 @@ fn time(ctx: &mut Ctx) {
     });
 }
 
-/// LASTSAVE: shardcache writes no RDB, so, as a Redis that never saved, the
-/// start time.
+/// LASTSAVE: when the last RDB save succeeded (the start time before any).
 fn lastsave(ctx: &mut Ctx) {
-    let secs = (ctx.shared.started_unix_ms / 1000) as i64;
+    let secs = ctx
+        .shared
+        .saves
+        .last_save
+        .load(std::sync::atomic::Ordering::Relaxed) as i64;
     ctx.reply(|out| encode::int(out, secs));
 }
 
@@ -218,6 +238,7 @@ pub(super) static COMMANDS: &[Command] = &[
         .acl(&["admin", "slow", "dangerous"])
         .doc("server", "1.0.0", "Asynchronously rewrite the append-only file", "O(1)"),
     Command::new("shutdown", -1, shutdown)
+        .section(shutdown_saves)
         .flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY)
         .acl(&["admin", "slow", "dangerous"])
         .doc("server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),

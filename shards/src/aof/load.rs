@@ -581,6 +581,29 @@ fn recover_manifest(dir: &Path, found: &[Found]) -> Result<Manifest, String> {
 /// a segment the manifest lists but that is missing refuses the start unless
 /// `load_missing`.
 pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opened, String> {
+    open_seeded(cfg, router, limits, None)
+}
+
+/// True when `dir` holds neither a manifest nor a segment: a start there
+/// begins from nothing (or from a seed, see `open_seeded`).
+pub fn is_fresh(dir: &Path) -> Result<bool, String> {
+    if !dir.exists() {
+        return Ok(true);
+    }
+    Ok(!dir.join(MANIFEST).exists() && segments_on_disk(dir)?.is_empty())
+}
+
+/// `open`; in a fresh directory with `seed` (one store per shard, already
+/// filled: an imported RDB file), the first generation's segments are
+/// written from the seed (write-temp, fsync, rename, fsync of the
+/// directory) before the manifest that lists them, so the data is durable
+/// before the first client.
+pub fn open_seeded(
+    cfg: &AofConfig,
+    router: &Router,
+    limits: &[Limits],
+    seed: Option<Vec<Store>>,
+) -> Result<Opened, String> {
     let dir = &cfg.dir;
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let n = router.shards();
@@ -603,15 +626,33 @@ pub fn open(cfg: &AofConfig, router: &Router, limits: &[Limits]) -> Result<Opene
                 generation: 1,
                 segments: (0..n).map(|i| segment_name(i, 1)).collect(),
             };
-            for seg in &m.segments {
-                OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(dir.join(seg))
-                    .map_err(|e| format!("{}: {e}", dir.join(seg).display()))?;
-            }
+            let stores = match seed {
+                Some(stores) => {
+                    for (store, seg) in stores.iter().zip(&m.segments) {
+                        let tmp = dir.join(format!("{seg}.{RESHARD_SUFFIX}"));
+                        write_snapshot(&tmp, store)
+                            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                    }
+                    for seg in m.segments.iter().rev() {
+                        let tmp = dir.join(format!("{seg}.{RESHARD_SUFFIX}"));
+                        fs::rename(&tmp, dir.join(seg))
+                            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                    }
+                    sync_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    stores
+                }
+                None => {
+                    for seg in &m.segments {
+                        OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(dir.join(seg))
+                            .map_err(|e| format!("{}: {e}", dir.join(seg).display()))?;
+                    }
+                    limits.iter().map(|&l| Store::new(l)).collect()
+                }
+            };
             m.store(dir).map_err(|e| format!("manifest: {e}"))?;
-            let stores = limits.iter().map(|&l| Store::new(l)).collect();
             return finish(cfg, &m, stores, Vec::new(), None, &[]);
         }
         None => {

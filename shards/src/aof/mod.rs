@@ -42,7 +42,7 @@ pub mod switch;
 mod tests;
 
 pub use lists::{fmt_score, ListRecord, ScoreText};
-pub use load::{open, Opened, SegmentReport};
+pub use load::{is_fresh, open, open_seeded, Opened, SegmentReport};
 pub(crate) use record::for_members;
 pub use record::{Items, Record, ITEMS_PER_RECORD};
 pub use segment::{Aof, AofStatus};
@@ -117,6 +117,9 @@ pub struct AofConfig {
 pub struct Log {
     /// False when persistence is off: recording costs nothing then.
     pub enabled: bool,
+    /// Changes recorded since start, persistence on or off (INFO's
+    /// `rdb_changes_since_last_save` counts from it).
+    pub changes: u64,
     /// Set while the segment cannot be written: write ops are refused (MISCONF).
     pub refuse_writes: Option<std::sync::Arc<str>>,
     buf: Vec<u8>,
@@ -191,6 +194,7 @@ impl Log {
     /// reach the AOF.
     #[inline]
     pub fn put(&mut self, db: u8, r: &Record) {
+        self.changes += 1;
         if !self.enabled {
             return;
         }

@@ -3,7 +3,7 @@
 //! order (`Index::scan`), so they see every key that lived throughout
 //! whatever moves, grows or shrinks in between.
 
-use super::{key_bytes, record, Layout, Store, ValueRef, NUM_DBS, TTL, VAL_OBJ};
+use super::{key_bytes, record, Layout, Store, ValueRef, LIVE, NUM_DBS, TTL, VAL_OBJ};
 use crate::value::Kind;
 
 impl Store {
@@ -53,6 +53,42 @@ impl Store {
             }
         }
         None
+    }
+
+    /// Calls `f(db, key, value, expire_at)` for every live, unexpired key
+    /// of every database, in the arena's memory order (a snapshot's copy,
+    /// made in one call while every shard is held: reading the records in
+    /// the order they lie in memory is faster than in the index's order).
+    pub fn for_each_record(&self, now_ms: u64, mut f: impl FnMut(usize, &[u8], ValueRef<'_>, u64)) {
+        let (arena, long_keys) = (&self.arena, &self.long_keys);
+        for page in 0..arena.page_count() {
+            arena.chunks_of(page, |pos, chunk| {
+                // A freed record's meta was cleared before its chunk was.
+                if record::meta(chunk) & LIVE == 0 {
+                    return;
+                }
+                let l = Layout::of(chunk);
+                let exp = if l.meta & TTL != 0 {
+                    record::expire_at(chunk)
+                } else {
+                    0
+                };
+                if exp != 0 && exp <= now_ms {
+                    return;
+                }
+                let value = if l.meta & VAL_OBJ != 0 {
+                    ValueRef::Obj(self.objects.get(record::get_u32(chunk, l.val_at)))
+                } else {
+                    ValueRef::Str(&chunk[l.val_at..l.val_at + l.vlen])
+                };
+                f(
+                    record::db_of(l.meta),
+                    key_bytes(arena, long_keys, pos),
+                    value,
+                    exp,
+                );
+            });
+        }
     }
 
     /// Every live key of one database, in no particular order (KEYS).

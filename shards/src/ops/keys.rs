@@ -418,7 +418,7 @@ fn expiry_of(at: u64) -> Expiry {
 /// Logs the records that create `key` in `db` as the record at `pos`
 /// holds it (value and TTL). `replaced`: the key held a value before, so
 /// a collection is preceded by `DEL key` (a string's `SET` replaces).
-fn log_put(cx: &mut Cx, db: usize, key: &[u8], pos: u32, replaced: bool) {
+pub(super) fn log_put(cx: &mut Cx, db: usize, key: &[u8], pos: u32, replaced: bool) {
     // Without persistence, walking a big collection for records nobody
     // keeps would make RENAME, MOVE and COPY O(N).
     if !cx.persist.log.enabled {

@@ -119,6 +119,24 @@ pub enum SrvOp {
         /// The key.
         key: Arg,
     },
+    /// SAVE / BGSAVE / DEBUG RELOAD: a copy of every live key goes to
+    /// `sink` (see `snapshot::copy_store`) → 1 while this shard's AOF
+    /// rewrite runs, else 0.
+    Snapshot {
+        /// Where the copy goes.
+        sink: crossbeam_channel::Sender<(u32, crate::snapshot::ShardCopy)>,
+        /// This shard's index.
+        shard: u32,
+    },
+    /// DEBUG RELOAD: puts the keys taken out of `keys` (this shard's own
+    /// slot, filled before the op was sent) into the store, replacing keys
+    /// of the same name, each logged as RESTORE logs one → the count, or OOM.
+    LoadKeys {
+        /// The keys.
+        keys: std::sync::Arc<std::sync::Mutex<Vec<crate::snapshot::Prepared>>>,
+        /// Empty every database first (logged as FLUSHALL).
+        flush: bool,
+    },
     /// DEBUG OBJECT key → the line as a bulk, or nil.
     DebugObject {
         /// The key.
@@ -132,7 +150,7 @@ impl SrvOp {
     pub(super) fn is_write(&self) -> bool {
         matches!(
             self,
-            SrvOp::FlushDb | SrvOp::FlushAll | SrvOp::SwapDb { .. }
+            SrvOp::FlushDb | SrvOp::FlushAll | SrvOp::SwapDb { .. } | SrvOp::LoadKeys { .. }
         )
     }
 
@@ -229,6 +247,7 @@ impl SrvOp {
                 let mut i = info(cx.store);
                 i.aof = cx.persist.aof.as_ref().map(|a| a.status());
                 i.aof_buffer = cx.persist.log.capacity() as u64;
+                i.changes = cx.persist.log.changes;
                 Reply::Info(Box::new(i))
             }
             SrvOp::SetLimits(l) => {
@@ -243,6 +262,19 @@ impl SrvOp {
                 cx.store.set_active_expire(on);
                 Reply::Ok
             }
+            SrvOp::Snapshot { ref sink, shard } => {
+                let copy = crate::snapshot::copy_store(cx.store, cx.now_ms, cx.persist.log.changes);
+                // The receiver waits for every shard's copy; gone only if
+                // the save was abandoned, and then the copy is not needed.
+                let _ = sink.send((shard, copy));
+                let rewriting = cx
+                    .persist
+                    .aof
+                    .as_ref()
+                    .is_some_and(|a| a.status().rewrite_in_progress);
+                Reply::Int(rewriting as i64)
+            }
+            SrvOp::LoadKeys { ref keys, flush } => load_keys(cx, keys, flush),
             SrvOp::Digest => super::digest::dataset(cx),
             SrvOp::DigestValue { key } => {
                 let k = cx.args.get(key).to_vec();
@@ -262,7 +294,9 @@ impl SrvOp {
                 match enabling.open(shard as usize) {
                     Ok(aof) => {
                         cx.persist.aof = Some(aof);
+                        let changes = cx.persist.log.changes;
                         cx.persist.log = crate::aof::Log::new(true);
+                        cx.persist.log.changes = changes;
                         cx.store.track_evictions(true);
                         cx.store.set_journaling(true);
                         Reply::Ok
@@ -384,4 +418,50 @@ fn info(store: &crate::keyspace::Store) -> ShardInfo {
     s.evicted = st.evicted;
     s.tracking = store.tracking_totals();
     s
+}
+
+/// DEBUG RELOAD's load on this shard: each key replaces any key of its
+/// name and is logged as RESTORE logs a key, so the AOF holds what memory
+/// holds.
+///
+/// A load is no change in Redis's count (`rdb_changes_since_last_save`),
+/// so the change counter is left as it was.
+fn load_keys(
+    cx: &mut Cx,
+    keys: &std::sync::Mutex<Vec<crate::snapshot::Prepared>>,
+    flush: bool,
+) -> Reply {
+    let mine = std::mem::take(&mut *keys.lock().unwrap_or_else(|p| p.into_inner()));
+    let changes = cx.persist.log.changes;
+    // The whole file goes in (Redis loads one whole); eviction resumes with
+    // the next write.
+    let limits = cx.store.limits();
+    cx.store.set_limits(crate::snapshot::loading_limits(limits));
+    let r = load_keys_counted(cx, mine, flush);
+    cx.store.set_limits(limits);
+    cx.persist.log.changes = changes;
+    r
+}
+
+fn load_keys_counted(cx: &mut Cx, mine: Vec<crate::snapshot::Prepared>, flush: bool) -> Reply {
+    if flush {
+        cx.store.flush_all();
+        cx.log(Record::FlushAll);
+    }
+    let mut n = 0;
+    for p in mine {
+        let (db, key) = (p.db, p.key.clone());
+        let existed = cx
+            .store
+            .lookup(db, &key, cx.now_ms, crate::keyspace::Lookup::PEEK)
+            .is_some();
+        match crate::snapshot::put(cx.store, p, cx.now_ms) {
+            Ok(pos) => {
+                super::keys::log_put(cx, db, &key, pos, existed);
+                n += 1;
+            }
+            Err(_) => return Reply::Err(Error::Oom),
+        }
+    }
+    Reply::Int(n)
 }

@@ -26,6 +26,12 @@ pub fn restore(payload: &[u8]) -> Result<RdbValue> {
     decode_object(ty, &mut r)
 }
 
+/// Decodes one object of type `ty` at the reader (an RDB file's object, or
+/// a DUMP payload's), checked as [`restore`] checks it.
+pub(crate) fn decode_value(ty: RdbType, r: &mut Reader<'_>) -> Result<RdbValue> {
+    decode_object(ty, r)
+}
+
 fn decode_object(ty: RdbType, r: &mut Reader<'_>) -> Result<RdbValue> {
     use RdbType as T;
     let value = match ty {

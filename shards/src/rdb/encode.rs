@@ -31,6 +31,12 @@ const FILL_MAX: i64 = (1 << 15) - 1;
 /// ordered by score, then member. Empty collections and NaN scores are
 /// written as given, and RESTORE refuses them, as Redis does.
 pub fn dump(value: &RdbValue, opts: &EncodeOpts) -> Vec<u8> {
+    seal(dump_object(value, opts))
+}
+
+/// [`dump`] without the trailer: the type byte and the object, as an RDB
+/// file holds them after the key.
+pub fn dump_object(value: &RdbValue, opts: &EncodeOpts) -> Vec<u8> {
     let ty = match value {
         RdbValue::String(_) => RdbType::String,
         RdbValue::List(_) => RdbType::ListQuicklist2,
@@ -46,7 +52,7 @@ pub fn dump(value: &RdbValue, opts: &EncodeOpts) -> Vec<u8> {
         RdbValue::Hash(_) if opts.hash_listpack => RdbType::HashListpack,
         RdbValue::Hash(_) => RdbType::Hash,
     };
-    dump_as(value, ty, opts).expect("the chosen type holds the value")
+    object_as(value, ty, opts).expect("the chosen type holds the value")
 }
 
 /// [`dump`] with the options Redis 7.0's default configuration gives this
@@ -59,6 +65,11 @@ pub fn dump_like_redis(value: &RdbValue) -> Vec<u8> {
 /// included). `opts` supplies compression and list node sizing; its
 /// encoding choices are ignored.
 pub fn dump_as(value: &RdbValue, ty: RdbType, opts: &EncodeOpts) -> Result<Vec<u8>, EncodeError> {
+    object_as(value, ty, opts).map(seal)
+}
+
+/// The type byte and object of `value` as type `ty` (see [`dump_as`]).
+fn object_as(value: &RdbValue, ty: RdbType, opts: &EncodeOpts) -> Result<Vec<u8>, EncodeError> {
     use RdbType as T;
     let c = opts.compress;
     let mut out = vec![ty as u8];
@@ -173,7 +184,7 @@ pub fn dump_as(value: &RdbValue, ty: RdbType, opts: &EncodeOpts) -> Result<Vec<u
         }
         _ => return Err(EncodeError::WrongKind),
     }
-    Ok(seal(out))
+    Ok(out)
 }
 
 struct Node<'a> {

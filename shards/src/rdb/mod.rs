@@ -28,6 +28,7 @@
 pub mod crc64;
 mod decode;
 mod encode;
+pub mod file;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
@@ -40,7 +41,7 @@ pub mod zipmap;
 mod tests;
 
 pub use decode::restore;
-pub use encode::{dump, dump_as, dump_like_redis};
+pub use encode::{dump, dump_as, dump_like_redis, dump_object};
 pub(crate) use wire::score_text;
 pub use wire::{canonical_int, fmt_g17};
 

@@ -154,6 +154,12 @@ pub fn node_listpack(node: &Node) -> Vec<u8> {
 
 /// The sealed payload of `s` (DUMP's bytes).
 pub fn dump(s: &Stream, compress: bool) -> Vec<u8> {
+    super::seal(dump_object(s, compress))
+}
+
+/// [`dump`] without the trailer: the type byte and the object, as an RDB
+/// file holds them.
+pub fn dump_object(s: &Stream, compress: bool) -> Vec<u8> {
     let mut out = vec![TYPE];
     write_len(&mut out, s.nodes.len() as u64);
     for n in &s.nodes {
@@ -186,7 +192,7 @@ pub fn dump(s: &Stream, compress: bool) -> Vec<u8> {
             }
         }
     }
-    super::seal(out)
+    out
 }
 
 fn bad<T>(why: &'static str) -> Result<T> {
@@ -309,6 +315,16 @@ pub fn restore(body: &[u8]) -> Result<Stream> {
     if r.u8()? != TYPE {
         return bad("not a stream payload");
     }
+    let s = read(&mut r)?;
+    if r.remaining() != 0 {
+        return bad("bytes after the stream");
+    }
+    Ok(s)
+}
+
+/// The stream whose object (after its type byte) `r` is at, as a payload
+/// or an RDB file holds it.
+pub fn read(r: &mut Reader<'_>) -> Result<Stream> {
     let mut s = Stream::default();
     for _ in 0..r.count(2)? {
         let master = raw_id(&r.string()?)?;
@@ -322,9 +338,9 @@ pub fn restore(body: &[u8]) -> Result<Stream> {
         s.nodes.push(node);
     }
     s.length = r.len()?;
-    s.last_id = read_id(&mut r)?;
-    s.first_id = read_id(&mut r)?;
-    s.max_deleted = read_id(&mut r)?;
+    s.last_id = read_id(r)?;
+    s.first_id = read_id(r)?;
+    s.max_deleted = read_id(r)?;
     s.entries_added = r.len()?;
     let live: u64 = s
         .nodes
@@ -337,7 +353,7 @@ pub fn restore(body: &[u8]) -> Result<Stream> {
     }
     for _ in 0..r.count(4)? {
         let name = r.string()?;
-        let last_id = read_id(&mut r)?;
+        let last_id = read_id(r)?;
         let entries_read = r.len()? as i64;
         let mut pel = Vec::new();
         for _ in 0..r.count(25)? {
@@ -375,9 +391,6 @@ pub fn restore(body: &[u8]) -> Result<Stream> {
             pel,
             consumers,
         });
-    }
-    if r.remaining() != 0 {
-        return bad("bytes after the stream");
     }
     Ok(s)
 }

@@ -78,6 +78,15 @@ pub fn dump(value: ValueRef<'_>, limits: &ValueLimits) -> Vec<u8> {
     rdb::dump(&to_rdb(value), &encode_opts(value, limits))
 }
 
+/// [`dump`] without the trailer: the type byte and the object, as an RDB
+/// file holds them.
+pub fn dump_object(value: ValueRef<'_>, limits: &ValueLimits) -> Vec<u8> {
+    if let ValueRef::Obj(Object::Stream(s)) = value {
+        return rdb::stream::dump_object(&stream_to_rdb(s), limits.dump_compression);
+    }
+    rdb::dump_object(&to_rdb(value), &encode_opts(value, limits))
+}
+
 /// A stream as Redis 7.0's RDB payload describes it: the nodes of the
 /// ledger with their live entries (deleted entries are not kept, so a
 /// node holds only live ones, none marked deleted), the counters, the
@@ -236,7 +245,13 @@ pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, Restore
     let value = rdb::restore(payload)?;
     // `rdb::restore` checked the trailer, so the type byte is there.
     let ty = payload.first().copied().and_then(RdbType::from_byte);
-    Ok(match value {
+    Ok(from_rdb(value, ty, limits))
+}
+
+/// A decoded value in the encoding Redis 7.0 gives it when it loads an
+/// object of type `ty` (from a DUMP payload or an RDB file) under `limits`.
+pub fn from_rdb(value: RdbValue, ty: Option<RdbType>, limits: &ValueLimits) -> Restored {
+    match value {
         RdbValue::String(s) => Restored::Str(s),
         RdbValue::Hash(entries) => {
             let compact_payload = matches!(ty, Some(RdbType::HashListpack | RdbType::HashZiplist));
@@ -272,7 +287,7 @@ pub fn restore(payload: &[u8], limits: &ValueLimits) -> Result<Restored, Restore
             };
             Restored::Obj(Object::ZSet(z))
         }
-    })
+    }
 }
 
 #[cfg(test)]
