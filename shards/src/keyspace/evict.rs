@@ -324,3 +324,32 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_keeps_the_best_candidates_in_rank_order() {
+        let mut p = Pool::default();
+        // Ranks 0..40 in a scrambled order (7 is prime to 40).
+        for i in 0..40u8 {
+            let rank = ((i as u32 * 7) % 40) as u8;
+            p.offer(rank, 0, &[rank]);
+        }
+        let ranks: Vec<u8> = p.entries.iter().map(|c| c.rank).collect();
+        assert_eq!(ranks, (24..40).collect::<Vec<u8>>());
+        assert!(p.entries.iter().all(|c| c.key == [c.rank]));
+        // Full: worse than the worst stays out; better pushes the worst out.
+        p.offer(10, 0, b"no");
+        assert_eq!(p.entries[0].rank, 24);
+        p.offer(30, 3, b"yes");
+        assert_eq!(p.entries[0].rank, 25);
+        assert_eq!(p.entries.len(), POOL_SIZE);
+        assert!(p.entries.iter().any(|c| c.db == 3 && c.key == b"yes"));
+        let before = p.spare.len();
+        p.clear();
+        assert!(p.entries.is_empty());
+        assert_eq!(p.spare.len(), before + POOL_SIZE);
+    }
+}

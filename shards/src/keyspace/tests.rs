@@ -1084,3 +1084,34 @@ fn volatile_lfu_evicts_the_least_used_key_with_a_ttl() {
         assert!(s.peek(0, k, 0).is_some());
     }
 }
+
+#[test]
+fn lfu_counter_decays_with_the_minutes_clock() {
+    let mut s = lfu_store(Limits::default());
+    let t0 = 29_000_000 * 60_000;
+    s.tick(t0);
+    s.set(0, b"k", b"v", Expiry::Clear, t0).unwrap();
+    for _ in 0..20 {
+        s.new_access();
+        s.get(0, b"k", t0);
+    }
+    assert_eq!(freq(&mut s, b"k"), 25);
+    // Five idle minutes, one off per minute; reading does not write it back.
+    s.tick(t0 + 5 * 60_000 + 59_999);
+    assert_eq!(freq(&mut s, b"k"), 20);
+    assert_eq!(freq(&mut s, b"k"), 20);
+    for (decay_time, want) in [(0, 25), (2, 23), (6, 25), (1, 20)] {
+        s.set_lfu_params(super::LfuParams {
+            log_factor: 0,
+            decay_time,
+        });
+        assert_eq!(freq(&mut s, b"k"), want, "decay time {decay_time}");
+    }
+    // A hit applies the decay, then counts, and restarts the clock.
+    s.new_access();
+    s.get(0, b"k", t0);
+    assert_eq!(freq(&mut s, b"k"), 21);
+    // Long idle: the counter bottoms out at 0, also across the clock's wrap.
+    s.tick(t0 + 5 * 60_000 + 400 * 60_000);
+    assert_eq!(freq(&mut s, b"k"), 0);
+}
