@@ -219,7 +219,10 @@ impl Store {
     /// Redis samples that many keys of every database; a shard samples its
     /// keys of all databases together.
     fn lfu_victim(&mut self, volatile: bool) -> Option<u32> {
-        loop {
+        // Each round samples keys that exist, so the first round finds one
+        // unless the pool was full of better candidates deleted since (they
+        // leave as they are tried); the bound only guards the shard thread.
+        for _ in 0..POOL_SIZE + 1 {
             for _ in 0..self.samples {
                 let pos = if volatile {
                     Some(self.random_volatile())
@@ -246,6 +249,7 @@ impl Store {
                 return found;
             }
         }
+        None
     }
 
     /// A key of all databases chosen uniformly.
