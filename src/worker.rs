@@ -408,14 +408,6 @@ impl Worker {
                 shards::ops::server::SrvOp::SetSamples(samples.min(u32::MAX as u64) as u32).into()
             });
         }
-        let lfu = shards::LfuParams {
-            log_factor: shared.config.lfu_log_factor,
-            decay_time: shared.config.lfu_decay_time,
-        };
-        if id == 0 && lfu != shards::LfuParams::default() {
-            router.begin(crate::exchange::NO_CONN, crate::exchange::Merge::AllOk);
-            router.each_shard_op(0, |_| shards::ops::server::SrvOp::SetLfu(lfu).into());
-        }
         Ok(Worker {
             id,
             poll,

@@ -495,3 +495,46 @@ fn redis_cli_hotkeys_finds_the_hot_keys() {
         "{all}"
     );
 }
+
+#[test]
+fn keys_loaded_from_the_aof_start_at_the_initial_counter() {
+    if against_redis() {
+        eprintln!("skipped against Redis: shardcache's AOF directory");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sc-lfu-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let args = [
+        "--dir",
+        d,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--maxmemory-policy",
+        "allkeys-lfu",
+        "--lfu-log-factor",
+        "0",
+        "--lfu-decay-time",
+        "0",
+    ];
+    let s = Server::start(&args);
+    let mut r = s.raw();
+    exchange(&mut r, &cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    pipeline(&mut r, &["GET", "k"], 3);
+    assert_eq!(freq(&mut r, "k"), 8);
+    drop(r);
+    drop(s);
+    // The replay writes the key anew, as Redis's AOF load does: reads are
+    // not logged, so the counter starts again from 5 (not from a clock
+    // read as a counter).
+    let s = Server::start(&args);
+    let mut r = s.raw();
+    assert_eq!(freq(&mut r, "k"), 5);
+    exchange(&mut r, &cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(freq(&mut r, "k"), 6);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

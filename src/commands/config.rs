@@ -520,6 +520,7 @@ fn config_set(ctx: &mut Ctx) {
             policy,
             values,
             tracking_max_keys: config::split_even(tracking_max, n, shard) as usize,
+            lfu,
         };
         ctx.router
             .shard_op(shard, 0, |_| SrvOp::SetLimits(limits).into());
@@ -527,7 +528,6 @@ fn config_set(ctx: &mut Ctx) {
             .shard_op(shard, 0, |_| SrvOp::SetFsync(fsync).into());
         ctx.router
             .shard_op(shard, 0, |_| SrvOp::SetSamples(samples).into());
-        ctx.router.shard_op(shard, 0, |_| SrvOp::SetLfu(lfu).into());
     }
     persistence_switch(ctx, switch);
 }

@@ -106,6 +106,8 @@ pub struct Limits {
     /// Keys the client-side caching table remembers at most (this shard's
     /// part of `tracking-table-max-keys`); 0 means no limit.
     pub tracking_max_keys: usize,
+    /// `lfu-log-factor` and `lfu-decay-time`, for the LFU policies.
+    pub lfu: super::LfuParams,
 }
 
 impl Default for Limits {
@@ -116,6 +118,7 @@ impl Default for Limits {
             policy: EvictionPolicy::AllKeysLru,
             values: crate::value::ValueLimits::default(),
             tracking_max_keys: crate::tracking::MAX_KEYS,
+            lfu: super::LfuParams::default(),
         }
     }
 }

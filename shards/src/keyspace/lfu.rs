@@ -121,7 +121,7 @@ impl Store {
         self.lfu_bumped = pos;
         let r = (self.random() >> 11) as f64 / (1u64 << 53) as f64;
         let field = super::record::meta(self.arena.chunk(pos)) & LRU_MASK;
-        hit(field, self.lfu_now, self.lfu, r)
+        hit(field, self.lfu_now, self.limits.lfu, r)
     }
 
     /// The access field a new record starts with under the current policy.
@@ -140,16 +140,11 @@ impl Store {
         self.lfu_on
     }
 
-    /// Sets `lfu-log-factor` and `lfu-decay-time`.
-    pub fn set_lfu_params(&mut self, params: LfuParams) {
-        self.lfu = params;
-    }
-
     /// The access frequency of the record at `pos` as OBJECT FREQ reports
     /// it: the counter after decay, not written back (reading is no access).
     pub fn freq_at(&self, pos: u32) -> u8 {
         let field = super::record::meta(self.arena.chunk(pos)) & LRU_MASK;
-        decayed(field, self.lfu_now, self.lfu.decay_time)
+        decayed(field, self.lfu_now, self.limits.lfu.decay_time)
     }
 
     /// Sets the counter of the record at `pos` (RESTORE ... FREQ). As

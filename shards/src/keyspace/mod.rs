@@ -228,8 +228,6 @@ pub struct Store {
     /// An LFU policy is in force: the records' access fields are counters
     /// (see `lfu`). Kept apart from `limits` for the touch path's one branch.
     lfu_on: bool,
-    /// `lfu-log-factor` and `lfu-decay-time`.
-    lfu: LfuParams,
     /// The LFU minutes clock, set with `lru_now`.
     lfu_now: u32,
     /// The record whose counter the running op has already bumped: a write
@@ -327,7 +325,6 @@ impl Store {
             rng: 0x9e37_79b9_7f4a_7c15,
             lru_now: lru_clock_at(crate::clock::unix_ms()),
             lfu_on: limits.policy.is_lfu(),
-            lfu: LfuParams::default(),
             lfu_now: lfu::minutes_at(crate::clock::unix_ms()),
             lfu_bumped: NIL,
             pool: evict::Pool::default(),
@@ -1469,7 +1466,6 @@ impl Store {
         fresh.journal = self.journal.take();
         fresh.lazy = self.lazy.clone();
         fresh.lru_now = self.lru_now;
-        fresh.lfu = self.lfu;
         fresh.lfu_now = self.lfu_now;
         fresh.samples = self.samples;
         fresh.no_active_expire = self.no_active_expire;

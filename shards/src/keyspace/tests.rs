@@ -972,16 +972,25 @@ fn rollback_of_list_and_zset_writes_is_exact() {
 }
 
 fn lfu_store(limits: Limits) -> Store {
-    let mut s = Store::new(Limits {
+    Store::new(Limits {
         policy: EvictionPolicy::AllKeysLfu,
+        // Every hit counts: the counters below are exact.
+        lfu: super::LfuParams {
+            log_factor: 0,
+            decay_time: 1,
+        },
         ..limits
+    })
+}
+
+fn set_lfu(s: &mut Store, log_factor: u32, decay_time: u32) {
+    s.set_limits(Limits {
+        lfu: super::LfuParams {
+            log_factor,
+            decay_time,
+        },
+        ..s.limits()
     });
-    // Every hit counts: the counters below are exact.
-    s.set_lfu_params(super::LfuParams {
-        log_factor: 0,
-        decay_time: 1,
-    });
-    s
 }
 
 fn freq(s: &mut Store, key: &[u8]) -> u32 {
@@ -1065,9 +1074,8 @@ fn volatile_lfu_evicts_the_least_used_key_with_a_ttl() {
         ..Limits::default()
     });
     s.set_limits(Limits {
-        max_keys: 4,
         policy: EvictionPolicy::VolatileLfu,
-        ..Limits::default()
+        ..s.limits()
     });
     s.set(0, b"persist", b"v", Expiry::Clear, 0).unwrap();
     s.set(0, b"hot", b"v", Expiry::At(u64::MAX / 2), 0).unwrap();
@@ -1101,10 +1109,7 @@ fn lfu_counter_decays_with_the_minutes_clock() {
     assert_eq!(freq(&mut s, b"k"), 20);
     assert_eq!(freq(&mut s, b"k"), 20);
     for (decay_time, want) in [(0, 25), (2, 23), (6, 25), (1, 20)] {
-        s.set_lfu_params(super::LfuParams {
-            log_factor: 0,
-            decay_time,
-        });
+        set_lfu(&mut s, 0, decay_time);
         assert_eq!(freq(&mut s, b"k"), want, "decay time {decay_time}");
     }
     // A hit applies the decay, then counts, and restarts the clock.

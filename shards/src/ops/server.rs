@@ -77,8 +77,6 @@ pub enum SrvOp {
     },
     /// Keys sampled per eviction by the sampling policies (maxmemory-samples) → OK.
     SetSamples(u32),
-    /// `lfu-log-factor` and `lfu-decay-time` → OK.
-    SetLfu(crate::keyspace::LfuParams),
     /// Turn the AOF on (CONFIG SET appendonly yes): open this shard's
     /// segment of the new generation and rewrite the data into it → OK,
     /// or why not (as `Misconf`). Nothing when it is on already.
@@ -153,7 +151,6 @@ impl SrvOp {
                 | SrvOp::RetryAof
                 | SrvOp::MakeRoom
                 | SrvOp::SetSamples(_)
-                | SrvOp::SetLfu(_)
                 | SrvOp::SetActiveExpire(_)
                 | SrvOp::TrackPrefixes { .. }
                 | SrvOp::Untrack { .. }
@@ -240,10 +237,6 @@ impl SrvOp {
             }
             SrvOp::SetSamples(n) => {
                 cx.store.set_eviction_samples(n as usize);
-                Reply::Ok
-            }
-            SrvOp::SetLfu(p) => {
-                cx.store.set_lfu_params(p);
                 Reply::Ok
             }
             SrvOp::SetActiveExpire(on) => {
