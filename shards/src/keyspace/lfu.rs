@@ -1,9 +1,8 @@
 //! LFU: the access field of a record read as Redis's Morris counter.
 //!
 //! Under an LFU policy the record's access field (the bits that hold the
-//! LRU clock otherwise) holds, as Redis's `robj.lru` does, a clock in
-//! minutes of the last decrement (`ldt`) and above it, an 8-bit logarithmic
-//! access counter:
+//! LRU clock otherwise) holds, as Redis's `robj.lru` does, an 8-bit
+//! logarithmic access counter under the minute of its last decrement (`ldt`):
 //!
 //! ```text
 //!  21 ......... 8   7 ...... 0
@@ -11,9 +10,9 @@
 //! ```
 //!
 //! Redis keeps 16 bits of minutes in a 24-bit field; ours is 22 bits, so
-//! the minutes wrap after 2^14 (11.4 days) instead of 45. A key idle that
-//! long has decayed to 0 long before under any `lfu-decay-time` below 16
-//! days, so the wrap changes nothing a user can see but the raw field.
+//! the minutes wrap after 2^14 (11.4 days) instead of 45.5: a key left
+//! unused for about a multiple of that looks idle for the remainder only,
+//! as one left unused for 45 days does in Redis. The record does not grow.
 //!
 //! A hit increments the counter with probability `1 / ((c - 5) * factor + 1)`
 //! (Redis's `LFULogIncr`), so with the default factor of 10 a million hits

@@ -10,7 +10,8 @@
 //! bytes of index, where a key with a separately allocated value cost the
 //! slot, the allocator's header and rounding, and a pointer.
 //!
-//! The rest is split by concern: `lru` (the exact LRU list), `expire` (TTLs,
+//! The rest is split by concern: `lru` (the exact LRU list), `lfu` (the
+//! access counter of the LFU policies), `expire` (TTLs,
 //! lazy and active expiry), `evict` (limits and policies), `watch` (WATCH),
 //! `walk` (SCAN, KEYS, RANDOMKEY, snapshots for the AOF rewrite).
 
