@@ -299,6 +299,16 @@ pub struct Config {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=i32::MAX as u64))]
     pub maxmemory_samples: u64,
 
+    /// Under an LFU policy, how many hits a key's access counter takes to
+    /// grow: higher is slower (Redis's lfu-log-factor).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
+    pub lfu_log_factor: u32,
+
+    /// Under an LFU policy, the minutes an unused key's access counter
+    /// takes to lose one (0: never).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
+    pub lfu_decay_time: u32,
+
     /// Keys client-side caching remembers at most, over all shards (0: no
     /// limit); past it, remembered keys are invalidated to make room.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]

@@ -25,6 +25,7 @@ pub fn text(e: &Error) -> Cow<'static, str> {
         }
         Error::AofOff => "ERR Append only file is disabled".into(),
         Error::NoLfu => "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
+        Error::LfuSelected => "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
         Error::InvalidExpire(cmd) => format!("ERR invalid expire time in '{cmd}' command").into(),
         Error::ShutdownFlush(why) => format!("ERR AOF flush failed: {why}").into(),
         Error::HashNotInteger => "ERR hash value is not an integer".into(),

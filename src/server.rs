@@ -116,6 +116,10 @@ pub fn start(config: Config) -> io::Result<Server> {
             values: config.value_limits(),
             tracking_max_keys: config::split_even(config.tracking_table_max_keys, nshards, i)
                 as usize,
+            lfu: shards::LfuParams {
+                log_factor: config.lfu_log_factor,
+                decay_time: config.lfu_decay_time,
+            },
         })
         .collect();
     let (mut engine, loaded) = Engine::start(EngineConfig {

@@ -113,6 +113,8 @@ pub struct Settings {
     pub loglevel: config::LogLevel,
     /// Keys sampled per eviction by the sampling policies.
     pub maxmemory_samples: u64,
+    /// lfu-log-factor and lfu-decay-time.
+    pub lfu: shards::LfuParams,
     /// Keys the tracking tables remember at most, over all shards (0: no limit).
     pub tracking_table_max_keys: u64,
     /// Largest bulk a client may send.
@@ -144,6 +146,10 @@ impl Settings {
             hz: c.hz,
             loglevel: c.loglevel,
             maxmemory_samples: c.maxmemory_samples,
+            lfu: shards::LfuParams {
+                log_factor: c.lfu_log_factor,
+                decay_time: c.lfu_decay_time,
+            },
             tracking_table_max_keys: c.tracking_table_max_keys,
             proto_max_bulk_len: c.proto_max_bulk_len,
             client_query_buffer_limit: c.client_query_buffer_limit,

@@ -5,7 +5,8 @@
 //! The sequences live in `tests/differential/*.txt`, one file per command
 //! family; adding a file or a sequence needs no code change. Every sequence
 //! runs on fresh connections after a `FLUSHALL` of both servers (plus
-//! `CONFIG SET maxmemory 0 maxmemory-policy allkeys-lru`, so a sequence that
+//! `CONFIG SET maxmemory 0 maxmemory-policy allkeys-lru lfu-log-factor 10
+//! lfu-decay-time 1`, so a sequence that
 //! changes them cannot leak into the next). All mismatches are collected,
 //! printed grouped by file and sequence, and the test fails once at the end.
 //!
@@ -66,8 +67,7 @@
 //!   (`keyspace_hits` after a `CONFIG RESETSTAT`).
 //! - `~error` both replies are errors with the same code (`ERR`, `WRONGTYPE`,
 //!   ...), the text is not compared: only for the deliberate differences the
-//!   README lists (the LFU policies shardcache refuses are absent from its
-//!   list of valid `maxmemory-policy` values).
+//!   README lists.
 //! - `~command-info` COMMAND INFO entries: name, arity, flags, first/last key,
 //!   step and ACL categories exact; tips, key specs and subcommands only by
 //!   type (for containers: Redis lists their subcommands in its dict order,
@@ -1140,7 +1140,7 @@ fn reset_commands() -> Vec<Vec<Vec<u8>>> {
     let words = |s: &str| s.split(' ').map(|w| w.as_bytes().to_vec()).collect();
     vec![
         words("FLUSHALL"),
-        words("CONFIG SET maxmemory 0 maxmemory-policy allkeys-lru"),
+        words("CONFIG SET maxmemory 0 maxmemory-policy allkeys-lru lfu-log-factor 10 lfu-decay-time 1"),
     ]
 }
 

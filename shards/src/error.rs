@@ -33,6 +33,8 @@ pub enum Error {
     AofOff,
     /// OBJECT FREQ without an LFU policy.
     NoLfu,
+    /// OBJECT IDLETIME under an LFU policy.
+    LfuSelected,
     /// A time out of range, checked after the look-up: the command's name.
     InvalidExpire(&'static str),
     /// The AOF could not be flushed at shutdown: why.

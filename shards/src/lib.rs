@@ -67,6 +67,7 @@ pub mod value;
 pub use batch::{Arg, ArgList, Batch, Reply, ShardInfo, Span};
 pub use engine::{Engine, EngineConfig, LoadReport, Port};
 pub use error::Error;
+pub use keyspace::LfuParams;
 pub use keyspace::{
     EvictionPolicy, Expiry, Limits, Lookup, OutOfMemory, Store, StrEncoding, ValueRef, WrongType,
     DEFAULT_EVICTION_SAMPLES, NUM_DBS,

@@ -29,6 +29,8 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
         ("maxmemory", s.maxmemory.load(Ordering::Relaxed).to_string()),
         ("maxmemory-policy", s.policy().name().to_string()),
         ("maxmemory-samples", set.maxmemory_samples.to_string()),
+        ("lfu-log-factor", set.lfu.log_factor.to_string()),
+        ("lfu-decay-time", set.lfu.decay_time.to_string()),
         (
             "tracking-table-max-keys",
             set.tracking_table_max_keys.to_string(),
@@ -209,7 +211,7 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 37] = [
+const SETTABLE: [&str; 39] = [
     "hll-sparse-max-bytes",
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
@@ -234,6 +236,8 @@ const SETTABLE: [&str; 37] = [
     "hz",
     "loglevel",
     "maxmemory-samples",
+    "lfu-log-factor",
+    "lfu-decay-time",
     "tracking-table-max-keys",
     "proto-max-bulk-len",
     "client-query-buffer-limit",
@@ -389,18 +393,23 @@ fn config_set(ctx: &mut Ctx) {
             "zset-max-listpack-value" | "zset-max-ziplist-value" => {
                 int_in(raw, 0, i64::MAX).map(|n| values.zset.max_listpack_value = n as usize)
             }
-            "hll-sparse-max-bytes" => memory_in(raw, 0, i64::MAX as u64)
-                .map(|n| values.hll_sparse_max_bytes = n as usize),
+            "hll-sparse-max-bytes" => {
+                memory_in(raw, 0, i64::MAX as u64).map(|n| values.hll_sparse_max_bytes = n as usize)
+            }
             "requirepass" => {
                 requirepass = Some(config::Password::new(raw));
                 Ok(())
             }
             "protected-mode" => yes_no(raw).map(|b| protected = Some(b)),
-            // Redis's list in Redis's order, less the LFU policies,
-            // which shardcache does not implement.
-            "maxmemory-policy" => EvictionPolicy::parse(&value).map(|p| policy = p).ok_or_else(|| {
-                "argument(s) must be one of the following: volatile-lru, volatile-random, volatile-ttl, allkeys-lru, allkeys-random, noeviction".into()
-            }),
+            "maxmemory-policy" => EvictionPolicy::parse(&value)
+                .map(|p| policy = p)
+                .ok_or_else(|| {
+                    let names: Vec<_> = EvictionPolicy::ALL.iter().map(|p| p.name()).collect();
+                    format!(
+                        "argument(s) must be one of the following: {}",
+                        names.join(", ")
+                    )
+                }),
             "timeout" => int_in(raw, 0, i32::MAX as i64).map(|v| set.timeout = v as u64),
             "maxclients" => int_in(raw, 1, u32::MAX as i64).map(|v| maxclients = Some(v as u64)),
             "tcp-keepalive" => {
@@ -420,10 +429,18 @@ fn config_set(ctx: &mut Ctx) {
             "maxmemory-samples" => {
                 int_in(raw, 1, i32::MAX as i64).map(|v| set.maxmemory_samples = v as u64)
             }
-            "proto-max-bulk-len" => memory_in(raw, 1 << 20, i64::MAX as u64)
-                .map(|v| set.proto_max_bulk_len = v),
-            "client-query-buffer-limit" => memory_in(raw, 1 << 20, i64::MAX as u64)
-                .map(|v| set.client_query_buffer_limit = v),
+            "lfu-log-factor" => {
+                int_in(raw, 0, i32::MAX as i64).map(|v| set.lfu.log_factor = v as u32)
+            }
+            "lfu-decay-time" => {
+                int_in(raw, 0, i32::MAX as i64).map(|v| set.lfu.decay_time = v as u32)
+            }
+            "proto-max-bulk-len" => {
+                memory_in(raw, 1 << 20, i64::MAX as u64).map(|v| set.proto_max_bulk_len = v)
+            }
+            "client-query-buffer-limit" => {
+                memory_in(raw, 1 << 20, i64::MAX as u64).map(|v| set.client_query_buffer_limit = v)
+            }
             "client-output-buffer-limit" => set
                 .output_limits
                 .with(&value)
@@ -433,9 +450,7 @@ fn config_set(ctx: &mut Ctx) {
             "slowlog-log-slower-than" => {
                 int_in(raw, -1, i64::MAX).map(|v| set.slowlog_log_slower_than = v)
             }
-            "slowlog-max-len" => {
-                int_in(raw, 0, i64::MAX).map(|v| set.slowlog_max_len = v as u64)
-            }
+            "slowlog-max-len" => int_in(raw, 0, i64::MAX).map(|v| set.slowlog_max_len = v as u64),
             "save" => config::parse_save(&value).map(|v| set.save = v),
             "dbfilename" => config::parse_dbfilename(&value).map(|v| set.dbfilename = v),
             "notify-keyspace-events" => {
@@ -493,6 +508,7 @@ fn config_set(ctx: &mut Ctx) {
         }
     }
     let samples = set.maxmemory_samples.min(u32::MAX as u64) as u32;
+    let lfu = set.lfu;
     let tracking_max = set.tracking_table_max_keys;
     if set.notify_keyspace_events != old.notify_keyspace_events {
         s.set_notify_flags(set.notify_keyspace_events);
@@ -515,6 +531,7 @@ fn config_set(ctx: &mut Ctx) {
             policy,
             values,
             tracking_max_keys: config::split_even(tracking_max, n, shard) as usize,
+            lfu,
         };
         ctx.router
             .shard_op(shard, 0, |_| SrvOp::SetLimits(limits).into());
@@ -629,7 +646,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 31] = [
+const REWRITTEN: [(&str, Option<&str>); 33] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -642,6 +659,8 @@ const REWRITTEN: [(&str, Option<&str>); 31] = [
     ("hz", Some("10")),
     ("loglevel", Some("notice")),
     ("maxmemory-samples", Some("5")),
+    ("lfu-log-factor", Some("10")),
+    ("lfu-decay-time", Some("1")),
     ("tracking-table-max-keys", Some("1000000")),
     ("proto-max-bulk-len", Some("536870912")),
     ("client-query-buffer-limit", Some("1073741824")),

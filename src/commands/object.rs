@@ -7,7 +7,7 @@ use crate::exchange::{Completion, Finish, Merge};
 use crate::resp::encode;
 use shards::ops::keys::{KeyOp, ObjectField};
 use shards::ops::server::SrvOp;
-use shards::{EvictionPolicy, Reply, ShardInfo, NUM_DBS};
+use shards::{Reply, ShardInfo, NUM_DBS};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Redis 7.0's `addReplyHelp`: the header, the lines, and its HELP entry.
@@ -65,12 +65,9 @@ fn object_refcount(ctx: &mut Ctx) {
 }
 
 /// Redis's canUseSharedObject: small integers are shared objects unless
-/// maxmemory is set under a policy that needs per-key LRU data.
+/// maxmemory is set under a policy that needs per-key LRU or LFU data.
 pub(super) fn shared_ints(ctx: &Ctx) -> bool {
-    let lru = matches!(
-        ctx.shared.policy(),
-        EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru
-    );
+    let lru = ctx.shared.policy().tracks_access();
     let maxmemory = ctx
         .shared
         .maxmemory

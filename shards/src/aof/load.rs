@@ -156,9 +156,12 @@ fn load_segment(
     limits: Limits,
 ) -> Result<(Store, SegmentReport), String> {
     let path = dir.join(name);
-    // No eviction while loading, but the configured encoding thresholds.
+    // No eviction while loading, but the configured encoding thresholds,
+    // and the policy's kind of access data (an LFU counter starts at 5).
     let mut store = Store::new(Limits {
         values: limits.values,
+        policy: limits.policy,
+        lfu: limits.lfu,
         ..Limits::default()
     });
     let mut report = SegmentReport {
@@ -697,9 +700,11 @@ pub fn open_seeded(
     }
 
     let same_routing = !recovered && m.shards == n && m.fingerprint == router.fingerprint();
-    let values = limits.first().map(|l| l.values).unwrap_or_default();
+    let first = limits.first().copied().unwrap_or_default();
     let loading = Limits {
-        values,
+        values: first.values,
+        policy: first.policy,
+        lfu: first.lfu,
         ..Limits::default()
     };
     let replay_limits: Vec<Limits> = if same_routing {

@@ -19,16 +19,22 @@ pub enum EvictionPolicy {
     VolatileRandom,
     /// Evict the key with the nearest expiry.
     VolatileTtl,
+    /// Evict the least frequently used key of all keys (sampled).
+    AllKeysLfu,
+    /// Evict the least frequently used key among those with a TTL (sampled).
+    VolatileLfu,
 }
 
 impl EvictionPolicy {
-    /// Every policy, in Redis's documentation order.
-    pub const ALL: [EvictionPolicy; 6] = [
+    /// Every policy, in the order of Redis's CONFIG SET error message.
+    pub const ALL: [EvictionPolicy; 8] = [
         EvictionPolicy::VolatileLru,
-        EvictionPolicy::AllKeysLru,
+        EvictionPolicy::VolatileLfu,
         EvictionPolicy::VolatileRandom,
-        EvictionPolicy::AllKeysRandom,
         EvictionPolicy::VolatileTtl,
+        EvictionPolicy::AllKeysLru,
+        EvictionPolicy::AllKeysLfu,
+        EvictionPolicy::AllKeysRandom,
         EvictionPolicy::NoEviction,
     ];
 
@@ -41,7 +47,30 @@ impl EvictionPolicy {
             EvictionPolicy::AllKeysRandom => "allkeys-random",
             EvictionPolicy::VolatileRandom => "volatile-random",
             EvictionPolicy::VolatileTtl => "volatile-ttl",
+            EvictionPolicy::AllKeysLfu => "allkeys-lfu",
+            EvictionPolicy::VolatileLfu => "volatile-lfu",
         }
+    }
+
+    /// Whether records keep an access counter rather than a clock
+    /// (Redis's `MAXMEMORY_FLAG_LFU`).
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu
+        )
+    }
+
+    /// Whether small integers must not be shared objects because every
+    /// key needs its own access data (`MAXMEMORY_FLAG_NO_SHARED_INTEGERS`).
+    pub fn tracks_access(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLru
+                | EvictionPolicy::VolatileLru
+                | EvictionPolicy::AllKeysLfu
+                | EvictionPolicy::VolatileLfu
+        )
     }
 
     /// Parses a policy name, case-insensitively.
@@ -57,6 +86,7 @@ impl EvictionPolicy {
             EvictionPolicy::VolatileLru
                 | EvictionPolicy::VolatileRandom
                 | EvictionPolicy::VolatileTtl
+                | EvictionPolicy::VolatileLfu
         )
     }
 }
@@ -76,6 +106,8 @@ pub struct Limits {
     /// Keys the client-side caching table remembers at most (this shard's
     /// part of `tracking-table-max-keys`); 0 means no limit.
     pub tracking_max_keys: usize,
+    /// `lfu-log-factor` and `lfu-decay-time`, for the LFU policies.
+    pub lfu: super::LfuParams,
 }
 
 impl Default for Limits {
@@ -86,6 +118,7 @@ impl Default for Limits {
             policy: EvictionPolicy::AllKeysLru,
             values: crate::value::ValueLimits::default(),
             tracking_max_keys: crate::tracking::MAX_KEYS,
+            lfu: super::LfuParams::default(),
         }
     }
 }
@@ -100,6 +133,59 @@ const VOLATILE_LRU_SCAN: usize = 128;
 /// Keys a sampling policy looks at per eviction unless told otherwise
 /// (Redis's `maxmemory-samples` default).
 pub const DEFAULT_EVICTION_SAMPLES: usize = 5;
+/// Candidates the LFU eviction pool keeps (Redis's `EVPOOL_SIZE`).
+const POOL_SIZE: usize = 16;
+
+/// A key the LFU policies may evict next: Redis's `evictionPoolEntry`.
+struct Candidate {
+    /// 255 less the counter when sampled: the larger, the better a victim.
+    rank: u8,
+    db: u8,
+    key: Vec<u8>,
+}
+
+/// Redis's eviction pool, per shard: the best victims seen by the last
+/// samplings, best last. A sampling alone sees `maxmemory-samples` keys;
+/// the pool lets a rarely used key found by one sampling wait for its
+/// turn, so the choice approaches the true least frequently used key. It
+/// holds names, not positions (records move), so a candidate deleted or
+/// evicted meanwhile is skipped when its turn comes, as in Redis.
+#[derive(Default)]
+pub(super) struct Pool {
+    /// Sorted by rank, ascending; at most `POOL_SIZE`.
+    entries: Vec<Candidate>,
+    /// Key buffers of dropped candidates, reused so that a steady stream
+    /// of evictions allocates nothing.
+    spare: Vec<Vec<u8>>,
+}
+
+impl Pool {
+    /// Offers a sampled key (`evictionPoolPopulate`'s insertion): it enters
+    /// when the pool has room or it beats the worst candidate, which then
+    /// leaves.
+    fn offer(&mut self, rank: u8, db: u8, key: &[u8]) {
+        let mut at = self.entries.partition_point(|c| c.rank < rank);
+        if self.entries.len() == POOL_SIZE {
+            if at == 0 {
+                return;
+            }
+            let gone = self.entries.remove(0);
+            self.spare.push(gone.key);
+            at -= 1;
+        }
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(key);
+        self.entries.insert(at, Candidate { rank, db, key: buf });
+    }
+
+    /// Forgets every candidate (the policy changed, or the data went).
+    pub(super) fn clear(&mut self) {
+        while let Some(c) = self.entries.pop() {
+            self.spare.push(c.key);
+        }
+    }
+}
 
 impl Store {
     /// Evicts keys until the store is within `maxmemory`. Called before a
@@ -131,6 +217,44 @@ impl Store {
         best
     }
 
+    /// Redis's LFU eviction: sample `samples` keys (of all, or of those with
+    /// a TTL) into the pool, then evict the best candidate that still exists.
+    /// Redis samples that many keys of every database; a shard samples its
+    /// keys of all databases together.
+    fn lfu_victim(&mut self, volatile: bool) -> Option<u32> {
+        // Each round samples keys that exist, so the first round finds one
+        // unless the pool was full of better candidates deleted since (they
+        // leave as they are tried); the bound only guards the shard thread.
+        for _ in 0..POOL_SIZE + 1 {
+            for _ in 0..self.samples {
+                let pos = if volatile {
+                    Some(self.random_volatile())
+                } else {
+                    self.random_any()
+                };
+                let Some(pos) = pos else { break };
+                let rank = 255 - self.freq_at(pos);
+                let db = self.db_at(pos) as u8;
+                let key = super::key_bytes(&self.arena, &self.long_keys, pos);
+                self.pool.offer(rank, db, key);
+            }
+            let mut found = None;
+            while let Some(c) = self.pool.entries.pop() {
+                let h = self.hash(&c.key);
+                found = self.find(c.db as usize, h, &c.key);
+                self.pool.spare.push(c.key);
+                if found.is_some() {
+                    break;
+                }
+            }
+            // Every candidate was gone: sample again, unless nothing is left.
+            if found.is_some() || self.live == 0 || (volatile && self.volatile.is_empty()) {
+                return found;
+            }
+        }
+        None
+    }
+
     /// A key of all databases chosen uniformly.
     fn random_any(&mut self) -> Option<u32> {
         if self.live == 0 {
@@ -157,7 +281,9 @@ impl Store {
             EvictionPolicy::NoEviction => None,
             EvictionPolicy::AllKeysLru => (self.tail != NIL).then_some(self.tail),
             EvictionPolicy::AllKeysRandom => self.random_any(),
+            EvictionPolicy::AllKeysLfu => self.lfu_victim(false),
             _ if self.volatile.is_empty() => None,
+            EvictionPolicy::VolatileLfu => self.lfu_victim(true),
             EvictionPolicy::VolatileRandom => Some(self.random_volatile()),
             EvictionPolicy::VolatileTtl => Some(
                 self.sample_volatile_max(|s, p| u64::MAX - record::expire_at(s.arena.chunk(p))),
@@ -203,5 +329,34 @@ impl Store {
             }
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_keeps_the_best_candidates_in_rank_order() {
+        let mut p = Pool::default();
+        // Ranks 0..40 in a scrambled order (7 is prime to 40).
+        for i in 0..40u8 {
+            let rank = ((i as u32 * 7) % 40) as u8;
+            p.offer(rank, 0, &[rank]);
+        }
+        let ranks: Vec<u8> = p.entries.iter().map(|c| c.rank).collect();
+        assert_eq!(ranks, (24..40).collect::<Vec<u8>>());
+        assert!(p.entries.iter().all(|c| c.key == [c.rank]));
+        // Full: worse than the worst stays out; better pushes the worst out.
+        p.offer(10, 0, b"no");
+        assert_eq!(p.entries[0].rank, 24);
+        p.offer(30, 3, b"yes");
+        assert_eq!(p.entries[0].rank, 25);
+        assert_eq!(p.entries.len(), POOL_SIZE);
+        assert!(p.entries.iter().any(|c| c.db == 3 && c.key == b"yes"));
+        let before = p.spare.len();
+        p.clear();
+        assert!(p.entries.is_empty());
+        assert_eq!(p.spare.len(), before + POOL_SIZE);
     }
 }

@@ -42,7 +42,11 @@ impl Store {
     /// ... IDLETIME): its access clock goes back by that much, and when
     /// that is at least as long ago as the LRU tail's last use it becomes
     /// the tail, the first to be evicted; otherwise it stays where it is.
+    /// As Redis's `objectSetLRUOrLFU`, ignored under an LFU policy.
     pub fn set_idle(&mut self, pos: u32, idle_secs: u64) {
+        if self.lfu_on {
+            return;
+        }
         let idle = idle_secs.min(record::LRU_MASK as u64) as u32;
         let clock = self.clock().wrapping_sub(idle) & record::LRU_MASK;
         let older_than_tail = self.tail != NIL && idle >= self.idle_at(self.tail);
@@ -87,10 +91,16 @@ impl Store {
         }
     }
 
-    /// Marks the record at `pos` used now: access clock and LRU head.
+    /// Marks the record at `pos` used now: access clock (or LFU counter)
+    /// and LRU head. The list is kept under LFU too, so that switching back
+    /// to an LRU policy finds it exact.
     #[inline]
     pub(super) fn touch(&mut self, pos: u32) {
-        let clock = self.clock();
+        let clock = if self.lfu_on {
+            self.lfu_hit(pos)
+        } else {
+            self.clock()
+        };
         let c = self.arena.chunk_mut(pos);
         let m = record::meta(c);
         record::set_meta(c, record::with_clock(m, clock));

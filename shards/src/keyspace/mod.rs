@@ -10,7 +10,8 @@
 //! bytes of index, where a key with a separately allocated value cost the
 //! slot, the allocator's header and rounding, and a pointer.
 //!
-//! The rest is split by concern: `lru` (the exact LRU list), `expire` (TTLs,
+//! The rest is split by concern: `lru` (the exact LRU list), `lfu` (the
+//! access counter of the LFU policies), `expire` (TTLs,
 //! lazy and active expiry), `evict` (limits and policies), `watch` (WATCH),
 //! `walk` (SCAN, KEYS, RANDOMKEY, snapshots for the AOF rewrite).
 
@@ -18,6 +19,7 @@ pub mod blocked;
 mod defrag;
 mod evict;
 mod expire;
+mod lfu;
 mod lru;
 pub mod record;
 mod undo;
@@ -32,6 +34,7 @@ use ahash::RandomState;
 use record::{KeyPart, Layout, ValPart, KEY_EXT, KEY_INLINE_MAX, LIVE, LRU_MASK, TTL, VAL_OBJ};
 
 pub use evict::{EvictionPolicy, Limits, OutOfMemory, DEFAULT_EVICTION_SAMPLES};
+pub use lfu::LfuParams;
 pub use undo::Undo;
 use watch::Watches;
 
@@ -223,6 +226,17 @@ pub struct Store {
     rng: u64,
     /// The access clock (see `clock`), set once per batch by `tick`.
     lru_now: u32,
+    /// An LFU policy is in force: the records' access fields are counters
+    /// (see `lfu`). Kept apart from `limits` for the touch path's one branch.
+    lfu_on: bool,
+    /// The LFU minutes clock, set with `lru_now`.
+    lfu_now: u32,
+    /// The record whose counter the running op has already bumped: a write
+    /// that looked its key up first (INCR, SET NX) counts one access, as
+    /// Redis's `dbOverwrite` keeps the counter `lookupKeyWrite` bumped.
+    lfu_bumped: u32,
+    /// The LFU policies' eviction pool.
+    pool: evict::Pool,
     hasher: RandomState,
     /// Keys evicted since the last drain, kept only when persistence needs
     /// to log their removal.
@@ -311,6 +325,10 @@ impl Store {
             no_active_expire: false,
             rng: 0x9e37_79b9_7f4a_7c15,
             lru_now: lru_clock_at(crate::clock::unix_ms()),
+            lfu_on: limits.policy.is_lfu(),
+            lfu_now: lfu::minutes_at(crate::clock::unix_ms()),
+            lfu_bumped: NIL,
+            pool: evict::Pool::default(),
             hasher: index_hasher(),
             evicted: None,
             watches: None,
@@ -449,7 +467,11 @@ impl Store {
 
     /// Replaces the limits; takes effect at the next write.
     pub fn set_limits(&mut self, limits: Limits) {
+        if limits.policy != self.limits.policy {
+            self.pool.clear();
+        }
         self.limits = limits;
+        self.lfu_on = limits.policy.is_lfu();
     }
 
     /// The current limits.
@@ -545,6 +567,7 @@ impl Store {
             now_ms
         };
         self.lru_now = lru_clock_at(now);
+        self.lfu_now = lfu::minutes_at(now);
     }
 
     /// The key of the record at `pos`.
@@ -867,12 +890,18 @@ impl Store {
     pub fn rename_at(&mut self, pos: u32, to_db: usize, to_key: &[u8]) -> Result<u32, OutOfMemory> {
         let from_db = self.db_at(pos);
         let from_key = self.key_at(pos).to_vec();
+        let access = record::meta(self.arena.chunk(pos)) & LRU_MASK;
         let (value, exp, enc) = self.detach(pos);
         self.modified(to_db, to_key);
         let journal = self.journal.take();
         let r = self.insert_owned(to_db, to_key, value, enc, exp);
         self.journal = journal;
-        if r.is_ok() {
+        if let Ok(new) = r {
+            if self.lfu_on {
+                // Redis moves the object, and its counter with it.
+                let c = self.arena.chunk_mut(new);
+                record::set_meta(c, record::with_clock(record::meta(c), access));
+            }
             self.note_renamed(from_db, &from_key, to_db, to_key);
         }
         r
@@ -916,8 +945,11 @@ impl Store {
         };
         match existing {
             Some(pos) => {
+                let counted = self.lfu_on && self.lfu_bumped == pos;
                 let pos = self.rewrite(pos, Repl::Bytes(value), ttl, Some(enc))?;
-                self.touch(pos);
+                if !counted {
+                    self.touch(pos);
+                }
             }
             None => {
                 self.admit_new_key()?;
@@ -1061,7 +1093,8 @@ impl Store {
     }
 
     /// What OBJECT reports of a key: its value, how it was written, and the
-    /// seconds since its last access. Counts a hit or miss but leaves the LRU
+    /// seconds since its last access, or under LFU its access frequency
+    /// (OBJECT IDLETIME or FREQ). Counts a hit or miss but leaves the LRU
     /// order and access time alone (Redis's `LOOKUP_NOTOUCH`).
     pub fn object_info(
         &mut self,
@@ -1071,8 +1104,12 @@ impl Store {
     ) -> Option<(ValueRef<'_>, StrEncoding, u32)> {
         let pos = self.lookup(db, key, now_ms, Lookup::NOTOUCH)?;
         let enc = self.encoding_at(pos);
-        let idle = self.idle_at(pos);
-        Some((self.value_at(pos), enc, idle))
+        let access = if self.lfu_on {
+            self.freq_at(pos) as u32
+        } else {
+            self.idle_at(pos)
+        };
+        Some((self.value_at(pos), enc, access))
     }
 
     /// Bytes one key accounts for in `used_memory`: its chunk, its share of
@@ -1175,7 +1212,7 @@ impl Store {
         };
         let vslot = ttl.then_some((expire_at, self.volatile.len() as u32));
         let meta = record::with_enc(
-            record::with_db(record::with_clock(LIVE, self.clock()), db),
+            record::with_db(record::with_clock(LIVE, self.fresh_access()), db),
             enc.bits(),
         );
         record::write(self.arena.chunk_mut(pos), meta, vslot, keypart, val);
@@ -1322,7 +1359,10 @@ impl Store {
         if let Some(e) = enc {
             meta = record::with_enc(meta, e.bits());
         }
-        meta = record::with_clock(meta, self.clock());
+        if !self.lfu_on {
+            // Under LFU a new value keeps the key's counter (`dbOverwrite`).
+            meta = record::with_clock(meta, self.clock());
+        }
         let same_class = crate::arena::class_of(size) == crate::arena::class_of(old.len());
         if same_class {
             let c = self.arena.chunk_mut(pos);
@@ -1435,6 +1475,9 @@ impl Store {
         fresh.journal = self.journal.take();
         fresh.lazy = self.lazy.clone();
         fresh.lru_now = self.lru_now;
+        fresh.lfu_now = self.lfu_now;
+        fresh.samples = self.samples;
+        fresh.no_active_expire = self.no_active_expire;
         fresh.hub = self.hub.clone();
         fresh.shard = self.shard;
         fresh.events = std::mem::take(&mut self.events);

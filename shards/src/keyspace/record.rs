@@ -3,7 +3,8 @@
 //! ```text
 //!  0..4   prev     u32  LRU neighbour towards the most recently used end
 //!  4..8   next     u32  LRU neighbour towards the least recently used end
-//!  8..12  meta     u32  access clock (22 bits) | db (4) | string encoding (2)
+//!  8..12  meta     u32  access clock, or LFU counter (22 bits, see `lfu`)
+//!                       | db (4) | string encoding (2)
 //!                       | KEY_EXT | VAL_OBJ | TTL | LIVE
 //! [12..20 expire   u64  absolute unix ms       ] only with TTL
 //! [20..24 vpos     u32  place in the TTL table ] only with TTL

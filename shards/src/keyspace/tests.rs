@@ -174,6 +174,7 @@ fn volatile_policies_only_evict_keys_with_ttl() {
         EvictionPolicy::VolatileLru,
         EvictionPolicy::VolatileRandom,
         EvictionPolicy::VolatileTtl,
+        EvictionPolicy::VolatileLfu,
     ] {
         let mut s = Store::new(Limits {
             max_keys: 3,
@@ -968,4 +969,154 @@ fn rollback_of_list_and_zset_writes_is_exact() {
             assert_eq!(snapshot(&s), before, "group {group}");
         }
     }
+}
+
+fn lfu_store(limits: Limits) -> Store {
+    Store::new(Limits {
+        policy: EvictionPolicy::AllKeysLfu,
+        // Every hit counts: the counters below are exact.
+        lfu: super::LfuParams {
+            log_factor: 0,
+            decay_time: 1,
+        },
+        ..limits
+    })
+}
+
+fn set_lfu(s: &mut Store, log_factor: u32, decay_time: u32) {
+    s.set_limits(Limits {
+        lfu: super::LfuParams {
+            log_factor,
+            decay_time,
+        },
+        ..s.limits()
+    });
+}
+
+fn freq(s: &mut Store, key: &[u8]) -> u32 {
+    s.object_info(0, key, 0).map(|i| i.2).expect("key")
+}
+
+#[test]
+fn lfu_counts_reads_and_writes_once_each() {
+    let mut s = lfu_store(Limits::default());
+    s.set(0, b"k", b"v", Expiry::Clear, 0).unwrap();
+    assert_eq!(freq(&mut s, b"k"), 5, "a new key starts at LFU_INIT_VAL");
+    s.new_access();
+    s.get(0, b"k", 0);
+    assert_eq!(freq(&mut s, b"k"), 6);
+    // An overwrite counts as one access and keeps the counter.
+    s.new_access();
+    s.set(0, b"k", b"w", Expiry::Clear, 0).unwrap();
+    assert_eq!(freq(&mut s, b"k"), 7);
+    // A write that looked the key up first (SET XX, INCR) counts once.
+    s.new_access();
+    s.lookup(0, b"k", 0, Lookup::WRITE);
+    s.set(0, b"k", b"x", Expiry::Clear, 0).unwrap();
+    assert_eq!(freq(&mut s, b"k"), 8);
+    // OBJECT, TYPE and EXISTS do not count; CLIENT NO-TOUCH does not either.
+    s.new_access();
+    s.exists(0, b"k", 0);
+    s.set_no_touch(true);
+    s.get(0, b"k", 0);
+    s.set_no_touch(false);
+    assert_eq!(freq(&mut s, b"k"), 8);
+}
+
+#[test]
+fn lfu_freq_is_set_by_restore_only_under_lfu() {
+    let mut s = lfu_store(Limits::default());
+    s.set(0, b"k", b"v", Expiry::Clear, 0).unwrap();
+    let pos = s.lookup(0, b"k", 0, Lookup::PEEK).unwrap();
+    s.set_freq(pos, 200);
+    s.set_idle(pos, 1000);
+    assert_eq!(freq(&mut s, b"k"), 200);
+    s.set_limits(Limits::default());
+    let pos = s.lookup(0, b"k", 0, Lookup::PEEK).unwrap();
+    s.set_idle(pos, 1000);
+    s.set_freq(pos, 3);
+    assert_eq!(s.idle_at(pos), 1000);
+}
+
+#[test]
+fn allkeys_lfu_keeps_the_frequently_used_keys() {
+    let mut s = lfu_store(Limits {
+        max_keys: 100,
+        ..Limits::default()
+    });
+    for i in 0..100u32 {
+        s.set(0, format!("k{i}").as_bytes(), b"v", Expiry::Clear, 0)
+            .unwrap();
+    }
+    // Keys k0..k19 are read 10 times each; the rest never.
+    for _ in 0..10 {
+        for i in 0..20u32 {
+            s.new_access();
+            assert!(s.get(0, format!("k{i}").as_bytes(), 0).is_some());
+        }
+    }
+    for i in 0..1000u32 {
+        s.set(0, format!("cold{i}").as_bytes(), b"v", Expiry::Clear, 0)
+            .unwrap();
+    }
+    assert_eq!(s.len(), 100);
+    assert_eq!(s.stats().evicted, 1000);
+    for i in 0..20u32 {
+        let k = format!("k{i}");
+        assert!(s.peek(0, k.as_bytes(), 0).is_some(), "{k} was evicted");
+    }
+}
+
+#[test]
+fn volatile_lfu_evicts_the_least_used_key_with_a_ttl() {
+    let mut s = lfu_store(Limits {
+        max_keys: 4,
+        ..Limits::default()
+    });
+    s.set_limits(Limits {
+        policy: EvictionPolicy::VolatileLfu,
+        ..s.limits()
+    });
+    s.set(0, b"persist", b"v", Expiry::Clear, 0).unwrap();
+    s.set(0, b"hot", b"v", Expiry::At(u64::MAX / 2), 0).unwrap();
+    s.set(0, b"cold", b"v", Expiry::At(u64::MAX / 2), 0)
+        .unwrap();
+    s.set(0, b"other", b"v", Expiry::Clear, 0).unwrap();
+    for _ in 0..5 {
+        s.new_access();
+        s.get(0, b"hot", 0);
+    }
+    s.set(0, b"new", b"v", Expiry::Clear, 0).unwrap();
+    assert!(s.peek(0, b"cold", 0).is_none());
+    for k in [&b"persist"[..], b"hot", b"other", b"new"] {
+        assert!(s.peek(0, k, 0).is_some());
+    }
+}
+
+#[test]
+fn lfu_counter_decays_with_the_minutes_clock() {
+    let mut s = lfu_store(Limits::default());
+    let t0 = 29_000_000 * 60_000;
+    s.tick(t0);
+    s.set(0, b"k", b"v", Expiry::Clear, t0).unwrap();
+    for _ in 0..20 {
+        s.new_access();
+        s.get(0, b"k", t0);
+    }
+    assert_eq!(freq(&mut s, b"k"), 25);
+    // Five idle minutes, one off per minute; reading does not write it back.
+    s.tick(t0 + 5 * 60_000 + 59_999);
+    assert_eq!(freq(&mut s, b"k"), 20);
+    assert_eq!(freq(&mut s, b"k"), 20);
+    for (decay_time, want) in [(0, 25), (2, 23), (6, 25), (1, 20)] {
+        set_lfu(&mut s, 0, decay_time);
+        assert_eq!(freq(&mut s, b"k"), want, "decay time {decay_time}");
+    }
+    // A hit applies the decay, then counts, and restarts the clock.
+    s.new_access();
+    s.get(0, b"k", t0);
+    assert_eq!(freq(&mut s, b"k"), 21);
+    // Long idle: the counter bottoms out at 0, also across the clock's wrap.
+    s.tick(t0 + 5 * 60_000 + 400 * 60_000);
+    assert_eq!(freq(&mut s, b"k"), 0);
 }

@@ -147,8 +147,15 @@ pub(super) fn object(cx: &mut Cx, key: &[u8], shared_ints: bool) -> Reply {
     let len = crate::value::dump::dump(value, &cx.store.value_limits())
         .len()
         .saturating_sub(11);
-    let idle = cx.store.idle_at(pos);
-    let lru = ((cx.now_ms / 1000) as u32).wrapping_sub(idle) & 0xFF_FFFF;
+    // Redis prints its `lru` field and reads it as an LRU clock for the
+    // idle time, whatever the policy: under LFU that figure means nothing.
+    let lru = cx.store.redis_lru_field(pos, cx.now_ms);
+    let clock = ((cx.now_ms / 1000) as u32) & 0xFF_FFFF;
+    let idle = if clock >= lru {
+        clock - lru
+    } else {
+        clock + (0xFF_FFFF - lru)
+    };
     let mut line = String::with_capacity(160);
     let _ = write!(
         line,

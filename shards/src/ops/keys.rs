@@ -192,7 +192,7 @@ pub enum KeyOp {
         replace: bool,
         /// IDLETIME: seconds since the key's last access.
         idletime: Option<u64>,
-        /// FREQ: accepted and ignored (no LFU policy here).
+        /// FREQ: the key's access counter, under an LFU policy.
         freq: Option<u8>,
     },
     /// Whether any of the keys exists (looked up for writing) → 1 or 0.
@@ -290,8 +290,17 @@ impl KeyOp {
                 absttl,
                 replace,
                 idletime,
-                freq: _,
-            } => restore(cx, key, payload, ttl, bad_ttl, absttl, replace, idletime),
+                freq,
+            } => restore(
+                cx,
+                key,
+                payload,
+                ttl,
+                bad_ttl,
+                absttl,
+                replace,
+                (idletime, freq),
+            ),
             KeyOp::AnyExists { keys } => {
                 let any = (0..keys.len as usize).any(|i| {
                     let k = cx.args.item(keys, i);
@@ -621,9 +630,9 @@ fn put_restored(cx: &mut Cx, key: &[u8], value: Restored, at: u64) -> Result<u32
 /// RESTORE, after Redis 7.0's `restoreCommand`: BUSYKEY first (without
 /// REPLACE), then the TTL's errors, then the payload's; REPLACE deletes
 /// the key; a TTL already past creates nothing (a replaced key is then
-/// just deleted, logged as `DEL`); IDLETIME sets the key's access time;
-/// FREQ is accepted and ignored (no LFU policy here, as Redis ignores it
-/// under an LRU one). Logged as the key's records (after `DEL key` when it
+/// just deleted, logged as `DEL`); IDLETIME sets the key's access time
+/// under an LRU policy, FREQ its counter under an LFU one (each is ignored
+/// under the other, as in Redis). Logged as the key's records (after `DEL key` when it
 /// replaced one), never as RESTORE.
 #[allow(clippy::too_many_arguments)]
 fn restore(
@@ -634,7 +643,7 @@ fn restore(
     bad_ttl: &Option<Error>,
     absttl: bool,
     replace: bool,
-    idletime: Option<u64>,
+    (idletime, freq): (Option<u64>, Option<u8>),
 ) -> R {
     cx.make_room()?;
     let (db, k) = (cx.db, cx.args.get(key));
@@ -667,6 +676,9 @@ fn restore(
     let pos = put_restored(cx, k, value, at)?;
     if let Some(idle) = idletime {
         cx.store.set_idle(pos, idle);
+    }
+    if let Some(f) = freq {
+        cx.store.set_freq(pos, f);
     }
     log_put(cx, db, k, pos, existing.is_some());
     cx.notify(GENERIC, "restore", k);
@@ -745,7 +757,8 @@ pub(super) fn encoding_name(enc: StrEncoding, value: ValueRef<'_>) -> &'static s
 /// the same AOF (whole `SET` records: `int`/`embstr`/`raw` by content).
 fn object(cx: &mut Cx, key: Arg, field: ObjectField, shared_ints: bool) -> R {
     let k = cx.args.get(key);
-    let Some((value, enc, idle)) = cx.store.object_info(cx.db, k, cx.now_ms) else {
+    let lfu = cx.store.lfu_on();
+    let Some((value, enc, access)) = cx.store.object_info(cx.db, k, cx.now_ms) else {
         return Ok(Reply::Nil);
     };
     let name = encoding_name(enc, value);
@@ -760,8 +773,9 @@ fn object(cx: &mut Cx, key: Arg, field: ObjectField, shared_ints: bool) -> R {
                     .is_some_and(|n| (0..SHARED_INTEGERS).contains(&n));
             Reply::Int(if shared { SHARED_REFCOUNT } else { 1 })
         }
-        ObjectField::Idletime => Reply::Int(idle as i64),
-        // No LFU policy exists here, so access frequency is never tracked.
-        ObjectField::Freq => return Err(Error::NoLfu),
+        // The key is looked up first: a missing key is nil whatever the policy.
+        ObjectField::Idletime if lfu => return Err(Error::LfuSelected),
+        ObjectField::Freq if !lfu => return Err(Error::NoLfu),
+        ObjectField::Idletime | ObjectField::Freq => Reply::Int(access as i64),
     })
 }

@@ -346,6 +346,7 @@ pub fn execute_serving(
         }
         let q = &batch.ops[i];
         store.set_no_touch(q.no_touch);
+        store.new_access();
         if q.track != 0 || store.tracker().is_some() {
             store.set_tracker(batch.tracker_of(i));
         }

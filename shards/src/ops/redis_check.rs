@@ -111,6 +111,7 @@ pub fn error_text(e: &Error) -> String {
         Error::BadPayload => "ERR DUMP payload version or checksum are wrong".into(),
         Error::BadData => "ERR Bad data format".into(),
         Error::NoLfu => "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
+        Error::LfuSelected => "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into(),
         Error::IndexOutOfRange => "ERR index out of range".into(),
         Error::ScoreNan => "ERR resulting score is not a number (NaN)".into(),
         Error::SortNotNumber => "ERR One or more scores can't be converted into double".into(),

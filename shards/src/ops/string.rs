@@ -459,7 +459,12 @@ fn set(cx: &mut Cx, key: Arg, value: Arg, cond: SetCond, expiry: Expiry, reply: 
             Lookup::WRITE
         };
         let k = cx.args.get(key);
-        match cx.store.lookup(db, k, cx.now_ms, how) {
+        let found = cx.store.lookup(db, k, cx.now_ms, how);
+        if reply == SetReply::Old {
+            // Redis reads (GET) and then looks up for writing: two accesses.
+            cx.store.new_access();
+        }
+        match found {
             None => None,
             Some(pos) => match cx.store.value_at(pos).as_str() {
                 Some(v) => Some(bulk(cx.out, v)),
