@@ -1203,3 +1203,51 @@ fn busy_reply_threshold_from_flags_file_and_rewrite() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A script that published and then reaches an undeclared key on another
+/// shard is not started again (a message cannot be taken back): each run
+/// publishes exactly once, with one worker and with several.
+#[test]
+fn a_script_that_published_is_never_run_twice() {
+    for workers in ["1", "2"] {
+        let s = Server::embedded(&["--workers", workers]);
+        let (k, other) = two_shards("pub:");
+        let mut sub = common::Raw::connect(&s.addr());
+        sub.send(&cmd(&["SUBSCRIBE", "runs"]));
+        sub.read_reply();
+        let mut c = s.client();
+        for i in 0..20 {
+            // A new script each time, so no worker remembers it as one
+            // that reaches past its declared key.
+            let body = format!(
+                "redis.call('publish', 'runs', ARGV[2]) return redis.call('get', ARGV[1]) or {i}"
+            );
+            let _: redis::Value = redis::cmd("EVAL")
+                .arg(&body)
+                .arg(1)
+                .arg(&k)
+                .arg(&other)
+                .arg(i)
+                .query(&mut c)
+                .unwrap();
+        }
+        // A marker published after the scripts ends the count.
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("runs")
+            .arg("end")
+            .query(&mut c)
+            .unwrap();
+        let mut got = Vec::new();
+        loop {
+            let Reply::Array(Some(m)) = sub.read_reply() else {
+                panic!("not a message");
+            };
+            match &m[2] {
+                Reply::Bulk(Some(b)) if b == b"end" => break,
+                Reply::Bulk(Some(b)) => got.push(String::from_utf8_lossy(b).into_owned()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(got.len(), 20, "workers {workers}: {got:?}");
+    }
+}

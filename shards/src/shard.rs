@@ -342,11 +342,15 @@ impl Core {
     /// Runs `drained` as one group (`sections[i]`: batch `i` runs inside
     /// a section).
     fn run_group(&mut self, drained: &mut [Batch], sections: &[bool]) {
+        let (store, persist) = (&mut self.store, &mut self.persist);
+        // A group of holds and releases alone (a script's) runs nothing at
+        // any time: no clock read for it.
+        let idle = drained.iter().all(|b| b.ops.len() == b.replies.len()) && !store.has_ready();
         let now = match drained {
             [b] if b.now_ms != 0 => b.now_ms,
+            _ if idle => 0,
             _ => clock::unix_ms(),
         };
-        let (store, persist) = (&mut self.store, &mut self.persist);
         if let Some(aof) = persist.aof.as_mut() {
             // A write attempt while the segment fails tries the disk
             // again first: a worker that refuses a write sends every

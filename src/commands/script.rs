@@ -50,7 +50,7 @@ struct Local {
     keys: Vec<(usize, &'static KeySpec)>,
     /// Scripts (SHA1) and functions (name) seen reaching past the shard of
     /// their declared keys: they hold every shard.
-    spans: std::collections::HashSet<Vec<u8>>,
+    spans: std::collections::HashSet<Vec<u8>, ahash::RandomState>,
 }
 
 /// The most scripts a worker remembers as reaching past their keys' shard.
@@ -121,7 +121,7 @@ fn reload_libs(engine: &mut ScriptEngine, s: &Sources) {
 
 /// Compiles a script another worker cached, when this engine lacks it.
 fn fetch_script(engine: &mut ScriptEngine, reg: &Registry, sha: &[u8]) {
-    if engine.script_exists(&[sha])[0] {
+    if engine.has_script(sha) {
         return;
     }
     let lower = String::from_utf8_lossy(sha).to_ascii_lowercase();
@@ -156,6 +156,13 @@ struct ServerHost<'a, 'b> {
     dirty: bool,
     /// The script reached a shard it does not hold.
     reached: bool,
+    /// When the script's last command ended, while the slow log is on: the
+    /// next one's duration counts from it, so a command costs one clock
+    /// read, not two (the Lua run between two commands counts in the
+    /// second's duration, as a round's whole duration counts in each of its
+    /// commands'; with the default threshold of 10 ms it shows only when a
+    /// script computes for that long between two calls).
+    mark: Option<Instant>,
     control: &'a crate::script::ScriptControl,
 }
 
@@ -278,7 +285,9 @@ impl Host for ServerHost<'_, '_> {
         // The script's commands are observed here, each on its own (see
         // `observe_script_command`), not as a client's are.
         let gates = std::mem::take(&mut router.gates);
-        let started = gates.slowlog.map(|_| Instant::now());
+        let started = gates
+            .slowlog
+            .map(|_| *self.mark.get_or_insert_with(Instant::now));
         // Redis's `scriptVerifyOOM`: only a script's first write may be
         // refused for memory, and none of an `allow-oom` script's; the
         // shards make room before the others' writes as before any write.
@@ -304,7 +313,11 @@ impl Host for ServerHost<'_, '_> {
         // Redis's `scriptVerifyOOM` refuses it: neither shown nor logged.
         let refused = reply.starts_with(b"-OOM ");
         if !refused && (gates.monitoring || started.is_some()) {
-            let micros = started.map_or(0, |t| t.elapsed().as_micros() as u64);
+            let micros = started.map_or(0, |t| {
+                let now = Instant::now();
+                self.mark = Some(now);
+                now.duration_since(t).as_micros() as u64
+            });
             router.observe_script_command(
                 self.ctx.shared,
                 self.session.db,
@@ -317,12 +330,21 @@ impl Host for ServerHost<'_, '_> {
         if cmd.has(WRITE) && !refused {
             self.dirty = true;
         }
-        if cmd.has(WRITE) && !failed {
+        // A PUBLISH (not a write) cannot be taken back either: after one
+        // the script is not started again.
+        let publishes = cmd.has(PUBSUB) && cmd.name.ends_with("publish");
+        if (cmd.has(WRITE | MAY_REPLICATE) || publishes) && !failed {
             self.wrote = true;
+        }
+        if cmd.has(WRITE) && !failed {
             Outcome::Write
         } else {
             Outcome::Reply
         }
+    }
+
+    fn started_ms(&self) -> u64 {
+        self.ctx.now_ms
     }
 
     fn log(&mut self, level: i32, msg: &[u8]) {
@@ -454,9 +476,9 @@ fn always(_: &Args, _: &crate::exchange::Router) -> bool {
 /// once when idle and through their queues when busy with ordinary
 /// commands (`Router::hold_late_queued`); a shard another section holds or
 /// waits for it cannot wait for (two sections taking shards one after the
-/// other could wait on each other), and the script fails with an error. Either way the script is then remembered, and
-/// runs holding every shard from then on. With one worker every script
-/// holds every shard (`declared_shard`).
+/// other could wait on each other), and the script fails with an error.
+/// Either way the script is then remembered, and runs holding every shard
+/// from then on. The same with one worker (`declared_shard`).
 fn run(ctx: &mut Ctx) {
     // Every command of the script runs at its start time (Redis's script
     // time snapshot): relative expiry times count from it, and a key does
@@ -464,7 +486,18 @@ fn run(ctx: &mut Ctx) {
     ctx.now_ms = shards::clock::unix_ms();
     let flags = ctx.router.conn_flags();
     let args: &Args = ctx.args;
-    let argv: Vec<&[u8]> = args.iter_from(0).collect();
+    // The usual command's arguments stay on the stack.
+    let mut inline: [&[u8]; 32] = [&[]; 32];
+    let heap: Vec<&[u8]>;
+    let argv: &[&[u8]] = if args.len() <= inline.len() {
+        for (slot, a) in inline.iter_mut().zip(args.iter_from(0)) {
+            *slot = a;
+        }
+        &inline[..args.len()]
+    } else {
+        heap = args.iter_from(0).collect();
+        &heap
+    };
     let name = ctx.cmd.name;
     let function = name.starts_with("fcall");
     let shared = ctx.shared;
@@ -494,19 +527,25 @@ fn run(ctx: &mut Ctx) {
             }
             "eval" | "eval_ro" => {
                 let s = sha1_hex(argv[1]);
-                let new = !engine.script_exists(&[s.as_bytes()])[0];
+                let new = !engine.has_script(s.as_bytes());
                 sha = Some(s);
                 new
             }
             _ => false,
         };
         // How `spans` knows the script: its SHA1 or the function's name.
-        let id = || match &sha {
-            Some(s) => s.as_bytes().to_vec(),
-            None if function => argv[1].to_vec(),
-            None => argv[1].to_ascii_lowercase(),
+        let mut lower = [0u8; 40];
+        let id: &[u8] = match &sha {
+            Some(s) => s.as_bytes(),
+            None if function => argv[1],
+            None if argv[1].len() == lower.len() => {
+                lower.copy_from_slice(argv[1]);
+                lower.make_ascii_lowercase();
+                &lower
+            }
+            None => argv[1],
         };
-        if single.is_some() && spans.contains(&id()) {
+        if single.is_some() && spans.contains(id) {
             single = None;
         }
         // Redis's `processCommand` treats a script command whose script
@@ -563,16 +602,17 @@ fn run(ctx: &mut Ctx) {
                 wrote: false,
                 dirty: false,
                 reached: false,
+                mark: None,
                 control: &control,
             };
             reg.begin(control.clone(), now_ms, function);
-            let r = engine.command(&mut host, &argv);
+            let r = engine.command(&mut host, argv);
             reg.end(&control);
             let (reached, wrote) = (host.reached, host.wrote);
             if !reached {
                 break r;
             }
-            spans.insert(id());
+            spans.insert(id.to_vec());
             if wrote {
                 break r;
             }
@@ -584,7 +624,7 @@ fn run(ctx: &mut Ctx) {
         };
         ctx.router.freeze_clock(0);
         if let Some(sha) = sha.filter(|_| new_sha) {
-            if engine.script_exists(&[sha.as_bytes()])[0] {
+            if engine.has_script(sha.as_bytes()) {
                 share_script(reg, sha, argv[1]);
             }
         }
@@ -634,19 +674,21 @@ fn out_of_memory(ctx: &mut Ctx, single: Option<usize>) -> bool {
 
 /// The one shard of the declared keys of a script command, if it declared
 /// some and they all live there.
+///
+/// With one worker too: holding every shard would cost a hold and a
+/// release on each shard per script, and a script that reaches past its
+/// shard takes the others as with several workers (with one worker no
+/// other section can hold them).
 fn declared_shard(ctx: &Ctx, args: &Args) -> Option<usize> {
-    // With one worker nothing else could run on the other shards while it
-    // runs the script, and an idle shard's hold is taken without a thread
-    // hop: holding them all costs little and no script ever meets a shard
-    // it does not hold.
-    if ctx.shared.workers == 1 {
+    // EVAL* and FCALL*: `name script-or-function numkeys key...`.
+    let numkeys = std::str::from_utf8(args.get(2))
+        .ok()?
+        .parse::<usize>()
+        .ok()?;
+    if numkeys == 0 || args.len() < 3 + numkeys {
         return None;
     }
-    let mut found = Vec::new();
-    if !ctx.cmd.find_keys(args, &mut found) {
-        return None;
-    }
-    let mut shards = found.iter().map(|&(i, _)| ctx.router.shard_of(args.get(i)));
+    let mut shards = (3..3 + numkeys).map(|i| ctx.router.shard_of(args.get(i)));
     let first = shards.next()?;
     shards.all(|s| s == first).then_some(first)
 }

@@ -212,6 +212,13 @@ impl Env {
                 mlua::LuaOptions::default(),
             )
         };
+        // SAFETY: every block allocated so far is a C allocator block
+        // (Rust's System allocator), which `lua_alloc` frees and resizes.
+        unsafe {
+            lua.exec_raw::<()>((), |state| {
+                mlua::ffi::lua_setallocf(state, super::lua_alloc::lua_alloc, std::ptr::null_mut())
+            })?;
+        }
         let run = Box::new(Run {
             state: std::cell::RefCell::new(RunState {
                 host: None,

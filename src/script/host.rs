@@ -133,4 +133,10 @@ pub trait Host {
     fn set_repl(&mut self, flags: i32) {
         let _ = flags;
     }
+
+    /// Unix ms the script runs at (a server freezes it at the script's
+    /// start; FUNCTION STATS counts the running script's duration from it).
+    fn started_ms(&self) -> u64 {
+        shards::clock::unix_ms()
+    }
 }

@@ -23,6 +23,7 @@ mod env;
 mod functions;
 mod host;
 mod libs;
+mod lua_alloc;
 mod rdb;
 mod registry;
 pub mod resp;
@@ -119,25 +120,15 @@ impl ScriptFlags {
 }
 
 /// What runs now, for FUNCTION STATS and the kill commands.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunningScript {
     /// The SHA1 of the EVAL script or the function's name.
     pub name: String,
     /// The command that started it, as received.
     pub command: Vec<Vec<u8>>,
     pub is_function: bool,
-    pub started: Instant,
-}
-
-impl Default for RunningScript {
-    fn default() -> Self {
-        RunningScript {
-            name: String::new(),
-            command: Vec::new(),
-            is_function: false,
-            started: Instant::now(),
-        }
-    }
+    /// Unix ms it started at.
+    pub started_ms: u64,
 }
 
 /// The script that runs, in a slot whose buffers the next run reuses.
@@ -221,13 +212,13 @@ impl ScriptControl {
                 ),
                 (
                     RespValue::bulk("duration_ms"),
-                    RespValue::Int(r.started.elapsed().as_millis() as i64),
+                    RespValue::Int(shards::clock::unix_ms().saturating_sub(r.started_ms) as i64),
                 ),
             ]),
         }
     }
 
-    fn begin(&self, name: &str, line: &CommandLine, is_function: bool) {
+    fn begin(&self, name: &str, line: &CommandLine, is_function: bool, started_ms: u64) {
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
         let mut r = self.running.lock().expect("running");
@@ -236,7 +227,8 @@ impl ScriptControl {
         s.name.clear();
         s.name.push_str(name);
         s.is_function = is_function;
-        s.started = Instant::now();
+        // The host's frozen script time: no clock read per run.
+        s.started_ms = started_ms;
         // Refilled in place: a run costs no allocation once the slot has
         // grown to the usual command's size.
         let mut numkeys = itoa::Buffer::new();
@@ -346,7 +338,7 @@ fn err_string(e: &mlua::Error) -> String {
 /// their caches and libraries in step).
 pub struct ScriptEngine {
     env: Env,
-    scripts: HashMap<String, CachedScript>,
+    scripts: HashMap<String, CachedScript, ahash::RandomState>,
     libraries: BTreeMap<Vec<u8>, Library>,
     /// Function name -> name of the library that registers it.
     functions: HashMap<Vec<u8>, Vec<u8>>,
@@ -367,7 +359,7 @@ impl ScriptEngine {
         let env = Env::new(control.clone()).expect("creating the Lua state");
         ScriptEngine {
             env,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
             libraries: BTreeMap::new(),
             functions: HashMap::new(),
             control,
@@ -400,6 +392,18 @@ impl ScriptEngine {
             self.compile_script(body, &sha)?;
         }
         Ok(sha)
+    }
+
+    /// Whether the script with this SHA1 (any case) is cached; no
+    /// allocation (EVALSHA asks on every run).
+    pub fn has_script(&self, sha: &[u8]) -> bool {
+        let mut lower = [0u8; 40];
+        if sha.len() != lower.len() {
+            return false;
+        }
+        lower.copy_from_slice(sha);
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(&lower).is_ok_and(|l| self.scripts.contains_key(l))
     }
 
     /// SCRIPT EXISTS for each SHA1 (case-insensitive).
@@ -539,7 +543,6 @@ impl ScriptEngine {
     ) -> RespValue {
         let script = &self.scripts[sha];
         let flags = script.flags;
-        let func = script.func.clone();
         if ro
             && !flags.contains(ScriptFlags::EVAL_COMPAT)
             && !flags.contains(ScriptFlags::NO_WRITES)
@@ -552,21 +555,23 @@ impl ScriptEngine {
             return e;
         }
         let read_only = ro || flags.contains(ScriptFlags::NO_WRITES);
-        self.execute(
+        let (reply, counted) = self.execute(
             host,
-            &func,
+            &script.func,
             Run::Eval(line.keys, line.argv),
             flags,
             read_only,
             sha,
             false,
             line,
-        )
+        );
+        self.error_counted = counted;
+        reply
     }
 
     #[allow(clippy::too_many_arguments)]
     fn execute(
-        &mut self,
+        &self,
         host: &mut dyn Host,
         func: &Function,
         args: Run,
@@ -575,8 +580,9 @@ impl ScriptEngine {
         name: &str,
         is_function: bool,
         line: &CommandLine,
-    ) -> RespValue {
-        self.control.begin(name, line, is_function);
+    ) -> (RespValue, bool) {
+        self.control
+            .begin(name, line, is_function, host.started_ms());
         let env = &self.env;
         let mut counted = false;
         let result = env.with_host(host, flags, read_only, name, is_function, || {
@@ -601,8 +607,7 @@ impl ScriptEngine {
             }
         });
         self.control.end();
-        self.error_counted = counted;
-        result
+        (result, counted)
     }
 
     // ----- functions ----------------------------------------------------
@@ -766,7 +771,7 @@ impl ScriptEngine {
             argv: args,
         };
         let read_only = ro || flags.contains(ScriptFlags::NO_WRITES);
-        self.execute(
+        let (reply, counted) = self.execute(
             host,
             &callback,
             Run::Call(Value::Table(k), Value::Table(a)),
@@ -775,7 +780,9 @@ impl ScriptEngine {
             &fname,
             true,
             &line,
-        )
+        );
+        self.error_counted = counted;
+        reply
     }
 
     /// FUNCTION DELETE.

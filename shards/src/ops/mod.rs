@@ -333,6 +333,11 @@ pub fn execute_serving(
 ) {
     batch.ran_from = batch.replies.len();
     batch.dirty_from = usize::MAX;
+    if batch.ran_from == batch.ops.len() {
+        // A hold or a release alone: nothing runs at `now_ms` (which the
+        // shard may not have read, see `Core::run_group`).
+        return;
+    }
     store.tick(now_ms);
     let mut in_txn = false;
     for i in batch.ran_from..batch.ops.len() {
