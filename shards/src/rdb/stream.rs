@@ -324,7 +324,7 @@ pub fn restore(body: &[u8]) -> Result<Stream> {
 
 /// The stream whose object (after its type byte) `r` is at, as a payload
 /// or an RDB file holds it.
-pub fn read(r: &mut Reader<'_>) -> Result<Stream> {
+pub(crate) fn read(r: &mut Reader<'_>) -> Result<Stream> {
     let mut s = Stream::default();
     for _ in 0..r.count(2)? {
         let master = raw_id(&r.string()?)?;
