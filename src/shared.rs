@@ -123,6 +123,8 @@ pub struct Settings {
     pub client_query_buffer_limit: u64,
     /// Per-command latency histograms are recorded.
     pub latency_tracking: bool,
+    /// worker-spin-us.
+    pub worker_spin_us: u64,
     /// Slow log threshold in µs (-1: off).
     pub slowlog_log_slower_than: i64,
     /// Slow log length.
@@ -154,6 +156,7 @@ impl Settings {
             proto_max_bulk_len: c.proto_max_bulk_len,
             client_query_buffer_limit: c.client_query_buffer_limit,
             latency_tracking: c.latency_tracking == config::YesNo::Yes,
+            worker_spin_us: c.worker_spin_us,
             slowlog_log_slower_than: c.slowlog_log_slower_than,
             slowlog_max_len: c.slowlog_max_len,
             save: c.save.clone(),

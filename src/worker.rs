@@ -342,6 +342,10 @@ pub struct Worker {
     /// for a BCAST tracking client's prefixes, which every shard keeps.
     unwatch: Vec<(usize, u64)>,
     track_latency: bool,
+    /// worker-spin-us (see `Worker::spin`).
+    spin: Duration,
+    /// The last poll round had work: the next one may spin first.
+    busy: bool,
     limits: Limits,
     /// Unix ms at the start of the current round.
     now_ms: u64,
@@ -426,6 +430,8 @@ impl Worker {
             deferred: Vec::new(),
             unwatch: Vec::new(),
             track_latency: shared.config.latency_tracking == crate::config::YesNo::Yes,
+            spin: Duration::from_micros(shared.config.worker_spin_us),
+            busy: false,
             limits: Limits {
                 query: shared.config.client_query_buffer_limit as usize,
                 max_bulk: shared.config.proto_max_bulk_len as usize,
@@ -526,6 +532,29 @@ impl Worker {
         }
     }
 
+    /// Polls without sleeping for up to `self.spin`; true when events came
+    /// (in `events`). A worker that sleeps as soon as it has nothing to do is
+    /// woken for nearly every request at one request per connection, and
+    /// the wake-up runs in the client's `send`: with 50 clients at -P 1 the
+    /// worker slept 110,000 times per 1,000,000 LRANGEs and the clients
+    /// paid ~10% more CPU than against Redis, whose slower loop is rarely
+    /// asleep when a request comes. Only after a round with events, so an
+    /// idle server never spins.
+    fn spin(&mut self, events: &mut Events) -> bool {
+        let start = Instant::now();
+        loop {
+            // A clock read per 8 polls: a zero-timeout poll costs ~0.15 µs.
+            for _ in 0..8 {
+                if self.poll.poll(events, Some(Duration::ZERO)).is_ok() && !events.is_empty() {
+                    return true;
+                }
+            }
+            if start.elapsed() >= self.spin {
+                return false;
+            }
+        }
+    }
+
     /// Runs the event loop until the server stops (`Server::stop`).
     pub fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
@@ -565,12 +594,19 @@ impl Worker {
                 self.router.collect_oldest();
                 timeout = Duration::ZERO;
             }
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
+            let spun =
+                self.busy && !timeout.is_zero() && !self.spin.is_zero() && self.spin(&mut events);
+            if !spun {
+                if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    panic!("worker {} poll failed: {e}", self.id);
                 }
-                panic!("worker {} poll failed: {e}", self.id);
             }
+            // A zero-timeout poll follows work (a round collected, input
+            // carried over) even when it finds nothing new.
+            self.busy = !events.is_empty() || timeout.is_zero();
             let now = shards::clock::unix_ms();
             self.now_ms = now;
             self.poll_start = Instant::now();
@@ -780,6 +816,7 @@ impl Worker {
         self.limits.max_bulk = s.proto_max_bulk_len as usize;
         self.limits.idle_ms = s.timeout.saturating_mul(1000);
         self.track_latency = s.latency_tracking;
+        self.spin = Duration::from_micros(s.worker_spin_us);
         self.limits.out = s.output_limits.normal;
         self.limits.pubsub = s.output_limits.pubsub;
         self.router.gates.slowlog = u64::try_from(s.slowlog_log_slower_than)

@@ -941,6 +941,53 @@ fn config_set_bad_policy_error_text() {
 }
 
 #[test]
+fn worker_spin_is_a_setting_and_loses_no_request() {
+    // A worker that spins polls its sockets without sleeping: requests
+    // that arrive during the spin, on any connection, are answered exactly
+    // like those that wake it (an event taken by a spinning poll and then
+    // overwritten by the next poll would hang its connection here).
+    let s = Server::embedded(&[]);
+    let mut r = s.raw();
+    exchange(
+        &mut r,
+        &cmd(&["CONFIG", "GET", "worker-spin-us"]),
+        b"*2\r\n$14\r\nworker-spin-us\r\n$2\r\n20\r\n",
+    );
+    for bad in ["1001", "-1", "x"] {
+        let want = if bad == "x" {
+            "argument couldn't be parsed into an integer"
+        } else {
+            "argument must be between 0 and 1000 inclusive"
+        };
+        exchange(
+            &mut r,
+            &cmd(&["CONFIG", "SET", "worker-spin-us", bad]),
+            format!("-ERR CONFIG SET failed (possibly related to argument 'worker-spin-us') - {want}\r\n").as_bytes(),
+        );
+    }
+    let mut conns: Vec<Raw> = (0..8).map(|_| s.raw()).collect();
+    for (pass, spin) in ["0", "1000", "20"].into_iter().enumerate() {
+        exchange(
+            &mut r,
+            &cmd(&["CONFIG", "SET", "worker-spin-us", spin]),
+            b"+OK\r\n",
+        );
+        for round in 1..=200 {
+            for (i, c) in conns.iter_mut().enumerate() {
+                c.send_cmd(&["INCR", &format!("spin:{i}")]);
+                if round % 7 == 0 {
+                    // Arrivals spread over the spin, not in one burst.
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            }
+            for c in conns.iter_mut() {
+                c.expect(format!(":{}\r\n", pass * 200 + round).as_bytes());
+            }
+        }
+    }
+}
+
+#[test]
 fn config_get_exact_name_echoes_argument() {
     let s = Server::embedded(&[]);
     let mut r = s.raw();

@@ -134,7 +134,12 @@ impl Engine {
                 .name(format!("shard-{i}"))
                 .spawn(move || shard::run_shared(&shared, rx, replies))
                 .map_err(|e| format!("cannot start shard thread: {e}"))?;
-            to_shards.push(ShardTx::with_core(tx, t.thread().clone(), core));
+            to_shards.push(ShardTx::with_core(
+                tx,
+                t.thread().clone(),
+                core,
+                cfg.workers,
+            ));
             threads.push(t);
         }
         let ports = reply_rx

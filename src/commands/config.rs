@@ -130,6 +130,7 @@ fn config_params(ctx: &Ctx) -> Vec<(&'static str, String)> {
             yes_no(s.protected_mode.load(Ordering::Relaxed)),
         ),
         ("latency-tracking", yes_no(set.latency_tracking)),
+        ("worker-spin-us", set.worker_spin_us.to_string()),
         ("loglevel", set.loglevel.name().to_string()),
         ("logfile", String::new()),
         ("daemonize", "no".to_string()),
@@ -211,7 +212,7 @@ fn config_get(ctx: &mut Ctx) {
 /// The parameters CONFIG SET changes. As in Redis 7.0, an alias (the
 /// `ziplist` names) is a parameter of its own for duplicate checks and
 /// error messages, and sets the same value.
-const SETTABLE: [&str; 39] = [
+const SETTABLE: [&str; 40] = [
     "hll-sparse-max-bytes",
     "hash-max-listpack-entries",
     "hash-max-ziplist-entries",
@@ -243,6 +244,7 @@ const SETTABLE: [&str; 39] = [
     "client-query-buffer-limit",
     "client-output-buffer-limit",
     "latency-tracking",
+    "worker-spin-us",
     "appendonly",
     "slowlog-log-slower-than",
     "slowlog-max-len",
@@ -446,6 +448,8 @@ fn config_set(ctx: &mut Ctx) {
                 .with(&value)
                 .map(|l| set.output_limits = l),
             "latency-tracking" => yes_no(raw).map(|b| set.latency_tracking = b),
+            "worker-spin-us" => int_in(raw, 0, config::MAX_WORKER_SPIN_US as i64)
+                .map(|v| set.worker_spin_us = v as u64),
             "appendonly" => yes_no(raw).map(|b| appendonly = Some(b)),
             "slowlog-log-slower-than" => {
                 int_in(raw, -1, i64::MAX).map(|v| set.slowlog_log_slower_than = v)
@@ -646,7 +650,7 @@ fn config_rewrite(ctx: &mut Ctx) {
 /// The parameters CONFIG REWRITE writes back: always, or (with a default)
 /// only when they are in the file already or differ from their default,
 /// as Redis leaves defaults out.
-const REWRITTEN: [(&str, Option<&str>); 33] = [
+const REWRITTEN: [(&str, Option<&str>); 34] = [
     ("maxmemory", None),
     ("maxmemory-policy", None),
     ("max-keys", None),
@@ -669,6 +673,7 @@ const REWRITTEN: [(&str, Option<&str>); 33] = [
         Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
     ),
     ("latency-tracking", Some("yes")),
+    ("worker-spin-us", Some("20")),
     ("appendonly", Some("yes")),
     ("slowlog-log-slower-than", Some("10000")),
     ("slowlog-max-len", Some("128")),
