@@ -187,7 +187,8 @@ impl ShardTx {
     /// Not under `appendfsync always`: the shard thread's fsync lets the
     /// worker serve other connections meanwhile (group commit). Not for a
     /// batch of more than `RUN_HERE_MAX_OPS` when several workers share the
-    /// shard: the shard thread then takes their big batches in turn. A batch that takes a hold runs here only with nothing
+    /// shard: the shard thread then takes their big batches in turn. A
+    /// batch that takes a hold runs here only with nothing
     /// queued before it, and only from a caller holding the order lock.
     /// Inside the caller's own section none of these apply: the worker
     /// waits for each exchange anyway and the shard serves no one else.
